@@ -1,0 +1,108 @@
+/**
+ * Frame layout of the Postern tunnel protocol (see docs/PROTOCOL.md).
+ *
+ *  0        1        2        3        4                 8                 12
+ *  +--------+--------+--------+--------+-----------------+-----------------+
+ *  |version |  type  |      flags      |  stream id (BE) |  length (BE)    |
+ *  +--------+--------+--------+--------+-----------------+-----------------+
+ *  |                       payload (length bytes)                          |
+ */
+
+export const PROTOCOL_VERSION = 1;
+export const HEADER_SIZE = 12;
+
+/** Largest payload a peer may send in any frame; larger is a protocol error. */
+export const MAX_PAYLOAD = 64 * 1024;
+/** Largest DATA payload this implementation sends: small enough that streams interleave fairly. */
+export const DATA_CHUNK = 16 * 1024;
+/** Largest OPEN preamble / HELLO document. */
+export const MAX_JSON_PAYLOAD = 16 * 1024;
+
+export const FrameType = {
+  OPEN: 0x01,
+  ACCEPT: 0x02,
+  DATA: 0x03,
+  WINDOW: 0x04,
+  FIN: 0x05,
+  RESET: 0x06,
+  PING: 0x07,
+  GOAWAY: 0x08,
+  HELLO: 0x09,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+export const FRAME_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(FrameType).map(([name, value]) => [value, name])),
+);
+
+export const Flag = {
+  /** On PING: this is the answer. */
+  ACK: 0x0001,
+} as const;
+
+export interface Frame {
+  readonly type: FrameType;
+  readonly flags: number;
+  readonly streamId: number;
+  readonly payload: Buffer;
+}
+
+/** Error codes carried by RESET and GOAWAY frames. */
+export const ErrorCode = {
+  NO_ERROR: 0,
+  PROTOCOL_ERROR: 1,
+  FLOW_CONTROL_ERROR: 2,
+  STREAM_CLOSED: 3,
+  REFUSED_STREAM: 4,
+  CANCEL: 5,
+  TARGET_UNREACHABLE: 6,
+  INTERNAL_ERROR: 7,
+  FRAME_SIZE_ERROR: 8,
+  VERSION_MISMATCH: 9,
+  TIMEOUT: 10,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export const ERROR_CODE_NAMES: Readonly<Record<number, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(ErrorCode).map(([name, value]) => [value, name])),
+);
+
+/** WebSocket close codes the tunnel uses (4000-4999 is the application range). */
+export const CloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 4000,
+  UNAUTHORIZED: 4001,
+  VERSION_MISMATCH: 4002,
+  FORBIDDEN: 4003,
+  SOCKET_NOT_FOUND: 4004,
+  PING_TIMEOUT: 4008,
+  SOCKET_DELETED: 4010,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** HTTP headers of the tunnel handshake (the WebSocket upgrade). */
+export const HandshakeHeader = {
+  PROTOCOL: 'postern-protocol',
+  SOCKET: 'postern-socket',
+  CONNECTOR: 'postern-connector',
+  HOST_REWRITE: 'postern-host-rewrite',
+} as const;
+
+/** Path of the tunnel endpoint on the edge's own host. */
+export const TUNNEL_PATH = '/v1/tunnel';
+
+/** The kind of traffic a stream carries, sent in its OPEN preamble. */
+export type StreamKind = 'http' | 'tcp';
+
+export interface OpenPreamble {
+  readonly v: 1;
+  readonly kind: StreamKind;
+}
+
+/** Sent by the edge as the first frame once a connector is accepted. */
+export interface Hello {
+  readonly v: 1;
+  readonly connectionId: string;
+  readonly socket: { readonly id: string; readonly name: string; readonly hostname: string; readonly url: string };
+}

@@ -1,0 +1,23 @@
+export {
+  PROTOCOL_VERSION,
+  HEADER_SIZE,
+  MAX_PAYLOAD,
+  DATA_CHUNK,
+  FrameType,
+  Flag,
+  ErrorCode,
+  ERROR_CODE_NAMES,
+  FRAME_TYPE_NAMES,
+  CloseCode,
+  HandshakeHeader,
+  TUNNEL_PATH,
+  type Frame,
+  type StreamKind,
+  type OpenPreamble,
+  type Hello,
+} from './frame.js';
+export { FrameDecoder, encodeFrame, encodeU32, encodeCodeAndReason, decodeCodeAndReason, writeHeader } from './codec.js';
+export { ReceiveWindow, INITIAL_WINDOW, MAX_WINDOW, type WindowGrant } from './window.js';
+export { MuxStream } from './stream.js';
+export { MuxSession, type SessionOptions, type SessionRole, type SessionCloseInfo } from './session.js';
+export { ProtocolError, StreamResetError, SessionClosedError } from './errors.js';

@@ -1,0 +1,443 @@
+import { EventEmitter } from 'node:events';
+import type WebSocket from 'ws';
+import { decodeCodeAndReason, decodeJson, encodeCodeAndReason, encodeFrame, encodeU32, FrameDecoder, writeHeader } from './codec.js';
+import { ProtocolError, SessionClosedError } from './errors.js';
+import {
+  CloseCode,
+  DATA_CHUNK,
+  ErrorCode,
+  Flag,
+  FrameType,
+  HEADER_SIZE,
+  type Frame,
+  type Hello,
+  type OpenPreamble,
+  type StreamKind,
+} from './frame.js';
+import { MuxStream, type StreamHost } from './stream.js';
+import { INITIAL_WINDOW, MAX_WINDOW } from './window.js';
+
+export type SessionRole = 'edge' | 'connector';
+
+export interface SessionOptions {
+  /** The edge opens odd stream ids, the connector even ones. */
+  readonly role: SessionRole;
+  readonly pingIntervalMs?: number;
+  /** The link is declared dead when nothing arrived for this long. */
+  readonly deadAfterMs?: number;
+  readonly maxStreams?: number;
+  /** Bytes handed to the WebSocket and not yet written to the OS: above this, sources wait. */
+  readonly highWaterMark?: number;
+  readonly initialWindow?: number;
+  readonly maxWindow?: number;
+}
+
+export interface SessionCloseInfo {
+  readonly code: number;
+  readonly reason: string;
+  /** Set when this side ended the session because of a protocol error or a dead link. */
+  readonly error?: Error;
+}
+
+export interface SessionEvents {
+  stream: [stream: MuxStream, preamble: OpenPreamble];
+  hello: [hello: Hello];
+  goaway: [code: number, reason: string];
+  close: [info: SessionCloseInfo];
+}
+
+const BATCH_SIZE = 64 * 1024;
+const STREAM_KINDS = new Set<StreamKind>(['http', 'tcp']);
+const MAX_STREAM_ID = 0xffff_fffe;
+
+/**
+ * A multiplexed session over one WebSocket: many MuxStreams, one fair writer.
+ *
+ * The writer sends control frames first, then DATA round-robin across streams in chunks of at most
+ * DATA_CHUNK, packed into WebSocket messages of at most BATCH_SIZE, and stops while more than
+ * `highWaterMark` bytes sit unwritten in the socket.
+ */
+export class MuxSession extends EventEmitter<SessionEvents> implements StreamHost {
+  readonly streams = new Map<number, MuxStream>();
+  rttMs = 1;
+  /** We announced GO_AWAY: the peer must not open new streams. */
+  localGoAway = false;
+  /** The peer announced GO_AWAY: we must not open new streams. */
+  remoteGoAway = false;
+  closed = false;
+
+  private readonly decoder = new FrameDecoder();
+  private readonly control: Buffer[] = [];
+  private readonly ready: MuxStream[] = [];
+  private inFlight = 0;
+  private flushScheduled = false;
+  private nextLocalId: number;
+  private lastPeerId = 0;
+  private lastReceivedAt = performance.now();
+  private pingTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private readonly opts: Required<SessionOptions>;
+
+  constructor(
+    private readonly ws: WebSocket,
+    options: SessionOptions,
+  ) {
+    super();
+    this.opts = {
+      pingIntervalMs: 10_000,
+      deadAfterMs: 25_000,
+      maxStreams: 20_000,
+      highWaterMark: 256 * 1024,
+      initialWindow: INITIAL_WINDOW,
+      maxWindow: MAX_WINDOW,
+      ...options,
+    };
+    this.nextLocalId = options.role === 'edge' ? 1 : 2;
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString('utf8')));
+    ws.on('error', () => {
+      /* 'close' follows every error and carries what we report */
+    });
+    this.pingTimer = setInterval(() => this.onPingTimer(), this.opts.pingIntervalMs);
+    this.pingTimer.unref();
+    this.sendPing();
+  }
+
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Bytes waiting in the writer plus bytes handed to the socket: bounded by the high-water mark. */
+  get queuedBytes(): number {
+    return this.inFlight;
+  }
+
+  /** Opens a stream to the peer. Throws if the session is draining or closed. */
+  open(kind: StreamKind): MuxStream {
+    if (this.closed || this.closing) throw new SessionClosedError('tunnel connection is closed');
+    if (this.remoteGoAway) throw new SessionClosedError('tunnel connection is draining');
+    if (this.nextLocalId > MAX_STREAM_ID) throw new SessionClosedError('stream ids exhausted');
+    const id = this.nextLocalId;
+    this.nextLocalId += 2;
+    const stream = this.createStream(id, kind, true);
+    const preamble: OpenPreamble = { v: 1, kind };
+    this.queueControl(encodeFrame(FrameType.OPEN, 0, id, Buffer.from(JSON.stringify(preamble))));
+    return stream;
+  }
+
+  /** Accepts a stream the peer opened (its target is ready). */
+  accept(stream: MuxStream): void {
+    this.queueControl(encodeFrame(FrameType.ACCEPT, 0, stream.id));
+  }
+
+  sendHello(hello: Hello): void {
+    this.queueControl(encodeFrame(FrameType.HELLO, 0, 0, Buffer.from(JSON.stringify(hello))));
+  }
+
+  /** Tells the peer to open no new streams; existing ones continue. */
+  goAway(code: ErrorCode = ErrorCode.NO_ERROR, reason = 'draining'): void {
+    if (this.localGoAway || this.closed) return;
+    this.localGoAway = true;
+    this.queueControl(encodeFrame(FrameType.GOAWAY, 0, 0, encodeCodeAndReason(code, reason)));
+  }
+
+  /** Flushes what is queued, then closes the WebSocket. */
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
+    if (this.closed || this.closing) return;
+    this.closing = true;
+    this.closeCode = code;
+    this.closeReason = reason;
+    this.maybeFinishClose();
+  }
+
+  /** Closes at once, failing every open stream. */
+  destroy(code: number = CloseCode.GOING_AWAY, reason = '', error?: Error): void {
+    if (this.closed) return;
+    if (error) this.failure = error;
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
+      try {
+        this.ws.close(code, truncateReason(reason));
+      } catch {
+        this.ws.terminate();
+      }
+      // A peer that never answers the close handshake must not keep us waiting.
+      setTimeout(() => this.ws.terminate(), 2000).unref();
+    }
+    this.onClose(code, reason);
+  }
+
+  // ---- StreamHost ----
+
+  markSendable(stream: MuxStream): void {
+    if (stream.inReadyList || this.closed) return;
+    stream.inReadyList = true;
+    this.ready.push(stream);
+    this.scheduleFlush();
+  }
+
+  sendWindowUpdate(stream: MuxStream, increment: number): void {
+    this.queueControl(encodeFrame(FrameType.WINDOW, 0, stream.id, encodeU32(increment)));
+  }
+
+  sendReset(stream: MuxStream, code: ErrorCode, reason: string): void {
+    if (this.closed) return;
+    this.queueControl(encodeFrame(FrameType.RESET, 0, stream.id, encodeCodeAndReason(code, reason)));
+  }
+
+  onStreamClosed(stream: MuxStream): void {
+    this.streams.delete(stream.id);
+    if (this.closing) this.maybeFinishClose();
+  }
+
+  violation(code: ErrorCode, message: string): void {
+    this.fail(new ProtocolError(code, message));
+  }
+
+  // ---- internals ----
+
+  private closeCode: number = CloseCode.NORMAL;
+  private closeReason = '';
+  private failure: Error | undefined;
+
+  private createStream(id: number, kind: StreamKind, local: boolean): MuxStream {
+    const stream = new MuxStream(
+      id,
+      kind,
+      this,
+      this.opts.initialWindow,
+      this.opts.initialWindow,
+      this.opts.maxWindow,
+      local,
+    );
+    this.streams.set(id, stream);
+    return stream;
+  }
+
+  private queueControl(frame: Buffer): void {
+    if (this.closed) return;
+    this.control.push(frame);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    while (this.inFlight < this.opts.highWaterMark && (this.control.length > 0 || this.ready.length > 0)) {
+      const batch = Buffer.allocUnsafe(BATCH_SIZE + HEADER_SIZE);
+      let size = 0;
+      while (this.control.length > 0 && size + this.control[0]!.length <= batch.length) {
+        const frame = this.control.shift()!;
+        frame.copy(batch, size);
+        size += frame.length;
+      }
+      // Round-robin: each ready stream gets at most one chunk per turn.
+      let turns = this.ready.length;
+      while (turns-- > 0 && size + HEADER_SIZE < batch.length) {
+        const stream = this.ready.shift()!;
+        stream.inReadyList = false;
+        if (stream.destroyed) continue;
+        const data = stream.takeData(Math.min(DATA_CHUNK, batch.length - size - HEADER_SIZE));
+        if (data) {
+          writeHeader(batch, size, FrameType.DATA, 0, stream.id, data.length);
+          data.copy(batch, size + HEADER_SIZE);
+          size += HEADER_SIZE + data.length;
+        } else if (size + HEADER_SIZE <= batch.length && stream.takeFin()) {
+          writeHeader(batch, size, FrameType.FIN, 0, stream.id, 0);
+          size += HEADER_SIZE;
+        }
+        if (stream.hasSendable && !stream.inReadyList) {
+          stream.inReadyList = true;
+          this.ready.push(stream);
+        }
+      }
+      if (size === 0) {
+        // Large control frames that did not fit a partly filled batch go alone.
+        const frame = this.control.shift();
+        if (!frame) break;
+        this.send(frame);
+        continue;
+      }
+      this.send(batch.subarray(0, size));
+    }
+    if (this.closing) this.maybeFinishClose();
+  }
+
+  private send(message: Buffer): void {
+    const size = message.length;
+    this.inFlight += size;
+    this.ws.send(message, { binary: true }, () => {
+      this.inFlight -= size;
+      if (this.control.length > 0 || this.ready.length > 0) this.scheduleFlush();
+      else if (this.closing) this.maybeFinishClose();
+    });
+  }
+
+  private maybeFinishClose(): void {
+    if (this.closed) return;
+    if (this.control.length > 0 || this.ready.length > 0 || this.inFlight > 0) return;
+    this.destroy(this.closeCode, this.closeReason);
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    this.lastReceivedAt = performance.now();
+    try {
+      if (!isBinary) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'text message on the tunnel (frames are binary)');
+      this.decoder.write(data, (frame) => this.onFrame(frame));
+      if (!this.decoder.atBoundary) {
+        throw new ProtocolError(
+          ErrorCode.FRAME_SIZE_ERROR,
+          `truncated frame: a message ended ${this.decoder.bufferedBytes} bytes into a frame`,
+        );
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) this.fail(err);
+      else this.fail(new ProtocolError(ErrorCode.INTERNAL_ERROR, (err as Error).message));
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    if (this.closed) return;
+    const { type, streamId, payload } = frame;
+    switch (type) {
+      case FrameType.PING:
+        if (frame.flags & Flag.ACK) {
+          const rtt = performance.now() - payload.readDoubleBE(0);
+          if (rtt >= 0 && rtt < 60_000) this.rttMs = this.rttMs * 0.75 + rtt * 0.25;
+        } else {
+          this.queueControl(encodeFrame(FrameType.PING, Flag.ACK, 0, payload));
+        }
+        return;
+      case FrameType.GOAWAY: {
+        const { code, reason } = decodeCodeAndReason(payload);
+        this.remoteGoAway = true;
+        this.emit('goaway', code, reason);
+        return;
+      }
+      case FrameType.HELLO:
+        if (this.opts.role !== 'connector') throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'HELLO sent to the edge');
+        this.emit('hello', decodeJson<Hello>(payload, 'HELLO'));
+        return;
+      case FrameType.OPEN:
+        this.onOpen(streamId, payload);
+        return;
+    }
+    const stream = this.streams.get(streamId);
+    if (!stream) {
+      this.checkKnownId(streamId, type);
+      return; // a frame racing a reset of a closed stream: ignore it
+    }
+    switch (type) {
+      case FrameType.ACCEPT:
+        stream.handleAccept();
+        return;
+      case FrameType.DATA:
+        stream.handleData(payload);
+        return;
+      case FrameType.WINDOW: {
+        const increment = payload.readUInt32BE(0);
+        if (increment === 0 || stream.sendCredit + increment > 0x7fff_ffff) {
+          throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, `invalid window increment ${increment} on stream ${streamId}`);
+        }
+        stream.handleWindow(increment);
+        return;
+      }
+      case FrameType.FIN:
+        stream.handleFin();
+        return;
+      case FrameType.RESET: {
+        const { code, reason } = decodeCodeAndReason(payload);
+        stream.handleReset(code as ErrorCode, reason);
+        return;
+      }
+    }
+  }
+
+  /** A frame for a stream we do not hold: fine if it was closed, an error if it never existed. */
+  private checkKnownId(streamId: number, type: FrameType): void {
+    const peerParity = this.opts.role === 'edge' ? 0 : 1;
+    const neverOpened =
+      streamId % 2 === peerParity ? streamId > this.lastPeerId : streamId >= this.nextLocalId;
+    if (neverOpened) {
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `frame type 0x${type.toString(16)} for unknown stream ${streamId}`);
+    }
+  }
+
+  private onOpen(streamId: number, payload: Buffer): void {
+    const peerParity = this.opts.role === 'edge' ? 0 : 1;
+    if (streamId % 2 !== peerParity) {
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `peer opened stream ${streamId} with the wrong parity`);
+    }
+    if (streamId <= this.lastPeerId) {
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `peer reused stream id ${streamId}`);
+    }
+    this.lastPeerId = streamId;
+    const preamble = decodeJson<OpenPreamble>(payload, 'OPEN preamble');
+    if (preamble.v !== 1 || !STREAM_KINDS.has(preamble.kind)) {
+      this.queueControl(
+        encodeFrame(FrameType.RESET, 0, streamId, encodeCodeAndReason(ErrorCode.PROTOCOL_ERROR, 'unsupported stream preamble')),
+      );
+      return;
+    }
+    if (this.localGoAway || this.closing || this.streams.size >= this.opts.maxStreams || this.listenerCount('stream') === 0) {
+      const reason = this.localGoAway || this.closing ? 'draining' : 'too many streams';
+      this.queueControl(encodeFrame(FrameType.RESET, 0, streamId, encodeCodeAndReason(ErrorCode.REFUSED_STREAM, reason)));
+      return;
+    }
+    const stream = this.createStream(streamId, preamble.kind, false);
+    this.emit('stream', stream, preamble);
+  }
+
+  private onPingTimer(): void {
+    if (performance.now() - this.lastReceivedAt > this.opts.deadAfterMs) {
+      this.destroy(CloseCode.PING_TIMEOUT, 'no answer to pings', new SessionClosedError('tunnel link is dead: no answer to pings'));
+      return;
+    }
+    this.sendPing();
+  }
+
+  private sendPing(): void {
+    const payload = Buffer.allocUnsafe(8);
+    payload.writeDoubleBE(performance.now(), 0);
+    this.queueControl(encodeFrame(FrameType.PING, 0, 0, payload));
+  }
+
+  private fail(err: ProtocolError): void {
+    if (this.closed) return;
+    // Best effort: tell the peer why, then close with a code it can show.
+    try {
+      this.ws.send(encodeFrame(FrameType.GOAWAY, 0, 0, encodeCodeAndReason(err.code, err.message)));
+    } catch {
+      /* the socket is already gone */
+    }
+    const closeCode = err.code === ErrorCode.VERSION_MISMATCH ? CloseCode.VERSION_MISMATCH : CloseCode.PROTOCOL_ERROR;
+    this.destroy(closeCode, err.message, err);
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.pingTimer);
+    const cause = this.failure ?? new SessionClosedError(`tunnel connection closed (${code}${reason ? `: ${reason}` : ''})`);
+    for (const stream of [...this.streams.values()]) stream.abort(cause);
+    this.streams.clear();
+    this.control.length = 0;
+    this.ready.length = 0;
+    this.emit('close', { code, reason, ...(this.failure ? { error: this.failure } : {}) });
+  }
+}
+
+/** WebSocket close reasons are limited to 123 bytes. */
+function truncateReason(reason: string): string {
+  const bytes = Buffer.from(reason, 'utf8');
+  return bytes.length <= 123 ? reason : bytes.subarray(0, 120).toString('utf8') + '...';
+}
+
+
