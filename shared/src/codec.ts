@@ -110,6 +110,8 @@ function validateHeader(version: number, type: number, streamId: number, length:
 export class FrameDecoder {
   private pending: Buffer[] = [];
   private pendingLength = 0;
+  /** Bytes the pending partial frame needs before decoding can progress: a header, then the whole frame. */
+  private pendingNeeded = 0;
 
   /** True when no partial frame is buffered. */
   get atBoundary(): boolean {
@@ -124,12 +126,20 @@ export class FrameDecoder {
   write(chunk: Buffer, onFrame: (frame: Frame) => void): void {
     let buf = chunk;
     if (this.pendingLength > 0) {
+      if (this.pendingLength + chunk.length < this.pendingNeeded) {
+        // Still short of what the partial frame needs: keep a copy, concatenate once it is complete
+        // (concatenating on every write would make small chunks cost quadratic copying).
+        this.pending.push(Buffer.from(chunk));
+        this.pendingLength += chunk.length;
+        return;
+      }
       this.pending.push(chunk);
       buf = Buffer.concat(this.pending, this.pendingLength + chunk.length);
       this.pending = [];
       this.pendingLength = 0;
     }
     let offset = 0;
+    let needed = HEADER_SIZE;
     while (buf.length - offset >= HEADER_SIZE) {
       const version = buf[offset]!;
       const type = buf[offset + 1]!;
@@ -138,7 +148,10 @@ export class FrameDecoder {
       const length = buf.readUInt32BE(offset + 8);
       validateHeader(version, type, streamId, length);
       const end = offset + HEADER_SIZE + length;
-      if (end > buf.length) break;
+      if (end > buf.length) {
+        needed = HEADER_SIZE + length;
+        break;
+      }
       onFrame({ type: type as FrameType, flags, streamId, payload: buf.subarray(offset + HEADER_SIZE, end) });
       offset = end;
     }
@@ -147,6 +160,7 @@ export class FrameDecoder {
       const rest = Buffer.from(buf.subarray(offset));
       this.pending.push(rest);
       this.pendingLength = rest.length;
+      this.pendingNeeded = needed;
     }
   }
 }

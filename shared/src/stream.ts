@@ -3,6 +3,8 @@ import { StreamResetError } from './errors.js';
 import { ErrorCode, type StreamKind } from './frame.js';
 import { ReceiveWindow } from './window.js';
 
+const ignoreError = (): void => undefined;
+
 /** What a stream needs from its session; kept narrow so the stream is testable alone. */
 export interface StreamHost {
   readonly rttMs: number;
@@ -53,6 +55,8 @@ export class MuxStream extends Duplex {
     this.sendCredit = peerInitialWindow;
     this.recv = new ReceiveWindow(localInitialWindow, maxWindow, performance.now());
     this.acceptState = initiatedLocally ? 'pending' : 'accepted';
+    // A stream error must never crash the process: owners that care attach their own listener.
+    this.on('error', ignoreError);
   }
 
   /** Calls back once the peer accepted the stream (its target was reachable) or refused it. */
@@ -171,7 +175,7 @@ export class MuxStream extends Duplex {
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     if (!this.resetSeen && !(this.finSent && this.finReceived)) {
       const code = err instanceof StreamResetError ? err.code : err ? ErrorCode.INTERNAL_ERROR : ErrorCode.CANCEL;
-      this.host.sendReset(this, code, err ? err.message : '');
+      this.host.sendReset(this, code, err instanceof StreamResetError ? err.reason : (err?.message ?? ''));
     }
     this.outChunk = null;
     this.outCallback = null;

@@ -1,0 +1,29 @@
+import chalk from 'chalk';
+
+/** The only place the CLI prints. Humans get short coloured lines (colour only on a TTY); machines get JSON. */
+export const out = {
+  json(value: unknown): void {
+    process.stdout.write(`${JSON.stringify(value)}\n`);
+  },
+  line(text: string): void {
+    process.stdout.write(`${text}\n`);
+  },
+  success(text: string): void {
+    process.stdout.write(`${chalk.green('✔')} ${text}\n`);
+  },
+  info(text: string): void {
+    process.stdout.write(`${chalk.dim(text)}\n`);
+  },
+  warn(text: string): void {
+    process.stderr.write(`${chalk.yellow('!')} ${text}\n`);
+  },
+  error(text: string): void {
+    process.stderr.write(`${chalk.red('error:')} ${text}\n`);
+  },
+  /** For --debug: the full stack. */
+  debug(err: unknown): void {
+    process.stderr.write(`${chalk.dim(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
+  },
+  highlight: (text: string): string => chalk.bold.cyan(text),
+  colorError: (text: string): string => chalk.red(text),
+};

@@ -1,0 +1,32 @@
+/** What a connector needs. The local target comes only from here: the edge never chooses it. */
+export interface ConnectorConfig {
+  /** Edge base URL, http(s):// or ws(s)://. */
+  readonly edgeUrl: string;
+  readonly token: string;
+  readonly socketId: string;
+  readonly target: { readonly host: string; readonly port: number };
+  /** Parallel tunnel connections to the edge (≥ 1; 2 by default for failover). */
+  readonly connections: number;
+  /** Host header the app should see instead of the public one (e.g. `localhost:8888` for Jupyter). */
+  readonly hostRewrite?: string | undefined;
+  /** How long in-flight streams may run after a stop before they are cut. */
+  readonly graceMs: number;
+  /** Identifies this connector process to the edge (logs, draining). */
+  readonly connectorId: string;
+  readonly pingIntervalMs?: number;
+  readonly deadAfterMs?: number;
+}
+
+export const DEFAULT_CONNECTIONS = 2;
+export const DEFAULT_GRACE_MS = 30_000;
+
+/** The tunnel endpoint URL for an edge base URL. */
+export function tunnelUrl(edgeUrl: string, path: string): URL {
+  const url = new URL(path, edgeUrl);
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new Error(`the edge URL must start with http://, https://, ws:// or wss://, not "${edgeUrl}"`);
+  }
+  return url;
+}

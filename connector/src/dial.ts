@@ -1,0 +1,61 @@
+import { randomFillSync } from 'node:crypto';
+import { isIP } from 'node:net';
+import { HandshakeHeader, PROTOCOL_VERSION, TUNNEL_PATH } from '@postern/shared';
+import WebSocket from 'ws';
+import { tunnelUrl, type ConnectorConfig } from './config.js';
+import { ConnectorError, refusalError } from './errors.js';
+
+const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+
+/**
+ * Masking guards against intermediaries that cache or misparse plain WebSocket traffic. TLS
+ * (wss) and loopback exclude them, so there an all-zero mask lets `ws` skip a copy of every byte.
+ */
+function maskFor(url: URL): (mask: Buffer) => void {
+  if (url.protocol === 'wss:' || isLoopback(url.hostname)) return (mask) => mask.fill(0);
+  return (mask) => randomFillSync(mask);
+}
+
+/** Opens one tunnel WebSocket; resolves once the edge accepted the upgrade. */
+export function dialTunnel(config: ConnectorConfig): Promise<WebSocket> {
+  const url = tunnelUrl(config.edgeUrl, TUNNEL_PATH);
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${config.token}`,
+    [HandshakeHeader.PROTOCOL]: String(PROTOCOL_VERSION),
+    [HandshakeHeader.SOCKET]: config.socketId,
+    [HandshakeHeader.CONNECTOR]: config.connectorId,
+  };
+  if (config.hostRewrite) headers[HandshakeHeader.HOST_REWRITE] = config.hostRewrite;
+
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, {
+      headers,
+      perMessageDeflate: false,
+      handshakeTimeout: 10_000,
+      maxPayload: 256 * 1024,
+      generateMask: maskFor(url),
+    });
+    ws.once('unexpected-response', (req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (body.length < 4096) body += chunk;
+      });
+      res.on('end', () => reject(refusalError(res.statusCode ?? 0, body)));
+      res.on('error', () => reject(refusalError(res.statusCode ?? 0, body)));
+      req.destroy();
+    });
+    ws.once('upgrade', (res) => {
+      const version = res.headers[HandshakeHeader.PROTOCOL];
+      if (version !== undefined && version !== String(PROTOCOL_VERSION)) {
+        ws.terminate();
+        reject(new ConnectorError('PROTOCOL_VERSION', `the edge speaks tunnel protocol ${String(version)}, this connector speaks ${PROTOCOL_VERSION}: upgrade the older side`));
+      }
+    });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', (err: Error & { code?: string }) =>
+      reject(new ConnectorError('EDGE_UNREACHABLE', `cannot reach the edge at ${config.edgeUrl}: ${err.code ?? err.message}`, { cause: err })),
+    );
+  });
+}

@@ -1,0 +1,30 @@
+import { Store } from './store/index.js';
+
+export class AdminError extends Error {
+  override readonly name = 'AdminError';
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$|^[^\s@]+@localhost$/;
+
+/** Work done on the edge host directly against its database (`postern admin ...`). */
+export function withStore<T>(dbPath: string, work: (store: Store) => T): T {
+  const store = Store.open(dbPath);
+  try {
+    return work(store);
+  } finally {
+    store.close();
+  }
+}
+
+export function addUser(store: Store, email: string): { id: string; email: string; created: boolean } {
+  if (!EMAIL.test(email) || email.length > 254) throw new AdminError(`"${email}" is not an email address`);
+  const { account, created } = store.accounts.ensure(email);
+  return { id: account.id, email: account.email, created };
+}
+
+export function createToken(store: Store, email: string, name = 'cli'): { token: string; id: string } {
+  const account = store.accounts.findByEmail(email);
+  if (!account) throw new AdminError(`no account for ${email}: create it with "postern admin user add ${email}"`);
+  const { token, record } = store.tokens.create(account.id, name);
+  return { token, id: record.id };
+}

@@ -1,0 +1,39 @@
+/** Every error the edge shows to a person or a program: a stable code, an HTTP status and a title. */
+export const EDGE_ERRORS = {
+  BAD_REQUEST: { status: 400, title: 'Bad request' },
+  UNAUTHORIZED: { status: 401, title: 'Not signed in' },
+  FORBIDDEN: { status: 403, title: 'Forbidden' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  SOCKET_NOT_FOUND: { status: 404, title: 'No such socket' },
+  CONFLICT: { status: 409, title: 'Conflict' },
+  PROTOCOL_VERSION: { status: 426, title: 'Protocol version mismatch' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+  TUNNEL_OFFLINE: { status: 502, title: 'Tunnel offline' },
+  TUNNEL_ERROR: { status: 502, title: 'Tunnel connection lost' },
+  APP_UNREACHABLE: { status: 502, title: 'App not reachable' },
+  APP_ERROR: { status: 502, title: 'App closed the connection' },
+  APP_TIMEOUT: { status: 504, title: 'App did not answer in time' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type EdgeErrorCode = keyof typeof EDGE_ERRORS;
+
+export class EdgeError extends Error {
+  override readonly name = 'EdgeError';
+  readonly status: number;
+  readonly title: string;
+
+  constructor(
+    readonly code: EdgeErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.status = EDGE_ERRORS[code].status;
+    this.title = EDGE_ERRORS[code].title;
+  }
+
+  toJSON(): { error: { code: EdgeErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}

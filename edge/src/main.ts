@@ -1,0 +1,43 @@
+import { CloseCode } from '@postern/shared';
+import type { EdgeConfig } from './config.js';
+import { buildServer, type Edge } from './server.js';
+import { Store } from './store/index.js';
+
+export interface RunningEdge {
+  readonly url: string;
+  readonly port: number;
+  readonly edge: Edge;
+  /** Stops accepting, tells connectors to go away, waits for in-flight requests (up to graceMs). */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Opens the database, builds the edge and listens. */
+export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
+  const store = Store.open(config.dbPath);
+  const edge = buildServer(config, { store });
+  try {
+    await edge.app.listen({ host: config.listenHost, port: config.listenPort });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const address = edge.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listenPort;
+  edge.app.log.info({ listen: `${config.listenHost}:${port}`, domain: config.domain, db: config.dbPath }, 'edge listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (graceMs = 10_000): Promise<void> =>
+    (closing ??= (async () => {
+      edge.server.close();
+      const deadline = Date.now() + graceMs;
+      const busy = () => edge.registry.all().some((c) => c.inFlight > 0);
+      while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      for (const conn of edge.registry.all()) conn.session.destroy(CloseCode.GOING_AWAY, 'edge shutting down');
+      edge.server.closeAllConnections();
+      await edge.app.close();
+      store.close();
+      edge.app.log.info('edge stopped');
+    })());
+
+  return { url: `${config.publicScheme}://${config.domain}`, port, edge, close };
+}

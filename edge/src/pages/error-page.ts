@@ -1,0 +1,44 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { EdgeError } from '../errors.js';
+import { renderPage } from './layout.js';
+
+/** Programs asking for JSON get JSON; browsers get a page. */
+export function wantsJson(req: IncomingMessage): boolean {
+  const accept = req.headers.accept ?? '';
+  return accept.includes('application/json') && !accept.includes('text/html');
+}
+
+export function renderErrorHtml(err: EdgeError, host: string): string {
+  return renderPage({ title: `${err.status} ${err.title}`, eyebrow: `${err.status} · ${err.code}`, heading: err.title, text: err.message, footer: host });
+}
+
+/** Answers with the edge's own error page. `Postern-Error` tells edge errors from the app's own. */
+export function sendError(req: IncomingMessage, res: ServerResponse, err: EdgeError): void {
+  if (res.headersSent) {
+    res.destroy(err);
+    return;
+  }
+  const json = wantsJson(req);
+  const body = json ? JSON.stringify(err.toJSON()) : renderErrorHtml(err, req.headers.host ?? '');
+  res.writeHead(err.status, {
+    'content-type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'postern-error': err.code,
+  });
+  res.end(body);
+}
+
+/** The same answer on a raw socket, for upgrade requests that never became an HTTP response object. */
+export function sendErrorOnSocket(req: IncomingMessage, socket: Duplex, err: EdgeError): void {
+  const json = wantsJson(req);
+  const body = json ? JSON.stringify(err.toJSON()) : renderErrorHtml(err, req.headers.host ?? '');
+  socket.end(
+    `HTTP/1.1 ${err.status} ${err.title}\r\n` +
+      `content-type: ${json ? 'application/json' : 'text/html'}; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      `cache-control: no-store\r\npostern-error: ${err.code}\r\nconnection: close\r\n\r\n` +
+      body,
+  );
+}

@@ -1,0 +1,74 @@
+import type { IncomingMessage } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { EdgeError } from '../errors.js';
+import type { TunnelConnection } from '../tunnel/connection.js';
+import { failedBeforeSending, upstreamError } from './upstream-errors.js';
+
+export interface ExchangeInput {
+  readonly req: IncomingMessage;
+  readonly headers: string[];
+  /** Picks a connection, skipping the one that just failed; undefined when none is left. */
+  readonly pickConnection: (exclude?: TunnelConnection) => TunnelConnection | undefined;
+  readonly targetName: string;
+}
+
+/**
+ * One request sent to the app over a tunnel connection. Subclasses say where the answer goes.
+ * A request that failed before any byte reached the app is retried once on another connection.
+ */
+export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
+  protected controller: Dispatcher.DispatchController | null = null;
+  private retried = false;
+  private settled = false;
+
+  constructor(
+    protected readonly input: ExchangeInput,
+    private conn: TunnelConnection,
+  ) {}
+
+  /** Sends the request. */
+  start(): void {
+    this.settled = false;
+    this.conn.inFlight++;
+    this.conn.pool.dispatch(this.dispatchOptions(), this);
+  }
+
+  protected abstract dispatchOptions(): Dispatcher.DispatchOptions;
+  /** Nothing has been sent to the client yet. */
+  protected abstract get untouched(): boolean;
+  /** Answer with the edge's own error page. */
+  protected abstract fail(err: EdgeError): void;
+  /** Tear the client connection down: a partial answer must never look complete. */
+  protected abstract abortClient(err: Error): void;
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    this.settle();
+    if (!this.untouched) return this.abortClient(err);
+    if (!this.retried && failedBeforeSending(err)) {
+      const next = this.input.pickConnection(this.conn);
+      if (next) {
+        this.retried = true;
+        this.conn = next;
+        this.start();
+        return;
+      }
+    }
+    this.fail(upstreamError(err, this.input.targetName));
+  }
+
+  /** The client went away: stop the upstream request (its mux stream gets a RESET). */
+  protected clientClosed(): void {
+    if (!this.settled) this.controller?.abort(new Error('client closed the connection'));
+  }
+
+  /** The exchange is over (success or failure): release the connection's load count once. */
+  protected settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.conn.inFlight--;
+  }
+}

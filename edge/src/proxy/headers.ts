@@ -1,0 +1,107 @@
+import type { IncomingMessage } from 'node:http';
+
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and others that describe one connection, not the message. */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  // The edge answers `Expect: 100-continue` itself (Node does); the app receives the body directly.
+  'expect',
+]);
+
+/** Headers only the edge may set: every client-sent variant is dropped before ours are added. */
+const EDGE_OWNED: ReadonlySet<string> = new Set([
+  'host',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-uri',
+  'x-real-ip',
+]);
+
+const EDGE_OWNED_PREFIX = 'x-postern-';
+
+/** Lower-cases and maps `_` to `-`, so `X_Forwarded_For` cannot slip past as a different name. */
+export const canonicalName = (name: string): string => name.toLowerCase().replace(/_/g, '-');
+
+/** Names listed in a Connection header, canonicalised. */
+function connectionListed(value: string | string[] | undefined): Set<string> {
+  const listed = new Set<string>();
+  if (!value) return listed;
+  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const name = part.trim();
+    if (name) listed.add(canonicalName(name));
+  }
+  return listed;
+}
+
+export interface ForwardContext {
+  readonly clientIp: string;
+  readonly proto: 'http' | 'https';
+  /** The public authority the browser used. */
+  readonly publicHost: string;
+  /** The Host the app receives: the public one unless the connector asked for a rewrite. */
+  readonly upstreamHost: string;
+}
+
+/**
+ * Builds the request headers for the app as a flat [name, value, ...] list (duplicates kept).
+ * Connection-scoped and edge-owned headers are dropped in every spelling, then the edge sets its own.
+ */
+export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext): string[] {
+  const listed = connectionListed(req.headers.connection);
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const canonical = canonicalName(name);
+    if (HOP_BY_HOP.has(canonical) || EDGE_OWNED.has(canonical) || listed.has(canonical)) continue;
+    if (canonical.startsWith(EDGE_OWNED_PREFIX)) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  out.push(
+    'host', ctx.upstreamHost,
+    'x-forwarded-for', ctx.clientIp,
+    'x-forwarded-proto', ctx.proto,
+    'x-forwarded-host', ctx.publicHost,
+  );
+  return out;
+}
+
+/** Response headers for the browser: hop-by-hop ones removed (Node frames the body itself). */
+export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = false): HeaderMap {
+  const listed = keepUpgrade ? new Set<string>() : connectionListed(headers.connection);
+  const out: HeaderMap = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    if (keepUpgrade && (name === 'connection' || name === 'upgrade')) {
+      out[name] = value;
+      continue;
+    }
+    if (HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Serialises a response head for a raw socket (upgrade answers); values come from a strict parser. */
+export function serializeResponseHead(statusCode: number, statusMessage: string, headers: HeaderMap): string {
+  let head = `HTTP/1.1 ${statusCode} ${statusMessage}\r\n`;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
+  }
+  return head + '\r\n';
+}

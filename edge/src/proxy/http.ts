@@ -1,0 +1,67 @@
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { EdgeError } from '../errors.js';
+import type { TunnelConnection } from '../tunnel/connection.js';
+import { UpstreamExchange, type ExchangeInput } from './exchange.js';
+import { downstreamResponseHeaders, type HeaderMap } from './headers.js';
+
+/** Whether the client sends a body: framing comes from Node's strict parser. */
+const hasBody = (input: ExchangeInput): boolean => {
+  const h = input.req.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+};
+
+/** Streams one HTTP request to the app and its response back, with backpressure both ways. */
+export class HttpExchange extends UpstreamExchange {
+  constructor(
+    input: ExchangeInput,
+    conn: TunnelConnection,
+    private readonly res: ServerResponse,
+    private readonly onError: (err: EdgeError) => void,
+  ) {
+    super(input, conn);
+    res.once('close', () => this.clientClosed());
+  }
+
+  protected dispatchOptions(): Dispatcher.DispatchOptions {
+    const { req, headers } = this.input;
+    return {
+      origin: 'http://tunnel.postern.invalid',
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers,
+      body: hasBody(this.input) ? req : null,
+    };
+  }
+
+  protected get untouched(): boolean {
+    return !this.res.headersSent;
+  }
+
+  protected fail(err: EdgeError): void {
+    this.onError(err);
+  }
+
+  protected abortClient(err: Error): void {
+    this.res.destroy(err);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: HeaderMap, statusMessage?: string): void {
+    if (statusCode < 200) return; // 1xx: Node answers 100-continue itself; the rest is informational
+    this.res.writeHead(statusCode, statusMessage ?? '', downstreamResponseHeaders(headers));
+    // Streaming responses (SSE, chunked) must reach the browser now, not with the first body chunk.
+    if (headers['content-length'] === undefined) this.res.flushHeaders();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.settle();
+    this.res.end();
+  }
+}

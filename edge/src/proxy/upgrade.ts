@@ -1,0 +1,85 @@
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { EdgeError } from '../errors.js';
+import { sendErrorOnSocket } from '../pages/error-page.js';
+import type { TunnelConnection } from '../tunnel/connection.js';
+import { UpstreamExchange, type ExchangeInput } from './exchange.js';
+import { downstreamResponseHeaders, serializeResponseHead, type HeaderMap } from './headers.js';
+
+/**
+ * An Upgrade request (WebSocket). On 101 the client socket and the app's stream are piped
+ * both ways with backpressure; any other answer is relayed and the connection closed.
+ */
+export class UpgradeExchange extends UpstreamExchange {
+  private wrote = false;
+
+  constructor(
+    input: ExchangeInput,
+    conn: TunnelConnection,
+    private readonly client: Duplex,
+    private readonly head: Buffer,
+  ) {
+    super(input, conn);
+    client.once('close', () => this.clientClosed());
+    client.on('error', () => client.destroy());
+  }
+
+  protected dispatchOptions(): Dispatcher.DispatchOptions {
+    const { req, headers } = this.input;
+    return {
+      origin: 'http://tunnel.postern.invalid',
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers,
+      upgrade: String(req.headers.upgrade),
+    };
+  }
+
+  protected get untouched(): boolean {
+    return !this.wrote;
+  }
+
+  protected fail(err: EdgeError): void {
+    sendErrorOnSocket(this.input.req, this.client, err);
+  }
+
+  protected abortClient(): void {
+    this.client.destroy();
+  }
+
+  onRequestUpgrade(_c: Dispatcher.DispatchController, statusCode: number, headers: HeaderMap, upstream: Duplex): void {
+    this.settle();
+    this.wrote = true;
+    const { client } = this;
+    if (client.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    client.write(serializeResponseHead(statusCode, 'Switching Protocols', downstreamResponseHeaders(headers, true)));
+    if (this.head.length > 0) upstream.write(this.head);
+    upstream.on('error', () => client.destroy());
+    upstream.once('close', () => client.destroy());
+    client.once('close', () => upstream.destroy());
+    upstream.pipe(client);
+    client.pipe(upstream);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: HeaderMap, statusMessage?: string): void {
+    if (statusCode < 200) return;
+    this.wrote = true;
+    const relayed = { ...downstreamResponseHeaders(headers), connection: 'close' };
+    this.client.write(serializeResponseHead(statusCode, statusMessage ?? '', relayed));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.client.write(chunk)) {
+      controller.pause();
+      this.client.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.settle();
+    this.client.end();
+  }
+}

@@ -1,0 +1,104 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { TUNNEL_PATH } from '@postern/shared';
+import Fastify, { type FastifyInstance, type FastifyServerFactoryHandler } from 'fastify';
+import { apiRoutes } from './api/routes.js';
+import type { EdgeConfig } from './config.js';
+import { EdgeError } from './errors.js';
+import { sendError, sendErrorOnSocket, wantsJson } from './pages/error-page.js';
+import { renderPage } from './pages/layout.js';
+import { ProxyHandler } from './proxy/handler.js';
+import { HostRouter } from './proxy/router.js';
+import type { Store } from './store/index.js';
+import { TunnelEndpoint } from './tunnel/endpoint.js';
+import { TunnelRegistry } from './tunnel/registry.js';
+
+export interface EdgeDeps {
+  readonly store: Store;
+}
+
+export interface Edge {
+  readonly app: FastifyInstance;
+  readonly server: Server;
+  readonly registry: TunnelRegistry;
+}
+
+const unknownHost = (host: string) =>
+  new EdgeError('SOCKET_NOT_FOUND', `There is no socket at ${host || 'this address'} on this edge.`);
+
+/**
+ * Builds the edge without listening (tests call it directly). Requests for the edge's own host go
+ * through Fastify (API, pages); requests for socket hosts take a direct path to the proxy, so the
+ * data path pays for no routing or hooks it does not use.
+ */
+export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
+  const { store } = deps;
+  const registry = new TunnelRegistry();
+  const router = new HostRouter(config, store);
+  let server: Server | undefined;
+
+  const serverFactory = (handler: FastifyServerFactoryHandler): Server => {
+    server = createServer({
+      maxHeaderSize: config.maxHeaderBytes,
+      requestTimeout: 0, // large uploads may take long; header time is bounded below
+      headersTimeout: 30_000,
+      keepAliveTimeout: 65_000,
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const route = router.route(req.headers.host);
+      if (route.kind === 'edge') return handler(req, res);
+      if (route.kind === 'unknown') return proxy.reject(req, res, unknownHost(route.host));
+      proxy.handleRequest(req, res, route.socket, route.host);
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      const route = router.route(req.headers.host);
+      if (route.kind === 'socket') return proxy.handleUpgrade(req, socket, head, route.socket, route.host);
+      if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);
+      sendErrorOnSocket(req, socket, route.kind === 'edge' ? new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.') : unknownHost(route.host));
+    });
+    return server;
+  };
+
+  const app = Fastify({
+    serverFactory,
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+    },
+    disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+  });
+
+  const proxy = new ProxyHandler(config, registry, app.log);
+  const tunnels = new TunnelEndpoint(config, store, registry, app.log);
+
+  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, request, reply) => {
+    const clientFault = err.validation !== undefined || (err.statusCode !== undefined && err.statusCode < 500);
+    const edgeErr =
+      err instanceof EdgeError ? err : clientFault ? new EdgeError('BAD_REQUEST', err.message) : new EdgeError('INTERNAL', 'internal error');
+    if (edgeErr.code === 'INTERNAL') request.log.error({ err }, 'request failed');
+    reply.code(edgeErr.status).header('postern-error', edgeErr.code).send(edgeErr.toJSON());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    sendError(request.raw, reply.raw, new EdgeError('NOT_FOUND', `Nothing at ${request.url} on this edge.`));
+    reply.hijack();
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/', async (request, reply) => {
+    const info = { edge: config.domain, sockets: `${config.publicScheme}://<socket>.${config.domain}` };
+    if (wantsJson(request.raw)) return info;
+    return reply.type('text/html; charset=utf-8').send(
+      renderPage({
+        title: 'Postern edge',
+        heading: 'Postern edge',
+        text: `Apps published through this edge are served at ${info.sockets}.`,
+        footer: config.domain,
+      }),
+    );
+  });
+  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, router });
+
+  if (!server) throw new Error('fastify did not create the HTTP server');
+  return { app, server, registry };
+}

@@ -1,0 +1,137 @@
+import type { Db } from './db.js';
+import { randomId } from './ids.js';
+
+export type SocketProtocol = 'http' | 'tcp';
+
+/** A published name. Access rules are stored now; the edge enforces them once sign-in exists. */
+export interface SocketRecord {
+  readonly id: string;
+  readonly accountId: string;
+  readonly name: string;
+  /** The DNS label under the edge domain, e.g. `grafana-x1y2`. */
+  readonly hostname: string;
+  readonly protocol: SocketProtocol;
+  readonly cloudauth: boolean;
+  readonly allowedEmailDomains: readonly string[];
+  readonly allowedEmailAddresses: readonly string[];
+  /** Created by a quick `connect`, removed when it exits. */
+  readonly ephemeral: boolean;
+  readonly createdAt: number;
+}
+
+interface SocketRow {
+  id: string;
+  account_id: string;
+  name: string;
+  hostname: string;
+  protocol: SocketProtocol;
+  cloudauth: number;
+  allowed_email_domains: string;
+  allowed_email_addresses: string;
+  ephemeral: number;
+  created_at: number;
+}
+
+const toSocket = (row: SocketRow): SocketRecord => ({
+  id: row.id,
+  accountId: row.account_id,
+  name: row.name,
+  hostname: row.hostname,
+  protocol: row.protocol,
+  cloudauth: row.cloudauth === 1,
+  allowedEmailDomains: JSON.parse(row.allowed_email_domains) as string[],
+  allowedEmailAddresses: JSON.parse(row.allowed_email_addresses) as string[],
+  ephemeral: row.ephemeral === 1,
+  createdAt: row.created_at,
+});
+
+export interface NewSocket {
+  readonly accountId: string;
+  readonly name: string;
+  readonly protocol: SocketProtocol;
+  readonly cloudauth: boolean;
+  readonly allowedEmailDomains: readonly string[];
+  readonly allowedEmailAddresses: readonly string[];
+  readonly ephemeral: boolean;
+}
+
+/** Labels nobody may claim: they belong to the edge itself or invite phishing. */
+export const RESERVED_LABELS: ReadonlySet<string> = new Set([
+  'www', 'api', 'auth', 'login', 'admin', 'edge', 'app', 'dashboard', 'portal', 'status', 'mail', 'postern', 'tunnel',
+  'connect', 'static', 'assets', 'cdn', 'docs', 'help', 'support', 'security', 'root', 'localhost',
+]);
+
+/** Turns a display name into a DNS-label stem: lower-case letters, digits and single hyphens. */
+export function labelStem(name: string): string {
+  const stem = name
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/g, '');
+  return stem || 'socket';
+}
+
+export class SocketStore {
+  private readonly insert;
+  private readonly byId;
+  private readonly byHostname;
+  private readonly byAccount;
+  private readonly deleteById;
+
+  constructor(private readonly db: Db) {
+    this.insert = db.prepare(
+      `INSERT INTO sockets (id, account_id, name, hostname, protocol, cloudauth, allowed_email_domains,
+         allowed_email_addresses, ephemeral, created_at)
+       VALUES (@id, @account_id, @name, @hostname, @protocol, @cloudauth, @allowed_email_domains,
+         @allowed_email_addresses, @ephemeral, @created_at)`,
+    );
+    this.byId = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE id = ?');
+    this.byHostname = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE hostname = ?');
+    this.byAccount = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE account_id = ? ORDER BY created_at');
+    this.deleteById = db.prepare<[string]>('DELETE FROM sockets WHERE id = ?');
+  }
+
+  /** Creates a socket with a unique hostname `<stem>-<random>`. */
+  create(input: NewSocket): SocketRecord {
+    const stem = labelStem(input.name);
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const hostname = `${stem}-${randomId(4 + attempt)}`;
+      if (this.byHostname.get(hostname)) continue;
+      const record: SocketRecord = { id: `sck_${randomId(12)}`, ...input, hostname, createdAt: Date.now() };
+      this.insert.run({
+        id: record.id,
+        account_id: record.accountId,
+        name: record.name,
+        hostname,
+        protocol: record.protocol,
+        cloudauth: record.cloudauth ? 1 : 0,
+        allowed_email_domains: JSON.stringify(record.allowedEmailDomains),
+        allowed_email_addresses: JSON.stringify(record.allowedEmailAddresses),
+        ephemeral: record.ephemeral ? 1 : 0,
+        created_at: record.createdAt,
+      });
+      return record;
+    }
+    throw new Error('could not find a free hostname');
+  }
+
+  findById(id: string): SocketRecord | undefined {
+    const row = this.byId.get(id);
+    return row && toSocket(row);
+  }
+
+  findByHostname(hostname: string): SocketRecord | undefined {
+    const row = this.byHostname.get(hostname);
+    return row && toSocket(row);
+  }
+
+  listByAccount(accountId: string): SocketRecord[] {
+    return this.byAccount.all(accountId).map(toSocket);
+  }
+
+  delete(id: string): boolean {
+    return this.deleteById.run(id).changes > 0;
+  }
+}

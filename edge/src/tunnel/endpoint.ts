@@ -1,0 +1,115 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { CloseCode, ERROR_CODE_NAMES, HandshakeHeader, MuxSession, PROTOCOL_VERSION } from '@postern/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import { WebSocketServer } from 'ws';
+import type { EdgeConfig } from '../config.js';
+import { EdgeError } from '../errors.js';
+import { sendErrorOnSocket } from '../pages/error-page.js';
+import { randomId } from '../store/ids.js';
+import type { Store } from '../store/index.js';
+import { socketView } from '../api/socket-view.js';
+import { TunnelConnection } from './connection.js';
+import type { TunnelRegistry } from './registry.js';
+
+/** Largest WebSocket message a connector may send: a batch of frames (see shared/session.ts). */
+const MAX_TUNNEL_MESSAGE = 256 * 1024;
+
+const HOST_REWRITE = /^[a-z0-9.-]{1,253}(?::\d{1,5})?$|^\[[0-9a-f:]+\](?::\d{1,5})?$/i;
+
+/**
+ * Accepts connectors: checks protocol version, token and socket ownership before upgrading,
+ * then registers the connection. Each refusal is an HTTP status with a JSON body the connector shows.
+ */
+export class TunnelEndpoint {
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_TUNNEL_MESSAGE });
+
+  constructor(
+    private readonly config: EdgeConfig,
+    private readonly store: Store,
+    private readonly registry: TunnelRegistry,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    // Lets the connector check the version it reached, whatever the edge's age.
+    this.wss.on('headers', (headers) => headers.push(`Postern-Protocol: ${PROTOCOL_VERSION}`));
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    let conn: Omit<ConstructorParameters<typeof TunnelConnection>[0], 'id'>;
+    try {
+      conn = this.authorize(req);
+    } catch (err) {
+      const edgeErr = err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'tunnel handshake failed');
+      this.log.warn({ remote: req.socket.remoteAddress, code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
+      req.headers.accept = 'application/json';
+      sendErrorOnSocket(req, socket, edgeErr);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const info = { ...conn, id: `conn_${randomId(10)}` };
+      const session = new MuxSession(ws, { role: 'edge' });
+      const tunnel = new TunnelConnection(info, session, this.config.upstreamTimeoutMs);
+      const socketRecord = this.store.sockets.findById(info.socketId);
+      if (!socketRecord) {
+        session.destroy(CloseCode.SOCKET_DELETED, 'socket was deleted');
+        return;
+      }
+      this.registry.add(tunnel);
+      const log = this.log.child({ socket: info.socketId, connection: info.id, connector: info.connectorId });
+      log.info({ remote: info.remoteAddress }, 'tunnel connected');
+      session.sendHello({ v: 1, connectionId: info.id, socket: socketView(socketRecord, this.config) });
+      session.on('goaway', (code, reason) => {
+        log.info({ code: ERROR_CODE_NAMES[code] ?? code, reason }, 'connector is draining');
+        tunnel.drain();
+      });
+      session.on('close', ({ code, reason, error }) => {
+        this.registry.remove(tunnel);
+        tunnel.drain();
+        tunnel.pool.destroy().catch(() => undefined);
+        if (error) log.warn({ code, err: error.message }, 'tunnel closed on error');
+        else log.info({ code, reason }, 'tunnel disconnected');
+      });
+    });
+  }
+
+  /** Validates the handshake; throws EdgeError with the status the connector will see. */
+  private authorize(req: IncomingMessage) {
+    const version = header(req, HandshakeHeader.PROTOCOL);
+    if (version !== String(PROTOCOL_VERSION)) {
+      throw new EdgeError(
+        'PROTOCOL_VERSION',
+        version
+          ? `the connector speaks tunnel protocol ${version}, this edge speaks ${PROTOCOL_VERSION}: upgrade the older side`
+          : `the connector did not say which tunnel protocol it speaks; this edge speaks ${PROTOCOL_VERSION}`,
+      );
+    }
+    const auth = header(req, 'authorization');
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+    const record = token ? this.store.tokens.verify(token) : undefined;
+    if (!record) throw new EdgeError('UNAUTHORIZED', 'missing, invalid, expired or revoked tunnel token');
+    const socketId = header(req, HandshakeHeader.SOCKET);
+    if (!socketId) throw new EdgeError('BAD_REQUEST', `the ${HandshakeHeader.SOCKET} header is required`);
+    const socket = this.store.sockets.findById(socketId);
+    if (!socket) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${socketId} does not exist`);
+    if (socket.accountId !== record.accountId) {
+      throw new EdgeError('FORBIDDEN', `socket ${socketId} belongs to another account`);
+    }
+    const hostRewrite = header(req, HandshakeHeader.HOST_REWRITE);
+    if (hostRewrite !== undefined && !HOST_REWRITE.test(hostRewrite)) {
+      throw new EdgeError('BAD_REQUEST', `invalid ${HandshakeHeader.HOST_REWRITE} header`);
+    }
+    const connectorId = header(req, HandshakeHeader.CONNECTOR) ?? 'unnamed';
+    return {
+      socketId,
+      accountId: record.accountId,
+      connectorId: connectorId.slice(0, 64),
+      remoteAddress: req.socket.remoteAddress ?? '',
+      hostRewrite,
+    };
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
