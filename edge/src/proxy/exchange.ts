@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { EdgeError } from '../errors.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
-import { failedBeforeSending, upstreamError } from './upstream-errors.js';
+import { upstreamError } from './upstream-errors.js';
 
 export interface ExchangeInput {
   readonly req: IncomingMessage;
@@ -14,12 +14,15 @@ export interface ExchangeInput {
 
 /**
  * One request sent to the app over a tunnel connection. Subclasses say where the answer goes.
- * A request that failed before any byte reached the app is retried once on another connection.
+ * undici calls onRequestStart only once the stream is connected and the request is about to be
+ * written, so an error before it means nothing reached the app: that request (whatever its method)
+ * is retried once on another connection of the socket.
  */
 export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   protected controller: Dispatcher.DispatchController | null = null;
   private retried = false;
   private settled = false;
+  private clientGone = false;
 
   constructor(
     protected readonly input: ExchangeInput,
@@ -29,6 +32,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** Sends the request. */
   start(): void {
     this.settled = false;
+    this.controller = null;
     this.conn.inFlight++;
     this.conn.pool.dispatch(this.dispatchOptions(), this);
   }
@@ -43,12 +47,13 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    if (this.clientGone) controller.abort(new Error('client closed the connection'));
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     this.settle();
     if (!this.untouched) return this.abortClient(err);
-    if (!this.retried && failedBeforeSending(err)) {
+    if (!this.retried && this.controller === null && !this.clientGone) {
       const next = this.input.pickConnection(this.conn);
       if (next) {
         this.retried = true;
@@ -62,6 +67,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   /** The client went away: stop the upstream request (its mux stream gets a RESET). */
   protected clientClosed(): void {
+    this.clientGone = true;
     if (!this.settled) this.controller?.abort(new Error('client closed the connection'));
   }
 

@@ -2,16 +2,6 @@ import { ErrorCode, SessionClosedError, StreamResetError } from '@postern/shared
 import { errors as undiciErrors } from 'undici';
 import { EdgeError } from '../errors.js';
 
-/** True when the request never reached the app, so it may be sent again on another connection. */
-export function failedBeforeSending(err: unknown): boolean {
-  return (
-    err instanceof SessionClosedError ||
-    (err instanceof StreamResetError && (err.code === ErrorCode.REFUSED_STREAM || err.code === ErrorCode.CANCEL) && err.byPeer) ||
-    err instanceof undiciErrors.ClientClosedError ||
-    err instanceof undiciErrors.ClientDestroyedError
-  );
-}
-
 /** Maps what went wrong on the way to the app to the page the person sees. */
 export function upstreamError(err: unknown, target: string): EdgeError {
   if (err instanceof StreamResetError && err.code === ErrorCode.TARGET_UNREACHABLE) {

@@ -81,7 +81,7 @@ export class SocketStore {
   private readonly byAccount;
   private readonly deleteById;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.insert = db.prepare(
       `INSERT INTO sockets (id, account_id, name, hostname, protocol, cloudauth, allowed_email_domains,
          allowed_email_addresses, ephemeral, created_at)
