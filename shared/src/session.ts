@@ -230,7 +230,8 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     this.flushScheduled = false;
     if (this.closed) return;
     while (this.inFlight < this.opts.highWaterMark && (this.control.length > 0 || this.ready.length > 0)) {
-      const batch = Buffer.allocUnsafe(BATCH_SIZE + HEADER_SIZE);
+      // Room for BATCH_SIZE of payload plus the headers of the chunks that fill it.
+      const batch = Buffer.allocUnsafe(BATCH_SIZE + (BATCH_SIZE / DATA_CHUNK + 1) * HEADER_SIZE);
       let size = 0;
       while (this.control.length > 0 && size + this.control[0]!.length <= batch.length) {
         const frame = this.control.shift()!;
@@ -386,8 +387,16 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
       );
       return;
     }
-    if (this.localGoAway || this.closing || this.streams.size >= this.opts.maxStreams || this.listenerCount('stream') === 0) {
-      const reason = this.localGoAway || this.closing ? 'draining' : 'too many streams';
+    const refusal =
+      this.localGoAway || this.closing
+        ? 'draining'
+        : this.streams.size >= this.opts.maxStreams
+          ? 'too many streams'
+          : this.listenerCount('stream') === 0
+            ? 'this side accepts no streams'
+            : null;
+    if (refusal) {
+      const reason = refusal;
       this.queueControl(encodeFrame(FrameType.RESET, 0, streamId, encodeCodeAndReason(ErrorCode.REFUSED_STREAM, reason)));
       return;
     }

@@ -172,6 +172,17 @@ export class MuxStream extends Duplex {
     this.maybeGrant();
   }
 
+  /**
+   * Node calls _read() only while the buffer is below its mark, not when a paused consumer later
+   * drains it (resume, pipe 'drain', async iteration). Every path takes bytes through read(), so
+   * credit is checked here too; without it a stream whose reader paused once would stall.
+   */
+  override read(size?: number): any {
+    const chunk: unknown = super.read(size);
+    this.maybeGrant();
+    return chunk;
+  }
+
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     if (!this.resetSeen && !(this.finSent && this.finReceived)) {
       const code = err instanceof StreamResetError ? err.code : err ? ErrorCode.INTERNAL_ERROR : ErrorCode.CANCEL;

@@ -314,7 +314,7 @@ describe('codec: fixed vectors', () => {
     for (const p of seen) assert.equal(p.buffer, wire.buffer);
   });
 
-  it('does not pin a large input buffer for a small partial frame', () => {
+  it('keeps only the partial tail of a chunk that ends inside a frame', () => {
     const big = Buffer.concat([encodeFrame(FrameType.DATA, 0, 1, Buffer.alloc(60_000)), hex('0103')]);
     const decoder = new FrameDecoder();
     decoder.write(big, () => {});

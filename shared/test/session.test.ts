@@ -67,6 +67,22 @@ async function untilDone(done: () => boolean, progress: () => number, what: stri
   }
 }
 
+/** Returns once `progress()` has not changed for `quietMs` (at most `timeoutMs`). */
+async function untilStalled(progress: () => number, quietMs: number, timeoutMs = 3000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last = progress();
+  let since = performance.now();
+  while (performance.now() - since < quietMs) {
+    if (performance.now() > deadline) throw new Error(`still moving after ${timeoutMs} ms`);
+    await delay(2);
+    const p = progress();
+    if (p !== last) {
+      last = p;
+      since = performance.now();
+    }
+  }
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -322,6 +338,7 @@ describe('session: streams', () => {
       const errB = await withTimeout(bErr, 2000, 'the reset');
       assert.ok(errB instanceof StreamResetError);
       assert.equal(errB.code, ErrorCode.TARGET_UNREACHABLE);
+      assert.equal(errB.reason, 'connect ECONNREFUSED 127.0.0.1:3000');
       assert.equal(errB.byPeer, true);
 
       // No 'stream' listener: the OPEN is refused and the opener learns it through whenAccepted.
@@ -392,7 +409,7 @@ describe('session: back-pressure', () => {
         return (peer?.readableLength ?? 0) + producer.handed();
       };
       await until(() => (peer?.readableLength ?? 0) > 0, 'the first bytes');
-      await untilDone(() => false, sample, 'filling', 150).catch(noop); // returns once stalled for 150 ms
+      await untilStalled(sample, 150);
       sample();
 
       assert.equal(peer!.readableLength, INITIAL_WINDOW, 'the sender stops exactly at the window');
@@ -481,7 +498,7 @@ describe('session: back-pressure', () => {
         maxBuffered = Math.max(maxBuffered, peer.server.bufferedAmount);
         return handed + peer.session.queuedBytes;
       };
-      await untilDone(() => false, sample, 'filling', 200).catch(noop);
+      await untilStalled(sample, 200);
       sample();
       assert.ok(maxQueued >= highWaterMark / 2, `the queue never filled (${maxQueued} bytes): the bound was not exercised`);
       assert.ok(maxQueued <= highWaterMark + MAX_MESSAGE, `session queued ${maxQueued} bytes`);
