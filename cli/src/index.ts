@@ -12,7 +12,6 @@ const program = new Command()
   .description('Postern: publish private web apps through an identity-aware edge, without opening a port')
   .version('0.1.0')
   .option('--debug', 'show stack traces on errors')
-  .showHelpAfterError('(run with --help for usage)')
   .configureOutput({ outputError: (text, write) => write(out.colorError(text)) })
   .exitOverride();
 

@@ -48,6 +48,7 @@ class Slot {
       return this.retry(error);
     }
     if (this.owner.stopping) {
+      ws.resume();
       ws.close(CloseCode.NORMAL, 'connector stopping');
       return;
     }
@@ -68,6 +69,7 @@ class Slot {
       if (this.owner.stopping) return;
       this.retry(closeError(info));
     });
+    ws.resume();
   }
 
   private retry(err: ConnectorError): void {

@@ -17,7 +17,11 @@ function maskFor(url: URL): (mask: Buffer) => void {
   return (mask) => randomFillSync(mask);
 }
 
-/** Opens one tunnel WebSocket; resolves once the edge accepted the upgrade. */
+/**
+ * Opens one tunnel WebSocket; resolves once the edge accepted the upgrade. The socket is paused on
+ * open: the edge's first frames may arrive with the 101 answer, and they must wait until the caller
+ * has attached its session (it calls `ws.resume()`), or they would be emitted to nobody.
+ */
 export function dialTunnel(config: ConnectorConfig): Promise<WebSocket> {
   const url = tunnelUrl(config.edgeUrl, TUNNEL_PATH);
   const headers: Record<string, string> = {
@@ -53,7 +57,10 @@ export function dialTunnel(config: ConnectorConfig): Promise<WebSocket> {
         reject(new ConnectorError('PROTOCOL_VERSION', `the edge speaks tunnel protocol ${String(version)}, this connector speaks ${PROTOCOL_VERSION}: upgrade the older side`));
       }
     });
-    ws.once('open', () => resolve(ws));
+    ws.once('open', () => {
+      ws.pause();
+      resolve(ws);
+    });
     ws.once('error', (err: Error & { code?: string }) =>
       reject(new ConnectorError('EDGE_UNREACHABLE', `cannot reach the edge at ${config.edgeUrl}: ${err.code ?? err.message}`, { cause: err })),
     );

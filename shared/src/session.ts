@@ -96,8 +96,9 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.onClose(code, reason.toString('utf8')));
-    ws.on('error', () => {
-      /* 'close' follows every error and carries what we report */
+    // 'close' follows every socket error; keep the cause (e.g. an oversized message) for it.
+    ws.on('error', (err) => {
+      this.failure ??= err;
     });
     this.pingTimer = setInterval(() => this.onPingTimer(), this.opts.pingIntervalMs);
     this.pingTimer.unref();
