@@ -47,6 +47,13 @@ export interface SessionEvents {
 }
 
 const BATCH_SIZE = 64 * 1024;
+
+/** A DATA or FIN frame waiting to be copied into the message being built. */
+interface DataPart {
+  readonly type: typeof FrameType.DATA | typeof FrameType.FIN;
+  readonly streamId: number;
+  readonly data: Buffer | null;
+}
 const STREAM_KINDS = new Set<StreamKind>(['http', 'tcp']);
 const MAX_STREAM_ID = 0xffff_fffe;
 
@@ -221,54 +228,75 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     this.scheduleFlush();
   }
 
+  /**
+   * Flushes in the check phase, after every I/O callback of this loop turn has run: frames produced
+   * by many streams in one turn leave in one WebSocket message, one syscall instead of dozens.
+   */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    queueMicrotask(() => this.flush());
+    setImmediate(this.flushBound);
   }
+
+  private readonly flushBound = (): void => this.flush();
 
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed) return;
     while (this.inFlight < this.opts.highWaterMark && (this.control.length > 0 || this.ready.length > 0)) {
-      // Room for BATCH_SIZE of payload plus the headers of the chunks that fill it.
-      const batch = Buffer.allocUnsafe(BATCH_SIZE + (BATCH_SIZE / DATA_CHUNK + 1) * HEADER_SIZE);
-      let size = 0;
-      while (this.control.length > 0 && size + this.control[0]!.length <= batch.length) {
-        const frame = this.control.shift()!;
-        frame.copy(batch, size);
-        size += frame.length;
-      }
-      // Round-robin: each ready stream gets at most one chunk per turn.
-      let turns = this.ready.length;
-      while (turns-- > 0 && size + HEADER_SIZE < batch.length) {
-        const stream = this.ready.shift()!;
-        stream.inReadyList = false;
-        if (stream.destroyed) continue;
-        const data = stream.takeData(Math.min(DATA_CHUNK, batch.length - size - HEADER_SIZE));
-        if (data) {
-          writeHeader(batch, size, FrameType.DATA, 0, stream.id, data.length);
-          data.copy(batch, size + HEADER_SIZE);
-          size += HEADER_SIZE + data.length;
-        } else if (size + HEADER_SIZE <= batch.length && stream.takeFin()) {
-          writeHeader(batch, size, FrameType.FIN, 0, stream.id, 0);
-          size += HEADER_SIZE;
-        }
-        if (stream.hasSendable && !stream.inReadyList) {
-          stream.inReadyList = true;
-          this.ready.push(stream);
-        }
-      }
-      if (size === 0) {
-        // Large control frames that did not fit a partly filled batch go alone.
-        const frame = this.control.shift();
-        if (!frame) break;
-        this.send(frame);
-        continue;
-      }
-      this.send(batch.subarray(0, size));
+      const message = this.buildMessage();
+      if (!message) break;
+      this.send(message);
     }
     if (this.closing) this.maybeFinishClose();
+  }
+
+  /**
+   * Collects one message: control frames first, then DATA round-robin (each ready stream gets at
+   * most one chunk per turn), up to BATCH_SIZE of payload; then copies it into one exact buffer.
+   */
+  private buildMessage(): Buffer | null {
+    const parts: Array<Buffer | DataPart> = [];
+    let size = 0;
+    while (this.control.length > 0 && (size === 0 || size + this.control[0]!.length <= BATCH_SIZE)) {
+      const frame = this.control.shift()!;
+      parts.push(frame);
+      size += frame.length;
+    }
+    let turns = this.ready.length;
+    while (turns-- > 0 && size < BATCH_SIZE) {
+      const stream = this.ready.shift()!;
+      stream.inReadyList = false;
+      if (stream.destroyed) continue;
+      const data = stream.takeData(Math.min(DATA_CHUNK, BATCH_SIZE - size));
+      if (data) {
+        parts.push({ type: FrameType.DATA, streamId: stream.id, data });
+        size += HEADER_SIZE + data.length;
+      } else if (stream.takeFin()) {
+        parts.push({ type: FrameType.FIN, streamId: stream.id, data: null });
+        size += HEADER_SIZE;
+      }
+      if (stream.hasSendable && !stream.inReadyList) {
+        stream.inReadyList = true;
+        this.ready.push(stream);
+      }
+    }
+    if (size === 0) return null;
+    if (parts.length === 1 && Buffer.isBuffer(parts[0])) return parts[0];
+    const message = Buffer.allocUnsafe(size);
+    let offset = 0;
+    for (const part of parts) {
+      if (Buffer.isBuffer(part)) {
+        part.copy(message, offset);
+        offset += part.length;
+        continue;
+      }
+      const length = part.data?.length ?? 0;
+      writeHeader(message, offset, part.type, 0, part.streamId, length);
+      if (part.data) part.data.copy(message, offset + HEADER_SIZE);
+      offset += HEADER_SIZE + length;
+    }
+    return message;
   }
 
   private send(message: Buffer): void {
