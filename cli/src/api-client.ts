@@ -7,7 +7,17 @@ import { CliError } from './errors.js';
 export class ApiClient {
   constructor(private readonly creds: Credentials) {}
 
-  createSocket(input: { name: string; ephemeral: boolean }): Promise<SocketView> {
+  createSocket(input: {
+    name: string;
+    ephemeral: boolean;
+    cloudauth?: boolean;
+    allowed_email_domains?: string[];
+    allowed_email_addresses?: string[];
+    allowed_github_orgs?: string[];
+    allowed_github_teams?: string[];
+    allowed_groups?: string[];
+    identity_headers?: { email?: string; user?: string };
+  }): Promise<SocketView> {
     return this.call<SocketView>('POST', '/api/v1/sockets', input);
   }
 

@@ -2,7 +2,7 @@
 import { ConfigError, AdminError } from '@postern/edge';
 import { Command, CommanderError } from 'commander';
 import { registerAdmin } from './commands/admin.js';
-import { registerConnect } from './commands/connect.js';
+import { normalizeAliases, registerConnect } from './commands/connect.js';
 import { registerEdge } from './commands/edge.js';
 import { CliError } from './errors.js';
 import { out } from './output.js';
@@ -29,4 +29,4 @@ function report(err: unknown): never {
   process.exit(1);
 }
 
-program.parseAsync(process.argv).catch(report);
+program.parseAsync(normalizeAliases(process.argv)).catch(report);

@@ -1,3 +1,4 @@
+import { hashPassword, passwordPolicyError } from './auth/providers/local.js';
 import { Store } from './store/index.js';
 
 export class AdminError extends Error {
@@ -7,10 +8,10 @@ export class AdminError extends Error {
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$|^[^\s@]+@localhost$/;
 
 /** Work done on the edge host directly against its database (`postern admin ...`). */
-export function withStore<T>(dbPath: string, work: (store: Store) => T): T {
+export async function withStore<T>(dbPath: string, work: (store: Store) => T | Promise<T>): Promise<T> {
   const store = Store.open(dbPath);
   try {
-    return work(store);
+    return await work(store);
   } finally {
     store.close();
   }
@@ -20,6 +21,15 @@ export function addUser(store: Store, email: string): { id: string; email: strin
   if (!EMAIL.test(email) || email.length > 254) throw new AdminError(`"${email}" is not an email address`);
   const { account, created } = store.accounts.ensure(email);
   return { id: account.id, email: account.email, created };
+}
+
+/** Sets (or replaces) the local-account password of an account. */
+export async function setPassword(store: Store, email: string, password: string): Promise<void> {
+  const account = store.accounts.findByEmail(email);
+  if (!account) throw new AdminError(`no account for ${email}`);
+  const problem = passwordPolicyError(password);
+  if (problem) throw new AdminError(problem);
+  store.passwords.set(account.id, await hashPassword(password));
 }
 
 export function createToken(store: Store, email: string, name = 'cli'): { token: string; id: string } {

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
 
 /** Edge settings after validation. Built once, frozen, then only read. */
 export interface EdgeConfig {
@@ -14,6 +16,43 @@ export interface EdgeConfig {
   /** Request headers above this size get 431. */
   readonly maxHeaderBytes: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly auth: AuthConfig;
+}
+
+export type ProviderConfig =
+  | {
+      readonly kind: 'oidc';
+      readonly id: string;
+      readonly name: string;
+      readonly issuer: string;
+      readonly clientId: string;
+      readonly clientSecret: string;
+    }
+  | {
+      readonly kind: 'github';
+      readonly id: 'github';
+      readonly name: string;
+      readonly clientId: string;
+      readonly clientSecret: string;
+      readonly webUrl: string | undefined;
+      readonly apiUrl: string | undefined;
+    };
+
+export interface AuthConfig {
+  /** Redirect providers (OIDC issuers, GitHub), in the order the login page lists them. */
+  readonly providers: readonly ProviderConfig[];
+  /** Local accounts (passwords in SQLite): on by default only when no other provider is set. */
+  readonly localAccounts: boolean;
+  readonly sessionTtlMs: number;
+  readonly sessionIdleMs: number;
+}
+
+/** One OIDC issuer as given in flags (repeatable, matched by position) or in the YAML list. */
+export interface OidcInput {
+  readonly issuer?: string | undefined;
+  readonly clientId?: string | undefined;
+  readonly clientSecretFile?: string | undefined;
+  readonly name?: string | undefined;
 }
 
 export interface EdgeConfigInput {
@@ -24,6 +63,14 @@ export interface EdgeConfigInput {
   readonly upstreamTimeout?: string | number | undefined;
   readonly maxHeaderBytes?: string | number | undefined;
   readonly logLevel?: string | undefined;
+  readonly oidc?: readonly OidcInput[] | undefined;
+  readonly githubClientId?: string | undefined;
+  readonly githubClientSecretFile?: string | undefined;
+  readonly githubWebUrl?: string | undefined;
+  readonly githubApiUrl?: string | undefined;
+  readonly localAccounts?: boolean | undefined;
+  readonly sessionTtl?: string | number | undefined;
+  readonly sessionIdle?: string | number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -41,12 +88,61 @@ export function edgeConfigFromEnv(env: NodeJS.ProcessEnv): EdgeConfigInput {
     publicScheme: env.POSTERN_PUBLIC_SCHEME,
     upstreamTimeout: env.POSTERN_UPSTREAM_TIMEOUT,
     logLevel: env.POSTERN_LOG_LEVEL,
+    oidc: env.POSTERN_OIDC_ISSUER
+      ? [{ issuer: env.POSTERN_OIDC_ISSUER, clientId: env.POSTERN_OIDC_CLIENT_ID, clientSecretFile: env.POSTERN_OIDC_CLIENT_SECRET_FILE, name: env.POSTERN_OIDC_NAME }]
+      : undefined,
+    githubClientId: env.POSTERN_GITHUB_CLIENT_ID,
+    githubClientSecretFile: env.POSTERN_GITHUB_CLIENT_SECRET_FILE,
+    sessionTtl: env.POSTERN_SESSION_TTL,
+    sessionIdle: env.POSTERN_SESSION_IDLE,
   };
 }
 
-/** Defaults, then environment, then flags (flags win); validated once with precise messages. */
-export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput = {}): EdgeConfig {
-  const pick = <K extends keyof EdgeConfigInput>(key: K): EdgeConfigInput[K] => flags[key] ?? env[key];
+const YAML_KEYS: Readonly<Record<string, keyof EdgeConfigInput>> = {
+  listen: 'listen',
+  domain: 'domain',
+  db: 'db',
+  public_scheme: 'publicScheme',
+  upstream_timeout: 'upstreamTimeout',
+  max_header_bytes: 'maxHeaderBytes',
+  log_level: 'logLevel',
+  oidc: 'oidc',
+  github_client_id: 'githubClientId',
+  github_client_secret_file: 'githubClientSecretFile',
+  github_web_url: 'githubWebUrl',
+  github_api_url: 'githubApiUrl',
+  local_accounts: 'localAccounts',
+  session_ttl: 'sessionTtl',
+  session_idle: 'sessionIdle',
+};
+
+/** Reads the edge's YAML config file (snake_case keys; `oidc` is a list of issuers). */
+export function edgeConfigFromFile(path: string): EdgeConfigInput {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must be a YAML mapping`);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    const target = YAML_KEYS[key];
+    if (!target) throw new ConfigError(`config file ${path}: unknown key "${key}" (known: ${Object.keys(YAML_KEYS).join(', ')})`);
+    if (target === 'oidc') {
+      if (!Array.isArray(value)) throw new ConfigError(`config file ${path}: "oidc" must be a list of {issuer, client_id, client_secret_file, name}`);
+      out.oidc = value.map((item: Record<string, string>) => ({ issuer: item.issuer, clientId: item.client_id, clientSecretFile: item.client_secret_file, name: item.name }));
+    } else {
+      out[target] = value;
+    }
+  }
+  return out as EdgeConfigInput;
+}
+
+/** Defaults, then the config file, then environment, then flags (flags win); validated once with precise messages. */
+export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput = {}, file: EdgeConfigInput = {}): EdgeConfig {
+  const pick = <K extends keyof EdgeConfigInput>(key: K): EdgeConfigInput[K] => flags[key] ?? env[key] ?? file[key];
   const { host, port } = parseListen(pick('listen') ?? '127.0.0.1:8080');
   const domain = parseDomain(pick('domain') ?? `localhost:${port}`);
   const scheme = pick('publicScheme') ?? 'http';
@@ -64,7 +160,72 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
     upstreamTimeoutMs: parseDuration(pick('upstreamTimeout') ?? 60_000, '--upstream-timeout'),
     maxHeaderBytes: parsePositiveInt(pick('maxHeaderBytes') ?? 16 * 1024, '--max-header-bytes'),
     logLevel: logLevel as EdgeConfig['logLevel'],
+    auth: resolveAuth(pick),
   });
+}
+
+type Pick = <K extends keyof EdgeConfigInput>(key: K) => EdgeConfigInput[K];
+
+function readSecret(path: string | undefined, flag: string): string {
+  if (!path) throw new ConfigError(`${flag} is required (a file holding the client secret)`);
+  let secret: string;
+  try {
+    secret = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (!secret) throw new ConfigError(`${flag} ${path} is empty`);
+  return secret;
+}
+
+const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32) || 'oidc';
+
+function resolveAuth(pick: Pick): AuthConfig {
+  const providers: ProviderConfig[] = [];
+  const ids = new Set<string>();
+  for (const [i, oidc] of (pick('oidc') ?? []).entries()) {
+    const n = i + 1;
+    if (!oidc.issuer) throw new ConfigError(`OIDC provider ${n}: --oidc-issuer is required`);
+    let issuer: URL;
+    try {
+      issuer = new URL(oidc.issuer);
+    } catch {
+      throw new ConfigError(`--oidc-issuer must be a URL, not "${oidc.issuer}"`);
+    }
+    if (!oidc.clientId) throw new ConfigError(`OIDC provider ${oidc.issuer}: --oidc-client-id is required`);
+    const name = oidc.name ?? issuer.hostname;
+    let id = slug(oidc.name ?? issuer.hostname);
+    for (let k = 2; ids.has(id); k++) id = `${slug(name)}-${k}`;
+    ids.add(id);
+    providers.push({
+      kind: 'oidc',
+      id,
+      name,
+      issuer: oidc.issuer,
+      clientId: oidc.clientId,
+      clientSecret: readSecret(oidc.clientSecretFile, '--oidc-client-secret-file'),
+    });
+  }
+  const githubClientId = pick('githubClientId');
+  if (githubClientId) {
+    providers.push({
+      kind: 'github',
+      id: 'github',
+      name: 'GitHub',
+      clientId: githubClientId,
+      clientSecret: readSecret(pick('githubClientSecretFile'), '--github-client-secret-file'),
+      webUrl: pick('githubWebUrl'),
+      apiUrl: pick('githubApiUrl'),
+    });
+  } else if (pick('githubClientSecretFile')) {
+    throw new ConfigError('--github-client-secret-file needs --github-client-id');
+  }
+  return {
+    providers,
+    localAccounts: pick('localAccounts') ?? providers.length === 0,
+    sessionTtlMs: parseDuration(pick('sessionTtl') ?? '24h', '--session-ttl'),
+    sessionIdleMs: parseDuration(pick('sessionIdle') ?? '8h', '--session-idle'),
+  };
 }
 
 export function parseListen(value: string): { host: string; port: number } {
@@ -86,13 +247,14 @@ export function parseDomain(value: string): string {
   return domain;
 }
 
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
 function parseDuration(value: string | number, flag: string): number {
   if (typeof value === 'number') return value;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!match) throw new ConfigError(`${flag} must be a duration such as 30s, 500ms or 2m, not "${value}"`);
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!match) throw new ConfigError(`${flag} must be a duration such as 30s, 500ms, 2m, 8h or 7d, not "${value}"`);
   const n = Number(match[1]);
-  const unit = match[2] ?? 's';
-  const ms = unit === 'ms' ? n : unit === 'm' ? n * 60_000 : n * 1000;
+  const ms = n * UNIT_MS[match[2] ?? 's']!;
   if (ms <= 0) throw new ConfigError(`${flag} must be greater than zero`);
   return Math.round(ms);
 }

@@ -3,6 +3,7 @@ export const EDGE_ERRORS = {
   BAD_REQUEST: { status: 400, title: 'Bad request' },
   UNAUTHORIZED: { status: 401, title: 'Not signed in' },
   FORBIDDEN: { status: 403, title: 'Forbidden' },
+  POLICY_DENIED: { status: 403, title: 'Access denied' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   SOCKET_NOT_FOUND: { status: 404, title: 'No such socket' },
   CONFLICT: { status: 409, title: 'Conflict' },

@@ -1,4 +1,5 @@
 import { CloseCode } from '@postern/shared';
+import { createAuthContext, type AuthContext } from './auth/context.js';
 import type { EdgeConfig } from './config.js';
 import { buildServer, type Edge } from './server.js';
 import { Store } from './store/index.js';
@@ -14,8 +15,13 @@ export interface RunningEdge {
 /** Opens the database, builds the edge and listens. */
 export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
   const store = Store.open(config.dbPath);
-  const edge = buildServer(config, { store });
+  let edge: Edge;
+  let auth: AuthContext;
   try {
+    const warnings: string[] = [];
+    auth = await createAuthContext(config, store, (msg) => warnings.push(msg));
+    edge = buildServer(config, { store, auth });
+    for (const msg of warnings) edge.app.log.warn(msg);
     await edge.app.listen({ host: config.listenHost, port: config.listenPort });
   } catch (err) {
     store.close();
@@ -35,6 +41,7 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       for (const conn of edge.registry.all()) conn.session.destroy(CloseCode.GOING_AWAY, 'edge shutting down');
       edge.server.closeAllConnections();
       await edge.app.close();
+      auth.live.stop();
       store.close();
       edge.app.log.info('edge stopped');
     })());

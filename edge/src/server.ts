@@ -3,11 +3,15 @@ import type { Duplex } from 'node:stream';
 import { TUNNEL_PATH } from '@postern/shared';
 import Fastify, { type FastifyInstance, type FastifyServerFactoryHandler } from 'fastify';
 import { apiRoutes } from './api/routes.js';
+import type { AuthContext } from './auth/context.js';
+import { authRoutes } from './auth/routes.js';
 import type { EdgeConfig } from './config.js';
 import { EdgeError } from './errors.js';
 import { sendError, sendErrorOnSocket, wantsJson } from './pages/error-page.js';
 import { renderPage } from './pages/layout.js';
+import { SocketGate } from './proxy/gate.js';
 import { ProxyHandler } from './proxy/handler.js';
+import { ReservedPaths } from './proxy/reserved.js';
 import { HostRouter } from './proxy/router.js';
 import type { Store } from './store/index.js';
 import { TunnelEndpoint } from './tunnel/endpoint.js';
@@ -15,6 +19,7 @@ import { TunnelRegistry } from './tunnel/registry.js';
 
 export interface EdgeDeps {
   readonly store: Store;
+  readonly auth: AuthContext;
 }
 
 export interface Edge {
@@ -32,7 +37,7 @@ const unknownHost = (host: string) =>
  * data path pays for no routing or hooks it does not use.
  */
 export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
-  const { store } = deps;
+  const { store, auth } = deps;
   const registry = new TunnelRegistry();
   const router = new HostRouter(config, store);
   let server: Server | undefined;
@@ -69,7 +74,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
   });
 
-  const proxy = new ProxyHandler(config, registry, app.log);
+  const proxy = new ProxyHandler(config, registry, app.log, new SocketGate(config, store, auth), auth, new ReservedPaths(config, auth));
   const tunnels = new TunnelEndpoint(config, store, registry, app.log);
 
   app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, request, reply) => {
@@ -98,6 +103,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     );
   });
   app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, router });
+  app.register(authRoutes, { config, store, auth, router });
 
   if (!server) throw new Error('fastify did not create the HTTP server');
   return { app, server, registry };

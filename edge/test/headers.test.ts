@@ -10,7 +10,7 @@ function fakeRequest(raw: string[]): IncomingMessage {
   return { rawHeaders: raw, headers } as unknown as IncomingMessage;
 }
 
-const ctx = { clientIp: '203.0.113.9', proto: 'http' as const, publicHost: 'app-x1.localhost:8080', upstreamHost: 'app-x1.localhost:8080' };
+const ctx = { reservedNames: new Set(['x-auth-email', 'x-auth-user']), identity: [] as string[], stripAuthorization: false, clientIp: '203.0.113.9', proto: 'http' as const, publicHost: 'app-x1.localhost:8080', upstreamHost: 'app-x1.localhost:8080' };
 
 function toPairs(flat: string[]): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];

@@ -7,7 +7,7 @@ import { Store } from '../src/store/index.js';
 const config = resolveEdgeConfig({ domain: 'localhost:8080' });
 const store = Store.open(':memory:');
 const { account } = store.accounts.ensure('dave@example.com');
-const socket = store.sockets.create({ accountId: account.id, name: 'grafana', protocol: 'http', cloudauth: false, allowedEmailDomains: [], allowedEmailAddresses: [], ephemeral: false });
+const socket = store.sockets.create({ accountId: account.id, name: 'grafana', ephemeral: false });
 const router = new HostRouter(config, store);
 
 test('the edge host routes to the edge', () => {
@@ -41,7 +41,7 @@ for (const host of [
 }
 
 test('a deleted socket stops routing once forgotten', () => {
-  const temp = store.sockets.create({ accountId: account.id, name: 'temp', protocol: 'http', cloudauth: false, allowedEmailDomains: [], allowedEmailAddresses: [], ephemeral: true });
+  const temp = store.sockets.create({ accountId: account.id, name: 'temp', ephemeral: true });
   assert.equal(router.route(`${temp.hostname}.localhost:8080`).kind, 'socket');
   store.sockets.delete(temp.id);
   router.forget(temp.hostname);

@@ -1,6 +1,17 @@
 import type { Command } from 'commander';
-import { addUser, createToken, withStore } from '@postern/edge';
+import { readFileSync } from 'node:fs';
+import { addUser, createToken, setPassword, withStore } from '@postern/edge';
+import { CliError } from '../errors.js';
 import { out } from '../output.js';
+
+/** Passwords come from a file, never from argv (ps and shell history would show them). */
+function readPassword(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').split(/\r?\n/)[0] ?? '';
+  } catch (err) {
+    throw new CliError(`cannot read --password-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
 
 const DB_HELP = 'SQLite database file of the edge (default ./postern.db)';
 
@@ -12,12 +23,21 @@ export function registerAdmin(program: Command): void {
     .command('add <email>')
     .description('create an account (does nothing if it exists)')
     .option('--db <file>', DB_HELP, './postern.db')
+    .option('--password-file <file>', 'set the local-account password from this file (first line)')
     .option('--json', 'print JSON')
-    .action((email: string, opts: { db: string; json?: boolean }) => {
-      const result = withStore(opts.db, (store) => addUser(store, email));
+    .action(async (email: string, opts: { db: string; passwordFile?: string; json?: boolean }) => {
+      const password = opts.passwordFile === undefined ? undefined : readPassword(opts.passwordFile);
+      const result = await withStore(opts.db, async (store) => {
+        const added = addUser(store, email);
+        if (password !== undefined) await setPassword(store, added.email, password);
+        return { ...added, password_set: password !== undefined };
+      });
       if (opts.json) out.json(result);
-      else if (result.created) out.success(`account ${result.email} created (id ${result.id})`);
-      else out.info(`account ${result.email} already exists (id ${result.id})`);
+      else {
+        if (result.created) out.success(`account ${result.email} created (id ${result.id})`);
+        else out.info(`account ${result.email} already exists (id ${result.id})`);
+        if (result.password_set) out.success('local-account password set');
+      }
     });
 
   const token = admin.command('token').description('API and tunnel tokens');
@@ -27,8 +47,8 @@ export function registerAdmin(program: Command): void {
     .option('--db <file>', DB_HELP, './postern.db')
     .option('--name <name>', 'a label to recognise the token by', 'cli')
     .option('--json', 'print JSON')
-    .action((email: string, opts: { db: string; name: string; json?: boolean }) => {
-      const result = withStore(opts.db, (store) => createToken(store, email, opts.name));
+    .action(async (email: string, opts: { db: string; name: string; json?: boolean }) => {
+      const result = await withStore(opts.db, (store) => createToken(store, email, opts.name));
       if (opts.json) out.json(result);
       else out.line(result.token);
     });

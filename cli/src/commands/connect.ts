@@ -11,6 +11,14 @@ import { parseDuration, parseIntInRange } from '../parse.js';
 import { onShutdown } from '../signals.js';
 
 interface ConnectOptions {
+  cloudauth?: boolean;
+  allowedEmailDomains?: string[];
+  allowedEmailAddresses?: string[];
+  allowedGithubOrgs?: string[];
+  allowedGithubTeams?: string[];
+  allowedGroups?: string[];
+  emailHeader?: string;
+  userHeader?: string;
   port: string;
   host: string;
   name?: string;
@@ -37,6 +45,25 @@ function probe(host: string, port: number): Promise<boolean> {
   });
 }
 
+/** Comma-separated lists, also accepted as repeated flags. */
+const list = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+
+/** mysocketctl spells these with underscores; scripts written for it keep working. */
+const UNDERSCORE_ALIASES: Readonly<Record<string, string>> = {
+  '--allowed_email_domains': '--allowed-email-domains',
+  '--allowed_email_addresses': '--allowed-email-addresses',
+  '--allowed_github_orgs': '--allowed-github-orgs',
+};
+
+/** Rewrites underscore spellings (also `--flag=value`) to the dashed ones before parsing. */
+export function normalizeAliases(argv: readonly string[]): string[] {
+  return argv.map((arg) => {
+    const [flag, ...rest] = arg.split('=');
+    const alias = flag ? UNDERSCORE_ALIASES[flag] : undefined;
+    return alias ? [alias, ...rest].join('=') : arg;
+  });
+}
+
 export function registerConnect(program: Command): void {
   program
     .command('connect')
@@ -45,6 +72,14 @@ export function registerConnect(program: Command): void {
     .option('--host <host>', 'local host of the app', '127.0.0.1')
     .option('--name <name>', 'name of the socket (quick share: created now, removed on exit)')
     .option('--socket <id>', 'an existing socket to serve instead of creating one')
+    .option('--cloudauth', 'require sign-in at the edge (without it the socket is public)')
+    .option('--allowed-email-domains <list>', 'who may sign in: email domains, comma-separated (*.corp.com for subdomains)', list)
+    .option('--allowed-email-addresses <list>', 'who may sign in: email addresses, comma-separated', list)
+    .option('--allowed-github-orgs <list>', 'who may sign in: GitHub organisations', list)
+    .option('--allowed-github-teams <list>', 'who may sign in: GitHub teams as org/team', list)
+    .option('--allowed-groups <list>', "who may sign in: values of the IdP's groups claim", list)
+    .option('--email-header <name>', 'header that carries the user email to the app', undefined)
+    .option('--user-header <name>', 'header that carries the user name to the app', undefined)
     .option('--connections <n>', 'parallel tunnel connections to the edge', String(DEFAULT_CONNECTIONS))
     .option('--rewrite-host [host]', "send the app this Host header instead of the public one (default host:port of the app)")
     .option('--grace <duration>', 'on stop, how long in-flight requests may finish', `${DEFAULT_GRACE_MS / 1000}s`)
@@ -63,7 +98,19 @@ export function registerConnect(program: Command): void {
       const ephemeral = !opts.socket;
       const socket: SocketView = opts.socket
         ? await api.getSocket(opts.socket)
-        : await api.createSocket({ name: opts.name ?? `app-${port}`, ephemeral: true });
+        : await api.createSocket({
+            name: opts.name ?? `app-${port}`,
+            ephemeral: true,
+            ...(opts.cloudauth ? { cloudauth: true } : {}),
+            allowed_email_domains: opts.allowedEmailDomains ?? [],
+            allowed_email_addresses: opts.allowedEmailAddresses ?? [],
+            allowed_github_orgs: opts.allowedGithubOrgs ?? [],
+            allowed_github_teams: opts.allowedGithubTeams ?? [],
+            allowed_groups: opts.allowedGroups ?? [],
+            ...(opts.emailHeader || opts.userHeader
+              ? { identity_headers: { ...(opts.emailHeader ? { email: opts.emailHeader } : {}), ...(opts.userHeader ? { user: opts.userHeader } : {}) } }
+              : {}),
+          });
 
       const connector = new Connector({
         edgeUrl: creds.edgeUrl,
@@ -103,6 +150,17 @@ export function registerConnect(program: Command): void {
     });
 }
 
+function describeRules(socket: SocketView): string {
+  const rules = [
+    ...socket.allowed_email_domains.map((d) => `@${d}`),
+    ...socket.allowed_email_addresses,
+    ...socket.allowed_github_orgs.map((o) => `GitHub org ${o}`),
+    ...socket.allowed_github_teams.map((t) => `GitHub team ${t}`),
+    ...socket.allowed_groups.map((g) => `group ${g}`),
+  ];
+  return rules.length > 0 ? rules.join(', ') : 'only you (the owner)';
+}
+
 /** What `connect` shows: JSON lines with --json, short human lines otherwise. */
 class ConnectView {
   /** Nothing is printed before the ready line: scripts read the first JSON line for the URL. */
@@ -127,11 +185,15 @@ class ConnectView {
         target: this.target,
         connection_id: connectionId,
         public: !socket.cloudauth,
+        cloudauth: socket.cloudauth,
+        allowed_email_domains: socket.allowed_email_domains,
+        allowed_email_addresses: socket.allowed_email_addresses,
       });
       return;
     }
     out.success(`${socket.name} is live at ${out.highlight(socket.url)} → ${this.target}`);
-    if (!socket.cloudauth) out.warn('this socket is open: anyone who knows the URL can reach it (no sign-in)');
+    if (!socket.cloudauth) out.warn('this socket is open: anyone who knows the URL can reach it (no sign-in; add --cloudauth)');
+    else out.info(`sign-in required; allowed: ${describeRules(socket)}`);
     out.info('press Ctrl-C to stop');
   }
 

@@ -1,6 +1,42 @@
 import type { Command } from 'commander';
-import { edgeConfigFromEnv, resolveEdgeConfig, startEdge } from '@postern/edge';
+import { edgeConfigFromEnv, edgeConfigFromFile, resolveEdgeConfig, startEdge, type OidcInput } from '@postern/edge';
 import { onShutdown } from '../signals.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+interface EdgeFlags {
+  config?: string;
+  listen?: string;
+  domain?: string;
+  db?: string;
+  publicScheme?: string;
+  upstreamTimeout?: string;
+  maxHeaderBytes?: string;
+  logLevel?: string;
+  oidcIssuer?: string[];
+  oidcClientId?: string[];
+  oidcClientSecretFile?: string[];
+  oidcName?: string[];
+  githubClientId?: string;
+  githubClientSecretFile?: string;
+  githubWebUrl?: string;
+  githubApiUrl?: string;
+  localAccounts?: boolean;
+  sessionTtl?: string;
+  sessionIdle?: string;
+}
+
+/** Repeated --oidc-* flags, matched by position: the n-th issuer takes the n-th client id, secret and name. */
+function oidcFromFlags(opts: EdgeFlags): OidcInput[] | undefined {
+  const issuers = opts.oidcIssuer ?? [];
+  if (issuers.length === 0) return undefined;
+  return issuers.map((issuer, i) => ({
+    issuer,
+    clientId: opts.oidcClientId?.[i],
+    clientSecretFile: opts.oidcClientSecretFile?.[i],
+    name: opts.oidcName?.[i],
+  }));
+}
 
 export function registerEdge(program: Command): void {
   program
@@ -13,7 +49,20 @@ export function registerEdge(program: Command): void {
     .option('--upstream-timeout <duration>', 'time the app has to answer before a 504 (default 60s)')
     .option('--max-header-bytes <n>', 'request headers above this get 431 (default 16384)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
-    .action(async (opts: Record<string, string | undefined>) => {
+    .option('--config <file>', 'YAML config file (flags and POSTERN_* env win over it)')
+    .option('--oidc-issuer <url>', 'an OpenID Connect issuer (repeatable; redirect URI: <edge URL>/auth/callback)', collect)
+    .option('--oidc-client-id <id>', 'client id at that issuer (repeatable, by position)', collect)
+    .option('--oidc-client-secret-file <file>', 'file holding the client secret (repeatable, by position)', collect)
+    .option('--oidc-name <name>', 'name on the login page, e.g. "Corp SSO" (repeatable, by position)', collect)
+    .option('--github-client-id <id>', 'GitHub OAuth app client id')
+    .option('--github-client-secret-file <file>', 'file holding the GitHub OAuth app secret')
+    .option('--github-web-url <url>', 'GitHub Enterprise Server URL (default https://github.com)')
+    .option('--github-api-url <url>', 'GitHub API URL (default https://api.github.com)')
+    .option('--local-accounts', 'allow sign-in with local accounts (default: on only when no other provider is set)')
+    .option('--no-local-accounts', 'never allow local-account sign-in')
+    .option('--session-ttl <duration>', 'sessions end this long after sign-in (default 24h)')
+    .option('--session-idle <duration>', 'sessions end after this long without a request (default 8h)')
+    .action(async (opts: EdgeFlags) => {
       const config = resolveEdgeConfig(
         {
           listen: opts.listen,
@@ -23,8 +72,17 @@ export function registerEdge(program: Command): void {
           upstreamTimeout: opts.upstreamTimeout,
           maxHeaderBytes: opts.maxHeaderBytes,
           logLevel: opts.logLevel,
+          oidc: oidcFromFlags(opts),
+          githubClientId: opts.githubClientId,
+          githubClientSecretFile: opts.githubClientSecretFile,
+          githubWebUrl: opts.githubWebUrl,
+          githubApiUrl: opts.githubApiUrl,
+          localAccounts: opts.localAccounts,
+          sessionTtl: opts.sessionTtl,
+          sessionIdle: opts.sessionIdle,
         },
         edgeConfigFromEnv(process.env),
+        opts.config ? edgeConfigFromFile(opts.config) : {},
       );
       const edge = await startEdge(config);
       await onShutdown(() => edge.close());

@@ -1,4 +1,5 @@
 import type { EdgeConfig } from '../config.js';
+import { DEFAULT_IDENTITY_HEADERS } from '../proxy/headers.js';
 import type { SocketRecord } from '../store/sockets.js';
 
 /** The public shape of a socket (API, CLI and the tunnel HELLO). */
@@ -11,6 +12,10 @@ export interface SocketView {
   readonly cloudauth: boolean;
   readonly allowed_email_domains: readonly string[];
   readonly allowed_email_addresses: readonly string[];
+  readonly allowed_github_orgs: readonly string[];
+  readonly allowed_github_teams: readonly string[];
+  readonly allowed_groups: readonly string[];
+  readonly identity_headers: { readonly email: string; readonly user: string };
   readonly ephemeral: boolean;
   readonly created_at: string;
 }
@@ -31,6 +36,13 @@ export function socketView(socket: SocketRecord, config: EdgeConfig): SocketView
     cloudauth: socket.cloudauth,
     allowed_email_domains: socket.allowedEmailDomains,
     allowed_email_addresses: socket.allowedEmailAddresses,
+    allowed_github_orgs: socket.allowedGithubOrgs,
+    allowed_github_teams: socket.allowedGithubTeams,
+    allowed_groups: socket.allowedGroups,
+    identity_headers: {
+      email: socket.identityHeaders.email ?? DEFAULT_IDENTITY_HEADERS.email,
+      user: socket.identityHeaders.user ?? DEFAULT_IDENTITY_HEADERS.user,
+    },
     ephemeral: socket.ephemeral,
     created_at: new Date(socket.createdAt).toISOString(),
   };

@@ -1,40 +1,73 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
+import type { AuthContext } from '../auth/context.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
-import { sendError, sendErrorOnSocket } from '../pages/error-page.js';
+import { forbiddenPage } from '../pages/auth-pages.js';
+import { sendError, sendErrorOnSocket, wantsJson } from '../pages/error-page.js';
 import type { SocketRecord } from '../store/sockets.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import type { ExchangeInput } from './exchange.js';
+import type { GateDecision, SocketGate } from './gate.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { HttpExchange } from './http.js';
+import { identityHeaders, reservedHeaderNames } from './identity-headers.js';
+import { RESERVED_PREFIX, type ReservedPaths } from './reserved.js';
 import { UpgradeExchange } from './upgrade.js';
 
-/** Entry point of browser traffic for socket hosts: validate, pick a tunnel, forward. */
+type Allowed = Extract<GateDecision, { kind: 'allow' }>;
+
+/** Entry point of browser traffic for socket hosts: reserved paths, sign-in and policy, then forward. */
 export class ProxyHandler {
   constructor(
     private readonly config: EdgeConfig,
     private readonly registry: TunnelRegistry,
     private readonly log: FastifyBaseLogger,
+    private readonly gate: SocketGate,
+    private readonly auth: AuthContext,
+    private readonly reserved: ReservedPaths,
   ) {}
 
   handleRequest(req: IncomingMessage, res: ServerResponse, socket: SocketRecord, host: string): void {
-    const prepared = this.prepare(req, socket, host);
-    if (prepared instanceof EdgeError) return this.reject(req, res, prepared);
-    const [input, conn] = prepared;
-    new HttpExchange(input, conn, res, (err) => this.reject(req, res, err)).start();
+    if (req.url?.startsWith(RESERVED_PREFIX)) {
+      this.reserved.handle(req, res, socket, host).catch((err: unknown) => this.internal(req, res, err));
+      return;
+    }
+    const decision = this.gate.check(req, socket, host);
+    if (decision.kind !== 'allow') return this.refuse(req, res, decision, host);
+    this.withIdentity(socket, host, decision, (identity) => {
+      const prepared = this.prepare(req, socket, host, decision, identity);
+      if (prepared instanceof EdgeError) return this.reject(req, res, prepared);
+      const [input, conn] = prepared;
+      new HttpExchange(input, conn, res, (err) => this.reject(req, res, err)).start();
+    }, (err) => this.internal(req, res, err));
   }
 
   handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, socket: SocketRecord, host: string): void {
-    const prepared = this.prepare(req, socket, host);
-    if (prepared instanceof EdgeError) {
-      this.log.info({ host, code: prepared.code }, prepared.message);
-      return sendErrorOnSocket(req, client, prepared);
+    const refuse = (err: EdgeError) => {
+      this.log.info({ host, code: err.code }, err.message);
+      sendErrorOnSocket(req, client, err);
+    };
+    if (req.url?.startsWith(RESERVED_PREFIX)) return refuse(new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.'));
+    const decision = this.gate.check(req, socket, host);
+    if (decision.kind === 'login' || decision.kind === 'unauthorized') {
+      return refuse(new EdgeError('UNAUTHORIZED', 'Sign in before opening a WebSocket to this app.'));
     }
-    const [input, conn] = prepared;
-    new UpgradeExchange(input, conn, client, head).start();
+    if (decision.kind === 'forbidden') return refuse(new EdgeError('POLICY_DENIED', decision.reason));
+    // Sibling sockets are same-site: a cookie-authenticated WebSocket must come from this very origin.
+    if (decision.sessionHash && req.headers.origin !== `${this.config.publicScheme}://${host}`) {
+      return refuse(new EdgeError('FORBIDDEN', 'Cross-origin WebSocket refused: the Origin must be this app’s own.'));
+    }
+    this.withIdentity(socket, host, decision, (identity) => {
+      const prepared = this.prepare(req, socket, host, decision, identity);
+      if (prepared instanceof EdgeError) return refuse(prepared);
+      const [input, conn] = prepared;
+      // Sign-out, expiry and revocation close this connection (see auth/live-connections.ts).
+      if (decision.sessionHash) this.auth.live.add(decision.sessionHash, client);
+      new UpgradeExchange(input, conn, client, head).start();
+    }, () => refuse(new EdgeError('INTERNAL', 'internal error')));
   }
 
   /** The edge's answer for a request it refuses or cannot deliver. */
@@ -43,7 +76,40 @@ export class ProxyHandler {
     sendError(req, res, err);
   }
 
-  private prepare(req: IncomingMessage, socket: SocketRecord, host: string): [ExchangeInput, TunnelConnection] | EdgeError {
+  /** Public sockets skip the assertion entirely (and stay on a synchronous path). */
+  private withIdentity(socket: SocketRecord, host: string, decision: Allowed, then: (identity: string[]) => void, fail: (err: unknown) => void): void {
+    if (!decision.identity) return then([]);
+    identityHeaders(this.auth, socket, `${this.config.publicScheme}://${host}`, decision.identity).then(then, fail);
+  }
+
+  private refuse(req: IncomingMessage, res: ServerResponse, decision: Exclude<GateDecision, Allowed>, host: string): void {
+    if (decision.kind === 'login') {
+      res.writeHead(302, { location: decision.location, 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
+    if (decision.kind === 'unauthorized') return this.reject(req, res, new EdgeError('UNAUTHORIZED', decision.message));
+    this.log.info({ host, user: decision.who, reason: decision.reason }, 'access denied');
+    if (wantsJson(req)) return sendError(req, res, new EdgeError('POLICY_DENIED', decision.reason));
+    const origin = `${this.config.publicScheme}://${host}`;
+    const body = forbiddenPage({
+      who: decision.who,
+      socket: host,
+      reason: decision.reason,
+      signOutHref: '/.postern/signout',
+      switchHref: `${this.auth.edgeUrl}/auth/login?switch=1&rd=${encodeURIComponent(`${origin}/`)}`,
+      footer: host,
+    });
+    res.writeHead(403, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'postern-error': 'POLICY_DENIED' });
+    res.end(body);
+  }
+
+  private internal(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    this.log.error({ err, host: req.headers.host }, 'request failed inside the edge');
+    sendError(req, res, new EdgeError('INTERNAL', 'internal error'));
+  }
+
+  private prepare(req: IncomingMessage, socket: SocketRecord, host: string, decision: Allowed, identity: string[]): [ExchangeInput, TunnelConnection] | EdgeError {
     const url = req.url ?? '';
     // Only origin-form targets: an absolute URL could name another host than the one we routed by.
     if (!url.startsWith('/') && !(url === '*' && req.method === 'OPTIONS')) {
@@ -58,6 +124,9 @@ export class ProxyHandler {
       );
     }
     const headers = upstreamRequestHeaders(req, {
+      reservedNames: reservedHeaderNames(socket),
+      identity,
+      stripAuthorization: decision.consumedAuthorization,
       clientIp: req.socket.remoteAddress ?? '',
       proto: this.config.publicScheme,
       publicHost: host,

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { setsReservedCookie, stripReservedCookies } from '../auth/cookies.js';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
@@ -47,7 +48,17 @@ function connectionListed(value: string | string[] | undefined): Set<string> {
   return listed;
 }
 
+/** Identity headers the app receives unless the socket names others (Grafana auth.proxy defaults). */
+export const DEFAULT_IDENTITY_HEADERS = { email: 'X-Auth-Email', user: 'X-Auth-User' } as const;
+export const ASSERTION_HEADER = 'X-Postern-Assertion';
+
 export interface ForwardContext {
+  /** Canonical names the edge owns on this socket (identity headers): client-sent ones are dropped. */
+  readonly reservedNames: ReadonlySet<string>;
+  /** Identity headers to add, as [name, value, ...]. */
+  readonly identity: readonly string[];
+  /** The client's Authorization carried our token: it was consumed and must not reach the app. */
+  readonly stripAuthorization: boolean;
   readonly clientIp: string;
   readonly proto: 'http' | 'https';
   /** The public authority the browser used. */
@@ -68,9 +79,18 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
     const name = raw[i]!;
     const canonical = canonicalName(name);
     if (HOP_BY_HOP.has(canonical) || EDGE_OWNED.has(canonical) || listed.has(canonical)) continue;
-    if (canonical.startsWith(EDGE_OWNED_PREFIX)) continue;
-    out.push(name, raw[i + 1]!);
+    if (canonical.startsWith(EDGE_OWNED_PREFIX) || ctx.reservedNames.has(canonical)) continue;
+    if (canonical === 'authorization' && ctx.stripAuthorization) continue;
+    let value = raw[i + 1]!;
+    if (canonical === 'cookie') {
+      // The edge's own cookies never reach the app.
+      const kept = stripReservedCookies(value);
+      if (kept === null) continue;
+      value = kept;
+    }
+    out.push(name, value);
   }
+  out.push(...ctx.identity);
   out.push(
     'host', ctx.upstreamHost,
     'x-forwarded-for', ctx.clientIp,
@@ -91,6 +111,12 @@ export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = fals
       continue;
     }
     if (HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    if (name === 'set-cookie') {
+      // An app may not set (or overwrite) the edge's session cookies on its host.
+      const kept = (Array.isArray(value) ? value : [value]).filter((line) => !setsReservedCookie(line));
+      if (kept.length > 0) out[name] = kept;
+      continue;
+    }
     out[name] = value;
   }
   return out;

@@ -35,6 +35,61 @@ const MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL
    );
    CREATE INDEX sockets_account ON sockets(account_id);`,
+  `CREATE TABLE users (
+     id TEXT PRIMARY KEY,
+     issuer TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     email TEXT,
+     name TEXT,
+     groups TEXT NOT NULL DEFAULT '[]',
+     github_orgs TEXT NOT NULL DEFAULT '[]',
+     github_teams TEXT NOT NULL DEFAULT '[]',
+     created_at INTEGER NOT NULL,
+     last_login_at INTEGER NOT NULL,
+     UNIQUE (issuer, subject)
+   );
+   CREATE TABLE local_passwords (
+     account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+     hash TEXT NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE login_transactions (
+     id_hash TEXT PRIMARY KEY,
+     provider TEXT NOT NULL,
+     code_verifier TEXT,
+     nonce TEXT,
+     return_to TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE sessions (
+     id_hash TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     socket_id TEXT REFERENCES sockets(id) ON DELETE CASCADE,
+     parent_hash TEXT,
+     created_at INTEGER NOT NULL,
+     last_seen_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );
+   CREATE INDEX sessions_user ON sessions(user_id);
+   CREATE INDEX sessions_parent ON sessions(parent_hash);
+   CREATE TABLE handoff_codes (
+     code_hash TEXT PRIMARY KEY,
+     parent_hash TEXT NOT NULL,
+     socket_id TEXT NOT NULL REFERENCES sockets(id) ON DELETE CASCADE,
+     return_path TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE signing_keys (
+     kid TEXT PRIMARY KEY,
+     private_jwk TEXT NOT NULL,
+     public_jwk TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   ALTER TABLE sockets ADD COLUMN allowed_github_orgs TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE sockets ADD COLUMN allowed_github_teams TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE sockets ADD COLUMN allowed_groups TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE sockets ADD COLUMN identity_headers TEXT NOT NULL DEFAULT '{}';`,
 ];
 
 /** Opens (creating if needed) the edge database: WAL, foreign keys, migrations. */

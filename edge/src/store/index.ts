@@ -1,18 +1,33 @@
 import { AccountStore } from './accounts.js';
 import { openDatabase, type Db } from './db.js';
 import { SocketStore } from './sockets.js';
+import { PasswordStore } from './passwords.js';
+import { SessionStore } from './sessions.js';
+import { SigningKeyStore } from './signing-keys.js';
 import { TokenStore } from './tokens.js';
+import { TransactionStore } from './transactions.js';
+import { UserStore } from './users.js';
 
 /** Every table of the edge, over one SQLite connection. */
 export class Store {
   readonly accounts: AccountStore;
   readonly tokens: TokenStore;
   readonly sockets: SocketStore;
+  readonly users: UserStore;
+  readonly passwords: PasswordStore;
+  readonly transactions: TransactionStore;
+  readonly sessions: SessionStore;
+  readonly signingKeys: SigningKeyStore;
 
   constructor(readonly db: Db) {
     this.accounts = new AccountStore(db);
     this.tokens = new TokenStore(db);
     this.sockets = new SocketStore(db);
+    this.users = new UserStore(db);
+    this.passwords = new PasswordStore(db);
+    this.transactions = new TransactionStore(db);
+    this.sessions = new SessionStore(db);
+    this.signingKeys = new SigningKeyStore(db);
   }
 
   static open(path: string): Store {

@@ -3,6 +3,11 @@ import { randomId } from './ids.js';
 
 export type SocketProtocol = 'http' | 'tcp';
 
+export interface IdentityHeaderNames {
+  readonly email?: string;
+  readonly user?: string;
+}
+
 /** A published name. Access rules are stored now; the edge enforces them once sign-in exists. */
 export interface SocketRecord {
   readonly id: string;
@@ -14,6 +19,11 @@ export interface SocketRecord {
   readonly cloudauth: boolean;
   readonly allowedEmailDomains: readonly string[];
   readonly allowedEmailAddresses: readonly string[];
+  readonly allowedGithubOrgs: readonly string[];
+  readonly allowedGithubTeams: readonly string[];
+  readonly allowedGroups: readonly string[];
+  /** Header names the app receives the identity in (defaults: X-Auth-Email, X-Auth-User). */
+  readonly identityHeaders: IdentityHeaderNames;
   /** Created by a quick `connect`, removed when it exits. */
   readonly ephemeral: boolean;
   readonly createdAt: number;
@@ -28,6 +38,10 @@ interface SocketRow {
   cloudauth: number;
   allowed_email_domains: string;
   allowed_email_addresses: string;
+  allowed_github_orgs: string;
+  allowed_github_teams: string;
+  allowed_groups: string;
+  identity_headers: string;
   ephemeral: number;
   created_at: number;
 }
@@ -41,19 +55,28 @@ const toSocket = (row: SocketRow): SocketRecord => ({
   cloudauth: row.cloudauth === 1,
   allowedEmailDomains: JSON.parse(row.allowed_email_domains) as string[],
   allowedEmailAddresses: JSON.parse(row.allowed_email_addresses) as string[],
+  allowedGithubOrgs: JSON.parse(row.allowed_github_orgs) as string[],
+  allowedGithubTeams: JSON.parse(row.allowed_github_teams) as string[],
+  allowedGroups: JSON.parse(row.allowed_groups) as string[],
+  identityHeaders: JSON.parse(row.identity_headers) as IdentityHeaderNames,
   ephemeral: row.ephemeral === 1,
   createdAt: row.created_at,
 });
 
-export interface NewSocket {
-  readonly accountId: string;
-  readonly name: string;
-  readonly protocol: SocketProtocol;
-  readonly cloudauth: boolean;
-  readonly allowedEmailDomains: readonly string[];
-  readonly allowedEmailAddresses: readonly string[];
-  readonly ephemeral: boolean;
-}
+/** What a new socket needs: an owner and a name; everything else defaults to an open HTTP socket. */
+export type NewSocket = Pick<SocketRecord, 'accountId' | 'name'> & Partial<Omit<SocketRecord, 'id' | 'hostname' | 'createdAt'>>;
+
+const SOCKET_DEFAULTS = {
+  protocol: 'http',
+  cloudauth: false,
+  allowedEmailDomains: [],
+  allowedEmailAddresses: [],
+  allowedGithubOrgs: [],
+  allowedGithubTeams: [],
+  allowedGroups: [],
+  identityHeaders: {},
+  ephemeral: false,
+} as const satisfies Omit<SocketRecord, 'id' | 'hostname' | 'createdAt' | 'accountId' | 'name'>;
 
 /** Labels nobody may claim: they belong to the edge itself or invite phishing. */
 export const RESERVED_LABELS: ReadonlySet<string> = new Set([
@@ -84,9 +107,11 @@ export class SocketStore {
   constructor(db: Db) {
     this.insert = db.prepare(
       `INSERT INTO sockets (id, account_id, name, hostname, protocol, cloudauth, allowed_email_domains,
-         allowed_email_addresses, ephemeral, created_at)
+         allowed_email_addresses, allowed_github_orgs, allowed_github_teams, allowed_groups, identity_headers,
+         ephemeral, created_at)
        VALUES (@id, @account_id, @name, @hostname, @protocol, @cloudauth, @allowed_email_domains,
-         @allowed_email_addresses, @ephemeral, @created_at)`,
+         @allowed_email_addresses, @allowed_github_orgs, @allowed_github_teams, @allowed_groups, @identity_headers,
+         @ephemeral, @created_at)`,
     );
     this.byId = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE id = ?');
     this.byHostname = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE hostname = ?');
@@ -100,7 +125,7 @@ export class SocketStore {
     for (let attempt = 0; attempt < 8; attempt++) {
       const hostname = `${stem}-${randomId(4 + attempt)}`;
       if (this.byHostname.get(hostname)) continue;
-      const record: SocketRecord = { id: `sck_${randomId(12)}`, ...input, hostname, createdAt: Date.now() };
+      const record: SocketRecord = { ...SOCKET_DEFAULTS, ...input, id: `sck_${randomId(12)}`, hostname, createdAt: Date.now() };
       this.insert.run({
         id: record.id,
         account_id: record.accountId,
@@ -110,6 +135,10 @@ export class SocketStore {
         cloudauth: record.cloudauth ? 1 : 0,
         allowed_email_domains: JSON.stringify(record.allowedEmailDomains),
         allowed_email_addresses: JSON.stringify(record.allowedEmailAddresses),
+        allowed_github_orgs: JSON.stringify(record.allowedGithubOrgs),
+        allowed_github_teams: JSON.stringify(record.allowedGithubTeams),
+        allowed_groups: JSON.stringify(record.allowedGroups),
+        identity_headers: JSON.stringify(record.identityHeaders),
         ephemeral: record.ephemeral ? 1 : 0,
         created_at: record.createdAt,
       });

@@ -1,0 +1,49 @@
+/**
+ * Redirect targets after sign-in and sign-out: only our own names. A target is either a path on the
+ * current host or the exact origin of a known socket (plus a path). Everything else falls back.
+ */
+
+/** A same-host path: starts with one `/`, no backslash, no control or whitespace characters. */
+export function safeLocalPath(raw: string | undefined | null, fallback = '/'): string {
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 2048) return fallback;
+  if (!raw.startsWith('/') || raw.startsWith('//')) return fallback;
+  // Browsers treat `\` like `/` and drop tabs/newlines: `/\evil.com` and `/\t/evil.com` are off-site.
+  if (/[\\\u0000-\u0020\u007f-\u009f]/.test(raw)) return fallback;
+  // Percent-encoded slashes or backslashes at the start decode to the same tricks in some stacks.
+  if (/^\/%(2f|5c)/i.test(raw)) return fallback;
+  try {
+    const resolved = new URL(raw, 'http://postern.invalid');
+    if (resolved.origin !== 'http://postern.invalid') return fallback;
+    return resolved.pathname + resolved.search + resolved.hash;
+  } catch {
+    return fallback;
+  }
+}
+
+export interface ReturnTarget {
+  /** null: the edge host itself. */
+  readonly socketOrigin: string | null;
+  readonly path: string;
+}
+
+/**
+ * Parses a `rd` value: an edge-local path, or an absolute URL whose origin is exactly a known socket
+ * origin. `isSocketOrigin` answers from the socket table.
+ */
+export function parseReturnTarget(raw: string | undefined | null, isSocketOrigin: (origin: string) => boolean): ReturnTarget {
+  if (typeof raw === 'string' && /^https?:\/\//i.test(raw) && !/[\\\u0000-\u0020\u007f-\u009f]/.test(raw)) {
+    try {
+      const url = new URL(raw);
+      if (!url.username && !url.password && isSocketOrigin(url.origin)) {
+        return { socketOrigin: url.origin, path: safeLocalPath(url.pathname + url.search + url.hash) };
+      }
+    } catch {
+      /* not a URL: fall through */
+    }
+    return { socketOrigin: null, path: '/' };
+  }
+  return { socketOrigin: null, path: safeLocalPath(raw) };
+}
+
+/** Serialises a target back into an `rd` value. */
+export const returnTargetToString = (t: ReturnTarget): string => (t.socketOrigin ? `${t.socketOrigin}${t.path}` : t.path);

@@ -1,0 +1,171 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { EdgeConfig } from '../config.js';
+import { loginChooserPage, localLoginPage, signedOutPage, signInFailedPage, signOutConfirmPage } from '../pages/auth-pages.js';
+import { normalizeEmail } from '../policy/email.js';
+import type { HostRouter } from '../proxy/router.js';
+import type { Store } from '../store/index.js';
+import { randomHandle } from '../store/secrets.js';
+import type { SessionRecord } from '../store/sessions.js';
+import type { AuthContext } from './context.js';
+import { clearCookie, readCookie, setCookie } from './cookies.js';
+import { verifyPassword } from './providers/local.js';
+import { ProviderError, type VerifiedIdentity } from './providers/types.js';
+import { returnTargetToString, type ReturnTarget } from './redirects.js';
+import { returnTargetParser } from './return-targets.js';
+
+export interface AuthRouteDeps {
+  readonly config: EdgeConfig;
+  readonly store: Store;
+  readonly auth: AuthContext;
+  readonly router: HostRouter;
+}
+
+const TRANSACTION_TTL_MS = 10 * 60_000;
+/** Issuer of local accounts: users are keyed by issuer + subject (the account id). */
+const LOCAL_ISSUER = 'postern:local';
+
+type Query = Record<string, string | undefined>;
+
+/** Sign-in and sign-out on the edge's own host: chooser, IdP redirects, callback, local accounts. */
+export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Promise<void> {
+  const { config, store, auth, router } = deps;
+  const parseTarget = returnTargetParser(config, router);
+  const footer = config.domain;
+  const html = (reply: FastifyReply, status: number, body: string) =>
+    reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(body);
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) =>
+    done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+
+  const startHref = (id: string, target: ReturnTarget) => `/auth/start/${encodeURIComponent(id)}?rd=${encodeURIComponent(returnTargetToString(target))}`;
+
+  const choices = (target: ReturnTarget) => [
+    ...[...auth.providers.values()].map((p) => ({ name: p.name, href: startHref(p.id, target) })),
+    ...(auth.localAccounts ? [{ name: 'a Postern account', href: startHref('local', target) }] : []),
+  ];
+
+  /** Hands a login to where the person was going: a socket host gets a one-time code, never the cookie. */
+  const handoff = (reply: FastifyReply, login: SessionRecord, target: ReturnTarget) => {
+    if (target.socketOrigin) {
+      const route = router.route(new URL(target.socketOrigin).host);
+      if (route.kind === 'socket') {
+        const code = auth.sessions.issueHandoff(login, route.socket.id, target.path);
+        return reply.redirect(`${target.socketOrigin}/.postern/callback?code=${encodeURIComponent(code)}`, 302);
+      }
+    }
+    return reply.redirect(target.path, 302);
+  };
+
+  const finishLogin = (reply: FastifyReply, identity: VerifiedIdentity, target: ReturnTarget) => {
+    const user = store.users.upsert(identity);
+    const { handle, record } = auth.sessions.createLogin(user.id);
+    reply.header('set-cookie', [
+      setCookie(auth.cookies.login, handle, { secure: auth.secure, maxAgeSeconds: Math.floor(config.auth.sessionTtlMs / 1000) }),
+      clearCookie(auth.cookies.transaction, auth.secure),
+    ]);
+    return handoff(reply, record, target);
+  };
+
+  const failed = (reply: FastifyReply, reason: string, target?: ReturnTarget) =>
+    html(reply, 400, signInFailedPage({ reason, retryHref: `/auth/login?rd=${encodeURIComponent(target ? returnTargetToString(target) : '/')}`, footer }));
+
+  const newTransaction = (reply: FastifyReply, provider: string, target: ReturnTarget, secrets = {}) => {
+    const tx = randomHandle();
+    store.transactions.create(tx, { provider, secrets, returnTo: returnTargetToString(target) }, TRANSACTION_TTL_MS);
+    reply.header('set-cookie', setCookie(auth.cookies.transaction, tx, { secure: auth.secure, maxAgeSeconds: TRANSACTION_TTL_MS / 1000 }));
+    return tx;
+  };
+
+  app.get('/auth/login', async (request: FastifyRequest<{ Querystring: Query }>, reply) => {
+    const target = parseTarget(request.query.rd);
+    if (request.query.switch === undefined) {
+      const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+      if (login) return handoff(reply, login.record, target);
+    }
+    const options = choices(target);
+    if (options.length === 1) return reply.redirect(options[0]!.href, 302);
+    return html(reply, 200, loginChooserPage(options, target.socketOrigin ?? config.domain, footer));
+  });
+
+  app.get('/auth/start/:provider', async (request: FastifyRequest<{ Params: { provider: string }; Querystring: Query }>, reply) => {
+    const target = parseTarget(request.query.rd);
+    if (request.params.provider === 'local' && auth.localAccounts) {
+      const tx = newTransaction(reply, 'local', target);
+      return html(reply, 200, localLoginPage({ transaction: tx, action: '/auth/local', footer }));
+    }
+    const provider = auth.providers.get(request.params.provider);
+    if (!provider) return failed(reply, 'That sign-in method is not configured on this edge.', target);
+    const state = randomHandle();
+    const { url, secrets } = await provider.authorizationUrl({ state, redirectUri: auth.redirectUri });
+    store.transactions.create(state, { provider: provider.id, secrets, returnTo: returnTargetToString(target) }, TRANSACTION_TTL_MS);
+    reply.header('set-cookie', setCookie(auth.cookies.transaction, state, { secure: auth.secure, maxAgeSeconds: TRANSACTION_TTL_MS / 1000 }));
+    return reply.redirect(url.href, 302);
+  });
+
+  app.get('/auth/callback', async (request: FastifyRequest<{ Querystring: Query }>, reply) => {
+    const state = request.query.state;
+    // The transaction must come back to the browser that started it (login CSRF, swapped state).
+    if (!state || readCookie(request.raw, auth.cookies.transaction) !== state) {
+      return failed(reply, 'This sign-in was started in another browser, or it expired. Please start again.');
+    }
+    const tx = store.transactions.consume(state);
+    const provider = tx && auth.providers.get(tx.provider);
+    if (!tx || !provider) return failed(reply, 'This sign-in expired or was already used. Please start again.');
+    const target = parseTarget(tx.returnTo);
+    let identity: VerifiedIdentity;
+    try {
+      identity = await provider.complete({ callbackUrl: new URL(request.url, auth.edgeUrl), state, redirectUri: auth.redirectUri, secrets: tx.secrets });
+    } catch (err) {
+      if (!(err instanceof ProviderError)) throw err;
+      request.log.info({ provider: provider.id, reason: err.message }, 'sign-in failed');
+      return failed(reply, `${provider.name} sign-in failed: ${err.message}`, target);
+    }
+    request.log.info({ provider: provider.id, user: identity.email ?? identity.subject }, 'signed in');
+    return finishLogin(reply, identity, target);
+  });
+
+  app.post('/auth/local', async (request: FastifyRequest<{ Body: Query }>, reply) => {
+    const body = request.body ?? {};
+    const txId = body.tx;
+    if (!auth.localAccounts || !txId || readCookie(request.raw, auth.cookies.transaction) !== txId) {
+      return failed(reply, 'This sign-in was started in another browser, or it expired. Please start again.');
+    }
+    const tx = store.transactions.consume(txId);
+    if (!tx || tx.provider !== 'local') return failed(reply, 'This sign-in expired or was already used. Please start again.');
+    const target = parseTarget(tx.returnTo);
+    const email = normalizeEmail(body.email ?? '');
+    const account = email ? store.accounts.findByEmail(email) : undefined;
+    const stored = account ? store.passwords.get(account.id) : undefined;
+    // Always verify (against a dummy when there is no account) so timing does not reveal accounts.
+    const ok = await verifyPassword(body.password ?? '', stored ?? null);
+    if (!ok || !account) {
+      request.log.info({ provider: 'local' }, 'sign-in failed: wrong email or password');
+      const retry = newTransaction(reply, 'local', target);
+      return html(reply, 401, localLoginPage({ transaction: retry, action: '/auth/local', error: 'Wrong email or password.', email: body.email ?? '', footer }));
+    }
+    request.log.info({ provider: 'local', user: account.email }, 'signed in');
+    return finishLogin(reply, { issuer: LOCAL_ISSUER, subject: account.id, email: account.email, name: null, groups: [], githubOrgs: [], githubTeams: [] }, target);
+  });
+
+  app.get('/auth/signout', async (request, reply) => {
+    const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+    if (!login) return html(reply, 200, signedOutPage({ everywhere: false, signInHref: '/auth/login', footer }));
+    return html(reply, 200, signOutConfirmPage({ who: login.user.email ?? login.user.subject, action: '/auth/signout', footer }));
+  });
+
+  app.post('/auth/signout', async (request: FastifyRequest<{ Body: Query }>, reply) => {
+    if (request.headers.origin !== auth.edgeUrl) return failed(reply, 'Sign-out must be confirmed from this edge’s own page.');
+    const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+    const everywhere = request.body?.scope === 'everywhere';
+    if (login) {
+      if (everywhere) auth.sessions.signOutEverywhere(login.user.id);
+      else auth.sessions.signOut(login.record);
+      request.log.info({ user: login.user.email ?? login.user.id, everywhere }, 'signed out');
+    }
+    reply.header('set-cookie', clearCookie(auth.cookies.login, auth.secure));
+    return html(reply, 200, signedOutPage({ everywhere, signInHref: '/auth/login', footer }));
+  });
+
+  app.get('/.well-known/jwks.json', async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(auth.signer.jwks));
+}

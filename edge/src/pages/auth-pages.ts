@@ -1,0 +1,80 @@
+import { html } from './html.js';
+import { renderPage } from './layout.js';
+
+export interface ProviderChoice {
+  readonly name: string;
+  readonly href: string;
+}
+
+export function loginChooserPage(providers: readonly ProviderChoice[], target: string, footer: string): string {
+  return renderPage({
+    title: 'Sign in',
+    heading: 'Sign in',
+    text: `Choose how to sign in to reach ${target}.`,
+    body: html`<div class="actions">${providers.map((p) => html`<a class="button primary" href="${p.href}">Continue with ${p.name}</a>`)}</div>`,
+    footer,
+  });
+}
+
+export function localLoginPage(input: { transaction: string; action: string; error?: string; email?: string; footer: string }): string {
+  return renderPage({
+    title: 'Sign in',
+    heading: 'Sign in with your Postern account',
+    text: input.error ?? 'Enter the email and password of your account on this edge.',
+    body: html`<form method="post" action="${input.action}">
+<input type="hidden" name="tx" value="${input.transaction}">
+<label for="email">Email</label><input id="email" type="email" name="email" autocomplete="username" required value="${input.email ?? ''}">
+<label for="password">Password</label><input id="password" type="password" name="password" autocomplete="current-password" required>
+<div class="actions"><button class="primary" type="submit">Sign in</button></div>
+</form>`,
+    footer: input.footer,
+  });
+}
+
+export function forbiddenPage(input: { who: string; socket: string; reason: string; signOutHref: string; switchHref: string; footer: string }): string {
+  return renderPage({
+    title: '403 Access denied',
+    eyebrow: '403 · POLICY_DENIED',
+    heading: 'You do not have access to this app',
+    text: `You are signed in as ${input.who}, but the rules of ${input.socket} do not let you in.`,
+    body: html`<dl><dt>Signed in as</dt><dd>${input.who}</dd><dt>App</dt><dd>${input.socket}</dd><dt>Why</dt><dd>${input.reason}</dd></dl>
+<p>If you think you should have access, ask the owner of this app to add you.</p>
+<div class="actions"><a class="button primary" href="${input.switchHref}">Switch account</a><a class="button" href="${input.signOutHref}">Sign out</a></div>`,
+    footer: input.footer,
+  });
+}
+
+export function signOutConfirmPage(input: { who: string; action: string; footer: string }): string {
+  return renderPage({
+    title: 'Sign out',
+    heading: 'Sign out?',
+    text: `You are signed in as ${input.who}.`,
+    body: html`<form method="post" action="${input.action}"><div class="actions">
+<button class="primary" type="submit" name="scope" value="here">Sign out of this app</button>
+<button type="submit" name="scope" value="everywhere">Sign out everywhere</button></div></form>`,
+    footer: input.footer,
+  });
+}
+
+export function signedOutPage(input: { everywhere: boolean; signInHref: string; footer: string }): string {
+  return renderPage({
+    title: 'Signed out',
+    heading: 'You are signed out',
+    text: input.everywhere
+      ? 'You are signed out of every app on this edge. Open WebSocket connections were closed.'
+      : 'You are signed out of this app. Open WebSocket connections were closed.',
+    body: html`<div class="actions"><a class="button primary" href="${input.signInHref}">Sign in again</a></div>`,
+    footer: input.footer,
+  });
+}
+
+export function signInFailedPage(input: { reason: string; retryHref: string; footer: string }): string {
+  return renderPage({
+    title: 'Sign-in failed',
+    eyebrow: '400 · SIGN_IN_FAILED',
+    heading: 'Sign-in did not complete',
+    text: input.reason,
+    body: html`<div class="actions"><a class="button primary" href="${input.retryHref}">Try again</a></div>`,
+    footer: input.footer,
+  });
+}

@@ -1,0 +1,102 @@
+import type { IncomingMessage } from 'node:http';
+import type { AuthContext } from '../auth/context.js';
+import { readCookie } from '../auth/cookies.js';
+import type { EdgeConfig } from '../config.js';
+import { evaluate, type AccessRules, type Identity } from '../policy/evaluate.js';
+import type { Store } from '../store/index.js';
+import type { SocketRecord } from '../store/sockets.js';
+
+/** Who the app is told about, once the policy allowed the request. */
+export interface AppIdentity {
+  readonly userId: string;
+  readonly email: string | null;
+  readonly name: string | null;
+  readonly groups: readonly string[];
+  /** Cache key of the assertion (the session, or the token). */
+  readonly assertionKey: string;
+}
+
+export type GateDecision =
+  | {
+      readonly kind: 'allow';
+      readonly identity: AppIdentity | null;
+      /** The session behind a cookie, so long-lived streams can be closed with it. */
+      readonly sessionHash: string | null;
+      /** The request's Authorization header was our bearer token: it must not reach the app. */
+      readonly consumedAuthorization: boolean;
+    }
+  | { readonly kind: 'login'; readonly location: string }
+  | { readonly kind: 'unauthorized'; readonly message: string }
+  | { readonly kind: 'forbidden'; readonly who: string; readonly reason: string };
+
+const TOKEN_PREFIX = 'Bearer pst_';
+
+/**
+ * Decides one request to a socket: who is asking (session cookie of this host, or a Postern bearer
+ * token), then the socket's policy. Pure lookups plus the policy function; the caller answers.
+ */
+export class SocketGate {
+  private readonly ownerEmails = new Map<string, string>();
+
+  constructor(
+    private readonly config: EdgeConfig,
+    private readonly store: Store,
+    private readonly auth: AuthContext,
+  ) {}
+
+  check(req: IncomingMessage, socket: SocketRecord, host: string): GateDecision {
+    if (!socket.cloudauth) return { kind: 'allow', identity: null, sessionHash: null, consumedAuthorization: false };
+    const rules = this.rules(socket);
+    const authorization = req.headers.authorization;
+    if (authorization?.startsWith(TOKEN_PREFIX)) return this.checkToken(authorization.slice(7), rules);
+
+    const session = this.auth.sessions.resolve(readCookie(req, this.auth.cookies.session), socket.id);
+    if (!session) {
+      const wantsPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html') && req.headers.upgrade === undefined;
+      if (!wantsPage) return { kind: 'unauthorized', message: `Sign in at ${this.auth.edgeUrl}/auth/login or send a Postern token.` };
+      const rd = `${this.config.publicScheme}://${host}${req.url ?? '/'}`;
+      return { kind: 'login', location: `${this.auth.edgeUrl}/auth/login?rd=${encodeURIComponent(rd)}` };
+    }
+    const { user, record } = session;
+    const identity: Identity = { email: user.email, groups: user.groups, githubOrgs: user.githubOrgs, githubTeams: user.githubTeams };
+    const decision = evaluate(rules, identity);
+    if (!decision.allow) return { kind: 'forbidden', who: user.email ?? `${user.name ?? user.subject} (no verified email)`, reason: decision.reason };
+    return {
+      kind: 'allow',
+      identity: { userId: user.id, email: user.email, name: user.name, groups: user.groups, assertionKey: record.idHash },
+      sessionHash: record.idHash,
+      consumedAuthorization: false,
+    };
+  }
+
+  private checkToken(token: string, rules: AccessRules): GateDecision {
+    const record = this.store.tokens.verify(token);
+    const account = record && this.store.accounts.findById(record.accountId);
+    if (!account) return { kind: 'unauthorized', message: 'The Postern token is invalid, expired or revoked.' };
+    const decision = evaluate(rules, { email: account.email, groups: [], githubOrgs: [], githubTeams: [] });
+    if (!decision.allow) return { kind: 'forbidden', who: account.email, reason: decision.reason };
+    return {
+      kind: 'allow',
+      identity: { userId: account.id, email: account.email, name: null, groups: [], assertionKey: `token:${record.id}` },
+      sessionHash: null,
+      consumedAuthorization: true,
+    };
+  }
+
+  private rules(socket: SocketRecord): AccessRules {
+    let ownerEmail = this.ownerEmails.get(socket.accountId);
+    if (ownerEmail === undefined) {
+      ownerEmail = this.store.accounts.findById(socket.accountId)?.email ?? '';
+      this.ownerEmails.set(socket.accountId, ownerEmail);
+    }
+    return {
+      cloudauth: socket.cloudauth,
+      allowedEmailDomains: socket.allowedEmailDomains,
+      allowedEmailAddresses: socket.allowedEmailAddresses,
+      allowedGithubOrgs: socket.allowedGithubOrgs,
+      allowedGithubTeams: socket.allowedGithubTeams,
+      allowedGroups: socket.allowedGroups,
+      ownerEmail,
+    };
+  }
+}

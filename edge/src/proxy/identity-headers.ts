@@ -1,0 +1,40 @@
+import type { AuthContext } from '../auth/context.js';
+import type { SocketRecord } from '../store/sockets.js';
+import type { AppIdentity } from './gate.js';
+import { ASSERTION_HEADER, canonicalName, DEFAULT_IDENTITY_HEADERS } from './headers.js';
+
+const DEFAULT_RESERVED = new Set([DEFAULT_IDENTITY_HEADERS.email, DEFAULT_IDENTITY_HEADERS.user].map(canonicalName));
+
+/** The identity header names of a socket (its own, or the defaults). */
+function namesFor(socket: SocketRecord): { email: string; user: string } {
+  return {
+    email: socket.identityHeaders.email ?? DEFAULT_IDENTITY_HEADERS.email,
+    user: socket.identityHeaders.user ?? DEFAULT_IDENTITY_HEADERS.user,
+  };
+}
+
+/** Canonical names a client may never send to this socket's app: ours, in every spelling. */
+export function reservedHeaderNames(socket: SocketRecord): ReadonlySet<string> {
+  if (!socket.identityHeaders.email && !socket.identityHeaders.user) return DEFAULT_RESERVED;
+  const names = namesFor(socket);
+  return new Set([...DEFAULT_RESERVED, canonicalName(names.email), canonicalName(names.user)]);
+}
+
+/**
+ * The headers that tell the app who is asking: email, user, and the signed assertion
+ * (`aud` = this socket's origin). Empty for public sockets.
+ */
+export async function identityHeaders(auth: AuthContext, socket: SocketRecord, origin: string, identity: AppIdentity | null): Promise<string[]> {
+  if (!identity) return [];
+  const names = namesFor(socket);
+  const assertion = await auth.signer.assertion(identity.assertionKey, origin, {
+    sub: identity.userId,
+    email: identity.email,
+    name: identity.name,
+    groups: identity.groups,
+  });
+  const out: string[] = [];
+  if (identity.email) out.push(names.email, identity.email);
+  out.push(names.user, identity.name ?? identity.email ?? identity.userId, ASSERTION_HEADER, assertion);
+  return out;
+}

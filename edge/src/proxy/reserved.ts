@@ -1,0 +1,88 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthContext } from '../auth/context.js';
+import { clearCookie, readCookie, setCookie } from '../auth/cookies.js';
+import type { EdgeConfig } from '../config.js';
+import { EdgeError } from '../errors.js';
+import { signedOutPage, signOutConfirmPage } from '../pages/auth-pages.js';
+import { sendError } from '../pages/error-page.js';
+import type { SocketRecord } from '../store/sockets.js';
+
+/** Paths every socket host reserves for the edge; the app never sees them. */
+export const RESERVED_PREFIX = '/.postern/';
+
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string | string[]> = {}): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
+  res.end(body);
+}
+
+/** Reads a small form body (sign-out); anything larger than `limit` is refused. */
+function readForm(req: IncomingMessage, limit = 1024): Promise<URLSearchParams | null> {
+  return new Promise((resolve) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+      if (body.length > limit) {
+        resolve(null);
+        req.destroy();
+      }
+    });
+    req.on('end', () => resolve(new URLSearchParams(body)));
+    req.on('error', () => resolve(null));
+  });
+}
+
+/** `/.postern/callback`, `/.postern/signout` and `/.postern/jwks.json` on a socket host. */
+export class ReservedPaths {
+  constructor(
+    private readonly config: EdgeConfig,
+    private readonly auth: AuthContext,
+  ) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse, socket: SocketRecord, host: string): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://socket.invalid');
+    const origin = `${this.config.publicScheme}://${host}`;
+    const footer = host;
+    switch (url.pathname) {
+      case '/.postern/jwks.json':
+        return send(res, 200, 'application/json', JSON.stringify(this.auth.signer.jwks), { 'cache-control': 'public, max-age=300' });
+      case '/.postern/callback': {
+        const redeemed = this.auth.sessions.redeemHandoff(url.searchParams.get('code') ?? '', socket.id);
+        if (!redeemed) {
+          // Unknown, used, expired or made for another socket: start over rather than fail.
+          res.writeHead(302, { location: `${this.auth.edgeUrl}/auth/login?rd=${encodeURIComponent(`${origin}/`)}`, 'cache-control': 'no-store' });
+          return void res.end();
+        }
+        res.writeHead(302, {
+          location: redeemed.returnPath,
+          'set-cookie': setCookie(this.auth.cookies.session, redeemed.handle, { secure: this.auth.secure }),
+          'cache-control': 'no-store',
+        });
+        return void res.end();
+      }
+      case '/.postern/signout': {
+        const session = this.auth.sessions.resolve(readCookie(req, this.auth.cookies.session), socket.id);
+        if (req.method === 'GET') {
+          const page = session
+            ? signOutConfirmPage({ who: session.user.email ?? session.user.subject, action: '/.postern/signout', footer })
+            : signedOutPage({ everywhere: false, signInHref: '/', footer });
+          return send(res, 200, 'text/html; charset=utf-8', page);
+        }
+        if (req.method !== 'POST') return sendError(req, res, new EdgeError('BAD_REQUEST', 'Use GET or POST.'));
+        // Siblings are same-site, so SameSite does not stop them: require our own Origin.
+        if (req.headers.origin !== origin) return sendError(req, res, new EdgeError('FORBIDDEN', 'Sign-out must come from this app’s own page.'));
+        const form = await readForm(req);
+        const everywhere = form?.get('scope') === 'everywhere';
+        if (session) {
+          if (everywhere) this.auth.sessions.signOutEverywhere(session.user.id);
+          else this.auth.sessions.signOut(session.record);
+        }
+        return send(res, 200, 'text/html; charset=utf-8', signedOutPage({ everywhere, signInHref: '/', footer }), {
+          'set-cookie': clearCookie(this.auth.cookies.session, this.auth.secure),
+        });
+      }
+      default:
+        return sendError(req, res, new EdgeError('NOT_FOUND', `Nothing at ${url.pathname}.`));
+    }
+  }
+}
