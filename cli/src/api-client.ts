@@ -1,4 +1,4 @@
-import type { SocketView } from '@postern/edge';
+import type { CreateSocketBody, SocketView } from '@postern/edge';
 import { request } from 'undici';
 import type { Credentials } from './credentials.js';
 import { CliError } from './errors.js';
@@ -7,17 +7,7 @@ import { CliError } from './errors.js';
 export class ApiClient {
   constructor(private readonly creds: Credentials) {}
 
-  createSocket(input: {
-    name: string;
-    ephemeral: boolean;
-    cloudauth?: boolean;
-    allowed_email_domains?: string[];
-    allowed_email_addresses?: string[];
-    allowed_github_orgs?: string[];
-    allowed_github_teams?: string[];
-    allowed_groups?: string[];
-    identity_headers?: { email?: string; user?: string };
-  }): Promise<SocketView> {
+  createSocket(input: CreateSocketBody): Promise<SocketView> {
     return this.call<SocketView>('POST', '/api/v1/sockets', input);
   }
 

@@ -51,7 +51,8 @@ const createSocketSchema = {
   },
 } as const;
 
-interface CreateSocketBody {
+/** The body of `POST /api/v1/sockets` (the CLI sends the same shape). */
+export interface CreateSocketBody {
   name: string;
   protocol?: 'http';
   ephemeral?: boolean;

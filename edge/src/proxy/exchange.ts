@@ -38,6 +38,12 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   protected abstract dispatchOptions(): Dispatcher.DispatchOptions;
+
+  /** What every exchange sends: the client's method and target with the rebuilt headers. */
+  protected baseOptions(): Dispatcher.DispatchOptions {
+    const { req, headers } = this.input;
+    return { origin: 'http://tunnel.postern.invalid', method: req.method ?? 'GET', path: req.url ?? '/', headers };
+  }
   /** Nothing has been sent to the client yet. */
   protected abstract get untouched(): boolean;
   /** Answer with the edge's own error page. */

@@ -24,14 +24,7 @@ export class HttpExchange extends UpstreamExchange {
   }
 
   protected dispatchOptions(): Dispatcher.DispatchOptions {
-    const { req, headers } = this.input;
-    return {
-      origin: 'http://tunnel.postern.invalid',
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      headers,
-      body: hasBody(this.input) ? req : null,
-    };
+    return { ...this.baseOptions(), body: hasBody(this.input) ? this.input.req : null };
   }
 
   protected get untouched(): boolean {

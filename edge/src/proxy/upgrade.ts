@@ -25,14 +25,7 @@ export class UpgradeExchange extends UpstreamExchange {
   }
 
   protected dispatchOptions(): Dispatcher.DispatchOptions {
-    const { req, headers } = this.input;
-    return {
-      origin: 'http://tunnel.postern.invalid',
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      headers,
-      upgrade: String(req.headers.upgrade),
-    };
+    return { ...this.baseOptions(), upgrade: String(this.input.req.headers.upgrade) };
   }
 
   protected get untouched(): boolean {
