@@ -74,7 +74,7 @@ function validateRules(body: CreateSocketBody) {
     return wildcard ? `*.${domain}` : domain;
   });
   const addresses = (body.allowed_email_addresses ?? []).map((raw) => {
-    const email = normalizeEmail(raw);
+    const email = normalizeEmail(raw.trim());
     if (!email) throw new EdgeError('BAD_REQUEST', `"${raw}" is not an email address`);
     return email;
   });

@@ -134,7 +134,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const tx = store.transactions.consume(txId);
     if (!tx || tx.provider !== 'local') return failed(reply, 'This sign-in expired or was already used. Please start again.');
     const target = parseTarget(tx.returnTo);
-    const email = normalizeEmail(body.email ?? '');
+    const email = normalizeEmail((body.email ?? '').trim());
     const account = email ? store.accounts.findByEmail(email) : undefined;
     const stored = account ? store.passwords.get(account.id) : undefined;
     // Always verify (against a dummy when there is no account) so timing does not reveal accounts.
@@ -150,7 +150,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
 
   app.get('/auth/signout', async (request, reply) => {
     const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
-    if (!login) return html(reply, 200, signedOutPage({ everywhere: false, signInHref: '/auth/login', footer }));
+    if (!login) return html(reply, 200, signedOutPage({ scope: 'none', signInHref: '/auth/login', footer }));
     return html(reply, 200, signOutConfirmPage({ who: login.user.email ?? login.user.subject, action: '/auth/signout', footer }));
   });
 
@@ -164,7 +164,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       request.log.info({ user: login.user.email ?? login.user.id, everywhere }, 'signed out');
     }
     reply.header('set-cookie', clearCookie(auth.cookies.login, auth.secure));
-    return html(reply, 200, signedOutPage({ everywhere, signInHref: '/auth/login', footer }));
+    return html(reply, 200, signedOutPage({ scope: !login ? 'none' : everywhere ? 'everywhere' : 'here', signInHref: '/auth/login', footer }));
   });
 
   app.get('/.well-known/jwks.json', async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(auth.signer.jwks));

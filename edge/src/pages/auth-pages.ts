@@ -56,13 +56,20 @@ export function signOutConfirmPage(input: { who: string; action: string; footer:
   });
 }
 
-export function signedOutPage(input: { everywhere: boolean; signInHref: string; footer: string }): string {
+/** `none`: there was no session to end; `here`: this app (or the edge login); `everywhere`: every session. */
+export type SignOutScope = 'none' | 'here' | 'everywhere';
+
+const SIGNED_OUT_TEXT: Readonly<Record<SignOutScope, string>> = {
+  none: 'You are not signed in here.',
+  here: 'You are signed out here and its open WebSocket connections were closed. Other apps keep their sessions; use “Sign out everywhere” to end them all.',
+  everywhere: 'You are signed out of every app on this edge. Open WebSocket connections were closed.',
+};
+
+export function signedOutPage(input: { scope: SignOutScope; signInHref: string; footer: string }): string {
   return renderPage({
     title: 'Signed out',
     heading: 'You are signed out',
-    text: input.everywhere
-      ? 'You are signed out of every app on this edge. Open WebSocket connections were closed.'
-      : 'You are signed out of this app. Open WebSocket connections were closed.',
+    text: SIGNED_OUT_TEXT[input.scope],
     body: html`<div class="actions"><a class="button primary" href="${input.signInHref}">Sign in again</a></div>`,
     footer: input.footer,
   });

@@ -1,13 +1,14 @@
 /**
  * Email addresses as rules see them: exactly one `@`, printable ASCII only (a Unicode look-alike
- * never equals an ASCII rule), lower-cased, no trailing dot on the domain. Anything else is null,
- * and a null email never matches a rule.
+ * never equals an ASCII rule), lower-cased, no trailing dot on the domain, no surrounding whitespace
+ * (an IdP's "a@corp.com\n" is not a@corp.com; callers trim only what a person typed). Anything else
+ * is null, and a null email never matches a rule.
  */
 const LOCAL = /^[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$/;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export function normalizeEmail(raw: string): string | null {
-  const email = raw.trim().toLowerCase();
+  const email = raw.toLowerCase();
   const at = email.indexOf('@');
   if (at <= 0 || at !== email.lastIndexOf('@')) return null;
   const local = email.slice(0, at);

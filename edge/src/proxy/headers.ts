@@ -23,16 +23,11 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 const EDGE_OWNED: ReadonlySet<string> = new Set([
   'host',
   'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'x-forwarded-port',
-  'x-forwarded-prefix',
-  'x-forwarded-uri',
   'x-real-ip',
 ]);
 
-const EDGE_OWNED_PREFIX = 'x-postern-';
+/** Whole families the edge owns: its own, and every X-Forwarded-* (apps from oauth2-proxy trust -Email, -User...). */
+const EDGE_OWNED_PREFIXES = ['x-postern-', 'x-forwarded-'] as const;
 
 /** Lower-cases and maps `_` to `-`, so `X_Forwarded_For` cannot slip past as a different name. */
 export const canonicalName = (name: string): string => name.toLowerCase().replace(/_/g, '-');
@@ -79,7 +74,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
     const name = raw[i]!;
     const canonical = canonicalName(name);
     if (HOP_BY_HOP.has(canonical) || EDGE_OWNED.has(canonical) || listed.has(canonical)) continue;
-    if (canonical.startsWith(EDGE_OWNED_PREFIX) || ctx.reservedNames.has(canonical)) continue;
+    if (EDGE_OWNED_PREFIXES.some((p) => canonical.startsWith(p)) || ctx.reservedNames.has(canonical)) continue;
     if (canonical === 'authorization' && ctx.stripAuthorization) continue;
     let value = raw[i + 1]!;
     if (canonical === 'cookie') {

@@ -65,7 +65,7 @@ export class ReservedPaths {
         if (req.method === 'GET') {
           const page = session
             ? signOutConfirmPage({ who: session.user.email ?? session.user.subject, action: '/.postern/signout', footer })
-            : signedOutPage({ everywhere: false, signInHref: '/', footer });
+            : signedOutPage({ scope: 'none', signInHref: '/', footer });
           return send(res, 200, 'text/html; charset=utf-8', page);
         }
         if (req.method !== 'POST') return sendError(req, res, new EdgeError('BAD_REQUEST', 'Use GET or POST.'));
@@ -77,7 +77,8 @@ export class ReservedPaths {
           if (everywhere) this.auth.sessions.signOutEverywhere(session.user.id);
           else this.auth.sessions.signOut(session.record);
         }
-        return send(res, 200, 'text/html; charset=utf-8', signedOutPage({ everywhere, signInHref: '/', footer }), {
+        const scope = !session ? 'none' : everywhere ? 'everywhere' : 'here';
+        return send(res, 200, 'text/html; charset=utf-8', signedOutPage({ scope, signInHref: '/', footer }), {
           'set-cookie': clearCookie(this.auth.cookies.session, this.auth.secure),
         });
       }

@@ -106,7 +106,13 @@ export async function createOidcProvider(options: OidcProviderOptions): Promise<
       clientId,
       { id_token_signed_response_alg: alg, response_types: ['code'] },
       auth,
-      { algorithm: 'oidc', timeout, execute: insecureLoopback ? [client.allowInsecureRequests] : [] },
+      {
+        algorithm: 'oidc',
+        timeout,
+        // Verify ID token signatures against the discovered JWKS even though they come from the
+        // token endpoint: on the loopback http exception there is not even TLS vouching for it.
+        execute: insecureLoopback ? [client.allowInsecureRequests, client.enableNonRepudiationChecks] : [client.enableNonRepudiationChecks],
+      },
     );
   } catch (err) {
     throw new Error(`issuer ${options.issuer} did not answer OpenID discovery: ${describeDiscoveryError(err)}`, { cause: err });
