@@ -252,8 +252,8 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
   }
 
   /**
-   * Collects one message: control frames first, then DATA round-robin (each ready stream gets at
-   * most one chunk per turn), up to BATCH_SIZE of payload; then copies it into one exact buffer.
+   * Collects one message: control frames first, then DATA round-robin (one chunk per stream per
+   * turn, as many turns as fit), up to BATCH_SIZE of payload; then copies it into one exact buffer.
    */
   private buildMessage(): Buffer | null {
     const parts: Array<Buffer | DataPart> = [];
@@ -263,8 +263,8 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
       parts.push(frame);
       size += frame.length;
     }
-    let turns = this.ready.length;
-    while (turns-- > 0 && size < BATCH_SIZE) {
+    // Rounds until the batch is full: a lone bulk stream fills whole messages, several share them.
+    while (this.ready.length > 0 && size < BATCH_SIZE) {
       const stream = this.ready.shift()!;
       stream.inReadyList = false;
       if (stream.destroyed) continue;
