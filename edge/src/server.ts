@@ -71,7 +71,6 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
     },
-    disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
   });
 
   const proxy = new ProxyHandler(config, registry, app.log, new SocketGate(config, store, auth), auth, new ReservedPaths(config, auth));

@@ -50,11 +50,17 @@ export class AssertionSigner {
     return new AssertionSigner({ kid: newest.kid, key }, jwks, issuer, ttlSeconds);
   }
 
+  /** The cached assertion for this session and audience, if still fresh (the per-request fast path). */
+  cached(sessionKey: string, audience: string, now = Date.now()): string | undefined {
+    const cached = this.cache.get(`${sessionKey} ${audience}`);
+    return cached && cached.refreshAt > now ? cached.token : undefined;
+  }
+
   /** A signed assertion for this session and audience, reused until a minute before it expires. */
   async assertion(sessionKey: string, audience: string, claims: AssertionClaims, now = Date.now()): Promise<string> {
     const cacheKey = `${sessionKey} ${audience}`;
-    const cached = this.cache.get(cacheKey);
-    if (cached && cached.refreshAt > now) return cached.token;
+    const fresh = this.cached(sessionKey, audience, now);
+    if (fresh) return fresh;
     const iat = Math.floor(now / 1000);
     const token = await new SignJWT({ email: claims.email, name: claims.name, groups: [...claims.groups] })
       .setProtectedHeader({ alg: ASSERTION_ALG, kid: this.signer.kid, typ: ASSERTION_TYP })

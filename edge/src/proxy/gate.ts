@@ -30,13 +30,24 @@ export type GateDecision =
   | { readonly kind: 'forbidden'; readonly who: string; readonly reason: string };
 
 const TOKEN_PREFIX = 'Bearer pst_';
+/** Verified tokens are re-checked against SQLite this often (as sessions are). */
+const TOKEN_CACHE_MS = 5_000;
+
+interface TokenIdentity {
+  readonly tokenId: string;
+  readonly accountId: string;
+  readonly email: string;
+  readonly checkedAt: number;
+}
 
 /**
  * Decides one request to a socket: who is asking (session cookie of this host, or a Postern bearer
  * token), then the socket's policy. Pure lookups plus the policy function; the caller answers.
  */
 export class SocketGate {
-  private readonly ownerEmails = new Map<string, string>();
+  /** Rules per socket record (records are replaced, never mutated, so identity is a safe key). */
+  private readonly rulesCache = new WeakMap<SocketRecord, AccessRules>();
+  private readonly tokens = new Map<string, TokenIdentity>();
 
   constructor(
     private readonly config: EdgeConfig,
@@ -70,33 +81,46 @@ export class SocketGate {
   }
 
   private checkToken(token: string, rules: AccessRules): GateDecision {
-    const record = this.store.tokens.verify(token);
-    const account = record && this.store.accounts.findById(record.accountId);
+    const account = this.verifyToken(token);
     if (!account) return { kind: 'unauthorized', message: 'The Postern token is invalid, expired or revoked.' };
     const decision = evaluate(rules, { email: account.email, groups: [], githubOrgs: [], githubTeams: [] });
     if (!decision.allow) return { kind: 'forbidden', who: account.email, reason: decision.reason };
     return {
       kind: 'allow',
-      identity: { userId: account.id, email: account.email, name: null, groups: [], assertionKey: `token:${record.id}` },
+      identity: { userId: account.accountId, email: account.email, name: null, groups: [], assertionKey: `token:${account.tokenId}` },
       sessionHash: null,
       consumedAuthorization: true,
     };
   }
 
+  /** A token's account, from a short cache (scripts send the same token on every request). */
+  private verifyToken(token: string, now = Date.now()): TokenIdentity | undefined {
+    const cached = this.tokens.get(token);
+    if (cached && now - cached.checkedAt < TOKEN_CACHE_MS) return cached;
+    this.tokens.delete(token);
+    const record = this.store.tokens.verify(token, now);
+    const account = record && this.store.accounts.findById(record.accountId);
+    if (!record || !account) return undefined;
+    if (this.tokens.size > 10_000) this.tokens.clear();
+    const identity = { tokenId: record.id, accountId: account.id, email: account.email, checkedAt: now };
+    this.tokens.set(token, identity);
+    return identity;
+  }
+
   private rules(socket: SocketRecord): AccessRules {
-    let ownerEmail = this.ownerEmails.get(socket.accountId);
-    if (ownerEmail === undefined) {
-      ownerEmail = this.store.accounts.findById(socket.accountId)?.email ?? '';
-      this.ownerEmails.set(socket.accountId, ownerEmail);
+    let rules = this.rulesCache.get(socket);
+    if (!rules) {
+      rules = {
+        cloudauth: socket.cloudauth,
+        allowedEmailDomains: socket.allowedEmailDomains,
+        allowedEmailAddresses: socket.allowedEmailAddresses,
+        allowedGithubOrgs: socket.allowedGithubOrgs,
+        allowedGithubTeams: socket.allowedGithubTeams,
+        allowedGroups: socket.allowedGroups,
+        ownerEmail: this.store.accounts.findById(socket.accountId)?.email ?? '',
+      };
+      this.rulesCache.set(socket, rules);
     }
-    return {
-      cloudauth: socket.cloudauth,
-      allowedEmailDomains: socket.allowedEmailDomains,
-      allowedEmailAddresses: socket.allowedEmailAddresses,
-      allowedGithubOrgs: socket.allowedGithubOrgs,
-      allowedGithubTeams: socket.allowedGithubTeams,
-      allowedGroups: socket.allowedGroups,
-      ownerEmail,
-    };
+    return rules;
   }
 }

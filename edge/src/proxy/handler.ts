@@ -76,10 +76,12 @@ export class ProxyHandler {
     sendError(req, res, err);
   }
 
-  /** Public sockets skip the assertion entirely (and stay on a synchronous path). */
+  /** Public sockets skip the assertion; signed-in ones stay synchronous while it is cached. */
   private withIdentity(socket: SocketRecord, host: string, decision: Allowed, then: (identity: string[]) => void, fail: (err: unknown) => void): void {
     if (!decision.identity) return then([]);
-    identityHeaders(this.auth, socket, `${this.config.publicScheme}://${host}`, decision.identity).then(then, fail);
+    const headers = identityHeaders(this.auth, socket, `${this.config.publicScheme}://${host}`, decision.identity);
+    if (Array.isArray(headers)) return then(headers);
+    headers.then(then, fail);
   }
 
   private refuse(req: IncomingMessage, res: ServerResponse, decision: Exclude<GateDecision, Allowed>, host: string): void {

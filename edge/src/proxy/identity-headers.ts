@@ -20,21 +20,23 @@ export function reservedHeaderNames(socket: SocketRecord): ReadonlySet<string> {
   return new Set([...DEFAULT_RESERVED, canonicalName(names.email), canonicalName(names.user)]);
 }
 
-/**
- * The headers that tell the app who is asking: email, user, and the signed assertion
- * (`aud` = this socket's origin). Empty for public sockets.
- */
-export async function identityHeaders(auth: AuthContext, socket: SocketRecord, origin: string, identity: AppIdentity | null): Promise<string[]> {
-  if (!identity) return [];
+function headerList(socket: SocketRecord, identity: AppIdentity, assertion: string): string[] {
   const names = namesFor(socket);
-  const assertion = await auth.signer.assertion(identity.assertionKey, origin, {
-    sub: identity.userId,
-    email: identity.email,
-    name: identity.name,
-    groups: identity.groups,
-  });
   const out: string[] = [];
   if (identity.email) out.push(names.email, identity.email);
   out.push(names.user, identity.name ?? identity.email ?? identity.userId, ASSERTION_HEADER, assertion);
   return out;
+}
+
+/**
+ * The headers that tell the app who is asking: email, user, and the signed assertion
+ * (`aud` = this socket's origin). Returned synchronously while the assertion is cached (almost
+ * always); a promise only when one must be signed.
+ */
+export function identityHeaders(auth: AuthContext, socket: SocketRecord, origin: string, identity: AppIdentity): string[] | Promise<string[]> {
+  const cached = auth.signer.cached(identity.assertionKey, origin);
+  if (cached) return headerList(socket, identity, cached);
+  return auth.signer
+    .assertion(identity.assertionKey, origin, { sub: identity.userId, email: identity.email, name: identity.name, groups: identity.groups })
+    .then((assertion) => headerList(socket, identity, assertion));
 }

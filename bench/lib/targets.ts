@@ -1,0 +1,322 @@
+/**
+ * Starting the things the bench measures: the origin app, Postern (edge + connector), nginx and
+ * `ssh -R`. Everything listens on 127.0.0.1 only; every process is a Proc (see procs.ts).
+ */
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { freePort, runCommand, startProcess, waitForPort, type Proc } from './procs.js';
+import type { Endpoint } from './transfer.js';
+
+export interface Target extends Endpoint {
+  readonly key: 'direct' | 'postern' | 'postern-signed-in' | 'nginx' | 'ssh';
+  readonly label: string;
+  /** Processes on the path (not the origin), by role; their process groups are CPU-metered. */
+  readonly procs: ReadonlyMap<string, Proc>;
+  stop(): Promise<void>;
+}
+
+/** Open-files limit requested for every server process (10,000 idle WebSockets need ~10,000 each). */
+const NOFILE = 65536;
+
+export function which(name: string, extra: readonly string[] = []): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', ...extra];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------- origin
+
+export interface Origin {
+  readonly port: number;
+  readonly proc: Proc;
+}
+
+export async function startOrigin(repoRoot: string, dir: string): Promise<Origin> {
+  const proc = startProcess({
+    name: 'origin',
+    command: process.execPath,
+    args: [join(repoRoot, 'bench/dist/lib/origin.js'), '0'],
+    nofile: NOFILE,
+    logDir: dir,
+  });
+  const port = await proc.waitForLine((line) => {
+    const msg = JSON.parse(line) as { event?: string; port?: number };
+    return msg.event === 'listening' ? msg.port : undefined;
+  }, 15_000);
+  return { port, proc };
+}
+
+export function directTarget(origin: Origin): Target {
+  return {
+    key: 'direct',
+    label: 'direct',
+    port: origin.port,
+    host: undefined,
+    procs: new Map(),
+    stop: async () => undefined,
+  };
+}
+
+// ---------------------------------------------------------------- postern
+
+export interface PosternOptions {
+  readonly tag: string;
+  /** Tunnel connections the connector opens (1: everything shares one tunnel). */
+  readonly connections: number;
+  /** Extra node flags for the edge (e.g. --cpu-prof). */
+  readonly edgeNodeFlags?: readonly string[];
+  /** Extra node flags for the connector. */
+  readonly connectorNodeFlags?: readonly string[];
+  /** Publish with --cloudauth and send every request with the owner's bearer token. */
+  readonly signedIn?: boolean;
+}
+
+export interface PosternTarget extends Target {
+  readonly edge: Proc;
+  readonly connector: Proc;
+  readonly url: string;
+}
+
+const CONNECTOR_READY_MS = 10_000;
+/** Connector starts that had to be retried (reported by the bench: each one is a product bug showing). */
+export const connectorRetries: string[] = [];
+
+export async function startPostern(repoRoot: string, dir: string, origin: Origin, opts: PosternOptions): Promise<PosternTarget> {
+  const cli = join(repoRoot, 'cli/bin/postern.js');
+  const node = process.execPath;
+  const port = await freePort();
+  const db = join(dir, `postern-${opts.tag}.db`);
+  const email = 'bench@postern.invalid';
+  await runCommand(node, [cli, 'admin', 'user', 'add', email, '--db', db], { timeoutMs: 20_000 });
+  const token = (await runCommand(node, [cli, 'admin', 'token', 'create', email, '--db', db], { timeoutMs: 20_000 })).trim();
+  if (!/^\S+$/.test(token)) throw new Error(`unexpected token output: ${JSON.stringify(token)}`);
+
+  const edge = startProcess({
+    name: `edge-${opts.tag}`,
+    command: node,
+    args: [...(opts.edgeNodeFlags ?? []), cli, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', `localhost:${port}`, '--db', db, '--log-level', 'warn'],
+    nofile: NOFILE,
+    logDir: dir,
+    cwd: dir,
+  });
+  await waitForPort(port, 20_000, edge);
+
+  // A connector that never prints "ready" is restarted (see connectorRetries): a tunnel whose HELLO
+  // was lost stays up but never announces its URL.
+  let connector: Proc | undefined;
+  let url: string | undefined;
+  for (let attempt = 1; !url; attempt++) {
+    connector = startProcess({
+      name: `connector-${opts.tag}${attempt > 1 ? `-try${attempt}` : ''}`,
+      command: node,
+      args: [
+        ...(opts.connectorNodeFlags ?? []),
+        cli, 'connect', '--port', String(origin.port), '--name', 'bench', '--json', '--connections', String(opts.connections), '--grace', '2s',
+        ...(opts.signedIn ? ['--cloudauth'] : []),
+      ],
+      env: { ...process.env, POSTERN_EDGE: `http://localhost:${port}`, POSTERN_TOKEN: token, NO_COLOR: '1' },
+      nofile: NOFILE,
+      logDir: dir,
+    });
+    try {
+      url = await connector.waitForLine((line) => {
+        const msg = JSON.parse(line) as { event?: string; url?: string };
+        return msg.event === 'ready' ? msg.url : undefined;
+      }, CONNECTOR_READY_MS);
+    } catch (err) {
+      await connector.stop(3000);
+      connectorRetries.push(`${opts.tag}: connector attempt ${attempt} printed no "ready" within ${CONNECTOR_READY_MS / 1000} s (${connector.lastLines(1) || 'no output'})`);
+      if (attempt >= 4) throw err;
+    }
+  }
+  const host = new URL(url).host;
+  const conn = connector!;
+  return {
+    key: opts.signedIn ? 'postern-signed-in' : 'postern',
+    label: opts.signedIn ? 'Postern (signed in)' : 'Postern',
+    port,
+    host,
+    ...(opts.signedIn ? { headers: { authorization: `Bearer ${token}` } } : {}),
+    url,
+    edge,
+    connector: conn,
+    procs: new Map([
+      ['edge', edge],
+      ['connector', conn],
+    ]),
+    stop: async () => {
+      await conn.stop(5000);
+      await edge.stop(5000);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- nginx
+
+export const NGINX_HINT = 'apt-get install nginx-light   (Debian/Ubuntu; any nginx with the proxy module works)';
+
+export async function startNginx(dir: string, origin: Origin): Promise<Target> {
+  const nginx = which('nginx');
+  if (!nginx) throw new Error('nginx not found');
+  const port = await freePort();
+  const base = join(dir, 'nginx');
+  mkdirSync(join(base, 'tmp'), { recursive: true });
+  chmodSync(dir, 0o755); // workers may run as an unprivileged user
+  const conf = join(base, 'nginx.conf');
+  const log = join(base, 'error.log');
+  const tmp = join(base, 'tmp');
+  writeFileSync(
+    conf,
+    `# Generated by bench/run.ts: a plain streaming reverse proxy to the origin.
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile ${NOFILE};
+pid ${join(base, 'nginx.pid')};
+error_log ${log} warn;
+events { worker_connections 30000; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}/body;
+  proxy_temp_path ${tmp}/proxy;
+  fastcgi_temp_path ${tmp}/fastcgi;
+  uwsgi_temp_path ${tmp}/uwsgi;
+  scgi_temp_path ${tmp}/scgi;
+  upstream origin {
+    server 127.0.0.1:${origin.port};
+    keepalive 128;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+  }
+  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
+  server {
+    listen 127.0.0.1:${port};
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    client_max_body_size 0;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_read_timeout 600s;
+      proxy_send_timeout 600s;
+    }
+  }
+}
+`,
+  );
+  const proc = startProcess({ name: 'nginx', command: nginx, args: ['-p', `${base}/`, '-e', log, '-c', conf], nofile: NOFILE, logDir: dir });
+  await waitForPort(port, 10_000, proc);
+  return {
+    key: 'nginx',
+    label: 'nginx',
+    port,
+    host: undefined,
+    procs: new Map([['nginx', proc]]),
+    stop: () => proc.stop(3000, 'SIGQUIT'),
+  };
+}
+
+// ---------------------------------------------------------------- ssh -R
+
+export const SSH_HINT = 'apt-get install openssh-server openssh-client   (the bench runs its own sshd on 127.0.0.1; the system one may stay stopped)';
+
+export function sshTools(): { sshd: string; ssh: string; keygen: string } | undefined {
+  const sshd = existsSync('/usr/sbin/sshd') ? '/usr/sbin/sshd' : undefined; // sshd insists on an absolute path
+  const ssh = which('ssh');
+  const keygen = which('ssh-keygen');
+  return sshd && ssh && keygen ? { sshd, ssh, keygen } : undefined;
+}
+
+export async function startSshTunnel(dir: string, origin: Origin): Promise<Target> {
+  const tools = sshTools();
+  if (!tools) throw new Error('sshd, ssh or ssh-keygen not found');
+  const base = join(dir, 'ssh');
+  mkdirSync(base, { recursive: true, mode: 0o700 });
+  const hostKey = join(base, 'host_ed25519');
+  const clientKey = join(base, 'client_ed25519');
+  await runCommand(tools.keygen, ['-q', '-t', 'ed25519', '-N', '', '-C', 'postern-bench-host', '-f', hostKey], { timeoutMs: 10_000 });
+  await runCommand(tools.keygen, ['-q', '-t', 'ed25519', '-N', '', '-C', 'postern-bench-client', '-f', clientKey], { timeoutMs: 10_000 });
+  const authorized = join(base, 'authorized_keys');
+  writeFileSync(authorized, readFileSync(`${clientKey}.pub`), { mode: 0o600 });
+  // sshd refuses to start without its privilege-separation directory (systemd creates it normally).
+  if (process.getuid?.() === 0 && !existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
+
+  const sshdPort = await freePort();
+  const remotePort = await freePort();
+  const conf = join(base, 'sshd_config');
+  writeFileSync(
+    conf,
+    `# Generated by bench/run.ts: a private sshd for the ssh -R comparison, loopback only.
+Port ${sshdPort}
+ListenAddress 127.0.0.1
+HostKey ${hostKey}
+PidFile ${join(base, 'sshd.pid')}
+AuthorizedKeysFile ${authorized}
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+StrictModes no
+AllowTcpForwarding yes
+GatewayPorts no
+X11Forwarding no
+PrintMotd no
+UseDNS no
+LogLevel ERROR
+`,
+    { mode: 0o600 },
+  );
+  const sshd = startProcess({ name: 'sshd', command: tools.sshd, args: ['-D', '-e', '-f', conf], nofile: NOFILE, logDir: dir });
+  await waitForPort(sshdPort, 10_000, sshd);
+  const user = userInfo().username;
+  const ssh = startProcess({
+    name: 'ssh',
+    command: tools.ssh,
+    args: [
+      '-N',
+      '-F', '/dev/null',
+      '-o', 'StrictHostKeyChecking=no',
+      '-o', 'UserKnownHostsFile=/dev/null',
+      '-o', 'BatchMode=yes',
+      '-o', 'ExitOnForwardFailure=yes',
+      '-o', 'LogLevel=ERROR',
+      '-i', clientKey,
+      '-p', String(sshdPort),
+      '-R', `127.0.0.1:${remotePort}:127.0.0.1:${origin.port}`,
+      `${user}@127.0.0.1`,
+    ],
+    nofile: NOFILE,
+    logDir: dir,
+  });
+  await waitForPort(remotePort, 15_000, ssh);
+  return {
+    key: 'ssh',
+    label: 'ssh -R',
+    port: remotePort,
+    host: undefined,
+    procs: new Map([
+      ['sshd', sshd],
+      ['ssh', ssh],
+    ]),
+    stop: async () => {
+      await ssh.stop(3000);
+      await sshd.stop(3000);
+    },
+  };
+}

@@ -1,0 +1,725 @@
+/**
+ * `npm run bench`: Postern side by side with a direct connection, nginx and `ssh -R`, on loopback.
+ *
+ * Starts (as real processes) an origin app, the edge and a connector, plus nginx and a private sshd +
+ * `ssh -R` when installed; measures small-request rate and latency, single-stream download and upload,
+ * small-request fairness under a bulk download, memory per idle WebSocket and edge memory under a
+ * stalled upload; prints a table and writes bench/results/latest.json. See docs/BENCHMARKS.md.
+ *
+ * The load generator (autocannon) runs inside this process and shares the machine's cores with the
+ * processes it measures; that holds for every column alike.
+ *
+ * Environment knobs (for iterating; the defaults are what docs/BENCHMARKS.md reports):
+ *   BENCH_PHASES=small,transfer,fairness,ws,stall   which phases to run
+ *   BENCH_TARGETS=direct,postern,nginx,ssh          which paths to measure
+ *   BENCH_SECONDS=10        small-GET measurement length per target
+ *   BENCH_WS=10000          idle WebSockets to open
+ *   BENCH_EDGE_NODE_FLAGS   extra node flags for the edge, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+ *   BENCH_CONNECTOR_NODE_FLAGS   the same for the connector
+ *   BENCH_RESULTS=path      write the JSON there instead of bench/results/latest.json (partial runs)
+ *   BENCH_SOURCE            label for the measured source when not run from a git checkout
+ *   BENCH_KEEP_TMP=1        keep the temp dir (process logs, configs) after a successful run
+ */
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CpuMeter, ForeignCpuMeter, smallGets, type LoadResult } from './lib/load.js';
+import {
+  killAllNow,
+  openFilesLimit,
+  rssBytes,
+  runCommand,
+  sleep,
+  startProcess,
+  stopAll,
+} from './lib/procs.js';
+import {
+  connectorRetries,
+  directTarget,
+  NGINX_HINT,
+  SSH_HINT,
+  sshTools,
+  startNginx,
+  startOrigin,
+  startPostern,
+  startSshTunnel,
+  which,
+  type Origin,
+  type PosternTarget,
+  type Target,
+} from './lib/targets.js';
+import { download, getText, upload } from './lib/transfer.js';
+import { closeAll, openMany, stillOpen } from './lib/websockets.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const RESULTS = resolve(process.env.BENCH_RESULTS ?? join(ROOT, 'bench/results/latest.json'));
+const MiB = 1024 * 1024;
+
+const env = process.env;
+const PHASES = new Set((env.BENCH_PHASES ?? 'small,transfer,fairness,ws,stall').split(',').map((s) => s.trim()));
+const WANTED = new Set((env.BENCH_TARGETS ?? 'direct,postern,postern-signed-in,nginx,ssh').split(',').map((s) => s.trim()));
+const SMALL = { connections: 50, warmSeconds: 3, seconds: Number(env.BENCH_SECONDS ?? 10) };
+const TRANSFER = { bytes: 100 * MiB, runs: 3, warmups: 1 };
+/** The bulk reader pauses whenever it is `readerAheadMs` ahead of `bulkRate`: smooth ~100 MB/s reading. */
+const FAIR = { seconds: 8, rampMs: 1500, bulkRate: 100e6, readerAheadMs: 1 };
+const WS = { count: Number(env.BENCH_WS ?? 10_000), concurrency: 64 };
+const STALL = { bytes: 1024 * MiB, appRate: 10e6, seconds: 15 };
+/** The whole run is bounded: past this everything is stopped and the bench fails. */
+const WATCHDOG_MS = 9 * 60_000;
+
+// ------------------------------------------------------------------------------------------ results
+
+interface CpuShare {
+  [process: string]: number;
+}
+
+interface TransferResult {
+  /** Median of the runs. */
+  readonly mibps: number;
+  readonly runs: readonly number[];
+  readonly bytesOk: boolean;
+}
+
+interface FairnessResult {
+  readonly idle: LoadResult;
+  readonly loaded: LoadResult;
+  readonly ratio: number;
+  /** Rate the bulk download actually ran at during the loaded measurement. */
+  readonly bulkMBps: number;
+  readonly bulkNote?: string;
+}
+
+interface TargetResult {
+  key: string;
+  label: string;
+  /** CPU used by processes outside the bench during each measurement (% of one core). */
+  foreignCpu: Record<string, number>;
+  small?: LoadResult & { cpu: CpuShare };
+  download?: TransferResult;
+  upload?: TransferResult;
+  fairness?: FairnessResult;
+  errors: string[];
+}
+
+interface WsResult {
+  readonly requested: number;
+  readonly opened: number;
+  readonly failed: number;
+  readonly firstError: string | undefined;
+  readonly stillOpen: number;
+  readonly originSaw: number;
+  readonly openSeconds: number;
+  readonly edgeBefore: number;
+  readonly edgeAfter: number;
+  readonly connectorBefore: number;
+  readonly connectorAfter: number;
+  readonly edgePerStream: number;
+  readonly connectorPerStream: number;
+  readonly totalPerStream: number;
+  readonly note?: string;
+}
+
+interface StallResult {
+  readonly seconds: number;
+  readonly clientSentMiB: number;
+  readonly appReceivedMiB: number;
+  readonly edgeBaseline: number;
+  readonly edgePeak: number;
+  readonly edgeGrowthPeak: number;
+  readonly edgeGrowthFirstHalf: number;
+  readonly edgeGrowthSecondHalf: number;
+  readonly connectorGrowthPeak: number;
+  readonly bounded: boolean;
+  readonly samples: ReadonlyArray<readonly [number, number, number]>;
+}
+
+interface Verdict {
+  readonly target: string;
+  readonly value: string;
+  readonly goal: string;
+  /** null: not measured, or (with `info`) a reference figure rather than a target. */
+  readonly met: boolean | null;
+  readonly info?: boolean;
+}
+
+const notes: string[] = [];
+const note = (text: string): void => {
+  notes.push(text);
+  log(`note: ${text}`);
+};
+
+function log(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+// ------------------------------------------------------------------------------------------ phases
+
+/** Above this much foreign CPU (% of one core) during a measurement, its figure is flagged. */
+const DISTURBED = 15;
+
+/** Runs one measurement while metering other people's CPU use, and records it. */
+async function watched<T>(r: TargetResult, what: string, fn: () => Promise<T>): Promise<T> {
+  const meter = new ForeignCpuMeter();
+  const value = await fn();
+  const foreign = meter.read();
+  r.foreignCpu[what] = +foreign.toFixed(1);
+  if (foreign > DISTURBED) note(`${r.label} ${what}: other processes used ${foreign.toFixed(0)}% of a core meanwhile (figure disturbed)`);
+  return value;
+}
+
+async function checkPath(t: Target): Promise<void> {
+  const { status, body } = await getText(t, '/');
+  if (status !== 200 || body !== 'hello, world\n') throw new Error(`GET / through ${t.label} answered ${status} ${JSON.stringify(body.slice(0, 200))}`);
+}
+
+function cpuGroups(origin: Origin, t: Target): Map<string, number> {
+  const groups = new Map<string, number>([['origin', origin.proc.pid]]);
+  for (const [name, proc] of t.procs) groups.set(name, proc.pid);
+  return groups;
+}
+
+async function phaseSmall(origin: Origin, t: Target, r: TargetResult): Promise<void> {
+  await smallGets(t, { connections: SMALL.connections, seconds: SMALL.warmSeconds });
+  const meter = new CpuMeter(cpuGroups(origin, t));
+  const res = await watched(r, 'small GETs', () => smallGets(t, { connections: SMALL.connections, seconds: SMALL.seconds }));
+  r.small = { ...res, cpu: meter.read() };
+  if (res.non2xx > 0 || res.errors > 0) r.errors.push(`small GETs: ${res.non2xx} non-2xx, ${res.errors} errors, ${res.timeouts} timeouts`);
+  log(`  ${t.label.padEnd(8)} small GETs  ${fmt(res.rps, 0)} req/s  p50 ${fmt(res.p50, 2)} ms  p99 ${fmt(res.p99, 2)} ms  cpu ${cpuText(r.small.cpu)}`);
+}
+
+const median = (values: readonly number[]): number => {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+async function phaseTransfer(t: Target, r: TargetResult): Promise<void> {
+  const downs: number[] = [];
+  const ups: number[] = [];
+  let downOk = true;
+  let upOk = true;
+  // Unmeasured first: a 100 MiB transfer lasts well under a second, so JIT warm-up would dominate it.
+  for (let i = 0; i < TRANSFER.warmups; i++) {
+    await download(t, TRANSFER.bytes, { timeoutMs: 60_000 });
+    await upload(t, TRANSFER.bytes, { timeoutMs: 60_000 });
+  }
+  const foreign = new ForeignCpuMeter();
+  for (let i = 0; i < TRANSFER.runs; i++) {
+    const d = await download(t, TRANSFER.bytes, { timeoutMs: 60_000 });
+    if (d.status !== 200 || d.bytes !== TRANSFER.bytes) {
+      downOk = false;
+      r.errors.push(`download: status ${d.status}, ${d.bytes} of ${TRANSFER.bytes} bytes`);
+    }
+    downs.push(d.bytes / MiB / d.seconds);
+    const u = await upload(t, TRANSFER.bytes, { timeoutMs: 60_000 });
+    if (u.status !== 200 || u.received !== TRANSFER.bytes) {
+      upOk = false;
+      r.errors.push(`upload: status ${u.status}, app received ${u.received} of ${TRANSFER.bytes} bytes`);
+    }
+    ups.push(u.sent / MiB / u.seconds);
+  }
+  const foreignPct = foreign.read();
+  r.foreignCpu.transfers = +foreignPct.toFixed(1);
+  if (foreignPct > DISTURBED) note(`${r.label} transfers: other processes used ${foreignPct.toFixed(0)}% of a core meanwhile (figures disturbed)`);
+  r.download = { mibps: median(downs), runs: downs, bytesOk: downOk };
+  r.upload = { mibps: median(ups), runs: ups, bytesOk: upOk };
+  log(`  ${t.label.padEnd(8)} download ${downs.map((v) => fmt(v, 0)).join('/')} MiB/s, upload ${ups.map((v) => fmt(v, 0)).join('/')} MiB/s`);
+}
+
+async function phaseFairness(dir: string, t: Target, r: TargetResult): Promise<void> {
+  const idle = await watched(r, 'fairness idle', () => smallGets(t, { connections: SMALL.connections, seconds: FAIR.seconds }));
+  const bytes = Math.round(FAIR.bulkRate * (FAIR.seconds + FAIR.rampMs / 1000 + 15));
+  const bulk = startProcess({
+    name: `bulk-${t.key}`,
+    command: process.execPath,
+    args: [join(ROOT, 'bench/dist/lib/bulk-client.js'), String(t.port), t.host ?? '-', String(bytes), String(FAIR.bulkRate), String(FAIR.readerAheadMs)],
+    logDir: dir,
+  });
+  const samples: Array<{ at: number; bytes: number }> = [];
+  let ended: string | undefined;
+  bulk.onLine((line) => {
+    try {
+      const msg = JSON.parse(line) as { event: string; bytes?: number; message?: string };
+      if (msg.event === 'progress') samples.push({ at: performance.now(), bytes: msg.bytes ?? 0 });
+      else ended = msg.event === 'done' ? `bulk download finished early (${msg.bytes} bytes)` : `bulk download failed: ${msg.message}`;
+    } catch {
+      /* not ours */
+    }
+  });
+  try {
+    await sleep(FAIR.rampMs);
+    if (samples.length === 0 || samples.at(-1)!.bytes === 0) throw new Error(`bulk download did not start\n${bulk.lastLines()}`);
+    const at0 = samples.at(-1)!;
+    const loaded = await watched(r, 'fairness with bulk', () => smallGets(t, { connections: SMALL.connections, seconds: FAIR.seconds }));
+    const at1 = samples.at(-1)!;
+    const bulkMBps = (at1.bytes - at0.bytes) / 1e6 / ((at1.at - at0.at) / 1000);
+    r.fairness = { idle, loaded, ratio: loaded.rps / idle.rps, bulkMBps, ...(ended ? { bulkNote: ended } : {}) };
+    if (ended) r.errors.push(`fairness: ${ended}`);
+    if (bulkMBps < (0.5 * FAIR.bulkRate) / 1e6) r.errors.push(`fairness: the bulk download ran at only ${fmt(bulkMBps, 1)} MB/s (stalled?)`);
+    if (loaded.non2xx > 0 || loaded.errors > 0) r.errors.push(`fairness: ${loaded.non2xx} non-2xx, ${loaded.errors} errors`);
+    log(
+      `  ${t.label.padEnd(8)} fairness   idle ${fmt(idle.rps, 0)} req/s, with bulk ${fmt(loaded.rps, 0)} req/s (${fmt(r.fairness.ratio * 100, 0)}%), ` +
+        `p99 ${fmt(idle.p99, 2)} -> ${fmt(loaded.p99, 2)} ms, bulk ran at ${fmt(bulkMBps, 0)} MB/s`,
+    );
+  } finally {
+    await bulk.stop(2000);
+  }
+}
+
+async function phaseWebSockets(dir: string, origin: Origin): Promise<WsResult> {
+  let count = WS.count;
+  const selfLimit = openFilesLimit('self');
+  let limitNote: string | undefined;
+  const postern = await startPostern(ROOT, dir, origin, { tag: 'ws', connections: 1 });
+  try {
+    const limits = [selfLimit, openFilesLimit(postern.edge.pid), openFilesLimit(postern.connector.pid), openFilesLimit(origin.proc.pid)];
+    const lowest = Math.min(...limits);
+    if (lowest < count + 512) {
+      count = Math.max(100, lowest - 512);
+      limitNote = `open-files limit ${lowest} (bench, edge, connector, origin: ${limits.join(', ')}): opening ${count} WebSockets instead of ${WS.count}; raise it with "ulimit -n ${WS.count + 1024}"`;
+      note(limitNote);
+    }
+    // Warm up: load the code paths and let pools and JIT settle before the baseline.
+    for (let i = 0; i < 3; i++) {
+      const few = await openMany(postern, 200, 32, 20_000);
+      await closeAll(few.sockets);
+    }
+    await smallGets(postern, { connections: 10, seconds: 1 });
+    await sleep(2000);
+    const edgeBefore = rssBytes(postern.edge.pid);
+    const connectorBefore = rssBytes(postern.connector.pid);
+    const opened = await openMany(postern, count, WS.concurrency, 120_000);
+    await sleep(3000);
+    const edgeAfter = rssBytes(postern.edge.pid);
+    const connectorAfter = rssBytes(postern.connector.pid);
+    const stats = JSON.parse((await getText({ port: origin.port, host: undefined }, '/stats')).body) as { ws: number };
+    const open = stillOpen(opened.sockets);
+    const n = Math.max(1, opened.opened);
+    const result: WsResult = {
+      requested: count,
+      opened: opened.opened,
+      failed: opened.failed,
+      firstError: opened.firstError,
+      stillOpen: open,
+      originSaw: stats.ws,
+      openSeconds: opened.seconds,
+      edgeBefore,
+      edgeAfter,
+      connectorBefore,
+      connectorAfter,
+      edgePerStream: (edgeAfter - edgeBefore) / n,
+      connectorPerStream: (connectorAfter - connectorBefore) / n,
+      totalPerStream: (edgeAfter - edgeBefore + connectorAfter - connectorBefore) / n,
+      ...(limitNote ? { note: limitNote } : {}),
+    };
+    log(
+      `  Postern  ${opened.opened}/${count} WebSockets open in ${fmt(opened.seconds, 1)} s (${opened.failed} failed, origin holds ${stats.ws}); ` +
+        `edge ${mib(edgeBefore)} -> ${mib(edgeAfter)} MiB, connector ${mib(connectorBefore)} -> ${mib(connectorAfter)} MiB: ` +
+        `${kib(result.edgePerStream)} + ${kib(result.connectorPerStream)} = ${kib(result.totalPerStream)} KiB per stream`,
+    );
+    if (opened.failed > 0) note(`WebSockets: ${opened.failed} failed to open (first error: ${opened.firstError})`);
+    await closeAll(opened.sockets);
+    return result;
+  } finally {
+    await postern.stop();
+  }
+}
+
+async function phaseStall(dir: string, origin: Origin): Promise<StallResult> {
+  const postern = await startPostern(ROOT, dir, origin, { tag: 'stall', connections: 1 });
+  try {
+    await smallGets(postern, { connections: 10, seconds: 1 });
+    await upload(postern, 8 * MiB, { timeoutMs: 30_000 });
+    await sleep(1500);
+    const edgeBaseline = rssBytes(postern.edge.pid);
+    const connectorBaseline = rssBytes(postern.connector.pid);
+    const sinkBefore = (JSON.parse((await getText({ port: origin.port, host: undefined }, '/stats')).body) as { sinkBytes: number }).sinkBytes;
+    const abort = new AbortController();
+    const progress = { sent: 0 };
+    const running = upload(postern, STALL.bytes, { path: `/sink?rate=${STALL.appRate}`, signal: abort.signal, progress, timeoutMs: 600_000 }).catch(
+      (err: Error) => err,
+    );
+    const started = performance.now();
+    const samples: Array<[number, number, number]> = [];
+    while (performance.now() - started < STALL.seconds * 1000) {
+      await sleep(100);
+      samples.push([Math.round(performance.now() - started), rssBytes(postern.edge.pid), rssBytes(postern.connector.pid)]);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const sinkAfter = (JSON.parse((await getText({ port: origin.port, host: undefined }, '/stats')).body) as { sinkBytes: number }).sinkBytes;
+    abort.abort();
+    const outcome = await running;
+    if (!(outcome instanceof Error)) note(`stalled upload finished within ${STALL.seconds} s: the app did not read slowly?`);
+    const half = samples.length >> 1;
+    const peakOf = (from: number, to: number): number => Math.max(...samples.slice(from, to).map((s) => s[1]));
+    const edgePeak = peakOf(0, samples.length);
+    const edgeGrowthPeak = edgePeak - edgeBaseline;
+    const edgeGrowthFirstHalf = peakOf(0, half) - edgeBaseline;
+    const edgeGrowthSecondHalf = peakOf(half, samples.length) - edgeBaseline;
+    const connectorGrowthPeak = Math.max(...samples.map((s) => s[2])) - connectorBaseline;
+    // Bounded: well under what was pushed, and not still climbing in the second half of the run.
+    const bounded = edgeGrowthPeak <= 64 * MiB && edgeGrowthSecondHalf - edgeGrowthFirstHalf <= 8 * MiB;
+    const result: StallResult = {
+      seconds,
+      clientSentMiB: progress.sent / MiB,
+      appReceivedMiB: (sinkAfter - sinkBefore) / MiB,
+      edgeBaseline,
+      edgePeak,
+      edgeGrowthPeak,
+      edgeGrowthFirstHalf,
+      edgeGrowthSecondHalf,
+      connectorGrowthPeak,
+      bounded,
+      samples: samples.filter((_, i) => i % 5 === 0),
+    };
+    log(
+      `  Postern  stalled upload: client pushed ${fmt(result.clientSentMiB, 0)} MiB, app read ${fmt(result.appReceivedMiB, 0)} MiB in ${fmt(seconds, 1)} s; ` +
+        `edge RSS ${mib(edgeBaseline)} MiB, peak +${mib(edgeGrowthPeak)} MiB (first half +${mib(edgeGrowthFirstHalf)}, second half +${mib(edgeGrowthSecondHalf)}); ` +
+        `connector peak +${mib(connectorGrowthPeak)} MiB`,
+    );
+    return result;
+  } finally {
+    await postern.stop();
+  }
+}
+
+// ------------------------------------------------------------------------------------------ report
+
+const fmt = (v: number | undefined, digits: number): string => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits));
+const mib = (bytes: number): string => (bytes / MiB).toFixed(1);
+const kib = (bytes: number): string => (bytes / 1024).toFixed(1);
+const cpuText = (cpu: CpuShare): string =>
+  Object.entries(cpu)
+    .map(([name, pct]) => `${name} ${pct.toFixed(0)}%`)
+    .join(', ');
+
+function mdTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const sep = `|${widths.map((w, i) => (i === 0 ? ` ${'-'.repeat(w)} ` : ` ${'-'.repeat(w - 1)}: `)).join('|')}|`;
+  return [line(header), sep, ...rows.map(line)].join('\n');
+}
+
+function comparisonTable(results: readonly TargetResult[]): string {
+  const header = ['metric', ...results.map((r) => r.label)];
+  const row = (name: string, pick: (r: TargetResult) => string): string[] => [name, ...results.map(pick)];
+  return mdTable(header, [
+    row(`small GET req/s (${SMALL.connections} conn)`, (r) => fmt(r.small?.rps, 0)),
+    row('small GET p50 ms', (r) => fmt(r.small?.p50, 2)),
+    row('small GET p99 ms', (r) => fmt(r.small?.p99, 2)),
+    row('download 100 MiB, MiB/s', (r) => fmt(r.download?.mibps, 0)),
+    row('upload 100 MiB, MiB/s', (r) => fmt(r.upload?.mibps, 0)),
+    row('fairness: idle req/s', (r) => fmt(r.fairness?.idle.rps, 0)),
+    row('fairness: req/s during bulk', (r) => fmt(r.fairness?.loaded.rps, 0)),
+    row('fairness: kept of idle rate', (r) => (r.fairness ? `${fmt(r.fairness.ratio * 100, 0)}%` : '—')),
+    row('fairness: p99 ms idle → bulk', (r) => (r.fairness ? `${fmt(r.fairness.idle.p99, 1)} → ${fmt(r.fairness.loaded.p99, 1)}` : '—')),
+    row('fairness: bulk ran at MB/s', (r) => fmt(r.fairness?.bulkMBps, 0)),
+    row('other processes\' CPU, max %', (r) => {
+      const values = Object.values(r.foreignCpu);
+      return values.length ? fmt(Math.max(...values), 0) : '—';
+    }),
+  ]);
+}
+
+function verdicts(results: readonly TargetResult[], ws: WsResult | undefined, stall: StallResult | undefined): Verdict[] {
+  const by = (key: string): TargetResult | undefined => results.find((r) => r.key === key);
+  const p = by('postern');
+  const d = by('direct');
+  const s = by('ssh');
+  const out: Verdict[] = [];
+  const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
+  const add = (target: string, value: number | undefined, text: (v: number) => string, goal: string, ok: (v: number) => boolean): void => {
+    out.push(value === undefined ? { target, value: 'not measured', goal, met: null } : { target, value: text(value), goal, met: ok(value) });
+  };
+  add('small GETs vs ssh -R', ratio(p?.small?.rps, s?.small?.rps), (v) => `${v.toFixed(2)}×`, '≥ 1.5×', (v) => v >= 1.5);
+  const vsDirect = ratio(p?.small?.rps, d?.small?.rps);
+  out.push({
+    target: 'small GETs vs direct',
+    value: vsDirect === undefined ? 'not measured' : `${vsDirect.toFixed(2)}×`,
+    goal: '(1.5× ssh -R ≈ 0.45× here)',
+    met: null,
+    info: true,
+  });
+  add(
+    'added p99 (Postern − direct)',
+    p?.small && d?.small ? p.small.p99 - d.small.p99 : undefined,
+    (v) => `${v.toFixed(2)} ms`,
+    '≤ 5 ms',
+    (v) => v <= 5,
+  );
+  add(
+    'signed-in socket vs open socket, small GETs',
+    ratio(by('postern-signed-in')?.small?.rps, p?.small?.rps),
+    (v) => `${v.toFixed(2)}×`,
+    '≥ 0.9×',
+    (v) => v >= 0.9,
+  );
+  add('download vs ssh -R', ratio(p?.download?.mibps, s?.download?.mibps), (v) => `${v.toFixed(2)}×`, '≥ 1.0×', (v) => v >= 1.0);
+  add('upload vs ssh -R', ratio(p?.upload?.mibps, s?.upload?.mibps), (v) => `${v.toFixed(2)}×`, '≥ 1.2×', (v) => v >= 1.2);
+  // A ratio only means something if the bulk download really ran beside the small requests.
+  const bulkRan = (r: TargetResult | undefined): boolean => (r?.fairness?.bulkMBps ?? 0) >= (0.5 * FAIR.bulkRate) / 1e6;
+  if (p?.fairness && !bulkRan(p)) {
+    const value = `bulk download ran at ${fmt(p.fairness.bulkMBps, 0)} MB/s, not ${FAIR.bulkRate / 1e6}`;
+    out.push({ target: 'small GETs during bulk, share of idle', value, goal: '≥ 80%', met: false });
+    out.push({ target: 'small GET p99 during bulk', value, goal: '≤ 20 ms', met: false });
+  } else {
+    add('small GETs during bulk, share of idle', p?.fairness?.ratio, (v) => `${(v * 100).toFixed(0)}%`, '≥ 80%', (v) => v >= 0.8);
+    add('small GET p99 during bulk', p?.fairness?.loaded.p99, (v) => `${v.toFixed(2)} ms`, '≤ 20 ms', (v) => v <= 20);
+  }
+  add('RSS per idle WebSocket (edge + connector)', ws?.totalPerStream, (v) => `${(v / 1024).toFixed(1)} KiB`, '≤ 24 KiB', (v) => v <= 24 * 1024);
+  if (stall) {
+    out.push({
+      target: 'edge RSS under a stalled 1 GiB upload',
+      value: `peak +${mib(stall.edgeGrowthPeak)} MiB (pushed ${fmt(stall.clientSentMiB, 0)} MiB)`,
+      goal: 'bounded (≤ 64 MiB, flat)',
+      met: stall.bounded,
+    });
+  } else out.push({ target: 'edge RSS under a stalled 1 GiB upload', value: 'not measured', goal: 'bounded', met: null });
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------ main
+
+async function toolVersion(command: string, args: string[]): Promise<string | undefined> {
+  try {
+    const child = await runCommand('/bin/sh', ['-c', `${command} ${args.join(' ')} 2>&1`], { timeoutMs: 5000 });
+    return child.trim().split('\n')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The commit measured, and product files changed since it (a bench of a dirty tree says so). */
+async function gitState(): Promise<{ commit: string | undefined; dirty: string[] }> {
+  if (env.BENCH_SOURCE) return { commit: env.BENCH_SOURCE, dirty: [] };
+  try {
+    const commit = (await runCommand('git', ['-C', ROOT, 'log', '-1', '--format=%h %s'], { timeoutMs: 5000 })).trim();
+    const status = await runCommand('git', ['-C', ROOT, 'status', '--porcelain', '--', 'shared/src', 'edge/src', 'connector/src', 'cli/src'], { timeoutMs: 5000 });
+    const dirty = status
+      .split('\n')
+      .filter((line) => line.trim())
+      .map((line) => `${line.slice(3)}${line.startsWith('??') ? ' (untracked)' : ''}`);
+    return { commit, dirty };
+  } catch {
+    return { commit: undefined, dirty: [] };
+  }
+}
+
+/** Share of all CPUs busy over `ms` (from /proc/stat), to tell whether something else is loading the machine. */
+async function machineBusy(ms: number): Promise<number> {
+  const read = (): { idle: number; total: number } => {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    return { idle, total: fields.reduce((a, b) => a + b, 0) };
+  };
+  const a = read();
+  await sleep(ms);
+  const b = read();
+  return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : 0;
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const dir = mkdtempSync(join(tmpdir(), 'postern-bench-'));
+  log(`Postern benchmark — ${startedAt.toISOString()}`);
+  log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}, Node ${process.version}`);
+  log(`logs and configs: ${dir}`);
+  const busyBefore = await machineBusy(1500);
+  if (busyBefore > 0.1) {
+    note(`the machine was already ${(busyBefore * 100).toFixed(0)}% busy before the bench started (other processes): figures will be low and noisy`);
+  }
+
+  const nginxPath = which('nginx');
+  const ssh = sshTools();
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
+    kernel: release(),
+    node: process.version,
+    nginx: nginxPath ? await toolVersion(nginxPath, ['-v']) : undefined,
+    ssh: ssh ? await toolVersion(ssh.ssh, ['-V']) : undefined,
+    busyBeforeRun: +busyBefore.toFixed(3),
+  };
+  const source = await gitState();
+  log(`source: ${source.commit ?? 'unknown commit'}${source.dirty.length ? ` + uncommitted changes in ${source.dirty.join(', ')}` : ''}`);
+  if (source.dirty.length) note(`measured a working tree with uncommitted changes to ${source.dirty.join(', ')}`);
+  if (!nginxPath) note(`nginx is not installed: its column is skipped. Install: ${NGINX_HINT}`);
+  if (!ssh) note(`sshd/ssh are not installed: the ssh -R column is skipped. Install: ${SSH_HINT}`);
+
+  const origin = await startOrigin(ROOT, dir);
+  const targets: Target[] = [];
+  const results: TargetResult[] = [];
+  const tryStart = async (key: string, start: () => Promise<Target>): Promise<void> => {
+    if (!WANTED.has(key)) return;
+    try {
+      const t = await start();
+      await checkPath(t);
+      targets.push(t);
+      results.push({ key: t.key, label: t.label, foreignCpu: {}, errors: [] });
+    } catch (err) {
+      if (key === 'postern' || key === 'direct') throw err;
+      note(`${key} could not be started, its column is skipped: ${(err as Error).message.split('\n')[0]}`);
+    }
+  };
+  await tryStart('direct', async () => directTarget(origin));
+  let postern: PosternTarget | undefined;
+  await tryStart('postern', async () => {
+    const flags = (name: string): string[] => env[name]?.split(/\s+/).filter(Boolean) ?? [];
+    postern = await startPostern(ROOT, dir, origin, {
+      tag: 'main',
+      connections: 1,
+      edgeNodeFlags: flags('BENCH_EDGE_NODE_FLAGS'),
+      connectorNodeFlags: flags('BENCH_CONNECTOR_NODE_FLAGS'),
+    });
+    return postern;
+  });
+  // The same path behind sign-in (policy, session/token lookup, identity headers, signed assertion):
+  // measured for small GETs only, against the open socket (target >= 0.9x).
+  await tryStart('postern-signed-in', () => startPostern(ROOT, dir, origin, { tag: 'auth', connections: 1, signedIn: true }));
+  if (nginxPath) await tryStart('nginx', () => startNginx(dir, origin));
+  if (ssh) await tryStart('ssh', () => startSshTunnel(dir, origin));
+  log(`paths: ${targets.map((t) => `${t.label} → 127.0.0.1:${t.port}${t.host ? ` (Host: ${t.host})` : ''}`).join('; ')}`);
+
+  const resultOf = (t: Target): TargetResult => results.find((r) => r.key === t.key)!;
+  const bulkTargets = targets.filter((t) => t.key !== 'postern-signed-in');
+  const guarded = async (t: Target, phase: string, fn: () => Promise<void>): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      const message = `${phase}: ${(err as Error).message.split('\n')[0]}`;
+      resultOf(t).errors.push(message);
+      log(`  ${t.label.padEnd(8)} FAILED ${message}`);
+    }
+  };
+
+  if (PHASES.has('small')) {
+    log(`\n[1/5] small GETs: ${SMALL.connections} connections, ${SMALL.warmSeconds} s warm-up + ${SMALL.seconds} s per path`);
+    for (const t of targets) await guarded(t, 'small GETs', () => phaseSmall(origin, t, resultOf(t)));
+  }
+  if (PHASES.has('transfer')) {
+    log(`\n[2/5] single-stream 100 MiB download and upload: ${TRANSFER.warmups} unmeasured + ${TRANSFER.runs} measured runs each (median reported)`);
+    for (const t of bulkTargets) await guarded(t, 'transfer', () => phaseTransfer(t, resultOf(t)));
+  }
+  if (PHASES.has('fairness')) {
+    log(`\n[3/5] fairness: small GETs idle vs. during a bulk download read at ${FAIR.bulkRate / 1e6} MB/s (${FAIR.seconds} s each)`);
+    for (const t of bulkTargets) await guarded(t, 'fairness', () => phaseFairness(dir, t, resultOf(t)));
+  }
+  for (const t of targets) await t.stop();
+
+  let ws: WsResult | undefined;
+  let stall: StallResult | undefined;
+  if (PHASES.has('ws') && WANTED.has('postern')) {
+    log(`\n[4/5] ${WS.count} idle WebSockets through one tunnel (fresh edge and connector)`);
+    try {
+      ws = await phaseWebSockets(dir, origin);
+    } catch (err) {
+      note(`WebSocket phase failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  if (PHASES.has('stall') && WANTED.has('postern')) {
+    log(`\n[5/5] ${STALL.bytes / MiB} MiB upload to an app reading ${STALL.appRate / 1e6} MB/s, edge RSS sampled for ${STALL.seconds} s (fresh edge and connector)`);
+    try {
+      stall = await phaseStall(dir, origin);
+    } catch (err) {
+      note(`stalled-upload phase failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  await origin.proc.stop();
+
+  const table = comparisonTable(results);
+  const checks = verdicts(results, ws, stall);
+  const checkTable = mdTable(
+    ['target', 'measured', 'goal', 'verdict'],
+    checks.map((c) => [c.target, c.value, c.goal, c.info ? 'info' : c.met === null ? 'n/a' : c.met ? 'met' : 'NOT met']),
+  );
+  const extra: string[] = [];
+  if (ws) {
+    extra.push(
+      `idle WebSockets: ${ws.opened}/${ws.requested} open (${ws.stillOpen} still open after 3 s, origin held ${ws.originSaw}), ` +
+        `edge +${kib(ws.edgePerStream)} KiB/stream (${mib(ws.edgeBefore)} → ${mib(ws.edgeAfter)} MiB), ` +
+        `connector +${kib(ws.connectorPerStream)} KiB/stream (${mib(ws.connectorBefore)} → ${mib(ws.connectorAfter)} MiB)`,
+    );
+  }
+  if (stall) {
+    extra.push(
+      `stalled upload: client pushed ${fmt(stall.clientSentMiB, 0)} MiB while the app read ${fmt(stall.appReceivedMiB, 0)} MiB in ${fmt(stall.seconds, 0)} s; ` +
+        `edge RSS ${mib(stall.edgeBaseline)} MiB → peak ${mib(stall.edgePeak)} MiB; connector peak +${mib(stall.connectorGrowthPeak)} MiB`,
+    );
+  }
+  for (const r of results) {
+    if (r.small) extra.push(`CPU during small GETs via ${r.label} (100% = one core): ${cpuText(r.small.cpu)}`);
+  }
+  for (const r of results) for (const e of r.errors) extra.push(`${r.label}: ${e}`);
+
+  log(`\nResults (${machine.cpus} × ${machine.cpuModel}; load generator in the bench process)\n`);
+  log(table);
+  log('');
+  log(checkTable);
+  log('');
+  for (const line of extra) log(`- ${line}`);
+  for (const retry of connectorRetries) note(`connector restarted: ${retry}`);
+  for (const n of notes) log(`- note: ${n}`);
+
+  const finishedAt = new Date();
+  const json = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
+    machine,
+    source,
+    settings: {
+      small: SMALL,
+      transfer: TRANSFER,
+      fairness: FAIR,
+      websockets: WS,
+      stall: STALL,
+      connectorConnections: 1,
+      loadGenerator: 'autocannon 8, in the bench process',
+    },
+    results,
+    websockets: ws,
+    stall,
+    targets: checks,
+    notes,
+    table,
+    targetsTable: checkTable,
+  };
+  mkdirSync(dirname(RESULTS), { recursive: true });
+  writeFileSync(`${RESULTS}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
+  renameSync(`${RESULTS}.tmp`, RESULTS);
+  log(`\nwrote ${RESULTS} (${json.durationSeconds} s)`);
+  if (env.BENCH_KEEP_TMP !== '1') rmSync(dir, { recursive: true, force: true });
+  else log(`kept ${dir}`);
+}
+
+// ------------------------------------------------------------------------------------------ lifecycle
+
+let finishing = false;
+async function shutdown(code: number, reason?: string): Promise<never> {
+  if (!finishing) {
+    finishing = true;
+    if (reason) process.stderr.write(`${reason}\n`);
+    await Promise.race([stopAll(3000), sleep(15_000)]);
+  }
+  killAllNow();
+  process.exit(code);
+}
+
+process.on('exit', killAllNow);
+process.on('SIGINT', () => void shutdown(130, 'interrupted: stopping every process the bench started'));
+process.on('SIGTERM', () => void shutdown(143, 'terminated: stopping every process the bench started'));
+const watchdog = setTimeout(() => void shutdown(1, `bench exceeded ${WATCHDOG_MS / 60_000} minutes: stopping`), WATCHDOG_MS);
+
+main()
+  .then(async () => {
+    clearTimeout(watchdog);
+    await shutdown(0);
+  })
+  .catch(async (err: Error) => {
+    clearTimeout(watchdog);
+    await shutdown(1, `bench failed: ${err.stack ?? err.message}`);
+  });
+
