@@ -116,7 +116,7 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     return this.streams.size;
   }
 
-  /** Bytes waiting in the writer plus bytes handed to the socket: bounded by the high-water mark. */
+  /** Bytes handed to the WebSocket and not yet written to the OS: the writer stops above the high-water mark. */
   get queuedBytes(): number {
     return this.inFlight;
   }

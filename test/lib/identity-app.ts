@@ -1,6 +1,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { closer, listenLocal } from './local-server.js';
 
 export interface AppRequest {
   readonly method: string;
@@ -22,23 +23,20 @@ export interface AppRequest {
  */
 export class IdentityApp {
   readonly requests: AppRequest[] = [];
-  private readonly sockets = new Set<Socket>();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
 
   private constructor(
     readonly label: string,
     readonly server: http.Server,
     readonly port: number,
-  ) {}
+  ) {
+    this.close = closer(server, this.wss);
+  }
 
   static async start(label: string): Promise<IdentityApp> {
     const server = http.createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const address = server.address();
-    const app = new IdentityApp(label, server, typeof address === 'object' && address ? address.port : 0);
+    const port = await listenLocal(server);
+    const app = new IdentityApp(label, server, port);
     app.attach();
     return app;
   }
@@ -56,17 +54,10 @@ export class IdentityApp {
     return last;
   }
 
-  async close(): Promise<void> {
-    for (const client of this.wss.clients) client.terminate();
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
+  /** Closes the app, cutting connections the edge still holds. */
+  readonly close: () => Promise<void>;
 
   private attach(): void {
-    this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
     this.server.on('request', (req, res) => {
       this.record(req, false);
       const path = new URL(req.url ?? '/', 'http://app').pathname;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { closer, listenLocal } from './local-server.js';
 import { patternChunks } from './pattern.js';
 
 export interface SeenRequest {
@@ -35,22 +36,19 @@ export class Origin {
   sseSentAt: number[] = [];
   /** Resolvers waiting for a request to a path prefix to start. */
   private readonly arrivals: { prefix: string; resolve: () => void }[] = [];
-  private readonly sockets = new Set<Socket>();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 8 * 1024 * 1024 });
 
   private constructor(
     readonly server: http.Server,
     readonly port: number,
-  ) {}
+  ) {
+    this.close = closer(server, this.wss);
+  }
 
   static async start(): Promise<Origin> {
     const server = http.createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const address = server.address();
-    const origin = new Origin(server, typeof address === 'object' && address ? address.port : 0);
+    const port = await listenLocal(server);
+    const origin = new Origin(server, port);
     origin.attach();
     return origin;
   }
@@ -64,17 +62,10 @@ export class Origin {
     return this.requests.filter((r) => r.url.startsWith(prefix));
   }
 
-  async close(): Promise<void> {
-    for (const client of this.wss.clients) client.terminate();
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
+  /** Closes the app, cutting connections the edge still holds. */
+  readonly close: () => Promise<void>;
 
   private attach(): void {
-    this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
     this.server.on('request', (req, res) => {
       this.record(req);
       this.handle(req, res).catch((err: Error) => {

@@ -78,12 +78,6 @@ const SOCKET_DEFAULTS = {
   ephemeral: false,
 } as const satisfies Omit<SocketRecord, 'id' | 'hostname' | 'createdAt' | 'accountId' | 'name'>;
 
-/** Labels nobody may claim: they belong to the edge itself or invite phishing. */
-export const RESERVED_LABELS: ReadonlySet<string> = new Set([
-  'www', 'api', 'auth', 'login', 'admin', 'edge', 'app', 'dashboard', 'portal', 'status', 'mail', 'postern', 'tunnel',
-  'connect', 'static', 'assets', 'cdn', 'docs', 'help', 'support', 'security', 'root', 'localhost',
-]);
-
 /** Turns a display name into a DNS-label stem: lower-case letters, digits and single hyphens. */
 export function labelStem(name: string): string {
   const stem = name
@@ -119,7 +113,10 @@ export class SocketStore {
     this.deleteById = db.prepare<[string]>('DELETE FROM sockets WHERE id = ?');
   }
 
-  /** Creates a socket with a unique hostname `<stem>-<random>`. */
+  /**
+   * Creates a socket with a unique hostname `<stem>-<random>`. The random suffix means no socket can
+   * ever hold a bare name such as `admin` or `auth` (reserved words need no list while it stays).
+   */
   create(input: NewSocket): SocketRecord {
     const stem = labelStem(input.name);
     for (let attempt = 0; attempt < 8; attempt++) {
