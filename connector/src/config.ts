@@ -4,6 +4,8 @@ export interface ConnectorConfig {
   readonly edgeUrl: string;
   readonly token: string;
   readonly socketId: string;
+  /** The tunnel of that socket this connector serves (`tunnel create`), if any. */
+  readonly tunnelId?: string | undefined;
   readonly target: { readonly host: string; readonly port: number };
   /** Parallel tunnel connections to the edge (≥ 1; 2 by default for failover). */
   readonly connections: number;

@@ -31,6 +31,7 @@ export function dialTunnel(config: ConnectorConfig): Promise<WebSocket> {
     [HandshakeHeader.CONNECTOR]: config.connectorId,
   };
   if (config.hostRewrite) headers[HandshakeHeader.HOST_REWRITE] = config.hostRewrite;
+  if (config.tunnelId) headers[HandshakeHeader.TUNNEL] = config.tunnelId;
 
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, {

@@ -4,6 +4,7 @@ export type ConnectorErrorCode =
   | 'FORBIDDEN'
   | 'SOCKET_NOT_FOUND'
   | 'SOCKET_DELETED'
+  | 'TUNNEL_DELETED'
   | 'PROTOCOL_VERSION'
   | 'BAD_REQUEST'
   | 'EDGE_UNREACHABLE'
@@ -15,6 +16,7 @@ const FATAL: ReadonlySet<ConnectorErrorCode> = new Set([
   'FORBIDDEN',
   'SOCKET_NOT_FOUND',
   'SOCKET_DELETED',
+  'TUNNEL_DELETED',
   'PROTOCOL_VERSION',
   'BAD_REQUEST',
 ]);

@@ -42,6 +42,8 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       edge.server.closeAllConnections();
       await edge.app.close();
       auth.live.stop();
+      edge.audit.stop();
+      edge.reaper.stop();
       store.close();
       edge.app.log.info('edge stopped');
     })());

@@ -2,10 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { TUNNEL_PATH } from '@postern/shared';
 import Fastify, { type FastifyInstance, type FastifyServerFactoryHandler } from 'fastify';
-import { apiRoutes } from './api/routes.js';
+import { apiRoutes } from './api/index.js';
+import { AuditLog } from './audit/audit-log.js';
 import type { AuthContext } from './auth/context.js';
+import { DeviceFlow } from './auth/device-flow.js';
+import { deviceRoutes } from './auth/device-routes.js';
 import { authRoutes } from './auth/routes.js';
 import type { EdgeConfig } from './config.js';
+import { ControlPlane } from './control/control-plane.js';
+import { EphemeralReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
 import { sendError, sendErrorOnSocket, wantsJson } from './pages/error-page.js';
 import { renderPage } from './pages/layout.js';
@@ -26,6 +31,8 @@ export interface Edge {
   readonly app: FastifyInstance;
   readonly server: Server;
   readonly registry: TunnelRegistry;
+  readonly audit: AuditLog;
+  readonly reaper: EphemeralReaper;
 }
 
 const unknownHost = (host: string) =>
@@ -67,14 +74,20 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
 
   const app = Fastify({
     serverFactory,
+    // Unknown fields are refused with a message, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
     logger: {
       level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
     },
   });
 
-  const proxy = new ProxyHandler(config, registry, app.log, new SocketGate(config, store, auth), auth, new ReservedPaths(config, auth));
-  const tunnels = new TunnelEndpoint(config, store, registry, app.log);
+  const audit = new AuditLog(store.audit, app.log);
+  const control = new ControlPlane(store, registry, router, auth.live, audit);
+  const devices = new DeviceFlow(store, audit, auth.edgeUrl);
+  const reaper = new EphemeralReaper(store, registry, control);
+  const proxy = new ProxyHandler(config, registry, app.log, new SocketGate(config, store, auth), auth, new ReservedPaths(config, auth), audit);
+  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit);
 
   app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, request, reply) => {
     const clientFault = err.validation !== undefined || (err.statusCode !== undefined && err.statusCode < 500);
@@ -101,9 +114,14 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       }),
     );
   });
-  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, router });
-  app.register(authRoutes, { config, store, auth, router });
+  // Sign-in and device forms post url-encoded bodies; small ones only.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) =>
+    done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices });
+  app.register(authRoutes, { config, store, auth, router, audit });
+  app.register(deviceRoutes, { config, store, auth, devices });
 
   if (!server) throw new Error('fastify did not create the HTTP server');
-  return { app, server, registry };
+  return { app, server, registry, audit, reaper };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Store } from '../src/store/index.js';
-import { labelStem } from '../src/store/sockets.js';
+import { labelStem } from '../src/store/labels.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'postern-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -76,6 +76,7 @@ export const CloseCode = {
   VERSION_MISMATCH: 4002,
   PING_TIMEOUT: 4008,
   SOCKET_DELETED: 4010,
+  TUNNEL_DELETED: 4011,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -85,6 +86,8 @@ export const HandshakeHeader = {
   SOCKET: 'postern-socket',
   CONNECTOR: 'postern-connector',
   HOST_REWRITE: 'postern-host-rewrite',
+  /** Optional: the tunnel (of that socket) this connector serves; quick shares and old connectors omit it. */
+  TUNNEL: 'postern-tunnel',
 } as const;
 
 /** Path of the tunnel endpoint on the edge's own host. */

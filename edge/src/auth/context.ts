@@ -8,6 +8,9 @@ import { createOidcProvider } from './providers/oidc.js';
 import type { RedirectProvider } from './providers/types.js';
 import { SessionService } from './sessions.js';
 
+/** Live-connection key of a stream opened with a Postern token (sessions use their hash). */
+export const TOKEN_CREDENTIAL = 'token:';
+
 /** Everything sign-in needs, built once at start-up (OIDC discovery, signing keys). */
 export interface AuthContext {
   readonly edgeUrl: string;
@@ -48,7 +51,9 @@ export async function createAuthContext(config: EdgeConfig, store: Store, warn: 
     { absoluteMs: config.auth.sessionTtlMs, idleMs: config.auth.sessionIdleMs },
     (hashes) => live?.close(hashes),
   );
-  live = new LiveConnections((idHash) => sessions.isLive(idHash));
+  live = new LiveConnections((credential) =>
+    credential.startsWith(TOKEN_CREDENTIAL) ? store.tokens.findLive(credential.slice(TOKEN_CREDENTIAL.length)) : sessions.isLive(credential),
+  );
   const secure = config.publicScheme === 'https';
   return {
     edgeUrl,

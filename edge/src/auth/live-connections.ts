@@ -1,45 +1,63 @@
 import type { Duplex } from 'node:stream';
 
 /**
- * Long-lived connections (upgraded WebSockets) by the session that opened them. Sign-out closes them
- * at once; a periodic sweep closes those whose session expired or was revoked elsewhere.
+ * Long-lived connections (upgraded WebSockets, TCP streams) by the credential that opened them (a
+ * session hash, or `token:<id>`) and by socket. Sign-out, token revocation and rule changes close
+ * them at once; a periodic sweep closes those whose credential expired or was revoked elsewhere.
  */
 export class LiveConnections {
-  private readonly bySession = new Map<string, Set<Duplex>>();
+  private readonly byCredential = new Map<string, Set<Duplex>>();
+  private readonly bySocket = new Map<string, Set<Duplex>>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(isLive: (idHash: string) => boolean, sweepEveryMs = 15_000) {
+  constructor(isLive: (credential: string) => boolean, sweepEveryMs = 15_000) {
     this.timer = setInterval(() => {
-      for (const idHash of this.bySession.keys()) if (!isLive(idHash)) this.close([idHash]);
+      for (const credential of this.byCredential.keys()) if (!isLive(credential)) this.close([credential]);
     }, sweepEveryMs);
     this.timer.unref();
   }
 
-  add(idHash: string, socket: Duplex): void {
-    let set = this.bySession.get(idHash);
-    if (!set) this.bySession.set(idHash, (set = new Set()));
-    set.add(socket);
-    socket.once('close', () => {
-      set.delete(socket);
-      if (set.size === 0 && this.bySession.get(idHash) === set) this.bySession.delete(idHash);
+  add(credential: string, socketId: string, connection: Duplex): void {
+    const sets = [entry(this.byCredential, credential), entry(this.bySocket, socketId)];
+    for (const set of sets) set.add(connection);
+    connection.once('close', () => {
+      for (const set of sets) set.delete(connection);
+      prune(this.byCredential, credential);
+      prune(this.bySocket, socketId);
     });
   }
 
-  close(idHashes: readonly string[]): void {
-    for (const idHash of idHashes) {
-      const set = this.bySession.get(idHash);
-      this.bySession.delete(idHash);
-      if (set) for (const socket of set) socket.destroy();
+  /** Closes every connection opened with these credentials. */
+  close(credentials: readonly string[]): void {
+    for (const credential of credentials) {
+      const set = this.byCredential.get(credential);
+      this.byCredential.delete(credential);
+      if (set) for (const connection of set) connection.destroy();
     }
+  }
+
+  /** Closes every connection to a socket (its rules changed, or it was deleted): clients reconnect and are checked again. */
+  closeSocket(socketId: string): void {
+    for (const connection of this.bySocket.get(socketId) ?? []) connection.destroy();
   }
 
   get size(): number {
     let n = 0;
-    for (const set of this.bySession.values()) n += set.size;
+    for (const set of this.byCredential.values()) n += set.size;
     return n;
   }
 
   stop(): void {
     clearInterval(this.timer);
   }
+}
+
+function entry(map: Map<string, Set<Duplex>>, key: string): Set<Duplex> {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  return set;
+}
+
+function prune(map: Map<string, Set<Duplex>>, key: string): void {
+  if (map.get(key)?.size === 0) map.delete(key);
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { EdgeConfig } from '../config.js';
 import { loginChooserPage, localLoginPage, signedOutPage, signInFailedPage, signOutConfirmPage } from '../pages/auth-pages.js';
 import { normalizeEmail } from '../policy/email.js';
@@ -18,6 +19,7 @@ export interface AuthRouteDeps {
   readonly store: Store;
   readonly auth: AuthContext;
   readonly router: HostRouter;
+  readonly audit: AuditLog;
 }
 
 const TRANSACTION_TTL_MS = 10 * 60_000;
@@ -28,15 +30,11 @@ type Query = Record<string, string | undefined>;
 
 /** Sign-in and sign-out on the edge's own host: chooser, IdP redirects, callback, local accounts. */
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Promise<void> {
-  const { config, store, auth, router } = deps;
+  const { config, store, auth, router, audit } = deps;
   const parseTarget = returnTargetParser(config, router);
   const footer = config.domain;
   const html = (reply: FastifyReply, status: number, body: string) =>
     reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(body);
-
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) =>
-    done(null, Object.fromEntries(new URLSearchParams(body as string))),
-  );
 
   const startHref = (id: string, target: ReturnTarget) => `/auth/start/${encodeURIComponent(id)}?rd=${encodeURIComponent(returnTargetToString(target))}`;
 
@@ -57,8 +55,24 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     return reply.redirect(target.path, 302);
   };
 
-  const finishLogin = (reply: FastifyReply, identity: VerifiedIdentity, target: ReturnTarget) => {
+  /** Sign-ins are audited for the owner of the socket the person was going to, else for their own account. */
+  const auditSignIn = (request: FastifyRequest, type: 'signin' | 'signin.failed', who: string | null, provider: string, target: ReturnTarget | undefined, reason?: string) => {
+    const route = target?.socketOrigin ? router.route(new URL(target.socketOrigin).host) : undefined;
+    const socket = route?.kind === 'socket' ? route.socket : undefined;
+    const ownAccount = who ? store.accounts.findByEmail(who) : undefined;
+    audit.record({
+      type,
+      accountId: socket?.accountId ?? ownAccount?.id ?? null,
+      socketId: socket?.id ?? null,
+      actor: who,
+      remote: request.ip,
+      detail: { provider, ...(reason ? { reason } : {}) },
+    });
+  };
+
+  const finishLogin = (request: FastifyRequest, reply: FastifyReply, identity: VerifiedIdentity, provider: string, target: ReturnTarget) => {
     const user = store.users.upsert(identity);
+    auditSignIn(request, 'signin', identity.email ?? `${identity.issuer} ${identity.subject}`, provider, target);
     const { handle, record } = auth.sessions.createLogin(user.id);
     reply.header('set-cookie', [
       setCookie(auth.cookies.login, handle, { secure: auth.secure, maxAgeSeconds: Math.floor(config.auth.sessionTtlMs / 1000) }),
@@ -119,10 +133,11 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     } catch (err) {
       if (!(err instanceof ProviderError)) throw err;
       request.log.info({ provider: provider.id, reason: err.message }, 'sign-in failed');
+      auditSignIn(request, 'signin.failed', null, provider.id, target, err.message);
       return failed(reply, `${provider.name} sign-in failed: ${err.message}`, target);
     }
     request.log.info({ provider: provider.id, user: identity.email ?? identity.subject }, 'signed in');
-    return finishLogin(reply, identity, target);
+    return finishLogin(request, reply, identity, provider.id, target);
   });
 
   app.post('/auth/local', async (request: FastifyRequest<{ Body: Query }>, reply) => {
@@ -141,11 +156,13 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const ok = await verifyPassword(body.password ?? '', stored ?? null);
     if (!ok || !account) {
       request.log.info({ provider: 'local' }, 'sign-in failed: wrong email or password');
+      auditSignIn(request, 'signin.failed', email, 'local', target, 'wrong email or password');
       const retry = newTransaction(reply, 'local', target);
       return html(reply, 401, localLoginPage({ transaction: retry, action: '/auth/local', error: 'Wrong email or password.', email: body.email ?? '', footer }));
     }
     request.log.info({ provider: 'local', user: account.email }, 'signed in');
-    return finishLogin(reply, { issuer: LOCAL_ISSUER, subject: account.id, email: account.email, name: null, groups: [], githubOrgs: [], githubTeams: [] }, target);
+    const identity = { issuer: LOCAL_ISSUER, subject: account.id, email: account.email, name: null, groups: [], githubOrgs: [], githubTeams: [] };
+    return finishLogin(request, reply, identity, 'local', target);
   });
 
   app.get('/auth/signout', async (request, reply) => {
@@ -162,6 +179,8 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       if (everywhere) auth.sessions.signOutEverywhere(login.user.id);
       else auth.sessions.signOut(login.record);
       request.log.info({ user: login.user.email ?? login.user.id, everywhere }, 'signed out');
+      const ownAccount = login.user.email ? store.accounts.findByEmail(login.user.email) : undefined;
+      audit.record({ type: 'signout', accountId: ownAccount?.id ?? null, actor: login.user.email ?? login.user.id, remote: request.ip, detail: { everywhere } });
     }
     reply.header('set-cookie', clearCookie(auth.cookies.login, auth.secure));
     return html(reply, 200, signedOutPage({ scope: !login ? 'none' : everywhere ? 'everywhere' : 'here', signInHref: '/auth/login', footer }));

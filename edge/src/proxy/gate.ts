@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { AuthContext } from '../auth/context.js';
+import { TOKEN_CREDENTIAL, type AuthContext } from '../auth/context.js';
 import { readCookie } from '../auth/cookies.js';
 import type { EdgeConfig } from '../config.js';
 import { evaluate, type AccessRules, type Identity } from '../policy/evaluate.js';
@@ -20,8 +20,10 @@ export type GateDecision =
   | {
       readonly kind: 'allow';
       readonly identity: AppIdentity | null;
-      /** The session behind a cookie, so long-lived streams can be closed with it. */
+      /** The session behind a cookie (WebSockets must then come from the socket's own origin). */
       readonly sessionHash: string | null;
+      /** What closes long-lived streams: the session hash, or `token:<id>` (see LiveConnections). */
+      readonly credential: string | null;
       /** The request's Authorization header was our bearer token: it must not reach the app. */
       readonly consumedAuthorization: boolean;
     }
@@ -33,10 +35,12 @@ const TOKEN_PREFIX = 'Bearer pst_';
 /** Verified tokens are re-checked against SQLite this often (as sessions are). */
 const TOKEN_CACHE_MS = 5_000;
 
-interface TokenIdentity {
+interface TokenHolder {
   readonly tokenId: string;
   readonly accountId: string;
   readonly email: string;
+  readonly name: string | null;
+  readonly identity: Identity;
   readonly checkedAt: number;
 }
 
@@ -47,7 +51,7 @@ interface TokenIdentity {
 export class SocketGate {
   /** Rules per socket record (records are replaced, never mutated, so identity is a safe key). */
   private readonly rulesCache = new WeakMap<SocketRecord, AccessRules>();
-  private readonly tokens = new Map<string, TokenIdentity>();
+  private readonly tokens = new Map<string, TokenHolder>();
 
   constructor(
     private readonly config: EdgeConfig,
@@ -56,7 +60,7 @@ export class SocketGate {
   ) {}
 
   check(req: IncomingMessage, socket: SocketRecord, host: string): GateDecision {
-    if (!socket.cloudauth) return { kind: 'allow', identity: null, sessionHash: null, consumedAuthorization: false };
+    if (!socket.cloudauth) return { kind: 'allow', identity: null, sessionHash: null, credential: null, consumedAuthorization: false };
     const rules = this.rules(socket);
     const authorization = req.headers.authorization;
     if (authorization?.startsWith(TOKEN_PREFIX)) return this.checkToken(authorization.slice(7), rules);
@@ -76,38 +80,54 @@ export class SocketGate {
       kind: 'allow',
       identity: { userId: user.id, email: user.email, name: user.name, groups: user.groups, assertionKey: record.idHash },
       sessionHash: record.idHash,
+      credential: record.idHash,
       consumedAuthorization: false,
     };
   }
 
-  private checkToken(token: string, rules: AccessRules): GateDecision {
-    const account = this.verifyToken(token);
-    if (!account) return { kind: 'unauthorized', message: 'The Postern token is invalid, expired or revoked.' };
-    const decision = evaluate(rules, { email: account.email, groups: [], githubOrgs: [], githubTeams: [] });
-    if (!decision.allow) return { kind: 'forbidden', who: account.email, reason: decision.reason };
+  /** A bearer token under the same policy as a browser session (also used by `postern tcp`). */
+  checkToken(token: string, rules: AccessRules): GateDecision {
+    const holder = this.verifyToken(token);
+    if (!holder) return { kind: 'unauthorized', message: 'The Postern token is invalid, expired or revoked.' };
+    const decision = evaluate(rules, holder.identity);
+    if (!decision.allow) return { kind: 'forbidden', who: holder.email, reason: decision.reason };
     return {
       kind: 'allow',
-      identity: { userId: account.accountId, email: account.email, name: null, groups: [], assertionKey: `token:${account.tokenId}` },
+      identity: { userId: holder.accountId, email: holder.email, name: holder.name, groups: holder.identity.groups, assertionKey: `token:${holder.tokenId}` },
       sessionHash: null,
+      credential: `${TOKEN_CREDENTIAL}${holder.tokenId}`,
       consumedAuthorization: true,
     };
   }
 
-  /** A token's account, from a short cache (scripts send the same token on every request). */
-  private verifyToken(token: string, now = Date.now()): TokenIdentity | undefined {
+  /**
+   * A token's holder, from a short cache (scripts send the same token on every request). A token
+   * made by a CLI sign-in carries that identity's groups and GitHub orgs; an admin-made one only
+   * the account's email.
+   */
+  private verifyToken(token: string, now = Date.now()): TokenHolder | undefined {
     const cached = this.tokens.get(token);
     if (cached && now - cached.checkedAt < TOKEN_CACHE_MS) return cached;
     this.tokens.delete(token);
     const record = this.store.tokens.verify(token, now);
     const account = record && this.store.accounts.findById(record.accountId);
     if (!record || !account) return undefined;
+    const user = record.userId ? this.store.users.findById(record.userId) : undefined;
     if (this.tokens.size > 10_000) this.tokens.clear();
-    const identity = { tokenId: record.id, accountId: account.id, email: account.email, checkedAt: now };
-    this.tokens.set(token, identity);
-    return identity;
+    const holder: TokenHolder = {
+      tokenId: record.id,
+      accountId: account.id,
+      email: account.email,
+      name: user?.name ?? null,
+      identity: { email: account.email, groups: user?.groups ?? [], githubOrgs: user?.githubOrgs ?? [], githubTeams: user?.githubTeams ?? [] },
+      checkedAt: now,
+    };
+    this.tokens.set(token, holder);
+    return holder;
   }
 
-  private rules(socket: SocketRecord): AccessRules {
+  /** The access rules of a socket, with its owner's email. */
+  rules(socket: SocketRecord): AccessRules {
     let rules = this.rulesCache.get(socket);
     if (!rules) {
       rules = {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { AuthContext } from '../auth/context.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
@@ -28,6 +29,7 @@ export class ProxyHandler {
     private readonly gate: SocketGate,
     private readonly auth: AuthContext,
     private readonly reserved: ReservedPaths,
+    private readonly audit: AuditLog,
   ) {}
 
   handleRequest(req: IncomingMessage, res: ServerResponse, socket: SocketRecord, host: string): void {
@@ -36,7 +38,7 @@ export class ProxyHandler {
       return;
     }
     const decision = this.gate.check(req, socket, host);
-    if (decision.kind !== 'allow') return this.refuse(req, res, decision, host);
+    if (decision.kind !== 'allow') return this.refuse(req, res, decision, socket, host);
     this.withIdentity(socket, host, decision, (identity) => {
       const prepared = this.prepare(req, socket, host, decision, identity);
       if (prepared instanceof EdgeError) return this.reject(req, res, prepared);
@@ -55,7 +57,10 @@ export class ProxyHandler {
     if (decision.kind === 'login' || decision.kind === 'unauthorized') {
       return refuse(new EdgeError('UNAUTHORIZED', 'Sign in before opening a WebSocket to this app.'));
     }
-    if (decision.kind === 'forbidden') return refuse(new EdgeError('POLICY_DENIED', decision.reason));
+    if (decision.kind === 'forbidden') {
+      this.recordDenial(req, socket, decision, 'websocket');
+      return refuse(new EdgeError('POLICY_DENIED', decision.reason));
+    }
     // Sibling sockets are same-site: a cookie-authenticated WebSocket must come from this very origin.
     if (decision.sessionHash && req.headers.origin !== `${this.config.publicScheme}://${host}`) {
       return refuse(new EdgeError('FORBIDDEN', 'Cross-origin WebSocket refused: the Origin must be this app’s own.'));
@@ -64,8 +69,9 @@ export class ProxyHandler {
       const prepared = this.prepare(req, socket, host, decision, identity);
       if (prepared instanceof EdgeError) return refuse(prepared);
       const [input, conn] = prepared;
-      // Sign-out, expiry and revocation close this connection (see auth/live-connections.ts).
-      if (decision.sessionHash) this.auth.live.add(decision.sessionHash, client);
+      // Sign-out, expiry, revocation and rule changes close this connection (see auth/live-connections.ts).
+      if (decision.credential) this.auth.live.add(decision.credential, socket.id, client);
+      this.recordStream(req, socket, decision, client);
       new UpgradeExchange(input, conn, client, head).start();
     }, () => refuse(new EdgeError('INTERNAL', 'internal error')));
   }
@@ -84,14 +90,29 @@ export class ProxyHandler {
     headers.then(then, fail);
   }
 
-  private refuse(req: IncomingMessage, res: ServerResponse, decision: Exclude<GateDecision, Allowed>, host: string): void {
+  private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: Extract<GateDecision, { kind: 'forbidden' }>, via: string): void {
+    this.log.info({ socket: socket.id, user: decision.who, reason: decision.reason }, 'access denied');
+    this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: req.socket.remoteAddress ?? null, reason: decision.reason, via });
+  }
+
+  /** WebSocket sessions of signed-in sockets are audited with who and how long (public ones are not: no one to name). */
+  private recordStream(req: IncomingMessage, socket: SocketRecord, decision: Allowed, client: Duplex): void {
+    if (!decision.identity) return;
+    const base = { accountId: socket.accountId, socketId: socket.id, actor: decision.identity.email ?? decision.identity.userId, remote: req.socket.remoteAddress ?? null };
+    const path = (req.url ?? '/').split('?')[0];
+    const openedAt = Date.now();
+    this.audit.record({ ...base, type: 'stream.open', detail: { kind: 'websocket', path } });
+    client.once('close', () => this.audit.record({ ...base, type: 'stream.close', detail: { kind: 'websocket', path, duration_ms: Date.now() - openedAt } }));
+  }
+
+  private refuse(req: IncomingMessage, res: ServerResponse, decision: Exclude<GateDecision, Allowed>, socket: SocketRecord, host: string): void {
     if (decision.kind === 'login') {
       res.writeHead(302, { location: decision.location, 'cache-control': 'no-store' });
       res.end();
       return;
     }
     if (decision.kind === 'unauthorized') return this.reject(req, res, new EdgeError('UNAUTHORIZED', decision.message));
-    this.log.info({ host, user: decision.who, reason: decision.reason }, 'access denied');
+    this.recordDenial(req, socket, decision, 'http');
     if (wantsJson(req)) return sendError(req, res, new EdgeError('POLICY_DENIED', decision.reason));
     const origin = `${this.config.publicScheme}://${host}`;
     const body = forbiddenPage({

@@ -90,6 +90,45 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE sockets ADD COLUMN allowed_github_teams TEXT NOT NULL DEFAULT '[]';
    ALTER TABLE sockets ADD COLUMN allowed_groups TEXT NOT NULL DEFAULT '[]';
    ALTER TABLE sockets ADD COLUMN identity_headers TEXT NOT NULL DEFAULT '{}';`,
+  `CREATE TABLE tunnels (
+     id TEXT PRIMARY KEY,
+     socket_id TEXT NOT NULL REFERENCES sockets(id) ON DELETE CASCADE,
+     account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+     name TEXT NOT NULL DEFAULT '',
+     ephemeral INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     last_connected_at INTEGER
+   );
+   CREATE INDEX tunnels_socket ON tunnels(socket_id);
+   CREATE TABLE audit_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     type TEXT NOT NULL,
+     account_id TEXT,
+     socket_id TEXT,
+     actor TEXT,
+     remote TEXT,
+     detail TEXT NOT NULL DEFAULT '{}'
+   );
+   CREATE INDEX audit_account_at ON audit_events(account_id, at);
+   CREATE INDEX audit_socket_at ON audit_events(socket_id, at);
+   CREATE INDEX audit_at ON audit_events(at);
+   CREATE TABLE device_authorizations (
+     device_hash TEXT PRIMARY KEY,
+     user_code TEXT NOT NULL UNIQUE,
+     client_name TEXT NOT NULL,
+     remote TEXT,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     last_poll_at INTEGER,
+     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'denied')),
+     user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+     account_id TEXT REFERENCES accounts(id) ON DELETE CASCADE
+   );
+   ALTER TABLE accounts ADD COLUMN publisher INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE api_tokens ADD COLUMN user_id TEXT REFERENCES users(id) ON DELETE CASCADE;
+   ALTER TABLE api_tokens ADD COLUMN last_used_at INTEGER;
+   CREATE INDEX api_tokens_account ON api_tokens(account_id);`,
 ];
 
 /** Opens (creating if needed) the edge database: WAL, foreign keys, migrations. */

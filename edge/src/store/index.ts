@@ -1,4 +1,6 @@
 import { AccountStore } from './accounts.js';
+import { AuditStore } from './audit.js';
+import { DeviceStore } from './devices.js';
 import { openDatabase, type Db } from './db.js';
 import { SocketStore } from './sockets.js';
 import { PasswordStore } from './passwords.js';
@@ -6,6 +8,7 @@ import { SessionStore } from './sessions.js';
 import { SigningKeyStore } from './signing-keys.js';
 import { TokenStore } from './tokens.js';
 import { TransactionStore } from './transactions.js';
+import { TunnelStore } from './tunnels.js';
 import { UserStore } from './users.js';
 
 /** Every table of the edge, over one SQLite connection. */
@@ -18,6 +21,9 @@ export class Store {
   readonly transactions: TransactionStore;
   readonly sessions: SessionStore;
   readonly signingKeys: SigningKeyStore;
+  readonly tunnels: TunnelStore;
+  readonly audit: AuditStore;
+  readonly devices: DeviceStore;
 
   constructor(readonly db: Db) {
     this.accounts = new AccountStore(db);
@@ -28,6 +34,9 @@ export class Store {
     this.transactions = new TransactionStore(db);
     this.sessions = new SessionStore(db);
     this.signingKeys = new SigningKeyStore(db);
+    this.tunnels = new TunnelStore(db);
+    this.audit = new AuditStore(db);
+    this.devices = new DeviceStore(db);
   }
 
   static open(path: string): Store {

@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import { randomId } from './ids.js';
+import { accountSuffix, labelStem } from './labels.js';
 
 export type SocketProtocol = 'http' | 'tcp';
 
@@ -8,7 +9,7 @@ export interface IdentityHeaderNames {
   readonly user?: string;
 }
 
-/** A published name. Access rules are stored now; the edge enforces them once sign-in exists. */
+/** A published name and who may reach it. Records are replaced on update, never mutated. */
 export interface SocketRecord {
   readonly id: string;
   readonly accountId: string;
@@ -78,18 +79,38 @@ const SOCKET_DEFAULTS = {
   ephemeral: false,
 } as const satisfies Omit<SocketRecord, 'id' | 'hostname' | 'createdAt' | 'accountId' | 'name'>;
 
-/** Turns a display name into a DNS-label stem: lower-case letters, digits and single hyphens. */
-export function labelStem(name: string): string {
-  const stem = name
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '') // drop accents: Ä → a
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 40)
-    .replace(/-+$/g, '');
-  return stem || 'socket';
+/** What `socket update` may change. The hostname is fixed at creation: links and DNS keep working. */
+export type SocketPatch = Partial<
+  Pick<
+    SocketRecord,
+    'name' | 'cloudauth' | 'allowedEmailDomains' | 'allowedEmailAddresses' | 'allowedGithubOrgs' | 'allowedGithubTeams' | 'allowedGroups' | 'identityHeaders'
+  >
+>;
+
+/** The account already has a permanent socket with this hostname. */
+export class LabelTakenError extends Error {
+  override readonly name = 'LabelTakenError';
+  constructor(readonly holder: SocketRecord) {
+    super(`you already have a socket at ${holder.hostname} ("${holder.name}", ${holder.id})`);
+  }
 }
+
+const toRow = (record: SocketRecord): SocketRow => ({
+  id: record.id,
+  account_id: record.accountId,
+  name: record.name,
+  hostname: record.hostname,
+  protocol: record.protocol,
+  cloudauth: record.cloudauth ? 1 : 0,
+  allowed_email_domains: JSON.stringify(record.allowedEmailDomains),
+  allowed_email_addresses: JSON.stringify(record.allowedEmailAddresses),
+  allowed_github_orgs: JSON.stringify(record.allowedGithubOrgs),
+  allowed_github_teams: JSON.stringify(record.allowedGithubTeams),
+  allowed_groups: JSON.stringify(record.allowedGroups),
+  identity_headers: JSON.stringify(record.identityHeaders),
+  ephemeral: record.ephemeral ? 1 : 0,
+  created_at: record.createdAt,
+});
 
 export class SocketStore {
   private readonly insert;
@@ -97,6 +118,9 @@ export class SocketStore {
   private readonly byHostname;
   private readonly byAccount;
   private readonly deleteById;
+  private readonly updateStmt;
+  private readonly allStmt;
+  private readonly ephemeralStmt;
 
   constructor(db: Db) {
     this.insert = db.prepare(
@@ -110,38 +134,44 @@ export class SocketStore {
     this.byId = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE id = ?');
     this.byHostname = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE hostname = ?');
     this.byAccount = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE account_id = ? ORDER BY created_at');
+    this.allStmt = db.prepare<[], SocketRow>('SELECT * FROM sockets ORDER BY created_at');
+    this.ephemeralStmt = db.prepare<[], SocketRow>('SELECT * FROM sockets WHERE ephemeral = 1');
     this.deleteById = db.prepare<[string]>('DELETE FROM sockets WHERE id = ?');
+    this.updateStmt = db.prepare(
+      `UPDATE sockets SET name = @name, cloudauth = @cloudauth, allowed_email_domains = @allowed_email_domains,
+         allowed_email_addresses = @allowed_email_addresses, allowed_github_orgs = @allowed_github_orgs,
+         allowed_github_teams = @allowed_github_teams, allowed_groups = @allowed_groups, identity_headers = @identity_headers
+       WHERE id = @id`,
+    );
   }
 
   /**
-   * Creates a socket with a unique hostname `<stem>-<random>`. The random suffix means no socket can
-   * ever hold a bare name such as `admin` or `auth` (reserved words need no list while it stays).
+   * Creates a socket. Permanent sockets get `<stem>-<short account id>`, the same every time, so
+   * an account has one socket per stem (LabelTakenError otherwise); quick shares get a random suffix.
    */
   create(input: NewSocket): SocketRecord {
     const stem = labelStem(input.name);
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const hostname = `${stem}-${randomId(4 + attempt)}`;
-      if (this.byHostname.get(hostname)) continue;
+    const candidates = input.ephemeral
+      ? Array.from({ length: 8 }, (_, attempt) => `${stem}-${randomId(4 + attempt)}`)
+      : [`${stem}-${accountSuffix(input.accountId)}`, `${stem}-${accountSuffix(input.accountId, true)}`];
+    for (const hostname of candidates) {
+      const holder = this.byHostname.get(hostname);
+      if (holder?.account_id === input.accountId && !input.ephemeral) throw new LabelTakenError(toSocket(holder));
+      if (holder) continue; // another account's short id shares the prefix: the long suffix is unique
       const record: SocketRecord = { ...SOCKET_DEFAULTS, ...input, id: `sck_${randomId(12)}`, hostname, createdAt: Date.now() };
-      this.insert.run({
-        id: record.id,
-        account_id: record.accountId,
-        name: record.name,
-        hostname,
-        protocol: record.protocol,
-        cloudauth: record.cloudauth ? 1 : 0,
-        allowed_email_domains: JSON.stringify(record.allowedEmailDomains),
-        allowed_email_addresses: JSON.stringify(record.allowedEmailAddresses),
-        allowed_github_orgs: JSON.stringify(record.allowedGithubOrgs),
-        allowed_github_teams: JSON.stringify(record.allowedGithubTeams),
-        allowed_groups: JSON.stringify(record.allowedGroups),
-        identity_headers: JSON.stringify(record.identityHeaders),
-        ephemeral: record.ephemeral ? 1 : 0,
-        created_at: record.createdAt,
-      });
+      this.insert.run(toRow(record));
       return record;
     }
     throw new Error('could not find a free hostname');
+  }
+
+  /** Replaces the given fields (never the hostname, protocol or owner); returns the new record. */
+  update(id: string, patch: SocketPatch): SocketRecord | undefined {
+    const current = this.findById(id);
+    if (!current) return undefined;
+    const next: SocketRecord = { ...current, ...patch };
+    this.updateStmt.run(toRow(next));
+    return next;
   }
 
   findById(id: string): SocketRecord | undefined {
@@ -156,6 +186,15 @@ export class SocketStore {
 
   listByAccount(accountId: string): SocketRecord[] {
     return this.byAccount.all(accountId).map(toSocket);
+  }
+
+  /** Every socket of the edge (the portal filters by policy). */
+  all(): SocketRecord[] {
+    return this.allStmt.all().map(toSocket);
+  }
+
+  listEphemeral(): SocketRecord[] {
+    return this.ephemeralStmt.all().map(toSocket);
   }
 
   delete(id: string): boolean {

@@ -4,7 +4,11 @@ import { Pool, type buildConnector } from 'undici';
 export interface TunnelConnectionInfo {
   readonly id: string;
   readonly socketId: string;
+  /** The tunnel this connection serves, when the connector named one. */
+  readonly tunnelId: string | null;
   readonly accountId: string;
+  /** The token the connector authenticated with: revoking it closes this connection. */
+  readonly tokenId: string;
   readonly connectorId: string;
   readonly remoteAddress: string;
   /** Host header the connector asked for, instead of the public one (apps that refuse unknown hosts). */

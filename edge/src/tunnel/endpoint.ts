@@ -3,13 +3,15 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, ERROR_CODE_NAMES, HandshakeHeader, MuxSession, PROTOCOL_VERSION } from '@postern/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer } from 'ws';
+import type { AuditLog } from '../audit/audit-log.js';
+import { tokenFailure } from '../auth/token-failure.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { randomId } from '../store/ids.js';
 import type { Store } from '../store/index.js';
 import { socketView } from '../api/socket-view.js';
-import { TunnelConnection } from './connection.js';
+import { TunnelConnection, type TunnelConnectionInfo } from './connection.js';
 import type { TunnelRegistry } from './registry.js';
 
 /** Largest WebSocket message a connector may send: a batch of frames (see shared/session.ts). */
@@ -29,13 +31,14 @@ export class TunnelEndpoint {
     private readonly store: Store,
     private readonly registry: TunnelRegistry,
     private readonly log: FastifyBaseLogger,
+    private readonly audit: AuditLog,
   ) {
     // Lets the connector check the version it reached, whatever the edge's age.
     this.wss.on('headers', (headers) => headers.push(`Postern-Protocol: ${PROTOCOL_VERSION}`));
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    let conn: Omit<ConstructorParameters<typeof TunnelConnection>[0], 'id'>;
+    let conn: Omit<TunnelConnectionInfo, 'id'> & { readonly actor: string };
     try {
       conn = this.authorize(req);
     } catch (err) {
@@ -55,8 +58,12 @@ export class TunnelEndpoint {
         return;
       }
       this.registry.add(tunnel);
+      if (info.tunnelId) this.store.tunnels.markConnected(info.tunnelId);
       const log = this.log.child({ socket: info.socketId, connection: info.id, connector: info.connectorId });
-      log.info({ remote: info.remoteAddress }, 'tunnel connected');
+      log.info({ remote: info.remoteAddress, tunnel: info.tunnelId }, 'tunnel connected');
+      const auditBase = { accountId: info.accountId, socketId: info.socketId, actor: info.actor, remote: info.remoteAddress };
+      const detail = { tunnel_id: info.tunnelId, connection_id: info.id, connector_id: info.connectorId };
+      this.audit.record({ ...auditBase, type: 'tunnel.connect', detail });
       session.sendHello({ v: 1, connectionId: info.id, socket: socketView(socketRecord, this.config) });
       session.on('goaway', (code, reason) => {
         log.info({ code: ERROR_CODE_NAMES[code] ?? code, reason }, 'connector is draining');
@@ -64,6 +71,7 @@ export class TunnelEndpoint {
       });
       session.on('close', ({ code, reason, error }) => {
         this.registry.remove(tunnel);
+        this.audit.record({ ...auditBase, type: 'tunnel.disconnect', detail: { ...detail, code, duration_ms: Date.now() - tunnel.connectedAt } });
         tunnel.drain();
         tunnel.pool.destroy().catch(() => undefined);
         if (error) log.warn({ code, err: error.message }, 'tunnel closed on error');
@@ -85,14 +93,21 @@ export class TunnelEndpoint {
     }
     const auth = header(req, 'authorization');
     const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-    const record = token ? this.store.tokens.verify(token) : undefined;
-    if (!record) throw new EdgeError('UNAUTHORIZED', 'missing, invalid, expired or revoked tunnel token');
+    const check = token ? this.store.tokens.check(token) : undefined;
+    if (!check?.ok) throw tokenFailure(check);
+    const record = check.token;
     const socketId = header(req, HandshakeHeader.SOCKET);
     if (!socketId) throw new EdgeError('BAD_REQUEST', `the ${HandshakeHeader.SOCKET} header is required`);
     const socket = this.store.sockets.findById(socketId);
     if (!socket) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${socketId} does not exist`);
     if (socket.accountId !== record.accountId) {
       throw new EdgeError('FORBIDDEN', `socket ${socketId} belongs to another account`);
+    }
+    const tunnelId = header(req, HandshakeHeader.TUNNEL) ?? null;
+    const tunnel = tunnelId ? this.store.tunnels.findById(tunnelId) : undefined;
+    if (tunnelId && (!tunnel || tunnel.accountId !== record.accountId)) throw new EdgeError('TUNNEL_NOT_FOUND', `tunnel ${tunnelId} does not exist`);
+    if (tunnel && tunnel.socketId !== socketId) {
+      throw new EdgeError('BAD_REQUEST', `tunnel ${tunnel.id} belongs to socket ${tunnel.socketId}, not ${socketId}`);
     }
     const hostRewrite = header(req, HandshakeHeader.HOST_REWRITE);
     if (hostRewrite !== undefined && !HOST_REWRITE.test(hostRewrite)) {
@@ -101,7 +116,10 @@ export class TunnelEndpoint {
     const connectorId = header(req, HandshakeHeader.CONNECTOR) ?? 'unnamed';
     return {
       socketId,
+      tunnelId,
       accountId: record.accountId,
+      tokenId: record.id,
+      actor: this.store.accounts.findById(record.accountId)?.email ?? record.accountId,
       connectorId: connectorId.slice(0, 64),
       remoteAddress: req.socket.remoteAddress ?? '',
       hostRewrite,

@@ -1,0 +1,102 @@
+import type { AuditLog } from '../audit/audit-log.js';
+import { EdgeError } from '../errors.js';
+import type { Store } from '../store/index.js';
+import { randomHandle } from '../store/secrets.js';
+import type { User } from '../store/users.js';
+
+/** How long a person has to approve a CLI sign-in, and how often the CLI may ask. */
+export const DEVICE_CODE_TTL_MS = 10 * 60_000;
+export const DEVICE_POLL_INTERVAL_S = 2;
+/** Tokens from `postern login` last this long unless the CLI asks for less. */
+export const LOGIN_TOKEN_TTL_MS = 90 * 24 * 3600_000;
+
+export interface DeviceStart {
+  readonly device_code: string;
+  readonly user_code: string;
+  readonly verification_uri: string;
+  readonly verification_uri_complete: string;
+  readonly expires_in: number;
+  readonly interval: number;
+}
+
+export interface DeviceToken {
+  readonly token: string;
+  readonly token_id: string;
+  readonly email: string;
+  readonly publisher: boolean;
+  readonly expires_at: string;
+}
+
+/**
+ * `postern login` by device authorization (RFC 8628): the CLI holds a secret device code and polls;
+ * the person signs in on the edge in a browser and approves the short user code shown by the CLI.
+ * The token is minted only when the approved CLI polls, so no secret waits in the database.
+ */
+export class DeviceFlow {
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+    private readonly edgeUrl: string,
+  ) {}
+
+  start(clientName: string, remote: string | null): DeviceStart {
+    const deviceCode = randomHandle();
+    const auth = this.store.devices.create(deviceCode, { clientName, remote, ttlMs: DEVICE_CODE_TTL_MS });
+    const uri = `${this.edgeUrl}/device`;
+    return {
+      device_code: deviceCode,
+      user_code: auth.userCode,
+      verification_uri: uri,
+      verification_uri_complete: `${uri}?code=${encodeURIComponent(auth.userCode)}`,
+      expires_in: DEVICE_CODE_TTL_MS / 1000,
+      interval: DEVICE_POLL_INTERVAL_S,
+    };
+  }
+
+  /** One poll: the token once approved, otherwise an error whose code says what to do next. */
+  poll(deviceCode: string, remote: string | null, now = Date.now()): DeviceToken {
+    const auth = this.store.devices.findByDeviceCode(deviceCode);
+    if (!auth || auth.expiresAt <= now) {
+      if (auth) this.store.devices.delete(auth.deviceHash);
+      throw new EdgeError('DEVICE_CODE_EXPIRED', 'this sign-in request expired or is unknown: run "postern login" again');
+    }
+    if (auth.status === 'denied') {
+      this.store.devices.delete(auth.deviceHash);
+      throw new EdgeError('DEVICE_DENIED', 'the sign-in request was denied in the browser');
+    }
+    if (auth.status === 'pending') {
+      const tooFast = auth.lastPollAt !== null && now - auth.lastPollAt < DEVICE_POLL_INTERVAL_S * 1000 - 250;
+      this.store.devices.recordPoll(auth.deviceHash, now);
+      if (tooFast) throw new EdgeError('SLOW_DOWN', `poll at most every ${DEVICE_POLL_INTERVAL_S} s`);
+      throw new EdgeError('AUTHORIZATION_PENDING', 'waiting for the sign-in to be approved in the browser');
+    }
+    const account = auth.accountId ? this.store.accounts.findById(auth.accountId) : undefined;
+    this.store.devices.delete(auth.deviceHash); // single use, whatever happens next
+    if (!account) throw new EdgeError('DEVICE_CODE_EXPIRED', 'the approving account no longer exists: run "postern login" again');
+    const expiresAt = now + LOGIN_TOKEN_TTL_MS;
+    const { token, record } = this.store.tokens.create(account.id, `postern login (${auth.clientName})`, expiresAt, auth.userId);
+    this.audit.record({ type: 'token.create', accountId: account.id, actor: account.email, remote, detail: { token_id: record.id, name: record.name, via: 'device login' } });
+    return { token, token_id: record.id, email: account.email, publisher: account.publisher, expires_at: new Date(expiresAt).toISOString() };
+  }
+
+  /**
+   * The signed-in person's answer. Approving makes (or finds) the account of their verified email;
+   * an account made this way may reach sockets, and publishes only once the admin allows it.
+   */
+  answer(userCode: string, user: User, approve: boolean, remote: string | null): { ok: true; clientName: string } | { ok: false; message: string } {
+    const auth = this.store.devices.findByUserCode(userCode);
+    if (!auth || auth.expiresAt <= Date.now() || auth.status !== 'pending') {
+      return { ok: false, message: 'This code is unknown, expired or already used. Run "postern login" again for a new one.' };
+    }
+    if (!approve) {
+      this.store.devices.answer(userCode, { status: 'denied' });
+      this.audit.record({ type: 'device.deny', actor: user.email ?? user.id, remote, detail: { client: auth.clientName } });
+      return { ok: true, clientName: auth.clientName };
+    }
+    if (!user.email) return { ok: false, message: 'Your sign-in did not include a verified email address, which a Postern account needs.' };
+    const { account } = this.store.accounts.ensure(user.email, { publisher: false });
+    this.store.devices.answer(userCode, { status: 'approved', userId: user.id, accountId: account.id });
+    this.audit.record({ type: 'device.approve', accountId: account.id, actor: user.email, remote, detail: { client: auth.clientName, cli_address: auth.remote } });
+    return { ok: true, clientName: auth.clientName };
+  }
+}

@@ -1,0 +1,86 @@
+import { CloseCode } from '@postern/shared';
+import type { AuditLog } from '../audit/audit-log.js';
+import { TOKEN_CREDENTIAL } from '../auth/context.js';
+import type { LiveConnections } from '../auth/live-connections.js';
+import type { HostRouter } from '../proxy/router.js';
+import type { Store } from '../store/index.js';
+import type { SocketPatch, SocketRecord } from '../store/sockets.js';
+import type { ApiToken } from '../store/tokens.js';
+import type { TunnelRecord } from '../store/tunnels.js';
+import type { TunnelRegistry } from '../tunnel/registry.js';
+
+/** Who changed something, for the audit log. */
+export interface Actor {
+  readonly email: string;
+  readonly remote: string | null;
+}
+
+/**
+ * Changes to sockets, tunnels and tokens with all their consequences: the host cache, live tunnel
+ * connections, open WebSocket/TCP streams, and the audit log. The API and the reaper use it.
+ */
+export class ControlPlane {
+  constructor(
+    private readonly store: Store,
+    private readonly registry: TunnelRegistry,
+    private readonly router: HostRouter,
+    private readonly live: LiveConnections,
+    private readonly audit: AuditLog,
+  ) {}
+
+  created(socket: SocketRecord, actor: Actor): void {
+    this.router.forget(socket.hostname);
+    this.audit.record({
+      type: 'socket.create',
+      accountId: socket.accountId,
+      socketId: socket.id,
+      actor: actor.email,
+      remote: actor.remote,
+      detail: { name: socket.name, hostname: socket.hostname, protocol: socket.protocol, cloudauth: socket.cloudauth, ephemeral: socket.ephemeral },
+    });
+  }
+
+  /** New rules apply to the next request; open streams are closed so they are checked again. */
+  update(socket: SocketRecord, patch: SocketPatch, actor: Actor): SocketRecord {
+    const updated = this.store.sockets.update(socket.id, patch) ?? socket;
+    this.router.forget(socket.hostname);
+    this.live.closeSocket(socket.id);
+    this.audit.record({ type: 'socket.update', accountId: socket.accountId, socketId: socket.id, actor: actor.email, remote: actor.remote, detail: { changed: Object.keys(patch) } });
+    return updated;
+  }
+
+  /** Deletes a socket: its tunnels go with it (cascade) and every connection to it closes. */
+  delete(socket: SocketRecord, actor: Actor, reason = 'deleted'): void {
+    this.store.sockets.delete(socket.id);
+    this.router.forget(socket.hostname);
+    this.live.closeSocket(socket.id);
+    for (const conn of this.registry.connections(socket.id)) conn.session.destroy(CloseCode.SOCKET_DELETED, 'socket was deleted');
+    this.audit.record({ type: 'socket.delete', accountId: socket.accountId, socketId: socket.id, actor: actor.email, remote: actor.remote, detail: { name: socket.name, reason } });
+  }
+
+  tunnelCreated(tunnel: TunnelRecord, actor: Actor): void {
+    this.audit.record({ type: 'tunnel.create', accountId: tunnel.accountId, socketId: tunnel.socketId, actor: actor.email, remote: actor.remote, detail: { tunnel_id: tunnel.id, name: tunnel.name } });
+  }
+
+  /** Deletes a tunnel and closes the connector connections serving it. */
+  deleteTunnel(tunnel: TunnelRecord, actor: Actor): void {
+    this.store.tunnels.delete(tunnel.id);
+    for (const conn of this.registry.connections(tunnel.socketId)) {
+      if (conn.info.tunnelId === tunnel.id) conn.session.destroy(CloseCode.TUNNEL_DELETED, 'tunnel was deleted');
+    }
+    this.audit.record({ type: 'tunnel.delete', accountId: tunnel.accountId, socketId: tunnel.socketId, actor: actor.email, remote: actor.remote, detail: { tunnel_id: tunnel.id } });
+  }
+
+  tokenCreated(token: ApiToken, actor: Actor, via: string): void {
+    this.audit.record({ type: 'token.create', accountId: token.accountId, actor: actor.email, remote: actor.remote, detail: { token_id: token.id, name: token.name, via } });
+  }
+
+  /** Revokes a token: its tunnels and its WebSocket/TCP streams close now, not at the next check. */
+  revokeToken(token: ApiToken, actor: Actor): boolean {
+    if (!this.store.tokens.revoke(token.id)) return false;
+    for (const conn of this.registry.all()) if (conn.info.tokenId === token.id) conn.session.destroy(CloseCode.UNAUTHORIZED, 'token was revoked');
+    this.live.close([`${TOKEN_CREDENTIAL}${token.id}`]);
+    this.audit.record({ type: 'token.revoke', accountId: token.accountId, actor: actor.email, remote: actor.remote, detail: { token_id: token.id, name: token.name } });
+    return true;
+  }
+}
