@@ -1,23 +1,12 @@
 #!/usr/bin/env node
 import { ConfigError, AdminError } from '@postern/edge';
-import { Command, CommanderError } from 'commander';
-import { registerAdmin } from './commands/admin.js';
-import { normalizeAliases, registerConnect } from './commands/connect.js';
-import { registerEdge } from './commands/edge.js';
+import { CommanderError } from 'commander';
+import { normalizeAliases } from './commands/connect.js';
 import { CliError } from './errors.js';
 import { out } from './output.js';
+import { buildProgram } from './program.js';
 
-const program = new Command()
-  .name('postern')
-  .description('Postern: publish private web apps through an identity-aware edge, without opening a port')
-  .version('0.1.0')
-  .option('--debug', 'show stack traces on errors')
-  .configureOutput({ outputError: (text, write) => write(out.colorError(text)) })
-  .exitOverride();
-
-registerEdge(program);
-registerAdmin(program);
-registerConnect(program);
+const program = buildProgram();
 
 /** Errors the user can act on print one line; anything else too, with the stack only under --debug. */
 function report(err: unknown): never {

@@ -17,7 +17,7 @@ test('the database is created in WAL mode with the schema migrated, and reopenin
   store.close();
   const again = Store.open(path);
   assert.equal(again.accounts.findByEmail('alice@example.com')?.id, account.id);
-  assert.equal(again.db.pragma('user_version', { simple: true }), 2);
+  assert.equal(again.db.pragma('user_version', { simple: true }), 3);
   again.close();
 });
 

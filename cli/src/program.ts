@@ -1,0 +1,21 @@
+import { Command } from 'commander';
+import { registerAdmin } from './commands/admin.js';
+import { registerConnect } from './commands/connect.js';
+import { registerEdge } from './commands/edge.js';
+import { out } from './output.js';
+
+/** The whole `postern` command tree, without parsing anything (the reference generator reads it too). */
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('postern')
+    .description('Postern: publish private web apps through an identity-aware edge, without opening a port')
+    .version('0.1.0')
+    .option('--debug', 'show stack traces on errors')
+    .configureOutput({ outputError: (text, write) => write(out.colorError(text)) })
+    .exitOverride();
+
+  registerEdge(program);
+  registerAdmin(program);
+  registerConnect(program);
+  return program;
+}
