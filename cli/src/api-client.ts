@@ -1,31 +1,80 @@
-import type { CreateSocketBody, SocketView } from '@postern/edge';
+import type {
+  AuditView,
+  CreateSocketBody,
+  CreateTunnelBody,
+  DeviceStart,
+  DeviceToken,
+  SocketView,
+  TokenView,
+  TunnelView,
+  UpdateSocketBody,
+} from '@postern/edge';
 import { request } from 'undici';
-import type { Credentials } from './credentials.js';
 import { CliError } from './errors.js';
 
-/** A thin client of the edge's REST API; every failure becomes one readable CliError. */
+/** A socket as the API lists it: the public view plus its live status. */
+export type SocketInfo = SocketView & { readonly online: boolean; readonly connections: number };
+
+export interface WhoAmI {
+  readonly id: string;
+  readonly email: string;
+  readonly publisher: boolean;
+  readonly token: TokenView;
+}
+
+/** An error answer of the edge, with its stable code (e.g. AUTHORIZATION_PENDING, TOKEN_EXPIRED). */
+export class ApiError extends CliError {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const enc = encodeURIComponent;
+
+/** A thin client of the edge's REST API (`/api/v1`); every failure becomes one readable error. */
 export class ApiClient {
-  constructor(private readonly creds: Credentials) {}
+  constructor(
+    readonly edgeUrl: string,
+    private readonly token?: string,
+  ) {}
 
-  createSocket(input: CreateSocketBody): Promise<SocketView> {
-    return this.call<SocketView>('POST', '/api/v1/sockets', input);
-  }
+  whoami = () => this.call<WhoAmI>('GET', '/whoami');
 
-  getSocket(id: string): Promise<SocketView> {
-    return this.call<SocketView>('GET', `/api/v1/sockets/${encodeURIComponent(id)}`);
-  }
+  createSocket = (input: CreateSocketBody) => this.call<SocketInfo>('POST', '/sockets', input);
+  listSockets = () => this.call<SocketInfo[]>('GET', '/sockets');
+  getSocket = (id: string) => this.call<SocketInfo>('GET', `/sockets/${enc(id)}`);
+  updateSocket = (id: string, patch: UpdateSocketBody) => this.call<SocketInfo>('PATCH', `/sockets/${enc(id)}`, patch);
+  deleteSocket = (id: string) => this.call<void>('DELETE', `/sockets/${enc(id)}`);
 
-  async deleteSocket(id: string): Promise<void> {
-    await this.call('DELETE', `/api/v1/sockets/${encodeURIComponent(id)}`);
-  }
+  createTunnel = (input: CreateTunnelBody) => this.call<TunnelView>('POST', '/tunnels', input);
+  listTunnels = (socketId?: string) => this.call<TunnelView[]>('GET', socketId ? `/tunnels?socket=${enc(socketId)}` : '/tunnels');
+  getTunnel = (id: string) => this.call<TunnelView>('GET', `/tunnels/${enc(id)}`);
+  deleteTunnel = (id: string) => this.call<void>('DELETE', `/tunnels/${enc(id)}`);
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  listTokens = () => this.call<TokenView[]>('GET', '/tokens');
+  createToken = (input: { name?: string; expires_in_seconds?: number }) =>
+    this.call<{ token: string; id: string; name: string; expires_at: string | null }>('POST', '/tokens', input);
+  revokeToken = (id: string) => this.call<void>('DELETE', `/tokens/${enc(id)}`);
+
+  audit = (query: { socket?: string; since?: string; limit?: number }) => {
+    const params = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
+    return this.call<AuditView[]>('GET', `/audit${params.size > 0 ? `?${params}` : ''}`);
+  };
+
+  startDeviceLogin = (clientName: string) => this.call<DeviceStart>('POST', '/device/code', { client_name: clientName });
+  pollDeviceLogin = (deviceCode: string) => this.call<DeviceToken>('POST', '/device/token', { device_code: deviceCode });
+
+  private async call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
     let res;
     try {
-      res = await request(new URL(path, this.creds.edgeUrl), {
-        method: method as 'GET',
+      res = await request(new URL(`/api/v1${path}`, this.edgeUrl), {
+        method,
         headers: {
-          authorization: `Bearer ${this.creds.token}`,
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
           accept: 'application/json',
           ...(body ? { 'content-type': 'application/json' } : {}),
         },
@@ -35,17 +84,20 @@ export class ApiClient {
       });
     } catch (err) {
       const code = (err as { code?: string }).code ?? (err as Error).message;
-      throw new CliError(`cannot reach the edge at ${this.creds.edgeUrl}: ${code}`);
+      throw new CliError(`cannot reach the edge at ${this.edgeUrl}: ${code}`);
     }
     const text = await res.body.text();
     if (res.statusCode >= 400) {
-      let message = text.slice(0, 200);
+      let code = 'HTTP_ERROR';
+      let message = `the edge answered ${res.statusCode}: ${text.slice(0, 200)}`;
       try {
-        message = (JSON.parse(text) as { error: { message: string } }).error.message;
+        const parsed = JSON.parse(text) as { error: { code: string; message: string } };
+        code = parsed.error.code;
+        message = parsed.error.message;
       } catch {
-        /* keep the raw text */
+        /* not our JSON (a proxy in front of the edge?): keep the raw text */
       }
-      throw new CliError(`the edge answered ${res.statusCode}: ${message}`);
+      throw new ApiError(res.statusCode, code, message);
     }
     return (text ? JSON.parse(text) : undefined) as T;
   }

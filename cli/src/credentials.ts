@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readLogin } from './credential-store.js';
 import { CliError } from './errors.js';
 
 export interface ClientOptions {
@@ -11,10 +12,8 @@ export interface Credentials {
   readonly token: string;
 }
 
-/** Edge URL and token from flags or POSTERN_EDGE / POSTERN_TOKEN (flags win). Tokens never come from argv. */
-export function resolveCredentials(options: ClientOptions, env: NodeJS.ProcessEnv = process.env): Credentials {
-  const edgeUrl = options.edge ?? env.POSTERN_EDGE;
-  if (!edgeUrl) throw new CliError('no edge given: pass --edge URL or set POSTERN_EDGE');
+/** Validates an edge URL and returns its origin. */
+export function parseEdgeUrl(edgeUrl: string): string {
   let parsed: URL;
   try {
     parsed = new URL(edgeUrl);
@@ -22,14 +21,33 @@ export function resolveCredentials(options: ClientOptions, env: NodeJS.ProcessEn
     throw new CliError(`--edge must be a URL such as http://localhost:8080, not "${edgeUrl}"`);
   }
   if (!['http:', 'https:'].includes(parsed.protocol)) throw new CliError(`--edge must start with http:// or https://, not "${edgeUrl}"`);
-  let token = env.POSTERN_TOKEN;
-  if (options.tokenFile) {
-    try {
-      token = readFileSync(options.tokenFile, 'utf8').trim();
-    } catch (err) {
-      throw new CliError(`cannot read --token-file ${options.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
+  return parsed.origin;
+}
+
+/** Reads a token from a file (first line); tokens never come from argv, where ps would show them. */
+export function readTokenFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new CliError(`cannot read --token-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (!token) throw new CliError('no token given: pass --token-file FILE or set POSTERN_TOKEN (create one with "postern admin token create EMAIL")');
-  return { edgeUrl: parsed.origin, token };
+}
+
+/**
+ * Edge URL and token: flags win, then POSTERN_EDGE / POSTERN_TOKEN, then the `postern login` file.
+ * The stored token is used only with the edge it was issued by, never sent to another one.
+ */
+export function resolveCredentials(options: ClientOptions, env: NodeJS.ProcessEnv = process.env): Credentials {
+  const stored = readLogin(env);
+  const edgeInput = options.edge ?? env.POSTERN_EDGE ?? stored?.edge;
+  if (!edgeInput) throw new CliError('no edge given: run "postern login --edge URL", pass --edge URL or set POSTERN_EDGE');
+  const edgeUrl = parseEdgeUrl(edgeInput);
+  const token =
+    (options.tokenFile ? readTokenFile(options.tokenFile) : undefined) ??
+    env.POSTERN_TOKEN ??
+    (stored && parseEdgeUrl(stored.edge) === edgeUrl ? stored.token : undefined);
+  if (!token) {
+    throw new CliError(`no token for ${edgeUrl}: run "postern login --edge ${edgeUrl}", or pass --token-file FILE / set POSTERN_TOKEN`);
+  }
+  return { edgeUrl, token };
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, AdminError } from '@postern/edge';
 import { CommanderError } from 'commander';
-import { normalizeAliases } from './commands/connect.js';
+import { normalizeAliases } from './rule-options.js';
 import { CliError } from './errors.js';
 import { out } from './output.js';
 import { buildProgram } from './program.js';

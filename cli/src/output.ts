@@ -5,6 +5,10 @@ export const out = {
   json(value: unknown): void {
     process.stdout.write(`${JSON.stringify(value)}\n`);
   },
+  /** Text printed exactly as given (documents such as YAML). */
+  raw(text: string): void {
+    process.stdout.write(text);
+  },
   line(text: string): void {
     process.stdout.write(`${text}\n`);
   },
@@ -13,6 +17,10 @@ export const out = {
   },
   info(text: string): void {
     process.stdout.write(`${chalk.dim(text)}\n`);
+  },
+  /** Instructions for a person while stdout carries the machine-readable answer. */
+  notice(text: string): void {
+    process.stderr.write(`${text}\n`);
   },
   warn(text: string): void {
     process.stderr.write(`${chalk.yellow('!')} ${text}\n`);
@@ -25,5 +33,7 @@ export const out = {
     process.stderr.write(`${chalk.dim(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
   },
   highlight: (text: string): string => chalk.bold.cyan(text),
+  good: (text: string): string => chalk.green(text),
+  dim: (text: string): string => chalk.dim(text),
   colorError: (text: string): string => chalk.red(text),
 };

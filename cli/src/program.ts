@@ -1,7 +1,12 @@
 import { Command } from 'commander';
 import { registerAdmin } from './commands/admin.js';
+import { registerAudit } from './commands/audit.js';
 import { registerConnect } from './commands/connect.js';
 import { registerEdge } from './commands/edge.js';
+import { registerLogin } from './commands/login.js';
+import { registerSocket } from './commands/socket.js';
+import { registerToken } from './commands/token.js';
+import { registerTunnel } from './commands/tunnel.js';
 import { out } from './output.js';
 
 /** The whole `postern` command tree, without parsing anything (the reference generator reads it too). */
@@ -16,6 +21,11 @@ export function buildProgram(): Command {
 
   registerEdge(program);
   registerAdmin(program);
+  registerLogin(program);
   registerConnect(program);
+  registerSocket(program);
+  registerTunnel(program);
+  registerToken(program);
+  registerAudit(program);
   return program;
 }

@@ -1,10 +1,11 @@
 export { resolveEdgeConfig, edgeConfigFromEnv, edgeConfigFromFile, ConfigError, type EdgeConfig, type EdgeConfigInput, type OidcInput } from './config.js';
+export { printConfig } from './config-print.js';
 export { buildServer, type Edge, type EdgeDeps } from './server.js';
 export { startEdge, type RunningEdge } from './main.js';
 export { withStore, addUser, setPassword, createToken, AdminError } from './admin.js';
 export { EdgeError, EDGE_ERRORS, type EdgeErrorCode } from './errors.js';
 export type { SocketView } from './api/socket-view.js';
-export type { CreateSocketBody, UpdateSocketBody } from './api/sockets.js';
+export type { CreateSocketBody, UpdateSocketBody, SocketRulesBody } from './api/sockets.js';
 export type { CreateTunnelBody } from './api/tunnels.js';
 export type { TunnelView, TokenView, AuditView } from './api/views.js';
 export type { DeviceStart, DeviceToken } from './auth/device-flow.js';

@@ -3,6 +3,7 @@ import {
   ErrorCode,
   FrameType,
   HEADER_SIZE,
+  MAX_EVENT_PAYLOAD,
   MAX_JSON_PAYLOAD,
   MAX_PAYLOAD,
   PROTOCOL_VERSION,
@@ -20,10 +21,11 @@ const PAYLOAD_LIMITS: Readonly<Record<number, readonly [number, number]>> = {
   [FrameType.PING]: [8, 8],
   [FrameType.GOAWAY]: [4, 4 + 1024],
   [FrameType.HELLO]: [2, MAX_JSON_PAYLOAD],
+  [FrameType.EVENT]: [2, MAX_EVENT_PAYLOAD],
 };
 
 /** Frames that belong to the session (stream id 0) rather than to one stream. */
-const SESSION_FRAMES = new Set<number>([FrameType.PING, FrameType.GOAWAY, FrameType.HELLO]);
+const SESSION_FRAMES = new Set<number>([FrameType.PING, FrameType.GOAWAY, FrameType.HELLO, FrameType.EVENT]);
 
 /** Writes a frame header at `offset` of `target`. */
 export function writeHeader(

@@ -17,6 +17,8 @@ export const MAX_PAYLOAD = 64 * 1024;
 export const DATA_CHUNK = 16 * 1024;
 /** Largest OPEN preamble / HELLO document. */
 export const MAX_JSON_PAYLOAD = 16 * 1024;
+/** Largest EVENT document: one request log entry, so a flood of them stays cheap to buffer and parse. */
+export const MAX_EVENT_PAYLOAD = 4 * 1024;
 
 export const FrameType = {
   OPEN: 0x01,
@@ -28,6 +30,7 @@ export const FrameType = {
   PING: 0x07,
   GOAWAY: 0x08,
   HELLO: 0x09,
+  EVENT: 0x0a,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -106,4 +109,24 @@ export interface Hello {
   readonly v: 1;
   readonly connectionId: string;
   readonly socket: { readonly id: string; readonly name: string; readonly hostname: string; readonly url: string };
+}
+
+/**
+ * EVENT payload the edge sends when a proxied exchange ends: a request log line for the connector
+ * to show. `t: 'request'` for every HTTP exchange and for a WebSocket's opening (status 101);
+ * `t: 'websocket_close'` when that WebSocket closes. Receivers ignore other `t` values.
+ */
+export interface RequestEvent {
+  readonly t: 'request' | 'websocket_close';
+  /** When it ended, ms since the epoch. */
+  readonly ts: number;
+  readonly method: string;
+  /** The path only: query strings can carry secrets. */
+  readonly path: string;
+  readonly status: number;
+  readonly duration_ms: number;
+  /** The signed-in user; null on a public socket or for a user without a verified email. */
+  readonly email: string | null;
+  /** Response body bytes relayed from the app (0 for the edge's own error pages and WebSocket events). */
+  readonly bytes_out: number;
 }

@@ -2,6 +2,7 @@ export {
   PROTOCOL_VERSION,
   HEADER_SIZE,
   MAX_PAYLOAD,
+  MAX_EVENT_PAYLOAD,
   DATA_CHUNK,
   FrameType,
   Flag,
@@ -15,6 +16,7 @@ export {
   type StreamKind,
   type OpenPreamble,
   type Hello,
+  type RequestEvent,
 } from './frame.js';
 export { FrameDecoder, encodeFrame, encodeU32, encodeCodeAndReason, decodeCodeAndReason, writeHeader } from './codec.js';
 export { ReceiveWindow, INITIAL_WINDOW, MAX_WINDOW, type WindowGrant } from './window.js';

@@ -9,6 +9,7 @@ import {
   Flag,
   FrameType,
   HEADER_SIZE,
+  MAX_EVENT_PAYLOAD,
   type Frame,
   type Hello,
   type OpenPreamble,
@@ -43,10 +44,14 @@ export interface SessionEvents {
   stream: [stream: MuxStream, preamble: OpenPreamble];
   hello: [hello: Hello];
   goaway: [code: number, reason: string];
+  /** An EVENT from the edge (connector side only): a JSON object whose `t` names its kind. */
+  event: [event: Readonly<Record<string, unknown>>];
   close: [info: SessionCloseInfo];
 }
 
 const BATCH_SIZE = 64 * 1024;
+/** EVENT bytes allowed to wait for the writer: a burst of finished requests in one turn stays bounded. */
+const EVENT_QUEUE_LIMIT = 64 * 1024;
 
 /** A DATA or FIN frame waiting to be copied into the message being built. */
 interface DataPart {
@@ -60,9 +65,9 @@ const MAX_STREAM_ID = 0xffff_fffe;
 /**
  * A multiplexed session over one WebSocket: many MuxStreams, one fair writer.
  *
- * The writer sends control frames first, then DATA round-robin across streams in chunks of at most
- * DATA_CHUNK, packed into WebSocket messages of at most BATCH_SIZE, and stops while more than
- * `highWaterMark` bytes sit unwritten in the socket.
+ * The writer sends control frames first, then EVENT frames, then DATA round-robin across streams in
+ * chunks of at most DATA_CHUNK, packed into WebSocket messages of at most BATCH_SIZE, and stops while
+ * more than `highWaterMark` bytes sit unwritten in the socket.
  */
 export class MuxSession extends EventEmitter<SessionEvents> implements StreamHost {
   readonly streams = new Map<number, MuxStream>();
@@ -72,9 +77,14 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
   /** The peer announced GO_AWAY: we must not open new streams. */
   remoteGoAway = false;
   closed = false;
+  /** EVENT frames sendEvent() dropped because the writer was backed up. */
+  droppedEvents = 0;
 
   private readonly decoder = new FrameDecoder();
   private readonly control: Buffer[] = [];
+  /** Encoded EVENT frames, sent after control frames; `eventBytes` is their total size. */
+  private readonly events: Buffer[] = [];
+  private eventBytes = 0;
   private readonly ready: MuxStream[] = [];
   private inFlight = 0;
   private flushScheduled = false;
@@ -141,6 +151,34 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
 
   sendHello(hello: Hello): void {
     this.queueControl(encodeFrame(FrameType.HELLO, 0, 0, Buffer.from(JSON.stringify(hello))));
+  }
+
+  /**
+   * Sends an EVENT to the connector, best effort: unlike stream data it never waits. It is dropped
+   * (counted in `droppedEvents`, returns false) while the writer is at its high-water mark or
+   * EVENT_QUEUE_LIMIT bytes of events already wait, and when it encodes to more than
+   * MAX_EVENT_PAYLOAD. Encoding happens here, after the cheap checks: a dropped event costs nothing.
+   */
+  sendEvent(event: { readonly t: string }): boolean {
+    if (this.opts.role !== 'edge') throw new Error('only the edge sends EVENT frames');
+    if (this.closed || this.closing) return false;
+    if (this.inFlight >= this.opts.highWaterMark || this.eventBytes >= EVENT_QUEUE_LIMIT) {
+      this.droppedEvents++;
+      return false;
+    }
+    const json = JSON.stringify(event);
+    const length = Buffer.byteLength(json);
+    if (length > MAX_EVENT_PAYLOAD) {
+      this.droppedEvents++;
+      return false;
+    }
+    const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
+    writeHeader(frame, 0, FrameType.EVENT, 0, 0, length);
+    frame.write(json, HEADER_SIZE, 'utf8');
+    this.events.push(frame);
+    this.eventBytes += frame.length;
+    this.scheduleFlush();
+    return true;
   }
 
   /** Tells the peer to open no new streams; existing ones continue. */
@@ -243,7 +281,7 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed) return;
-    while (this.inFlight < this.opts.highWaterMark && (this.control.length > 0 || this.ready.length > 0)) {
+    while (this.inFlight < this.opts.highWaterMark && this.hasQueued) {
       const message = this.buildMessage();
       if (!message) break;
       this.send(message);
@@ -251,18 +289,22 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     if (this.closing) this.maybeFinishClose();
   }
 
+  /** Frames or stream data wait for the writer. */
+  private get hasQueued(): boolean {
+    return this.control.length > 0 || this.events.length > 0 || this.ready.length > 0;
+  }
+
   /**
-   * Collects one message: control frames first, then DATA round-robin (one chunk per stream per
-   * turn, as many turns as fit), up to BATCH_SIZE of payload; then copies it into one exact buffer.
+   * Collects one message: control frames first, then events, then DATA round-robin (one chunk per
+   * stream per turn, as many turns as fit), up to BATCH_SIZE of payload; then copies it into one
+   * exact buffer.
    */
   private buildMessage(): Buffer | null {
     const parts: Array<Buffer | DataPart> = [];
-    let size = 0;
-    while (this.control.length > 0 && (size === 0 || size + this.control[0]!.length <= BATCH_SIZE)) {
-      const frame = this.control.shift()!;
-      parts.push(frame);
-      size += frame.length;
-    }
+    let size = takeFrames(this.control, parts, 0);
+    const beforeEvents = size;
+    size = takeFrames(this.events, parts, size);
+    this.eventBytes -= size - beforeEvents;
     // Rounds until the batch is full: a lone bulk stream fills whole messages, several share them.
     while (this.ready.length > 0 && size < BATCH_SIZE) {
       const stream = this.ready.shift()!;
@@ -304,14 +346,14 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     this.inFlight += size;
     this.ws.send(message, { binary: true }, () => {
       this.inFlight -= size;
-      if (this.control.length > 0 || this.ready.length > 0) this.scheduleFlush();
+      if (this.hasQueued) this.scheduleFlush();
       else if (this.closing) this.maybeFinishClose();
     });
   }
 
   private maybeFinishClose(): void {
     if (this.closed) return;
-    if (this.control.length > 0 || this.ready.length > 0 || this.inFlight > 0) return;
+    if (this.hasQueued || this.inFlight > 0) return;
     this.destroy(this.closeCode, this.closeReason);
   }
 
@@ -354,6 +396,10 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
       case FrameType.HELLO:
         if (this.opts.role !== 'connector') throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'HELLO sent to the edge');
         this.emit('hello', decodeJson<Hello>(payload, 'HELLO'));
+        return;
+      case FrameType.EVENT:
+        if (this.opts.role !== 'connector') throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'EVENT sent to the edge');
+        this.emit('event', decodeJson<Readonly<Record<string, unknown>>>(payload, 'EVENT'));
         return;
       case FrameType.OPEN:
         this.onOpen(streamId, payload);
@@ -467,9 +513,21 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     for (const stream of [...this.streams.values()]) stream.abort(cause);
     this.streams.clear();
     this.control.length = 0;
+    this.events.length = 0;
+    this.eventBytes = 0;
     this.ready.length = 0;
     this.emit('close', { code, reason, ...(this.failure ? { error: this.failure } : {}) });
   }
+}
+
+/** Moves whole frames from `queue` into `parts` while they fit in one message; returns the new size. */
+function takeFrames(queue: Buffer[], parts: Array<Buffer | DataPart>, size: number): number {
+  while (queue.length > 0 && (size === 0 || size + queue[0]!.length <= BATCH_SIZE)) {
+    const frame = queue.shift()!;
+    parts.push(frame);
+    size += frame.length;
+  }
+  return size;
 }
 
 /** WebSocket close reasons are limited to 123 bytes. */

@@ -11,6 +11,7 @@ import {
   FrameDecoder,
   FrameType,
   HEADER_SIZE,
+  MAX_EVENT_PAYLOAD,
   MAX_PAYLOAD,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -87,8 +88,9 @@ const REF_LIMITS: Record<number, [number, number]> = {
   0x07: [8, 8], // PING
   0x08: [4, 1028], // GOAWAY
   0x09: [2, 16 * 1024], // HELLO
+  0x0a: [2, 4 * 1024], // EVENT
 };
-const REF_SESSION_TYPES = [0x07, 0x08, 0x09];
+const REF_SESSION_TYPES = [0x07, 0x08, 0x09, 0x0a];
 
 type RefResult =
   | { frames: PlainFrame[]; error: number; rest: 0 }
@@ -235,6 +237,11 @@ const VECTORS: Vector[] = [
     frame: { type: FrameType.HELLO, flags: 0, streamId: 0, payload: Buffer.from('{"v":1}') },
     wire: '01 09 0000 00000000 00000007 7b2276223a317d',
   },
+  {
+    name: 'EVENT {"t":"request"}',
+    frame: { type: FrameType.EVENT, flags: 0, streamId: 0, payload: Buffer.from('{"t":"request"}') },
+    wire: '01 0a 0000 00000000 0000000f 7b2274223a2272657175657374227d',
+  },
 ];
 
 describe('codec: fixed vectors', () => {
@@ -270,6 +277,7 @@ describe('codec: fixed vectors', () => {
     assert.equal(HEADER_SIZE, 12);
     assert.equal(PROTOCOL_VERSION, 1);
     assert.equal(MAX_PAYLOAD, 64 * 1024);
+    assert.equal(MAX_EVENT_PAYLOAD, 4 * 1024);
   });
 
   it('encodes an absent payload as a zero length', () => {
@@ -294,7 +302,8 @@ describe('codec: fixed vectors', () => {
     const maxData = encodeFrame(FrameType.DATA, 0, 1, Buffer.alloc(MAX_PAYLOAD, 0xab));
     const maxOpen = encodeFrame(FrameType.OPEN, 0, 2, Buffer.alloc(16 * 1024, 0x20));
     const maxReset = encodeFrame(FrameType.RESET, 0, 3, Buffer.alloc(1028, 0x41));
-    const r = runDecoder(chunk(Buffer.concat([maxData, maxOpen, maxReset]), [1, 100, 70_000, 80_000]));
+    const maxEvent = encodeFrame(FrameType.EVENT, 0, 0, Buffer.alloc(MAX_EVENT_PAYLOAD, 0x20));
+    const r = runDecoder(chunk(Buffer.concat([maxData, maxOpen, maxReset, maxEvent]), [1, 100, 70_000, 80_000, 83_000]));
     assert.equal(r.error, null);
     assert.deepEqual(
       r.frames.map((f) => [f.type, f.payload.length / 2]),
@@ -302,6 +311,7 @@ describe('codec: fixed vectors', () => {
         [FrameType.DATA, MAX_PAYLOAD],
         [FrameType.OPEN, 16 * 1024],
         [FrameType.RESET, 1028],
+        [FrameType.EVENT, MAX_EVENT_PAYLOAD],
       ],
     );
   });
@@ -361,7 +371,7 @@ const BAD: BadCase[] = [
   { name: 'version 2', wire: '02 03 0000 00000001 00000000', code: ErrorCode.VERSION_MISMATCH },
   { name: 'version 2 wins over an unknown type', wire: '02 ff 0000 00000000 ffffffff', code: ErrorCode.VERSION_MISMATCH },
   { name: 'type 0x00', wire: '01 00 0000 00000001 00000000', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'type 0x0a', wire: '01 0a 0000 00000001 00000000', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'type 0x0b', wire: '01 0b 0000 00000000 00000002 7b7d', code: ErrorCode.PROTOCOL_ERROR },
   { name: 'type 0xff', wire: '01 ff 0000 00000001 00000000', code: ErrorCode.PROTOCOL_ERROR },
   { name: 'DATA one byte over MAX_PAYLOAD', wire: '01 03 0000 00000001 00010001', code: ErrorCode.FRAME_SIZE_ERROR },
   { name: 'DATA with length 0xffffffff', wire: '01 03 0000 00000001 ffffffff', code: ErrorCode.FRAME_SIZE_ERROR },
@@ -376,6 +386,8 @@ const BAD: BadCase[] = [
   { name: 'PING with 7 bytes', wire: '01 07 0000 00000000 00000007 00000000000000', code: ErrorCode.FRAME_SIZE_ERROR },
   { name: 'GOAWAY with 0 bytes', wire: '01 08 0000 00000000 00000000', code: ErrorCode.FRAME_SIZE_ERROR },
   { name: 'HELLO over 16 KiB', wire: '01 09 0000 00000000 00004001', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'EVENT over 4 KiB', wire: '01 0a 0000 00000000 00001001', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'EVENT with 1 byte', wire: '01 0a 0000 00000000 00000001 7b', code: ErrorCode.FRAME_SIZE_ERROR },
   { name: 'OPEN on stream 0', wire: '01 01 0000 00000000 00000002 7b7d', code: ErrorCode.PROTOCOL_ERROR },
   { name: 'ACCEPT on stream 0', wire: '01 02 0000 00000000 00000000', code: ErrorCode.PROTOCOL_ERROR },
   { name: 'DATA on stream 0', wire: '01 03 0000 00000000 00000000', code: ErrorCode.PROTOCOL_ERROR },
@@ -385,6 +397,7 @@ const BAD: BadCase[] = [
   { name: 'PING on stream 1', wire: '01 07 0000 00000001 00000008 0000000000000000', code: ErrorCode.PROTOCOL_ERROR },
   { name: 'GOAWAY on stream 3', wire: '01 08 0000 00000003 00000004 00000000', code: ErrorCode.PROTOCOL_ERROR },
   { name: 'HELLO on stream 2', wire: '01 09 0000 00000002 00000002 7b7d', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'EVENT on stream 1', wire: '01 0a 0000 00000001 00000002 7b7d', code: ErrorCode.PROTOCOL_ERROR },
 ];
 
 describe('codec: invalid input raises ProtocolError', () => {

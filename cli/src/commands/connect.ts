@@ -8,21 +8,15 @@ import { resolveCredentials } from '../credentials.js';
 import { CliError } from '../errors.js';
 import { out } from '../output.js';
 import { parseDuration, parseIntInRange } from '../parse.js';
+import { addRuleOptions, rulesBody, type RuleOptions } from '../rule-options.js';
 import { onShutdown } from '../signals.js';
 
-interface ConnectOptions {
-  cloudauth?: boolean;
-  allowedEmailDomains?: string[];
-  allowedEmailAddresses?: string[];
-  allowedGithubOrgs?: string[];
-  allowedGithubTeams?: string[];
-  allowedGroups?: string[];
-  emailHeader?: string;
-  userHeader?: string;
+interface ConnectOptions extends RuleOptions {
   port: string;
   host: string;
   name?: string;
   socket?: string;
+  tunnel?: string;
   json?: boolean;
   connections: string;
   rewriteHost?: string | boolean;
@@ -45,77 +39,71 @@ function probe(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** Comma-separated lists, also accepted as repeated flags. */
-const list = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+/** What a connect serves: a permanent socket (and tunnel), or a quick share made now and removed on exit. */
+interface Served {
+  readonly socket: SocketView;
+  readonly tunnelId: string | undefined;
+  /** Removes what this run created (quick share); nothing for a permanent socket. */
+  readonly cleanUp: () => Promise<void>;
+}
 
-/** mysocketctl spells these with underscores; scripts written for it keep working. */
-const UNDERSCORE_ALIASES: Readonly<Record<string, string>> = {
-  '--allowed_email_domains': '--allowed-email-domains',
-  '--allowed_email_addresses': '--allowed-email-addresses',
-  '--allowed_github_orgs': '--allowed-github-orgs',
-};
-
-/** Rewrites underscore spellings (also `--flag=value`) to the dashed ones before parsing. */
-export function normalizeAliases(argv: readonly string[]): string[] {
-  return argv.map((arg) => {
-    const [flag, ...rest] = arg.split('=');
-    const alias = flag ? UNDERSCORE_ALIASES[flag] : undefined;
-    return alias ? [alias, ...rest].join('=') : arg;
-  });
+async function resolveServed(api: ApiClient, opts: ConnectOptions, port: number): Promise<Served> {
+  if (opts.socket) {
+    const socket = await api.getSocket(opts.socket);
+    if (opts.tunnel) {
+      const tunnel = await api.getTunnel(opts.tunnel);
+      if (tunnel.socket_id !== socket.id) throw new CliError(`tunnel ${tunnel.id} belongs to socket ${tunnel.socket_id}, not ${socket.id}`);
+    }
+    return { socket, tunnelId: opts.tunnel, cleanUp: async () => undefined };
+  }
+  if (opts.tunnel) throw new CliError('--tunnel needs --socket (the socket that tunnel belongs to)');
+  const socket = await api.createSocket({ name: opts.name ?? `app-${port}`, ephemeral: true, ...rulesBody(opts) });
+  const cleanUp = async () => {
+    await api.deleteSocket(socket.id).catch(() => undefined); // its tunnel goes with it
+  };
+  try {
+    const tunnel = await api.createTunnel({ socket_id: socket.id, ephemeral: true, name: 'quick share' });
+    return { socket, tunnelId: tunnel.id, cleanUp };
+  } catch (err) {
+    await cleanUp(); // nothing half-created stays on the edge
+    throw err;
+  }
 }
 
 export function registerConnect(program: Command): void {
-  program
+  const command = program
     .command('connect')
-    .description('publish a local port through the edge; prints the public URL')
+    .description('publish a local port through the edge and show requests live; prints the public URL')
     .requiredOption('--port <port>', 'local port of the app')
     .option('--host <host>', 'local host of the app', '127.0.0.1')
     .option('--name <name>', 'name of the socket (quick share: created now, removed on exit)')
-    .option('--socket <id>', 'an existing socket to serve instead of creating one')
-    .option('--cloudauth', 'require sign-in at the edge (without it the socket is public)')
-    .option('--allowed-email-domains <list>', 'who may sign in: email domains, comma-separated (*.corp.com for subdomains)', list)
-    .option('--allowed-email-addresses <list>', 'who may sign in: email addresses, comma-separated', list)
-    .option('--allowed-github-orgs <list>', 'who may sign in: GitHub organisations', list)
-    .option('--allowed-github-teams <list>', 'who may sign in: GitHub teams as org/team', list)
-    .option('--allowed-groups <list>', "who may sign in: values of the IdP's groups claim", list)
-    .option('--email-header <name>', 'header that carries the user email to the app', undefined)
-    .option('--user-header <name>', 'header that carries the user name to the app', undefined)
+    .option('--socket <id>', 'serve an existing socket (postern socket create) instead of a quick share')
+    .option('--tunnel <id>', 'the tunnel of that socket to connect as (postern tunnel create)');
+  addRuleOptions(command)
     .option('--connections <n>', 'parallel tunnel connections to the edge', String(DEFAULT_CONNECTIONS))
     .option('--rewrite-host [host]', "send the app this Host header instead of the public one (default host:port of the app)")
     .option('--grace <duration>', 'on stop, how long in-flight requests may finish', `${DEFAULT_GRACE_MS / 1000}s`)
     .option('--json', 'print JSON lines (first: {"event":"ready","url":...})')
-    .option('--edge <url>', 'edge URL (or POSTERN_EDGE)')
-    .option('--token-file <file>', 'file holding the API token (or POSTERN_TOKEN)')
+    .option('--edge <url>', 'edge URL (or POSTERN_EDGE; default: the one you logged in to)')
+    .option('--token-file <file>', 'file holding an API token (or POSTERN_TOKEN; default: your login)')
     .action(async (opts: ConnectOptions) => {
       const port = parseIntInRange(opts.port, 1, 65535, '--port');
       const connections = parseIntInRange(opts.connections, 1, 16, '--connections');
       const graceMs = parseDuration(opts.grace, '--grace');
       if (!/^[A-Za-z0-9.:[\]-]+$/.test(opts.host)) throw new CliError(`--host must be a host name or address, not "${opts.host}"`);
+      if (opts.socket && (opts.name || Object.keys(rulesBody(opts)).length > 0)) {
+        throw new CliError('--name and access-rule flags describe a new quick share; for --socket change them with "postern socket update"');
+      }
       const hostRewrite = opts.rewriteHost === true ? `${opts.host}:${port}` : opts.rewriteHost || undefined;
       const creds = resolveCredentials(opts);
-      const api = new ApiClient(creds);
-
-      const ephemeral = !opts.socket;
-      const socket: SocketView = opts.socket
-        ? await api.getSocket(opts.socket)
-        : await api.createSocket({
-            name: opts.name ?? `app-${port}`,
-            ephemeral: true,
-            ...(opts.cloudauth ? { cloudauth: true } : {}),
-            allowed_email_domains: opts.allowedEmailDomains ?? [],
-            allowed_email_addresses: opts.allowedEmailAddresses ?? [],
-            allowed_github_orgs: opts.allowedGithubOrgs ?? [],
-            allowed_github_teams: opts.allowedGithubTeams ?? [],
-            allowed_groups: opts.allowedGroups ?? [],
-            ...(opts.emailHeader || opts.userHeader
-              ? { identity_headers: { ...(opts.emailHeader ? { email: opts.emailHeader } : {}), ...(opts.userHeader ? { user: opts.userHeader } : {}) } }
-              : {}),
-          });
+      const api = new ApiClient(creds.edgeUrl, creds.token);
+      const { socket, tunnelId, cleanUp } = await resolveServed(api, opts, port);
 
       const connector = new Connector({
         edgeUrl: creds.edgeUrl,
         token: creds.token,
         socketId: socket.id,
+        tunnelId,
         target: { host: opts.host, port },
         connections,
         hostRewrite,
@@ -123,10 +111,6 @@ export function registerConnect(program: Command): void {
         connectorId: randomUUID(),
       });
       const view = new ConnectView(socket, `${opts.host}:${port}`, Boolean(opts.json));
-
-      const removeEphemeral = async () => {
-        if (ephemeral) await api.deleteSocket(socket.id).catch(() => undefined);
-      };
 
       const fatal = new Promise<ConnectorError>((resolve) => connector.once('fatal', resolve));
       connector.on('ready', async (hello) => {
@@ -143,7 +127,7 @@ export function registerConnect(program: Command): void {
           await connector.stop(graceMs);
         }).then(() => null),
       ]);
-      await removeEphemeral();
+      await cleanUp();
       if (outcome) throw new CliError(outcome.message);
       view.stopped();
       process.exit(0);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { edgeConfigFromEnv, edgeConfigFromFile, resolveEdgeConfig, startEdge, type OidcInput } from '@postern/edge';
+import { edgeConfigFromEnv, edgeConfigFromFile, printConfig, resolveEdgeConfig, startEdge, type OidcInput } from '@postern/edge';
+import { out } from '../output.js';
 import { onShutdown } from '../signals.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -24,6 +25,7 @@ interface EdgeFlags {
   localAccounts?: boolean;
   sessionTtl?: string;
   sessionIdle?: string;
+  printConfig?: boolean;
 }
 
 /** Repeated --oidc-* flags, matched by position: the n-th issuer takes the n-th client id, secret and name. */
@@ -62,6 +64,7 @@ export function registerEdge(program: Command): void {
     .option('--no-local-accounts', 'never allow local-account sign-in')
     .option('--session-ttl <duration>', 'sessions end this long after sign-in (default 24h)')
     .option('--session-idle <duration>', 'sessions end after this long without a request (default 8h)')
+    .option('--print-config', 'print the effective configuration (file, env and flags merged; secrets masked) and exit')
     .action(async (opts: EdgeFlags) => {
       const config = resolveEdgeConfig(
         {
@@ -84,6 +87,7 @@ export function registerEdge(program: Command): void {
         edgeConfigFromEnv(process.env),
         opts.config ? edgeConfigFromFile(opts.config) : {},
       );
+      if (opts.printConfig) return out.raw(printConfig(config));
       const edge = await startEdge(config);
       await onShutdown(() => edge.close());
     });

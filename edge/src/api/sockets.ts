@@ -182,7 +182,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
       if (request.body.name !== undefined) checkName(request.body.name);
       const rules = resolveRules(request.body, socket, socket.protocol);
       const patch: SocketPatch = { ...rules, ...(request.body.name !== undefined ? { name: request.body.name.trim() } : {}) };
-      return view(control.update(socket, patch, actorOf(request)));
+      return view(control.update(socket, patch, actorOf(request), Object.keys(request.body)));
     },
   );
 

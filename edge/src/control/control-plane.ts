@@ -41,11 +41,11 @@ export class ControlPlane {
   }
 
   /** New rules apply to the next request; open streams are closed so they are checked again. */
-  update(socket: SocketRecord, patch: SocketPatch, actor: Actor): SocketRecord {
+  update(socket: SocketRecord, patch: SocketPatch, actor: Actor, changed: readonly string[]): SocketRecord {
     const updated = this.store.sockets.update(socket.id, patch) ?? socket;
     this.router.forget(socket.hostname);
     this.live.closeSocket(socket.id);
-    this.audit.record({ type: 'socket.update', accountId: socket.accountId, socketId: socket.id, actor: actor.email, remote: actor.remote, detail: { changed: Object.keys(patch) } });
+    this.audit.record({ type: 'socket.update', accountId: socket.accountId, socketId: socket.id, actor: actor.email, remote: actor.remote, detail: { changed } });
     return updated;
   }
 

@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import type { SocketInfo } from '../api-client.js';
+import { apiClient, clientOptions } from '../client-command.js';
+import type { ClientOptions } from '../credentials.js';
+import { CliError } from '../errors.js';
+import { out } from '../output.js';
+import { addRuleOptions, describeRules, rulesBody, type RuleOptions } from '../rule-options.js';
+import { table } from '../table.js';
+
+type Opts = ClientOptions & RuleOptions & { json?: boolean };
+
+const status = (s: SocketInfo) => (s.online ? out.good('online') : out.dim('offline'));
+
+function showSocket(socket: SocketInfo): void {
+  out.line(`${out.highlight(socket.name)}  ${socket.url}`);
+  out.line(table(
+    ['', ''],
+    [
+      ['id', socket.id],
+      ['protocol', socket.protocol],
+      ['status', `${status(socket)}${socket.connections > 0 ? ` (${socket.connections} connection${socket.connections === 1 ? '' : 's'})` : ''}`],
+      ['access', describeRules(socket)],
+      ['headers', `${socket.identity_headers.email}, ${socket.identity_headers.user}, X-Postern-Assertion`],
+      ['created', socket.created_at + (socket.ephemeral ? ' (quick share)' : '')],
+    ],
+  ).split('\n').slice(1).join('\n'));
+}
+
+export function registerSocket(program: Command): void {
+  const socket = program.command('socket').description('permanent sockets: a stable public name and who may reach it');
+
+  const create = socket
+    .command('create')
+    .description('create a socket; its hostname <name>-<account> stays the same for good')
+    .requiredOption('--name <name>', 'name of the socket (also the start of its hostname)')
+    .option('--protocol <protocol>', 'http, or tcp for raw TCP (ssh, databases; reached with postern tcp)', 'http');
+  clientOptions(addRuleOptions(create)).action(async (opts: Opts & { name: string; protocol: string }) => {
+    if (opts.protocol !== 'http' && opts.protocol !== 'tcp') throw new CliError(`--protocol must be http or tcp, not "${opts.protocol}"`);
+    const created = await apiClient(opts).createSocket({ name: opts.name, protocol: opts.protocol, ...rulesBody(opts) });
+    if (opts.json) return out.json(created);
+    out.success(`socket ${created.id} created: ${out.highlight(created.url)}`);
+    if (!created.cloudauth) out.warn('this socket is public: anyone who knows the URL can reach it (add --cloudauth or allowed-* rules)');
+    out.info(`serve it with: postern tunnel create --socket ${created.id}, then postern connect --socket ${created.id} --tunnel <id> --port <port>`);
+  });
+
+  clientOptions(socket.command('ls').description('list your sockets with their status')).action(async (opts: Opts) => {
+    const sockets = await apiClient(opts).listSockets();
+    if (opts.json) return out.json(sockets);
+    if (sockets.length === 0) return out.info('no sockets yet: postern socket create --name grafana --cloudauth');
+    out.line(table(['ID', 'NAME', 'PROTOCOL', 'STATUS', 'URL', 'ACCESS'], sockets.map((s) => [s.id, s.name, s.protocol, status(s), s.url, describeRules(s)])));
+  });
+
+  clientOptions(socket.command('show <id>').description('show one socket')).action(async (id: string, opts: Opts) => {
+    const found = await apiClient(opts).getSocket(id);
+    if (opts.json) return out.json(found);
+    showSocket(found);
+  });
+
+  const update = socket
+    .command('update <id>')
+    .description("change a socket's name or access rules (lists replace the old ones; the hostname never changes)")
+    .option('--name <name>', 'new display name')
+    .option('--no-cloudauth', 'make the socket public (only without allowed-* rules)');
+  clientOptions(addRuleOptions(update)).action(async (id: string, opts: Opts & { name?: string; cloudauth?: boolean }) => {
+    // With both --cloudauth and --no-cloudauth defined, commander leaves it undefined unless one is given.
+    const patch = { ...rulesBody(opts), ...(opts.cloudauth === false ? { cloudauth: false } : {}), ...(opts.name ? { name: opts.name } : {}) };
+    if (Object.keys(patch).length === 0) throw new CliError('nothing to change: give --name, --cloudauth/--no-cloudauth or an --allowed-* rule');
+    const updated = await apiClient(opts).updateSocket(id, patch);
+    if (opts.json) return out.json(updated);
+    out.success(`socket ${updated.id} updated; access: ${describeRules(updated)}`);
+  });
+
+  clientOptions(socket.command('delete <id>').description('delete a socket, its tunnels and every connection to it')).action(async (id: string, opts: Opts) => {
+    await apiClient(opts).deleteSocket(id);
+    if (opts.json) return out.json({ id, deleted: true });
+    out.success(`socket ${id} deleted`);
+  });
+}

@@ -1,0 +1,43 @@
+import { stringify } from 'yaml';
+import type { EdgeConfig } from './config.js';
+
+const MASK = '********';
+
+/** Durations as the config file writes them. */
+function duration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/**
+ * The effective configuration (`postern edge --print-config`) in the YAML file's keys. Secrets are
+ * never printed: a masked `client_secret` only says one was read.
+ */
+export function printConfig(config: EdgeConfig): string {
+  const oidc = config.auth.providers.filter((p) => p.kind === 'oidc');
+  const github = config.auth.providers.find((p) => p.kind === 'github');
+  const doc = {
+    listen: `${config.listenHost}:${config.listenPort}`,
+    domain: config.domain,
+    public_scheme: config.publicScheme,
+    db: config.dbPath,
+    upstream_timeout: duration(config.upstreamTimeoutMs),
+    max_header_bytes: config.maxHeaderBytes,
+    log_level: config.logLevel,
+    local_accounts: config.auth.localAccounts,
+    session_ttl: duration(config.auth.sessionTtlMs),
+    session_idle: duration(config.auth.sessionIdleMs),
+    ...(oidc.length > 0 ? { oidc: oidc.map((p) => ({ name: p.name, issuer: p.issuer, client_id: p.clientId, client_secret: MASK })) } : {}),
+    ...(github
+      ? {
+          github_client_id: github.clientId,
+          github_client_secret: MASK,
+          ...(github.webUrl ? { github_web_url: github.webUrl } : {}),
+          ...(github.apiUrl ? { github_api_url: github.apiUrl } : {}),
+        }
+      : {}),
+  };
+  return `# effective Postern edge configuration (secrets masked; redirect URI ${config.publicScheme}://${config.domain}/auth/callback)\n${stringify(doc)}`;
+}

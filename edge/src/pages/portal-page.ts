@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import type { TunnelView } from '../api/views.js';
+import type { AccessSummary } from '../portal/access.js';
+import type { PortalApp, PortalSocket, PortalView } from '../portal/portal-view.js';
+import { html, type SafeHtml } from './html.js';
+import { renderPage } from './layout.js';
+import { timeAgo } from './relative-time.js';
+
+/** What a person runs to publish their first app (sign-in on: only they get in until they add rules). */
+const PUBLISH_COMMAND = 'postern connect --port 3000 --cloudauth';
+
+/** The home page before sign-in: what this edge is, and the way in. */
+export function portalSignedOutPage(input: { domain: string; signInHref: string; footer: string }): string {
+  return renderPage({
+    title: 'Postern edge',
+    eyebrow: 'Postern edge',
+    heading: input.domain,
+    text: `This edge publishes private apps. Each app has its own address under ${input.domain} and lets in only the people its owner chose. Sign in to see the apps you can open.`,
+    body: html`<div class="actions"><a class="button primary" href="${input.signInHref}">Sign in</a></div>
+<p class="muted small">Publishing an app? Install the Postern CLI and run <code>${PUBLISH_COMMAND}</code>.</p>`,
+    footer: input.footer,
+  });
+}
+
+/** The launcher of a signed-in person: the apps they may open, then their own sockets and tunnels. */
+export function portalPage(view: PortalView, input: { signOutHref: string; footer: string }): string {
+  const who = view.user.email ?? `${view.user.name ?? 'unknown'} (no verified email)`;
+  const showSockets = view.publisher || view.sockets.length > 0;
+  return renderPage({
+    title: 'Apps',
+    eyebrow: 'Postern edge',
+    heading: view.edge,
+    text: html`Signed in as <strong id="who">${who}</strong> · <a href="${input.signOutHref}">Sign out</a>`,
+    body: html`<section id="apps"><h2>Apps you can open</h2>${view.apps.length > 0 ? html`<ul class="plain tiles">${view.apps.map(appTile)}</ul>` : noApps(view)}</section>
+${showSockets ? html`<section id="sockets"><h2>Your sockets</h2>${view.sockets.length > 0 ? html`<ul class="plain">${view.sockets.map(socketCard)}</ul>` : noSockets()}</section>` : ''}`,
+    footer: input.footer,
+    wide: true,
+  });
+}
+
+const statusBadge = (online: boolean): SafeHtml =>
+  online ? html`<span class="badge online">Online</span>` : html`<span class="badge offline">Offline</span>`;
+
+/** A stable colour per app, so people find theirs by colour as well as by name. */
+function avatar(name: string, hostname: string): SafeHtml {
+  const hue = createHash('sha256').update(hostname).digest().readUInt16BE(0) % 360;
+  return html`<span class="avatar" style="background:hsl(${hue} 55% 42%)" aria-hidden="true">${(name[0] ?? '?').toUpperCase()}</span>`;
+}
+
+/** `postern tcp` opens a local port that leads to the socket, after the same policy check. */
+const tcpCommand = (hostname: string): string => `postern tcp --socket ${hostname} --listen 127.0.0.1:<port>`;
+
+function appTile(app: PortalApp): SafeHtml {
+  const name = app.protocol === 'http' ? html`<a class="tile-name" href="${app.url}">${app.name}</a>` : html`<span class="tile-name">${app.name}</span>`;
+  return html`<li class="tile app" data-host="${app.hostname}">
+<div class="tile-head">${avatar(app.name, app.hostname)}<div>${name}<div class="host">${app.protocol === 'http' ? app.url : app.hostname}</div></div></div>
+<div class="tags">${statusBadge(app.online)}<span class="badge">${app.protocol.toUpperCase()}</span>${app.yours ? html`<span class="badge">Yours</span>` : ''}</div>
+${app.protocol === 'tcp' ? html`<div class="small">Open a local port to it: <code>${tcpCommand(app.hostname)}</code></div>` : ''}
+</li>`;
+}
+
+function noApps(view: PortalView): SafeHtml {
+  return html`<div class="empty" id="no-apps"><p>No apps are shared with you yet.</p>
+<p class="small">When someone publishes an app for you (for example for everyone at your email domain), it appears here.
+${view.publisher ? html`To publish your own, run <code>${PUBLISH_COMMAND}</code>.` : 'Ask the owner of an app to add you to its rules.'}</p></div>`;
+}
+
+function noSockets(): SafeHtml {
+  return html`<div class="empty" id="no-sockets"><p>You have no sockets yet.</p>
+<p class="small">Publish a local app with <code>${PUBLISH_COMMAND}</code>. Only you can open it until you add rules, such as <code>--allowed-email-domains corp.com</code>.</p></div>`;
+}
+
+function socketCard(socket: PortalSocket): SafeHtml {
+  const address = socket.protocol === 'http' ? html`<a href="${socket.url}">${socket.url}</a>` : html`${socket.hostname} <span class="muted">(TCP)</span>`;
+  const connections = socket.connections === 1 ? '1 connection' : `${socket.connections} connections`;
+  return html`<li class="card socket" data-host="${socket.hostname}">
+<div class="tags"><strong>${socket.name}</strong>${statusBadge(socket.online)}${socket.access.kind === 'public' ? html`<span class="badge public">Public</span>` : ''}${socket.ephemeral ? html`<span class="badge">Quick share</span>` : ''}</div>
+<dl><dt>Address</dt><dd>${address}</dd>
+<dt>Who may enter</dt><dd class="access">${accessText(socket.access)}</dd>
+<dt>Connectors</dt><dd>${socket.online ? connections : html`none${socket.ephemeral ? '' : html` · serve it with <code>postern connect --socket ${socket.id} --port 3000</code>`}`}</dd>
+${socket.tunnels.length > 0 ? html`<dt>Tunnels</dt><dd><ul class="plain">${socket.tunnels.map(tunnelLine)}</ul></dd>` : ''}</dl>
+</li>`;
+}
+
+function accessText(access: AccessSummary): SafeHtml | string {
+  if (access.kind === 'public') return 'Anyone with the link, without signing in';
+  if (access.kind === 'owner-only') return 'Only you';
+  const grants = [
+    ...access.email_domains.map((d) => `anyone @${d}`),
+    ...access.email_addresses,
+    ...access.github_orgs.map((o) => `GitHub org ${o}`),
+    ...access.github_teams.map((t) => `GitHub team ${t}`),
+    ...access.groups.map((g) => `group ${g}`),
+  ];
+  return html`You, and <span class="tags" style="display:inline-flex">${grants.map((g) => html`<span class="badge">${g}</span>`)}</span>`;
+}
+
+function tunnelLine(tunnel: TunnelView): SafeHtml {
+  const last = tunnel.last_connected_at;
+  const seen = last ? html`last connected <time datetime="${last}" title="${last}">${timeAgo(Date.parse(last), Date.now())}</time>` : 'never connected';
+  return html`<li class="tunnel" data-tunnel="${tunnel.id}">${tunnel.name || tunnel.id} · ${
+    tunnel.status === 'connected' ? html`<span class="badge online">Connected</span>` : html`<span class="badge offline">Offline</span>`
+  } <span class="muted small">${seen}${tunnel.ephemeral ? ' · quick share' : ''}</span></li>`;
+}

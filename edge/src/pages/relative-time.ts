@@ -1,0 +1,13 @@
+const UNITS: ReadonlyArray<readonly [limitMs: number, unitMs: number, unit: string]> = [
+  [60 * 60_000, 60_000, 'min'],
+  [48 * 60 * 60_000, 60 * 60_000, 'h'],
+  [Infinity, 24 * 60 * 60_000, 'days'],
+];
+
+/** "just now", "5 min ago", "3 h ago", "12 days ago": pages are rendered per request, so `now` is fresh. */
+export function timeAgo(at: number, now: number): string {
+  const elapsed = Math.max(0, now - at);
+  if (elapsed < 60_000) return 'just now';
+  const [, unitMs, unit] = UNITS.find(([limitMs]) => elapsed < limitMs)!;
+  return `${Math.floor(elapsed / unitMs)} ${unit} ago`;
+}

@@ -1,0 +1,114 @@
+import { socketView } from '../api/socket-view.js';
+import { socketStatus, tunnelView, type TunnelView } from '../api/views.js';
+import type { EdgeConfig } from '../config.js';
+import { evaluate, type Identity } from '../policy/evaluate.js';
+import type { SocketGate } from '../proxy/gate.js';
+import type { Store } from '../store/index.js';
+import type { SocketRecord } from '../store/sockets.js';
+import type { User } from '../store/users.js';
+import type { TunnelRegistry } from '../tunnel/registry.js';
+import { accessSummary, type AccessSummary } from './access.js';
+
+/**
+ * An app the person may open. Sockets of other accounts show only what the person could learn by
+ * opening them: no id (ids are not an oracle, see the API) and no rules (they may name other people).
+ */
+export interface PortalApp {
+  readonly name: string;
+  readonly hostname: string;
+  readonly url: string;
+  readonly protocol: SocketRecord['protocol'];
+  readonly online: boolean;
+  readonly yours: boolean;
+}
+
+/** One of the person's own sockets, with its rules and tunnels. */
+export interface PortalSocket {
+  readonly id: string;
+  readonly name: string;
+  readonly hostname: string;
+  readonly url: string;
+  readonly protocol: SocketRecord['protocol'];
+  readonly online: boolean;
+  readonly connections: number;
+  /** A quick share: removed when its `postern connect` exits. */
+  readonly ephemeral: boolean;
+  readonly access: AccessSummary;
+  readonly tunnels: readonly TunnelView[];
+}
+
+/** The portal of one signed-in person: the same data for the page and for `Accept: application/json`. */
+export interface PortalView {
+  readonly edge: string;
+  readonly user: { readonly email: string | null; readonly name: string | null };
+  /** The person has a publishing account: they can run `postern connect` themselves. */
+  readonly publisher: boolean;
+  readonly apps: readonly PortalApp[];
+  /** The person's own sockets (none without an account). */
+  readonly sockets: readonly PortalSocket[];
+}
+
+export interface PortalDeps {
+  readonly config: EdgeConfig;
+  readonly store: Store;
+  readonly registry: TunnelRegistry;
+  readonly gate: Pick<SocketGate, 'rules'>;
+}
+
+const byName = (a: PortalApp, b: PortalApp): number => a.name.localeCompare(b.name) || a.hostname.localeCompare(b.hostname);
+
+export function buildPortal(deps: PortalDeps, user: User): PortalView {
+  const { config, store, registry, gate } = deps;
+  // Sessions carry only a verified email, so an account found by it really is this person's.
+  const account = user.email ? store.accounts.findByEmail(user.email) : undefined;
+  const identity: Identity = { email: user.email, groups: user.groups, githubOrgs: user.githubOrgs, githubTeams: user.githubTeams };
+
+  // Public sockets of other accounts are unlisted by design: publishing openly shares a link, it
+  // does not advertise the app to everyone who signs in. Only sign-in sockets whose rules let this
+  // person in are listed, plus the person's own.
+  const reachable = store.sockets
+    .all()
+    .filter((socket) => socket.accountId === account?.id || (socket.cloudauth && evaluate(gate.rules(socket), identity).allow));
+
+  const apps = reachable
+    .map((socket): PortalApp => {
+      const view = socketView(socket, config);
+      return {
+        name: socket.name,
+        hostname: view.hostname,
+        url: view.url,
+        protocol: socket.protocol,
+        online: socketStatus(socket, registry).online,
+        yours: socket.accountId === account?.id,
+      };
+    })
+    .sort(byName);
+
+  return {
+    edge: config.domain,
+    user: { email: user.email, name: user.name },
+    publisher: account?.publisher ?? false,
+    apps,
+    sockets: account ? ownSockets(deps, account.id) : [],
+  };
+}
+
+/** The account's sockets in creation order (as `postern socket list` shows them), each with its tunnels. */
+function ownSockets(deps: PortalDeps, accountId: string): PortalSocket[] {
+  const { config, store, registry } = deps;
+  const tunnels = store.tunnels.listByAccount(accountId).map((tunnel) => tunnelView(tunnel, registry));
+  return store.sockets.listByAccount(accountId).map((socket) => {
+    const view = socketView(socket, config);
+    return {
+      id: socket.id,
+      name: socket.name,
+      hostname: view.hostname,
+      url: view.url,
+      protocol: socket.protocol,
+      ...socketStatus(socket, registry),
+      ephemeral: socket.ephemeral,
+      access: accessSummary(socket),
+      tunnels: tunnels.filter((tunnel) => tunnel.socket_id === socket.id),
+    };
+  });
+}
