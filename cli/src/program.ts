@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerAdmin } from './commands/admin.js';
 import { registerAudit } from './commands/audit.js';
 import { registerConnect } from './commands/connect.js';
+import { registerDemo } from './commands/demo.js';
 import { registerEdge } from './commands/edge.js';
 import { registerLogin } from './commands/login.js';
 import { registerSocket } from './commands/socket.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(out.colorError(text)) })
     .exitOverride();
 
+  registerDemo(program);
   registerEdge(program);
   registerAdmin(program);
   registerLogin(program);
