@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { writeLogin } from '../src/credential-store.js';
 import { resolveCredentials } from '../src/credentials.js';
 import { CliError } from '../src/errors.js';
 import { parseDuration, parseIntInRange } from '../src/parse.js';
@@ -16,14 +20,30 @@ test('durations accept ms, s, m and bare seconds', () => {
   assert.equal(parseDuration('500ms', '--grace'), 500);
   assert.equal(parseDuration('2m', '--grace'), 120_000);
   assert.equal(parseDuration('5', '--grace'), 5000);
+  assert.equal(parseDuration('12h', '--expires'), 12 * 3600_000);
+  assert.equal(parseDuration('30d', '--expires'), 30 * 86_400_000);
   assert.throws(() => parseDuration('soon', '--grace'), CliError);
 });
 
 test('credentials come from flags or env, with one clear line when missing', () => {
-  assert.deepEqual(resolveCredentials({}, { POSTERN_EDGE: 'http://localhost:8080/', POSTERN_TOKEN: 'pst_x' }), { edgeUrl: 'http://localhost:8080', token: 'pst_x' });
-  assert.throws(() => resolveCredentials({}, { POSTERN_TOKEN: 'pst_x' }), /no edge given/);
-  assert.throws(() => resolveCredentials({}, { POSTERN_EDGE: 'http://localhost:8080' }), /no token given/);
-  assert.throws(() => resolveCredentials({ edge: 'ftp://x' }, { POSTERN_TOKEN: 'pst_x' }), /must start with http/);
-  assert.throws(() => resolveCredentials({ edge: 'not a url' }, { POSTERN_TOKEN: 'pst_x' }), /must be a URL/);
-  assert.throws(() => resolveCredentials({ tokenFile: '/nonexistent/token' }, { POSTERN_EDGE: 'http://localhost:8080' }), /cannot read --token-file/);
+  const env = { XDG_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'postern-creds-')) };
+  assert.deepEqual(resolveCredentials({}, { ...env, POSTERN_EDGE: 'http://localhost:8080/', POSTERN_TOKEN: 'pst_x' }), { edgeUrl: 'http://localhost:8080', token: 'pst_x' });
+  assert.throws(() => resolveCredentials({}, { ...env, POSTERN_TOKEN: 'pst_x' }), /no edge given/);
+  assert.throws(() => resolveCredentials({}, { ...env, POSTERN_EDGE: 'http://localhost:8080' }), /no token for http:\/\/localhost:8080/);
+  assert.throws(() => resolveCredentials({ edge: 'ftp://x' }, { ...env, POSTERN_TOKEN: 'pst_x' }), /must start with http/);
+  assert.throws(() => resolveCredentials({ edge: 'not a url' }, { ...env, POSTERN_TOKEN: 'pst_x' }), /must be a URL/);
+  assert.throws(() => resolveCredentials({ tokenFile: '/nonexistent/token' }, { ...env, POSTERN_EDGE: 'http://localhost:8080' }), /cannot read --token-file/);
+});
+
+test('a stored login is used for its own edge only, with owner-only file modes', () => {
+  const env = { XDG_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'postern-creds-')) };
+  const path = writeLogin({ edge: 'http://localhost:8080', token: 'pst_stored', email: 'a@b.c', token_id: 'tok_1', expires_at: null }, env);
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  assert.equal(statSync(dirname(path)).mode & 0o777, 0o700);
+  assert.deepEqual(resolveCredentials({}, env), { edgeUrl: 'http://localhost:8080', token: 'pst_stored' });
+  assert.deepEqual(resolveCredentials({}, { ...env, POSTERN_TOKEN: 'pst_env' }), { edgeUrl: 'http://localhost:8080', token: 'pst_env' });
+  // Pointing at another edge must never send it the stored token.
+  assert.throws(() => resolveCredentials({ edge: 'https://other.example.com' }, env), /no token for https:\/\/other.example.com/);
+  writeFileSync(path, '{not json');
+  assert.throws(() => resolveCredentials({}, env), /is damaged/);
 });
