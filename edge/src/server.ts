@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { TUNNEL_PATH } from '@postern/shared';
+import { TCP_PATH, TUNNEL_PATH } from '@postern/shared';
 import Fastify, { type FastifyInstance, type FastifyServerFactoryHandler } from 'fastify';
 import { apiRoutes } from './api/index.js';
+import { validationMessage } from './api/validation-message.js';
 import { AuditLog } from './audit/audit-log.js';
 import type { AuthContext } from './auth/context.js';
 import { DeviceFlow } from './auth/device-flow.js';
@@ -12,13 +13,15 @@ import type { EdgeConfig } from './config.js';
 import { ControlPlane } from './control/control-plane.js';
 import { EphemeralReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
-import { sendError, sendErrorOnSocket, wantsJson } from './pages/error-page.js';
-import { renderPage } from './pages/layout.js';
+import { sendError, sendErrorOnSocket } from './pages/error-page.js';
+import { portalRoutes } from './portal/routes.js';
 import { SocketGate } from './proxy/gate.js';
 import { ProxyHandler } from './proxy/handler.js';
 import { ReservedPaths } from './proxy/reserved.js';
 import { HostRouter } from './proxy/router.js';
 import type { Store } from './store/index.js';
+import { TcpAccess } from './tcp/access.js';
+import { TcpEndpoint } from './tcp/endpoint.js';
 import { TunnelEndpoint } from './tunnel/endpoint.js';
 import { TunnelRegistry } from './tunnel/registry.js';
 
@@ -67,6 +70,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       const route = router.route(req.headers.host);
       if (route.kind === 'socket') return proxy.handleUpgrade(req, socket, head, route.socket, route.host);
       if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);
+      if (route.kind === 'edge' && req.url === TCP_PATH) return tcp.handleUpgrade(req, socket, head);
       sendErrorOnSocket(req, socket, route.kind === 'edge' ? new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.') : unknownHost(route.host));
     });
     return server;
@@ -86,13 +90,16 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const control = new ControlPlane(store, registry, router, auth.live, audit);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl);
   const reaper = new EphemeralReaper(store, registry, control);
-  const proxy = new ProxyHandler(config, registry, app.log, new SocketGate(config, store, auth), auth, new ReservedPaths(config, auth), audit);
+  const gate = new SocketGate(config, store, auth);
+  const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit);
   const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit);
+  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log), auth.live, audit, app.log);
 
-  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, request, reply) => {
+  app.setErrorHandler((err: Error & { validation?: Parameters<typeof validationMessage>[1]; validationContext?: string; statusCode?: number }, request, reply) => {
     const clientFault = err.validation !== undefined || (err.statusCode !== undefined && err.statusCode < 500);
+    const message = err.validation ? validationMessage(err.validationContext, err.validation) : err.message;
     const edgeErr =
-      err instanceof EdgeError ? err : clientFault ? new EdgeError('BAD_REQUEST', err.message) : new EdgeError('INTERNAL', 'internal error');
+      err instanceof EdgeError ? err : clientFault ? new EdgeError('BAD_REQUEST', message) : new EdgeError('INTERNAL', 'internal error');
     if (edgeErr.code === 'INTERNAL') request.log.error({ err }, 'request failed');
     reply.code(edgeErr.status).header('postern-error', edgeErr.code).send(edgeErr.toJSON());
   });
@@ -102,18 +109,9 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   });
 
   app.get('/healthz', async () => ({ ok: true }));
-  app.get('/', async (request, reply) => {
-    const info = { edge: config.domain, sockets: `${config.publicScheme}://<socket>.${config.domain}` };
-    if (wantsJson(request.raw)) return info;
-    return reply.type('text/html; charset=utf-8').send(
-      renderPage({
-        title: 'Postern edge',
-        heading: 'Postern edge',
-        text: `Apps published through this edge are served at ${info.sockets}.`,
-        footer: config.domain,
-      }),
-    );
-  });
+  // Without Upgrade the TCP path only checks access: `postern tcp --listen` fails fast, before it listens.
+  app.get(TCP_PATH, async (request) => tcp.preflight(request.raw));
+  app.register(portalRoutes, { config, store, auth, registry, gate });
   // Sign-in and device forms post url-encoded bodies; small ones only.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),

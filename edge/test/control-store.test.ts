@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { validationMessage } from '../src/api/validation-message.js';
+import { normalizeUserCode } from '../src/store/devices.js';
+import { Store } from '../src/store/index.js';
+import { socketNameProblem } from '../src/store/labels.js';
+import { LabelTakenError } from '../src/store/sockets.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'postern-control-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const open = (name: string) => Store.open(join(dir, `${name}.db`));
+
+test('permanent sockets get a stable <stem>-<account> label; the same name twice is refused', () => {
+  const store = open('labels');
+  const { account } = store.accounts.ensure('owner@example.com');
+  const first = store.sockets.create({ accountId: account.id, name: 'Grafana' });
+  assert.equal(first.hostname, `grafana-${account.id.slice(0, 6)}`);
+  assert.throws(() => store.sockets.create({ accountId: account.id, name: 'grafana!' }), LabelTakenError);
+  store.sockets.delete(first.id);
+  assert.equal(store.sockets.create({ accountId: account.id, name: 'Grafana' }).hostname, first.hostname, 'same label after re-creation');
+  // A quick share with the same name gets a random suffix and does not collide.
+  assert.match(store.sockets.create({ accountId: account.id, name: 'Grafana', ephemeral: true }).hostname, /^grafana-[a-z0-9]{4,}$/);
+  store.close();
+});
+
+test('reserved and empty names are refused with a reason', () => {
+  assert.match(socketNameProblem('admin') ?? '', /reserved/);
+  assert.match(socketNameProblem('  API ') ?? '', /reserved/);
+  assert.match(socketNameProblem('!!!') ?? '', /no letters or digits/);
+  assert.equal(socketNameProblem('admin panel'), null, 'a longer name that starts with a reserved word is fine');
+  assert.equal(socketNameProblem('Grafana'), null);
+});
+
+test('updating a socket replaces its rules but never its hostname; deleting it removes its tunnels', () => {
+  const store = open('update');
+  const { account } = store.accounts.ensure('owner@example.com');
+  const socket = store.sockets.create({ accountId: account.id, name: 'wiki', allowedEmailDomains: ['a.com'] });
+  const updated = store.sockets.update(socket.id, { allowedEmailDomains: ['b.com'], name: 'Team wiki' });
+  assert.deepEqual(updated?.allowedEmailDomains, ['b.com']);
+  assert.equal(updated?.hostname, socket.hostname);
+  assert.deepEqual(store.sockets.findById(socket.id)?.allowedEmailDomains, ['b.com']);
+  const tunnel = store.tunnels.create({ socketId: socket.id, accountId: account.id, name: 'nas' });
+  assert.equal(store.tunnels.listBySocket(socket.id).length, 1);
+  store.sockets.delete(socket.id);
+  assert.equal(store.tunnels.findById(tunnel.id), undefined, 'tunnels go with their socket');
+  store.close();
+});
+
+test('tokens say why they fail: unknown, expired or revoked; revocation is visible to the live check', () => {
+  const store = open('tokens');
+  const { account } = store.accounts.ensure('owner@example.com');
+  const { token, record } = store.tokens.create(account.id, 'ci', Date.now() + 60_000);
+  assert.equal(store.tokens.check(token).ok, true);
+  assert.deepEqual(store.tokens.check('pst_nope'), { ok: false, reason: 'unknown' });
+  const expired = store.tokens.check(token, Date.now() + 120_000);
+  assert.equal(!expired.ok && expired.reason, 'expired');
+  assert.equal(store.tokens.findLive(record.id), true);
+  assert.equal(store.tokens.revoke(record.id), true);
+  assert.equal(store.tokens.revoke(record.id), false, 'revoking twice changes nothing');
+  const revoked = store.tokens.check(token);
+  assert.equal(!revoked.ok && revoked.reason, 'revoked');
+  assert.equal(store.tokens.findLive(record.id), false);
+  store.close();
+});
+
+test('accounts made by a sign-in reach sockets only until the admin promotes them', () => {
+  const store = open('accounts');
+  const member = store.accounts.ensure('contractor@gmail.com', { publisher: false });
+  assert.equal(member.account.publisher, false);
+  assert.equal(store.accounts.ensure('contractor@gmail.com', { publisher: false }).account.publisher, false);
+  assert.equal(store.accounts.ensure('contractor@gmail.com').account.publisher, true, 'admin user add promotes');
+  assert.equal(store.accounts.ensure('contractor@gmail.com', { publisher: false }).account.publisher, true, 'never demoted');
+  store.close();
+});
+
+test('device codes: loose user-code input, single answer, single use', () => {
+  assert.equal(normalizeUserCode('bcdf ghjk'), 'BCDF-GHJK');
+  assert.equal(normalizeUserCode('BCDF-GHJ'), undefined);
+  assert.equal(normalizeUserCode('ABCD-EFGH'), undefined, 'vowels are not in the alphabet');
+  const store = open('devices');
+  const { account } = store.accounts.ensure('owner@example.com');
+  const auth = store.devices.create('device-secret-1234567890', { clientName: 'laptop', remote: '127.0.0.1', ttlMs: 60_000 });
+  assert.match(auth.userCode, /^[B-DF-HJ-NP-TV-XZ]{4}-[B-DF-HJ-NP-TV-XZ]{4}$/);
+  assert.equal(store.devices.findByDeviceCode('device-secret-1234567890')?.status, 'pending');
+  assert.equal(store.devices.answer(auth.userCode, { status: 'denied' }), true);
+  assert.equal(store.devices.answer(auth.userCode, { status: 'approved', userId: 'u', accountId: account.id }), false, 'the first answer stands');
+  store.devices.delete(auth.deviceHash);
+  assert.equal(store.devices.findByDeviceCode('device-secret-1234567890'), undefined);
+  store.close();
+});
+
+test('the audit log is scoped to an account, filterable by socket and time, newest first, and pruned', () => {
+  const store = open('audit');
+  store.audit.append({ type: 'socket.create', accountId: 'acc1', socketId: 's1', at: 1000 });
+  store.audit.append({ type: 'access.denied', accountId: 'acc1', socketId: 's2', at: 2000, actor: 'eve@x.com', detail: { reason: 'not allowed' } });
+  store.audit.append({ type: 'socket.create', accountId: 'acc2', socketId: 's3', at: 3000 });
+  const all = store.audit.list({ accountId: 'acc1', limit: 10 });
+  assert.deepEqual(all.map((e) => e.type), ['access.denied', 'socket.create']);
+  assert.deepEqual(all[0]?.detail, { reason: 'not allowed' });
+  assert.deepEqual(store.audit.list({ accountId: 'acc1', socketId: 's1', limit: 10 }).map((e) => e.socketId), ['s1']);
+  assert.equal(store.audit.list({ accountId: 'acc1', since: 1500, limit: 10 }).length, 1);
+  assert.equal(store.audit.pruneBefore(2500), 2);
+  assert.equal(store.audit.list({ accountId: 'acc2', limit: 10 }).length, 1);
+  store.close();
+});
+
+test('validation errors name the field at fault', () => {
+  assert.equal(validationMessage('body', [{ keyword: 'additionalProperties', instancePath: '', params: { additionalProperty: 'bogus' } }]), 'body has an unknown field "bogus"');
+  assert.equal(
+    validationMessage('body', [{ keyword: 'minLength', instancePath: '/allowed_email_domains/0', params: {}, message: 'must NOT have fewer than 1 characters' }]),
+    'body.allowed_email_domains[0] must NOT have fewer than 1 characters',
+  );
+  assert.equal(validationMessage('body', [{ keyword: 'enum', instancePath: '/protocol', params: { allowedValues: ['http', 'tcp'] } }]), 'body.protocol must be one of http, tcp');
+});
