@@ -567,6 +567,19 @@ describe('identity attacks: state, codes, cookies, redirects, headers, tokens', 
       }
     });
 
+    it("never hands a Postern token to a public socket's app (the app may be anyone's)", async () => {
+      const before = appB.requests.length;
+      const res = await request({ port: edge.port, host: socketB.publicHost, path: '/headers', headers: { authorization: `Bearer ${carolToken}` } });
+      assert.equal(res.status, 200);
+      const seen = appB.requests.slice(before)[0]!;
+      assert.equal(seen.headers.authorization, undefined);
+      assert.doesNotMatch(seen.rawHeaders.join('\n'), /pst_/);
+      // The app's own credentials still pass through.
+      const basic = `Basic ${Buffer.from('app:secret').toString('base64')}`;
+      await request({ port: edge.port, host: socketB.publicHost, path: '/headers', headers: { authorization: basic } });
+      assert.equal(appB.requests.at(-1)!.headers.authorization, basic);
+    });
+
     it('refuses a token of a user outside the rules (403) and garbage tokens (401), over HTTP and WebSocket', async () => {
       const before = appA.requests.length;
       const outsider = await request({ port: edge.port, host: socketA.publicHost, path: '/headers', headers: { authorization: `Bearer ${daveToken}`, accept: 'application/json' } });

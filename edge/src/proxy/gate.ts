@@ -60,7 +60,11 @@ export class SocketGate {
   ) {}
 
   check(req: IncomingMessage, socket: SocketRecord, host: string): GateDecision {
-    if (!socket.cloudauth) return { kind: 'allow', identity: null, sessionHash: null, credential: null, consumedAuthorization: false };
+    if (!socket.cloudauth) {
+      // A Postern token is never the app's business, even on a public socket (the app may be anyone's).
+      const ours = req.headers.authorization?.startsWith(TOKEN_PREFIX) ?? false;
+      return { kind: 'allow', identity: null, sessionHash: null, credential: null, consumedAuthorization: ours };
+    }
     const rules = this.rules(socket);
     const authorization = req.headers.authorization;
     if (authorization?.startsWith(TOKEN_PREFIX)) return this.checkToken(authorization.slice(7), rules);
