@@ -25,14 +25,14 @@ input[type=email],input[type=password]{width:100%;box-sizing:border-box;padding:
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:1rem 0}dt{color:#6b7280}dd{margin:0;word-break:break-all}
 main.wide{max-width:60rem;margin-top:6vh}a{color:#1f4fd8}.muted{color:#6b7280}.small{font-size:.85rem}
 h2{font-size:1.05rem;margin:2rem 0 .75rem}ul.plain{list-style:none;padding:0;margin:0}
-code{font:.85rem ui-monospace,SFMono-Regular,Menlo,monospace;background:#f1f3f6;border-radius:6px;padding:.1rem .35rem;word-break:break-all}
+code{font:.85rem ui-monospace,SFMono-Regular,Menlo,monospace;background:#f1f3f6;border-radius:6px;padding:.1rem .35rem;overflow-wrap:anywhere}
 .badge{display:inline-block;font-size:.75rem;font-weight:600;padding:.1rem .5rem;border-radius:999px;background:#f1f3f6;color:#4b5563;white-space:nowrap}
 .badge.online{background:#dcfce7;color:#166534}.badge.offline{background:#fee2e2;color:#991b1b}.badge.public{background:#fef3c7;color:#92400e}
 .tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(16rem,1fr));gap:.75rem}
 .tile{position:relative;display:flex;flex-direction:column;gap:.6rem;padding:1rem;border:1px solid #e3e6eb;border-radius:10px}
-.tile:hover{border-color:#1f4fd8}.tile-head{display:flex;gap:.75rem;align-items:center;min-width:0}
+.tile:hover,.tile:focus-within{border-color:#1f4fd8}.tile-head{display:flex;gap:.75rem;align-items:center;min-width:0}
 .tile-name{font-weight:600;color:#1d2330;text-decoration:none}a.tile-name::after{content:"";position:absolute;inset:0}
-.host{font-size:.85rem;color:#6b7280;overflow-wrap:anywhere}.tags{display:flex;flex-wrap:wrap;gap:.35rem}
+.host{font-size:.85rem;color:#6b7280;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}.tile-head>div{min-width:0}.tags{display:flex;flex-wrap:wrap;align-items:center;gap:.35rem}
 .avatar{flex:none;width:2.5rem;height:2.5rem;border-radius:10px;color:#fff;font-weight:700;display:grid;place-items:center}
 .card{padding:1rem;border:1px solid #e3e6eb;border-radius:10px;margin-bottom:.75rem}.card dl{margin:.5rem 0 0}
 .empty{padding:1.25rem;border:1px dashed #c7ccd4;border-radius:10px;color:#4b5563}`;

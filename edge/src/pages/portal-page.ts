@@ -23,7 +23,7 @@ export function portalSignedOutPage(input: { domain: string; signInHref: string;
 }
 
 /** The launcher of a signed-in person: the apps they may open, then their own sockets and tunnels. */
-export function portalPage(view: PortalView, input: { signOutHref: string; footer: string }): string {
+export function portalPage(view: PortalView, input: { signOutHref: string; footer: string; now: number }): string {
   const who = view.user.email ?? `${view.user.name ?? 'unknown'} (no verified email)`;
   const showSockets = view.publisher || view.sockets.length > 0;
   return renderPage({
@@ -31,8 +31,8 @@ export function portalPage(view: PortalView, input: { signOutHref: string; foote
     eyebrow: 'Postern edge',
     heading: view.edge,
     text: html`Signed in as <strong id="who">${who}</strong> · <a href="${input.signOutHref}">Sign out</a>`,
-    body: html`<section id="apps"><h2>Apps you can open</h2>${view.apps.length > 0 ? html`<ul class="plain tiles">${view.apps.map(appTile)}</ul>` : noApps(view)}</section>
-${showSockets ? html`<section id="sockets"><h2>Your sockets</h2>${view.sockets.length > 0 ? html`<ul class="plain">${view.sockets.map(socketCard)}</ul>` : noSockets()}</section>` : ''}`,
+    body: html`<section id="apps"><h2>Apps you can open</h2>${view.apps.length > 0 ? html`<ul class="plain tiles">${view.apps.map(appTile)}</ul>` : noApps()}</section>
+${showSockets ? html`<section id="sockets"><h2>Your sockets</h2>${view.sockets.length > 0 ? html`<ul class="plain">${view.sockets.map((socket) => socketCard(socket, input.now))}</ul>` : noSockets()}</section>` : ''}`,
     footer: input.footer,
     wide: true,
   });
@@ -53,16 +53,15 @@ const tcpCommand = (hostname: string): string => `postern tcp --socket ${hostnam
 function appTile(app: PortalApp): SafeHtml {
   const name = app.protocol === 'http' ? html`<a class="tile-name" href="${app.url}">${app.name}</a>` : html`<span class="tile-name">${app.name}</span>`;
   return html`<li class="tile app" data-host="${app.hostname}">
-<div class="tile-head">${avatar(app.name, app.hostname)}<div>${name}<div class="host">${app.protocol === 'http' ? app.url : app.hostname}</div></div></div>
+<div class="tile-head">${avatar(app.name, app.hostname)}<div>${name}<div class="host" title="${app.url}">${app.protocol === 'http' ? new URL(app.url).host : app.hostname}</div></div></div>
 <div class="tags">${statusBadge(app.online)}<span class="badge">${app.protocol.toUpperCase()}</span>${app.yours ? html`<span class="badge">Yours</span>` : ''}</div>
 ${app.protocol === 'tcp' ? html`<div class="small">Open a local port to it: <code>${tcpCommand(app.hostname)}</code></div>` : ''}
 </li>`;
 }
 
-function noApps(view: PortalView): SafeHtml {
+function noApps(): SafeHtml {
   return html`<div class="empty" id="no-apps"><p>No apps are shared with you yet.</p>
-<p class="small">When someone publishes an app for you (for example for everyone at your email domain), it appears here.
-${view.publisher ? html`To publish your own, run <code>${PUBLISH_COMMAND}</code>.` : 'Ask the owner of an app to add you to its rules.'}</p></div>`;
+<p class="small">When someone publishes an app for you (for example for everyone at your email domain), it appears here. Expected one? Ask its owner to add you to its rules.</p></div>`;
 }
 
 function noSockets(): SafeHtml {
@@ -70,15 +69,15 @@ function noSockets(): SafeHtml {
 <p class="small">Publish a local app with <code>${PUBLISH_COMMAND}</code>. Only you can open it until you add rules, such as <code>--allowed-email-domains corp.com</code>.</p></div>`;
 }
 
-function socketCard(socket: PortalSocket): SafeHtml {
+function socketCard(socket: PortalSocket, now: number): SafeHtml {
   const address = socket.protocol === 'http' ? html`<a href="${socket.url}">${socket.url}</a>` : html`${socket.hostname} <span class="muted">(TCP)</span>`;
   const connections = socket.connections === 1 ? '1 connection' : `${socket.connections} connections`;
   return html`<li class="card socket" data-host="${socket.hostname}">
 <div class="tags"><strong>${socket.name}</strong>${statusBadge(socket.online)}${socket.access.kind === 'public' ? html`<span class="badge public">Public</span>` : ''}${socket.ephemeral ? html`<span class="badge">Quick share</span>` : ''}</div>
 <dl><dt>Address</dt><dd>${address}</dd>
-<dt>Who may enter</dt><dd class="access">${accessText(socket.access)}</dd>
+<dt>Who may enter</dt><dd class="access tags">${accessText(socket.access)}</dd>
 <dt>Connectors</dt><dd>${socket.online ? connections : html`none${socket.ephemeral ? '' : html` · serve it with <code>postern connect --socket ${socket.id} --port 3000</code>`}`}</dd>
-${socket.tunnels.length > 0 ? html`<dt>Tunnels</dt><dd><ul class="plain">${socket.tunnels.map(tunnelLine)}</ul></dd>` : ''}</dl>
+${socket.tunnels.length > 0 ? html`<dt>Tunnels</dt><dd><ul class="plain">${socket.tunnels.map((tunnel) => tunnelLine(tunnel, now))}</ul></dd>` : ''}</dl>
 </li>`;
 }
 
@@ -92,13 +91,13 @@ function accessText(access: AccessSummary): SafeHtml | string {
     ...access.github_teams.map((t) => `GitHub team ${t}`),
     ...access.groups.map((g) => `group ${g}`),
   ];
-  return html`You, and <span class="tags" style="display:inline-flex">${grants.map((g) => html`<span class="badge">${g}</span>`)}</span>`;
+  return html`You, and ${grants.map((g) => html`<span class="badge">${g}</span>`)}`;
 }
 
-function tunnelLine(tunnel: TunnelView): SafeHtml {
+function tunnelLine(tunnel: TunnelView, now: number): SafeHtml {
   const last = tunnel.last_connected_at;
-  const seen = last ? html`last connected <time datetime="${last}" title="${last}">${timeAgo(Date.parse(last), Date.now())}</time>` : 'never connected';
+  const seen = last ? html`last connected <time datetime="${last}" title="${last}">${timeAgo(Date.parse(last), now)}</time>` : 'never connected';
   return html`<li class="tunnel" data-tunnel="${tunnel.id}">${tunnel.name || tunnel.id} · ${
     tunnel.status === 'connected' ? html`<span class="badge online">Connected</span>` : html`<span class="badge offline">Offline</span>`
-  } <span class="muted small">${seen}${tunnel.ephemeral ? ' · quick share' : ''}</span></li>`;
+  } <span class="muted small">${seen}</span></li>`;
 }

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { portalPage } from '../src/pages/portal-page.js';
+import { timeAgo } from '../src/pages/relative-time.js';
+import { accessSummary } from '../src/portal/access.js';
+import type { PortalView } from '../src/portal/portal-view.js';
+import type { SocketRecord } from '../src/store/sockets.js';
+
+const socket = (over: Partial<SocketRecord> = {}): SocketRecord => ({
+  id: 'sck_aaaaaaaaaaaa',
+  accountId: 'acct1234',
+  name: 'wiki',
+  hostname: 'wiki-acct',
+  protocol: 'http',
+  cloudauth: true,
+  allowedEmailDomains: [],
+  allowedEmailAddresses: [],
+  allowedGithubOrgs: [],
+  allowedGithubTeams: [],
+  allowedGroups: [],
+  identityHeaders: {},
+  ephemeral: false,
+  createdAt: 0,
+  ...over,
+});
+
+test('the access summary follows the policy: no sign-in is public, sign-in without rules is the owner alone', () => {
+  assert.deepEqual(accessSummary(socket({ cloudauth: false })), { kind: 'public' });
+  assert.deepEqual(accessSummary(socket()), { kind: 'owner-only' });
+  assert.deepEqual(accessSummary(socket({ allowedEmailDomains: ['corp.com'], allowedGroups: ['eng'] })), {
+    kind: 'rules',
+    email_domains: ['corp.com'],
+    email_addresses: [],
+    github_orgs: [],
+    github_teams: [],
+    groups: ['eng'],
+  });
+});
+
+// [elapsed ms, expected]
+const AGO: Array<[number, string]> = [
+  [-5_000, 'just now'],
+  [59_999, 'just now'],
+  [60_000, '1 min ago'],
+  [59 * 60_000, '59 min ago'],
+  [60 * 60_000, '1 h ago'],
+  [47 * 3_600_000, '47 h ago'],
+  [48 * 3_600_000, '2 days ago'],
+];
+
+test('relative times', () => {
+  for (const [elapsed, expected] of AGO) assert.equal(timeAgo(1_000_000_000 - elapsed, 1_000_000_000), expected, `${elapsed} ms`);
+});
+
+test('the portal page escapes every value it shows', () => {
+  const evil = '<img src=x onerror=alert(1)>';
+  const view: PortalView = {
+    edge: 'edge.test',
+    user: { email: null, name: evil },
+    publisher: true,
+    apps: [{ name: evil, hostname: `"${evil}`, url: `http://a.edge.test/"${evil}`, protocol: 'tcp', online: true, yours: false }],
+    sockets: [
+      {
+        id: 'sck_aaaaaaaaaaaa',
+        name: evil,
+        hostname: 'h.edge.test',
+        url: 'http://h.edge.test',
+        protocol: 'http',
+        online: false,
+        connections: 0,
+        ephemeral: false,
+        access: { kind: 'rules', email_domains: [], email_addresses: [], github_orgs: [], github_teams: [], groups: [evil] },
+        tunnels: [{ id: 'tun_1', socket_id: 'sck_aaaaaaaaaaaa', name: evil, ephemeral: false, status: 'offline', connections: 0, created_at: '', last_connected_at: null }],
+      },
+    ],
+  };
+  const page = portalPage(view, { signOutHref: '/auth/signout', footer: 'edge.test', now: 0 });
+  assert.doesNotMatch(page, /<img/);
+  assert.ok(page.includes('&lt;img src=x onerror=alert(1)&gt;'));
+});
