@@ -1,5 +1,8 @@
 import chalk from 'chalk';
 
+// chalk looks at the TTY and FORCE_COLOR but not at NO_COLOR (https://no-color.org): honour it here.
+if (process.env.NO_COLOR) chalk.level = 0;
+
 /** The only place the CLI prints. Humans get short coloured lines (colour only on a TTY); machines get JSON. */
 export const out = {
   json(value: unknown): void {
@@ -34,6 +37,10 @@ export const out = {
   },
   highlight: (text: string): string => chalk.bold.cyan(text),
   good: (text: string): string => chalk.green(text),
+  caution: (text: string): string => chalk.yellow(text),
+  bad: (text: string): string => chalk.red(text),
   dim: (text: string): string => chalk.dim(text),
   colorError: (text: string): string => chalk.red(text),
+  /** Width of the terminal stdout is, or undefined when it is a pipe or a file. */
+  columns: (): number | undefined => (process.stdout.isTTY ? process.stdout.columns : undefined),
 };

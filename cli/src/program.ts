@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerEdge } from './commands/edge.js';
 import { registerLogin } from './commands/login.js';
 import { registerSocket } from './commands/socket.js';
+import { registerTcp } from './commands/tcp.js';
 import { registerToken } from './commands/token.js';
 import { registerTunnel } from './commands/tunnel.js';
 import { out } from './output.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerConnect(program);
   registerSocket(program);
   registerTunnel(program);
+  registerTcp(program);
   registerToken(program);
   registerAudit(program);
   return program;

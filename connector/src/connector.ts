@@ -5,6 +5,7 @@ import type { ConnectorConfig } from './config.js';
 import { dialTunnel } from './dial.js';
 import { ConnectorError } from './errors.js';
 import { forwardStream } from './forward.js';
+import { requestLogEntry, type RequestLogEntry } from './request-log.js';
 
 export type SlotState = 'connecting' | 'up' | 'reconnecting' | 'stopped';
 
@@ -13,6 +14,8 @@ export interface ConnectorEvents {
   ready: [hello: Hello];
   /** One tunnel connection changed state. */
   connection: [event: { slot: number; state: SlotState; connectionId?: string; retryInMs?: number; reason?: string }];
+  /** The edge finished a request on one of our connections: a line for the live view. */
+  request: [entry: RequestLogEntry];
   /** A problem that retrying cannot fix (bad token, deleted socket...): the connector stops. */
   fatal: [err: ConnectorError];
   stopped: [];
@@ -59,6 +62,10 @@ class Slot {
     });
     this.session = session;
     session.on('stream', (stream) => forwardStream(session, stream, config.target));
+    session.on('event', (event) => {
+      const entry = requestLogEntry(event, this.index);
+      if (entry) this.owner.emit('request', entry);
+    });
     session.on('hello', (hello) => {
       this.backoff.reset();
       this.owner.markReady(hello);

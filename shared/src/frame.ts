@@ -96,6 +96,9 @@ export const HandshakeHeader = {
 /** Path of the tunnel endpoint on the edge's own host. */
 export const TUNNEL_PATH = '/v1/tunnel';
 
+/** Path of the TCP stream endpoint (`postern tcp`) on the edge's own host. */
+export const TCP_PATH = '/v1/tcp';
+
 /** The kind of traffic a stream carries, sent in its OPEN preamble. */
 export type StreamKind = 'http' | 'tcp';
 

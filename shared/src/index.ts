@@ -12,6 +12,7 @@ export {
   CloseCode,
   HandshakeHeader,
   TUNNEL_PATH,
+  TCP_PATH,
   type Frame,
   type StreamKind,
   type OpenPreamble,
@@ -21,5 +22,13 @@ export {
 export { FrameDecoder, encodeFrame, encodeU32, encodeCodeAndReason, decodeCodeAndReason, writeHeader } from './codec.js';
 export { ReceiveWindow, INITIAL_WINDOW, MAX_WINDOW, type WindowGrant } from './window.js';
 export { MuxStream } from './stream.js';
+export {
+  WebSocketByteStream,
+  TcpStreamError,
+  TcpCloseCode,
+  TCP_END_MESSAGE,
+  TCP_MAX_MESSAGE,
+  type WebSocketByteStreamOptions,
+} from './ws-byte-stream.js';
 export { MuxSession, type SessionOptions, type SessionRole, type SessionCloseInfo } from './session.js';
 export { ProtocolError, StreamResetError, SessionClosedError } from './errors.js';

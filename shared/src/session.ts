@@ -13,6 +13,7 @@ import {
   type Frame,
   type Hello,
   type OpenPreamble,
+  type RequestEvent,
   type StreamKind,
 } from './frame.js';
 import { MuxStream, type StreamHost } from './stream.js';
@@ -159,7 +160,7 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
    * EVENT_QUEUE_LIMIT bytes of events already wait, and when it encodes to more than
    * MAX_EVENT_PAYLOAD. Encoding happens here, after the cheap checks: a dropped event costs nothing.
    */
-  sendEvent(event: { readonly t: string }): boolean {
+  sendEvent(event: RequestEvent): boolean {
     if (this.opts.role !== 'edge') throw new Error('only the edge sends EVENT frames');
     if (this.closed || this.closing) return false;
     if (this.inFlight >= this.opts.highWaterMark || this.eventBytes >= EVENT_QUEUE_LIMIT) {

@@ -19,6 +19,7 @@ import {
   FrameType,
   HEADER_SIZE,
   INITIAL_WINDOW,
+  MAX_EVENT_PAYLOAD,
   MuxSession,
   ProtocolError,
   SessionClosedError,
@@ -26,6 +27,7 @@ import {
   type Frame,
   type MuxStream,
   type OpenPreamble,
+  type RequestEvent,
   type SessionCloseInfo,
   type SessionOptions,
 } from '../src/index.js';
@@ -683,6 +685,12 @@ const BAD_INPUT: BadInput[] = [
     closeCode: CloseCode.PROTOCOL_ERROR,
   },
   {
+    name: 'an EVENT sent to the edge',
+    send: (p) => p.send(encodeFrame(FrameType.EVENT, 0, 0, preamble({ t: 'request' }))),
+    code: ErrorCode.PROTOCOL_ERROR,
+    closeCode: CloseCode.PROTOCOL_ERROR,
+  },
+  {
     name: 'more DATA than the window',
     send: (p) => {
       p.send(openFrame(2));
@@ -959,4 +967,149 @@ describe('session: ping and dead link', () => {
       await peer.close();
     }
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Events (edge → connector request log lines)
+// ---------------------------------------------------------------------------------------------
+
+/** A connector session (client side) facing a bare ws server that plays the edge by hand. */
+async function rawEdge(): Promise<{ session: MuxSession; raw: WebSocket; sessionClosed: Promise<SessionCloseInfo>; close(): Promise<void> }> {
+  const { wss, url } = await listen();
+  const { client, server: raw } = await connect(wss, url);
+  const session = new MuxSession(client, { role: 'connector' });
+  const sessionClosed = (once(session, 'close') as Promise<[SessionCloseInfo]>).then(([info]) => info);
+  sessionClosed.catch(noop);
+  return { session, raw, sessionClosed, close: () => shutdown(wss, [client], [session]) };
+}
+
+const requestEvent = (i: number): RequestEvent => ({
+  t: 'request',
+  ts: 1_700_000_000_000 + i,
+  method: 'GET',
+  path: `/item/${i}`,
+  status: 200,
+  duration_ms: i,
+  email: null,
+  bytes_out: 10 * i,
+});
+
+describe('session: events', () => {
+  it('delivers events from the edge to the connector as objects, in order', async () => {
+    const p = await pair();
+    try {
+      const got: Array<Readonly<Record<string, unknown>>> = [];
+      p.connector.on('event', (e) => void got.push(e));
+      const sent = Array.from({ length: 20 }, (_, i) => requestEvent(i));
+      for (const e of sent) assert.equal(p.edge.sendEvent(e), true);
+      await until(() => got.length === sent.length, 'the events');
+      assert.deepEqual(got, sent);
+      assert.equal(p.edge.droppedEvents, 0);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('only the edge sends events', async () => {
+    const p = await pair();
+    try {
+      assert.throws(() => p.connector.sendEvent(requestEvent(1)), /only the edge/);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('sends events ahead of stream data queued in the same turn', async () => {
+    const peer = await rawPeer();
+    try {
+      const s = peer.session.open('tcp');
+      s.on('error', noop);
+      s.write(Buffer.alloc(4 * DATA_CHUNK, 0x61));
+      peer.session.sendEvent(requestEvent(1));
+      await peer.waitFrame((f) => f.type === FrameType.EVENT, 'the EVENT');
+      const firstData = peer.frames.findIndex((f) => f.type === FrameType.DATA);
+      const event = peer.frames.findIndex((f) => f.type === FrameType.EVENT);
+      assert.ok(firstData === -1 || event < firstData, `EVENT at ${event}, first DATA at ${firstData}`);
+      assert.deepEqual(JSON.parse(peer.frames[event]!.payload.toString()), requestEvent(1));
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('bounds a burst of events in one turn: what was accepted arrives, the rest is counted as dropped', async () => {
+    const p = await pair();
+    try {
+      let got = 0;
+      p.connector.on('event', () => void got++);
+      let accepted = 0;
+      const burst = 10_000;
+      for (let i = 0; i < burst; i++) if (p.edge.sendEvent(requestEvent(i))) accepted++;
+      // ~130-byte frames under a 64 KiB queue limit: a few hundred fit, the rest must not queue.
+      assert.ok(accepted > 100 && accepted < 1000, `${accepted} events queued in one turn`);
+      assert.equal(p.edge.droppedEvents, burst - accepted);
+      await until(() => got === accepted, `${accepted} events`);
+      // Once the queue has drained, events are accepted again.
+      assert.equal(p.edge.sendEvent(requestEvent(1)), true);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('drops events while the writer is backed up, without growing its queue', async () => {
+    const highWaterMark = 64 * KiB;
+    const peer = await rawPeer({ highWaterMark });
+    try {
+      // The peer stops reading: stream data fills the writer up to its high-water mark.
+      (peer.raw as unknown as { _socket: Socket })._socket.pause();
+      const streams = Array.from({ length: 32 }, () => peer.session.open('tcp'));
+      for (const s of streams) {
+        s.on('error', noop);
+        s.write(Buffer.alloc(INITIAL_WINDOW, 0x62));
+      }
+      await until(() => peer.session.queuedBytes >= highWaterMark, 'the writer to back up');
+      const queued = peer.session.queuedBytes;
+      for (let i = 0; i < 1000; i++) assert.equal(peer.session.sendEvent(requestEvent(i)), false);
+      assert.equal(peer.session.droppedEvents, 1000);
+      await delay(20);
+      assert.ok(peer.session.queuedBytes <= queued, `queued ${peer.session.queuedBytes} > ${queued}`);
+      assert.equal(peer.session.closed, false);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('drops an event that would encode to more than MAX_EVENT_PAYLOAD', async () => {
+    const p = await pair();
+    try {
+      const got: Array<Readonly<Record<string, unknown>>> = [];
+      p.connector.on('event', (e) => void got.push(e));
+      assert.equal(p.edge.sendEvent({ ...requestEvent(1), path: `/${'x'.repeat(MAX_EVENT_PAYLOAD)}` }), false);
+      assert.equal(p.edge.droppedEvents, 1);
+      assert.equal(p.edge.sendEvent(requestEvent(2)), true);
+      await until(() => got.length === 1, 'the next event');
+      assert.deepEqual(got, [requestEvent(2)]);
+    } finally {
+      await p.close();
+    }
+  });
+
+  for (const [name, payload] of [
+    ['not JSON', Buffer.from('no')],
+    ['a JSON array', Buffer.from('[1,2]')],
+    ['a JSON string', Buffer.from('"request"')],
+  ] as const) {
+    it(`closes the connector session on an EVENT that is ${name} (PROTOCOL_ERROR)`, async () => {
+      const peer = await rawEdge();
+      try {
+        peer.raw.send(encodeFrame(FrameType.EVENT, 0, 0, payload));
+        const info = await withTimeout(peer.sessionClosed, 2000, 'the session to close');
+        assert.equal(info.code, CloseCode.PROTOCOL_ERROR);
+        assert.ok(info.error instanceof ProtocolError);
+        assert.equal(info.error.code, ErrorCode.PROTOCOL_ERROR);
+        assert.match(info.error.message, /malformed EVENT/);
+      } finally {
+        await peer.close();
+      }
+    });
+  }
 });

@@ -5,8 +5,8 @@ import type { SocketView } from '@postern/edge';
 import type { Command } from 'commander';
 import { ApiClient } from '../api-client.js';
 import { resolveCredentials } from '../credentials.js';
+import { ConnectView } from '../connect-view.js';
 import { CliError } from '../errors.js';
-import { out } from '../output.js';
 import { parseDuration, parseIntInRange } from '../parse.js';
 import { addRuleOptions, rulesBody, type RuleOptions } from '../rule-options.js';
 import { onShutdown } from '../signals.js';
@@ -18,6 +18,7 @@ interface ConnectOptions extends RuleOptions {
   socket?: string;
   tunnel?: string;
   json?: boolean;
+  quiet?: boolean;
   connections: string;
   rewriteHost?: string | boolean;
   grace: string;
@@ -84,6 +85,7 @@ export function registerConnect(program: Command): void {
     .option('--rewrite-host [host]', "send the app this Host header instead of the public one (default host:port of the app)")
     .option('--grace <duration>', 'on stop, how long in-flight requests may finish', `${DEFAULT_GRACE_MS / 1000}s`)
     .option('--json', 'print JSON lines (first: {"event":"ready","url":...})')
+    .option('--quiet', 'no line per request (the URL, warnings and tunnel state still show)')
     .option('--edge <url>', 'edge URL (or POSTERN_EDGE; default: the one you logged in to)')
     .option('--token-file <file>', 'file holding an API token (or POSTERN_TOKEN; default: your login)')
     .action(async (opts: ConnectOptions) => {
@@ -110,7 +112,7 @@ export function registerConnect(program: Command): void {
         graceMs,
         connectorId: randomUUID(),
       });
-      const view = new ConnectView(socket, `${opts.host}:${port}`, Boolean(opts.json));
+      const view = new ConnectView(socket, `${opts.host}:${port}`, { json: Boolean(opts.json), quiet: Boolean(opts.quiet) });
 
       const fatal = new Promise<ConnectorError>((resolve) => connector.once('fatal', resolve));
       connector.on('ready', async (hello) => {
@@ -118,6 +120,7 @@ export function registerConnect(program: Command): void {
         if (!(await probe(opts.host, port))) view.nothingListening();
       });
       connector.on('connection', (event) => view.connection(event));
+      connector.on('request', (entry) => view.request(entry));
       connector.start();
 
       const outcome = await Promise.race([
@@ -132,81 +135,4 @@ export function registerConnect(program: Command): void {
       view.stopped();
       process.exit(0);
     });
-}
-
-function describeRules(socket: SocketView): string {
-  const rules = [
-    ...socket.allowed_email_domains.map((d) => `@${d}`),
-    ...socket.allowed_email_addresses,
-    ...socket.allowed_github_orgs.map((o) => `GitHub org ${o}`),
-    ...socket.allowed_github_teams.map((t) => `GitHub team ${t}`),
-    ...socket.allowed_groups.map((g) => `group ${g}`),
-  ];
-  return rules.length > 0 ? rules.join(', ') : 'only you (the owner)';
-}
-
-/** What `connect` shows: JSON lines with --json, short human lines otherwise. */
-class ConnectView {
-  /** Nothing is printed before the ready line: scripts read the first JSON line for the URL. */
-  private isReady = false;
-
-  constructor(
-    private readonly socket: SocketView,
-    private readonly target: string,
-    private readonly json: boolean,
-  ) {}
-
-  ready(connectionId: string): void {
-    this.isReady = true;
-    const { socket } = this;
-    if (this.json) {
-      out.json({
-        event: 'ready',
-        url: socket.url,
-        socket_id: socket.id,
-        name: socket.name,
-        hostname: socket.hostname,
-        target: this.target,
-        connection_id: connectionId,
-        public: !socket.cloudauth,
-        cloudauth: socket.cloudauth,
-        allowed_email_domains: socket.allowed_email_domains,
-        allowed_email_addresses: socket.allowed_email_addresses,
-      });
-      return;
-    }
-    out.success(`${socket.name} is live at ${out.highlight(socket.url)} → ${this.target}`);
-    if (!socket.cloudauth) out.warn('this socket is open: anyone who knows the URL can reach it (no sign-in; add --cloudauth)');
-    else out.info(`sign-in required; allowed: ${describeRules(socket)}`);
-    out.info('press Ctrl-C to stop');
-  }
-
-  nothingListening(): void {
-    const text = `nothing is listening on ${this.target} yet: visitors get a 502 page until the app starts`;
-    if (this.json) out.json({ event: 'warning', message: text });
-    else out.warn(text);
-  }
-
-  connection(event: { slot: number; state: string; retryInMs?: number; reason?: string; connectionId?: string }): void {
-    if (!this.isReady) return;
-    if (this.json) {
-      out.json({ event: 'connection', ...event });
-      return;
-    }
-    if (event.state === 'reconnecting') {
-      out.warn(`tunnel ${event.slot + 1}: ${event.reason ?? 'disconnected'}; retrying in ${((event.retryInMs ?? 0) / 1000).toFixed(1)}s`);
-    } else if (event.state === 'up') {
-      out.info(`tunnel ${event.slot + 1}: up (${event.connectionId ?? ''})`);
-    }
-  }
-
-  stopping(graceMs: number): void {
-    if (this.json) out.json({ event: 'stopping', grace_ms: graceMs });
-    else out.info(`stopping: letting in-flight requests finish (up to ${graceMs / 1000}s)...`);
-  }
-
-  stopped(): void {
-    if (this.json) out.json({ event: 'stopped' });
-    else out.info('stopped');
-  }
 }

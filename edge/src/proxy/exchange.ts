@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { RequestEvent } from '@postern/shared';
 import type { Dispatcher } from 'undici';
 import type { EdgeError } from '../errors.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
@@ -10,16 +11,35 @@ export interface ExchangeInput {
   /** Picks a connection, skipping the one that just failed; undefined when none is left. */
   readonly pickConnection: (exclude?: TunnelConnection) => TunnelConnection | undefined;
   readonly targetName: string;
+  /** Who is asking, for the connector's request log; null on a public socket. */
+  readonly email: string | null;
+}
+
+/** Status logged when the client left before any answer (nginx's "client closed request"). */
+const CLIENT_CLOSED_REQUEST = 499;
+/** Longest path put in a request event, so that every event fits in MAX_EVENT_PAYLOAD. */
+const MAX_LOGGED_PATH = 512;
+
+/** The path of a request target without its query string: query strings can carry secrets. */
+function loggedPath(url: string): string {
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  return path.length <= MAX_LOGGED_PATH ? path : `${path.slice(0, MAX_LOGGED_PATH - 1)}…`;
 }
 
 /**
  * One request sent to the app over a tunnel connection. Subclasses say where the answer goes.
  * undici calls onRequestStart only once the stream is connected and the request is about to be
  * written, so an error before it means nothing reached the app: that request (whatever its method)
- * is retried once on another connection of the socket.
+ * is retried once on another connection of the socket. When it ends, the connection that carried
+ * it tells its connector (a request event: the live view of `postern connect`).
  */
 export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   protected controller: Dispatcher.DispatchController | null = null;
+  /** Response body bytes relayed from the app. */
+  protected bytesOut = 0;
+  private readonly startedAt = performance.now();
+  private reported = false;
   private retried = false;
   private settled = false;
   private clientGone = false;
@@ -46,6 +66,8 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
   /** Nothing has been sent to the client yet. */
   protected abstract get untouched(): boolean;
+  /** The status the client was sent, if any. */
+  protected abstract get sentStatus(): number | undefined;
   /** Answer with the edge's own error page. */
   protected abstract fail(err: EdgeError): void;
   /** Tear the client connection down: a partial answer must never look complete. */
@@ -75,6 +97,29 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   protected clientClosed(): void {
     this.clientGone = true;
     if (!this.settled) this.controller?.abort(new Error('client closed the connection'));
+    this.report(this.sentStatus ?? CLIENT_CLOSED_REQUEST);
+  }
+
+  /** The exchange ended with `status` (the app's, or the edge's error page): report it once. */
+  protected report(status: number): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.sendEvent('request', status, this.startedAt);
+  }
+
+  /** One line of the connector's request log; best effort, never waits (see MuxSession.sendEvent). */
+  protected sendEvent(t: RequestEvent['t'], status: number, since: number): void {
+    const { req, email } = this.input;
+    this.conn.session.sendEvent({
+      t,
+      ts: Date.now(),
+      method: req.method ?? 'GET',
+      path: loggedPath(req.url ?? '/'),
+      status,
+      duration_ms: Math.round(performance.now() - since),
+      email,
+      bytes_out: this.bytesOut,
+    });
   }
 
   /** The exchange is over (success or failure): release the connection's load count once. */

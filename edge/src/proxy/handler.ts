@@ -33,6 +33,7 @@ export class ProxyHandler {
   ) {}
 
   handleRequest(req: IncomingMessage, res: ServerResponse, socket: SocketRecord, host: string): void {
+    if (socket.protocol === 'tcp') return this.reject(req, res, tcpSocketError(host));
     if (req.url?.startsWith(RESERVED_PREFIX)) {
       this.reserved.handle(req, res, socket, host).catch((err: unknown) => this.internal(req, res, err));
       return;
@@ -52,6 +53,7 @@ export class ProxyHandler {
       this.log.info({ host, code: err.code }, err.message);
       sendErrorOnSocket(req, client, err);
     };
+    if (socket.protocol === 'tcp') return refuse(tcpSocketError(host));
     if (req.url?.startsWith(RESERVED_PREFIX)) return refuse(new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.'));
     const decision = this.gate.check(req, socket, host);
     if (decision.kind === 'login' || decision.kind === 'unauthorized') {
@@ -155,6 +157,11 @@ export class ProxyHandler {
       publicHost: host,
       upstreamHost: conn.info.hostRewrite ?? host,
     });
-    return [{ req, headers, pickConnection, targetName: host }, conn];
+    return [{ req, headers, pickConnection, targetName: host, email: decision.identity?.email ?? null }, conn];
   }
+}
+
+/** A TCP socket carries raw bytes through `postern tcp`, never HTTP. */
+function tcpSocketError(host: string): EdgeError {
+  return new EdgeError('WRONG_PROTOCOL', `this is a TCP socket; reach it with "postern tcp --socket ${host.replace(/:\d+$/, '')}"`);
 }

@@ -31,8 +31,13 @@ export class HttpExchange extends UpstreamExchange {
     return !this.res.headersSent;
   }
 
+  protected get sentStatus(): number | undefined {
+    return this.res.headersSent ? this.res.statusCode : undefined;
+  }
+
   protected fail(err: EdgeError): void {
     this.onError(err);
+    this.report(err.status);
   }
 
   protected abortClient(err: Error): void {
@@ -47,6 +52,7 @@ export class HttpExchange extends UpstreamExchange {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.bytesOut += chunk.length;
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once('drain', () => controller.resume());
@@ -56,5 +62,6 @@ export class HttpExchange extends UpstreamExchange {
   onResponseEnd(): void {
     this.settle();
     this.res.end();
+    this.report(this.res.statusCode);
   }
 }

@@ -11,7 +11,7 @@ import { downstreamResponseHeaders, serializeResponseHead, type HeaderMap } from
  * both ways with backpressure; any other answer is relayed and the connection closed.
  */
 export class UpgradeExchange extends UpstreamExchange {
-  private wrote = false;
+  private status: number | undefined;
 
   constructor(
     input: ExchangeInput,
@@ -29,11 +29,16 @@ export class UpgradeExchange extends UpstreamExchange {
   }
 
   protected get untouched(): boolean {
-    return !this.wrote;
+    return this.status === undefined;
+  }
+
+  protected get sentStatus(): number | undefined {
+    return this.status;
   }
 
   protected fail(err: EdgeError): void {
     sendErrorOnSocket(this.input.req, this.client, err);
+    this.report(err.status);
   }
 
   protected abortClient(): void {
@@ -42,29 +47,35 @@ export class UpgradeExchange extends UpstreamExchange {
 
   onRequestUpgrade(_c: Dispatcher.DispatchController, statusCode: number, headers: HeaderMap, upstream: Duplex): void {
     this.settle();
-    this.wrote = true;
+    this.status = statusCode;
     const { client } = this;
     if (client.destroyed) {
       upstream.destroy();
       return;
     }
     client.write(serializeResponseHead(statusCode, 'Switching Protocols', downstreamResponseHeaders(headers, true)));
+    this.report(statusCode);
+    const openedAt = performance.now();
     if (this.head.length > 0) upstream.write(this.head);
     upstream.on('error', () => client.destroy());
     upstream.once('close', () => client.destroy());
-    client.once('close', () => upstream.destroy());
+    client.once('close', () => {
+      upstream.destroy();
+      this.sendEvent('websocket_close', statusCode, openedAt);
+    });
     upstream.pipe(client);
     client.pipe(upstream);
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: HeaderMap, statusMessage?: string): void {
     if (statusCode < 200) return;
-    this.wrote = true;
+    this.status = statusCode;
     const relayed = { ...downstreamResponseHeaders(headers), connection: 'close' };
     this.client.write(serializeResponseHead(statusCode, statusMessage ?? '', relayed));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.bytesOut += chunk.length;
     if (!this.client.write(chunk)) {
       controller.pause();
       this.client.once('drain', () => controller.resume());
@@ -74,5 +85,6 @@ export class UpgradeExchange extends UpstreamExchange {
   onResponseEnd(): void {
     this.settle();
     this.client.end();
+    if (this.status !== undefined) this.report(this.status);
   }
 }

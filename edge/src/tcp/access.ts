@@ -1,0 +1,90 @@
+import type { IncomingMessage } from 'node:http';
+import { HandshakeHeader } from '@postern/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import { domainHost, socketAuthority } from '../api/socket-view.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { TOKEN_CREDENTIAL } from '../auth/context.js';
+import { tokenFailure } from '../auth/token-failure.js';
+import type { EdgeConfig } from '../config.js';
+import { EdgeError } from '../errors.js';
+import type { SocketGate } from '../proxy/gate.js';
+import type { Store } from '../store/index.js';
+import type { SocketRecord } from '../store/sockets.js';
+import type { TunnelConnection } from '../tunnel/connection.js';
+import type { TunnelRegistry } from '../tunnel/registry.js';
+
+/** Who may open streams to which socket, once the policy allowed it. */
+export interface TcpGrant {
+  readonly socket: SocketRecord;
+  /** The socket's public host name (`ssh-x1y2.edge.example.com`), for messages. */
+  readonly hostname: string;
+  /** Who asked, for the audit log. */
+  readonly actor: string;
+  /** `token:<id>`: revoking the token closes the stream (see auth/live-connections.ts). */
+  readonly credential: string;
+}
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Decides a TCP stream request, in order: token, socket, protocol, policy. Any account's socket may
+ * be opened if its policy allows the token's holder: ownership does not matter, exactly as for HTTP.
+ * Throws the EdgeError the client shows.
+ */
+export class TcpAccess {
+  constructor(
+    private readonly config: EdgeConfig,
+    private readonly store: Store,
+    private readonly registry: TunnelRegistry,
+    private readonly gate: SocketGate,
+    private readonly audit: AuditLog,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  authorize(req: IncomingMessage): TcpGrant {
+    const authorization = header(req, 'authorization');
+    const token = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
+    const tokenCheck = token ? this.store.tokens.check(token) : undefined;
+    if (!token || !tokenCheck?.ok) throw tokenFailure(tokenCheck);
+
+    const name = header(req, HandshakeHeader.SOCKET)?.trim();
+    if (!name) throw new EdgeError('BAD_REQUEST', `the ${HandshakeHeader.SOCKET} header is required (a socket id, name label or host name)`);
+    const socket = this.findSocket(name);
+    if (!socket) throw new EdgeError('SOCKET_NOT_FOUND', `there is no socket "${name}" on this edge`);
+    const hostname = `${socket.hostname}.${domainHost(this.config)}`;
+    if (socket.protocol !== 'tcp') {
+      throw new EdgeError('WRONG_PROTOCOL', `${hostname} is an HTTP socket: open ${this.config.publicScheme}://${socketAuthority(socket.hostname, this.config)} instead`);
+    }
+
+    const decision = this.gate.checkToken(token, this.gate.rules(socket));
+    if (decision.kind === 'unauthorized' || decision.kind === 'login') throw tokenFailure(undefined);
+    if (decision.kind === 'forbidden') {
+      this.log.info({ socket: socket.id, user: decision.who, reason: decision.reason }, 'access denied');
+      this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: req.socket.remoteAddress ?? null, reason: decision.reason, via: 'tcp' });
+      throw new EdgeError('POLICY_DENIED', `${decision.who} may not use ${hostname}: ${decision.reason}`);
+    }
+
+    const actor = decision.identity?.email ?? decision.identity?.userId ?? tokenCheck.token.accountId;
+    const credential = decision.credential ?? `${TOKEN_CREDENTIAL}${tokenCheck.token.id}`;
+    return { socket, hostname, actor, credential };
+  }
+
+  /** The least busy connector connection serving the socket, or undefined when none is online. */
+  connection(grant: TcpGrant): TunnelConnection | undefined {
+    return this.registry.pick(grant.socket.id);
+  }
+
+  /** A socket by id (`sck_…`), DNS label (`ssh-x1y2`) or host name (`ssh-x1y2.edge.example.com[:port]`). */
+  private findSocket(name: string): SocketRecord | undefined {
+    const lower = name.toLowerCase();
+    if (lower.startsWith('sck_')) return this.store.sockets.findById(lower);
+    const suffix = [`.${this.config.domain}`, `.${domainHost(this.config)}`].find((s) => lower.endsWith(s));
+    const label = suffix ? lower.slice(0, -suffix.length) : lower;
+    return LABEL.test(label) ? this.store.sockets.findByHostname(label) : undefined;
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,143 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  ERROR_CODE_NAMES,
+  SessionClosedError,
+  StreamResetError,
+  TCP_MAX_MESSAGE,
+  TcpCloseCode,
+  TcpStreamError,
+  WebSocketByteStream,
+  type MuxStream,
+} from '@postern/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { LiveConnections } from '../auth/live-connections.js';
+import type { EdgeConfig } from '../config.js';
+import { EdgeError } from '../errors.js';
+import { sendErrorOnSocket } from '../pages/error-page.js';
+import { upstreamError } from '../proxy/upstream-errors.js';
+import type { TunnelConnection } from '../tunnel/connection.js';
+import type { TcpAccess, TcpGrant } from './access.js';
+
+/** Idle streams are pinged this often, so proxies and NATs on the way do not drop a quiet SSH session. */
+const KEEPALIVE_MS = 30_000;
+
+/**
+ * `GET /v1/tcp` (WebSocket): one raw TCP stream to a tcp socket's app, for `postern tcp`. Every
+ * refusal, including "the app is not reachable", is an HTTP status with a JSON body, sent before
+ * upgrading: the stream to the app is opened first, so a client that got 101 has a live connection.
+ */
+export class TcpEndpoint {
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: TCP_MAX_MESSAGE });
+
+  constructor(
+    private readonly config: EdgeConfig,
+    private readonly access: TcpAccess,
+    private readonly live: LiveConnections,
+    private readonly audit: AuditLog,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /**
+   * `GET /v1/tcp` without Upgrade: the access checks alone (throws the refusal), and whether a
+   * connector is online now, which may change before the first stream.
+   */
+  preflight(req: IncomingMessage): { socket: { name: string; hostname: string }; online: boolean } {
+    const grant = this.access.authorize(req);
+    return { socket: { name: grant.socket.name, hostname: grant.hostname }, online: this.access.connection(grant) !== undefined };
+  }
+
+  handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
+    const refuse = (err: EdgeError) => {
+      this.log.info({ remote: req.socket.remoteAddress, code: err.code }, `tcp stream refused: ${err.message}`);
+      req.headers.accept = 'application/json';
+      sendErrorOnSocket(req, client, err);
+    };
+    let grant: TcpGrant;
+    try {
+      grant = this.access.authorize(req);
+    } catch (err) {
+      if (!(err instanceof EdgeError)) this.log.error({ err }, 'tcp access check failed');
+      return refuse(err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'internal error'));
+    }
+    const connection = this.access.connection(grant);
+    if (!connection) return refuse(offline(grant));
+    this.openToApp(grant, connection, client, (opened) => {
+      if (opened instanceof EdgeError) return refuse(opened);
+      if (!client.readable || !client.writable) return opened.destroy(); // the client gave up while we waited
+      this.wss.handleUpgrade(req, client, head, (ws) => this.relay(ws, opened, grant, connection, req.socket.remoteAddress ?? null));
+    });
+  }
+
+  /** Opens a stream to the app through the grant's connector, bounded by the upstream timeout. */
+  private openToApp(grant: TcpGrant, connection: TunnelConnection, client: Duplex, done: (opened: MuxStream | EdgeError) => void): void {
+    let settled = false;
+    const settle = (opened: MuxStream | EdgeError) => {
+      settled = true;
+      clearTimeout(timer);
+      client.off('close', onClientGone);
+      done(opened);
+    };
+    const onClientGone = () => settle(new EdgeError('BAD_REQUEST', 'the client closed the connection'));
+    const timer = setTimeout(
+      () => settle(new EdgeError('APP_TIMEOUT', `the connector did not reach the app behind ${grant.hostname} within ${this.config.upstreamTimeoutMs / 1000} s`)),
+      this.config.upstreamTimeoutMs,
+    );
+    client.once('close', onClientGone);
+    connection.openStream('tcp', (err, stream) => {
+      if (settled) return stream?.destroy(); // timed out, or nobody is waiting any more
+      settle(stream ?? upstreamError(err, grant.hostname));
+    });
+  }
+
+  /** Pipes the client's WebSocket and the app's stream both ways, until both ends finished or one failed. */
+  private relay(ws: WebSocket, stream: MuxStream, grant: TcpGrant, connection: TunnelConnection, remote: string | null): void {
+    const { socket, hostname } = grant;
+    const client = new WebSocketByteStream(ws, {
+      abortClose: { code: TcpCloseCode.ACCESS_ENDED, reason: `access to ${hostname} ended: token revoked or expired, or the socket's rules changed` },
+    });
+    // Revocation, expiry, rule changes and deletion destroy `client` (see auth/live-connections.ts).
+    this.live.add(grant.credential, socket.id, client);
+    const log = this.log.child({ socket: socket.id, user: grant.actor, connection: connection.info.id });
+    const audit = { accountId: socket.accountId, socketId: socket.id, actor: grant.actor, remote };
+    const openedAt = Date.now();
+    this.audit.record({ ...audit, type: 'stream.open', detail: { kind: 'tcp' } });
+    log.info({ remote }, 'tcp stream opened');
+
+    stream.pipe(client);
+    client.pipe(stream);
+    stream.once('close', () => {
+      if (stream.errored || !stream.readableEnded) client.destroy(upstreamFailure(stream.errored, hostname));
+    });
+    client.once('close', () => {
+      if (!client.completed) stream.destroy();
+      const detail = { kind: 'tcp', duration_ms: Date.now() - openedAt, bytes_in: client.bytesRead, bytes_out: client.bytesWritten };
+      const ended = client.completed ? {} : { ...client.closedWith };
+      this.audit.record({ ...audit, type: 'stream.close', detail: { ...detail, ...ended } });
+      log.info({ ...detail, ...ended }, 'tcp stream closed');
+    });
+    keepAlive(ws);
+  }
+}
+
+function offline(grant: TcpGrant): EdgeError {
+  return new EdgeError('TUNNEL_OFFLINE', `no connector is online for ${grant.hostname}: its owner needs to run "postern connect" for it`);
+}
+
+/** What the client is told when the app's side of the stream failed. */
+function upstreamFailure(err: Error | null, hostname: string): TcpStreamError {
+  const why =
+    err instanceof StreamResetError
+      ? err.reason || (ERROR_CODE_NAMES[err.code] ?? String(err.code))
+      : err instanceof SessionClosedError
+        ? 'the tunnel to the connector was lost'
+        : (err?.message ?? 'the stream closed early');
+  return new TcpStreamError(TcpCloseCode.UPSTREAM_FAILED, `the connection to ${hostname} failed: ${why}`);
+}
+
+function keepAlive(ws: WebSocket): void {
+  const timer = setInterval(() => ws.ping(), KEEPALIVE_MS);
+  ws.once('close', () => clearInterval(timer));
+}
