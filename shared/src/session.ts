@@ -53,6 +53,12 @@ export interface SessionEvents {
 const BATCH_SIZE = 64 * 1024;
 /** EVENT bytes allowed to wait for the writer: a burst of finished requests in one turn stays bounded. */
 const EVENT_QUEUE_LIMIT = 64 * 1024;
+/**
+ * How long an EVENT may wait to ride along in a message that stream data or control frames send
+ * anyway. Under load that is the next turn; only an idle link gets a message of events alone, at most
+ * this often (not one per request: an extra message costs a write and a read on each side).
+ */
+const EVENT_LINGER_MS = 50;
 
 /** A DATA or FIN frame waiting to be copied into the message being built. */
 interface DataPart {
@@ -86,6 +92,7 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
   /** Encoded EVENT frames, sent after control frames; `eventBytes` is their total size. */
   private readonly events: Buffer[] = [];
   private eventBytes = 0;
+  private eventTimer: NodeJS.Timeout | undefined;
   private readonly ready: MuxStream[] = [];
   private inFlight = 0;
   private flushScheduled = false;
@@ -159,6 +166,7 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
    * (counted in `droppedEvents`, returns false) while the writer is at its high-water mark or
    * EVENT_QUEUE_LIMIT bytes of events already wait, and when it encodes to more than
    * MAX_EVENT_PAYLOAD. Encoding happens here, after the cheap checks: a dropped event costs nothing.
+   * A queued event goes out with the next message, or after EVENT_LINGER_MS on an idle link.
    */
   sendEvent(event: RequestEvent): boolean {
     if (this.opts.role !== 'edge') throw new Error('only the edge sends EVENT frames');
@@ -178,7 +186,7 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     frame.write(json, HEADER_SIZE, 'utf8');
     this.events.push(frame);
     this.eventBytes += frame.length;
-    this.scheduleFlush();
+    this.lingerEvents();
     return true;
   }
 
@@ -279,6 +287,16 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
 
   private readonly flushBound = (): void => this.flush();
 
+  /** Queued events wait for a message that is sent anyway, or for this timer. */
+  private lingerEvents(): void {
+    this.eventTimer ??= setTimeout(this.flushEventsBound, EVENT_LINGER_MS).unref();
+  }
+
+  private readonly flushEventsBound = (): void => {
+    this.eventTimer = undefined;
+    if (this.events.length > 0) this.scheduleFlush();
+  };
+
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed) return;
@@ -292,7 +310,12 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
 
   /** Frames or stream data wait for the writer. */
   private get hasQueued(): boolean {
-    return this.control.length > 0 || this.events.length > 0 || this.ready.length > 0;
+    return this.hasUrgent || this.events.length > 0;
+  }
+
+  /** Control frames or stream data wait: reason enough for a message (events alone are not). */
+  private get hasUrgent(): boolean {
+    return this.control.length > 0 || this.ready.length > 0;
   }
 
   /**
@@ -347,7 +370,8 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     this.inFlight += size;
     this.ws.send(message, { binary: true }, () => {
       this.inFlight -= size;
-      if (this.hasQueued) this.scheduleFlush();
+      if (this.hasUrgent) this.scheduleFlush();
+      else if (this.events.length > 0) this.lingerEvents();
       else if (this.closing) this.maybeFinishClose();
     });
   }
@@ -510,6 +534,7 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.pingTimer);
+    clearTimeout(this.eventTimer);
     const cause = this.failure ?? new SessionClosedError(`tunnel connection closed (${code}${reason ? `: ${reason}` : ''})`);
     for (const stream of [...this.streams.values()]) stream.abort(cause);
     this.streams.clear();

@@ -1036,6 +1036,25 @@ describe('session: events', () => {
     }
   });
 
+  it('an event rides along in the next message the writer sends anyway, not in one of its own', async () => {
+    const peer = await rawPeer();
+    try {
+      const s = peer.session.open('tcp');
+      s.on('error', noop);
+      await peer.waitFrame((f) => f.type === FrameType.OPEN, 'the OPEN');
+      const messagesBefore = peer.messageSizes.length;
+      peer.session.sendEvent(requestEvent(1));
+      await delay(10); // a few turns with nothing else to send
+      s.write('data');
+      await peer.waitFrame((f) => f.type === FrameType.DATA, 'the DATA');
+      assert.equal(peer.messageSizes.length, messagesBefore + 1, 'EVENT and DATA share one message');
+      const types = peer.frames.slice(-2).map((f) => f.type);
+      assert.deepEqual(types, [FrameType.EVENT, FrameType.DATA]);
+    } finally {
+      await peer.close();
+    }
+  });
+
   it('bounds a burst of events in one turn: what was accepted arrives, the rest is counted as dropped', async () => {
     const p = await pair();
     try {
