@@ -6,6 +6,8 @@ export interface ConnectorConfig {
   readonly socketId: string;
   /** The tunnel of that socket this connector serves (`tunnel create`), if any. */
   readonly tunnelId?: string | undefined;
+  /** Ask the edge for one EVENT per finished request (the live view); off costs the edge nothing. */
+  readonly requestEvents?: boolean | undefined;
   readonly target: { readonly host: string; readonly port: number };
   /** Parallel tunnel connections to the edge (≥ 1; 2 by default for failover). */
   readonly connections: number;

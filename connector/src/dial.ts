@@ -32,6 +32,7 @@ export function dialTunnel(config: ConnectorConfig): Promise<WebSocket> {
   };
   if (config.hostRewrite) headers[HandshakeHeader.HOST_REWRITE] = config.hostRewrite;
   if (config.tunnelId) headers[HandshakeHeader.TUNNEL] = config.tunnelId;
+  if (config.requestEvents) headers[HandshakeHeader.EVENTS] = 'request';
 
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, {

@@ -91,6 +91,8 @@ export const HandshakeHeader = {
   HOST_REWRITE: 'postern-host-rewrite',
   /** Optional: the tunnel (of that socket) this connector serves; quick shares and old connectors omit it. */
   TUNNEL: 'postern-tunnel',
+  /** Optional: `request` asks the edge for request EVENT frames (the live view); without it none are sent. */
+  EVENTS: 'postern-events',
 } as const;
 
 /** Path of the tunnel endpoint on the edge's own host. */

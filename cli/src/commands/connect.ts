@@ -109,6 +109,7 @@ export function registerConnect(program: Command): void {
         target: { host: opts.host, port },
         connections,
         hostRewrite,
+        requestEvents: !opts.quiet,
         graceMs,
         connectorId: randomUUID(),
       });

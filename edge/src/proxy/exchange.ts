@@ -109,6 +109,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   /** One line of the connector's request log; best effort, never waits (see MuxSession.sendEvent). */
   protected sendEvent(t: RequestEvent['t'], status: number, since: number): void {
+    if (!this.conn.info.requestEvents) return;
     const { req, email } = this.input;
     this.conn.session.sendEvent({
       t,

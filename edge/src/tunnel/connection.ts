@@ -9,6 +9,8 @@ export interface TunnelConnectionInfo {
   readonly accountId: string;
   /** The token the connector authenticated with: revoking it closes this connection. */
   readonly tokenId: string;
+  /** The connector asked for request events (`Postern-Events: request`). */
+  readonly requestEvents: boolean;
   readonly connectorId: string;
   readonly remoteAddress: string;
   /** Host header the connector asked for, instead of the public one (apps that refuse unknown hosts). */

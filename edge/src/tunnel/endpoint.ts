@@ -123,6 +123,7 @@ export class TunnelEndpoint {
       connectorId: connectorId.slice(0, 64),
       remoteAddress: req.socket.remoteAddress ?? '',
       hostRewrite,
+      requestEvents: header(req, HandshakeHeader.EVENTS) === 'request',
     };
   }
 }
