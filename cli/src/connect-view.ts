@@ -2,6 +2,7 @@ import type { ConnectorEvents, RequestLogEntry } from '@postern/connector';
 import type { SocketView } from '@postern/edge';
 import { out } from './output.js';
 import { clock, printable, requestLine, type RequestLineLayout } from './request-line.js';
+import { describeRules } from './rule-options.js';
 
 export interface ConnectViewOptions {
   /** JSON lines instead of human lines. */
@@ -18,17 +19,6 @@ const USER_WIDTH = 24;
 const PATH_WIDTH = { min: 16, max: 40 } as const;
 /** A request line without its user and path columns: time, method, status, duration and the gaps. */
 const FIXED_WIDTH = 8 + 7 + 3 + 8 + 5 * 2;
-
-function describeRules(socket: SocketView): string {
-  const rules = [
-    ...socket.allowed_email_domains.map((d) => `@${d}`),
-    ...socket.allowed_email_addresses,
-    ...socket.allowed_github_orgs.map((o) => `GitHub org ${o}`),
-    ...socket.allowed_github_teams.map((t) => `GitHub team ${t}`),
-    ...socket.allowed_groups.map((g) => `group ${g}`),
-  ];
-  return rules.length > 0 ? rules.join(', ') : 'only you (the owner)';
-}
 
 /**
  * What `connect` shows while it runs: the ready block, then a live log of tunnel state changes and
@@ -51,6 +41,7 @@ export class ConnectView {
       out.json({
         event: 'ready',
         url: socket.url,
+        protocol: socket.protocol,
         socket_id: socket.id,
         name: socket.name,
         hostname: socket.hostname,
@@ -61,6 +52,13 @@ export class ConnectView {
         allowed_email_domains: socket.allowed_email_domains,
         allowed_email_addresses: socket.allowed_email_addresses,
       });
+      return;
+    }
+    if (socket.protocol === 'tcp') {
+      out.success(`${socket.name} (TCP) is live → ${this.target}`);
+      out.info(`reach it with: postern tcp --socket ${socket.hostname} --listen 127.0.0.1:<port>   (or --stdio for ssh ProxyCommand)`);
+      out.info(`allowed: ${describeRules(socket)}`);
+      out.info('press Ctrl-C to stop');
       return;
     }
     out.success(`${socket.name} is live at ${out.highlight(socket.url)} → ${this.target}`);
