@@ -18,7 +18,7 @@ export function buildProgram(): Command {
     .description('Postern: publish private web apps through an identity-aware edge, without opening a port')
     .version('0.1.0')
     .option('--debug', 'show stack traces on errors')
-    .configureOutput({ outputError: (text, write) => write(out.colorError(text)) })
+    .configureOutput({ outputError: (text, write) => write(out.colorError(text.replace(/\n(?=.)/g, ' '))) })
     .exitOverride();
 
   registerDemo(program);
