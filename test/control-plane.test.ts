@@ -290,8 +290,7 @@ describe('control plane through the postern CLI', () => {
   });
 
   it(
-    'socket update --name on a public socket keeps it public (rename does not change access)',
-    { todo: 'BUG: cli/src/commands/socket.ts defines --no-cloudauth before --cloudauth, so commander defaults cloudauth to true and every update sends cloudauth:true' },
+    'socket update --name on a public socket keeps it public (rename does not change access); typed --cloudauth/--no-cloudauth apply',
     async () => {
       const pub = await alice.json<SocketJson>(['socket', 'create', '--name', 'public-docs', '--json']);
       try {
@@ -301,6 +300,8 @@ describe('control plane through the postern CLI', () => {
         assert.equal(renamed.cloudauth, false, 'a rename must not turn sign-in on');
         // And an update with nothing to change is refused instead of silently changing access.
         assert.match(await alice.fails(['socket', 'update', pub.id, '--json']), /^error: nothing to change/);
+        assert.equal((await alice.json<SocketJson>(['socket', 'update', pub.id, '--cloudauth', '--json'])).cloudauth, true);
+        assert.equal((await alice.json<SocketJson>(['socket', 'update', pub.id, '--no-cloudauth', '--json'])).cloudauth, false);
       } finally {
         await alice.run(['socket', 'delete', pub.id, '--json']);
       }

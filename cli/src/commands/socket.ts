@@ -61,9 +61,11 @@ export function registerSocket(program: Command): void {
     .description("change a socket's name or access rules (lists replace the old ones; the hostname never changes)")
     .option('--name <name>', 'new display name')
     .option('--no-cloudauth', 'make the socket public (only without allowed-* rules)');
-  clientOptions(addRuleOptions(update)).action(async (id: string, opts: Opts & { name?: string; cloudauth?: boolean }) => {
-    // With both --cloudauth and --no-cloudauth defined, commander leaves it undefined unless one is given.
-    const patch = { ...rulesBody(opts), ...(opts.cloudauth === false ? { cloudauth: false } : {}), ...(opts.name ? { name: opts.name } : {}) };
+  clientOptions(addRuleOptions(update)).action(async (id: string, opts: Opts & { name?: string; cloudauth?: boolean }, command: Command) => {
+    // --no-cloudauth gives cloudauth a default of true: only a flag actually typed may change it.
+    const { cloudauth, ...rest } = opts;
+    const typed = command.getOptionValueSource('cloudauth') === 'cli' ? { cloudauth } : {};
+    const patch = { ...rulesBody(rest), ...typed, ...(opts.name ? { name: opts.name } : {}) };
     if (Object.keys(patch).length === 0) throw new CliError('nothing to change: give --name, --cloudauth/--no-cloudauth or an --allowed-* rule');
     const updated = await apiClient(opts).updateSocket(id, patch);
     if (opts.json) return out.json(updated);
