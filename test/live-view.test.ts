@@ -74,7 +74,8 @@ describe('live view: postern connect shows each request', () => {
   /** The environment of a human `connect`: no NO_COLOR, so colour depends on the TTY alone. */
   const humanEnv = (): NodeJS.ProcessEnv => {
     const env = cleanEnv({ POSTERN_EDGE: edge.url, POSTERN_TOKEN: token });
-    delete env.NO_COLOR;
+    // Like a person's terminal: chalk (supports-color) turns colour off when CI markers are set.
+    for (const key of ['NO_COLOR', 'CI', 'CONTINUOUS_INTEGRATION', 'BUILD_NUMBER', 'TEAMCITY_VERSION', 'TF_BUILD']) delete env[key];
     return env;
   };
 
