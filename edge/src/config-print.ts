@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { EdgeConfig } from './config.js';
+import { rateLimitYamlKey, type EdgeConfig, type Rate, type RateLimitsConfig } from './config.js';
 
 const MASK = '********';
 
@@ -10,6 +10,8 @@ function duration(ms: number): string {
   }
   return `${ms}ms`;
 }
+
+const rate = (r: Rate | null): string => (r ? `${r.count}/${duration(r.windowMs)}` : 'off');
 
 /**
  * The effective configuration (`postern edge --print-config`) in the YAML file's keys. Secrets are
@@ -29,6 +31,7 @@ export function printConfig(config: EdgeConfig): string {
     local_accounts: config.auth.localAccounts,
     session_ttl: duration(config.auth.sessionTtlMs),
     session_idle: duration(config.auth.sessionIdleMs),
+    ...Object.fromEntries(Object.entries(config.rateLimits).map(([name, r]) => [rateLimitYamlKey(name as keyof RateLimitsConfig), rate(r)])),
     ...(oidc.length > 0 ? { oidc: oidc.map((p) => ({ name: p.name, issuer: p.issuer, client_id: p.clientId, client_secret: MASK })) } : {}),
     ...(github
       ? {

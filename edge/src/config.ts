@@ -17,7 +17,57 @@ export interface EdgeConfig {
   readonly maxHeaderBytes: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly auth: AuthConfig;
+  readonly rateLimits: RateLimitsConfig;
 }
+
+/** `count` hits per `windowMs`, refilled evenly (a token bucket); null turns the limit off. */
+export interface Rate {
+  readonly count: number;
+  readonly windowMs: number;
+}
+
+/** Per-key rate limits of the sign-in flows and the API (what each key is: the field name says). */
+export interface RateLimitsConfig {
+  /** Failed local-account sign-ins per target email (one account's password guessed). */
+  readonly loginPerEmail: Rate | null;
+  /** Failed local-account sign-ins per client address (credential stuffing). */
+  readonly loginPerAddress: Rate | null;
+  /** Sign-ins started (`/auth/start/…`, each a row in SQLite) per client address. */
+  readonly signinPerAddress: Rate | null;
+  /** `POST /api/v1/device/code` (unauthenticated, each a row in SQLite) per client address. */
+  readonly deviceCodePerAddress: Rate | null;
+  /** `POST /device` (approving or denying a CLI sign-in) per login session. */
+  readonly deviceApprovePerSession: Rate | null;
+  /** Authenticated API requests per account. */
+  readonly apiPerAccount: Rate | null;
+  /** API requests with a missing, unknown, expired or revoked token per client address. */
+  readonly apiBadTokenPerAddress: Rate | null;
+}
+
+export const RATE_LIMIT_DEFAULTS: Readonly<Record<keyof RateLimitsConfig, string>> = {
+  loginPerEmail: '10/1m',
+  loginPerAddress: '30/1m',
+  signinPerAddress: '120/1m',
+  deviceCodePerAddress: '20/1m',
+  deviceApprovePerSession: '30/1m',
+  apiPerAccount: '600/1m',
+  apiBadTokenPerAddress: '60/1m',
+};
+
+/** The flag of each rate limit (its env variable and YAML key follow from it). */
+export const RATE_LIMIT_FLAGS: Readonly<Record<keyof RateLimitsConfig, string>> = {
+  loginPerEmail: '--rate-login-per-email',
+  loginPerAddress: '--rate-login-per-address',
+  signinPerAddress: '--rate-signin-per-address',
+  deviceCodePerAddress: '--rate-device-code-per-address',
+  deviceApprovePerSession: '--rate-device-approve-per-session',
+  apiPerAccount: '--rate-api-per-account',
+  apiBadTokenPerAddress: '--rate-api-bad-token-per-address',
+};
+
+const RATE_LIMIT_NAMES = Object.keys(RATE_LIMIT_FLAGS) as (keyof RateLimitsConfig)[];
+/** `--rate-login-per-email` → `rate_login_per_email` (YAML) and `POSTERN_RATE_LOGIN_PER_EMAIL` (env). */
+export const rateLimitYamlKey = (name: keyof RateLimitsConfig): string => RATE_LIMIT_FLAGS[name].slice(2).replaceAll('-', '_');
 
 export type ProviderConfig =
   | {
@@ -71,6 +121,7 @@ export interface EdgeConfigInput {
   readonly localAccounts?: boolean | undefined;
   readonly sessionTtl?: string | number | undefined;
   readonly sessionIdle?: string | number | undefined;
+  readonly rateLimits?: { readonly [K in keyof RateLimitsConfig]?: string | undefined } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +146,7 @@ export function edgeConfigFromEnv(env: NodeJS.ProcessEnv): EdgeConfigInput {
     githubClientSecretFile: env.POSTERN_GITHUB_CLIENT_SECRET_FILE,
     sessionTtl: env.POSTERN_SESSION_TTL,
     sessionIdle: env.POSTERN_SESSION_IDLE,
+    rateLimits: Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, env[`POSTERN_${rateLimitYamlKey(name).toUpperCase()}`]])),
   };
 }
 
@@ -115,6 +167,7 @@ const YAML_KEYS: Readonly<Record<string, keyof EdgeConfigInput>> = {
   session_ttl: 'sessionTtl',
   session_idle: 'sessionIdle',
 };
+const RATE_LIMIT_YAML_KEYS: Readonly<Record<string, keyof RateLimitsConfig>> = Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [rateLimitYamlKey(name), name]));
 
 /** Reads the edge's YAML config file (snake_case keys; `oidc` is a list of issuers). */
 export function edgeConfigFromFile(path: string): EdgeConfigInput {
@@ -127,9 +180,15 @@ export function edgeConfigFromFile(path: string): EdgeConfigInput {
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must be a YAML mapping`);
   const out: Record<string, unknown> = {};
+  const rateLimits: Record<string, string> = {};
   for (const [key, value] of Object.entries(doc)) {
+    const rateLimit = RATE_LIMIT_YAML_KEYS[key];
+    if (rateLimit) {
+      rateLimits[rateLimit] = String(value);
+      continue;
+    }
     const target = YAML_KEYS[key];
-    if (!target) throw new ConfigError(`config file ${path}: unknown key "${key}" (known: ${Object.keys(YAML_KEYS).join(', ')})`);
+    if (!target) throw new ConfigError(`config file ${path}: unknown key "${key}" (known: ${[...Object.keys(YAML_KEYS), ...Object.keys(RATE_LIMIT_YAML_KEYS)].join(', ')})`);
     if (target === 'oidc') {
       if (!Array.isArray(value)) throw new ConfigError(`config file ${path}: "oidc" must be a list of {issuer, client_id, client_secret_file, name}`);
       out.oidc = value.map((item: Record<string, string>) => ({ issuer: item.issuer, clientId: item.client_id, clientSecretFile: item.client_secret_file, name: item.name }));
@@ -137,6 +196,7 @@ export function edgeConfigFromFile(path: string): EdgeConfigInput {
       out[target] = value;
     }
   }
+  out.rateLimits = rateLimits;
   return out as EdgeConfigInput;
 }
 
@@ -161,7 +221,19 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
     maxHeaderBytes: parsePositiveInt(pick('maxHeaderBytes') ?? 16 * 1024, '--max-header-bytes'),
     logLevel: logLevel as EdgeConfig['logLevel'],
     auth: resolveAuth(pick),
+    rateLimits: resolveRateLimits(flags, env, file),
   });
+}
+
+/** Each limit on its own: a flag for one limit does not hide the file's value for another. */
+function resolveRateLimits(flags: EdgeConfigInput, env: EdgeConfigInput, file: EdgeConfigInput): RateLimitsConfig {
+  const resolved = Object.fromEntries(
+    RATE_LIMIT_NAMES.map((name) => {
+      const value = flags.rateLimits?.[name] ?? env.rateLimits?.[name] ?? file.rateLimits?.[name] ?? RATE_LIMIT_DEFAULTS[name];
+      return [name, parseRate(value, RATE_LIMIT_FLAGS[name])];
+    }),
+  );
+  return Object.freeze(resolved as Record<keyof RateLimitsConfig, Rate | null>);
 }
 
 type Pick = <K extends keyof EdgeConfigInput>(key: K) => EdgeConfigInput[K];
@@ -257,6 +329,15 @@ function parseDuration(value: string | number, flag: string): number {
   const ms = n * UNIT_MS[match[2] ?? 's']!;
   if (ms <= 0) throw new ConfigError(`${flag} must be greater than zero`);
   return Math.round(ms);
+}
+
+/** `10/1m`, `600/1m`, `5/30s`: a count per duration; `off` turns the limit off. */
+export function parseRate(value: string, flag: string): Rate | null {
+  const text = value.trim();
+  if (text === 'off') return null;
+  const match = /^(\d+)\s*\/\s*(\S+)$/.exec(text);
+  if (!match) throw new ConfigError(`${flag} must be COUNT/DURATION such as 10/1m or 600/1m, or off, not "${value}"`);
+  return { count: parsePositiveInt(match[1]!, `${flag} count`), windowMs: parseDuration(match[2]!, `${flag} window`) };
 }
 
 function parsePositiveInt(value: string | number, flag: string): number {

@@ -19,6 +19,7 @@ export const EDGE_ERRORS = {
   SOCKET_NAME_TAKEN: { status: 409, title: 'Socket name taken' },
   WRONG_PROTOCOL: { status: 409, title: 'Wrong socket protocol' },
   PROTOCOL_VERSION: { status: 426, title: 'Protocol version mismatch' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
   INTERNAL: { status: 500, title: 'Internal error' },
   TUNNEL_OFFLINE: { status: 502, title: 'Tunnel offline' },
@@ -34,13 +35,16 @@ export class EdgeError extends Error {
   override readonly name = 'EdgeError';
   readonly status: number;
   readonly title: string;
+  /** Seconds until a retry may succeed, sent as `Retry-After` (rate limits). */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     readonly code: EdgeErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
     this.status = EDGE_ERRORS[code].status;
     this.title = EDGE_ERRORS[code].title;
   }

@@ -1,4 +1,15 @@
-export { resolveEdgeConfig, edgeConfigFromEnv, edgeConfigFromFile, ConfigError, type EdgeConfig, type EdgeConfigInput, type OidcInput } from './config.js';
+export {
+  resolveEdgeConfig,
+  edgeConfigFromEnv,
+  edgeConfigFromFile,
+  ConfigError,
+  RATE_LIMIT_DEFAULTS,
+  RATE_LIMIT_FLAGS,
+  type EdgeConfig,
+  type EdgeConfigInput,
+  type OidcInput,
+  type RateLimitsConfig,
+} from './config.js';
 export { printConfig } from './config-print.js';
 export { buildServer, type Edge, type EdgeDeps } from './server.js';
 export { startEdge, type RunningEdge } from './main.js';

@@ -13,6 +13,7 @@ import type { EdgeConfig } from './config.js';
 import { ControlPlane } from './control/control-plane.js';
 import { EphemeralReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
+import { RateLimits } from './limits/rate-limits.js';
 import { sendError, sendErrorOnSocket } from './pages/error-page.js';
 import { portalRoutes } from './portal/routes.js';
 import { SocketGate } from './proxy/gate.js';
@@ -93,6 +94,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const gate = new SocketGate(config, store, auth);
   const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit);
   const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit);
+  const limits = new RateLimits(config.rateLimits, app.log);
   const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log), auth.live, audit, app.log);
 
   app.setErrorHandler((err: Error & { validation?: Parameters<typeof validationMessage>[1]; validationContext?: string; statusCode?: number }, request, reply) => {
@@ -101,6 +103,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     const edgeErr =
       err instanceof EdgeError ? err : clientFault ? new EdgeError('BAD_REQUEST', message) : new EdgeError('INTERNAL', 'internal error');
     if (edgeErr.code === 'INTERNAL') request.log.error({ err }, 'request failed');
+    if (edgeErr.retryAfterSeconds !== undefined) reply.header('retry-after', String(edgeErr.retryAfterSeconds));
     reply.code(edgeErr.status).header('postern-error', edgeErr.code).send(edgeErr.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
@@ -116,9 +119,9 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
-  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices });
-  app.register(authRoutes, { config, store, auth, router, audit });
-  app.register(deviceRoutes, { config, store, auth, devices });
+  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices, limits });
+  app.register(authRoutes, { config, store, auth, router, audit, limits });
+  app.register(deviceRoutes, { config, store, auth, devices, limits });
 
   if (!server) throw new Error('fastify did not create the HTTP server');
   return { app, server, registry, audit, reaper };

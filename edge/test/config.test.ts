@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, resolveEdgeConfig } from '../src/config.js';
+import { printConfig } from '../src/config-print.js';
+import { ConfigError, edgeConfigFromEnv, edgeConfigFromFile, resolveEdgeConfig } from '../src/config.js';
 
 test('defaults give a working local edge', () => {
   const config = resolveEdgeConfig({});
@@ -39,5 +43,53 @@ for (const [flags, fragment] of [
 ] as const) {
   test(`a bad value is refused with a precise message: ${JSON.stringify(flags)}`, () => {
     assert.throws(() => resolveEdgeConfig(flags), (err: unknown) => err instanceof ConfigError && err.message.includes(fragment));
+  });
+}
+
+test('rate limits have defaults, and flags, env and file each set one limit without hiding the others', () => {
+  const defaults = resolveEdgeConfig({}).rateLimits;
+  assert.deepEqual(defaults.loginPerEmail, { count: 10, windowMs: 60_000 });
+  assert.deepEqual(defaults.apiPerAccount, { count: 600, windowMs: 60_000 });
+  assert.ok(Object.isFrozen(defaults));
+  const config = resolveEdgeConfig(
+    { rateLimits: { loginPerEmail: '3/10m' } },
+    edgeConfigFromEnv({ POSTERN_RATE_API_PER_ACCOUNT: '5/30s', POSTERN_RATE_LOGIN_PER_EMAIL: '99/1m' }),
+    { rateLimits: { signinPerAddress: 'off', apiPerAccount: '1/1h' } },
+  );
+  assert.deepEqual(config.rateLimits.loginPerEmail, { count: 3, windowMs: 600_000 }, 'flag wins over env');
+  assert.deepEqual(config.rateLimits.apiPerAccount, { count: 5, windowMs: 30_000 }, 'env wins over file');
+  assert.equal(config.rateLimits.signinPerAddress, null, 'off');
+  assert.deepEqual(config.rateLimits.loginPerAddress, defaults.loginPerAddress, 'untouched limits keep their default');
+});
+
+test('rate limits read from the YAML file by their snake_case keys, and print back the same way', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-config-'));
+  try {
+    const file = join(dir, 'edge.yaml');
+    writeFileSync(file, 'rate_login_per_address: 7/2m\nrate_api_bad_token_per_address: off\n');
+    const config = resolveEdgeConfig({}, {}, edgeConfigFromFile(file));
+    assert.deepEqual(config.rateLimits.loginPerAddress, { count: 7, windowMs: 120_000 });
+    assert.equal(config.rateLimits.apiBadTokenPerAddress, null);
+    const printed = printConfig(config);
+    assert.match(printed, /^rate_login_per_address: 7\/2m$/m);
+    assert.match(printed, /^rate_api_bad_token_per_address: off$/m);
+    assert.match(printed, /^rate_api_per_account: 600\/1m$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+for (const [value, fragment] of [
+  ['10', 'must be COUNT/DURATION such as 10/1m'],
+  ['0/1m', '--rate-login-per-email count must be a positive whole number'],
+  ['-1/1m', 'must be COUNT/DURATION'],
+  ['10/soon', '--rate-login-per-email window must be a duration'],
+  ['ten/1m', 'must be COUNT/DURATION'],
+] as const) {
+  test(`a bad rate limit is refused with a precise message: ${value}`, () => {
+    assert.throws(
+      () => resolveEdgeConfig({ rateLimits: { loginPerEmail: value } }),
+      (err: unknown) => err instanceof ConfigError && err.message.includes(fragment),
+    );
   });
 }

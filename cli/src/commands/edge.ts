@@ -1,5 +1,15 @@
 import type { Command } from 'commander';
-import { edgeConfigFromEnv, edgeConfigFromFile, printConfig, resolveEdgeConfig, startEdge, type OidcInput } from '@postern/edge';
+import {
+  edgeConfigFromEnv,
+  edgeConfigFromFile,
+  printConfig,
+  RATE_LIMIT_DEFAULTS,
+  RATE_LIMIT_FLAGS,
+  resolveEdgeConfig,
+  startEdge,
+  type OidcInput,
+  type RateLimitsConfig,
+} from '@postern/edge';
 import { out } from '../output.js';
 import { onShutdown } from '../signals.js';
 
@@ -25,8 +35,28 @@ interface EdgeFlags {
   localAccounts?: boolean;
   sessionTtl?: string;
   sessionIdle?: string;
+  rateLoginPerEmail?: string;
+  rateLoginPerAddress?: string;
+  rateSigninPerAddress?: string;
+  rateDeviceCodePerAddress?: string;
+  rateDeviceApprovePerSession?: string;
+  rateApiPerAccount?: string;
+  rateApiBadTokenPerAddress?: string;
   printConfig?: boolean;
 }
+
+/** What each rate limit counts, for --help (the flag names come from the edge config). */
+const RATE_LIMIT_HELP: Readonly<Record<keyof RateLimitsConfig, string>> = {
+  loginPerEmail: 'failed local-account sign-ins per email',
+  loginPerAddress: 'failed local-account sign-ins per client address',
+  signinPerAddress: 'sign-ins started per client address',
+  deviceCodePerAddress: '"postern login" starts (POST /api/v1/device/code) per client address',
+  deviceApprovePerSession: 'CLI sign-in codes entered at /device per browser session',
+  apiPerAccount: 'API requests per account',
+  apiBadTokenPerAddress: 'API requests with a missing or invalid token per client address',
+};
+
+const rateFlagKey = (name: keyof RateLimitsConfig) => `rate${name[0]!.toUpperCase()}${name.slice(1)}` as keyof EdgeFlags;
 
 /** Repeated --oidc-* flags, matched by position: the n-th issuer takes the n-th client id, secret and name. */
 function oidcFromFlags(opts: EdgeFlags): OidcInput[] | undefined {
@@ -41,7 +71,7 @@ function oidcFromFlags(opts: EdgeFlags): OidcInput[] | undefined {
 }
 
 export function registerEdge(program: Command): void {
-  program
+  const command = program
     .command('edge')
     .description('run the edge: accepts connectors and serves their sockets (logs JSON to stdout)')
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080)')
@@ -63,7 +93,11 @@ export function registerEdge(program: Command): void {
     .option('--local-accounts', 'allow sign-in with local accounts (default: on only when no other provider is set)')
     .option('--no-local-accounts', 'never allow local-account sign-in')
     .option('--session-ttl <duration>', 'sessions end this long after sign-in (default 24h)')
-    .option('--session-idle <duration>', 'sessions end after this long without a request (default 8h)')
+    .option('--session-idle <duration>', 'sessions end after this long without a request (default 8h)');
+  for (const [name, flag] of Object.entries(RATE_LIMIT_FLAGS) as [keyof RateLimitsConfig, string][]) {
+    command.option(`${flag} <count/duration>`, `rate limit: ${RATE_LIMIT_HELP[name]} (default ${RATE_LIMIT_DEFAULTS[name]}; off to disable)`);
+  }
+  command
     .option('--print-config', 'print the effective configuration (file, env and flags merged; secrets masked) and exit')
     .action(async (opts: EdgeFlags) => {
       const config = resolveEdgeConfig(
@@ -83,6 +117,7 @@ export function registerEdge(program: Command): void {
           localAccounts: opts.localAccounts,
           sessionTtl: opts.sessionTtl,
           sessionIdle: opts.sessionIdle,
+          rateLimits: Object.fromEntries(Object.keys(RATE_LIMIT_FLAGS).map((name) => [name, opts[rateFlagKey(name as keyof RateLimitsConfig)] as string | undefined])),
         },
         edgeConfigFromEnv(process.env),
         opts.config ? edgeConfigFromFile(opts.config) : {},

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { DeviceFlow } from '../auth/device-flow.js';
+import { clientAddress } from '../client-address.js';
+import type { RateLimits } from '../limits/rate-limits.js';
 import { ref } from './schemas.js';
 
 /** The CLI half of `postern login` (no token yet, so no authentication): start, then poll. */
-export async function deviceApiRoutes(app: FastifyInstance, deps: { readonly devices: DeviceFlow }): Promise<void> {
+export async function deviceApiRoutes(app: FastifyInstance, deps: { readonly devices: DeviceFlow; readonly limits: RateLimits }): Promise<void> {
   app.post<{ Body: { client_name?: string } }>(
     '/device/code',
     {
@@ -23,10 +25,16 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: { readonly dev
             },
           },
           400: ref('Error'),
+          429: ref('Error'),
         },
       },
     },
-    async (request) => deps.devices.start((request.body?.client_name ?? 'unnamed computer').replace(/[^\x20-\x7e]/g, '?'), request.ip),
+    async (request) => {
+      // Each start is a row in SQLite: a flood from one address must not fill the table.
+      const refused = deps.limits.take(['deviceCodePerAddress', clientAddress(request.raw)]);
+      if (refused) throw refused;
+      return deps.devices.start((request.body?.client_name ?? 'unnamed computer').replace(/[^\x20-\x7e]/g, '?'), request.ip);
+    },
   );
 
   app.post<{ Body: { device_code: string } }>(

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DeviceFlow } from '../auth/device-flow.js';
 import type { EdgeConfig } from '../config.js';
 import type { ControlPlane } from '../control/control-plane.js';
+import type { RateLimits } from '../limits/rate-limits.js';
 import type { Store } from '../store/index.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import { auditRoutes } from './audit.js';
@@ -19,20 +20,21 @@ export interface ApiDeps {
   readonly registry: TunnelRegistry;
   readonly control: ControlPlane;
   readonly devices: DeviceFlow;
+  readonly limits: RateLimits;
 }
 
 /** The REST API under `/api/v1`, described by the OpenAPI document at `/api/v1/openapi.json`. */
 export async function apiRoutes(app: FastifyInstance, options: ApiDeps): Promise<void> {
   // Only the dependencies travel on: the options also carry this plugin's own `prefix`.
-  const { config, store, registry, control, devices } = options;
-  const deps: ApiDeps = { config, store, registry, control, devices };
+  const { config, store, registry, control, devices, limits } = options;
+  const deps: ApiDeps = { config, store, registry, control, devices, limits };
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: {
         title: 'Postern edge API',
         version: '1.0.0',
-        description: 'Everything the postern CLI does. Authenticate with `Authorization: Bearer pst_…`. Errors are `{"error":{"code","message"}}` with a stable code.',
+        description: 'Everything the postern CLI does. Authenticate with `Authorization: Bearer pst_…`. Errors are `{"error":{"code","message"}}` with a stable code. Over a rate limit: 429 `RATE_LIMITED` with `Retry-After`.',
       },
       servers: [{ url: `${deps.config.publicScheme}://${deps.config.domain}/api/v1` }],
       components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
@@ -45,7 +47,7 @@ export async function apiRoutes(app: FastifyInstance, options: ApiDeps): Promise
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(deviceApiRoutes, deps);
   await app.register(async (authenticated) => {
-    requireToken(authenticated, deps.store);
+    requireToken(authenticated, deps.store, deps.limits);
     await authenticated.register(tokenRoutes, deps);
     await authenticated.register(socketRoutes, deps);
     await authenticated.register(tunnelRoutes, deps);

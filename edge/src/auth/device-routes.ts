@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EdgeConfig } from '../config.js';
+import type { RateLimits } from '../limits/rate-limits.js';
 import { deviceCodePage, deviceConfirmPage, deviceDonePage } from '../pages/device-pages.js';
 import { normalizeUserCode } from '../store/devices.js';
 import type { Store } from '../store/index.js';
@@ -10,8 +11,8 @@ import type { DeviceFlow } from './device-flow.js';
 type Form = Record<string, string | undefined>;
 
 /** The browser half of `postern login`: `/device` on the edge host, behind the edge sign-in. */
-export async function deviceRoutes(app: FastifyInstance, deps: { config: EdgeConfig; store: Store; auth: AuthContext; devices: DeviceFlow }): Promise<void> {
-  const { config, store, auth, devices } = deps;
+export async function deviceRoutes(app: FastifyInstance, deps: { config: EdgeConfig; store: Store; auth: AuthContext; devices: DeviceFlow; limits: RateLimits }): Promise<void> {
+  const { config, store, auth, devices, limits } = deps;
   const footer = config.domain;
   const page = (reply: FastifyReply, status: number, body: string) =>
     reply.code(status).header('cache-control', 'no-store').header('x-frame-options', 'DENY').type('text/html; charset=utf-8').send(body);
@@ -30,6 +31,9 @@ export async function deviceRoutes(app: FastifyInstance, deps: { config: EdgeCon
     const login = signedIn(request);
     if (!login) return reply.redirect('/auth/login?rd=%2Fdevice', 302);
     const who = login.user.email ?? login.user.subject;
+    // User codes are short: a signed-in person must not try them by the thousand.
+    const refused = limits.take(['deviceApprovePerSession', login.record.idHash]);
+    if (refused) return page(reply.header('retry-after', String(refused.retryAfterSeconds)), 429, deviceCodePage({ who, error: refused.message, footer }));
     const body = request.body ?? {};
     const code = normalizeUserCode(body.user_code ?? '');
     const pending = code ? store.devices.findByUserCode(code) : undefined;

@@ -1,7 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.js';
+import { clientAddress } from '../client-address.js';
 import type { EdgeConfig } from '../config.js';
+import type { EdgeError } from '../errors.js';
+import type { Hit, RateLimits } from '../limits/rate-limits.js';
 import { loginChooserPage, localLoginPage, signedOutPage, signInFailedPage, signOutConfirmPage } from '../pages/auth-pages.js';
+import { sendError } from '../pages/error-page.js';
 import { normalizeEmail } from '../policy/email.js';
 import type { HostRouter } from '../proxy/router.js';
 import type { Store } from '../store/index.js';
@@ -20,6 +24,7 @@ export interface AuthRouteDeps {
   readonly auth: AuthContext;
   readonly router: HostRouter;
   readonly audit: AuditLog;
+  readonly limits: RateLimits;
 }
 
 const TRANSACTION_TTL_MS = 10 * 60_000;
@@ -30,7 +35,7 @@ type Query = Record<string, string | undefined>;
 
 /** Sign-in and sign-out on the edge's own host: chooser, IdP redirects, callback, local accounts. */
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Promise<void> {
-  const { config, store, auth, router, audit } = deps;
+  const { config, store, auth, router, audit, limits } = deps;
   const parseTarget = returnTargetParser(config, router);
   const footer = config.domain;
   const html = (reply: FastifyReply, status: number, body: string) =>
@@ -81,6 +86,12 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     return handoff(reply, record, target);
   };
 
+  /** A 429 as the edge's error page (or JSON for programs). */
+  const refuse = (request: FastifyRequest, reply: FastifyReply, err: EdgeError) => {
+    reply.hijack();
+    sendError(request.raw, reply.raw, err);
+  };
+
   const failed = (reply: FastifyReply, reason: string, target?: ReturnTarget) =>
     html(reply, 400, signInFailedPage({ reason, retryHref: `/auth/login?rd=${encodeURIComponent(target ? returnTargetToString(target) : '/')}`, footer }));
 
@@ -103,6 +114,9 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   });
 
   app.get('/auth/start/:provider', async (request: FastifyRequest<{ Params: { provider: string }; Querystring: Query }>, reply) => {
+    // Each start is a row in SQLite: a flood from one address must not fill the table.
+    const refused = limits.take(['signinPerAddress', clientAddress(request.raw)]);
+    if (refused) return refuse(request, reply, refused);
     const target = parseTarget(request.query.rd);
     if (request.params.provider === 'local' && auth.localAccounts) {
       const tx = newTransaction(reply, 'local', target);
@@ -150,6 +164,15 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     if (!tx || tx.provider !== 'local') return failed(reply, 'This sign-in expired or was already used. Please start again.');
     const target = parseTarget(tx.returnTo);
     const email = normalizeEmail((body.email ?? '').trim());
+    // Counted before the password is checked (parallel guesses cannot slip through), given back on
+    // success; while limited even the right password is refused, so a guess learns nothing.
+    const attempt: Hit[] = [['loginPerAddress', clientAddress(request.raw)], ...(email ? [['loginPerEmail', email] as const] : [])];
+    const refused = limits.take(...attempt);
+    if (refused) {
+      const retry = newTransaction(reply, 'local', target);
+      reply.header('retry-after', String(refused.retryAfterSeconds));
+      return html(reply, 429, localLoginPage({ transaction: retry, action: '/auth/local', error: refused.message, email: body.email ?? '', footer }));
+    }
     const account = email ? store.accounts.findByEmail(email) : undefined;
     const stored = account ? store.passwords.get(account.id) : undefined;
     // Always verify (against a dummy when there is no account) so timing does not reveal accounts.
@@ -160,6 +183,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       const retry = newTransaction(reply, 'local', target);
       return html(reply, 401, localLoginPage({ transaction: retry, action: '/auth/local', error: 'Wrong email or password.', email: body.email ?? '', footer }));
     }
+    limits.refund(...attempt);
     request.log.info({ provider: 'local', user: account.email }, 'signed in');
     const identity = { issuer: LOCAL_ISSUER, subject: account.id, email: account.email, name: null, groups: [], githubOrgs: [], githubTeams: [] };
     return finishLogin(request, reply, identity, 'local', target);

@@ -26,6 +26,7 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: EdgeEr
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     'postern-error': err.code,
+    ...(err.retryAfterSeconds !== undefined ? { 'retry-after': String(err.retryAfterSeconds) } : {}),
   });
   res.end(body);
 }
