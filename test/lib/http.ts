@@ -19,6 +19,8 @@ export interface RequestOptions {
   /** A buffer, or a stream piped as the body. */
   readonly body?: Buffer | Readable | undefined;
   readonly timeoutMs?: number;
+  /** Source address of the connection (another 127.0.0.0/8 address is another client to the edge). */
+  readonly localAddress?: string;
 }
 
 export interface Response {
@@ -42,6 +44,7 @@ function start(options: RequestOptions, onResponse: (res: http.IncomingMessage) 
     path: options.path ?? '/',
     headers: { host: options.host, ...options.headers },
     agent: false,
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
   });
   req.on('response', onResponse);
   req.on('error', reject);

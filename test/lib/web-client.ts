@@ -78,7 +78,11 @@ export class WebClient {
   /** Every response this client received, in order. */
   readonly history: Hop[] = [];
 
-  constructor(readonly label = 'client') {}
+  constructor(
+    readonly label = 'client',
+    /** Source address of every request (see RequestOptions.localAddress). */
+    readonly localAddress?: string,
+  ) {}
 
   /** Cookies the jar would send to `url`. */
   cookiesFor(url: string | URL): StoredCookie[] {
@@ -128,6 +132,7 @@ export class WebClient {
       path: u.pathname + u.search,
       headers,
       body,
+      ...(this.localAddress ? { localAddress: this.localAddress } : {}),
     });
     const setCookie = res.headers['set-cookie'] ?? [];
     for (const line of setCookie) this.learn(u, line);
