@@ -219,7 +219,12 @@ export async function echoSession(ep: Endpoint, opts: EchoSessionOptions, record
   ws.on('close', (code) => (closeCode = code));
   ws.on('error', (err) => (lastError = err.message));
   try {
-    for (let i = 0; i < opts.messages && opts.going() && ws.readyState === WebSocket.OPEN; i++) {
+    for (let i = 0; i < opts.messages && opts.going(); i++) {
+      if (ws.readyState !== WebSocket.OPEN) {
+        // Closed by the other side between two messages: visible, so a clean error.
+        record(failed('error', `closed ${closeCode ?? 'while closing'}`, `closed between messages${lastError ? ` (${lastError})` : ''}`));
+        return;
+      }
       const size = randomSize(opts.maxBytes);
       const binary = Math.random() < 0.8;
       // Text messages must be valid UTF-8: random bytes as base64, cut to size.

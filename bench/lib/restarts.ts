@@ -126,15 +126,18 @@ export async function measureConnectorRestarts(
           const t = loadStart + startedMs;
           when[t < stopping ? 'before' : t < starting ? 'stopping' : t < after ? 'starting' : 'after']++;
         });
-        await sleep(opts.beforeMs);
-        stopping = performance.now();
-        const r = await rig.restartConnector(1, signal);
-        starting = stopping + r.stopMs;
-        after = starting + r.readyMs;
-        stopMs.push(r.stopMs);
-        readyMs.push(r.readyMs);
-        await sleep(opts.afterMs);
-        done = true;
+        try {
+          await sleep(opts.beforeMs);
+          stopping = performance.now();
+          const r = await rig.restartConnector(1, signal);
+          starting = stopping + r.stopMs;
+          after = starting + r.readyMs;
+          stopMs.push(r.stopMs);
+          readyMs.push(r.readyMs);
+          await sleep(opts.afterMs);
+        } finally {
+          done = true; // also when the restart failed: the load must not outlive the phase
+        }
         const res = await load;
         total += res.total;
         seconds += res.seconds;
