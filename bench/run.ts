@@ -3,37 +3,37 @@
  *
  * Starts (as real processes) an origin app, the edge and a connector, plus nginx and a private sshd +
  * `ssh -R` when installed; measures small-request rate and latency, single-stream download and upload,
- * small-request fairness under a bulk download, memory per idle WebSocket and edge memory under a
- * stalled upload; prints a table and writes bench/results/latest.json. See docs/BENCHMARKS.md.
+ * small-request fairness under a bulk download, memory per idle WebSocket, edge memory under a
+ * stalled upload, and (Postern only, one edge and two connectors on one socket) reconnect time after
+ * an edge restart, requests failed while a connector restarts, and small-request p99 during a short
+ * soak (bench/lib/soak.ts); prints tables and writes bench/results/latest.json. See docs/BENCHMARKS.md.
  *
  * The load generator (autocannon) runs inside this process and shares the machine's cores with the
  * processes it measures; that holds for every column alike.
  *
  * Environment knobs (for iterating; the defaults are what docs/BENCHMARKS.md reports):
- *   BENCH_PHASES=small,transfer,fairness,ws,stall   which phases to run
+ *   BENCH_PHASES=small,transfer,fairness,ws,stall,reconnect,restart,soak   which phases to run
  *   BENCH_TARGETS=direct,postern,nginx,ssh          which paths to measure
  *   BENCH_SECONDS=10        small-GET measurement length per target
  *   BENCH_WS=10000          idle WebSockets to open
+ *   BENCH_SOAK_SECONDS=20   length of the soak phase (`npm run soak` runs the long one)
  *   BENCH_EDGE_NODE_FLAGS   extra node flags for the edge, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
  *   BENCH_CONNECTOR_NODE_FLAGS   the same for the connector
  *   BENCH_RESULTS=path      write the JSON there instead of bench/results/latest.json (partial runs)
  *   BENCH_SOURCE            label for the measured source when not run from a git checkout
  *   BENCH_KEEP_TMP=1        keep the temp dir (process logs, configs) after a successful run
  */
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gitState, machineBusy, runBounded, writeJsonAtomic } from './lib/lifecycle.js';
 import { CpuMeter, ForeignCpuMeter, smallGets, type LoadResult } from './lib/load.js';
-import {
-  killAllNow,
-  openFilesLimit,
-  rssBytes,
-  runCommand,
-  sleep,
-  startProcess,
-  stopAll,
-} from './lib/procs.js';
+import { openFilesLimit, rssBytes, runCommand, sleep, startProcess } from './lib/procs.js';
+import { fmt, kib, log, mdTable, median, mib, MiB } from './lib/report.js';
+import { measureConnectorRestarts, measureReconnect, spreadText, type ReconnectResult, type RestartLoadResult } from './lib/restarts.js';
+import { Rig } from './lib/rig.js';
+import { runSoak, soakReport, soakSettings, type SoakResult } from './lib/soak.js';
 import {
   connectorRetries,
   directTarget,
@@ -54,10 +54,9 @@ import { closeAll, openMany, stillOpen } from './lib/websockets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const RESULTS = resolve(process.env.BENCH_RESULTS ?? join(ROOT, 'bench/results/latest.json'));
-const MiB = 1024 * 1024;
 
 const env = process.env;
-const PHASES = new Set((env.BENCH_PHASES ?? 'small,transfer,fairness,ws,stall').split(',').map((s) => s.trim()));
+const PHASES = new Set((env.BENCH_PHASES ?? 'small,transfer,fairness,ws,stall,reconnect,restart,soak').split(',').map((s) => s.trim()));
 const WANTED = new Set((env.BENCH_TARGETS ?? 'direct,postern,postern-signed-in,nginx,ssh').split(',').map((s) => s.trim()));
 const SMALL = { connections: 50, warmSeconds: 3, seconds: Number(env.BENCH_SECONDS ?? 10) };
 const TRANSFER = { bytes: 100 * MiB, runs: 3, warmups: 1 };
@@ -65,8 +64,15 @@ const TRANSFER = { bytes: 100 * MiB, runs: 3, warmups: 1 };
 const FAIR = { seconds: 8, rampMs: 1500, bulkRate: 100e6, readerAheadMs: 1 };
 const WS = { count: Number(env.BENCH_WS ?? 10_000), concurrency: 64 };
 const STALL = { bytes: 1024 * MiB, appRate: 10e6, seconds: 15 };
+/** Edge restarts with two connectors (2 tunnel connections each) serving one socket. */
+const RECONNECT = { restarts: 5, connections: 2, timeoutMs: 30_000 };
+/** Connector B restarted under paced small GETs, `runs` times per signal. */
+const RESTART = { runs: 3, connections: 2, graceSeconds: 5, workers: 8, rate: 400, beforeMs: 2000, afterMs: 2000 };
+const SOAK_SECONDS = Number(env.BENCH_SOAK_SECONDS ?? 20);
+/** Phases that measure every path side by side; the others start their own Postern processes. */
+const TARGET_PHASES = ['small', 'transfer', 'fairness'];
 /** The whole run is bounded: past this everything is stopped and the bench fails. */
-const WATCHDOG_MS = 9 * 60_000;
+const WATCHDOG_MS = 12 * 60_000;
 
 // ------------------------------------------------------------------------------------------ results
 
@@ -149,10 +155,6 @@ const note = (text: string): void => {
   log(`note: ${text}`);
 };
 
-function log(text: string): void {
-  process.stdout.write(`${text}\n`);
-}
-
 // ------------------------------------------------------------------------------------------ phases
 
 /** Above this much foreign CPU (% of one core) during a measurement, its figure is flagged. */
@@ -187,12 +189,6 @@ async function phaseSmall(origin: Origin, t: Target, r: TargetResult): Promise<v
   if (res.non2xx > 0 || res.errors > 0) r.errors.push(`small GETs: ${res.non2xx} non-2xx, ${res.errors} errors, ${res.timeouts} timeouts`);
   log(`  ${t.label.padEnd(8)} small GETs  ${fmt(res.rps, 0)} req/s  p50 ${fmt(res.p50, 2)} ms  p99 ${fmt(res.p99, 2)} ms  cpu ${cpuText(r.small.cpu)}`);
 }
-
-const median = (values: readonly number[]): number => {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 async function phaseTransfer(t: Target, r: TargetResult): Promise<void> {
   const downs: number[] = [];
@@ -386,21 +382,10 @@ async function phaseStall(dir: string, origin: Origin): Promise<StallResult> {
 
 // ------------------------------------------------------------------------------------------ report
 
-const fmt = (v: number | undefined, digits: number): string => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits));
-const mib = (bytes: number): string => (bytes / MiB).toFixed(1);
-const kib = (bytes: number): string => (bytes / 1024).toFixed(1);
 const cpuText = (cpu: CpuShare): string =>
   Object.entries(cpu)
     .map(([name, pct]) => `${name} ${pct.toFixed(0)}%`)
     .join(', ');
-
-function mdTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  const sep = `|${widths.map((w, i) => (i === 0 ? ` ${'-'.repeat(w)} ` : ` ${'-'.repeat(w - 1)}: `)).join('|')}|`;
-  return [line(header), sep, ...rows.map(line)].join('\n');
-}
 
 function comparisonTable(results: readonly TargetResult[]): string {
   const header = ['metric', ...results.map((r) => r.label)];
@@ -423,7 +408,13 @@ function comparisonTable(results: readonly TargetResult[]): string {
   ]);
 }
 
-function verdicts(results: readonly TargetResult[], ws: WsResult | undefined, stall: StallResult | undefined): Verdict[] {
+interface FaultResults {
+  readonly reconnect?: ReconnectResult;
+  readonly restart?: readonly RestartLoadResult[];
+  readonly soak?: SoakResult;
+}
+
+function verdicts(results: readonly TargetResult[], ws: WsResult | undefined, stall: StallResult | undefined, faults: FaultResults): Verdict[] {
   const by = (key: string): TargetResult | undefined => results.find((r) => r.key === key);
   const p = by('postern');
   const d = by('direct');
@@ -477,6 +468,59 @@ function verdicts(results: readonly TargetResult[], ws: WsResult | undefined, st
       met: stall.bounded,
     });
   } else out.push({ target: 'edge RSS under a stalled 1 GiB upload', value: 'not measured', goal: 'bounded', met: null });
+  out.push(...faultVerdicts(faults));
+  return out;
+}
+
+const NOT_MEASURED = 'not measured';
+
+function faultVerdicts({ reconnect, restart, soak }: FaultResults): Verdict[] {
+  const out: Verdict[] = [];
+  const serving = reconnect?.serving;
+  out.push({
+    target: 'edge restart: socket serving again after the new edge listens',
+    value: serving ? `median ${fmt(serving.median / 1000, 2)} s (${fmt(serving.min / 1000, 2)}–${fmt(serving.max / 1000, 2)} s, ${reconnect.restarts.length} restarts)` : NOT_MEASURED,
+    goal: '≤ 2 s, every restart',
+    met: serving ? serving.max <= 2000 && reconnect.failures.length === 0 : null,
+  });
+  out.push({
+    target: 'edge restart: all 4 tunnel connections back',
+    value: reconnect?.allUp ? `median ${fmt(reconnect.allUp.median / 1000, 2)} s (${fmt(reconnect.allUp.min / 1000, 2)}–${fmt(reconnect.allUp.max / 1000, 2)} s)` : NOT_MEASURED,
+    goal: '(2 connectors × 2)',
+    met: null,
+    info: true,
+  });
+  const failedText = (r: RestartLoadResult | undefined): string =>
+    r ? `${r.failed}/${r.total} failed (${fmt((100 * r.failed) / Math.max(1, r.total), 2)}%)` : NOT_MEASURED;
+  const drain = restart?.find((r) => r.signal === 'SIGTERM');
+  const kill = restart?.find((r) => r.signal === 'SIGKILL');
+  out.push({
+    target: 'small GETs during a connector SIGTERM drain (2 connectors)',
+    value: failedText(drain),
+    goal: '0 failed',
+    met: drain ? drain.failed === 0 : null,
+  });
+  out.push({
+    target: 'small GETs during a connector kill -9 (2 connectors)',
+    value: failedText(kill),
+    goal: '(reference: in-flight ones are lost)',
+    met: null,
+    info: true,
+  });
+  out.push({
+    target: 'small GET p99 during the soak vs idle',
+    value: soak ? `${fmt(soak.idle.p99, 1)} → ${fmt(soak.during.p99, 1)} ms (${fmt(soak.during.p99 / soak.idle.p99, 1)}×)` : NOT_MEASURED,
+    goal: `(${soak?.settings.smallGets.rate ?? '—'} req/s beside the soak traffic)`,
+    met: null,
+    info: true,
+  });
+  const checks = soak ? Object.values(soak.kinds).reduce((n, k) => n + k.ok, 0) : 0;
+  out.push({
+    target: 'soak: corrupted or silently truncated',
+    value: soak ? `${soak.integrityFailures} (of ${checks} verified, ${soak.cleanErrors} clean errors)` : NOT_MEASURED,
+    goal: '0',
+    met: soak ? soak.passed : null,
+  });
   return out;
 }
 
@@ -491,36 +535,7 @@ async function toolVersion(command: string, args: string[]): Promise<string | un
   }
 }
 
-/** The commit measured, and product files changed since it (a bench of a dirty tree says so). */
-async function gitState(): Promise<{ commit: string | undefined; dirty: string[] }> {
-  if (env.BENCH_SOURCE) return { commit: env.BENCH_SOURCE, dirty: [] };
-  try {
-    const commit = (await runCommand('git', ['-C', ROOT, 'log', '-1', '--format=%h %s'], { timeoutMs: 5000 })).trim();
-    const status = await runCommand('git', ['-C', ROOT, 'status', '--porcelain', '--', 'shared/src', 'edge/src', 'connector/src', 'cli/src'], { timeoutMs: 5000 });
-    const dirty = status
-      .split('\n')
-      .filter((line) => line.trim())
-      .map((line) => `${line.slice(3)}${line.startsWith('??') ? ' (untracked)' : ''}`);
-    return { commit, dirty };
-  } catch {
-    return { commit: undefined, dirty: [] };
-  }
-}
-
-/** Share of all CPUs busy over `ms` (from /proc/stat), to tell whether something else is loading the machine. */
-async function machineBusy(ms: number): Promise<number> {
-  const read = (): { idle: number; total: number } => {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-    return { idle, total: fields.reduce((a, b) => a + b, 0) };
-  };
-  const a = read();
-  await sleep(ms);
-  const b = read();
-  return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : 0;
-}
-
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const startedAt = new Date();
   const dir = mkdtempSync(join(tmpdir(), 'postern-bench-'));
   log(`Postern benchmark — ${startedAt.toISOString()}`);
@@ -543,7 +558,7 @@ async function main(): Promise<void> {
     ssh: ssh ? await toolVersion(ssh.ssh, ['-V']) : undefined,
     busyBeforeRun: +busyBefore.toFixed(3),
   };
-  const source = await gitState();
+  const source = await gitState(ROOT);
   log(`source: ${source.commit ?? 'unknown commit'}${source.dirty.length ? ` + uncommitted changes in ${source.dirty.join(', ')}` : ''}`);
   if (source.dirty.length) note(`measured a working tree with uncommitted changes to ${source.dirty.join(', ')}`);
   if (!nginxPath) note(`nginx is not installed: its column is skipped. Install: ${NGINX_HINT}`);
@@ -553,7 +568,7 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   const results: TargetResult[] = [];
   const tryStart = async (key: string, start: () => Promise<Target>): Promise<void> => {
-    if (!WANTED.has(key)) return;
+    if (!WANTED.has(key) || !TARGET_PHASES.some((phase) => PHASES.has(phase))) return;
     try {
       const t = await start();
       await checkPath(t);
@@ -596,15 +611,15 @@ async function main(): Promise<void> {
   };
 
   if (PHASES.has('small')) {
-    log(`\n[1/5] small GETs: ${SMALL.connections} connections, ${SMALL.warmSeconds} s warm-up + ${SMALL.seconds} s per path`);
+    log(`\n[1/8] small GETs: ${SMALL.connections} connections, ${SMALL.warmSeconds} s warm-up + ${SMALL.seconds} s per path`);
     for (const t of targets) await guarded(t, 'small GETs', () => phaseSmall(origin, t, resultOf(t)));
   }
   if (PHASES.has('transfer')) {
-    log(`\n[2/5] single-stream 100 MiB download and upload: ${TRANSFER.warmups} unmeasured + ${TRANSFER.runs} measured runs each (median reported)`);
+    log(`\n[2/8] single-stream 100 MiB download and upload: ${TRANSFER.warmups} unmeasured + ${TRANSFER.runs} measured runs each (median reported)`);
     for (const t of bulkTargets) await guarded(t, 'transfer', () => phaseTransfer(t, resultOf(t)));
   }
   if (PHASES.has('fairness')) {
-    log(`\n[3/5] fairness: small GETs idle vs. during a bulk download read at ${FAIR.bulkRate / 1e6} MB/s (${FAIR.seconds} s each)`);
+    log(`\n[3/8] fairness: small GETs idle vs. during a bulk download read at ${FAIR.bulkRate / 1e6} MB/s (${FAIR.seconds} s each)`);
     for (const t of bulkTargets) await guarded(t, 'fairness', () => phaseFairness(dir, t, resultOf(t)));
   }
   for (const t of targets) await t.stop();
@@ -612,7 +627,7 @@ async function main(): Promise<void> {
   let ws: WsResult | undefined;
   let stall: StallResult | undefined;
   if (PHASES.has('ws') && WANTED.has('postern')) {
-    log(`\n[4/5] ${WS.count} idle WebSockets through one tunnel (fresh edge and connector)`);
+    log(`\n[4/8] ${WS.count} idle WebSockets through one tunnel (fresh edge and connector)`);
     try {
       ws = await phaseWebSockets(dir, origin);
     } catch (err) {
@@ -620,17 +635,55 @@ async function main(): Promise<void> {
     }
   }
   if (PHASES.has('stall') && WANTED.has('postern')) {
-    log(`\n[5/5] ${STALL.bytes / MiB} MiB upload to an app reading ${STALL.appRate / 1e6} MB/s, edge RSS sampled for ${STALL.seconds} s (fresh edge and connector)`);
+    log(`\n[5/8] ${STALL.bytes / MiB} MiB upload to an app reading ${STALL.appRate / 1e6} MB/s, edge RSS sampled for ${STALL.seconds} s (fresh edge and connector)`);
     try {
       stall = await phaseStall(dir, origin);
     } catch (err) {
       note(`stalled-upload phase failed: ${(err as Error).message.split('\n')[0]}`);
     }
   }
+  let reconnect: ReconnectResult | undefined;
+  let restart: RestartLoadResult[] | undefined;
+  let soak: SoakResult | undefined;
+  if (PHASES.has('reconnect') && WANTED.has('postern')) {
+    log(`\n[6/8] reconnect after an edge restart: ${RECONNECT.restarts} restarts (SIGTERM, then a new edge on the same port and database); 2 connectors × ${RECONNECT.connections} tunnel connections on one socket`);
+    try {
+      reconnect = await measureReconnect(ROOT, dir, origin, RECONNECT, log);
+      for (const f of reconnect.failures) note(`reconnect: ${f}`);
+    } catch (err) {
+      note(`reconnect phase failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  if (PHASES.has('restart') && WANTED.has('postern')) {
+    log(
+      `\n[7/8] connector restart under load: ${RESTART.rate} small GETs/s over ${RESTART.workers} connections; connector B of 2 stopped ` +
+        `(SIGTERM drain with --grace ${RESTART.graceSeconds}s, then kill -9) and started again, ${RESTART.runs}× each`,
+    );
+    try {
+      restart = await measureConnectorRestarts(ROOT, dir, origin, RESTART, log);
+    } catch (err) {
+      note(`connector-restart phase failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  if (PHASES.has('soak') && WANTED.has('postern')) {
+    const settings = soakSettings(SOAK_SECONDS);
+    log(`\n[8/8] soak: ${SOAK_SECONDS} s of mixed traffic through 2 connectors, connector B restarted ${settings.restarts}× (npm run soak runs the long one)`);
+    try {
+      const rig = await Rig.start(ROOT, dir, origin, { tag: 'soak', connections: settings.connections, graceSeconds: settings.graceSeconds });
+      try {
+        if (!(await rig.settle(15_000))) note('soak: not every tunnel connection was up 15 s after start');
+        soak = await runSoak(rig, settings, log);
+      } finally {
+        await rig.stop();
+      }
+    } catch (err) {
+      note(`soak phase failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
   await origin.proc.stop();
 
   const table = comparisonTable(results);
-  const checks = verdicts(results, ws, stall);
+  const checks = verdicts(results, ws, stall, { reconnect, restart, soak });
   const checkTable = mdTable(
     ['target', 'measured', 'goal', 'verdict'],
     checks.map((c) => [c.target, c.value, c.goal, c.info ? 'info' : c.met === null ? 'n/a' : c.met ? 'met' : 'NOT met']),
@@ -653,13 +706,26 @@ async function main(): Promise<void> {
     if (r.small) extra.push(`CPU during small GETs via ${r.label} (100% = one core): ${cpuText(r.small.cpu)}`);
   }
   for (const r of results) for (const e of r.errors) extra.push(`${r.label}: ${e}`);
+  if (reconnect) {
+    extra.push(
+      `edge restarts (${reconnect.restarts.length}): socket serving again ${spreadText(reconnect.serving)} after the new edge listened, ` +
+        `all tunnel connections back ${spreadText(reconnect.allUp)}; the old edge took ${reconnect.restarts.map((r) => fmt(r.stopMs / 1000, 1)).join('/')} s to stop`,
+    );
+  }
+  for (const r of restart ?? []) {
+    extra.push(
+      `connector ${r.signal === 'SIGTERM' ? 'SIGTERM drain' : 'kill -9'} under ${fmt(r.rate, 0)} small GETs/s: ${r.failed}/${r.total} failed` +
+        `${r.failed ? ` (${Object.entries(r.reasons).map(([k, v]) => `${v}× ${k}`).join(', ')}; by start time: ${r.when.before} before the signal, ${r.when.stopping} while it stopped, ${r.when.starting} while it started again, ${r.when.after} after)` : ''}` +
+        `; stopped in ${r.stopMs.map((v) => fmt(v / 1000, 1)).join('/')} s`,
+    );
+  }
 
   log(`\nResults (${machine.cpus} × ${machine.cpuModel}; load generator in the bench process)\n`);
-  log(table);
-  log('');
+  if (results.length) log(`${table}\n`);
   log(checkTable);
   log('');
   for (const line of extra) log(`- ${line}`);
+  if (soak) log(`\nSoak (${fmt(soak.seconds, 0)} s)\n\n${soakReport(soak)}\n`);
   for (const retry of connectorRetries) note(`connector restarted: ${retry}`);
   for (const n of notes) log(`- note: ${n}`);
 
@@ -676,50 +742,31 @@ async function main(): Promise<void> {
       fairness: FAIR,
       websockets: WS,
       stall: STALL,
+      reconnect: RECONNECT,
+      restart: RESTART,
+      soakSeconds: SOAK_SECONDS,
       connectorConnections: 1,
       loadGenerator: 'autocannon 8, in the bench process',
     },
     results,
     websockets: ws,
     stall,
+    reconnect,
+    connectorRestart: restart,
+    soak,
     targets: checks,
     notes,
     table,
     targetsTable: checkTable,
   };
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(`${RESULTS}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
-  renameSync(`${RESULTS}.tmp`, RESULTS);
+  writeJsonAtomic(RESULTS, json);
   log(`\nwrote ${RESULTS} (${json.durationSeconds} s)`);
-  if (env.BENCH_KEEP_TMP !== '1') rmSync(dir, { recursive: true, force: true });
+  // Data corrupted or silently truncated is a bug, not a slow figure: the run fails.
+  const integrityFailures = (soak?.integrityFailures ?? 0) + (restart ?? []).reduce((n, r) => n + r.integrityFailures, 0);
+  if (integrityFailures > 0) log(`FAILED: ${integrityFailures} corrupted or silently truncated answers (see above)`);
+  if (env.BENCH_KEEP_TMP !== '1' && integrityFailures === 0) rmSync(dir, { recursive: true, force: true });
   else log(`kept ${dir}`);
+  return integrityFailures > 0 ? 1 : 0;
 }
 
-// ------------------------------------------------------------------------------------------ lifecycle
-
-let finishing = false;
-async function shutdown(code: number, reason?: string): Promise<never> {
-  if (!finishing) {
-    finishing = true;
-    if (reason) process.stderr.write(`${reason}\n`);
-    await Promise.race([stopAll(3000), sleep(15_000)]);
-  }
-  killAllNow();
-  process.exit(code);
-}
-
-process.on('exit', killAllNow);
-process.on('SIGINT', () => void shutdown(130, 'interrupted: stopping every process the bench started'));
-process.on('SIGTERM', () => void shutdown(143, 'terminated: stopping every process the bench started'));
-const watchdog = setTimeout(() => void shutdown(1, `bench exceeded ${WATCHDOG_MS / 60_000} minutes: stopping`), WATCHDOG_MS);
-
-main()
-  .then(async () => {
-    clearTimeout(watchdog);
-    await shutdown(0);
-  })
-  .catch(async (err: Error) => {
-    clearTimeout(watchdog);
-    await shutdown(1, `bench failed: ${err.stack ?? err.message}`);
-  });
-
+runBounded('bench', WATCHDOG_MS, main);

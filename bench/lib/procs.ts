@@ -219,8 +219,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once 127.0.0.1:port accepts a TCP connection; rejects after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs: number, proc?: Proc): Promise<void> {
+/** Resolves once 127.0.0.1:port accepts a TCP connection (tried every `intervalMs`); rejects after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs: number, proc?: Proc, intervalMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -238,7 +238,7 @@ export async function waitForPort(port: number, timeoutMs: number, proc?: Proc):
     if (ok) return;
     if (proc && !proc.running) throw new Error(`${proc.opts.name} exited before listening on ${port}\n${proc.lastLines()}`);
     if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms${proc ? `\n${proc.lastLines()}` : ''}`);
-    await sleep(100);
+    await sleep(intervalMs);
   }
 }
 
@@ -282,6 +282,8 @@ export function runCommand(
       if (code === 0) resolve(stdout);
       else reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? code}): ${stderr.trim() || stdout.trim()}`));
     });
+    // A child that exits without reading its stdin makes this write fail (EPIPE): its exit code tells.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -87,60 +87,123 @@ export interface PosternTarget extends Target {
   readonly url: string;
 }
 
-const CONNECTOR_READY_MS = 10_000;
-/** Connector starts that had to be retried (reported by the bench: each one is a product bug showing). */
-export const connectorRetries: string[] = [];
+/** An edge database with one user and an API token for it. */
+export interface PosternAccount {
+  readonly db: string;
+  readonly token: string;
+}
 
-export async function startPostern(repoRoot: string, dir: string, origin: Origin, opts: PosternOptions): Promise<PosternTarget> {
+export async function createAccount(repoRoot: string, dir: string, tag: string): Promise<PosternAccount> {
   const cli = join(repoRoot, 'cli/bin/postern.js');
-  const node = process.execPath;
-  const port = await freePort();
-  const db = join(dir, `postern-${opts.tag}.db`);
+  const db = join(dir, `postern-${tag}.db`);
   const email = 'bench@postern.invalid';
-  await runCommand(node, [cli, 'admin', 'user', 'add', email, '--db', db], { timeoutMs: 20_000 });
-  const token = (await runCommand(node, [cli, 'admin', 'token', 'create', email, '--db', db], { timeoutMs: 20_000 })).trim();
+  await runCommand(process.execPath, [cli, 'admin', 'user', 'add', email, '--db', db], { timeoutMs: 20_000 });
+  const token = (await runCommand(process.execPath, [cli, 'admin', 'token', 'create', email, '--db', db], { timeoutMs: 20_000 })).trim();
   if (!/^\S+$/.test(token)) throw new Error(`unexpected token output: ${JSON.stringify(token)}`);
+  return { db, token };
+}
 
+export interface EdgeStart {
+  /** Log file name (a restarted edge gets a new one). */
+  readonly name: string;
+  readonly port: number;
+  readonly db: string;
+  readonly nodeFlags?: readonly string[];
+}
+
+/** Starts `postern edge` on 127.0.0.1:port; resolves once the port accepts connections. */
+export async function startEdge(repoRoot: string, dir: string, opts: EdgeStart): Promise<Proc> {
   const edge = startProcess({
-    name: `edge-${opts.tag}`,
-    command: node,
-    args: [...(opts.edgeNodeFlags ?? []), cli, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', `localhost:${port}`, '--db', db, '--log-level', 'warn'],
+    name: opts.name,
+    command: process.execPath,
+    args: [
+      ...(opts.nodeFlags ?? []),
+      join(repoRoot, 'cli/bin/postern.js'), 'edge', '--listen', `127.0.0.1:${opts.port}`, '--domain', `localhost:${opts.port}`, '--db', opts.db, '--log-level', 'warn',
+    ],
     nofile: NOFILE,
     logDir: dir,
     cwd: dir,
   });
-  await waitForPort(port, 20_000, edge);
+  await waitForPort(opts.port, 20_000, edge, 10);
+  return edge;
+}
 
-  // A connector that never prints "ready" is restarted (see connectorRetries): a tunnel whose HELLO
-  // was lost stays up but never announces its URL.
-  let connector: Proc | undefined;
-  let url: string | undefined;
-  for (let attempt = 1; !url; attempt++) {
-    connector = startProcess({
-      name: `connector-${opts.tag}${attempt > 1 ? `-try${attempt}` : ''}`,
-      command: node,
+/** Runs a `postern` client command against an edge (e.g. `socket create`); resolves with its stdout. */
+export function posternClient(repoRoot: string, edgePort: number, token: string, args: readonly string[]): Promise<string> {
+  return runCommand(process.execPath, [join(repoRoot, 'cli/bin/postern.js'), ...args], {
+    timeoutMs: 20_000,
+    env: { ...process.env, POSTERN_EDGE: `http://localhost:${edgePort}`, POSTERN_TOKEN: token, NO_COLOR: '1' },
+  });
+}
+
+export interface ConnectorStart {
+  /** Log file name (retries get a suffix). */
+  readonly name: string;
+  readonly edgePort: number;
+  readonly token: string;
+  readonly appPort: number;
+  /** What to serve: `['--name', n]` (a quick share) or `['--socket', id]`. */
+  readonly serve: readonly string[];
+  readonly connections: number;
+  readonly extraArgs?: readonly string[];
+  readonly nodeFlags?: readonly string[];
+  /** Gets every output line from the start (the lines printed with "ready" included). */
+  readonly onLine?: (line: string) => void;
+}
+
+const CONNECTOR_READY_MS = 10_000;
+/** Connector starts that had to be retried (reported by the bench: each one is a product bug showing). */
+export const connectorRetries: string[] = [];
+
+/**
+ * Starts `postern connect --json` and resolves with it and its public URL once it printed "ready".
+ * A connector that never prints "ready" is restarted (see connectorRetries): a tunnel whose HELLO
+ * was lost stays up but never announces its URL.
+ */
+export async function startConnector(repoRoot: string, dir: string, opts: ConnectorStart): Promise<{ proc: Proc; url: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const connector = startProcess({
+      name: `${opts.name}${attempt > 1 ? `-try${attempt}` : ''}`,
+      command: process.execPath,
       args: [
-        ...(opts.connectorNodeFlags ?? []),
-        cli, 'connect', '--port', String(origin.port), '--name', 'bench', '--json', '--connections', String(opts.connections), '--grace', '2s',
-        ...(opts.signedIn ? ['--cloudauth'] : []),
+        ...(opts.nodeFlags ?? []),
+        join(repoRoot, 'cli/bin/postern.js'), 'connect', '--port', String(opts.appPort), ...opts.serve, '--json', '--connections', String(opts.connections),
+        ...(opts.extraArgs ?? []),
       ],
-      env: { ...process.env, POSTERN_EDGE: `http://localhost:${port}`, POSTERN_TOKEN: token, NO_COLOR: '1' },
+      env: { ...process.env, POSTERN_EDGE: `http://localhost:${opts.edgePort}`, POSTERN_TOKEN: opts.token, NO_COLOR: '1' },
       nofile: NOFILE,
       logDir: dir,
     });
+    if (opts.onLine) connector.onLine(opts.onLine);
     try {
-      url = await connector.waitForLine((line) => {
+      const url = await connector.waitForLine((line) => {
         const msg = JSON.parse(line) as { event?: string; url?: string };
         return msg.event === 'ready' ? msg.url : undefined;
       }, CONNECTOR_READY_MS);
+      return { proc: connector, url };
     } catch (err) {
       await connector.stop(3000);
-      connectorRetries.push(`${opts.tag}: connector attempt ${attempt} printed no "ready" within ${CONNECTOR_READY_MS / 1000} s (${connector.lastLines(1) || 'no output'})`);
+      connectorRetries.push(`${opts.name}: connector attempt ${attempt} printed no "ready" within ${CONNECTOR_READY_MS / 1000} s (${connector.lastLines(1) || 'no output'})`);
       if (attempt >= 4) throw err;
     }
   }
+}
+
+export async function startPostern(repoRoot: string, dir: string, origin: Origin, opts: PosternOptions): Promise<PosternTarget> {
+  const port = await freePort();
+  const { db, token } = await createAccount(repoRoot, dir, opts.tag);
+  const edge = await startEdge(repoRoot, dir, { name: `edge-${opts.tag}`, port, db, ...(opts.edgeNodeFlags ? { nodeFlags: opts.edgeNodeFlags } : {}) });
+  const { proc: conn, url } = await startConnector(repoRoot, dir, {
+    name: `connector-${opts.tag}`,
+    edgePort: port,
+    token,
+    appPort: origin.port,
+    serve: ['--name', 'bench'],
+    connections: opts.connections,
+    extraArgs: ['--grace', '2s', ...(opts.signedIn ? ['--cloudauth'] : [])],
+    ...(opts.connectorNodeFlags ? { nodeFlags: opts.connectorNodeFlags } : {}),
+  });
   const host = new URL(url).host;
-  const conn = connector!;
   return {
     key: opts.signedIn ? 'postern-signed-in' : 'postern',
     label: opts.signedIn ? 'Postern (signed in)' : 'Postern',
