@@ -29,6 +29,7 @@ export function printConfig(config: EdgeConfig): string {
     local_accounts: config.auth.localAccounts,
     session_ttl: duration(config.auth.sessionTtlMs),
     session_idle: duration(config.auth.sessionIdleMs),
+    ...(config.metricsListen ? { metrics_listen: `${config.metricsListen.host}:${config.metricsListen.port}` } : {}),
     ...(oidc.length > 0 ? { oidc: oidc.map((p) => ({ name: p.name, issuer: p.issuer, client_id: p.clientId, client_secret: MASK })) } : {}),
     ...(github
       ? {

@@ -17,6 +17,8 @@ export interface EdgeConfig {
   readonly maxHeaderBytes: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly auth: AuthConfig;
+  /** Where /metrics, /healthz and /readyz are served; off (undefined) unless asked for. */
+  readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
 }
 
 export type ProviderConfig =
@@ -71,6 +73,7 @@ export interface EdgeConfigInput {
   readonly localAccounts?: boolean | undefined;
   readonly sessionTtl?: string | number | undefined;
   readonly sessionIdle?: string | number | undefined;
+  readonly metricsListen?: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +98,7 @@ export function edgeConfigFromEnv(env: NodeJS.ProcessEnv): EdgeConfigInput {
     githubClientSecretFile: env.POSTERN_GITHUB_CLIENT_SECRET_FILE,
     sessionTtl: env.POSTERN_SESSION_TTL,
     sessionIdle: env.POSTERN_SESSION_IDLE,
+    metricsListen: env.POSTERN_METRICS_LISTEN,
   };
 }
 
@@ -114,6 +118,7 @@ const YAML_KEYS: Readonly<Record<string, keyof EdgeConfigInput>> = {
   local_accounts: 'localAccounts',
   session_ttl: 'sessionTtl',
   session_idle: 'sessionIdle',
+  metrics_listen: 'metricsListen',
 };
 
 /** Reads the edge's YAML config file (snake_case keys; `oidc` is a list of issuers). */
@@ -161,7 +166,18 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
     maxHeaderBytes: parsePositiveInt(pick('maxHeaderBytes') ?? 16 * 1024, '--max-header-bytes'),
     logLevel: logLevel as EdgeConfig['logLevel'],
     auth: resolveAuth(pick),
+    metricsListen: resolveMetricsListen(pick('metricsListen'), port),
   });
+}
+
+/** The monitoring listener must be a port of its own: it never shares the public one. */
+function resolveMetricsListen(value: string | undefined, port: number): EdgeConfig['metricsListen'] {
+  if (value === undefined) return undefined;
+  const metrics = parseListen(value, '--metrics-listen');
+  if (metrics.port !== 0 && metrics.port === port) {
+    throw new ConfigError(`--metrics-listen needs a port of its own, not the edge's port ${port}: metrics stay off the public listener`);
+  }
+  return metrics;
 }
 
 type Pick = <K extends keyof EdgeConfigInput>(key: K) => EdgeConfigInput[K];
@@ -228,13 +244,13 @@ function resolveAuth(pick: Pick): AuthConfig {
   };
 }
 
-export function parseListen(value: string): { host: string; port: number } {
+export function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
   const match = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value) ?? /^()()(\d{1,5})$/.exec(value);
-  if (!match) throw new ConfigError(`--listen must be HOST:PORT (e.g. 127.0.0.1:8080), not "${value}"`);
+  if (!match) throw new ConfigError(`${flag} must be HOST:PORT (e.g. 127.0.0.1:8080), not "${value}"`);
   const host = match[1] || match[2] || '127.0.0.1';
   const port = Number(match[3]);
-  if (port > 65535) throw new ConfigError(`--listen port must be 0-65535, not ${port}`);
-  if (match[1] && isIP(host) !== 6) throw new ConfigError(`--listen has an invalid IPv6 address "${host}"`);
+  if (port > 65535) throw new ConfigError(`${flag} port must be 0-65535, not ${port}`);
+  if (match[1] && isIP(host) !== 6) throw new ConfigError(`${flag} has an invalid IPv6 address "${host}"`);
   return { host, port };
 }
 

@@ -25,6 +25,7 @@ interface EdgeFlags {
   localAccounts?: boolean;
   sessionTtl?: string;
   sessionIdle?: string;
+  metricsListen?: string;
   printConfig?: boolean;
 }
 
@@ -64,6 +65,7 @@ export function registerEdge(program: Command): void {
     .option('--no-local-accounts', 'never allow local-account sign-in')
     .option('--session-ttl <duration>', 'sessions end this long after sign-in (default 24h)')
     .option('--session-idle <duration>', 'sessions end after this long without a request (default 8h)')
+    .option('--metrics-listen <host:port>', 'serve /metrics, /healthz and /readyz on this separate address, e.g. 127.0.0.1:9464 (default: off)')
     .option('--print-config', 'print the effective configuration (file, env and flags merged; secrets masked) and exit')
     .action(async (opts: EdgeFlags) => {
       const config = resolveEdgeConfig(
@@ -83,6 +85,7 @@ export function registerEdge(program: Command): void {
           localAccounts: opts.localAccounts,
           sessionTtl: opts.sessionTtl,
           sessionIdle: opts.sessionIdle,
+          metricsListen: opts.metricsListen,
         },
         edgeConfigFromEnv(process.env),
         opts.config ? edgeConfigFromFile(opts.config) : {},

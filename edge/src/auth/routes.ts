@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { EdgeConfig } from '../config.js';
+import type { EdgeMetrics } from '../observability/metrics.js';
 import { loginChooserPage, localLoginPage, signedOutPage, signInFailedPage, signOutConfirmPage } from '../pages/auth-pages.js';
 import { normalizeEmail } from '../policy/email.js';
 import type { HostRouter } from '../proxy/router.js';
@@ -20,6 +21,7 @@ export interface AuthRouteDeps {
   readonly auth: AuthContext;
   readonly router: HostRouter;
   readonly audit: AuditLog;
+  readonly metrics: EdgeMetrics;
 }
 
 const TRANSACTION_TTL_MS = 10 * 60_000;
@@ -30,7 +32,7 @@ type Query = Record<string, string | undefined>;
 
 /** Sign-in and sign-out on the edge's own host: chooser, IdP redirects, callback, local accounts. */
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Promise<void> {
-  const { config, store, auth, router, audit } = deps;
+  const { config, store, auth, router, audit, metrics } = deps;
   const parseTarget = returnTargetParser(config, router);
   const footer = config.domain;
   const html = (reply: FastifyReply, status: number, body: string) =>
@@ -60,6 +62,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const route = target?.socketOrigin ? router.route(new URL(target.socketOrigin).host) : undefined;
     const socket = route?.kind === 'socket' ? route.socket : undefined;
     const ownAccount = who ? store.accounts.findByEmail(who) : undefined;
+    metrics.signIn(provider, type === 'signin');
     audit.record({
       type,
       accountId: socket?.accountId ?? ownAccount?.id ?? null,
