@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { closeOf, openWebSocket, rawUpgrade, request } from './lib/http.js';
@@ -15,11 +16,13 @@ import {
   createSocket,
   freePort,
   makeTempDir,
+  runCli,
   type EdgeLogLine,
   type SocketView,
 } from './lib/postern.js';
 import { ManagedProcess, killAll } from './lib/process.js';
 import { pollUntil, withTimeout } from './lib/wait.js';
+import { WebClient } from './lib/web-client.js';
 
 const tmp = makeTempDir('observability');
 let origin: Origin;
@@ -36,6 +39,7 @@ after(async () => {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const HELLO = 'hello from origin';
+const DAVE_PASSWORD = `pw-${randomBytes(9).toString('hex')}`;
 const secret = (label: string) => `${label}${randomBytes(12).toString('hex')}`;
 
 /** Scrapes until `ready(scrape)` holds (metrics of a request are recorded as its response closes), bounded. */
@@ -61,6 +65,9 @@ describe('observability: edge logs, metrics and probes', () => {
     const db = `${tmp.dir}/edge.db`;
     alice = await createAccount(db, 'alice@example.com');
     bob = await createAccount(db, 'bob@example.com');
+    writeFileSync(`${tmp.dir}/dave.password`, `${DAVE_PASSWORD}\n`, { mode: 0o600 });
+    const dave = await runCli(['admin', 'user', 'add', 'dave@example.com', '--db', db, '--password-file', `${tmp.dir}/dave.password`]);
+    assert.equal(dave.code, 0, dave.stderr.join('\n'));
     metricsPort = await freePort();
     edge = await EdgeProcess.start({ db, extraArgs: ['--metrics-listen', `127.0.0.1:${metricsPort}`] });
     const created = await api(edge, alice, 'POST', '/sockets', { name: 'watched', ephemeral: false, cloudauth: true });
@@ -155,6 +162,25 @@ describe('observability: edge logs, metrics and probes', () => {
     assert.equal(line.error, 'POLICY_DENIED');
     assert.equal(line.user, 'bob@example.com');
     assert.match(String(line.reason), /bob@example\.com is not allowed|only the owner/);
+  });
+
+  it('counts browser sign-ins by provider and result', async () => {
+    const before = await scrape(metricsPort);
+    const signIn = async (password: string) => {
+      const browser = new WebClient('dave');
+      const form = await browser.fetch(`${edge.url}/auth/start/local`);
+      const tx = /name="tx" value="([^"]+)"/.exec(form.body)?.[1];
+      assert.ok(tx, form.body);
+      return browser.fetch(`${edge.url}/auth/local`, { method: 'POST', form: { tx, email: 'dave@example.com', password } });
+    };
+    assert.equal((await signIn('not the password')).status, 401);
+    assert.equal((await signIn(DAVE_PASSWORD)).status, 302);
+    const after = await scrape(metricsPort);
+    const signIns = (s: Scrape, result: string) => s.value('postern_edge_sign_ins_total', { provider: 'local', result });
+    assert.equal(signIns(after, 'failure') - signIns(before, 'failure'), 1);
+    assert.equal(signIns(after, 'success') - signIns(before, 'success'), 1);
+    const output = edge.proc.stdoutLines.join('\n');
+    assert.ok(!output.includes(DAVE_PASSWORD) && !output.includes('not the password'), 'passwords are never logged');
   });
 
   it('gives every request an id: in the answer, to the app in place of a client-sent one, on each of its log lines', async () => {

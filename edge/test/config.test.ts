@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { printConfig } from '../src/config-print.js';
 import { ConfigError, edgeConfigFromEnv, edgeConfigFromFile, resolveEdgeConfig } from '../src/config.js';
 
 test('defaults give a working local edge', () => {
@@ -55,5 +56,7 @@ test('the metrics listener is off unless asked for; a bare port means loopback; 
   const file = join(mkdtempSync(join(tmpdir(), 'postern-config-')), 'edge.yaml');
   writeFileSync(file, 'metrics_listen: 127.0.0.1:9500\n');
   assert.deepEqual(resolveEdgeConfig({}, {}, edgeConfigFromFile(file)).metricsListen, { host: '127.0.0.1', port: 9500 });
+  assert.match(printConfig(resolveEdgeConfig({ metricsListen: '9464' })), /^metrics_listen: 127\.0\.0\.1:9464$/m, '--print-config shows it');
+  assert.doesNotMatch(printConfig(resolveEdgeConfig({})), /metrics_listen/);
   rmSync(dirname(file), { recursive: true, force: true });
 });
