@@ -1,5 +1,6 @@
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { EdgeConfig } from '../config.js';
+import { TOKEN_PREFIX } from '../store/tokens.js';
 import { clientRequestId } from './request-id.js';
 
 /** Longest path put in a log line or a request event. */
@@ -15,11 +16,11 @@ export function loggedPath(url: string): string {
   return path.length <= MAX_LOGGED_PATH ? path : `${path.slice(0, MAX_LOGGED_PATH - 1)}…`;
 }
 
-const POSTERN_TOKEN = /pst_[A-Za-z0-9_-]+/g;
+const POSTERN_TOKEN = new RegExp(`${TOKEN_PREFIX}[A-Za-z0-9_-]+`, 'g');
 
 /** A Postern token anywhere in a finished log line (a misplaced header, an error message) is masked. */
 export function redactTokens(line: string): string {
-  return line.includes('pst_') ? line.replace(POSTERN_TOKEN, 'pst_[redacted]') : line;
+  return line.includes(TOKEN_PREFIX) ? line.replace(POSTERN_TOKEN, `${TOKEN_PREFIX}[redacted]`) : line;
 }
 
 /** Log levels at which the per-request access line is written (it is at info). */
