@@ -4,7 +4,7 @@ import { Backoff } from './backoff.js';
 import type { ConnectorConfig } from './config.js';
 import { dialTunnel } from './dial.js';
 import { ConnectorError } from './errors.js';
-import { forwardStream } from './forward.js';
+import { forwardStream, type StreamObserver } from './forward.js';
 import { requestLogEntry, type RequestLogEntry } from './request-log.js';
 
 export type SlotState = 'connecting' | 'up' | 'reconnecting' | 'stopped';
@@ -24,6 +24,8 @@ export interface ConnectorEvents {
 /** One of the N parallel tunnel connections, reconnecting on its own. */
 class Slot {
   session: MuxSession | null = null;
+  /** The edge greeted this connection (HELLO) and it has not closed since. */
+  up = false;
   private readonly backoff = new Backoff();
   private timer: NodeJS.Timeout | undefined;
 
@@ -61,18 +63,20 @@ class Slot {
       ...(config.deadAfterMs ? { deadAfterMs: config.deadAfterMs } : {}),
     });
     this.session = session;
-    session.on('stream', (stream) => forwardStream(session, stream, config.target));
+    session.on('stream', (stream) => forwardStream(session, stream, config.target, this.owner.observer));
     session.on('event', (event) => {
       const entry = requestLogEntry(event, this.index);
       if (entry) this.owner.emit('request', entry);
     });
     session.on('hello', (hello) => {
+      this.up = true;
       this.backoff.reset();
       this.owner.markReady(hello);
       this.owner.emit('connection', { slot: this.index, state: 'up', connectionId: hello.connectionId });
     });
     session.on('close', (info) => {
       this.session = null;
+      this.up = false;
       if (this.owner.stopping) return;
       this.retry(closeError(info));
     });
@@ -109,13 +113,22 @@ export class Connector extends EventEmitter<ConnectorEvents> {
   private readonly slots: Slot[];
   private isReady = false;
 
-  constructor(readonly config: ConnectorConfig) {
+  constructor(
+    readonly config: ConnectorConfig,
+    /** Told about every forwarded stream (the metrics), when given. */
+    readonly observer?: StreamObserver,
+  ) {
     super();
     this.slots = Array.from({ length: Math.max(1, config.connections) }, (_, i) => new Slot(i, this));
   }
 
   start(): void {
     for (const slot of this.slots) slot.start();
+  }
+
+  /** Tunnel connections the edge has greeted and that are still open. */
+  get connectionsUp(): number {
+    return this.slots.filter((slot) => slot.up).length;
   }
 
   /** Streams in flight over all tunnel connections. */

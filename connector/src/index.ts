@@ -3,3 +3,4 @@ export { DEFAULT_CONNECTIONS, DEFAULT_GRACE_MS, type ConnectorConfig } from './c
 export { ConnectorError, type ConnectorErrorCode } from './errors.js';
 export { Backoff } from './backoff.js';
 export { type RequestLogEntry } from './request-log.js';
+export { ConnectorMetrics } from './metrics.js';

@@ -32,6 +32,7 @@ export function printConfig(config: EdgeConfig): string {
     session_ttl: duration(config.auth.sessionTtlMs),
     session_idle: duration(config.auth.sessionIdleMs),
     ...Object.fromEntries(Object.entries(config.rateLimits).map(([name, r]) => [rateLimitYamlKey(name as keyof RateLimitsConfig), rate(r)])),
+    ...(config.metricsListen ? { metrics_listen: `${config.metricsListen.host}:${config.metricsListen.port}` } : {}),
     ...(oidc.length > 0 ? { oidc: oidc.map((p) => ({ name: p.name, issuer: p.issuer, client_id: p.clientId, client_secret: MASK })) } : {}),
     ...(github
       ? {

@@ -18,6 +18,8 @@ export interface EdgeConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly auth: AuthConfig;
   readonly rateLimits: RateLimitsConfig;
+  /** Where /metrics, /healthz and /readyz are served; off (undefined) unless asked for. */
+  readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
 }
 
 /** `count` hits per `windowMs`, refilled evenly (a token bucket); null turns the limit off. */
@@ -122,6 +124,7 @@ export interface EdgeConfigInput {
   readonly sessionTtl?: string | number | undefined;
   readonly sessionIdle?: string | number | undefined;
   readonly rateLimits?: { readonly [K in keyof RateLimitsConfig]?: string | undefined } | undefined;
+  readonly metricsListen?: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -147,6 +150,7 @@ export function edgeConfigFromEnv(env: NodeJS.ProcessEnv): EdgeConfigInput {
     sessionTtl: env.POSTERN_SESSION_TTL,
     sessionIdle: env.POSTERN_SESSION_IDLE,
     rateLimits: Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, env[`POSTERN_${rateLimitYamlKey(name).toUpperCase()}`]])),
+    metricsListen: env.POSTERN_METRICS_LISTEN,
   };
 }
 
@@ -166,6 +170,7 @@ const YAML_KEYS: Readonly<Record<string, keyof EdgeConfigInput>> = {
   local_accounts: 'localAccounts',
   session_ttl: 'sessionTtl',
   session_idle: 'sessionIdle',
+  metrics_listen: 'metricsListen',
 };
 const RATE_LIMIT_YAML_KEYS: Readonly<Record<string, keyof RateLimitsConfig>> = Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [rateLimitYamlKey(name), name]));
 
@@ -222,6 +227,7 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
     logLevel: logLevel as EdgeConfig['logLevel'],
     auth: resolveAuth(pick),
     rateLimits: resolveRateLimits(flags, env, file),
+    metricsListen: resolveMetricsListen(pick('metricsListen'), port),
   });
 }
 
@@ -234,6 +240,16 @@ function resolveRateLimits(flags: EdgeConfigInput, env: EdgeConfigInput, file: E
     }),
   );
   return Object.freeze(resolved as Record<keyof RateLimitsConfig, Rate | null>);
+}
+
+/** The monitoring listener must be a port of its own: it never shares the public one. */
+function resolveMetricsListen(value: string | undefined, port: number): EdgeConfig['metricsListen'] {
+  if (value === undefined) return undefined;
+  const metrics = parseListen(value, '--metrics-listen');
+  if (metrics.port !== 0 && metrics.port === port) {
+    throw new ConfigError(`--metrics-listen needs a port of its own, not the edge's port ${port}: metrics stay off the public listener`);
+  }
+  return metrics;
 }
 
 type Pick = <K extends keyof EdgeConfigInput>(key: K) => EdgeConfigInput[K];
@@ -300,13 +316,13 @@ function resolveAuth(pick: Pick): AuthConfig {
   };
 }
 
-export function parseListen(value: string): { host: string; port: number } {
+export function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
   const match = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value) ?? /^()()(\d{1,5})$/.exec(value);
-  if (!match) throw new ConfigError(`--listen must be HOST:PORT (e.g. 127.0.0.1:8080), not "${value}"`);
+  if (!match) throw new ConfigError(`${flag} must be HOST:PORT (e.g. 127.0.0.1:8080), not "${value}"`);
   const host = match[1] || match[2] || '127.0.0.1';
   const port = Number(match[3]);
-  if (port > 65535) throw new ConfigError(`--listen port must be 0-65535, not ${port}`);
-  if (match[1] && isIP(host) !== 6) throw new ConfigError(`--listen has an invalid IPv6 address "${host}"`);
+  if (port > 65535) throw new ConfigError(`${flag} port must be 0-65535, not ${port}`);
+  if (match[1] && isIP(host) !== 6) throw new ConfigError(`${flag} has an invalid IPv6 address "${host}"`);
   return { host, port };
 }
 

@@ -1,6 +1,6 @@
-import { CloseCode } from '@postern/shared';
+import { CloseCode, startMonitoringServer, type MonitoringServer } from '@postern/shared';
 import { createAuthContext, type AuthContext } from './auth/context.js';
-import type { EdgeConfig } from './config.js';
+import { ConfigError, type EdgeConfig } from './config.js';
 import { buildServer, type Edge } from './server.js';
 import { Store } from './store/index.js';
 
@@ -8,6 +8,8 @@ export interface RunningEdge {
   readonly url: string;
   readonly port: number;
   readonly edge: Edge;
+  /** The `--metrics-listen` listener (/metrics, /healthz, /readyz), when asked for. */
+  readonly monitoring: MonitoringServer | undefined;
   /** Stops accepting, tells connectors to go away, waits for in-flight requests (up to graceMs). */
   close(graceMs?: number): Promise<void>;
 }
@@ -17,23 +19,28 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
   const store = Store.open(config.dbPath);
   let edge: Edge;
   let auth: AuthContext;
+  let monitoring: MonitoringServer | undefined;
   try {
     const warnings: string[] = [];
     auth = await createAuthContext(config, store, (msg) => warnings.push(msg));
     edge = buildServer(config, { store, auth });
     for (const msg of warnings) edge.app.log.warn(msg);
+    monitoring = config.metricsListen && (await startMonitoring(edge, config.metricsListen));
     await edge.app.listen({ host: config.listenHost, port: config.listenPort });
   } catch (err) {
+    await monitoring?.close();
     store.close();
     throw err;
   }
   const address = edge.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listenPort;
+  if (monitoring) edge.app.log.info({ metrics: `${monitoring.url}/metrics` }, 'metrics listening');
   edge.app.log.info({ listen: `${config.listenHost}:${port}`, domain: config.domain, db: config.dbPath }, 'edge listening');
 
   let closing: Promise<void> | undefined;
   const close = (graceMs = 10_000): Promise<void> =>
     (closing ??= (async () => {
+      edge.health.draining = true; // /readyz answers 503 from now on
       edge.server.close();
       const deadline = Date.now() + graceMs;
       const busy = () => edge.registry.all().some((c) => c.inFlight > 0);
@@ -44,9 +51,25 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       auth.live.stop();
       edge.audit.stop();
       edge.reaper.stop();
+      await monitoring?.close();
       store.close();
       edge.app.log.info('edge stopped');
     })());
 
-  return { url: `${config.publicScheme}://${config.domain}`, port, edge, close };
+  return { url: `${config.publicScheme}://${config.domain}`, port, edge, monitoring, close };
+}
+
+/** The monitoring listener: process metrics are collected only when someone can scrape them. */
+async function startMonitoring(edge: Edge, listen: { host: string; port: number }): Promise<MonitoringServer> {
+  edge.metrics.collectProcessMetrics();
+  try {
+    return await startMonitoringServer(listen.host, listen.port, {
+      metrics: () => edge.metrics.registry.metrics(),
+      metricsContentType: edge.metrics.registry.contentType,
+      live: () => edge.health.live(),
+      ready: () => edge.health.ready(),
+    });
+  } catch (err) {
+    throw new ConfigError(`cannot listen on ${listen.host}:${listen.port} for --metrics-listen: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }

@@ -14,6 +14,11 @@ import { ControlPlane } from './control/control-plane.js';
 import { EphemeralReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
 import { RateLimits } from './limits/rate-limits.js';
+import { AccessLog } from './observability/access-log.js';
+import { EdgeHealth } from './observability/health.js';
+import { accessLogEnabled, edgeLoggerOptions } from './observability/logging.js';
+import { EDGE_LABEL, EdgeMetrics } from './observability/metrics.js';
+import { assignRequestId, requestIdOf, REQUEST_ID_HEADER } from './observability/request-id.js';
 import { sendError, sendErrorOnSocket } from './pages/error-page.js';
 import { portalRoutes } from './portal/routes.js';
 import { SocketGate } from './proxy/gate.js';
@@ -37,6 +42,8 @@ export interface Edge {
   readonly registry: TunnelRegistry;
   readonly audit: AuditLog;
   readonly reaper: EphemeralReaper;
+  readonly metrics: EdgeMetrics;
+  readonly health: EdgeHealth;
 }
 
 const unknownHost = (host: string) =>
@@ -61,12 +68,14 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       keepAliveTimeout: 65_000,
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      res.setHeader(REQUEST_ID_HEADER, assignRequestId(req));
       const route = router.route(req.headers.host);
       if (route.kind === 'edge') return handler(req, res);
-      if (route.kind === 'unknown') return proxy.reject(req, res, unknownHost(route.host));
+      if (route.kind === 'unknown') return proxy.handleUnknownHost(req, res, route.host, unknownHost(route.host));
       proxy.handleRequest(req, res, route.socket, route.host);
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      assignRequestId(req);
       socket.on('error', () => socket.destroy());
       const route = router.route(req.headers.host);
       if (route.kind === 'socket') return proxy.handleUpgrade(req, socket, head, route.socket, route.host);
@@ -81,21 +90,23 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     serverFactory,
     // Unknown fields are refused with a message, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
-    logger: {
-      level: config.logLevel,
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
-    },
+    logger: edgeLoggerOptions(config.logLevel),
+    // The id given on arrival (above); a client's X-Request-Id is never taken as ours.
+    genReqId: requestIdOf,
   });
 
   const audit = new AuditLog(store.audit, app.log);
-  const control = new ControlPlane(store, registry, router, auth.live, audit);
+  const metrics = new EdgeMetrics(registry);
+  const health = new EdgeHealth(store);
+  const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl);
   const reaper = new EphemeralReaper(store, registry, control);
   const gate = new SocketGate(config, store, auth);
-  const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit);
-  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit);
   const limits = new RateLimits(config.rateLimits, app.log);
-  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log), auth.live, audit, app.log);
+  const access = new AccessLog(app.log, metrics, accessLogEnabled(config.logLevel));
+  const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit, access);
+  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics);
+  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log), auth.live, audit, app.log, metrics);
 
   app.setErrorHandler((err: Error & { validation?: Parameters<typeof validationMessage>[1]; validationContext?: string; statusCode?: number }, request, reply) => {
     const clientFault = err.validation !== undefined || (err.statusCode !== undefined && err.statusCode < 500);
@@ -111,7 +122,12 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     reply.hijack();
   });
 
-  app.get('/healthz', async () => ({ ok: true }));
+  app.addHook('onResponse', async (_request, reply) => metrics.requestDone(EDGE_LABEL, reply.statusCode, reply.elapsedTime / 1000, 0, 0));
+  app.get('/healthz', async () => health.live());
+  app.get('/readyz', async (_request, reply) => {
+    const ready = health.ready();
+    return reply.code(ready.ok ? 200 : 503).header('cache-control', 'no-store').send(ready);
+  });
   // Without Upgrade the TCP path only checks access: `postern tcp --listen` fails fast, before it listens.
   app.get(TCP_PATH, async (request) => tcp.preflight(request.raw));
   app.register(portalRoutes, { config, store, auth, registry, gate });
@@ -120,9 +136,9 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
   app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices, limits });
-  app.register(authRoutes, { config, store, auth, router, audit, limits });
+  app.register(authRoutes, { config, store, auth, router, audit, limits, metrics });
   app.register(deviceRoutes, { config, store, auth, devices, limits });
 
   if (!server) throw new Error('fastify did not create the HTTP server');
-  return { app, server, registry, audit, reaper };
+  return { app, server, registry, audit, reaper, metrics, health };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { printConfig } from '../src/config-print.js';
 import { ConfigError, edgeConfigFromEnv, edgeConfigFromFile, resolveEdgeConfig } from '../src/config.js';
@@ -40,6 +40,8 @@ for (const [flags, fragment] of [
   [{ logLevel: 'loud' }, '--log-level must be one of'],
   [{ publicScheme: 'ftp' }, '--public-scheme must be http or https'],
   [{ maxHeaderBytes: '-1' }, '--max-header-bytes must be a positive whole number'],
+  [{ metricsListen: 'metrics' }, '--metrics-listen must be HOST:PORT'],
+  [{ listen: '0.0.0.0:8080', metricsListen: '127.0.0.1:8080' }, '--metrics-listen needs a port of its own'],
 ] as const) {
   test(`a bad value is refused with a precise message: ${JSON.stringify(flags)}`, () => {
     assert.throws(() => resolveEdgeConfig(flags), (err: unknown) => err instanceof ConfigError && err.message.includes(fragment));
@@ -93,3 +95,15 @@ for (const [value, fragment] of [
     );
   });
 }
+test('the metrics listener is off unless asked for; a bare port means loopback; env and YAML set it too', () => {
+  assert.equal(resolveEdgeConfig({}).metricsListen, undefined);
+  assert.deepEqual(resolveEdgeConfig({ metricsListen: '9464' }).metricsListen, { host: '127.0.0.1', port: 9464 });
+  assert.deepEqual(resolveEdgeConfig({ metricsListen: '[::1]:9464' }).metricsListen, { host: '::1', port: 9464 });
+  assert.deepEqual(resolveEdgeConfig({}, edgeConfigFromEnv({ POSTERN_METRICS_LISTEN: '10.0.0.5:9100' })).metricsListen, { host: '10.0.0.5', port: 9100 });
+  const file = join(mkdtempSync(join(tmpdir(), 'postern-config-')), 'edge.yaml');
+  writeFileSync(file, 'metrics_listen: 127.0.0.1:9500\n');
+  assert.deepEqual(resolveEdgeConfig({}, {}, edgeConfigFromFile(file)).metricsListen, { host: '127.0.0.1', port: 9500 });
+  assert.match(printConfig(resolveEdgeConfig({ metricsListen: '9464' })), /^metrics_listen: 127\.0\.0\.1:9464$/m, '--print-config shows it');
+  assert.doesNotMatch(printConfig(resolveEdgeConfig({})), /metrics_listen/);
+  rmSync(dirname(file), { recursive: true, force: true });
+});

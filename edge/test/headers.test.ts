@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from '../src/proxy/headers.js';
+import { canonicalName, downstreamResponseHeaders, upstreamRequestHeaders } from '../src/proxy/headers.js';
 
 /** A request as Node's parser would hand it over: raw pairs plus the lower-cased map. */
 function fakeRequest(raw: string[]): IncomingMessage {
@@ -10,7 +10,7 @@ function fakeRequest(raw: string[]): IncomingMessage {
   return { rawHeaders: raw, headers } as unknown as IncomingMessage;
 }
 
-const ctx = { reservedNames: new Set(['x-auth-email', 'x-auth-user']), identity: [] as string[], stripAuthorization: false, clientIp: '203.0.113.9', proto: 'http' as const, publicHost: 'app-x1.localhost:8080', upstreamHost: 'app-x1.localhost:8080' };
+const ctx = { reservedNames: new Set(['x-auth-email', 'x-auth-user']), identity: [] as string[], stripAuthorization: false, clientIp: '203.0.113.9', proto: 'http' as const, publicHost: 'app-x1.localhost:8080', upstreamHost: 'app-x1.localhost:8080', requestId: 'edge-id-1' };
 
 function toPairs(flat: string[]): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
@@ -38,6 +38,7 @@ test('client-sent forwarding headers are dropped in every spelling and replaced 
     ['x-forwarded-for', '203.0.113.9'],
     ['x-forwarded-proto', 'http'],
     ['x-forwarded-host', 'app-x1.localhost:8080'],
+    ['x-request-id', 'edge-id-1'],
   ]);
 });
 
@@ -55,7 +56,7 @@ test('hop-by-hop headers and headers named in Connection are removed, in any cas
     'X-Kept', 'yes',
   ]);
   const names = toPairs(upstreamRequestHeaders(req, ctx)).map(([n]) => n);
-  assert.deepEqual(names, ['x-kept', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+  assert.deepEqual(names, ['x-kept', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
 });
 
 test('duplicate end-to-end headers are kept in order', () => {
@@ -68,6 +69,13 @@ test('the Host the app sees follows the connector rewrite', () => {
   const req = fakeRequest(['Host', 'app-x1.localhost:8080']);
   const pairs = toPairs(upstreamRequestHeaders(req, { ...ctx, upstreamHost: '127.0.0.1:8888' }));
   assert.deepEqual(pairs.filter(([n]) => n.includes('host')), [['host', '127.0.0.1:8888'], ['x-forwarded-host', 'app-x1.localhost:8080']]);
+});
+
+test('the app gets the edge\'s request id, never a client-sent one in any spelling; the client never gets the app\'s', () => {
+  const req = fakeRequest(['X-Request-Id', 'client-chosen', 'x_request_id', 'forged', 'X-REQUEST-ID', 'again', 'Accept', '*/*']);
+  const ids = toPairs(upstreamRequestHeaders(req, ctx)).filter(([n]) => canonicalName(n) === 'x-request-id');
+  assert.deepEqual(ids, [['x-request-id', 'edge-id-1']]);
+  assert.deepEqual(downstreamResponseHeaders({ 'x-request-id': 'app-own', 'content-type': 'text/plain' }), { 'content-type': 'text/plain' });
 });
 
 test('response hop-by-hop headers are removed, upgrade answers keep Connection/Upgrade', () => {

@@ -9,6 +9,7 @@ import { LiveConnections } from '../src/auth/live-connections.js';
 import { resolveEdgeConfig } from '../src/config.js';
 import { ControlPlane } from '../src/control/control-plane.js';
 import { EphemeralReaper } from '../src/control/reaper.js';
+import { EdgeMetrics } from '../src/observability/metrics.js';
 import { HostRouter } from '../src/proxy/router.js';
 import { Store } from '../src/store/index.js';
 import type { TunnelConnection } from '../src/tunnel/connection.js';
@@ -22,7 +23,7 @@ test('a quick share left without a connector for two sweeps is deleted and audit
   const registry = new TunnelRegistry();
   const live = new LiveConnections(() => true);
   const audit = new AuditLog(store.audit, { error: () => undefined } as unknown as FastifyBaseLogger);
-  const control = new ControlPlane(store, registry, new HostRouter(resolveEdgeConfig({}), store), live, audit);
+  const control = new ControlPlane(store, registry, new HostRouter(resolveEdgeConfig({}), store), live, audit, new EdgeMetrics(registry));
   const reaper = new EphemeralReaper(store, registry, control, 3600_000);
   try {
     const { account } = store.accounts.ensure('owner@example.com');

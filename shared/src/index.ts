@@ -32,3 +32,12 @@ export {
 } from './ws-byte-stream.js';
 export { MuxSession, type SessionOptions, type SessionRole, type SessionCloseInfo } from './session.js';
 export { ProtocolError, StreamResetError, SessionClosedError } from './errors.js';
+export {
+  startMonitoringServer,
+  statusClass,
+  ALL_STATUS_CLASSES,
+  type MonitoringProbes,
+  type MonitoringServer,
+  type ProbeResult,
+  type StatusClass,
+} from './monitoring-server.js';

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
-import { Connector, DEFAULT_CONNECTIONS, DEFAULT_GRACE_MS, type ConnectorError } from '@postern/connector';
+import { Connector, ConnectorMetrics, DEFAULT_CONNECTIONS, DEFAULT_GRACE_MS, type ConnectorError } from '@postern/connector';
+import type { MonitoringServer } from '@postern/shared';
 import type { SocketView } from '@postern/edge';
 import type { Command } from 'commander';
 import { ApiClient } from '../api-client.js';
 import { resolveCredentials } from '../credentials.js';
 import { ConnectView } from '../connect-view.js';
 import { CliError } from '../errors.js';
-import { parseDuration, parseIntInRange } from '../parse.js';
+import { parseDuration, parseIntInRange, parseListenAddress } from '../parse.js';
 import { addRuleOptions, rulesBody, type RuleOptions } from '../rule-options.js';
 import { onShutdown } from '../signals.js';
 
@@ -24,6 +25,7 @@ interface ConnectOptions extends RuleOptions {
   grace: string;
   edge?: string;
   tokenFile?: string;
+  metrics?: string;
 }
 
 /** Resolves whether something accepts TCP connections on host:port (a courtesy check, not a gate). */
@@ -71,6 +73,14 @@ async function resolveServed(api: ApiClient, opts: ConnectOptions, port: number)
   }
 }
 
+async function serveMetrics(metrics: ConnectorMetrics, at: { host: string; port: number }): Promise<MonitoringServer> {
+  try {
+    return await metrics.serve(at.host, at.port);
+  } catch (err) {
+    throw new CliError(`cannot serve --metrics on ${at.host}:${at.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
 export function registerConnect(program: Command): void {
   const command = program
     .command('connect')
@@ -88,6 +98,7 @@ export function registerConnect(program: Command): void {
     .option('--quiet', 'no line per request (the URL, warnings and tunnel state still show)')
     .option('--edge <url>', 'edge URL (or POSTERN_EDGE; default: the one you logged in to)')
     .option('--token-file <file>', 'file holding an API token (or POSTERN_TOKEN; default: your login)')
+    .option('--metrics <[host:]port>', 'serve Prometheus /metrics, /healthz and /readyz here (host defaults to 127.0.0.1)')
     .action(async (opts: ConnectOptions) => {
       const port = parseIntInRange(opts.port, 1, 65535, '--port');
       const connections = parseIntInRange(opts.connections, 1, 16, '--connections');
@@ -97,9 +108,20 @@ export function registerConnect(program: Command): void {
         throw new CliError('--name and access-rule flags describe a new quick share; for --socket change them with "postern socket update"');
       }
       const hostRewrite = opts.rewriteHost === true ? `${opts.host}:${port}` : opts.rewriteHost || undefined;
+      const metricsAt = opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics, '--metrics');
       const creds = resolveCredentials(opts);
       const api = new ApiClient(creds.edgeUrl, creds.token);
-      const { socket, tunnelId, cleanUp } = await resolveServed(api, opts, port);
+      // Up before anything else, so probes see "not ready" (503) rather than nothing while it starts.
+      let metrics: ConnectorMetrics | undefined;
+      let monitoring: MonitoringServer | undefined;
+      if (metricsAt) {
+        metrics = new ConnectorMetrics();
+        monitoring = await serveMetrics(metrics, metricsAt);
+      }
+      const { socket, tunnelId, cleanUp } = await resolveServed(api, opts, port).catch(async (err: unknown) => {
+        await monitoring?.close();
+        throw err;
+      });
 
       const connector = new Connector({
         edgeUrl: creds.edgeUrl,
@@ -109,10 +131,12 @@ export function registerConnect(program: Command): void {
         target: { host: opts.host, port },
         connections,
         hostRewrite,
-        requestEvents: !opts.quiet,
+        // Request counts come from the edge's request events.
+        requestEvents: !opts.quiet || metrics !== undefined,
         graceMs,
         connectorId: randomUUID(),
-      });
+      }, metrics);
+      metrics?.watch(connector);
       const view = new ConnectView(socket, `${opts.host}:${port}`, { json: Boolean(opts.json), quiet: Boolean(opts.quiet) });
 
       const fatal = new Promise<ConnectorError>((resolve) => connector.once('fatal', resolve));
@@ -132,6 +156,7 @@ export function registerConnect(program: Command): void {
         }).then(() => null),
       ]);
       await cleanUp();
+      await monitoring?.close();
       if (outcome) throw new CliError(outcome.message);
       view.stopped();
       process.exit(0);

@@ -42,6 +42,7 @@ interface EdgeFlags {
   rateDeviceApprovePerSession?: string;
   rateApiPerAccount?: string;
   rateApiBadTokenPerAddress?: string;
+  metricsListen?: string;
   printConfig?: boolean;
 }
 
@@ -98,6 +99,7 @@ export function registerEdge(program: Command): void {
     command.option(`${flag} <count/duration>`, `rate limit: ${RATE_LIMIT_HELP[name]} (default ${RATE_LIMIT_DEFAULTS[name]}; off to disable)`);
   }
   command
+    .option('--metrics-listen <host:port>', 'serve /metrics, /healthz and /readyz on this separate address, e.g. 127.0.0.1:9464 (default: off)')
     .option('--print-config', 'print the effective configuration (file, env and flags merged; secrets masked) and exit')
     .action(async (opts: EdgeFlags) => {
       const config = resolveEdgeConfig(
@@ -118,6 +120,7 @@ export function registerEdge(program: Command): void {
           sessionTtl: opts.sessionTtl,
           sessionIdle: opts.sessionIdle,
           rateLimits: Object.fromEntries(Object.keys(RATE_LIMIT_FLAGS).map((name) => [name, opts[rateFlagKey(name as keyof RateLimitsConfig)] as string | undefined])),
+          metricsListen: opts.metricsListen,
         },
         edgeConfigFromEnv(process.env),
         opts.config ? edgeConfigFromFile(opts.config) : {},

@@ -7,7 +7,7 @@ import { clientOptions } from '../client-command.js';
 import { resolveCredentials, type ClientOptions } from '../credentials.js';
 import { CliError } from '../errors.js';
 import { out } from '../output.js';
-import { parseIntInRange } from '../parse.js';
+import { parseListenAddress } from '../parse.js';
 import { onShutdown } from '../signals.js';
 import { TcpClient, type TcpTarget } from '../tcp-client.js';
 
@@ -29,7 +29,7 @@ export function registerTcp(program: Command): void {
   clientOptions(command, false).action(async (opts: TcpOptions) => {
     if (Boolean(opts.listen) === Boolean(opts.stdio)) throw new CliError('pass exactly one of --listen [host:]port or --stdio');
     if (!/^[A-Za-z0-9._:-]{1,253}$/.test(opts.socket)) throw new CliError(`--socket must be a socket host name, label or id, not "${opts.socket}"`);
-    const listenOn = opts.listen === undefined ? undefined : parseListen(opts.listen);
+    const listenOn = opts.listen === undefined ? undefined : parseListenAddress(opts.listen, '--listen');
     const client = new TcpClient(resolveCredentials(opts), opts.socket);
     if (!listenOn) return stdio(client);
     const { host, port } = listenOn;
@@ -37,13 +37,6 @@ export function registerTcp(program: Command): void {
     const target = await client.check();
     await listen(client, target, host, port, new TcpView(Boolean(opts.json)));
   });
-}
-
-/** `[host:]port`; IPv6 hosts in brackets (`[::1]:5432`). */
-function parseListen(value: string): { host: string; port: number } {
-  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(value);
-  if (!match) throw new CliError(`--listen must be [host:]port such as 5432 or 127.0.0.1:5432, not "${value}"`);
-  return { host: match[1]?.replace(/^\[|\]$/g, '') ?? '127.0.0.1', port: parseIntInRange(match[2]!, 0, 65535, '--listen port') };
 }
 
 /** One stream over stdin/stdout; resolves when both directions ended, throws when it was cut off. */

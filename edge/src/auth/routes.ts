@@ -4,6 +4,7 @@ import { clientAddress } from '../client-address.js';
 import type { EdgeConfig } from '../config.js';
 import type { EdgeError } from '../errors.js';
 import type { Hit, RateLimits } from '../limits/rate-limits.js';
+import type { EdgeMetrics } from '../observability/metrics.js';
 import { loginChooserPage, localLoginPage, signedOutPage, signInFailedPage, signOutConfirmPage } from '../pages/auth-pages.js';
 import { sendError } from '../pages/error-page.js';
 import { normalizeEmail } from '../policy/email.js';
@@ -25,6 +26,7 @@ export interface AuthRouteDeps {
   readonly router: HostRouter;
   readonly audit: AuditLog;
   readonly limits: RateLimits;
+  readonly metrics: EdgeMetrics;
 }
 
 const TRANSACTION_TTL_MS = 10 * 60_000;
@@ -35,7 +37,7 @@ type Query = Record<string, string | undefined>;
 
 /** Sign-in and sign-out on the edge's own host: chooser, IdP redirects, callback, local accounts. */
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Promise<void> {
-  const { config, store, auth, router, audit, limits } = deps;
+  const { config, store, auth, router, audit, limits, metrics } = deps;
   const parseTarget = returnTargetParser(config, router);
   const footer = config.domain;
   const html = (reply: FastifyReply, status: number, body: string) =>
@@ -65,6 +67,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const route = target?.socketOrigin ? router.route(new URL(target.socketOrigin).host) : undefined;
     const socket = route?.kind === 'socket' ? route.socket : undefined;
     const ownAccount = who ? store.accounts.findByEmail(who) : undefined;
+    metrics.signIn(provider, type === 'signin');
     audit.record({
       type,
       accountId: socket?.accountId ?? ownAccount?.id ?? null,

@@ -2,6 +2,7 @@ import { CloseCode } from '@postern/shared';
 import type { AuditLog } from '../audit/audit-log.js';
 import { TOKEN_CREDENTIAL } from '../auth/context.js';
 import type { LiveConnections } from '../auth/live-connections.js';
+import type { EdgeMetrics } from '../observability/metrics.js';
 import type { HostRouter } from '../proxy/router.js';
 import type { Store } from '../store/index.js';
 import type { SocketPatch, SocketRecord } from '../store/sockets.js';
@@ -26,6 +27,7 @@ export class ControlPlane {
     private readonly router: HostRouter,
     private readonly live: LiveConnections,
     private readonly audit: AuditLog,
+    private readonly metrics: EdgeMetrics,
   ) {}
 
   created(socket: SocketRecord, actor: Actor): void {
@@ -55,6 +57,7 @@ export class ControlPlane {
     this.router.forget(socket.hostname);
     this.live.closeSocket(socket.id);
     for (const conn of this.registry.connections(socket.id)) conn.session.destroy(CloseCode.SOCKET_DELETED, 'socket was deleted');
+    this.metrics.forgetSocket(socket.id);
     this.audit.record({ type: 'socket.delete', accountId: socket.accountId, socketId: socket.id, actor: actor.email, remote: actor.remote, detail: { name: socket.name, reason } });
   }
 

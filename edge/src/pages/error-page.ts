@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EdgeError } from '../errors.js';
+import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { renderPage } from './layout.js';
 
 /** Programs asking for JSON get JSON; browsers get a page. */
@@ -39,7 +40,7 @@ export function sendErrorOnSocket(req: IncomingMessage, socket: Duplex, err: Edg
     `HTTP/1.1 ${err.status} ${err.title}\r\n` +
       `content-type: ${json ? 'application/json' : 'text/html'}; charset=utf-8\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\n` +
-      `cache-control: no-store\r\npostern-error: ${err.code}\r\nconnection: close\r\n\r\n` +
+      `cache-control: no-store\r\npostern-error: ${err.code}\r\n${REQUEST_ID_HEADER}: ${requestIdOf(req)}\r\nconnection: close\r\n\r\n` +
       body,
   );
 }

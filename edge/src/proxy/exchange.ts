@@ -2,6 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { RequestEvent } from '@postern/shared';
 import type { Dispatcher } from 'undici';
 import type { EdgeError } from '../errors.js';
+import { CLIENT_CLOSED_REQUEST, type RequestTrace } from '../observability/access-log.js';
+import { loggedPath } from '../observability/logging.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import { upstreamError } from './upstream-errors.js';
 
@@ -13,18 +15,8 @@ export interface ExchangeInput {
   readonly targetName: string;
   /** Who is asking, for the connector's request log; null on a public socket. */
   readonly email: string | null;
-}
-
-/** Status logged when the client left before any answer (nginx's "client closed request"). */
-const CLIENT_CLOSED_REQUEST = 499;
-/** Longest path put in a request event, so that every event fits in MAX_EVENT_PAYLOAD. */
-const MAX_LOGGED_PATH = 512;
-
-/** The path of a request target without its query string: query strings can carry secrets. */
-function loggedPath(url: string): string {
-  const query = url.indexOf('?');
-  const path = query === -1 ? url : url.slice(0, query);
-  return path.length <= MAX_LOGGED_PATH ? path : `${path.slice(0, MAX_LOGGED_PATH - 1)}…`;
+  /** The access-log line and metrics of this request: the exchange adds the bytes it relays. */
+  readonly trace: RequestTrace;
 }
 
 /**
@@ -36,8 +28,6 @@ function loggedPath(url: string): string {
  */
 export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   protected controller: Dispatcher.DispatchController | null = null;
-  /** Response body bytes relayed from the app. */
-  protected bytesOut = 0;
   private readonly startedAt = performance.now();
   private reported = false;
   private retried = false;
@@ -119,7 +109,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
       status,
       duration_ms: Math.round(performance.now() - since),
       email,
-      bytes_out: this.bytesOut,
+      bytes_out: this.input.trace.bytesOut,
     });
   }
 

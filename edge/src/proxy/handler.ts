@@ -5,6 +5,8 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { AuthContext } from '../auth/context.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
+import { CLIENT_CLOSED_REQUEST, type AccessLog, type RequestTrace } from '../observability/access-log.js';
+import { requestIdOf } from '../observability/request-id.js';
 import { forbiddenPage } from '../pages/auth-pages.js';
 import { sendError, sendErrorOnSocket, wantsJson } from '../pages/error-page.js';
 import type { SocketRecord } from '../store/sockets.js';
@@ -30,27 +32,37 @@ export class ProxyHandler {
     private readonly auth: AuthContext,
     private readonly reserved: ReservedPaths,
     private readonly audit: AuditLog,
+    private readonly access: AccessLog,
   ) {}
 
   handleRequest(req: IncomingMessage, res: ServerResponse, socket: SocketRecord, host: string): void {
-    if (socket.protocol === 'tcp') return this.reject(req, res, tcpSocketError(host));
+    const trace = this.traceHttp(req, res, host, socket.id);
+    if (socket.protocol === 'tcp') return this.reject(req, res, tcpSocketError(host), trace);
     if (req.url?.startsWith(RESERVED_PREFIX)) {
-      this.reserved.handle(req, res, socket, host).catch((err: unknown) => this.internal(req, res, err));
+      this.reserved.handle(req, res, socket, host).catch((err: unknown) => this.internal(req, res, err, trace));
       return;
     }
     const decision = this.gate.check(req, socket, host);
-    if (decision.kind !== 'allow') return this.refuse(req, res, decision, socket, host);
+    if (decision.kind !== 'allow') return this.refuse(req, res, decision, socket, host, trace);
+    trace.user = decision.identity?.email ?? null;
     this.withIdentity(socket, host, decision, (identity) => {
-      const prepared = this.prepare(req, socket, host, decision, identity);
-      if (prepared instanceof EdgeError) return this.reject(req, res, prepared);
+      const prepared = this.prepare(req, socket, host, decision, identity, trace);
+      if (prepared instanceof EdgeError) return this.reject(req, res, prepared, trace);
       const [input, conn] = prepared;
-      new HttpExchange(input, conn, res, (err) => this.reject(req, res, err)).start();
-    }, (err) => this.internal(req, res, err));
+      new HttpExchange(input, conn, res, (err) => this.reject(req, res, err, trace)).start();
+    }, (err) => this.internal(req, res, err, trace));
+  }
+
+  /** A host that names no socket gets the edge's 404, logged and counted like any request. */
+  handleUnknownHost(req: IncomingMessage, res: ServerResponse, host: string, err: EdgeError): void {
+    this.reject(req, res, err, this.traceHttp(req, res, host, null));
   }
 
   handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, socket: SocketRecord, host: string): void {
+    const trace = this.access.begin(req, host, socket.id, 'websocket');
+    client.once('close', () => trace.finish(trace.status ?? CLIENT_CLOSED_REQUEST));
     const refuse = (err: EdgeError) => {
-      this.log.info({ host, code: err.code }, err.message);
+      trace.refused(err);
       sendErrorOnSocket(req, client, err);
     };
     if (socket.protocol === 'tcp') return refuse(tcpSocketError(host));
@@ -60,15 +72,16 @@ export class ProxyHandler {
       return refuse(new EdgeError('UNAUTHORIZED', 'Sign in before opening a WebSocket to this app.'));
     }
     if (decision.kind === 'forbidden') {
-      this.recordDenial(req, socket, decision, 'websocket');
+      this.recordDenial(req, socket, decision, 'websocket', trace);
       return refuse(new EdgeError('POLICY_DENIED', decision.reason));
     }
+    trace.user = decision.identity?.email ?? null;
     // Sibling sockets are same-site: a cookie-authenticated WebSocket must come from this very origin.
     if (decision.sessionHash && req.headers.origin !== `${this.config.publicScheme}://${host}`) {
       return refuse(new EdgeError('FORBIDDEN', 'Cross-origin WebSocket refused: the Origin must be this app’s own.'));
     }
     this.withIdentity(socket, host, decision, (identity) => {
-      const prepared = this.prepare(req, socket, host, decision, identity);
+      const prepared = this.prepare(req, socket, host, decision, identity, trace);
       if (prepared instanceof EdgeError) return refuse(prepared);
       const [input, conn] = prepared;
       // Sign-out, expiry, revocation and rule changes close this connection (see auth/live-connections.ts).
@@ -78,9 +91,16 @@ export class ProxyHandler {
     }, () => refuse(new EdgeError('INTERNAL', 'internal error')));
   }
 
-  /** The edge's answer for a request it refuses or cannot deliver. */
-  reject(req: IncomingMessage, res: ServerResponse, err: EdgeError): void {
-    this.log.info({ host: req.headers.host, method: req.method, code: err.code }, err.message);
+  /** Traces an HTTP request until its response closes (answered, or the client left). */
+  private traceHttp(req: IncomingMessage, res: ServerResponse, host: string, socketId: string | null): RequestTrace {
+    const trace = this.access.begin(req, host, socketId, 'http');
+    res.once('close', () => trace.finish(res.headersSent ? res.statusCode : CLIENT_CLOSED_REQUEST));
+    return trace;
+  }
+
+  /** The edge's answer for a request it refuses or cannot deliver (the access line names the code). */
+  private reject(req: IncomingMessage, res: ServerResponse, err: EdgeError, trace: RequestTrace): void {
+    trace.refused(err);
     sendError(req, res, err);
   }
 
@@ -92,8 +112,9 @@ export class ProxyHandler {
     headers.then(then, fail);
   }
 
-  private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: Extract<GateDecision, { kind: 'forbidden' }>, via: string): void {
-    this.log.info({ socket: socket.id, user: decision.who, reason: decision.reason }, 'access denied');
+  private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: Extract<GateDecision, { kind: 'forbidden' }>, via: string, trace: RequestTrace): void {
+    trace.user = decision.who;
+    trace.reason = decision.reason;
     this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: req.socket.remoteAddress ?? null, reason: decision.reason, via });
   }
 
@@ -107,15 +128,17 @@ export class ProxyHandler {
     client.once('close', () => this.audit.record({ ...base, type: 'stream.close', detail: { kind: 'websocket', path, duration_ms: Date.now() - openedAt } }));
   }
 
-  private refuse(req: IncomingMessage, res: ServerResponse, decision: Exclude<GateDecision, Allowed>, socket: SocketRecord, host: string): void {
+  private refuse(req: IncomingMessage, res: ServerResponse, decision: Exclude<GateDecision, Allowed>, socket: SocketRecord, host: string, trace: RequestTrace): void {
     if (decision.kind === 'login') {
       res.writeHead(302, { location: decision.location, 'cache-control': 'no-store' });
       res.end();
       return;
     }
-    if (decision.kind === 'unauthorized') return this.reject(req, res, new EdgeError('UNAUTHORIZED', decision.message));
-    this.recordDenial(req, socket, decision, 'http');
-    if (wantsJson(req)) return sendError(req, res, new EdgeError('POLICY_DENIED', decision.reason));
+    if (decision.kind === 'unauthorized') return this.reject(req, res, new EdgeError('UNAUTHORIZED', decision.message), trace);
+    this.recordDenial(req, socket, decision, 'http', trace);
+    const denied = new EdgeError('POLICY_DENIED', decision.reason);
+    if (wantsJson(req)) return this.reject(req, res, denied, trace);
+    trace.refused(denied);
     const origin = `${this.config.publicScheme}://${host}`;
     const body = forbiddenPage({
       who: decision.who,
@@ -129,12 +152,19 @@ export class ProxyHandler {
     res.end(body);
   }
 
-  private internal(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    this.log.error({ err, host: req.headers.host }, 'request failed inside the edge');
-    sendError(req, res, new EdgeError('INTERNAL', 'internal error'));
+  private internal(req: IncomingMessage, res: ServerResponse, err: unknown, trace: RequestTrace): void {
+    this.log.error({ err, reqId: requestIdOf(req), host: trace.host }, 'request failed inside the edge');
+    this.reject(req, res, new EdgeError('INTERNAL', 'internal error'), trace);
   }
 
-  private prepare(req: IncomingMessage, socket: SocketRecord, host: string, decision: Allowed, identity: string[]): [ExchangeInput, TunnelConnection] | EdgeError {
+  private prepare(
+    req: IncomingMessage,
+    socket: SocketRecord,
+    host: string,
+    decision: Allowed,
+    identity: string[],
+    trace: RequestTrace,
+  ): [ExchangeInput, TunnelConnection] | EdgeError {
     const url = req.url ?? '';
     // Only origin-form targets: an absolute URL could name another host than the one we routed by.
     if (!url.startsWith('/') && !(url === '*' && req.method === 'OPTIONS')) {
@@ -156,8 +186,9 @@ export class ProxyHandler {
       proto: this.config.publicScheme,
       publicHost: host,
       upstreamHost: conn.info.hostRewrite ?? host,
+      requestId: requestIdOf(req),
     });
-    return [{ req, headers, pickConnection, targetName: host, email: decision.identity?.email ?? null }, conn];
+    return [{ req, headers, pickConnection, targetName: host, email: decision.identity?.email ?? null, trace }, conn];
   }
 }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { setsReservedCookie, stripReservedCookies } from '../auth/cookies.js';
+import { REQUEST_ID_HEADER } from '../observability/request-id.js';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
@@ -24,6 +25,7 @@ const EDGE_OWNED: ReadonlySet<string> = new Set([
   'host',
   'forwarded',
   'x-real-ip',
+  REQUEST_ID_HEADER,
 ]);
 
 /** Whole families the edge owns: its own, and every X-Forwarded-* (apps from oauth2-proxy trust -Email, -User...). */
@@ -60,6 +62,8 @@ export interface ForwardContext {
   readonly publicHost: string;
   /** The Host the app receives: the public one unless the connector asked for a rewrite. */
   readonly upstreamHost: string;
+  /** The edge's id of this request (X-Request-Id). */
+  readonly requestId: string;
 }
 
 /**
@@ -91,11 +95,15 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
     'x-forwarded-for', ctx.clientIp,
     'x-forwarded-proto', ctx.proto,
     'x-forwarded-host', ctx.publicHost,
+    REQUEST_ID_HEADER, ctx.requestId,
   );
   return out;
 }
 
-/** Response headers for the browser: hop-by-hop ones removed (Node frames the body itself). */
+/**
+ * Response headers for the browser: hop-by-hop ones removed (Node frames the body itself), and the
+ * app's X-Request-Id, since the client gets the edge's id.
+ */
 export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = false): HeaderMap {
   const listed = keepUpgrade ? new Set<string>() : connectionListed(headers.connection);
   const out: HeaderMap = {};
@@ -105,7 +113,7 @@ export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = fals
       out[name] = value;
       continue;
     }
-    if (HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || listed.has(name) || name === REQUEST_ID_HEADER) continue;
     if (name === 'set-cookie') {
       // An app may not set (or overwrite) the edge's session cookies on its host.
       const kept = (Array.isArray(value) ? value : [value]).filter((line) => !setsReservedCookie(line));

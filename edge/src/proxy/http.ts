@@ -21,6 +21,11 @@ export class HttpExchange extends UpstreamExchange {
   ) {
     super(input, conn);
     res.once('close', () => this.clientClosed());
+    if (hasBody(input)) {
+      // Counts the body as undici takes it: paused first, so this listener does not start the flow.
+      input.req.pause();
+      input.req.on('data', (chunk: Buffer) => (input.trace.bytesIn += chunk.length));
+    }
   }
 
   protected dispatchOptions(): Dispatcher.DispatchOptions {
@@ -52,7 +57,7 @@ export class HttpExchange extends UpstreamExchange {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.bytesOut += chunk.length;
+    this.input.trace.bytesOut += chunk.length;
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once('drain', () => controller.resume());

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { EdgeError } from '../errors.js';
+import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import { UpstreamExchange, type ExchangeInput } from './exchange.js';
@@ -37,6 +38,7 @@ export class UpgradeExchange extends UpstreamExchange {
   }
 
   protected fail(err: EdgeError): void {
+    this.input.trace.refused(err);
     sendErrorOnSocket(this.input.req, this.client, err);
     this.report(err.status);
   }
@@ -48,15 +50,20 @@ export class UpgradeExchange extends UpstreamExchange {
   onRequestUpgrade(_c: Dispatcher.DispatchController, statusCode: number, headers: HeaderMap, upstream: Duplex): void {
     this.settle();
     this.status = statusCode;
-    const { client } = this;
+    const { client, input } = this;
+    input.trace.status = statusCode;
     if (client.destroyed) {
       upstream.destroy();
       return;
     }
-    client.write(serializeResponseHead(statusCode, 'Switching Protocols', downstreamResponseHeaders(headers, true)));
+    client.write(serializeResponseHead(statusCode, 'Switching Protocols', { ...downstreamResponseHeaders(headers, true), [REQUEST_ID_HEADER]: requestIdOf(input.req) }));
     this.report(statusCode);
     const openedAt = performance.now();
     if (this.head.length > 0) upstream.write(this.head);
+    input.trace.bytesIn += this.head.length;
+    // Extra listeners on streams already flowing through pipe(): they count, they do not steer.
+    upstream.on('data', (chunk: Buffer) => (input.trace.bytesOut += chunk.length));
+    client.on('data', (chunk: Buffer) => (input.trace.bytesIn += chunk.length));
     upstream.on('error', () => client.destroy());
     upstream.once('close', () => client.destroy());
     client.once('close', () => {
@@ -70,12 +77,13 @@ export class UpgradeExchange extends UpstreamExchange {
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: HeaderMap, statusMessage?: string): void {
     if (statusCode < 200) return;
     this.status = statusCode;
-    const relayed = { ...downstreamResponseHeaders(headers), connection: 'close' };
+    this.input.trace.status = statusCode;
+    const relayed = { ...downstreamResponseHeaders(headers), [REQUEST_ID_HEADER]: requestIdOf(this.input.req), connection: 'close' };
     this.client.write(serializeResponseHead(statusCode, statusMessage ?? '', relayed));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.bytesOut += chunk.length;
+    this.input.trace.bytesOut += chunk.length;
     if (!this.client.write(chunk)) {
       controller.pause();
       this.client.once('drain', () => controller.resume());

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import { AccountStore } from './accounts.js';
 import { AuditStore } from './audit.js';
 import { DeviceStore } from './devices.js';
@@ -24,6 +25,7 @@ export class Store {
   readonly tunnels: TunnelStore;
   readonly audit: AuditStore;
   readonly devices: DeviceStore;
+  private readonly probe: Database.Statement;
 
   constructor(readonly db: Db) {
     this.accounts = new AccountStore(db);
@@ -37,6 +39,16 @@ export class Store {
     this.tunnels = new TunnelStore(db);
     this.audit = new AuditStore(db);
     this.devices = new DeviceStore(db);
+    this.probe = db.prepare('SELECT 1');
+  }
+
+  /** Whether the database answers a query (readiness); false once closed or broken. */
+  ping(): boolean {
+    try {
+      return this.probe.get() !== undefined;
+    } catch {
+      return false;
+    }
   }
 
   static open(path: string): Store {

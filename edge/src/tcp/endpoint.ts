@@ -16,6 +16,8 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { LiveConnections } from '../auth/live-connections.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
+import type { EdgeMetrics } from '../observability/metrics.js';
+import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { upstreamError } from '../proxy/upstream-errors.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
@@ -38,7 +40,10 @@ export class TcpEndpoint {
     private readonly live: LiveConnections,
     private readonly audit: AuditLog,
     private readonly log: FastifyBaseLogger,
-  ) {}
+    private readonly metrics: EdgeMetrics,
+  ) {
+    this.wss.on('headers', (headers, req) => headers.push(`${REQUEST_ID_HEADER}: ${requestIdOf(req)}`));
+  }
 
   /**
    * `GET /v1/tcp` without Upgrade: the access checks alone (throws the refusal), and whether a
@@ -51,7 +56,8 @@ export class TcpEndpoint {
 
   handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
     const refuse = (err: EdgeError) => {
-      this.log.info({ remote: req.socket.remoteAddress, code: err.code }, `tcp stream refused: ${err.message}`);
+      this.log.info({ reqId: requestIdOf(req), remote: req.socket.remoteAddress, code: err.code }, `tcp stream refused: ${err.message}`);
+      this.metrics.refused(err.code, 'tcp');
       req.headers.accept = 'application/json';
       sendErrorOnSocket(req, client, err);
     };

@@ -7,6 +7,8 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { tokenFailure } from '../auth/token-failure.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
+import type { EdgeMetrics } from '../observability/metrics.js';
+import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { randomId } from '../store/ids.js';
 import type { Store } from '../store/index.js';
@@ -32,9 +34,10 @@ export class TunnelEndpoint {
     private readonly registry: TunnelRegistry,
     private readonly log: FastifyBaseLogger,
     private readonly audit: AuditLog,
+    private readonly metrics: EdgeMetrics,
   ) {
     // Lets the connector check the version it reached, whatever the edge's age.
-    this.wss.on('headers', (headers) => headers.push(`Postern-Protocol: ${PROTOCOL_VERSION}`));
+    this.wss.on('headers', (headers, req) => headers.push(`Postern-Protocol: ${PROTOCOL_VERSION}`, `${REQUEST_ID_HEADER}: ${requestIdOf(req)}`));
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -43,7 +46,8 @@ export class TunnelEndpoint {
       conn = this.authorize(req);
     } catch (err) {
       const edgeErr = err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'tunnel handshake failed');
-      this.log.warn({ remote: req.socket.remoteAddress, code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
+      this.log.warn({ reqId: requestIdOf(req), remote: req.socket.remoteAddress, code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
+      this.metrics.refused(edgeErr.code, 'tunnel');
       req.headers.accept = 'application/json';
       sendErrorOnSocket(req, socket, edgeErr);
       return;
@@ -58,8 +62,9 @@ export class TunnelEndpoint {
         return;
       }
       this.registry.add(tunnel);
+      this.metrics.tunnelConnected(info.socketId);
       if (info.tunnelId) this.store.tunnels.markConnected(info.tunnelId);
-      const log = this.log.child({ socket: info.socketId, connection: info.id, connector: info.connectorId });
+      const log = this.log.child({ reqId: requestIdOf(req), socket: info.socketId, connection: info.id, connector: info.connectorId });
       log.info({ remote: info.remoteAddress, tunnel: info.tunnelId }, 'tunnel connected');
       const auditBase = { accountId: info.accountId, socketId: info.socketId, actor: info.actor, remote: info.remoteAddress };
       const detail = { tunnel_id: info.tunnelId, connection_id: info.id, connector_id: info.connectorId };
@@ -71,6 +76,7 @@ export class TunnelEndpoint {
       });
       session.on('close', ({ code, reason, error }) => {
         this.registry.remove(tunnel);
+        this.metrics.tunnelDisconnected(info.socketId);
         this.audit.record({ ...auditBase, type: 'tunnel.disconnect', detail: { ...detail, code, duration_ms: Date.now() - tunnel.connectedAt } });
         tunnel.drain();
         tunnel.pool.destroy().catch(() => undefined);

@@ -1,0 +1,135 @@
+import { ALL_STATUS_CLASSES, statusClass } from '@postern/shared';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EdgeErrorCode } from '../errors.js';
+import type { TunnelRegistry } from '../tunnel/registry.js';
+
+/** The `socket` label of requests to the edge's own host (pages, API, sign-in). */
+export const EDGE_LABEL = 'edge';
+/** The `socket` label of requests for a host that names no socket. */
+export const UNKNOWN_HOST_LABEL = 'unknown';
+
+/** Refusals that count as auth denials; the label is the code in lower case. */
+const DENIAL_CODES: ReadonlySet<EdgeErrorCode> = new Set<EdgeErrorCode>(['UNAUTHORIZED', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'FORBIDDEN', 'POLICY_DENIED']);
+
+/** Where an auth denial happened: browser traffic, a WebSocket, `postern tcp`, or a connector's handshake. */
+export type DenialVia = 'http' | 'websocket' | 'tcp' | 'tunnel';
+
+/** Seconds; from a cached page to a slow app (the upstream timeout is 60 s by default). */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * The edge's Prometheus metrics. Labels are bounded: a socket id (series are dropped when the
+ * socket is deleted), a status class, a fixed reason or provider; never a path or a user.
+ */
+export class EdgeMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'postern_edge_requests_total',
+    help: 'Requests answered, by socket id (edge: the edge host, unknown: no such socket) and status class',
+    labelNames: ['socket', 'code'] as const,
+    registers: [this.registry],
+  });
+  private readonly duration = new Histogram({
+    name: 'postern_edge_request_duration_seconds',
+    help: 'Time from the request to the end of its answer (HTTP; WebSocket sessions are not included)',
+    labelNames: ['socket'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly bytesIn = new Counter({
+    name: 'postern_edge_request_bytes_total',
+    help: 'Body bytes received from clients for the app (WebSocket payload counted when the session ends)',
+    labelNames: ['socket'] as const,
+    registers: [this.registry],
+  });
+  private readonly bytesOut = new Counter({
+    name: 'postern_edge_response_bytes_total',
+    help: 'Body bytes relayed from the app to clients (WebSocket payload counted when the session ends)',
+    labelNames: ['socket'] as const,
+    registers: [this.registry],
+  });
+  private readonly tunnels = new Gauge({
+    name: 'postern_edge_tunnel_connections',
+    help: 'Live tunnel connections from connectors',
+    labelNames: ['socket'] as const,
+    registers: [this.registry],
+  });
+  private readonly connects = new Counter({
+    name: 'postern_edge_tunnel_connects_total',
+    help: 'Tunnel connections accepted (first connects and reconnects)',
+    labelNames: ['socket'] as const,
+    registers: [this.registry],
+  });
+  private readonly denials = new Counter({
+    name: 'postern_edge_auth_denials_total',
+    help: 'Requests refused for want of a valid sign-in or token, or by a socket policy',
+    labelNames: ['reason', 'via'] as const,
+    registers: [this.registry],
+  });
+  private readonly signIns = new Counter({
+    name: 'postern_edge_sign_ins_total',
+    help: 'Browser sign-ins on the edge, by provider and result',
+    labelNames: ['provider', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  /** Live tunnel connections per socket, so a late disconnect of a deleted socket cannot revive its series. */
+  private readonly liveTunnels = new Map<string, number>();
+
+  constructor(tunnelRegistry: TunnelRegistry) {
+    // Streams open and close at the mux layer far more often than anyone scrapes: read them then.
+    const streams = new Gauge({
+      name: 'postern_edge_tunnel_streams',
+      help: 'Streams open over the live tunnel connections of a socket',
+      labelNames: ['socket'] as const,
+      registers: [this.registry],
+      collect: () => {
+        streams.reset();
+        for (const conn of tunnelRegistry.all()) streams.inc({ socket: conn.info.socketId }, conn.session.activeStreams);
+      },
+    });
+  }
+
+  /** Node's process metrics (CPU, memory, event loop lag, GC): only when someone scrapes them. */
+  collectProcessMetrics(): void {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** One answered request; `seconds` is null for a WebSocket session (its length is not a latency). */
+  requestDone(socket: string, status: number, seconds: number | null, bytesIn: number, bytesOut: number): void {
+    this.requests.inc({ socket, code: statusClass(status) });
+    if (seconds !== null) this.duration.observe({ socket }, seconds);
+    if (bytesIn > 0) this.bytesIn.inc({ socket }, bytesIn);
+    if (bytesOut > 0) this.bytesOut.inc({ socket }, bytesOut);
+  }
+
+  /** The edge refused something with `code`: counted when it is an auth denial. */
+  refused(code: EdgeErrorCode, via: DenialVia): void {
+    if (DENIAL_CODES.has(code)) this.denials.inc({ reason: code.toLowerCase(), via });
+  }
+
+  tunnelConnected(socket: string): void {
+    const live = (this.liveTunnels.get(socket) ?? 0) + 1;
+    this.liveTunnels.set(socket, live);
+    this.tunnels.set({ socket }, live);
+    this.connects.inc({ socket });
+  }
+
+  tunnelDisconnected(socket: string): void {
+    const live = this.liveTunnels.get(socket);
+    if (live === undefined) return; // the socket was deleted (and forgotten) first
+    this.liveTunnels.set(socket, live - 1);
+    this.tunnels.set({ socket }, live - 1);
+  }
+
+  signIn(provider: string, ok: boolean): void {
+    this.signIns.inc({ provider, result: ok ? 'success' : 'failure' });
+  }
+
+  /** A deleted socket's series go, so the label set stays bounded by the sockets that exist. */
+  forgetSocket(socket: string): void {
+    this.liveTunnels.delete(socket);
+    for (const code of ALL_STATUS_CLASSES) this.requests.remove({ socket, code });
+    for (const metric of [this.duration, this.bytesIn, this.bytesOut, this.tunnels, this.connects]) metric.remove({ socket });
+  }
+}
