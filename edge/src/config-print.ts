@@ -29,6 +29,9 @@ export function printConfig(config: EdgeConfig): string {
     local_accounts: config.auth.localAccounts,
     session_ttl: duration(config.auth.sessionTtlMs),
     session_idle: duration(config.auth.sessionIdleMs),
+    tunnel_ping_interval: duration(config.tunnelPingIntervalMs),
+    tunnel_ping_timeout: duration(config.tunnelPingTimeoutMs),
+    shutdown_grace: duration(config.shutdownGraceMs),
     ...(oidc.length > 0 ? { oidc: oidc.map((p) => ({ name: p.name, issuer: p.issuer, client_id: p.clientId, client_secret: MASK })) } : {}),
     ...(github
       ? {

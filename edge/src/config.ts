@@ -17,6 +17,12 @@ export interface EdgeConfig {
   readonly maxHeaderBytes: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly auth: AuthConfig;
+  /** How often the edge pings each tunnel connection. */
+  readonly tunnelPingIntervalMs: number;
+  /** A tunnel connection with nothing received for this long is dead: it is dropped. */
+  readonly tunnelPingTimeoutMs: number;
+  /** On SIGTERM, how long in-flight requests may run before the edge closes everything. */
+  readonly shutdownGraceMs: number;
 }
 
 export type ProviderConfig =
@@ -71,6 +77,9 @@ export interface EdgeConfigInput {
   readonly localAccounts?: boolean | undefined;
   readonly sessionTtl?: string | number | undefined;
   readonly sessionIdle?: string | number | undefined;
+  readonly tunnelPingInterval?: string | number | undefined;
+  readonly tunnelPingTimeout?: string | number | undefined;
+  readonly shutdownGrace?: string | number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -114,6 +123,9 @@ const YAML_KEYS: Readonly<Record<string, keyof EdgeConfigInput>> = {
   local_accounts: 'localAccounts',
   session_ttl: 'sessionTtl',
   session_idle: 'sessionIdle',
+  tunnel_ping_interval: 'tunnelPingInterval',
+  tunnel_ping_timeout: 'tunnelPingTimeout',
+  shutdown_grace: 'shutdownGrace',
 };
 
 /** Reads the edge's YAML config file (snake_case keys; `oidc` is a list of issuers). */
@@ -161,7 +173,19 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
     maxHeaderBytes: parsePositiveInt(pick('maxHeaderBytes') ?? 16 * 1024, '--max-header-bytes'),
     logLevel: logLevel as EdgeConfig['logLevel'],
     auth: resolveAuth(pick),
+    ...resolveTunnelPing(pick),
+    shutdownGraceMs: parseDuration(pick('shutdownGrace') ?? '10s', '--shutdown-grace'),
   });
+}
+
+/** Ping defaults: every 10 s, dead after 25 s of silence (two and a half missed answers). */
+function resolveTunnelPing(pick: Pick): { tunnelPingIntervalMs: number; tunnelPingTimeoutMs: number } {
+  const tunnelPingIntervalMs = parseDuration(pick('tunnelPingInterval') ?? '10s', '--tunnel-ping-interval');
+  const tunnelPingTimeoutMs = parseDuration(pick('tunnelPingTimeout') ?? '25s', '--tunnel-ping-timeout');
+  if (tunnelPingTimeoutMs <= tunnelPingIntervalMs) {
+    throw new ConfigError('--tunnel-ping-timeout must be longer than --tunnel-ping-interval (a link is dead after missing more than one ping)');
+  }
+  return { tunnelPingIntervalMs, tunnelPingTimeoutMs };
 }
 
 type Pick = <K extends keyof EdgeConfigInput>(key: K) => EdgeConfigInput[K];

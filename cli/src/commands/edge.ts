@@ -25,6 +25,9 @@ interface EdgeFlags {
   localAccounts?: boolean;
   sessionTtl?: string;
   sessionIdle?: string;
+  tunnelPingInterval?: string;
+  tunnelPingTimeout?: string;
+  shutdownGrace?: string;
   printConfig?: boolean;
 }
 
@@ -64,6 +67,9 @@ export function registerEdge(program: Command): void {
     .option('--no-local-accounts', 'never allow local-account sign-in')
     .option('--session-ttl <duration>', 'sessions end this long after sign-in (default 24h)')
     .option('--session-idle <duration>', 'sessions end after this long without a request (default 8h)')
+    .option('--tunnel-ping-interval <duration>', 'how often to ping each connector connection (default 10s)')
+    .option('--tunnel-ping-timeout <duration>', 'drop a connector connection silent for this long (default 25s)')
+    .option('--shutdown-grace <duration>', 'on SIGTERM, how long in-flight requests may finish (default 10s)')
     .option('--print-config', 'print the effective configuration (file, env and flags merged; secrets masked) and exit')
     .action(async (opts: EdgeFlags) => {
       const config = resolveEdgeConfig(
@@ -83,12 +89,15 @@ export function registerEdge(program: Command): void {
           localAccounts: opts.localAccounts,
           sessionTtl: opts.sessionTtl,
           sessionIdle: opts.sessionIdle,
+          tunnelPingInterval: opts.tunnelPingInterval,
+          tunnelPingTimeout: opts.tunnelPingTimeout,
+          shutdownGrace: opts.shutdownGrace,
         },
         edgeConfigFromEnv(process.env),
         opts.config ? edgeConfigFromFile(opts.config) : {},
       );
       if (opts.printConfig) return out.raw(printConfig(config));
       const edge = await startEdge(config);
-      await onShutdown(() => edge.close());
+      await onShutdown(() => edge.close(config.shutdownGraceMs));
     });
 }
