@@ -17,7 +17,9 @@ export interface ConnectorConfig {
   readonly graceMs: number;
   /** Identifies this connector process to the edge (logs, draining). */
   readonly connectorId: string;
+  /** How often each tunnel connection pings the edge (default 10 s, see MuxSession). */
   readonly pingIntervalMs?: number;
+  /** A tunnel connection with nothing received for this long is dead and redialed (default 25 s). */
   readonly deadAfterMs?: number;
 }
 

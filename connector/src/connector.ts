@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { CloseCode, MuxSession, type Hello, type SessionCloseInfo } from '@postern/shared';
+import { CloseCode, ErrorCode, MuxSession, type Hello, type SessionCloseInfo } from '@postern/shared';
 import { Backoff } from './backoff.js';
 import type { ConnectorConfig } from './config.js';
 import { dialTunnel } from './dial.js';
@@ -21,11 +21,18 @@ export interface ConnectorEvents {
   stopped: [];
 }
 
-/** One of the N parallel tunnel connections, reconnecting on its own. */
+/**
+ * One of the N parallel tunnel connections, reconnecting on its own (see Backoff for the schedule).
+ * When the edge announces it is going away (GOAWAY with NO_ERROR: it is shutting down), the slot
+ * dials a replacement at once, which a load balancer sends to another edge, while the old connection
+ * finishes the requests it carries.
+ */
 class Slot {
   session: MuxSession | null = null;
   /** The edge greeted this connection (HELLO) and it has not closed since. */
   up = false;
+  /** Connections the edge is draining: they finish their streams while the replacement takes over. */
+  private readonly retiring = new Set<MuxSession>();
   private readonly backoff = new Backoff();
   private timer: NodeJS.Timeout | undefined;
 
@@ -33,6 +40,11 @@ class Slot {
     readonly index: number,
     private readonly owner: Connector,
   ) {}
+
+  /** The current connection and those still draining. */
+  get sessions(): MuxSession[] {
+    return this.session ? [this.session, ...this.retiring] : [...this.retiring];
+  }
 
   start(): void {
     this.owner.emit('connection', { slot: this.index, state: 'connecting' });
@@ -63,24 +75,46 @@ class Slot {
       ...(config.deadAfterMs ? { deadAfterMs: config.deadAfterMs } : {}),
     });
     this.session = session;
+    let greeted = false;
     session.on('stream', (stream) => forwardStream(session, stream, config.target, this.owner.observer));
     session.on('event', (event) => {
       const entry = requestLogEntry(event, this.index);
       if (entry) this.owner.emit('request', entry);
     });
     session.on('hello', (hello) => {
+      greeted = true;
       this.up = true;
-      this.backoff.reset();
       this.owner.markReady(hello);
       this.owner.emit('connection', { slot: this.index, state: 'up', connectionId: hello.connectionId });
     });
+    session.on('goaway', (code, reason) => {
+      if (code === ErrorCode.NO_ERROR) this.replace(session, reason);
+    });
     session.on('close', (info) => {
-      this.session = null;
-      this.up = false;
+      const current = this.session === session;
+      if (current) {
+        this.session = null;
+        this.up = false;
+      }
+      this.retiring.delete(session);
       if (this.owner.stopping) return;
-      this.retry(closeError(info));
+      const err = closeError(info);
+      if (err.fatal) return this.owner.fail(err);
+      if (!current) return; // a drained connection: its replacement is already under way
+      if (greeted) this.backoff.lost();
+      this.retry(err);
     });
     ws.resume();
+  }
+
+  /** The edge is going away: keep `session` for its in-flight streams and dial a replacement now. */
+  private replace(session: MuxSession, reason: string): void {
+    if (this.session !== session || this.owner.stopping) return;
+    this.session = null;
+    this.up = false;
+    this.retiring.add(session);
+    this.backoff.lost();
+    this.retry(new ConnectorError('EDGE_GOING_AWAY', `the edge is going away (${reason || 'no reason given'})`));
   }
 
   private retry(err: ConnectorError): void {
@@ -133,19 +167,17 @@ export class Connector extends EventEmitter<ConnectorEvents> {
 
   /** Streams in flight over all tunnel connections. */
   get activeStreams(): number {
-    return this.slots.reduce((sum, slot) => sum + (slot.session?.activeStreams ?? 0), 0);
+    return this.sessions().reduce((sum, session) => sum + session.activeStreams, 0);
   }
 
   /** Graceful stop: no new streams, in-flight ones get up to `graceMs`, then everything closes. */
   async stop(graceMs = this.config.graceMs): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const slot of this.slots) {
-      slot.stop();
-      slot.session?.goAway();
-    }
+    for (const slot of this.slots) slot.stop();
+    for (const session of this.sessions()) session.goAway();
     await this.waitForDrain(graceMs);
-    for (const slot of this.slots) slot.session?.close(CloseCode.NORMAL, 'connector stopped');
+    for (const session of this.sessions()) session.close(CloseCode.NORMAL, 'connector stopped');
     await this.waitForClose(2_000);
     this.emit('stopped');
   }
@@ -159,10 +191,8 @@ export class Connector extends EventEmitter<ConnectorEvents> {
   fail(err: ConnectorError): void {
     if (this.stopping) return;
     this.stopping = true;
-    for (const slot of this.slots) {
-      slot.stop();
-      slot.session?.destroy(CloseCode.NORMAL, 'connector stopped');
-    }
+    for (const slot of this.slots) slot.stop();
+    for (const session of this.sessions()) session.destroy(CloseCode.NORMAL, 'connector stopped');
     this.emit('fatal', err);
   }
 
@@ -172,8 +202,13 @@ export class Connector extends EventEmitter<ConnectorEvents> {
     while (this.activeStreams > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
 
+  /** Every tunnel connection, current or draining. */
+  private sessions(): MuxSession[] {
+    return this.slots.flatMap((slot) => slot.sessions);
+  }
+
   private waitForClose(timeoutMs: number): Promise<void> {
-    const open = this.slots.map((s) => s.session).filter((s): s is MuxSession => s !== null && !s.closed);
+    const open = this.sessions().filter((s) => !s.closed);
     return Promise.race([
       Promise.all(open.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())))).then(() => undefined),
       new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),

@@ -9,6 +9,7 @@ export type ConnectorErrorCode =
   | 'BAD_REQUEST'
   | 'EDGE_UNREACHABLE'
   | 'EDGE_ERROR'
+  | 'EDGE_GOING_AWAY'
   | 'TUNNEL_CLOSED';
 
 const FATAL: ReadonlySet<ConnectorErrorCode> = new Set([

@@ -33,6 +33,9 @@ export function printConfig(config: EdgeConfig): string {
     session_idle: duration(config.auth.sessionIdleMs),
     ...Object.fromEntries(Object.entries(config.rateLimits).map(([name, r]) => [rateLimitYamlKey(name as keyof RateLimitsConfig), rate(r)])),
     ...(config.metricsListen ? { metrics_listen: `${config.metricsListen.host}:${config.metricsListen.port}` } : {}),
+    tunnel_ping_interval: duration(config.tunnelPingIntervalMs),
+    tunnel_ping_timeout: duration(config.tunnelPingTimeoutMs),
+    shutdown_grace: duration(config.shutdownGraceMs),
     ...(oidc.length > 0 ? { oidc: oidc.map((p) => ({ name: p.name, issuer: p.issuer, client_id: p.clientId, client_secret: MASK })) } : {}),
     ...(github
       ? {

@@ -20,6 +20,12 @@ export interface EdgeConfig {
   readonly rateLimits: RateLimitsConfig;
   /** Where /metrics, /healthz and /readyz are served; off (undefined) unless asked for. */
   readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
+  /** How often the edge pings each tunnel connection. */
+  readonly tunnelPingIntervalMs: number;
+  /** A tunnel connection with nothing received for this long is dead: it is dropped. */
+  readonly tunnelPingTimeoutMs: number;
+  /** On SIGTERM, how long in-flight requests may run before the edge closes everything. */
+  readonly shutdownGraceMs: number;
 }
 
 /** `count` hits per `windowMs`, refilled evenly (a token bucket); null turns the limit off. */
@@ -125,6 +131,9 @@ export interface EdgeConfigInput {
   readonly sessionIdle?: string | number | undefined;
   readonly rateLimits?: { readonly [K in keyof RateLimitsConfig]?: string | undefined } | undefined;
   readonly metricsListen?: string | undefined;
+  readonly tunnelPingInterval?: string | number | undefined;
+  readonly tunnelPingTimeout?: string | number | undefined;
+  readonly shutdownGrace?: string | number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -171,6 +180,9 @@ const YAML_KEYS: Readonly<Record<string, keyof EdgeConfigInput>> = {
   session_ttl: 'sessionTtl',
   session_idle: 'sessionIdle',
   metrics_listen: 'metricsListen',
+  tunnel_ping_interval: 'tunnelPingInterval',
+  tunnel_ping_timeout: 'tunnelPingTimeout',
+  shutdown_grace: 'shutdownGrace',
 };
 const RATE_LIMIT_YAML_KEYS: Readonly<Record<string, keyof RateLimitsConfig>> = Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [rateLimitYamlKey(name), name]));
 
@@ -228,6 +240,8 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
     auth: resolveAuth(pick),
     rateLimits: resolveRateLimits(flags, env, file),
     metricsListen: resolveMetricsListen(pick('metricsListen'), port),
+    ...resolveTunnelPing(pick),
+    shutdownGraceMs: parseDuration(pick('shutdownGrace') ?? '10s', '--shutdown-grace'),
   });
 }
 
@@ -250,6 +264,16 @@ function resolveMetricsListen(value: string | undefined, port: number): EdgeConf
     throw new ConfigError(`--metrics-listen needs a port of its own, not the edge's port ${port}: metrics stay off the public listener`);
   }
   return metrics;
+}
+
+/** Ping defaults: every 10 s, dead after 25 s of silence (two and a half missed answers). */
+function resolveTunnelPing(pick: Pick): { tunnelPingIntervalMs: number; tunnelPingTimeoutMs: number } {
+  const tunnelPingIntervalMs = parseDuration(pick('tunnelPingInterval') ?? '10s', '--tunnel-ping-interval');
+  const tunnelPingTimeoutMs = parseDuration(pick('tunnelPingTimeout') ?? '25s', '--tunnel-ping-timeout');
+  if (tunnelPingTimeoutMs <= tunnelPingIntervalMs) {
+    throw new ConfigError('--tunnel-ping-timeout must be longer than --tunnel-ping-interval (a link is dead after missing more than one ping)');
+  }
+  return { tunnelPingIntervalMs, tunnelPingTimeoutMs };
 }
 
 type Pick = <K extends keyof EdgeConfigInput>(key: K) => EdgeConfigInput[K];

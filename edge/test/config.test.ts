@@ -31,6 +31,13 @@ test('IPv6 listen addresses and durations parse', () => {
   assert.equal(resolveEdgeConfig({ upstreamTimeout: '2m' }).upstreamTimeoutMs, 120_000);
 });
 
+test('tunnel pings and the shutdown grace have defaults and parse', () => {
+  const defaults = resolveEdgeConfig({});
+  assert.deepEqual([defaults.tunnelPingIntervalMs, defaults.tunnelPingTimeoutMs, defaults.shutdownGraceMs], [10_000, 25_000, 10_000]);
+  const set = resolveEdgeConfig({ tunnelPingInterval: '500ms', tunnelPingTimeout: '2s', shutdownGrace: '1m' });
+  assert.deepEqual([set.tunnelPingIntervalMs, set.tunnelPingTimeoutMs, set.shutdownGraceMs], [500, 2_000, 60_000]);
+});
+
 for (const [flags, fragment] of [
   [{ listen: 'nonsense' }, '--listen must be HOST:PORT'],
   [{ listen: '127.0.0.1:99999' }, 'port must be 0-65535'],
@@ -42,6 +49,9 @@ for (const [flags, fragment] of [
   [{ maxHeaderBytes: '-1' }, '--max-header-bytes must be a positive whole number'],
   [{ metricsListen: 'metrics' }, '--metrics-listen must be HOST:PORT'],
   [{ listen: '0.0.0.0:8080', metricsListen: '127.0.0.1:8080' }, '--metrics-listen needs a port of its own'],
+  [{ tunnelPingInterval: '10s', tunnelPingTimeout: '10s' }, '--tunnel-ping-timeout must be longer than --tunnel-ping-interval'],
+  [{ tunnelPingInterval: 'often' }, '--tunnel-ping-interval must be a duration'],
+  [{ shutdownGrace: '0s' }, '--shutdown-grace must be greater than zero'],
 ] as const) {
   test(`a bad value is refused with a precise message: ${JSON.stringify(flags)}`, () => {
     assert.throws(() => resolveEdgeConfig(flags), (err: unknown) => err instanceof ConfigError && err.message.includes(fragment));

@@ -270,3 +270,69 @@ export function closeOf(ws: WebSocket, timeoutMs = 10_000): Promise<{ code: numb
   });
   return withTimeout(closed, timeoutMs, 'the WebSocket to close');
 }
+
+export interface DownloadOutcome {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  /** Body bytes received. */
+  readonly length: number;
+  /** The body ended properly: the declared length, or the terminating chunk, arrived. */
+  readonly complete: boolean;
+  /** Why it did not, as the HTTP client reported it. */
+  readonly error: string | undefined;
+}
+
+/**
+ * A GET whose reading the test controls: it reads until `pauseAfter` body bytes arrived, then stops
+ * reading (TCP pushes back up the chain) until `resume()`. For faults in the middle of a transfer.
+ */
+export class PausableDownload {
+  received = 0;
+  /** Resolves once `pauseAfter` bytes arrived and reading stopped. */
+  readonly paused: Promise<void>;
+  readonly outcome: Promise<DownloadOutcome>;
+  private res: http.IncomingMessage | undefined;
+  private req: http.ClientRequest | undefined;
+  private pausedOnce = false;
+
+  constructor(options: RequestOptions & { readonly pauseAfter: number }) {
+    let onPaused: () => void = () => undefined;
+    this.paused = new Promise((resolve) => (onPaused = resolve));
+    const done = new Promise<DownloadOutcome>((resolve, reject) => {
+      this.req = start(
+        options,
+        (res) => {
+          this.res = res;
+          let error: string | undefined;
+          res.on('data', (c: Buffer) => {
+            this.received += c.length;
+            if (this.received >= options.pauseAfter && !this.pausedOnce) {
+              this.pausedOnce = true;
+              res.pause();
+              onPaused();
+            }
+          });
+          res.on('error', (err) => (error ??= err.message));
+          res.on('close', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, length: this.received, complete: res.complete, error }),
+          );
+        },
+        reject,
+      );
+    });
+    this.outcome = withTimeout(done, options.timeoutMs ?? 60_000, `download ${options.host}${options.path ?? '/'}`).catch((err: unknown) => {
+      this.req?.destroy();
+      throw err;
+    });
+  }
+
+  /** Reads on, without pausing again. */
+  resume(): void {
+    this.res?.resume();
+  }
+
+  /** Gives up: closes the connection. */
+  destroy(): void {
+    this.req?.destroy();
+  }
+}

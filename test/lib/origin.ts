@@ -21,12 +21,15 @@ export interface UploadRecord {
  * The local app behind the connector, in the test process so tests can see what it received.
  *
  *   GET  /hello              "hello from origin"
- *   GET  /bytes?n=N          N deterministic bytes (see pattern.ts), streamed with backpressure
+ *   GET  /bytes?n=N          N deterministic bytes (see pattern.ts), streamed with backpressure;
+ *                            with &chunked=1 without a Content-Length (chunked encoding)
  *   POST /sha256             streams the body, answers {"sha256","length"}
  *   GET  /headers            the request headers as JSON ({headers, rawHeaders})
  *   GET  /sse?n=5&gap=200    n Server-Sent Events, gap ms apart
  *   GET  /slow?ms=N          answers after N ms
  *   GET  /status/502         its own 502 (no postern-error header)
+ *   POST /stall              accepts the request, then neither reads its body nor answers (until
+ *                            resumeStalled(), which reads and drops the body, still never answering)
  *   WS   /ws                 echo (text and binary)
  */
 export class Origin {
@@ -36,6 +39,10 @@ export class Origin {
   sseSentAt: number[] = [];
   /** Resolvers waiting for a request to a path prefix to start. */
   private readonly arrivals: { prefix: string; resolve: () => void }[] = [];
+  /** Requests to POST /stall, not read. */
+  private readonly stalled = new Set<http.IncomingMessage>();
+  /** Resolvers waiting for the response to a request to a path prefix to close. */
+  private readonly departures: { prefix: string; resolve: () => void }[] = [];
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 8 * 1024 * 1024 });
 
   private constructor(
@@ -58,6 +65,23 @@ export class Origin {
     return new Promise((resolve) => this.arrivals.push({ prefix, resolve }));
   }
 
+  /**
+   * Resolves when the response to a request whose URL starts with `prefix` closes: it was sent in
+   * full, or its connection was cut (the connector let go). Call it before that request is sent.
+   */
+  departure(prefix: string): Promise<void> {
+    return new Promise((resolve) => this.departures.push({ prefix, resolve }));
+  }
+
+  /**
+   * Starts reading (and dropping) the bodies of stalled requests. A paused socket does not notice
+   * its peer closing; once read, one the connector has closed ends, and its response closes.
+   */
+  resumeStalled(): void {
+    for (const req of this.stalled) req.resume();
+    this.stalled.clear();
+  }
+
   requestsTo(prefix: string): SeenRequest[] {
     return this.requests.filter((r) => r.url.startsWith(prefix));
   }
@@ -68,6 +92,7 @@ export class Origin {
   private attach(): void {
     this.server.on('request', (req, res) => {
       this.record(req);
+      res.once('close', () => this.depart(req.url ?? ''));
       this.handle(req, res).catch((err: Error) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`origin failure: ${err.message}`);
@@ -97,6 +122,16 @@ export class Origin {
     }
   }
 
+  private depart(url: string): void {
+    for (let i = this.departures.length - 1; i >= 0; i--) {
+      const waiter = this.departures[i]!;
+      if (url.startsWith(waiter.prefix)) {
+        this.departures.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://origin');
     const int = (name: string, fallback: number) => {
@@ -110,13 +145,11 @@ export class Origin {
         return;
       case 'GET /bytes': {
         const n = int('n', 0);
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(n) });
+        const length = url.searchParams.get('chunked') === '1' ? {} : { 'content-length': String(n) };
+        res.writeHead(200, { 'content-type': 'application/octet-stream', ...length });
         for (const chunk of patternChunks(n)) {
           if (res.destroyed) return;
-          if (!res.write(chunk)) await new Promise<void>((resolve) => {
-            res.once('drain', resolve);
-            res.once('close', resolve);
-          });
+          if (!res.write(chunk)) await once(res, 'drain', 'close');
         }
         res.end();
         return;
@@ -160,6 +193,10 @@ export class Origin {
         res.end(`slept ${ms} ms`);
         return;
       }
+      case 'POST /stall':
+        req.pause(); // TCP fills up behind it: the sender can only wait
+        this.stalled.add(req);
+        return;
       case 'GET /status/502':
         res.writeHead(502, { 'content-type': 'text/plain' });
         res.end('the origin itself says 502');
@@ -169,4 +206,15 @@ export class Origin {
         res.end('origin: no such path');
     }
   }
+}
+
+/** Resolves on the first of `events`, removing its listeners (a long loop must not pile them up). */
+function once(emitter: NodeJS.EventEmitter, ...events: string[]): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      for (const event of events) emitter.off(event, done);
+      resolve();
+    };
+    for (const event of events) emitter.on(event, done);
+  });
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -55,6 +55,11 @@ export interface EdgeOptions {
   readonly port?: number;
   readonly extraArgs?: readonly string[];
   readonly label?: string;
+  /**
+   * The authority clients and connectors use (--domain) when something fronts the edge, e.g. a relay
+   * on another port standing for a load balancer. Default `localhost:<listening port>`.
+   */
+  readonly domain?: string;
 }
 
 /** A running `postern edge` on 127.0.0.1. */
@@ -64,16 +69,17 @@ export class EdgeProcess {
     readonly port: number,
     readonly db: string,
     readonly extraArgs: readonly string[],
+    private readonly publicDomain: string | undefined,
   ) {}
 
-  /** The edge's own authority (`localhost:PORT`): the API and the tunnel endpoint live there. */
+  /** The edge's own authority (`localhost:PORT`, or the fronting one): the API and the tunnel endpoint live there. */
   get domain(): string {
-    return `localhost:${this.port}`;
+    return this.publicDomain ?? `localhost:${this.port}`;
   }
 
   /** The URL connectors and the CLI use. */
   get url(): string {
-    return `http://localhost:${this.port}`;
+    return `http://${this.domain}`;
   }
 
   /** Starts the edge and waits for its "edge listening" log line. Retries on a port race. */
@@ -85,12 +91,12 @@ export class EdgeProcess {
       const proc = new ManagedProcess(
         options.label ?? `edge:${port}`,
         process.execPath,
-        [CLI, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', `localhost:${port}`, '--db', options.db, ...extraArgs],
+        [CLI, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', options.domain ?? `localhost:${port}`, '--db', options.db, ...extraArgs],
         cleanEnv(),
       );
       try {
         await proc.waitForLine((line) => parseJson<EdgeLogLine>(line)?.msg === 'edge listening', 15_000, '"edge listening"');
-        return new EdgeProcess(proc, port, options.db, extraArgs);
+        return new EdgeProcess(proc, port, options.db, extraArgs, options.domain);
       } catch (err) {
         lastError = err;
         await proc.stop('SIGKILL', 5_000).catch(() => undefined);
@@ -113,7 +119,7 @@ export class EdgeProcess {
 
   /** Starts a new edge process on the same port and database. */
   restart(): Promise<EdgeProcess> {
-    return EdgeProcess.start({ db: this.db, port: this.port, extraArgs: this.extraArgs });
+    return EdgeProcess.start({ db: this.db, port: this.port, extraArgs: this.extraArgs, ...(this.publicDomain ? { domain: this.publicDomain } : {}) });
   }
 }
 
@@ -126,9 +132,15 @@ export function parseJson<T>(line: string): T | undefined {
   }
 }
 
-/** Creates an account and returns a fresh API/tunnel token for it. */
-export async function createAccount(db: string, email: string): Promise<string> {
-  const add = await runCli(['admin', 'user', 'add', email, '--db', db]);
+/** Creates an account (with a local-account password when given) and returns a fresh API/tunnel token for it. */
+export async function createAccount(db: string, email: string, password?: string): Promise<string> {
+  let passwordArgs: string[] = [];
+  if (password !== undefined) {
+    const file = join(dirname(db), `password-${email}`);
+    writeFileSync(file, `${password}\n`, { mode: 0o600 });
+    passwordArgs = ['--password-file', file];
+  }
+  const add = await runCli(['admin', 'user', 'add', email, ...passwordArgs, '--db', db]);
   if (add.code !== 0) throw new Error(`admin user add failed (${add.code}): ${add.stderr.join('\n')}`);
   const created = await runCli(['admin', 'token', 'create', email, '--db', db]);
   if (created.code !== 0) throw new Error(`admin token create failed (${created.code}): ${created.stderr.join('\n')}`);

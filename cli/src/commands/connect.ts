@@ -23,6 +23,8 @@ interface ConnectOptions extends RuleOptions {
   connections: string;
   rewriteHost?: string | boolean;
   grace: string;
+  pingInterval: string;
+  pingTimeout: string;
   edge?: string;
   tokenFile?: string;
   metrics?: string;
@@ -94,6 +96,8 @@ export function registerConnect(program: Command): void {
     .option('--connections <n>', 'parallel tunnel connections to the edge', String(DEFAULT_CONNECTIONS))
     .option('--rewrite-host [host]', "send the app this Host header instead of the public one (default host:port of the app)")
     .option('--grace <duration>', 'on stop, how long in-flight requests may finish', `${DEFAULT_GRACE_MS / 1000}s`)
+    .option('--ping-interval <duration>', 'how often to ping the edge on each tunnel connection', '10s')
+    .option('--ping-timeout <duration>', 'reconnect a tunnel connection silent for this long', '25s')
     .option('--json', 'print JSON lines (first: {"event":"ready","url":...})')
     .option('--quiet', 'no line per request (the URL, warnings and tunnel state still show)')
     .option('--edge <url>', 'edge URL (or POSTERN_EDGE; default: the one you logged in to)')
@@ -103,6 +107,10 @@ export function registerConnect(program: Command): void {
       const port = parseIntInRange(opts.port, 1, 65535, '--port');
       const connections = parseIntInRange(opts.connections, 1, 16, '--connections');
       const graceMs = parseDuration(opts.grace, '--grace');
+      const pingIntervalMs = parseDuration(opts.pingInterval, '--ping-interval');
+      const deadAfterMs = parseDuration(opts.pingTimeout, '--ping-timeout');
+      if (pingIntervalMs <= 0) throw new CliError('--ping-interval must be greater than zero');
+      if (deadAfterMs <= pingIntervalMs) throw new CliError('--ping-timeout must be longer than --ping-interval (a link is dead after missing more than one ping)');
       if (!/^[A-Za-z0-9.:[\]-]+$/.test(opts.host)) throw new CliError(`--host must be a host name or address, not "${opts.host}"`);
       if (opts.socket && (opts.name || Object.keys(rulesBody(opts)).length > 0)) {
         throw new CliError('--name and access-rule flags describe a new quick share; for --socket change them with "postern socket update"');
@@ -134,6 +142,8 @@ export function registerConnect(program: Command): void {
         // Request counts come from the edge's request events.
         requestEvents: !opts.quiet || metrics !== undefined,
         graceMs,
+        pingIntervalMs,
+        deadAfterMs,
         connectorId: randomUUID(),
       }, metrics);
       metrics?.watch(connector);

@@ -43,6 +43,9 @@ interface EdgeFlags {
   rateApiPerAccount?: string;
   rateApiBadTokenPerAddress?: string;
   metricsListen?: string;
+  tunnelPingInterval?: string;
+  tunnelPingTimeout?: string;
+  shutdownGrace?: string;
   printConfig?: boolean;
 }
 
@@ -100,6 +103,9 @@ export function registerEdge(program: Command): void {
   }
   command
     .option('--metrics-listen <host:port>', 'serve /metrics, /healthz and /readyz on this separate address, e.g. 127.0.0.1:9464 (default: off)')
+    .option('--tunnel-ping-interval <duration>', 'how often to ping each connector connection (default 10s)')
+    .option('--tunnel-ping-timeout <duration>', 'drop a connector connection silent for this long (default 25s)')
+    .option('--shutdown-grace <duration>', 'on SIGTERM, how long in-flight requests may finish (default 10s)')
     .option('--print-config', 'print the effective configuration (file, env and flags merged; secrets masked) and exit')
     .action(async (opts: EdgeFlags) => {
       const config = resolveEdgeConfig(
@@ -121,12 +127,15 @@ export function registerEdge(program: Command): void {
           sessionIdle: opts.sessionIdle,
           rateLimits: Object.fromEntries(Object.keys(RATE_LIMIT_FLAGS).map((name) => [name, opts[rateFlagKey(name as keyof RateLimitsConfig)] as string | undefined])),
           metricsListen: opts.metricsListen,
+          tunnelPingInterval: opts.tunnelPingInterval,
+          tunnelPingTimeout: opts.tunnelPingTimeout,
+          shutdownGrace: opts.shutdownGrace,
         },
         edgeConfigFromEnv(process.env),
         opts.config ? edgeConfigFromFile(opts.config) : {},
       );
       if (opts.printConfig) return out.raw(printConfig(config));
       const edge = await startEdge(config);
-      await onShutdown(() => edge.close());
+      await onShutdown(() => edge.close(config.shutdownGraceMs));
     });
 }

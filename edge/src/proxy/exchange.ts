@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { RequestEvent } from '@postern/shared';
+import { SessionClosedError, type RequestEvent } from '@postern/shared';
 import type { Dispatcher } from 'undici';
 import type { EdgeError } from '../errors.js';
 import { CLIENT_CLOSED_REQUEST, type RequestTrace } from '../observability/access-log.js';
@@ -19,12 +19,23 @@ export interface ExchangeInput {
   readonly trace: RequestTrace;
 }
 
+/** Whether the client sends a body: framing comes from Node's strict parser. */
+export const hasBody = (req: IncomingMessage): boolean => {
+  const h = req.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+};
+
+/** Methods a request may be repeated with, to the same effect (RFC 9110, section 9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
 /**
  * One request sent to the app over a tunnel connection. Subclasses say where the answer goes.
  * undici calls onRequestStart only once the stream is connected and the request is about to be
  * written, so an error before it means nothing reached the app: that request (whatever its method)
- * is retried once on another connection of the socket. When it ends, the connection that carried
- * it tells its connector (a request event: the live view of `postern connect`).
+ * is retried once on another connection of the socket. So is an idempotent request without a body
+ * whose tunnel connection died (a connector killed, a dead link) before any answer: the app may have
+ * seen it, but repeating it has the same effect (RFC 9110, section 9.2.2). When it ends, the
+ * connection that carried it tells its connector (a request event: the live view of `postern connect`).
  */
 export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   protected controller: Dispatcher.DispatchController | null = null;
@@ -71,7 +82,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     this.settle();
     if (!this.untouched) return this.abortClient(err);
-    if (!this.retried && this.controller === null && !this.clientGone) {
+    if (!this.retried && !this.clientGone && this.mayRetry(err)) {
       const next = this.input.pickConnection(this.conn);
       if (next) {
         this.retried = true;
@@ -81,6 +92,13 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
       }
     }
     this.fail(upstreamError(err, this.input.targetName));
+  }
+
+  /** Whether sending the request again, on another connection, is safe after `err`. */
+  private mayRetry(err: Error): boolean {
+    if (this.controller === null) return true; // it never left the edge
+    const { req } = this.input;
+    return err instanceof SessionClosedError && IDEMPOTENT.has(req.method ?? 'GET') && !hasBody(req);
   }
 
   /** The client went away: stop the upstream request (its mux stream gets a RESET). */

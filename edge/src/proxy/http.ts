@@ -2,14 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { EdgeError } from '../errors.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
-import { UpstreamExchange, type ExchangeInput } from './exchange.js';
+import { UpstreamExchange, hasBody, type ExchangeInput } from './exchange.js';
 import { downstreamResponseHeaders, type HeaderMap } from './headers.js';
-
-/** Whether the client sends a body: framing comes from Node's strict parser. */
-const hasBody = (input: ExchangeInput): boolean => {
-  const h = input.req.headers;
-  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
-};
 
 /** Streams one HTTP request to the app and its response back, with backpressure both ways. */
 export class HttpExchange extends UpstreamExchange {
@@ -21,7 +15,7 @@ export class HttpExchange extends UpstreamExchange {
   ) {
     super(input, conn);
     res.once('close', () => this.clientClosed());
-    if (hasBody(input)) {
+    if (hasBody(input.req)) {
       // Counts the body as undici takes it: paused first, so this listener does not start the flow.
       input.req.pause();
       input.req.on('data', (chunk: Buffer) => (input.trace.bytesIn += chunk.length));
@@ -29,7 +23,7 @@ export class HttpExchange extends UpstreamExchange {
   }
 
   protected dispatchOptions(): Dispatcher.DispatchOptions {
-    return { ...this.baseOptions(), body: hasBody(this.input) ? this.input.req : null };
+    return { ...this.baseOptions(), body: hasBody(this.input.req) ? this.input.req : null };
   }
 
   protected get untouched(): boolean {

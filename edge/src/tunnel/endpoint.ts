@@ -54,7 +54,11 @@ export class TunnelEndpoint {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const info = { ...conn, id: `conn_${randomId(10)}` };
-      const session = new MuxSession(ws, { role: 'edge' });
+      const session = new MuxSession(ws, {
+        role: 'edge',
+        pingIntervalMs: this.config.tunnelPingIntervalMs,
+        deadAfterMs: this.config.tunnelPingTimeoutMs,
+      });
       const tunnel = new TunnelConnection(info, session, this.config.upstreamTimeoutMs);
       const socketRecord = this.store.sockets.findById(info.socketId);
       if (!socketRecord) {
