@@ -13,10 +13,15 @@ import type { EdgeConfig } from './config.js';
 import { ControlPlane } from './control/control-plane.js';
 import { EphemeralReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
+import { closeAfterAnswer } from './limits/linger.js';
+import { ProxyLimits } from './limits/proxy-limits.js';
+import { LimitReporter } from './limits/reporter.js';
+import { clientErrorHandler, connectionsCheckingInterval, headersKeptByNode, tooManyHeaders } from './limits/request-head.js';
 import { sendError, sendErrorOnSocket } from './pages/error-page.js';
 import { portalRoutes } from './portal/routes.js';
 import { SocketGate } from './proxy/gate.js';
 import { ProxyHandler } from './proxy/handler.js';
+import { continueIfExpected } from './proxy/http.js';
 import { ReservedPaths } from './proxy/reserved.js';
 import { HostRouter } from './proxy/router.js';
 import type { Store } from './store/index.js';
@@ -48,25 +53,42 @@ const unknownHost = (host: string) =>
  */
 export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const { store, auth } = deps;
-  const registry = new TunnelRegistry();
+  const { limits } = config;
+  const registry = new TunnelRegistry(limits.maxStreamsPerConnection);
   const router = new HostRouter(config, store);
   let server: Server | undefined;
+  let reporter: LimitReporter | undefined;
+  const limitReporter = (): LimitReporter => reporter!;
 
   const serverFactory = (handler: FastifyServerFactoryHandler): Server => {
     server = createServer({
       maxHeaderSize: config.maxHeaderBytes,
-      requestTimeout: 0, // large uploads may take long; header time is bounded below
-      headersTimeout: 30_000,
-      keepAliveTimeout: 65_000,
+      requestTimeout: 0, // large uploads may take long; bodies have their own idle timeout (limits/request-body.ts)
+      headersTimeout: limits.headerTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingInterval(limits.headerTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
     });
+    server.maxHeadersCount = headersKeptByNode(limits.maxHeaderCount);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
+      if (tooMany) {
+        closeAfterAnswer(req, res);
+        return sendError(req, res, tooMany);
+      }
       const route = router.route(req.headers.host);
-      if (route.kind === 'edge') return handler(req, res);
+      if (route.kind === 'edge') {
+        continueIfExpected(req, res);
+        return handler(req, res);
+      }
       if (route.kind === 'unknown') return proxy.reject(req, res, unknownHost(route.host));
       proxy.handleRequest(req, res, route.socket, route.host);
     });
+    // Without this Node answers "100 Continue" before any check: the edge sends it itself, once it takes the body.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server!.emit('request', req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
+      const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
+      if (tooMany) return sendErrorOnSocket(req, socket, tooMany);
       const route = router.route(req.headers.host);
       if (route.kind === 'socket') return proxy.handleUpgrade(req, socket, head, route.socket, route.host);
       if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);
@@ -78,6 +100,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
 
   const app = Fastify({
     serverFactory,
+    clientErrorHandler: clientErrorHandler(limitReporter, { maxHeaderBytes: config.maxHeaderBytes, headerTimeoutMs: limits.headerTimeoutMs }),
     // Unknown fields are refused with a message, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
     logger: {
@@ -86,14 +109,16 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     },
   });
 
+  reporter = new LimitReporter(app.log);
+  const proxyLimits = new ProxyLimits(limits, reporter);
   const audit = new AuditLog(store.audit, app.log);
   const control = new ControlPlane(store, registry, router, auth.live, audit);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl);
   const reaper = new EphemeralReaper(store, registry, control);
   const gate = new SocketGate(config, store, auth);
-  const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit);
-  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit);
-  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log), auth.live, audit, app.log);
+  const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit, proxyLimits);
+  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, reporter);
+  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log), auth.live, audit, app.log, proxyLimits);
 
   app.setErrorHandler((err: Error & { validation?: Parameters<typeof validationMessage>[1]; validationContext?: string; statusCode?: number }, request, reply) => {
     const clientFault = err.validation !== undefined || (err.statusCode !== undefined && err.statusCode < 500);
@@ -101,7 +126,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     const edgeErr =
       err instanceof EdgeError ? err : clientFault ? new EdgeError('BAD_REQUEST', message) : new EdgeError('INTERNAL', 'internal error');
     if (edgeErr.code === 'INTERNAL') request.log.error({ err }, 'request failed');
-    reply.code(edgeErr.status).header('postern-error', edgeErr.code).send(edgeErr.toJSON());
+    reply.code(edgeErr.status).headers(edgeErr.headers).header('postern-error', edgeErr.code).send(edgeErr.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
     sendError(request.raw, reply.raw, new EdgeError('NOT_FOUND', `Nothing at ${request.url} on this edge.`));

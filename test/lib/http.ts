@@ -19,6 +19,8 @@ export interface RequestOptions {
   /** A buffer, or a stream piped as the body. */
   readonly body?: Buffer | Readable | undefined;
   readonly timeoutMs?: number;
+  /** Local address to send from (any 127.x.y.z): a client address of its own, for per-address limits. */
+  readonly localAddress?: string;
 }
 
 export interface Response {
@@ -42,6 +44,7 @@ function start(options: RequestOptions, onResponse: (res: http.IncomingMessage) 
     path: options.path ?? '/',
     headers: { host: options.host, ...options.headers },
     agent: false,
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
   });
   req.on('response', onResponse);
   req.on('error', reject);
@@ -128,13 +131,14 @@ export function requestTimed(
 }
 
 /**
- * Writes `text` verbatim on a fresh TCP connection and reads until the peer closes (or until one
- * whole response arrived when it carries a Content-Length). For requests a normal client refuses to send.
+ * Writes `text` verbatim on a fresh TCP connection (from `localAddress` if given) and reads until the
+ * peer closes (or until one whole response arrived when it carries a Content-Length). For requests a
+ * normal client refuses to send.
  */
-export function rawHttp(port: number, text: string | Buffer, timeoutMs = 10_000): Promise<{ status: number; head: string; body: string }> {
+export function rawHttp(port: number, text: string | Buffer, timeoutMs = 10_000, localAddress?: string): Promise<{ status: number; head: string; body: string }> {
   let socket: Socket | undefined;
   const done = new Promise<{ status: number; head: string; body: string }>((resolve, reject) => {
-    socket = tcpConnect({ host: '127.0.0.1', port });
+    socket = tcpConnect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
     const chunks: Buffer[] = [];
     const finish = () => {
       const all = Buffer.concat(chunks).toString('latin1');

@@ -13,6 +13,8 @@ export interface ExchangeInput {
   readonly targetName: string;
   /** Who is asking, for the connector's request log; null on a public socket. */
   readonly email: string | null;
+  /** The client left before the answer finished (counted against its aborted-request rate). */
+  readonly onAbandoned: () => void;
 }
 
 /** Status logged when the client left before any answer (nginx's "client closed request"). */
@@ -46,7 +48,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   constructor(
     protected readonly input: ExchangeInput,
-    private conn: TunnelConnection,
+    protected conn: TunnelConnection,
   ) {}
 
   /** Sends the request. */
@@ -73,6 +75,11 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** Tear the client connection down: a partial answer must never look complete. */
   protected abstract abortClient(err: Error): void;
 
+  /** A limit the client broke on the way up (its body): answered instead of the upstream error, never retried. */
+  protected get limitViolation(): EdgeError | undefined {
+    return undefined;
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.clientGone) controller.abort(new Error('client closed the connection'));
@@ -80,8 +87,9 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     this.settle();
-    if (!this.untouched) return this.abortClient(err);
-    if (!this.retried && this.controller === null && !this.clientGone) {
+    const violation = this.limitViolation;
+    if (!this.untouched) return this.abortClient(violation ?? err);
+    if (!violation && !this.retried && this.controller === null && !this.clientGone) {
       const next = this.input.pickConnection(this.conn);
       if (next) {
         this.retried = true;
@@ -90,13 +98,16 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
         return;
       }
     }
-    this.fail(upstreamError(err, this.input.targetName));
+    this.fail(violation ?? upstreamError(err, this.input.targetName));
   }
 
-  /** The client went away: stop the upstream request (its mux stream gets a RESET). */
+  /** The client went away: stop the upstream request at once (its mux stream gets a RESET). */
   protected clientClosed(): void {
     this.clientGone = true;
-    if (!this.settled) this.controller?.abort(new Error('client closed the connection'));
+    if (!this.settled) {
+      this.controller?.abort(new Error('client closed the connection'));
+      this.input.onAbandoned();
+    }
     this.report(this.sentStatus ?? CLIENT_CLOSED_REQUEST);
   }
 

@@ -5,6 +5,9 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { AuthContext } from '../auth/context.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
+import { closeAfterAnswer } from '../limits/linger.js';
+import type { ProxyLimits } from '../limits/proxy-limits.js';
+import { isLimitRefusal } from '../limits/reporter.js';
 import { forbiddenPage } from '../pages/auth-pages.js';
 import { sendError, sendErrorOnSocket, wantsJson } from '../pages/error-page.js';
 import type { SocketRecord } from '../store/sockets.js';
@@ -13,7 +16,7 @@ import type { TunnelConnection } from '../tunnel/connection.js';
 import type { ExchangeInput } from './exchange.js';
 import type { GateDecision, SocketGate } from './gate.js';
 import { upstreamRequestHeaders } from './headers.js';
-import { HttpExchange } from './http.js';
+import { continueIfExpected, hasBody, HttpExchange } from './http.js';
 import { identityHeaders, reservedHeaderNames } from './identity-headers.js';
 import { RESERVED_PREFIX, type ReservedPaths } from './reserved.js';
 import { UpgradeExchange } from './upgrade.js';
@@ -30,30 +33,43 @@ export class ProxyHandler {
     private readonly auth: AuthContext,
     private readonly reserved: ReservedPaths,
     private readonly audit: AuditLog,
+    private readonly limits: ProxyLimits,
   ) {}
 
   handleRequest(req: IncomingMessage, res: ServerResponse, socket: SocketRecord, host: string): void {
     if (socket.protocol === 'tcp') return this.reject(req, res, tcpSocketError(host));
+    const resets = this.limits.checkResets(req);
+    if (resets) return this.reject(req, res, resets);
     if (req.url?.startsWith(RESERVED_PREFIX)) {
+      continueIfExpected(req, res);
       this.reserved.handle(req, res, socket, host).catch((err: unknown) => this.internal(req, res, err));
       return;
     }
     const decision = this.gate.check(req, socket, host);
     if (decision.kind !== 'allow') return this.refuse(req, res, decision, socket, host);
+    const tooLarge = this.limits.checkDeclaredBody(req, socket);
+    if (tooLarge) return this.reject(req, res, tooLarge);
     this.withIdentity(socket, host, decision, (identity) => {
       const prepared = this.prepare(req, socket, host, decision, identity);
       if (prepared instanceof EdgeError) return this.reject(req, res, prepared);
       const [input, conn] = prepared;
-      new HttpExchange(input, conn, res, (err) => this.reject(req, res, err)).start();
+      const release = this.limits.acquireStream(req, socket, decision.identity?.userId ?? null);
+      if (release instanceof EdgeError) return this.reject(req, res, release);
+      res.once('close', release);
+      continueIfExpected(req, res);
+      const body = hasBody(req) ? this.limits.guardBody(req, socket) : null;
+      new HttpExchange(input, conn, res, body, (err) => this.reject(req, res, err)).start();
     }, (err) => this.internal(req, res, err));
   }
 
   handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, socket: SocketRecord, host: string): void {
     const refuse = (err: EdgeError) => {
-      this.log.info({ host, code: err.code }, err.message);
+      if (!isLimitRefusal(err)) this.log.info({ host, code: err.code }, err.message);
       sendErrorOnSocket(req, client, err);
     };
     if (socket.protocol === 'tcp') return refuse(tcpSocketError(host));
+    const resets = this.limits.checkResets(req);
+    if (resets) return refuse(resets);
     if (req.url?.startsWith(RESERVED_PREFIX)) return refuse(new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.'));
     const decision = this.gate.check(req, socket, host);
     if (decision.kind === 'login' || decision.kind === 'unauthorized') {
@@ -71,6 +87,9 @@ export class ProxyHandler {
       const prepared = this.prepare(req, socket, host, decision, identity);
       if (prepared instanceof EdgeError) return refuse(prepared);
       const [input, conn] = prepared;
+      const release = this.limits.acquireStream(req, socket, decision.identity?.userId ?? null);
+      if (release instanceof EdgeError) return refuse(release);
+      client.once('close', release);
       // Sign-out, expiry, revocation and rule changes close this connection (see auth/live-connections.ts).
       if (decision.credential) this.auth.live.add(decision.credential, socket.id, client);
       this.recordStream(req, socket, decision, client);
@@ -78,9 +97,10 @@ export class ProxyHandler {
     }, () => refuse(new EdgeError('INTERNAL', 'internal error')));
   }
 
-  /** The edge's answer for a request it refuses or cannot deliver. */
+  /** The edge's answer for a request it refuses or cannot deliver (limit refusals were logged by the LimitReporter). */
   reject(req: IncomingMessage, res: ServerResponse, err: EdgeError): void {
-    this.log.info({ host: req.headers.host, method: req.method, code: err.code }, err.message);
+    if (!isLimitRefusal(err)) this.log.info({ host: req.headers.host, method: req.method, code: err.code }, err.message);
+    if (err.headers.connection === 'close') closeAfterAnswer(req, res);
     sendError(req, res, err);
   }
 
@@ -142,6 +162,7 @@ export class ProxyHandler {
     }
     const pickConnection = (exclude?: TunnelConnection) => this.registry.pick(socket.id, exclude);
     const conn = pickConnection();
+    if (!conn && this.registry.isBusy(socket.id)) return this.limits.tunnelBusy(socket, host);
     if (!conn) {
       return new EdgeError(
         'TUNNEL_OFFLINE',
@@ -157,7 +178,8 @@ export class ProxyHandler {
       publicHost: host,
       upstreamHost: conn.info.hostRewrite ?? host,
     });
-    return [{ req, headers, pickConnection, targetName: host, email: decision.identity?.email ?? null }, conn];
+    const onAbandoned = () => this.limits.recordAbort(req);
+    return [{ req, headers, pickConnection, targetName: host, email: decision.identity?.email ?? null, onAbandoned }, conn];
   }
 }
 

@@ -16,6 +16,8 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { LiveConnections } from '../auth/live-connections.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
+import type { ProxyLimits } from '../limits/proxy-limits.js';
+import { isLimitRefusal } from '../limits/reporter.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { upstreamError } from '../proxy/upstream-errors.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
@@ -38,6 +40,7 @@ export class TcpEndpoint {
     private readonly live: LiveConnections,
     private readonly audit: AuditLog,
     private readonly log: FastifyBaseLogger,
+    private readonly limits: ProxyLimits,
   ) {}
 
   /**
@@ -51,7 +54,7 @@ export class TcpEndpoint {
 
   handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
     const refuse = (err: EdgeError) => {
-      this.log.info({ remote: req.socket.remoteAddress, code: err.code }, `tcp stream refused: ${err.message}`);
+      if (!isLimitRefusal(err)) this.log.info({ remote: req.socket.remoteAddress, code: err.code }, `tcp stream refused: ${err.message}`);
       req.headers.accept = 'application/json';
       sendErrorOnSocket(req, client, err);
     };
@@ -63,7 +66,7 @@ export class TcpEndpoint {
       return refuse(err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'internal error'));
     }
     const connection = this.access.connection(grant);
-    if (!connection) return refuse(offline(grant));
+    if (!connection) return refuse(this.access.busy(grant) ? this.limits.tunnelBusy(grant.socket, grant.hostname) : offline(grant));
     this.openToApp(grant, connection, client, (opened) => {
       if (opened instanceof EdgeError) return refuse(opened);
       if (!client.readable || !client.writable) return opened.destroy(); // the client gave up while we waited
@@ -74,10 +77,14 @@ export class TcpEndpoint {
   /** Opens a stream to the app through the grant's connector, bounded by the upstream timeout. */
   private openToApp(grant: TcpGrant, connection: TunnelConnection, client: Duplex, done: (opened: MuxStream | EdgeError) => void): void {
     let settled = false;
+    // The stream counts against the connection from now until it closes.
+    const release = connection.holdStream();
     const settle = (opened: MuxStream | EdgeError) => {
       settled = true;
       clearTimeout(timer);
       client.off('close', onClientGone);
+      if (opened instanceof EdgeError) release();
+      else opened.once('close', release);
       done(opened);
     };
     const onClientGone = () => settle(new EdgeError('BAD_REQUEST', 'the client closed the connection'));
