@@ -26,8 +26,8 @@ const MiB = 1024 * KiB;
 const EDGE_LIMITS = [
   '--max-header-count', '30',
   '--max-body-bytes', '1MiB',
-  '--header-timeout', '1s',
-  '--body-idle-timeout', '1s',
+  '--header-timeout', '2s',
+  '--body-idle-timeout', '2s',
   '--keep-alive-timeout', '2s',
   '--max-streams-per-user', '3',
   '--max-streams-per-connection', '4',
@@ -144,7 +144,7 @@ describe('limits: one edge with small limits, its connectors and a local app', (
       for (const res of answers) {
         assert.equal(res.status, 408, res.head);
         assert.match(res.head, /postern-error: REQUEST_TIMEOUT/i);
-        assert.match(res.body, /did not arrive within 1 s/);
+        assert.match(res.body, /did not arrive within 2 s/);
       }
       assert.equal(origin.requestsTo('/hello?slowloris').length, 0);
 
@@ -229,16 +229,19 @@ describe('limits: one edge with small limits, its connectors and a local app', (
     });
 
     it('resets the client connection when the body crosses the limit after the answer started', async () => {
-      const crossing = Buffer.concat([...patternChunks(MiB + 64 * KiB)].map(chunk));
-      const res = await rawHttp(
-        edge.port,
-        Buffer.concat([Buffer.from(head('POST /echo?crossing', ['Transfer-Encoding: chunked'])), crossing]),
-        10_000,
-        '127.0.0.14',
-      );
-      assert.equal(res.status, 200, 'the app answered before the limit was crossed');
-      assert.match(res.head, /transfer-encoding: chunked/i);
-      assert.ok(!res.body.endsWith('0\r\n\r\n'), 'the answer is cut off: no last chunk, so it cannot pass for complete');
+      const conn = await openConnection(edge.port, 10_000, '127.0.0.14');
+      conn.socket.write(head('POST /echo?crossing', ['Transfer-Encoding: chunked']));
+      conn.socket.write(chunk(Buffer.alloc(512 * KiB, 7)));
+      await pollUntil(async () => (Buffer.concat(conn.received).toString('latin1').startsWith('HTTP/1.1 200') ? true : undefined), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+        what: "the app's answer to start",
+      });
+      conn.socket.write(chunk(Buffer.alloc(640 * KiB, 8)));
+      await withTimeout(conn.closed, 10_000, 'the edge to cut the connection');
+      const text = Buffer.concat(conn.received).toString('latin1');
+      assert.match(text, /transfer-encoding: chunked/i);
+      assert.ok(!text.endsWith('0\r\n\r\n'), 'the answer is cut off: no last chunk, so it cannot pass for complete');
       await pollUntil(async () => (origin.abandoned.includes('/echo?crossing') ? true : undefined), { timeoutMs: 10_000, what: 'the app to see its stream reset' });
     });
 
@@ -267,8 +270,8 @@ describe('limits: one edge with small limits, its connectors and a local app', (
       assert.equal(above.status, 200, `over the edge default, under the socket's own limit: ${above.body.toString()}`);
       assert.deepEqual(json(above.body), { sha256: patternSha256(4 * MiB, 5), length: 4 * MiB });
 
-      // The app reads nothing for 2.5 s: backpressure, not an idle client, so the 1 s body timeout must not fire.
-      const slow = await upload(24 * MiB, '/sha256?wait=2500', 6);
+      // The app reads nothing for 4 s: backpressure, not an idle client, so the 2 s body timeout must not fire.
+      const slow = await upload(24 * MiB, '/sha256?wait=4000', 6);
       assert.equal(slow.status, 200, slow.body.toString());
       assert.deepEqual(json(slow.body), { sha256: patternSha256(24 * MiB, 6), length: 24 * MiB });
 
@@ -293,6 +296,12 @@ describe('limits: one edge with small limits, its connectors and a local app', (
         const res = await api(edge, token, 'PATCH', `/sockets/${big.id}`, { max_body_bytes: value });
         assert.equal(res.status, 400, `max_body_bytes ${JSON.stringify(value)}: ${JSON.stringify(res.json)}`);
       }
+      const openapi = await request({ port: edge.port, host: edge.domain, path: '/api/v1/openapi.json' });
+      const doc = json(openapi.body);
+      const socketPaths = doc.paths['/sockets'];
+      assert.ok(socketPaths.post.requestBody.content['application/json'].schema.properties.max_body_bytes, 'create documents max_body_bytes');
+      assert.ok(doc.paths['/sockets/{id}'].patch.requestBody.content['application/json'].schema.properties.max_body_bytes, 'update documents it');
+      assert.ok(doc.components.schemas.Socket.properties.max_body_bytes, 'the Socket view documents it');
     });
 
     it('takes a quick share’s limit from connect --max-body-size', { timeout: 40_000 }, async () => {
@@ -312,7 +321,7 @@ describe('limits: one edge with small limits, its connectors and a local app', (
   describe('streams', () => {
     /** Starts `n` requests that the app holds for `ms`, and waits until all reached it. */
     async function hold(n: number, tag: string, from: string, options: { host?: string; headers?: Record<string, string>; ms?: number } = {}) {
-      const paths = Array.from({ length: n }, (_, i) => `/slow?ms=${options.ms ?? 3000}&${tag}=${i}`);
+      const paths = Array.from({ length: n }, (_, i) => `/slow?ms=${options.ms ?? 5000}&${tag}=${i}`);
       const arrived = Promise.all(paths.map((p) => origin.arrival(p)));
       const answers = paths.map((p) => get(p, from, options.headers ?? {}, options.host ?? web.publicHost));
       await withTimeout(arrived, 10_000, `${n} held requests to reach the app`);

@@ -91,6 +91,13 @@ const CONNECTOR_READY_MS = 10_000;
 /** Connector starts that had to be retried (reported by the bench: each one is a product bug showing). */
 export const connectorRetries: string[] = [];
 
+/**
+ * The bench is one client address opening 10 000 WebSockets and aborting load-generator requests at
+ * the end of every phase: it measures capacity, so the per-client limits are lifted (and the streams
+ * per connection set to what a connector accepts). Limits themselves are tested in test/limits.test.ts.
+ */
+const CAPACITY_LIMITS = ['--max-streams-per-user', '1000000', '--max-streams-per-connection', '20000', '--max-client-resets', '1000000'];
+
 export async function startPostern(repoRoot: string, dir: string, origin: Origin, opts: PosternOptions): Promise<PosternTarget> {
   const cli = join(repoRoot, 'cli/bin/postern.js');
   const node = process.execPath;
@@ -104,7 +111,11 @@ export async function startPostern(repoRoot: string, dir: string, origin: Origin
   const edge = startProcess({
     name: `edge-${opts.tag}`,
     command: node,
-    args: [...(opts.edgeNodeFlags ?? []), cli, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', `localhost:${port}`, '--db', db, '--log-level', 'warn'],
+    args: [
+      ...(opts.edgeNodeFlags ?? []),
+      cli, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', `localhost:${port}`, '--db', db, '--log-level', 'warn',
+      ...CAPACITY_LIMITS,
+    ],
     nofile: NOFILE,
     logDir: dir,
     cwd: dir,

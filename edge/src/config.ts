@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { DEFAULT_MAX_STREAMS } from '@postern/shared';
 import { parse as parseYaml } from 'yaml';
 import { parseByteSize } from './limits/size.js';
 
@@ -44,8 +45,6 @@ export interface LimitsConfig {
   readonly tunnelMaxMessageBytes: number;
 }
 
-/** Streams a connector accepts per tunnel connection (shared's MuxSession default): the edge stays below it. */
-export const CONNECTOR_MAX_STREAMS = 20_000;
 /** Smallest tunnel message limit: the writer sends up to 64 KiB of payload plus frame headers per message. */
 const MIN_TUNNEL_MESSAGE = 128 * 1024;
 
@@ -231,8 +230,9 @@ const GiB = 1024 ** 3;
 
 function resolveLimits(pick: Pick): LimitsConfig {
   const streamsPerConnection = parsePositiveInt(pick('maxStreamsPerConnection') ?? 10_000, '--max-streams-per-connection');
-  if (streamsPerConnection > CONNECTOR_MAX_STREAMS) {
-    throw new ConfigError(`--max-streams-per-connection must be at most ${CONNECTOR_MAX_STREAMS} (what a connector accepts), not ${streamsPerConnection}`);
+  // A connector's session accepts DEFAULT_MAX_STREAMS; the edge must not open more than that.
+  if (streamsPerConnection > DEFAULT_MAX_STREAMS) {
+    throw new ConfigError(`--max-streams-per-connection must be at most ${DEFAULT_MAX_STREAMS} (what a connector accepts), not ${streamsPerConnection}`);
   }
   const tunnelMaxMessage = parseSize(pick('tunnelMaxMessage') ?? 256 * KiB, '--tunnel-max-message');
   if (tunnelMaxMessage < MIN_TUNNEL_MESSAGE || tunnelMaxMessage > 64 * 1024 * KiB) {
