@@ -93,6 +93,13 @@ export interface PosternAccount {
   readonly token: string;
 }
 
+/**
+ * The bench is one client address opening 10 000 WebSockets and aborting load-generator requests at
+ * the end of every phase: it measures capacity, so the per-client limits are lifted (and the streams
+ * per connection set to what a connector accepts). Limits themselves are tested in test/limits.test.ts.
+ */
+const CAPACITY_LIMITS = ['--max-streams-per-user', '1000000', '--max-streams-per-connection', '20000', '--max-client-resets', '1000000'];
+
 export async function createAccount(repoRoot: string, dir: string, tag: string): Promise<PosternAccount> {
   const cli = join(repoRoot, 'cli/bin/postern.js');
   const db = join(dir, `postern-${tag}.db`);
@@ -119,6 +126,7 @@ export async function startEdge(repoRoot: string, dir: string, opts: EdgeStart):
     args: [
       ...(opts.nodeFlags ?? []),
       join(repoRoot, 'cli/bin/postern.js'), 'edge', '--listen', `127.0.0.1:${opts.port}`, '--domain', `localhost:${opts.port}`, '--db', opts.db, '--log-level', 'warn',
+      ...CAPACITY_LIMITS,
     ],
     nofile: NOFILE,
     logDir: dir,

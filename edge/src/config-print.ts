@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import { rateLimitYamlKey, type EdgeConfig, type Rate, type RateLimitsConfig } from './config.js';
+import { formatByteSize } from './limits/size.js';
 
 const MASK = '********';
 
@@ -27,6 +28,16 @@ export function printConfig(config: EdgeConfig): string {
     db: config.dbPath,
     upstream_timeout: duration(config.upstreamTimeoutMs),
     max_header_bytes: config.maxHeaderBytes,
+    max_header_count: config.limits.maxHeaderCount,
+    max_body_bytes: formatByteSize(config.limits.maxBodyBytes),
+    header_timeout: duration(config.limits.headerTimeoutMs),
+    body_idle_timeout: duration(config.limits.bodyIdleTimeoutMs),
+    keep_alive_timeout: duration(config.limits.keepAliveTimeoutMs),
+    max_streams_per_connection: config.limits.maxStreamsPerConnection,
+    max_streams_per_user: config.limits.maxStreamsPerUser,
+    max_client_resets: config.limits.maxClientResets,
+    client_reset_window: duration(config.limits.clientResetWindowMs),
+    tunnel_max_message: formatByteSize(config.limits.tunnelMaxMessageBytes),
     log_level: config.logLevel,
     local_accounts: config.auth.localAccounts,
     session_ttl: duration(config.auth.sessionTtlMs),

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { DEFAULT_MAX_STREAMS } from '@postern/shared';
 import { parse as parseYaml } from 'yaml';
+import { parseByteSize } from './limits/size.js';
 
 /** Edge settings after validation. Built once, frozen, then only read. */
 export interface EdgeConfig {
@@ -26,6 +28,7 @@ export interface EdgeConfig {
   readonly tunnelPingTimeoutMs: number;
   /** On SIGTERM, how long in-flight requests may run before the edge closes everything. */
   readonly shutdownGraceMs: number;
+  readonly limits: LimitsConfig;
 }
 
 /** `count` hits per `windowMs`, refilled evenly (a token bucket); null turns the limit off. */
@@ -77,6 +80,32 @@ const RATE_LIMIT_NAMES = Object.keys(RATE_LIMIT_FLAGS) as (keyof RateLimitsConfi
 /** `--rate-login-per-email` → `rate_login_per_email` (YAML) and `POSTERN_RATE_LOGIN_PER_EMAIL` (env). */
 export const rateLimitYamlKey = (name: keyof RateLimitsConfig): string => RATE_LIMIT_FLAGS[name].slice(2).replaceAll('-', '_');
 
+/** What one client, user or connector may use of the edge (README, "Limits"). */
+export interface LimitsConfig {
+  /** Requests with more header fields get 431 (Node would silently drop the extra ones). */
+  readonly maxHeaderCount: number;
+  /** Request bodies above this get 413, unless the socket sets its own limit. */
+  readonly maxBodyBytes: number;
+  /** Time a client has to send the request head before 408. */
+  readonly headerTimeoutMs: number;
+  /** A request body that stops arriving for this long gets 408 (or its stream reset). */
+  readonly bodyIdleTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  readonly keepAliveTimeoutMs: number;
+  /** Requests, WebSockets and TCP streams open at once on one tunnel connection; above it 503. */
+  readonly maxStreamsPerConnection: number;
+  /** Requests and WebSockets open at once per user (signed-in socket) or client address (public one); above it 429. */
+  readonly maxStreamsPerUser: number;
+  /** Requests a client address may abort before their answer, per `clientResetWindowMs`; above it 429. */
+  readonly maxClientResets: number;
+  readonly clientResetWindowMs: number;
+  /** Largest WebSocket message a connector may send on its tunnel. */
+  readonly tunnelMaxMessageBytes: number;
+}
+
+/** Smallest tunnel message limit: the writer sends up to 64 KiB of payload plus frame headers per message. */
+const MIN_TUNNEL_MESSAGE = 128 * 1024;
+
 export type ProviderConfig =
   | {
       readonly kind: 'oidc';
@@ -120,6 +149,16 @@ export interface EdgeConfigInput {
   readonly publicScheme?: string | undefined;
   readonly upstreamTimeout?: string | number | undefined;
   readonly maxHeaderBytes?: string | number | undefined;
+  readonly maxHeaderCount?: string | number | undefined;
+  readonly maxBodyBytes?: string | number | undefined;
+  readonly headerTimeout?: string | number | undefined;
+  readonly bodyIdleTimeout?: string | number | undefined;
+  readonly keepAliveTimeout?: string | number | undefined;
+  readonly maxStreamsPerConnection?: string | number | undefined;
+  readonly maxStreamsPerUser?: string | number | undefined;
+  readonly maxClientResets?: string | number | undefined;
+  readonly clientResetWindow?: string | number | undefined;
+  readonly tunnelMaxMessage?: string | number | undefined;
   readonly logLevel?: string | undefined;
   readonly oidc?: readonly OidcInput[] | undefined;
   readonly githubClientId?: string | undefined;
@@ -150,6 +189,17 @@ export function edgeConfigFromEnv(env: NodeJS.ProcessEnv): EdgeConfigInput {
     db: env.POSTERN_DB,
     publicScheme: env.POSTERN_PUBLIC_SCHEME,
     upstreamTimeout: env.POSTERN_UPSTREAM_TIMEOUT,
+    maxHeaderBytes: env.POSTERN_MAX_HEADER_BYTES,
+    maxHeaderCount: env.POSTERN_MAX_HEADER_COUNT,
+    maxBodyBytes: env.POSTERN_MAX_BODY_BYTES,
+    headerTimeout: env.POSTERN_HEADER_TIMEOUT,
+    bodyIdleTimeout: env.POSTERN_BODY_IDLE_TIMEOUT,
+    keepAliveTimeout: env.POSTERN_KEEP_ALIVE_TIMEOUT,
+    maxStreamsPerConnection: env.POSTERN_MAX_STREAMS_PER_CONNECTION,
+    maxStreamsPerUser: env.POSTERN_MAX_STREAMS_PER_USER,
+    maxClientResets: env.POSTERN_MAX_CLIENT_RESETS,
+    clientResetWindow: env.POSTERN_CLIENT_RESET_WINDOW,
+    tunnelMaxMessage: env.POSTERN_TUNNEL_MAX_MESSAGE,
     logLevel: env.POSTERN_LOG_LEVEL,
     oidc: env.POSTERN_OIDC_ISSUER
       ? [{ issuer: env.POSTERN_OIDC_ISSUER, clientId: env.POSTERN_OIDC_CLIENT_ID, clientSecretFile: env.POSTERN_OIDC_CLIENT_SECRET_FILE, name: env.POSTERN_OIDC_NAME }]
@@ -170,6 +220,16 @@ const YAML_KEYS: Readonly<Record<string, keyof EdgeConfigInput>> = {
   public_scheme: 'publicScheme',
   upstream_timeout: 'upstreamTimeout',
   max_header_bytes: 'maxHeaderBytes',
+  max_header_count: 'maxHeaderCount',
+  max_body_bytes: 'maxBodyBytes',
+  header_timeout: 'headerTimeout',
+  body_idle_timeout: 'bodyIdleTimeout',
+  keep_alive_timeout: 'keepAliveTimeout',
+  max_streams_per_connection: 'maxStreamsPerConnection',
+  max_streams_per_user: 'maxStreamsPerUser',
+  max_client_resets: 'maxClientResets',
+  client_reset_window: 'clientResetWindow',
+  tunnel_max_message: 'tunnelMaxMessage',
   log_level: 'logLevel',
   oidc: 'oidc',
   github_client_id: 'githubClientId',
@@ -242,6 +302,7 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
     metricsListen: resolveMetricsListen(pick('metricsListen'), port),
     ...resolveTunnelPing(pick),
     shutdownGraceMs: parseDuration(pick('shutdownGrace') ?? '10s', '--shutdown-grace'),
+    limits: resolveLimits(pick),
   });
 }
 
@@ -274,6 +335,33 @@ function resolveTunnelPing(pick: Pick): { tunnelPingIntervalMs: number; tunnelPi
     throw new ConfigError('--tunnel-ping-timeout must be longer than --tunnel-ping-interval (a link is dead after missing more than one ping)');
   }
   return { tunnelPingIntervalMs, tunnelPingTimeoutMs };
+}
+
+const KiB = 1024;
+const GiB = 1024 ** 3;
+
+function resolveLimits(pick: Pick): LimitsConfig {
+  const streamsPerConnection = parsePositiveInt(pick('maxStreamsPerConnection') ?? 10_000, '--max-streams-per-connection');
+  // A connector's session accepts DEFAULT_MAX_STREAMS; the edge must not open more than that.
+  if (streamsPerConnection > DEFAULT_MAX_STREAMS) {
+    throw new ConfigError(`--max-streams-per-connection must be at most ${DEFAULT_MAX_STREAMS} (what a connector accepts), not ${streamsPerConnection}`);
+  }
+  const tunnelMaxMessage = parseSize(pick('tunnelMaxMessage') ?? 256 * KiB, '--tunnel-max-message');
+  if (tunnelMaxMessage < MIN_TUNNEL_MESSAGE || tunnelMaxMessage > 64 * 1024 * KiB) {
+    throw new ConfigError(`--tunnel-max-message must be from 128KiB to 64MiB (connectors send messages of up to 64 KiB plus frame headers), not "${pick('tunnelMaxMessage')}"`);
+  }
+  return {
+    maxHeaderCount: parsePositiveInt(pick('maxHeaderCount') ?? 100, '--max-header-count'),
+    maxBodyBytes: parseSize(pick('maxBodyBytes') ?? GiB, '--max-body-bytes'),
+    headerTimeoutMs: parseDuration(pick('headerTimeout') ?? '30s', '--header-timeout'),
+    bodyIdleTimeoutMs: parseDuration(pick('bodyIdleTimeout') ?? '60s', '--body-idle-timeout'),
+    keepAliveTimeoutMs: parseDuration(pick('keepAliveTimeout') ?? '65s', '--keep-alive-timeout'),
+    maxStreamsPerConnection: streamsPerConnection,
+    maxStreamsPerUser: parsePositiveInt(pick('maxStreamsPerUser') ?? 256, '--max-streams-per-user'),
+    maxClientResets: parsePositiveInt(pick('maxClientResets') ?? 100, '--max-client-resets'),
+    clientResetWindowMs: parseDuration(pick('clientResetWindow') ?? '10s', '--client-reset-window'),
+    tunnelMaxMessageBytes: tunnelMaxMessage,
+  };
 }
 
 type Pick = <K extends keyof EdgeConfigInput>(key: K) => EdgeConfigInput[K];
@@ -384,4 +472,10 @@ function parsePositiveInt(value: string | number, flag: string): number {
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${flag} must be a positive whole number, not "${value}"`);
   return n;
+}
+
+function parseSize(value: string | number, flag: string): number {
+  const bytes = parseByteSize(value);
+  if (bytes === undefined || bytes <= 0) throw new ConfigError(`${flag} must be a size such as 1048576, 512KiB, 50MiB or 1GiB, not "${value}"`);
+  return bytes;
 }

@@ -18,14 +18,20 @@ export const EDGE_ERRORS = {
   TOKEN_NOT_FOUND: { status: 404, title: 'No such token' },
   SOCKET_NAME_TAKEN: { status: 409, title: 'Socket name taken' },
   WRONG_PROTOCOL: { status: 409, title: 'Wrong socket protocol' },
+  REQUEST_TIMEOUT: { status: 408, title: 'Request timed out' },
+  BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
   PROTOCOL_VERSION: { status: 426, title: 'Protocol version mismatch' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  TOO_MANY_STREAMS: { status: 429, title: 'Too many open requests' },
+  TOO_MANY_RESETS: { status: 429, title: 'Too many aborted requests' },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
+  TOO_MANY_HEADERS: { status: 431, title: 'Too many request headers' },
   INTERNAL: { status: 500, title: 'Internal error' },
   TUNNEL_OFFLINE: { status: 502, title: 'Tunnel offline' },
   TUNNEL_ERROR: { status: 502, title: 'Tunnel connection lost' },
   APP_UNREACHABLE: { status: 502, title: 'App not reachable' },
   APP_ERROR: { status: 502, title: 'App closed the connection' },
+  TUNNEL_BUSY: { status: 503, title: 'Tunnel busy' },
   APP_TIMEOUT: { status: 504, title: 'App did not answer in time' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
@@ -35,18 +41,18 @@ export class EdgeError extends Error {
   override readonly name = 'EdgeError';
   readonly status: number;
   readonly title: string;
-  /** Seconds until a retry may succeed, sent as `Retry-After` (rate limits). */
-  readonly retryAfterSeconds: number | undefined;
+  /** Extra response headers, such as `retry-after`, or `connection: close` to drop the client's connection. */
+  readonly headers: Readonly<Record<string, string>>;
 
   constructor(
     readonly code: EdgeErrorCode,
     message: string,
-    options?: { cause?: unknown; retryAfterSeconds?: number },
+    options?: { cause?: unknown; headers?: Readonly<Record<string, string>> },
   ) {
     super(message, options);
-    this.retryAfterSeconds = options?.retryAfterSeconds;
     this.status = EDGE_ERRORS[code].status;
     this.title = EDGE_ERRORS[code].title;
+    this.headers = options?.headers ?? {};
   }
 
   toJSON(): { error: { code: EdgeErrorCode; message: string } } {

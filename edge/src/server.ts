@@ -13,7 +13,11 @@ import type { EdgeConfig } from './config.js';
 import { ControlPlane } from './control/control-plane.js';
 import { EphemeralReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
+import { closeAfterAnswer } from './limits/linger.js';
+import { ProxyLimits } from './limits/proxy-limits.js';
 import { RateLimits } from './limits/rate-limits.js';
+import { LimitReporter } from './limits/reporter.js';
+import { clientErrorHandler, connectionsCheckingInterval, headersKeptByNode, tooManyHeaders } from './limits/request-head.js';
 import { AccessLog } from './observability/access-log.js';
 import { EdgeHealth } from './observability/health.js';
 import { accessLogEnabled, edgeLoggerOptions } from './observability/logging.js';
@@ -23,6 +27,7 @@ import { sendError, sendErrorOnSocket } from './pages/error-page.js';
 import { portalRoutes } from './portal/routes.js';
 import { SocketGate } from './proxy/gate.js';
 import { ProxyHandler } from './proxy/handler.js';
+import { continueIfExpected } from './proxy/http.js';
 import { ReservedPaths } from './proxy/reserved.js';
 import { HostRouter } from './proxy/router.js';
 import type { Store } from './store/index.js';
@@ -56,27 +61,44 @@ const unknownHost = (host: string) =>
  */
 export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const { store, auth } = deps;
-  const registry = new TunnelRegistry();
+  const { limits } = config;
+  const registry = new TunnelRegistry(limits.maxStreamsPerConnection);
   const router = new HostRouter(config, store);
   let server: Server | undefined;
+  let reporter: LimitReporter | undefined;
+  const limitReporter = (): LimitReporter => reporter!;
 
   const serverFactory = (handler: FastifyServerFactoryHandler): Server => {
     server = createServer({
       maxHeaderSize: config.maxHeaderBytes,
-      requestTimeout: 0, // large uploads may take long; header time is bounded below
-      headersTimeout: 30_000,
-      keepAliveTimeout: 65_000,
+      requestTimeout: 0, // large uploads may take long; bodies have their own idle timeout (limits/request-body.ts)
+      headersTimeout: limits.headerTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingInterval(limits.headerTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
     });
+    server.maxHeadersCount = headersKeptByNode(limits.maxHeaderCount);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       res.setHeader(REQUEST_ID_HEADER, assignRequestId(req));
+      const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
+      if (tooMany) {
+        closeAfterAnswer(req, res);
+        return sendError(req, res, tooMany);
+      }
       const route = router.route(req.headers.host);
-      if (route.kind === 'edge') return handler(req, res);
+      if (route.kind === 'edge') {
+        continueIfExpected(req, res);
+        return handler(req, res);
+      }
       if (route.kind === 'unknown') return proxy.handleUnknownHost(req, res, route.host, unknownHost(route.host));
       proxy.handleRequest(req, res, route.socket, route.host);
     });
+    // Without this Node answers "100 Continue" before any check: the edge sends it itself, once it takes the body.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server!.emit('request', req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       assignRequestId(req);
       socket.on('error', () => socket.destroy());
+      const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
+      if (tooMany) return sendErrorOnSocket(req, socket, tooMany);
       const route = router.route(req.headers.host);
       if (route.kind === 'socket') return proxy.handleUpgrade(req, socket, head, route.socket, route.host);
       if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);
@@ -88,6 +110,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
 
   const app = Fastify({
     serverFactory,
+    clientErrorHandler: clientErrorHandler(limitReporter, { maxHeaderBytes: config.maxHeaderBytes, headerTimeoutMs: limits.headerTimeoutMs }),
     // Unknown fields are refused with a message, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
     logger: edgeLoggerOptions(config.logLevel),
@@ -95,6 +118,8 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     genReqId: requestIdOf,
   });
 
+  reporter = new LimitReporter(app.log);
+  const proxyLimits = new ProxyLimits(limits, reporter);
   const audit = new AuditLog(store.audit, app.log);
   const metrics = new EdgeMetrics(registry);
   const health = new EdgeHealth(store);
@@ -102,11 +127,11 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const devices = new DeviceFlow(store, audit, auth.edgeUrl);
   const reaper = new EphemeralReaper(store, registry, control);
   const gate = new SocketGate(config, store, auth);
-  const limits = new RateLimits(config.rateLimits, app.log);
+  const rateLimits = new RateLimits(config.rateLimits, app.log);
   const access = new AccessLog(app.log, metrics, accessLogEnabled(config.logLevel));
-  const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit, access);
-  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics);
-  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log), auth.live, audit, app.log, metrics);
+  const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit, access, proxyLimits);
+  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics, reporter);
+  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log), auth.live, audit, app.log, metrics, proxyLimits);
 
   app.setErrorHandler((err: Error & { validation?: Parameters<typeof validationMessage>[1]; validationContext?: string; statusCode?: number }, request, reply) => {
     const clientFault = err.validation !== undefined || (err.statusCode !== undefined && err.statusCode < 500);
@@ -114,8 +139,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     const edgeErr =
       err instanceof EdgeError ? err : clientFault ? new EdgeError('BAD_REQUEST', message) : new EdgeError('INTERNAL', 'internal error');
     if (edgeErr.code === 'INTERNAL') request.log.error({ err }, 'request failed');
-    if (edgeErr.retryAfterSeconds !== undefined) reply.header('retry-after', String(edgeErr.retryAfterSeconds));
-    reply.code(edgeErr.status).header('postern-error', edgeErr.code).send(edgeErr.toJSON());
+    reply.code(edgeErr.status).headers(edgeErr.headers).header('postern-error', edgeErr.code).send(edgeErr.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
     sendError(request.raw, reply.raw, new EdgeError('NOT_FOUND', `Nothing at ${request.url} on this edge.`));
@@ -135,9 +159,9 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
-  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices, limits });
-  app.register(authRoutes, { config, store, auth, router, audit, limits, metrics });
-  app.register(deviceRoutes, { config, store, auth, devices, limits });
+  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices, limits: rateLimits });
+  app.register(authRoutes, { config, store, auth, router, audit, limits: rateLimits, metrics });
+  app.register(deviceRoutes, { config, store, auth, devices, limits: rateLimits });
 
   if (!server) throw new Error('fastify did not create the HTTP server');
   return { app, server, registry, audit, reaper, metrics, health };

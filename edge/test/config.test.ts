@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { printConfig } from '../src/config-print.js';
 import { ConfigError, edgeConfigFromEnv, edgeConfigFromFile, resolveEdgeConfig } from '../src/config.js';
 
@@ -52,6 +53,17 @@ for (const [flags, fragment] of [
   [{ tunnelPingInterval: '10s', tunnelPingTimeout: '10s' }, '--tunnel-ping-timeout must be longer than --tunnel-ping-interval'],
   [{ tunnelPingInterval: 'often' }, '--tunnel-ping-interval must be a duration'],
   [{ shutdownGrace: '0s' }, '--shutdown-grace must be greater than zero'],
+  [{ maxHeaderCount: '0' }, '--max-header-count must be a positive whole number'],
+  [{ maxBodyBytes: 'lots' }, '--max-body-bytes must be a size'],
+  [{ maxBodyBytes: '0' }, '--max-body-bytes must be a size'],
+  [{ headerTimeout: 'never' }, '--header-timeout must be a duration'],
+  [{ bodyIdleTimeout: '0s' }, '--body-idle-timeout must be greater than zero'],
+  [{ keepAliveTimeout: '-5s' }, '--keep-alive-timeout must be a duration'],
+  [{ maxStreamsPerConnection: '20001' }, '--max-streams-per-connection must be at most 20000'],
+  [{ maxStreamsPerUser: '1.5' }, '--max-streams-per-user must be a positive whole number'],
+  [{ maxClientResets: 'many' }, '--max-client-resets must be a positive whole number'],
+  [{ clientResetWindow: 'soon' }, '--client-reset-window must be a duration'],
+  [{ tunnelMaxMessage: '64KiB' }, '--tunnel-max-message must be from 128KiB to 64MiB'],
 ] as const) {
   test(`a bad value is refused with a precise message: ${JSON.stringify(flags)}`, () => {
     assert.throws(() => resolveEdgeConfig(flags), (err: unknown) => err instanceof ConfigError && err.message.includes(fragment));
@@ -86,6 +98,69 @@ test('rate limits read from the YAML file by their snake_case keys, and print ba
     assert.match(printed, /^rate_login_per_address: 7\/2m$/m);
     assert.match(printed, /^rate_api_bad_token_per_address: off$/m);
     assert.match(printed, /^rate_api_per_account: 600\/1m$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('limits have sane defaults', () => {
+  assert.deepEqual(resolveEdgeConfig({}).limits, {
+    maxHeaderCount: 100,
+    maxBodyBytes: 1024 ** 3,
+    headerTimeoutMs: 30_000,
+    bodyIdleTimeoutMs: 60_000,
+    keepAliveTimeoutMs: 65_000,
+    maxStreamsPerConnection: 10_000,
+    maxStreamsPerUser: 256,
+    maxClientResets: 100,
+    clientResetWindowMs: 10_000,
+    tunnelMaxMessageBytes: 256 * 1024,
+  });
+});
+
+test('limits come from flags, POSTERN_* variables and snake_case YAML keys, and --print-config shows them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-config-'));
+  try {
+    const file = join(dir, 'edge.yaml');
+    writeFileSync(
+      file,
+      'max_header_count: 50\nmax_body_bytes: 10MiB\nheader_timeout: 10s\nbody_idle_timeout: 20s\nkeep_alive_timeout: 30s\n' +
+        'max_streams_per_connection: 500\nmax_streams_per_user: 40\nmax_client_resets: 20\nclient_reset_window: 1m\ntunnel_max_message: 1MiB\n',
+    );
+    const env = edgeConfigFromEnv({ POSTERN_MAX_BODY_BYTES: '20MiB', POSTERN_MAX_STREAMS_PER_USER: '60', POSTERN_MAX_HEADER_BYTES: '8192' });
+    const config = resolveEdgeConfig({ maxStreamsPerUser: '70' }, env, edgeConfigFromFile(file));
+    assert.equal(config.maxHeaderBytes, 8192);
+    assert.deepEqual(config.limits, {
+      maxHeaderCount: 50,
+      maxBodyBytes: 20 * 1024 ** 2,
+      headerTimeoutMs: 10_000,
+      bodyIdleTimeoutMs: 20_000,
+      keepAliveTimeoutMs: 30_000,
+      maxStreamsPerConnection: 500,
+      maxStreamsPerUser: 70,
+      maxClientResets: 20,
+      clientResetWindowMs: 60_000,
+      tunnelMaxMessageBytes: 1024 ** 2,
+    });
+    const printed = parseYaml(printConfig(config)) as Record<string, unknown>;
+    for (const [key, value] of Object.entries({
+      max_header_bytes: 8192,
+      max_header_count: 50,
+      max_body_bytes: '20MiB',
+      header_timeout: '10s',
+      body_idle_timeout: '20s',
+      keep_alive_timeout: '30s',
+      max_streams_per_connection: 500,
+      max_streams_per_user: 70,
+      max_client_resets: 20,
+      client_reset_window: '1m',
+      tunnel_max_message: '1MiB',
+    })) {
+      assert.equal(printed[key], value, key);
+    }
+    // What --print-config prints is a config file the edge reads back to the same limits.
+    writeFileSync(file, printConfig(config));
+    assert.deepEqual(resolveEdgeConfig({}, {}, edgeConfigFromFile(file)).limits, config.limits);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -19,6 +19,7 @@ const socket = (over: Partial<SocketRecord> = {}): SocketRecord => ({
   allowedGithubTeams: [],
   allowedGroups: [],
   identityHeaders: {},
+  maxBodyBytes: null,
   ephemeral: false,
   createdAt: 0,
   ...over,

@@ -17,8 +17,28 @@ test('the database is created in WAL mode with the schema migrated, and reopenin
   store.close();
   const again = Store.open(path);
   assert.equal(again.accounts.findByEmail('alice@example.com')?.id, account.id);
-  assert.equal(again.db.pragma('user_version', { simple: true }), 3);
+  assert.equal(again.db.pragma('user_version', { simple: true }), 4);
   again.close();
+});
+
+test("migration 4 gives existing sockets the edge's body limit (null); a socket's own limit is stored and must be positive", () => {
+  const path = join(dir, 'v3.db');
+  const store = Store.open(path);
+  const { account } = store.accounts.ensure('dana@example.com');
+  const old = store.sockets.create({ accountId: account.id, name: 'old' });
+  // Back to the schema before migration 4, with a socket in it.
+  store.db.exec('ALTER TABLE sockets DROP COLUMN max_body_bytes');
+  store.db.pragma('user_version = 3');
+  store.close();
+  const upgraded = Store.open(path);
+  assert.equal(upgraded.db.pragma('user_version', { simple: true }), 4);
+  assert.equal(upgraded.sockets.findById(old.id)?.maxBodyBytes, null);
+  const limited = upgraded.sockets.create({ accountId: account.id, name: 'uploads', maxBodyBytes: 50 * 1024 * 1024 });
+  assert.equal(upgraded.sockets.findById(limited.id)?.maxBodyBytes, 50 * 1024 * 1024);
+  assert.equal(upgraded.sockets.update(limited.id, { maxBodyBytes: null })?.maxBodyBytes, null);
+  assert.equal(upgraded.sockets.findById(limited.id)?.maxBodyBytes, null);
+  assert.throws(() => upgraded.sockets.update(limited.id, { maxBodyBytes: 0 }), /CHECK constraint/);
+  upgraded.close();
 });
 
 test('a database from a newer Postern is refused', () => {

@@ -30,7 +30,7 @@ export {
   TCP_MAX_MESSAGE,
   type WebSocketByteStreamOptions,
 } from './ws-byte-stream.js';
-export { MuxSession, type SessionOptions, type SessionRole, type SessionCloseInfo } from './session.js';
+export { MuxSession, DEFAULT_MAX_STREAMS, type SessionOptions, type SessionRole, type SessionCloseInfo } from './session.js';
 export { ProtocolError, StreamResetError, SessionClosedError } from './errors.js';
 export {
   startMonitoringServer,

@@ -50,6 +50,9 @@ export interface SessionEvents {
   close: [info: SessionCloseInfo];
 }
 
+/** Streams one side accepts open at once on a session unless told otherwise (the edge opens fewer). */
+export const DEFAULT_MAX_STREAMS = 20_000;
+
 const BATCH_SIZE = 64 * 1024;
 /** EVENT bytes allowed to wait for the writer: a burst of finished requests in one turn stays bounded. */
 const EVENT_QUEUE_LIMIT = 64 * 1024;
@@ -111,7 +114,7 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     this.opts = {
       pingIntervalMs: 10_000,
       deadAfterMs: 25_000,
-      maxStreams: 20_000,
+      maxStreams: DEFAULT_MAX_STREAMS,
       highWaterMark: 256 * 1024,
       initialWindow: INITIAL_WINDOW,
       maxWindow: MAX_WINDOW,

@@ -131,13 +131,14 @@ export function requestTimed(
 }
 
 /**
- * Writes `text` verbatim on a fresh TCP connection and reads until the peer closes (or until one
- * whole response arrived when it carries a Content-Length). For requests a normal client refuses to send.
+ * Writes `text` verbatim on a fresh TCP connection (from `localAddress` if given) and reads until the
+ * peer closes (or until one whole response arrived when it carries a Content-Length). For requests a
+ * normal client refuses to send.
  */
-export function rawHttp(port: number, text: string | Buffer, timeoutMs = 10_000): Promise<{ status: number; head: string; body: string }> {
+export function rawHttp(port: number, text: string | Buffer, timeoutMs = 10_000, localAddress?: string): Promise<{ status: number; head: string; body: string }> {
   let socket: Socket | undefined;
   const done = new Promise<{ status: number; head: string; body: string }>((resolve, reject) => {
-    socket = tcpConnect({ host: '127.0.0.1', port });
+    socket = tcpConnect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
     const chunks: Buffer[] = [];
     const finish = () => {
       const all = Buffer.concat(chunks).toString('latin1');

@@ -23,7 +23,8 @@ export interface UploadRecord {
  *   GET  /hello              "hello from origin"
  *   GET  /bytes?n=N          N deterministic bytes (see pattern.ts), streamed with backpressure;
  *                            with &chunked=1 without a Content-Length (chunked encoding)
- *   POST /sha256             streams the body, answers {"sha256","length"}
+ *   POST /sha256?wait=N      streams the body (after N ms without reading), answers {"sha256","length"}
+ *   POST /echo               answers 200 at once, then streams the body back
  *   GET  /headers            the request headers as JSON ({headers, rawHeaders})
  *   GET  /sse?n=5&gap=200    n Server-Sent Events, gap ms apart
  *   GET  /slow?ms=N          answers after N ms
@@ -35,6 +36,8 @@ export interface UploadRecord {
 export class Origin {
   readonly requests: SeenRequest[] = [];
   readonly uploads: UploadRecord[] = [];
+  /** URLs of requests whose connection closed before the app finished answering. */
+  readonly abandoned: string[] = [];
   /** performance.now() at which each event of the latest /sse response was written. */
   sseSentAt: number[] = [];
   /** Resolvers waiting for a request to a path prefix to start. */
@@ -92,7 +95,10 @@ export class Origin {
   private attach(): void {
     this.server.on('request', (req, res) => {
       this.record(req);
-      res.once('close', () => this.depart(req.url ?? ''));
+      res.once('close', () => {
+        if (!res.writableFinished) this.abandoned.push(req.url ?? '');
+        this.depart(req.url ?? '');
+      });
       this.handle(req, res).catch((err: Error) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`origin failure: ${err.message}`);
@@ -155,6 +161,7 @@ export class Origin {
         return;
       }
       case 'POST /sha256': {
+        await new Promise((resolve) => setTimeout(resolve, int('wait', 0)));
         const hash = createHash('sha256');
         let length = 0;
         for await (const chunk of req) {
@@ -167,6 +174,11 @@ export class Origin {
         res.end(JSON.stringify(record));
         return;
       }
+      case 'POST /echo':
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.flushHeaders();
+        req.pipe(res);
+        return;
       case 'GET /headers':
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ headers: req.headers, rawHeaders: req.rawHeaders }));
@@ -188,7 +200,14 @@ export class Origin {
       }
       case 'GET /slow': {
         const ms = int('ms', 1000);
-        await new Promise((resolve) => setTimeout(resolve, ms));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          res.once('close', () => {
+            clearTimeout(timer); // the client is gone: nothing to wait for
+            resolve();
+          });
+        });
+        if (res.destroyed) return;
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end(`slept ${ms} ms`);
         return;

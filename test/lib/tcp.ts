@@ -43,9 +43,9 @@ export function roundTrip(port: number, data: Buffer, timeoutMs = 20_000): Promi
   return withTimeout(done, timeoutMs, `an echo round trip of ${data.length} bytes`).finally(() => socket?.destroy());
 }
 
-/** An open connection to 127.0.0.1:PORT with what it received so far and a promise of its close. */
-export async function openConnection(port: number, timeoutMs = 10_000): Promise<{ socket: Socket; received: Buffer[]; closed: Promise<void> }> {
-  const socket = connect({ host: '127.0.0.1', port });
+/** An open connection to 127.0.0.1:PORT (from `localAddress` if given) with what it received so far and a promise of its close. */
+export async function openConnection(port: number, timeoutMs = 10_000, localAddress?: string): Promise<{ socket: Socket; received: Buffer[]; closed: Promise<void> }> {
+  const socket = connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
   const received: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => received.push(chunk));
   socket.on('error', () => undefined); // a reset shows as the close the tests wait for

@@ -8,11 +8,12 @@ import { ApiClient } from '../api-client.js';
 import { resolveCredentials } from '../credentials.js';
 import { ConnectView } from '../connect-view.js';
 import { CliError } from '../errors.js';
+import { addLimitOptions, limitsBody, type LimitOptions } from '../limit-options.js';
 import { parseDuration, parseIntInRange, parseListenAddress } from '../parse.js';
 import { addRuleOptions, rulesBody, type RuleOptions } from '../rule-options.js';
 import { onShutdown } from '../signals.js';
 
-interface ConnectOptions extends RuleOptions {
+interface ConnectOptions extends RuleOptions, LimitOptions {
   port: string;
   host: string;
   name?: string;
@@ -62,7 +63,7 @@ async function resolveServed(api: ApiClient, opts: ConnectOptions, port: number)
     return { socket, tunnelId: opts.tunnel, cleanUp: async () => undefined };
   }
   if (opts.tunnel) throw new CliError('--tunnel needs --socket (the socket that tunnel belongs to)');
-  const socket = await api.createSocket({ name: opts.name ?? `app-${port}`, ephemeral: true, ...rulesBody(opts) });
+  const socket = await api.createSocket({ name: opts.name ?? `app-${port}`, ephemeral: true, ...rulesBody(opts), ...limitsBody(opts) });
   const cleanUp = async () => {
     await api.deleteSocket(socket.id).catch(() => undefined); // its tunnel goes with it
   };
@@ -92,7 +93,7 @@ export function registerConnect(program: Command): void {
     .option('--name <name>', 'name of the socket (quick share: created now, removed on exit)')
     .option('--socket <id>', 'serve an existing socket (postern socket create) instead of a quick share')
     .option('--tunnel <id>', 'the tunnel of that socket to connect as (postern tunnel create)');
-  addRuleOptions(command)
+  addLimitOptions(addRuleOptions(command))
     .option('--connections <n>', 'parallel tunnel connections to the edge', String(DEFAULT_CONNECTIONS))
     .option('--rewrite-host [host]', "send the app this Host header instead of the public one (default host:port of the app)")
     .option('--grace <duration>', 'on stop, how long in-flight requests may finish', `${DEFAULT_GRACE_MS / 1000}s`)
@@ -112,8 +113,8 @@ export function registerConnect(program: Command): void {
       if (pingIntervalMs <= 0) throw new CliError('--ping-interval must be greater than zero');
       if (deadAfterMs <= pingIntervalMs) throw new CliError('--ping-timeout must be longer than --ping-interval (a link is dead after missing more than one ping)');
       if (!/^[A-Za-z0-9.:[\]-]+$/.test(opts.host)) throw new CliError(`--host must be a host name or address, not "${opts.host}"`);
-      if (opts.socket && (opts.name || Object.keys(rulesBody(opts)).length > 0)) {
-        throw new CliError('--name and access-rule flags describe a new quick share; for --socket change them with "postern socket update"');
+      if (opts.socket && (opts.name || Object.keys({ ...rulesBody(opts), ...limitsBody(opts) }).length > 0)) {
+        throw new CliError('--name and access-rule flags describe a new quick share (so does --max-body-size); for --socket change them with "postern socket update"');
       }
       const hostRewrite = opts.rewriteHost === true ? `${opts.host}:${port}` : opts.rewriteHost || undefined;
       const metricsAt = opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics, '--metrics');

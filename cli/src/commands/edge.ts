@@ -23,6 +23,16 @@ interface EdgeFlags {
   publicScheme?: string;
   upstreamTimeout?: string;
   maxHeaderBytes?: string;
+  maxHeaderCount?: string;
+  maxBodyBytes?: string;
+  headerTimeout?: string;
+  bodyIdleTimeout?: string;
+  keepAliveTimeout?: string;
+  maxStreamsPerConnection?: string;
+  maxStreamsPerUser?: string;
+  maxClientResets?: string;
+  clientResetWindow?: string;
+  tunnelMaxMessage?: string;
   logLevel?: string;
   oidcIssuer?: string[];
   oidcClientId?: string[];
@@ -84,6 +94,16 @@ export function registerEdge(program: Command): void {
     .option('--public-scheme <http|https>', 'scheme browsers use (https when TLS ends in front of the edge)')
     .option('--upstream-timeout <duration>', 'time the app has to answer before a 504 (default 60s)')
     .option('--max-header-bytes <n>', 'request headers above this get 431 (default 16384)')
+    .option('--max-header-count <n>', 'requests with more header fields get 431 (default 100)')
+    .option('--max-body-bytes <size>', "request bodies above this get 413, e.g. 50MiB; a socket may set its own (default 1GiB)")
+    .option('--header-timeout <duration>', 'time to send the request headers before 408 (default 30s)')
+    .option('--body-idle-timeout <duration>', 'a request body that stops arriving this long gets 408 (default 60s)')
+    .option('--keep-alive-timeout <duration>', 'idle keep-alive connections close after this (default 65s)')
+    .option('--max-streams-per-connection <n>', 'requests, WebSockets and TCP streams per tunnel connection; above it 503 (default 10000)')
+    .option('--max-streams-per-user <n>', 'open requests and WebSockets per user or public client address and socket; above it 429 (default 256)')
+    .option('--max-client-resets <n>', 'requests a client address may abort per --client-reset-window before 429 (default 100)')
+    .option('--client-reset-window <duration>', 'window of --max-client-resets (default 10s)')
+    .option('--tunnel-max-message <size>', "largest WebSocket message a connector may send (default 256KiB)")
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option('--config <file>', 'YAML config file (flags and POSTERN_* env win over it)')
     .option('--oidc-issuer <url>', 'an OpenID Connect issuer (repeatable; redirect URI: <edge URL>/auth/callback)', collect)
@@ -116,6 +136,16 @@ export function registerEdge(program: Command): void {
           publicScheme: opts.publicScheme,
           upstreamTimeout: opts.upstreamTimeout,
           maxHeaderBytes: opts.maxHeaderBytes,
+          maxHeaderCount: opts.maxHeaderCount,
+          maxBodyBytes: opts.maxBodyBytes,
+          headerTimeout: opts.headerTimeout,
+          bodyIdleTimeout: opts.bodyIdleTimeout,
+          keepAliveTimeout: opts.keepAliveTimeout,
+          maxStreamsPerConnection: opts.maxStreamsPerConnection,
+          maxStreamsPerUser: opts.maxStreamsPerUser,
+          maxClientResets: opts.maxClientResets,
+          clientResetWindow: opts.clientResetWindow,
+          tunnelMaxMessage: opts.tunnelMaxMessage,
           logLevel: opts.logLevel,
           oidc: oidcFromFlags(opts),
           githubClientId: opts.githubClientId,

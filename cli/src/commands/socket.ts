@@ -3,11 +3,12 @@ import type { SocketInfo } from '../api-client.js';
 import { apiClient, clientOptions } from '../client-command.js';
 import type { ClientOptions } from '../credentials.js';
 import { CliError } from '../errors.js';
+import { addLimitOptions, describeBodyLimit, limitsBody, type LimitOptions } from '../limit-options.js';
 import { out } from '../output.js';
 import { addRuleOptions, describeRules, rulesBody, type RuleOptions } from '../rule-options.js';
 import { table } from '../table.js';
 
-type Opts = ClientOptions & RuleOptions & { json?: boolean };
+type Opts = ClientOptions & RuleOptions & LimitOptions & { json?: boolean };
 
 const status = (s: SocketInfo) => (s.online ? out.good('online') : out.dim('offline'));
 
@@ -21,6 +22,7 @@ function showSocket(socket: SocketInfo): void {
       ['status', `${status(socket)}${socket.connections > 0 ? ` (${socket.connections} connection${socket.connections === 1 ? '' : 's'})` : ''}`],
       ['access', describeRules(socket)],
       ['headers', `${socket.identity_headers.email}, ${socket.identity_headers.user}, X-Postern-Assertion`],
+      ['max body', describeBodyLimit(socket)],
       ['created', socket.created_at + (socket.ephemeral ? ' (quick share)' : '')],
     ],
   ).split('\n').slice(1).join('\n'));
@@ -34,9 +36,9 @@ export function registerSocket(program: Command): void {
     .description('create a socket; its hostname <name>-<account> stays the same for good')
     .requiredOption('--name <name>', 'name of the socket (also the start of its hostname)')
     .option('--protocol <protocol>', 'http, or tcp for raw TCP (ssh, databases; reached with postern tcp)', 'http');
-  clientOptions(addRuleOptions(create)).action(async (opts: Opts & { name: string; protocol: string }) => {
+  clientOptions(addLimitOptions(addRuleOptions(create))).action(async (opts: Opts & { name: string; protocol: string }) => {
     if (opts.protocol !== 'http' && opts.protocol !== 'tcp') throw new CliError(`--protocol must be http or tcp, not "${opts.protocol}"`);
-    const created = await apiClient(opts).createSocket({ name: opts.name, protocol: opts.protocol, ...rulesBody(opts) });
+    const created = await apiClient(opts).createSocket({ name: opts.name, protocol: opts.protocol, ...rulesBody(opts), ...limitsBody(opts) });
     if (opts.json) return out.json(created);
     out.success(`socket ${created.id} created: ${out.highlight(created.url)}`);
     if (!created.cloudauth) out.warn('this socket is public: anyone who knows the URL can reach it (add --cloudauth or allowed-* rules)');
@@ -58,15 +60,15 @@ export function registerSocket(program: Command): void {
 
   const update = socket
     .command('update <id>')
-    .description("change a socket's name or access rules (lists replace the old ones; the hostname never changes)")
+    .description("change a socket's name, access rules or body limit (lists replace the old ones; the hostname never changes)")
     .option('--name <name>', 'new display name')
     .option('--no-cloudauth', 'make the socket public (only without allowed-* rules)');
-  clientOptions(addRuleOptions(update)).action(async (id: string, opts: Opts & { name?: string; cloudauth?: boolean }, command: Command) => {
+  clientOptions(addLimitOptions(addRuleOptions(update))).action(async (id: string, opts: Opts & { name?: string; cloudauth?: boolean }, command: Command) => {
     // --no-cloudauth gives cloudauth a default of true: only a flag actually typed may change it.
     const { cloudauth, ...rest } = opts;
     const typed = command.getOptionValueSource('cloudauth') === 'cli' ? { cloudauth } : {};
-    const patch = { ...rulesBody(rest), ...typed, ...(opts.name ? { name: opts.name } : {}) };
-    if (Object.keys(patch).length === 0) throw new CliError('nothing to change: give --name, --cloudauth/--no-cloudauth or an --allowed-* rule');
+    const patch = { ...rulesBody(rest), ...limitsBody(rest), ...typed, ...(opts.name ? { name: opts.name } : {}) };
+    if (Object.keys(patch).length === 0) throw new CliError('nothing to change: give --name, --cloudauth/--no-cloudauth, an --allowed-* rule or --max-body-size');
     const updated = await apiClient(opts).updateSocket(id, patch);
     if (opts.json) return out.json(updated);
     out.success(`socket ${updated.id} updated; access: ${describeRules(updated)}`);

@@ -40,6 +40,19 @@ export const ruleProperties = {
   },
 } as const;
 
+/** Largest per-socket body limit (1 TiB): a number the JSON and SQLite sides both hold exactly. */
+export const MAX_SOCKET_BODY_BYTES = 1024 ** 4;
+
+/** Limits a socket's owner sets; shared by create and update. */
+export const limitProperties = {
+  max_body_bytes: {
+    type: ['integer', 'null'],
+    minimum: 1,
+    maximum: MAX_SOCKET_BODY_BYTES,
+    description: "Largest request body in bytes (413 above it); null uses the edge's --max-body-bytes.",
+  },
+} as const;
+
 export const socketName = { type: 'string', minLength: 1, maxLength: 63 } as const;
 
 export const socketSchema = {
@@ -58,6 +71,7 @@ export const socketSchema = {
     allowed_github_teams: strings,
     allowed_groups: strings,
     identity_headers: { type: 'object', properties: { email: str, user: str } },
+    max_body_bytes: { type: ['integer', 'null'], description: "null: the edge's default applies" },
     ephemeral: bool,
     created_at: str,
     online: bool,

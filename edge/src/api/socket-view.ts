@@ -16,6 +16,8 @@ export interface SocketView {
   readonly allowed_github_teams: readonly string[];
   readonly allowed_groups: readonly string[];
   readonly identity_headers: { readonly email: string; readonly user: string };
+  /** The socket's own body limit; null when the edge's default applies. */
+  readonly max_body_bytes: number | null;
   readonly ephemeral: boolean;
   readonly created_at: string;
 }
@@ -43,6 +45,7 @@ export function socketView(socket: SocketRecord, config: EdgeConfig): SocketView
       email: socket.identityHeaders.email ?? DEFAULT_IDENTITY_HEADERS.email,
       user: socket.identityHeaders.user ?? DEFAULT_IDENTITY_HEADERS.user,
     },
+    max_body_bytes: socket.maxBodyBytes,
     ephemeral: socket.ephemeral,
     created_at: new Date(socket.createdAt).toISOString(),
   };

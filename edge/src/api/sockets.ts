@@ -8,7 +8,7 @@ import { socketNameProblem } from '../store/labels.js';
 import { LabelTakenError, type SocketPatch, type SocketRecord } from '../store/sockets.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import { accountOf, actorOf, requirePublisher } from './authenticate.js';
-import { authErrors, idParams, listOf, ref, ruleProperties, socketName } from './schemas.js';
+import { authErrors, idParams, limitProperties, listOf, ref, ruleProperties, socketName } from './schemas.js';
 import { socketView, type SocketView } from './socket-view.js';
 import { socketStatus } from './views.js';
 
@@ -23,18 +23,23 @@ export interface SocketRulesBody {
   identity_headers?: { email?: string; user?: string };
 }
 
+/** Limits a socket's owner may set; null returns to the edge's default. */
+export interface SocketLimitsBody {
+  max_body_bytes?: number | null;
+}
+
 /** The body of `POST /api/v1/sockets` (the CLI sends the same shape). */
-export interface CreateSocketBody extends SocketRulesBody {
+export interface CreateSocketBody extends SocketRulesBody, SocketLimitsBody {
   name: string;
   protocol?: 'http' | 'tcp';
   ephemeral?: boolean;
 }
 
-export interface UpdateSocketBody extends SocketRulesBody {
+export interface UpdateSocketBody extends SocketRulesBody, SocketLimitsBody {
   name?: string;
 }
 
-type Rules = Required<Omit<SocketPatch, 'name'>>;
+type Rules = Required<Omit<SocketPatch, 'name' | 'maxBodyBytes'>>;
 
 const slug = /^[a-z0-9](?:[a-z0-9-]{0,38})$/i;
 
@@ -133,7 +138,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
           type: 'object',
           additionalProperties: false,
           required: ['name'],
-          properties: { name: socketName, protocol: { type: 'string', enum: ['http', 'tcp'] }, ephemeral: { type: 'boolean' }, ...ruleProperties },
+          properties: { name: socketName, protocol: { type: 'string', enum: ['http', 'tcp'] }, ephemeral: { type: 'boolean' }, ...ruleProperties, ...limitProperties },
         },
         response: { 201: ref('Socket'), ...authErrors, 403: ref('Error'), 409: ref('Error') },
       },
@@ -145,7 +150,14 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
       const rules = resolveRules(request.body, undefined, protocol);
       let socket: SocketRecord;
       try {
-        socket = store.sockets.create({ accountId: account.id, name: request.body.name.trim(), protocol, ephemeral: request.body.ephemeral ?? false, ...rules });
+        socket = store.sockets.create({
+          accountId: account.id,
+          name: request.body.name.trim(),
+          protocol,
+          ephemeral: request.body.ephemeral ?? false,
+          maxBodyBytes: request.body.max_body_bytes ?? null,
+          ...rules,
+        });
       } catch (err) {
         if (err instanceof LabelTakenError) throw new EdgeError('SOCKET_NAME_TAKEN', `${err.message}: pick another name, or delete that socket first`);
         throw err;
@@ -170,10 +182,10 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
     '/sockets/:id',
     {
       schema: {
-        summary: 'Change a socket’s name or rules',
+        summary: 'Change a socket’s name, rules or limits',
         description: 'Lists replace the old ones. The hostname never changes. Open WebSocket and TCP streams are closed so they are checked against the new rules.',
         params: idParams('sck'),
-        body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { name: socketName, ...ruleProperties } },
+        body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { name: socketName, ...ruleProperties, ...limitProperties } },
         response: { 200: ref('Socket'), ...authErrors, 404: ref('Error') },
       },
     },
@@ -181,7 +193,11 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
       const socket = ownSocket(request);
       if (request.body.name !== undefined) checkName(request.body.name);
       const rules = resolveRules(request.body, socket, socket.protocol);
-      const patch: SocketPatch = { ...rules, ...(request.body.name !== undefined ? { name: request.body.name.trim() } : {}) };
+      const patch: SocketPatch = {
+        ...rules,
+        ...(request.body.name !== undefined ? { name: request.body.name.trim() } : {}),
+        ...(request.body.max_body_bytes !== undefined ? { maxBodyBytes: request.body.max_body_bytes } : {}),
+      };
       return view(control.update(socket, patch, actorOf(request), Object.keys(request.body)));
     },
   );

@@ -33,7 +33,7 @@ export async function deviceRoutes(app: FastifyInstance, deps: { config: EdgeCon
     const who = login.user.email ?? login.user.subject;
     // User codes are short: a signed-in person must not try them by the thousand.
     const refused = limits.take(['deviceApprovePerSession', login.record.idHash]);
-    if (refused) return page(reply.header('retry-after', String(refused.retryAfterSeconds)), 429, deviceCodePage({ who, error: refused.message, footer }));
+    if (refused) return page(reply.headers(refused.headers), 429, deviceCodePage({ who, error: refused.message, footer }));
     const body = request.body ?? {};
     const code = normalizeUserCode(body.user_code ?? '');
     const pending = code ? store.devices.findByUserCode(code) : undefined;

@@ -173,7 +173,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const refused = limits.take(...attempt);
     if (refused) {
       const retry = newTransaction(reply, 'local', target);
-      reply.header('retry-after', String(refused.retryAfterSeconds));
+      reply.headers(refused.headers);
       return html(reply, 429, localLoginPage({ transaction: retry, action: '/auth/local', error: refused.message, email: body.email ?? '', footer }));
     }
     const account = email ? store.accounts.findByEmail(email) : undefined;

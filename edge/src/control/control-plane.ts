@@ -42,11 +42,11 @@ export class ControlPlane {
     });
   }
 
-  /** New rules apply to the next request; open streams are closed so they are checked again. */
+  /** New rules apply to the next request; open streams are closed so they are checked again (a new body limit alone keeps them). */
   update(socket: SocketRecord, patch: SocketPatch, actor: Actor, changed: readonly string[]): SocketRecord {
     const updated = this.store.sockets.update(socket.id, patch) ?? socket;
     this.router.forget(socket.hostname);
-    this.live.closeSocket(socket.id);
+    if (changed.some((field) => field !== 'max_body_bytes')) this.live.closeSocket(socket.id);
     this.audit.record({ type: 'socket.update', accountId: socket.accountId, socketId: socket.id, actor: actor.email, remote: actor.remote, detail: { changed } });
     return updated;
   }

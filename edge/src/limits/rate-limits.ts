@@ -77,7 +77,7 @@ export class RateLimits {
       this.refund(...hits.slice(0, i));
       const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
       if (decision.firstRefusal) this.log.warn({ limit: name, key, retry_after_s: retryAfterSeconds }, 'rate limit reached');
-      return new EdgeError('RATE_LIMITED', TOO_MANY[name](waitInWords(retryAfterSeconds)), { retryAfterSeconds });
+      return new EdgeError('RATE_LIMITED', TOO_MANY[name](waitInWords(retryAfterSeconds)), { headers: { 'retry-after': String(retryAfterSeconds) } });
     }
     return undefined;
   }

@@ -23,24 +23,32 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: EdgeEr
   const json = wantsJson(req);
   const body = json ? JSON.stringify(err.toJSON()) : renderErrorHtml(err, req.headers.host ?? '');
   res.writeHead(err.status, {
+    ...err.headers,
     'content-type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     'postern-error': err.code,
-    ...(err.retryAfterSeconds !== undefined ? { 'retry-after': String(err.retryAfterSeconds) } : {}),
   });
   res.end(body);
 }
 
 /** The same answer on a raw socket, for upgrade requests that never became an HTTP response object. */
 export function sendErrorOnSocket(req: IncomingMessage, socket: Duplex, err: EdgeError): void {
-  const json = wantsJson(req);
-  const body = json ? JSON.stringify(err.toJSON()) : renderErrorHtml(err, req.headers.host ?? '');
+  writeErrorOnSocket(socket, err, wantsJson(req), req.headers.host ?? '', requestIdOf(req));
+}
+
+/** Writes an error answer and closes the connection; also for requests whose head could not be parsed. */
+export function writeErrorOnSocket(socket: Duplex, err: EdgeError, json: boolean, host: string, requestId?: string): void {
+  const body = json ? JSON.stringify(err.toJSON()) : renderErrorHtml(err, host);
+  const extra = Object.entries({ ...err.headers, ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}) })
+    .filter(([name]) => name !== 'connection')
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(
     `HTTP/1.1 ${err.status} ${err.title}\r\n` +
       `content-type: ${json ? 'application/json' : 'text/html'}; charset=utf-8\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\n` +
-      `cache-control: no-store\r\npostern-error: ${err.code}\r\n${REQUEST_ID_HEADER}: ${requestIdOf(req)}\r\nconnection: close\r\n\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\n${extra}` +
+      `cache-control: no-store\r\npostern-error: ${err.code}\r\nconnection: close\r\n\r\n` +
       body,
   );
 }

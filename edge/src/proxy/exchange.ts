@@ -17,6 +17,8 @@ export interface ExchangeInput {
   readonly email: string | null;
   /** The access-log line and metrics of this request: the exchange adds the bytes it relays. */
   readonly trace: RequestTrace;
+  /** The client left before the answer finished (counted against its aborted-request rate). */
+  readonly onAbandoned: () => void;
 }
 
 /** Whether the client sends a body: framing comes from Node's strict parser. */
@@ -47,7 +49,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   constructor(
     protected readonly input: ExchangeInput,
-    private conn: TunnelConnection,
+    protected conn: TunnelConnection,
   ) {}
 
   /** Sends the request. */
@@ -74,6 +76,11 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** Tear the client connection down: a partial answer must never look complete. */
   protected abstract abortClient(err: Error): void;
 
+  /** A limit the client broke on the way up (its body): answered instead of the upstream error, never retried. */
+  protected get limitViolation(): EdgeError | undefined {
+    return undefined;
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.clientGone) controller.abort(new Error('client closed the connection'));
@@ -81,8 +88,9 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     this.settle();
-    if (!this.untouched) return this.abortClient(err);
-    if (!this.retried && !this.clientGone && this.mayRetry(err)) {
+    const violation = this.limitViolation;
+    if (!this.untouched) return this.abortClient(violation ?? err);
+    if (!violation && !this.retried && !this.clientGone && this.mayRetry(err)) {
       const next = this.input.pickConnection(this.conn);
       if (next) {
         this.retried = true;
@@ -91,7 +99,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
         return;
       }
     }
-    this.fail(upstreamError(err, this.input.targetName));
+    this.fail(violation ?? upstreamError(err, this.input.targetName));
   }
 
   /** Whether sending the request again, on another connection, is safe after `err`. */
@@ -101,10 +109,13 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
     return err instanceof SessionClosedError && IDEMPOTENT.has(req.method ?? 'GET') && !hasBody(req);
   }
 
-  /** The client went away: stop the upstream request (its mux stream gets a RESET). */
+  /** The client went away: stop the upstream request at once (its mux stream gets a RESET). */
   protected clientClosed(): void {
     this.clientGone = true;
-    if (!this.settled) this.controller?.abort(new Error('client closed the connection'));
+    if (!this.settled) {
+      this.controller?.abort(new Error('client closed the connection'));
+      this.input.onAbandoned();
+    }
     this.report(this.sentStatus ?? CLIENT_CLOSED_REQUEST);
   }
 

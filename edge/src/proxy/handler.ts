@@ -5,6 +5,8 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { AuthContext } from '../auth/context.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
+import { closeAfterAnswer } from '../limits/linger.js';
+import type { ProxyLimits } from '../limits/proxy-limits.js';
 import { CLIENT_CLOSED_REQUEST, type AccessLog, type RequestTrace } from '../observability/access-log.js';
 import { requestIdOf } from '../observability/request-id.js';
 import { forbiddenPage } from '../pages/auth-pages.js';
@@ -12,10 +14,10 @@ import { sendError, sendErrorOnSocket, wantsJson } from '../pages/error-page.js'
 import type { SocketRecord } from '../store/sockets.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
-import type { ExchangeInput } from './exchange.js';
+import { hasBody, type ExchangeInput } from './exchange.js';
 import type { GateDecision, SocketGate } from './gate.js';
 import { upstreamRequestHeaders } from './headers.js';
-import { HttpExchange } from './http.js';
+import { continueIfExpected, HttpExchange } from './http.js';
 import { identityHeaders, reservedHeaderNames } from './identity-headers.js';
 import { RESERVED_PREFIX, type ReservedPaths } from './reserved.js';
 import { UpgradeExchange } from './upgrade.js';
@@ -33,23 +35,34 @@ export class ProxyHandler {
     private readonly reserved: ReservedPaths,
     private readonly audit: AuditLog,
     private readonly access: AccessLog,
+    private readonly limits: ProxyLimits,
   ) {}
 
   handleRequest(req: IncomingMessage, res: ServerResponse, socket: SocketRecord, host: string): void {
     const trace = this.traceHttp(req, res, host, socket.id);
     if (socket.protocol === 'tcp') return this.reject(req, res, tcpSocketError(host), trace);
+    const resets = this.limits.checkResets(req);
+    if (resets) return this.reject(req, res, resets, trace);
     if (req.url?.startsWith(RESERVED_PREFIX)) {
+      continueIfExpected(req, res);
       this.reserved.handle(req, res, socket, host).catch((err: unknown) => this.internal(req, res, err, trace));
       return;
     }
     const decision = this.gate.check(req, socket, host);
     if (decision.kind !== 'allow') return this.refuse(req, res, decision, socket, host, trace);
     trace.user = decision.identity?.email ?? null;
+    const tooLarge = this.limits.checkDeclaredBody(req, socket);
+    if (tooLarge) return this.reject(req, res, tooLarge, trace);
     this.withIdentity(socket, host, decision, (identity) => {
       const prepared = this.prepare(req, socket, host, decision, identity, trace);
       if (prepared instanceof EdgeError) return this.reject(req, res, prepared, trace);
       const [input, conn] = prepared;
-      new HttpExchange(input, conn, res, (err) => this.reject(req, res, err, trace)).start();
+      const release = this.limits.acquireStream(req, socket, decision.identity?.userId ?? null);
+      if (release instanceof EdgeError) return this.reject(req, res, release, trace);
+      res.once('close', release);
+      continueIfExpected(req, res);
+      const body = hasBody(req) ? this.limits.guardBody(req, socket) : null;
+      new HttpExchange(input, conn, res, body, (err) => this.reject(req, res, err, trace)).start();
     }, (err) => this.internal(req, res, err, trace));
   }
 
@@ -66,6 +79,8 @@ export class ProxyHandler {
       sendErrorOnSocket(req, client, err);
     };
     if (socket.protocol === 'tcp') return refuse(tcpSocketError(host));
+    const resets = this.limits.checkResets(req);
+    if (resets) return refuse(resets);
     if (req.url?.startsWith(RESERVED_PREFIX)) return refuse(new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.'));
     const decision = this.gate.check(req, socket, host);
     if (decision.kind === 'login' || decision.kind === 'unauthorized') {
@@ -84,6 +99,9 @@ export class ProxyHandler {
       const prepared = this.prepare(req, socket, host, decision, identity, trace);
       if (prepared instanceof EdgeError) return refuse(prepared);
       const [input, conn] = prepared;
+      const release = this.limits.acquireStream(req, socket, decision.identity?.userId ?? null);
+      if (release instanceof EdgeError) return refuse(release);
+      client.once('close', release);
       // Sign-out, expiry, revocation and rule changes close this connection (see auth/live-connections.ts).
       if (decision.credential) this.auth.live.add(decision.credential, socket.id, client);
       this.recordStream(req, socket, decision, client);
@@ -101,6 +119,7 @@ export class ProxyHandler {
   /** The edge's answer for a request it refuses or cannot deliver (the access line names the code). */
   private reject(req: IncomingMessage, res: ServerResponse, err: EdgeError, trace: RequestTrace): void {
     trace.refused(err);
+    if (err.headers.connection === 'close') closeAfterAnswer(req, res);
     sendError(req, res, err);
   }
 
@@ -172,6 +191,7 @@ export class ProxyHandler {
     }
     const pickConnection = (exclude?: TunnelConnection) => this.registry.pick(socket.id, exclude);
     const conn = pickConnection();
+    if (!conn && this.registry.isBusy(socket.id)) return this.limits.tunnelBusy(socket, host);
     if (!conn) {
       return new EdgeError(
         'TUNNEL_OFFLINE',
@@ -188,7 +208,8 @@ export class ProxyHandler {
       upstreamHost: conn.info.hostRewrite ?? host,
       requestId: requestIdOf(req),
     });
-    return [{ req, headers, pickConnection, targetName: host, email: decision.identity?.email ?? null, trace }, conn];
+    const onAbandoned = () => this.limits.recordAbort(req);
+    return [{ req, headers, pickConnection, targetName: host, email: decision.identity?.email ?? null, trace, onAbandoned }, conn];
   }
 }
 

@@ -1,29 +1,44 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { EdgeError } from '../errors.js';
+import { closeAfterAnswer } from '../limits/linger.js';
+import type { RequestBodyGuard } from '../limits/request-body.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
-import { UpstreamExchange, hasBody, type ExchangeInput } from './exchange.js';
+import { UpstreamExchange, type ExchangeInput } from './exchange.js';
 import { downstreamResponseHeaders, type HeaderMap } from './headers.js';
+
+/**
+ * Answers `Expect: 100-continue` once the edge will take the body (see server.ts: Node no longer
+ * answers it by itself), so a refused or oversized upload is never sent at all.
+ */
+export function continueIfExpected(req: IncomingMessage, res: ServerResponse): void {
+  if (req.headers.expect?.toLowerCase() === '100-continue' && !res.headersSent) res.writeContinue();
+}
 
 /** Streams one HTTP request to the app and its response back, with backpressure both ways. */
 export class HttpExchange extends UpstreamExchange {
+  /**
+   * `body` is the client's body behind its limits (see limits/request-body.ts), null without one.
+   */
   constructor(
     input: ExchangeInput,
     conn: TunnelConnection,
     private readonly res: ServerResponse,
+    private readonly body: RequestBodyGuard | null,
     private readonly onError: (err: EdgeError) => void,
   ) {
     super(input, conn);
     res.once('close', () => this.clientClosed());
-    if (hasBody(input.req)) {
-      // Counts the body as undici takes it: paused first, so this listener does not start the flow.
-      input.req.pause();
-      input.req.on('data', (chunk: Buffer) => (input.trace.bytesIn += chunk.length));
-    }
+    // The guard already pipes the body, so one more listener counts it without changing its flow.
+    if (body) input.req.on('data', (chunk: Buffer) => (input.trace.bytesIn += chunk.length));
   }
 
   protected dispatchOptions(): Dispatcher.DispatchOptions {
-    return { ...this.baseOptions(), body: hasBody(this.input.req) ? this.input.req : null };
+    return { ...this.baseOptions(), body: this.body };
+  }
+
+  protected override get limitViolation(): EdgeError | undefined {
+    return this.body?.violation;
   }
 
   protected get untouched(): boolean {
@@ -35,6 +50,11 @@ export class HttpExchange extends UpstreamExchange {
   }
 
   protected fail(err: EdgeError): void {
+    // The rest of an unread body must not be taken for the next request: close after this answer.
+    if (!this.input.req.complete) {
+      this.body?.destroy();
+      closeAfterAnswer(this.input.req, this.res);
+    }
     this.onError(err);
     this.report(err.status);
   }

@@ -9,7 +9,9 @@ import { downstreamResponseHeaders, serializeResponseHead, type HeaderMap } from
 
 /**
  * An Upgrade request (WebSocket). On 101 the client socket and the app's stream are piped
- * both ways with backpressure; any other answer is relayed and the connection closed.
+ * both ways with backpressure; any other answer is relayed and the connection closed. The bytes are
+ * relayed as they are, frames unparsed: message sizes are the app's to limit, and the tunnel's flow
+ * control bounds what the edge holds for one WebSocket whatever its messages.
  */
 export class UpgradeExchange extends UpstreamExchange {
   private status: number | undefined;
@@ -58,6 +60,8 @@ export class UpgradeExchange extends UpstreamExchange {
     }
     client.write(serializeResponseHead(statusCode, 'Switching Protocols', { ...downstreamResponseHeaders(headers, true), [REQUEST_ID_HEADER]: requestIdOf(input.req) }));
     this.report(statusCode);
+    // The WebSocket keeps its stream after the request settled: it still counts against the connection.
+    client.once('close', this.conn.holdStream());
     const openedAt = performance.now();
     if (this.head.length > 0) upstream.write(this.head);
     input.trace.bytesIn += this.head.length;

@@ -129,6 +129,8 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE api_tokens ADD COLUMN user_id TEXT REFERENCES users(id) ON DELETE CASCADE;
    ALTER TABLE api_tokens ADD COLUMN last_used_at INTEGER;
    CREATE INDEX api_tokens_account ON api_tokens(account_id);`,
+  // NULL: the edge's --max-body-bytes applies.
+  `ALTER TABLE sockets ADD COLUMN max_body_bytes INTEGER CHECK (max_body_bytes IS NULL OR max_body_bytes > 0);`,
 ];
 
 /** Opens (creating if needed) the edge database: WAL, foreign keys, migrations. */

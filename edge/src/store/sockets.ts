@@ -25,6 +25,8 @@ export interface SocketRecord {
   readonly allowedGroups: readonly string[];
   /** Header names the app receives the identity in (defaults: X-Auth-Email, X-Auth-User). */
   readonly identityHeaders: IdentityHeaderNames;
+  /** Largest request body the app accepts; null means the edge's default. */
+  readonly maxBodyBytes: number | null;
   /** Created by a quick `connect`, removed when it exits. */
   readonly ephemeral: boolean;
   readonly createdAt: number;
@@ -43,6 +45,7 @@ interface SocketRow {
   allowed_github_teams: string;
   allowed_groups: string;
   identity_headers: string;
+  max_body_bytes: number | null;
   ephemeral: number;
   created_at: number;
 }
@@ -60,6 +63,7 @@ const toSocket = (row: SocketRow): SocketRecord => ({
   allowedGithubTeams: JSON.parse(row.allowed_github_teams) as string[],
   allowedGroups: JSON.parse(row.allowed_groups) as string[],
   identityHeaders: JSON.parse(row.identity_headers) as IdentityHeaderNames,
+  maxBodyBytes: row.max_body_bytes,
   ephemeral: row.ephemeral === 1,
   createdAt: row.created_at,
 });
@@ -76,6 +80,7 @@ const SOCKET_DEFAULTS = {
   allowedGithubTeams: [],
   allowedGroups: [],
   identityHeaders: {},
+  maxBodyBytes: null,
   ephemeral: false,
 } as const satisfies Omit<SocketRecord, 'id' | 'hostname' | 'createdAt' | 'accountId' | 'name'>;
 
@@ -83,7 +88,15 @@ const SOCKET_DEFAULTS = {
 export type SocketPatch = Partial<
   Pick<
     SocketRecord,
-    'name' | 'cloudauth' | 'allowedEmailDomains' | 'allowedEmailAddresses' | 'allowedGithubOrgs' | 'allowedGithubTeams' | 'allowedGroups' | 'identityHeaders'
+    | 'name'
+    | 'cloudauth'
+    | 'allowedEmailDomains'
+    | 'allowedEmailAddresses'
+    | 'allowedGithubOrgs'
+    | 'allowedGithubTeams'
+    | 'allowedGroups'
+    | 'identityHeaders'
+    | 'maxBodyBytes'
   >
 >;
 
@@ -108,6 +121,7 @@ const toRow = (record: SocketRecord): SocketRow => ({
   allowed_github_teams: JSON.stringify(record.allowedGithubTeams),
   allowed_groups: JSON.stringify(record.allowedGroups),
   identity_headers: JSON.stringify(record.identityHeaders),
+  max_body_bytes: record.maxBodyBytes,
   ephemeral: record.ephemeral ? 1 : 0,
   created_at: record.createdAt,
 });
@@ -126,10 +140,10 @@ export class SocketStore {
     this.insert = db.prepare(
       `INSERT INTO sockets (id, account_id, name, hostname, protocol, cloudauth, allowed_email_domains,
          allowed_email_addresses, allowed_github_orgs, allowed_github_teams, allowed_groups, identity_headers,
-         ephemeral, created_at)
+         max_body_bytes, ephemeral, created_at)
        VALUES (@id, @account_id, @name, @hostname, @protocol, @cloudauth, @allowed_email_domains,
          @allowed_email_addresses, @allowed_github_orgs, @allowed_github_teams, @allowed_groups, @identity_headers,
-         @ephemeral, @created_at)`,
+         @max_body_bytes, @ephemeral, @created_at)`,
     );
     this.byId = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE id = ?');
     this.byHostname = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE hostname = ?');
@@ -140,7 +154,8 @@ export class SocketStore {
     this.updateStmt = db.prepare(
       `UPDATE sockets SET name = @name, cloudauth = @cloudauth, allowed_email_domains = @allowed_email_domains,
          allowed_email_addresses = @allowed_email_addresses, allowed_github_orgs = @allowed_github_orgs,
-         allowed_github_teams = @allowed_github_teams, allowed_groups = @allowed_groups, identity_headers = @identity_headers
+         allowed_github_teams = @allowed_github_teams, allowed_groups = @allowed_groups, identity_headers = @identity_headers,
+         max_body_bytes = @max_body_bytes
        WHERE id = @id`,
     );
   }

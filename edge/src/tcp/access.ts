@@ -69,9 +69,14 @@ export class TcpAccess {
     return { socket, hostname, actor, credential };
   }
 
-  /** The least busy connector connection serving the socket, or undefined when none is online. */
+  /** The least busy connector connection serving the socket, or undefined when none is online or has a free stream. */
   connection(grant: TcpGrant): TunnelConnection | undefined {
     return this.registry.pick(grant.socket.id);
+  }
+
+  /** Connectors are online for the socket, but every connection carries its maximum of streams. */
+  busy(grant: TcpGrant): boolean {
+    return this.registry.isBusy(grant.socket.id);
   }
 
   /** A socket by id (`sck_…`), DNS label (`ssh-x1y2`) or host name (`ssh-x1y2.edge.example.com[:port]`). */

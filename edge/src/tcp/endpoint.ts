@@ -16,6 +16,8 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { LiveConnections } from '../auth/live-connections.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
+import type { ProxyLimits } from '../limits/proxy-limits.js';
+import { isLimitRefusal } from '../limits/reporter.js';
 import type { EdgeMetrics } from '../observability/metrics.js';
 import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
@@ -41,6 +43,7 @@ export class TcpEndpoint {
     private readonly audit: AuditLog,
     private readonly log: FastifyBaseLogger,
     private readonly metrics: EdgeMetrics,
+    private readonly limits: ProxyLimits,
   ) {
     this.wss.on('headers', (headers, req) => headers.push(`${REQUEST_ID_HEADER}: ${requestIdOf(req)}`));
   }
@@ -56,7 +59,7 @@ export class TcpEndpoint {
 
   handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
     const refuse = (err: EdgeError) => {
-      this.log.info({ reqId: requestIdOf(req), remote: req.socket.remoteAddress, code: err.code }, `tcp stream refused: ${err.message}`);
+      if (!isLimitRefusal(err)) this.log.info({ reqId: requestIdOf(req), remote: req.socket.remoteAddress, code: err.code }, `tcp stream refused: ${err.message}`);
       this.metrics.refused(err.code, 'tcp');
       req.headers.accept = 'application/json';
       sendErrorOnSocket(req, client, err);
@@ -69,7 +72,7 @@ export class TcpEndpoint {
       return refuse(err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'internal error'));
     }
     const connection = this.access.connection(grant);
-    if (!connection) return refuse(offline(grant));
+    if (!connection) return refuse(this.access.busy(grant) ? this.limits.tunnelBusy(grant.socket, grant.hostname) : offline(grant));
     this.openToApp(grant, connection, client, (opened) => {
       if (opened instanceof EdgeError) return refuse(opened);
       if (!client.readable || !client.writable) return opened.destroy(); // the client gave up while we waited
@@ -80,10 +83,14 @@ export class TcpEndpoint {
   /** Opens a stream to the app through the grant's connector, bounded by the upstream timeout. */
   private openToApp(grant: TcpGrant, connection: TunnelConnection, client: Duplex, done: (opened: MuxStream | EdgeError) => void): void {
     let settled = false;
+    // The stream counts against the connection from now until it closes.
+    const release = connection.holdStream();
     const settle = (opened: MuxStream | EdgeError) => {
       settled = true;
       clearTimeout(timer);
       client.off('close', onClientGone);
+      if (opened instanceof EdgeError) release();
+      else opened.once('close', release);
       done(opened);
     };
     const onClientGone = () => settle(new EdgeError('BAD_REQUEST', 'the client closed the connection'));

@@ -26,6 +26,8 @@ export class TunnelConnection {
   readonly connectedAt = Date.now();
   /** Requests dispatched and not finished; the registry spreads new ones by this count. */
   inFlight = 0;
+  /** Upgraded WebSockets and TCP streams open on this connection (they outlive their request). */
+  longLived = 0;
   draining = false;
 
   constructor(
@@ -45,6 +47,22 @@ export class TunnelConnection {
 
   get usable(): boolean {
     return !this.draining && !this.session.closed && !this.session.remoteGoAway;
+  }
+
+  /** Streams carrying a request, a WebSocket or a TCP connection now (idle keep-alive streams are free). */
+  get streamsInUse(): number {
+    return this.inFlight + this.longLived;
+  }
+
+  /** Counts a WebSocket or TCP stream for as long as it is open; returns its release (safe to call twice). */
+  holdStream(): () => void {
+    this.longLived++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.longLived--;
+    };
   }
 
   /** Stop routing new requests here; in-flight ones finish, idle streams close. */

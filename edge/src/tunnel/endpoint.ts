@@ -9,15 +9,14 @@ import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
 import type { EdgeMetrics } from '../observability/metrics.js';
 import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
+import type { LimitReporter } from '../limits/reporter.js';
+import { formatByteSize } from '../limits/size.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { randomId } from '../store/ids.js';
 import type { Store } from '../store/index.js';
 import { socketView } from '../api/socket-view.js';
 import { TunnelConnection, type TunnelConnectionInfo } from './connection.js';
 import type { TunnelRegistry } from './registry.js';
-
-/** Largest WebSocket message a connector may send: a batch of frames (see shared/session.ts). */
-const MAX_TUNNEL_MESSAGE = 256 * 1024;
 
 const HOST_REWRITE = /^[a-z0-9.-]{1,253}(?::\d{1,5})?$|^\[[0-9a-f:]+\](?::\d{1,5})?$/i;
 
@@ -26,7 +25,7 @@ const HOST_REWRITE = /^[a-z0-9.-]{1,253}(?::\d{1,5})?$|^\[[0-9a-f:]+\](?::\d{1,5
  * then registers the connection. Each refusal is an HTTP status with a JSON body the connector shows.
  */
 export class TunnelEndpoint {
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_TUNNEL_MESSAGE });
+  private readonly wss: WebSocketServer;
 
   constructor(
     private readonly config: EdgeConfig,
@@ -35,7 +34,10 @@ export class TunnelEndpoint {
     private readonly log: FastifyBaseLogger,
     private readonly audit: AuditLog,
     private readonly metrics: EdgeMetrics,
+    private readonly limits: LimitReporter,
   ) {
+    // A connector's message is a batch of frames (see shared/session.ts); a larger one closes the tunnel with 1009.
+    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: config.limits.tunnelMaxMessageBytes });
     // Lets the connector check the version it reached, whatever the edge's age.
     this.wss.on('headers', (headers, req) => headers.push(`Postern-Protocol: ${PROTOCOL_VERSION}`, `${REQUEST_ID_HEADER}: ${requestIdOf(req)}`));
   }
@@ -84,7 +86,15 @@ export class TunnelEndpoint {
         this.audit.record({ ...auditBase, type: 'tunnel.disconnect', detail: { ...detail, code, duration_ms: Date.now() - tunnel.connectedAt } });
         tunnel.drain();
         tunnel.pool.destroy().catch(() => undefined);
-        if (error) log.warn({ code, err: error.message }, 'tunnel closed on error');
+        if ((error as NodeJS.ErrnoException | undefined)?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          const max = this.config.limits.tunnelMaxMessageBytes;
+          this.limits.hit('tunnel_message_size', info.id, `tunnel closed: the connector sent a message over ${formatByteSize(max)}`, {
+            socket: info.socketId,
+            connection: info.id,
+            connector: info.connectorId,
+            max,
+          });
+        } else if (error) log.warn({ code, err: error.message }, 'tunnel closed on error');
         else log.info({ code, reason }, 'tunnel disconnected');
       });
     });
