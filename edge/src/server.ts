@@ -118,10 +118,10 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     genReqId: requestIdOf,
   });
 
-  reporter = new LimitReporter(app.log);
+  const metrics = new EdgeMetrics(registry);
+  reporter = new LimitReporter(app.log, Date.now, (limit) => metrics.limitHit(limit));
   const proxyLimits = new ProxyLimits(limits, reporter);
   const audit = new AuditLog(store.audit, app.log);
-  const metrics = new EdgeMetrics(registry);
   const health = new EdgeHealth(store);
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl);

@@ -102,8 +102,9 @@ test('the reset rate keeps memory bounded: full buckets are dropped when room is
 
 test('the limit reporter logs the first hit of a limit per key, then at most one line a minute with the count it kept quiet', () => {
   const lines: Array<[Record<string, unknown>, string]> = [];
+  const counted: string[] = [];
   let now = 0;
-  const reporter = new LimitReporter({ warn: (obj: object, msg: string) => lines.push([obj as Record<string, unknown>, msg]) } as never, () => now);
+  const reporter = new LimitReporter({ warn: (obj: object, msg: string) => lines.push([obj as Record<string, unknown>, msg]) } as never, () => now, (limit) => counted.push(limit));
   for (let i = 0; i < 1000; i++) reporter.hit('body_size', 'sck_1 1.2.3.4', 'request body over the limit', { client: '1.2.3.4' });
   assert.equal(lines.length, 1);
   assert.deepEqual(lines[0], [{ limit: 'body_size', client: '1.2.3.4' }, 'request body over the limit']);
@@ -117,6 +118,8 @@ test('the limit reporter logs the first hit of a limit per key, then at most one
   reporter.hit('body_size', 'sck_1 1.2.3.4', 'request body over the limit', { client: '1.2.3.4' });
   assert.equal(lines.length, 4);
   assert.equal(lines[3]![0].suppressed, 1000, 'the next line counts the hits not logged');
+  assert.equal(counted.length, 1004, 'the metrics counter sees every hit, logged or not');
+  assert.equal(counted.filter((limit) => limit === 'header_count').length, 1);
 });
 
 test('too many header fields are seen through the one extra field Node keeps', () => {

@@ -48,9 +48,12 @@ export class LimitReporter {
   constructor(
     private readonly log: Pick<FastifyBaseLogger, 'warn'>,
     private readonly now: () => number = Date.now,
+    /** Told of every hit, logged or not (the metrics counter). */
+    private readonly count: (limit: LimitName) => void = () => undefined,
   ) {}
 
   hit(limit: LimitName, key: string, message: string, detail: Readonly<Record<string, unknown>> = {}): void {
+    this.count(limit);
     const id = `${limit}\u0000${key}`;
     const now = this.now();
     const last = this.logged.get(id);

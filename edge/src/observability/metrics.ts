@@ -1,6 +1,7 @@
 import { ALL_STATUS_CLASSES, statusClass } from '@postern/shared';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EdgeErrorCode } from '../errors.js';
+import type { LimitName } from '../limits/reporter.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 
 /** The `socket` label of requests to the edge's own host (pages, API, sign-in). */
@@ -66,6 +67,12 @@ export class EdgeMetrics {
     labelNames: ['reason', 'via'] as const,
     registers: [this.registry],
   });
+  private readonly limitHits = new Counter({
+    name: 'postern_edge_limit_refusals_total',
+    help: 'Requests, bodies, streams and tunnel messages refused or cut by a limit (README, "Limits")',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
   private readonly signIns = new Counter({
     name: 'postern_edge_sign_ins_total',
     help: 'Browser sign-ins on the edge, by provider and result',
@@ -106,6 +113,10 @@ export class EdgeMetrics {
   /** The edge refused something with `code`: counted when it is an auth denial. */
   refused(code: EdgeErrorCode, via: DenialVia): void {
     if (DENIAL_CODES.has(code)) this.denials.inc({ reason: code.toLowerCase(), via });
+  }
+
+  limitHit(limit: LimitName): void {
+    this.limitHits.inc({ limit });
   }
 
   tunnelConnected(socket: string): void {
