@@ -15,20 +15,22 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
   res.end(body);
 }
 
-/** Reads a small form body (sign-out); anything larger than `limit` is refused. */
-function readForm(req: IncomingMessage, limit = 1024): Promise<URLSearchParams | null> {
+/** Reads a small form body (sign-out); undefined when it is larger than `limit` or broken. */
+function readForm(req: IncomingMessage, limit = 1024): Promise<URLSearchParams | undefined> {
   return new Promise((resolve) => {
     let body = '';
     req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
+    const onData = (chunk: string) => {
       body += chunk;
       if (body.length > limit) {
-        resolve(null);
-        req.destroy();
+        // Answer now; the rest of the body is read and dropped, and the connection closed after the answer.
+        req.off('data', onData);
+        resolve(undefined);
       }
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(new URLSearchParams(body)));
-    req.on('error', () => resolve(null));
+    req.on('error', () => resolve(undefined));
   });
 }
 
@@ -72,7 +74,11 @@ export class ReservedPaths {
         // Siblings are same-site, so SameSite does not stop them: require our own Origin.
         if (req.headers.origin !== origin) return sendError(req, res, new EdgeError('FORBIDDEN', 'Sign-out must come from this app’s own page.'));
         const form = await readForm(req);
-        const everywhere = form?.get('scope') === 'everywhere';
+        if (!form) {
+          res.shouldKeepAlive = false;
+          return sendError(req, res, new EdgeError('BAD_REQUEST', 'The sign-out form is larger than 1 KiB.'));
+        }
+        const everywhere = form.get('scope') === 'everywhere';
         if (session) {
           if (everywhere) this.auth.sessions.signOutEverywhere(session.user.id);
           else this.auth.sessions.signOut(session.record);
