@@ -19,6 +19,7 @@ import { SocketGate } from './proxy/gate.js';
 import { ProxyHandler } from './proxy/handler.js';
 import { ReservedPaths } from './proxy/reserved.js';
 import { HostRouter } from './proxy/router.js';
+import { StrictIntake } from './proxy/strict-http.js';
 import type { Store } from './store/index.js';
 import { TcpAccess } from './tcp/access.js';
 import { TcpEndpoint } from './tcp/endpoint.js';
@@ -50,6 +51,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const { store, auth } = deps;
   const registry = new TunnelRegistry();
   const router = new HostRouter(config, store);
+  const strict = new StrictIntake();
   let server: Server | undefined;
 
   const serverFactory = (handler: FastifyServerFactoryHandler): Server => {
@@ -58,8 +60,17 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       requestTimeout: 0, // large uploads may take long; header time is bounded below
       headersTimeout: 30_000,
       keepAliveTimeout: 65_000,
+      // The edge refuses a missing Host itself (proxy/strict-http.ts), so it also drops what was pipelined after it.
+      requireHostHeader: false,
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      // Refused before routing, and the connection closed after the answer: its framing is in doubt.
+      const intake = strict.check(req, false);
+      if (intake.kind === 'drop') return;
+      if (intake.kind === 'refuse') {
+        res.shouldKeepAlive = false;
+        return proxy.reject(req, res, intake.error);
+      }
       const route = router.route(req.headers.host);
       if (route.kind === 'edge') return handler(req, res);
       if (route.kind === 'unknown') return proxy.reject(req, res, unknownHost(route.host));
@@ -67,6 +78,9 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
+      const intake = strict.check(req, true);
+      if (intake.kind === 'drop') return void socket.end();
+      if (intake.kind === 'refuse') return sendErrorOnSocket(req, socket, intake.error);
       const route = router.route(req.headers.host);
       if (route.kind === 'socket') return proxy.handleUpgrade(req, socket, head, route.socket, route.host);
       if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);

@@ -135,11 +135,7 @@ export class ProxyHandler {
   }
 
   private prepare(req: IncomingMessage, socket: SocketRecord, host: string, decision: Allowed, identity: string[]): [ExchangeInput, TunnelConnection] | EdgeError {
-    const url = req.url ?? '';
-    // Only origin-form targets: an absolute URL could name another host than the one we routed by.
-    if (!url.startsWith('/') && !(url === '*' && req.method === 'OPTIONS')) {
-      return new EdgeError('BAD_REQUEST', 'The request target must be a path (origin-form).');
-    }
+    // Only origin-form targets get here (proxy/strict-http.ts): routing and forwarding read the same host.
     const pickConnection = (exclude?: TunnelConnection) => this.registry.pick(socket.id, exclude);
     const conn = pickConnection();
     if (!conn) {
