@@ -71,7 +71,10 @@ describe('open redirects: a generated corpus against every redirect parameter', 
   const followable = (to: URL): boolean =>
     (to.origin === edge.url && ['/auth/login', '/device'].includes(to.pathname)) ||
     (to.origin === edge.url && to.pathname.startsWith('/auth/start/')) ||
-    (own.socketOrigins.has(to.origin) && to.pathname === '/.postern/callback');
+    (own.socketOrigins.has(to.origin) && ['/.postern/signin', '/.postern/callback'].includes(to.pathname));
+
+  /** Cookies a chain collects on socket hosts (the handoff nonce of `/.postern/signin`). */
+  type Jar = Map<string, string>;
 
   /**
    * Follows a redirect chain through the edge's own redirecting endpoints (login cookie on the edge
@@ -82,10 +85,13 @@ describe('open redirects: a generated corpus against every redirect parameter', 
     const problems: string[] = [];
     let url = new URL(start);
     let path = rawPath;
-    for (let hop = 0; hop < 8; hop++) {
-      const cookie = signedIn && url.origin === edge.url ? loginCookie : undefined;
+    const jar: Jar = new Map();
+    for (let hop = 0; hop < 10; hop++) {
+      const cookie = signedIn && url.origin === edge.url ? loginCookie : jar.get(url.origin);
       const res = await http.request(url, { ...(path ? { path } : {}), headers: { accept: 'text/html', ...(cookie ? { cookie } : {}) } });
       path = undefined;
+      const bind = [res.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith('postern_bind='));
+      if (bind) jar.set(url.origin, bind.slice(0, bind.indexOf(';')));
       const location = res.headers.location;
       if (res.status < 300 || res.status >= 400) {
         if (String(res.headers['content-type']).includes('text/html')) problems.push(...linkProblems(res.body, url.href, own));
@@ -104,7 +110,7 @@ describe('open redirects: a generated corpus against every redirect parameter', 
       if (!followable(to)) return { problems, landed: to.href };
       url = to;
     }
-    return { problems: [...problems, `more than 8 redirects from ${start}`], landed: url.href };
+    return { problems: [...problems, `more than 10 redirects from ${start}`], landed: url.href };
   }
 
   /** Every redirecting parameter of the edge, for one payload. */
@@ -124,6 +130,8 @@ describe('open redirects: a generated corpus against every redirect parameter', 
     await chain('rd, anonymous', `${edge.url}/auth/login?rd=${rd}`, false);
     await chain('rd + switch', `${edge.url}/auth/login?switch=1&rd=${rd}`, true);
     await chain('start rd', `${edge.url}/auth/start/corp-sso?rd=${rd}`, false);
+    // A socket host sends the browser on to the edge with the return path it was given.
+    await chain('socket sign-in path', `${originA()}/.postern/signin?path=${rd}`, true);
     // The device page sends an anonymous visitor to sign in with its code in the return path.
     await chain('device code', `${edge.url}/device?code=${rd}`, false);
     await chain('device code, signed in', `${edge.url}/device?code=${rd}`, true);
