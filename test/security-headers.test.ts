@@ -6,6 +6,7 @@ import { rawHttp, rawUpgrade, request } from './lib/http.js';
 import { api, ConnectorProcess, createAccount, EdgeProcess, makeTempDir } from './lib/postern.js';
 import { killAll } from './lib/process.js';
 import { RecordingApp } from './lib/recording-app.js';
+import { ScriptedApp } from './lib/scripted-app.js';
 import { pollUntil } from './lib/wait.js';
 
 const FORGED = 'forged-by-client';
@@ -46,6 +47,9 @@ describe('identity and forwarding headers: every client-sent variant dropped, th
   let guarded: ConnectorProcess;
   let custom: ConnectorProcess;
   let open: ConnectorProcess;
+  /** A public socket whose app answers with hop-by-hop headers of its own. */
+  let scripted: ConnectorProcess;
+  let scriptedApp: ScriptedApp;
   let counter = 0;
 
   before(async () => {
@@ -60,11 +64,13 @@ describe('identity and forwarding headers: every client-sent variant dropped, th
     ]);
     const res = await request({ port: edge.port, host: edge.domain, path: '/.well-known/jwks.json' });
     jwks = JSON.parse(res.body.toString('utf8')) as JSONWebKeySet;
+    scriptedApp = await ScriptedApp.start();
+    scripted = await ConnectorProcess.start({ edge, token, appPort: scriptedApp.port, label: 'connect:scripted', args: ['--name', 'scripted'] });
   });
 
   after(async () => {
     await killAll();
-    await app?.close();
+    await Promise.all([app?.close(), scriptedApp?.close()]);
     tmp.remove();
   });
 
@@ -204,5 +210,24 @@ describe('identity and forwarding headers: every client-sent variant dropped, th
     }
     const ok = await api(edge, token, 'POST', '/sockets', { name: 'hdr-ok', ephemeral: false, cloudauth: true, identity_headers: { email: 'Remote-Email', user: 'Remote-User' } });
     assert.equal(ok.status, 201, JSON.stringify(ok.json));
+  });
+
+  it('drops hop-by-hop headers both ways (RFC 9110 §7.6.1), including credentials meant for a proxy', async () => {
+    const hop = ['Proxy-Authorization: Basic cHJveHk6c2VjcmV0', 'Proxy-Connection: keep-alive', 'Keep-Alive: timeout=5', 'TE: trailers', 'Trailer: X-Later', 'Upgrade: websocket', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA', 'X-Listed: scoped'];
+    const { status, bytes } = await send(guarded, `Connection: X-Listed, Keep-Alive\r\n${hop.map((h) => `${h}\r\n`).join('')}X-Kept: end-to-end\r\n`);
+    assert.equal(status, 200);
+    const names = headLines(bytes!).map(([n]) => n);
+    for (const name of ['proxy-authorization', 'proxy-connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'http2-settings', 'x-listed']) assert.ok(!names.includes(name), `${name} is not forwarded`);
+    assert.doesNotMatch(bytes!, /cHJveHk6c2VjcmV0/, 'the proxy credential never reaches the app');
+    assert.ok(names.includes('x-kept'), 'end-to-end headers pass');
+
+    scriptedApp.script('/hop', {
+      headers: { connection: 'X-App-Scoped, close', 'keep-alive': 'timeout=1', 'proxy-authenticate': 'Basic realm="x"', 'x-app-scoped': 'scoped', 'x-app-kept': 'kept', trailer: 'X-Later', upgrade: 'h2c' },
+      body: 'hop',
+    });
+    const res = await request({ port: edge.port, host: scripted.publicHost, path: '/hop' });
+    assert.equal(res.status, 200);
+    for (const name of ['keep-alive', 'proxy-authenticate', 'x-app-scoped', 'trailer', 'upgrade']) assert.equal(res.headers[name], undefined, `the app's ${name} does not reach the browser`);
+    assert.equal(res.headers['x-app-kept'], 'kept');
   });
 });
