@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { chromiumAvailable, idpLogin, launchChromium } from './lib/browser.js';
@@ -9,7 +10,6 @@ import { ConnectorProcess, createAccount, EdgeProcess, makeTempDir, runCli } fro
 import { killAll } from './lib/process.js';
 import { ScriptedApp } from './lib/scripted-app.js';
 import { WebClient } from './lib/web-client.js';
-import { writeFileSync } from 'node:fs';
 
 const RESERVED = ['postern_session', 'postern_login', 'postern_tx', 'postern_bind'];
 
@@ -141,11 +141,12 @@ describe('sibling sockets and cookies: isolation, planting, fixation', () => {
       sessionA: bob.cookie(originA(), 'postern_session')!,
       sessionC: bob.cookie(originC(), 'postern_session')!,
     };
-    // A transaction cookie and a handoff nonce, from sign-ins that were started and left.
+    // A transaction cookie from a sign-in started and left at the IdP, and a handoff nonce.
     const started = new WebClient('starter');
     await started.navigate(`${originA()}/headers`, { stopAt: (u) => u.origin === idp.issuer });
     values.transaction = started.cookie(edge.url, 'postern_tx')!;
-    values.nonce = started.cookie(originA(), 'postern_bind') ?? (await new WebClient('n').fetch(`${originA()}/.postern/signin?path=/`)).setCookies[0]!.split(';')[0]!.split('=')[1]!;
+    await started.fetch(`${originA()}/.postern/signin?path=/`);
+    values.nonce = started.cookie(originA(), 'postern_bind')!;
     for (const [kind, value] of Object.entries(values)) assert.ok(value, `${kind} cookie obtained`);
 
     const signedInAtEdge = async (name: string, value: string) => {

@@ -132,7 +132,7 @@ describe('request smuggling shapes over raw sockets', () => {
       if (target === guarded) assert.equal(res.statuses[1], 401, `the pipelined request is gated on its own: ${context}`);
     } else {
       assert.ok(res.statuses.length === 0 ? res.closedByServer : res.statuses[0] === 400, `refused with 400 or a closed connection: ${context}`);
-      assert.equal(res.statuses.length <= 1, true, `nothing answered after the refusal: ${context}`);
+      assert.ok(res.statuses.length <= 1, `nothing answered after the refusal: ${context}`);
       assert.ok(res.closedByServer, `the connection is closed after a refusal: ${context}`);
       if (shape.outcome === 'refused') assert.equal(reached, 0, `nothing of the request reached the app: ${context}`);
     }
