@@ -30,6 +30,7 @@ import { ProxyHandler } from './proxy/handler.js';
 import { continueIfExpected } from './proxy/http.js';
 import { ReservedPaths } from './proxy/reserved.js';
 import { HostRouter } from './proxy/router.js';
+import { StrictIntake } from './proxy/strict-http.js';
 import type { Store } from './store/index.js';
 import { TcpAccess } from './tcp/access.js';
 import { TcpEndpoint } from './tcp/endpoint.js';
@@ -64,6 +65,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const { limits } = config;
   const registry = new TunnelRegistry(limits.maxStreamsPerConnection);
   const router = new HostRouter(config, store);
+  const strict = new StrictIntake();
   let server: Server | undefined;
   let reporter: LimitReporter | undefined;
   const limitReporter = (): LimitReporter => reporter!;
@@ -75,10 +77,19 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       headersTimeout: limits.headerTimeoutMs,
       connectionsCheckingInterval: connectionsCheckingInterval(limits.headerTimeoutMs),
       keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // The edge refuses a missing Host itself (proxy/strict-http.ts), so it also drops what was pipelined after it.
+      requireHostHeader: false,
     });
     server.maxHeadersCount = headersKeptByNode(limits.maxHeaderCount);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       res.setHeader(REQUEST_ID_HEADER, assignRequestId(req));
+      // Refused before routing, and the connection closed after the answer: its framing is in doubt.
+      const intake = strict.check(req, false);
+      if (intake.kind === 'drop') return;
+      if (intake.kind === 'refuse') {
+        res.shouldKeepAlive = false;
+        return proxy.rejectUnrouted(req, res, req.headers.host ?? '', intake.error);
+      }
       const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
       if (tooMany) {
         closeAfterAnswer(req, res);
@@ -89,7 +100,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         continueIfExpected(req, res);
         return handler(req, res);
       }
-      if (route.kind === 'unknown') return proxy.handleUnknownHost(req, res, route.host, unknownHost(route.host));
+      if (route.kind === 'unknown') return proxy.rejectUnrouted(req, res, route.host, unknownHost(route.host));
       proxy.handleRequest(req, res, route.socket, route.host);
     });
     // Without this Node answers "100 Continue" before any check: the edge sends it itself, once it takes the body.
@@ -97,6 +108,9 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       assignRequestId(req);
       socket.on('error', () => socket.destroy());
+      const intake = strict.check(req, true);
+      if (intake.kind === 'drop') return void socket.end();
+      if (intake.kind === 'refuse') return sendErrorOnSocket(req, socket, intake.error);
       const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
       if (tooMany) return sendErrorOnSocket(req, socket, tooMany);
       const route = router.route(req.headers.host);

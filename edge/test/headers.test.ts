@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
-import { canonicalName, downstreamResponseHeaders, upstreamRequestHeaders } from '../src/proxy/headers.js';
+import { canonicalName, downstreamResponseHeaders, isUsableIdentityHeaderName, upstreamRequestHeaders } from '../src/proxy/headers.js';
 
 /** A request as Node's parser would hand it over: raw pairs plus the lower-cased map. */
 function fakeRequest(raw: string[]): IncomingMessage {
@@ -83,4 +83,11 @@ test('response hop-by-hop headers are removed, upgrade answers keep Connection/U
   assert.deepEqual(downstreamResponseHeaders(headers), { 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
   const upgrade = downstreamResponseHeaders({ connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-accept': 'x' }, true);
   assert.deepEqual(upgrade, { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-accept': 'x' });
+});
+
+test('identity headers may not take framing, credential, hop-by-hop or edge-owned names', () => {
+  for (const name of ['X-Auth-Email', 'X-WEBAUTH-USER', 'Remote-User', 'X-Email']) assert.equal(isUsableIdentityHeaderName(name), true, name);
+  for (const name of ['Content-Length', 'content_length', 'Transfer-Encoding', 'Host', 'Cookie', 'Authorization', 'Connection', 'Upgrade', 'TE', 'Forwarded', 'X-Forwarded-For', 'X_Forwarded_Email', 'X-Real-IP', 'X-Postern-Assertion', 'Content-Type']) {
+    assert.equal(isUsableIdentityHeaderName(name), false, name);
+  }
 });

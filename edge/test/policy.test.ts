@@ -48,6 +48,25 @@ const DOMAIN_CASES: Array<[string[], string | null, boolean]> = [
   [['corp.com'], 'a@corp.com\n', false],
   [['corp.com'], ' a@corp.com', false],
   [['corp.com'], null, false],
+  // Look-alikes and spellings found by test/security-email.test.ts and the acceptance list of SECURITY.md.
+  [['corp.com'], 'a@\uff43\uff4f\uff52\uff50.com', false],
+  [['corp.com'], '\uff41@corp.com', false],
+  [['corp.com'], 'a@corp\u3002com', false],
+  [['corp.com'], 'a@corp\uff0ecom', false],
+  [['corp.com'], 'a@c\u043erp.com', false],
+  [['corp.com'], 'a@corp.com\u200b', false],
+  [['corp.com'], 'a@corp.com\u0000.evil.com', false],
+  [['corp.com'], '"a@corp.com"@evil.com', false],
+  [['corp.com'], 'a@[127.0.0.1]', false],
+  [['korp.com'], 'a@\u212Aorp.com', false],
+  [['*.corp.com'], 'a@xcorp.com', false],
+  [['*.corp.com'], 'a@x.corp.com.evil.com', false],
+  [['*.corp.com'], 'a@corp.com.evil.com', false],
+  [['*.corp.com'], 'a@.corp.com', false],
+  [['corp.com.'], 'a@corp.com', false],
+  [['\u212Aorp.com'], 'a@korp.com', false],
+  [['*'], 'a@corp.com', false],
+  [['.corp.com'], 'a@x.corp.com', false],
 ];
 for (const [domains, email, expected] of DOMAIN_CASES) {
   test(`domain rule ${JSON.stringify(domains)} ${expected ? 'admits' : 'refuses'} ${JSON.stringify(email)}`, () => {
@@ -63,6 +82,10 @@ const ADDRESS_CASES: Array<[string, string, boolean]> = [
   ['john@doe.com', 'jo.hn@doe.com', false],
   ['john@doe.com', 'john@doe.com.', false],
   ['john@doe.com', 'j\u043ehn@doe.com', false],
+  ['kate@doe.com', '\u212Aate@doe.com', false],
+  ['kate@doe.com', '\uff4bate@doe.com', false],
+  ['john+tag@doe.com', 'john@doe.com', false],
+  ['john+tag@doe.com', 'JOHN+TAG@doe.com', true],
 ];
 for (const [rule, email, expected] of ADDRESS_CASES) {
   test(`address rule ${rule} ${expected ? 'admits' : 'refuses'} ${JSON.stringify(email)}`, () => {
@@ -89,6 +112,7 @@ test('a denial says why, naming the user', () => {
 test('email normalisation refuses what rules must never see', () => {
   assert.equal(normalizeEmail('Alice@Example.COM'), 'alice@example.com');
   assert.equal(normalizeEmail(' alice@example.com'), null);
+  assert.equal(normalizeEmail('\u212Aate@corp.com'), null, 'KELVIN SIGN does not lower-case its way to kate@corp.com');
   for (const bad of ['a@b', 'a@@b.com', 'a@b.com@c.com', 'a..b@c.com', '.a@b.com', 'a@b..com', 'a@-b.com', 'á@b.com', 'a@b.com.', '']) {
     assert.equal(normalizeEmail(bad), null, bad);
   }

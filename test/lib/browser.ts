@@ -12,6 +12,12 @@ export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM_PATH);
 }
 
+/**
+ * Names Chromium may resolve: loopback only. Every other name fails as "not found" without a DNS
+ * query, so a test that provokes a navigation elsewhere (an open redirect) never leaves the machine.
+ */
+const LOOPBACK_ONLY = '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE *.localhost, EXCLUDE 127.0.0.1, EXCLUDE [::1]';
+
 /** Headless Chromium, no background traffic. Chromium resolves `*.localhost` to loopback itself. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
@@ -26,6 +32,7 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
       '--disable-component-update',
       '--disable-sync',
+      LOOPBACK_ONLY,
     ],
   });
 }

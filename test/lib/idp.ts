@@ -11,7 +11,8 @@ export interface IdpAccount {
   /** Default: the login name. */
   readonly sub?: string;
   readonly email?: string;
-  readonly email_verified?: boolean;
+  /** A string only to test IdPs that send `"true"` (which is not `true`). */
+  readonly email_verified?: boolean | string;
   readonly name?: string;
   readonly groups?: readonly string[];
 }

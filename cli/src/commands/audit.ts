@@ -5,6 +5,7 @@ import type { ClientOptions } from '../credentials.js';
 import { CliError } from '../errors.js';
 import { out } from '../output.js';
 import { parseDuration, parseIntInRange } from '../parse.js';
+import { printable } from '../request-line.js';
 
 /** `--since 2h` (ago) or an ISO time, as the ISO time the API expects. */
 export function sinceToIso(value: string, now = Date.now()): string {
@@ -16,14 +17,17 @@ export function sinceToIso(value: string, now = Date.now()): string {
   return new Date(now - parseDuration(value, '--since')).toISOString();
 }
 
-/** One readable line per event: time, type, who, socket, and the details that matter. */
+/**
+ * One readable line per event: time, type, who, socket, and the details that matter. Actors and
+ * details come from strangers (an IdP subject, a sign-in error): control characters are replaced.
+ */
 function describe(event: AuditView): string {
   const detail = Object.entries(event.detail)
     .filter(([, v]) => v !== null && v !== undefined)
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
   const type = event.type === 'access.denied' || event.type === 'signin.failed' ? out.colorError(event.type) : event.type;
-  return [event.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), type, event.actor ?? '-', event.socket_id ?? '-', detail].join('  ');
+  return [event.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), type, printable(event.actor ?? '-'), printable(event.socket_id ?? '-'), printable(detail)].join('  ');
 }
 
 export function registerAudit(program: Command): void {

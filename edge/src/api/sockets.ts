@@ -3,6 +3,7 @@ import type { EdgeConfig } from '../config.js';
 import type { ControlPlane } from '../control/control-plane.js';
 import { EdgeError } from '../errors.js';
 import { normalizeDomain, normalizeEmail } from '../policy/email.js';
+import { isUsableIdentityHeaderName } from '../proxy/headers.js';
 import type { Store } from '../store/index.js';
 import { socketNameProblem } from '../store/labels.js';
 import { LabelTakenError, type SocketPatch, type SocketRecord } from '../store/sockets.js';
@@ -77,6 +78,15 @@ function normalizeTeams(raw: readonly string[]): string[] {
   });
 }
 
+function checkIdentityHeaders(names: { email?: string; user?: string }): { email?: string; user?: string } {
+  for (const name of [names.email, names.user]) {
+    if (name !== undefined && !isUsableIdentityHeaderName(name)) {
+      throw new EdgeError('BAD_REQUEST', `"${name}" cannot carry the user's identity: it is a framing, credential or edge-owned header`);
+    }
+  }
+  return names;
+}
+
 /**
  * The complete rule set after applying `body` to `base` (empty for a new socket), normalised and
  * checked as a whole, refusing the first bad value with a message that names it.
@@ -89,7 +99,7 @@ function resolveRules(body: SocketRulesBody, base: Rules | undefined, protocol: 
     allowedGithubOrgs: body.allowed_github_orgs ? normalizeOrgs(body.allowed_github_orgs) : (base?.allowedGithubOrgs ?? []),
     allowedGithubTeams: body.allowed_github_teams ? normalizeTeams(body.allowed_github_teams) : (base?.allowedGithubTeams ?? []),
     allowedGroups: body.allowed_groups ?? base?.allowedGroups ?? [],
-    identityHeaders: body.identity_headers ?? base?.identityHeaders ?? {},
+    identityHeaders: body.identity_headers ? checkIdentityHeaders(body.identity_headers) : (base?.identityHeaders ?? {}),
   };
   const anyRule =
     rules.allowedEmailDomains.length + rules.allowedEmailAddresses.length + rules.allowedGithubOrgs.length +

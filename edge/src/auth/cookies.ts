@@ -13,11 +13,13 @@ export interface CookieNames {
   readonly session: string;
   /** Binds a sign-in transaction to the browser that started it (login CSRF, swapped state). */
   readonly transaction: string;
+  /** On a socket host: binds the one-time handoff code to the browser it was made for (login CSRF by link). */
+  readonly bind: string;
 }
 
 export function cookieNames(secure: boolean): CookieNames {
   const prefix = secure ? '__Host-' : '';
-  return { login: `${prefix}postern_login`, session: `${prefix}postern_session`, transaction: `${prefix}postern_tx` };
+  return { login: `${prefix}postern_login`, session: `${prefix}postern_session`, transaction: `${prefix}postern_tx`, bind: `${prefix}postern_bind` };
 }
 
 /** Every reserved name, in both forms: stripped from requests to the app and from its Set-Cookie. */
@@ -60,9 +62,22 @@ export function stripReservedCookies(header: string): string | null {
   return kept.length > 0 ? kept.join('; ') : null;
 }
 
-/** Whether a Set-Cookie line from the app names a reserved cookie (it is dropped). */
+/**
+ * The name under which a browser sends a Set-Cookie line back. A nameless pair (`=postern_session=x`,
+ * or no `=` at all) is stored with an empty name and sent back as its value alone, that is as
+ * `postern_session=x`: its effective name is what precedes the value's own `=`.
+ */
+function nameAsSentBack(line: string): string {
+  const pair = line.split(';', 1)[0]!;
+  const eq = pair.indexOf('=');
+  const name = eq === -1 ? '' : pair.slice(0, eq).trim();
+  if (name !== '') return name.toLowerCase();
+  const value = eq === -1 ? pair : pair.slice(eq + 1);
+  const inner = value.indexOf('=');
+  return (inner === -1 ? value : value.slice(0, inner)).trim().toLowerCase();
+}
+
+/** Whether a Set-Cookie line from the app would come back as a reserved cookie (it is dropped). */
 export function setsReservedCookie(line: string): boolean {
-  const eq = line.indexOf('=');
-  const name = (eq === -1 ? line : line.slice(0, eq)).trim().toLowerCase();
-  return RESERVED_COOKIE_NAMES.has(name);
+  return RESERVED_COOKIE_NAMES.has(nameAsSentBack(line));
 }

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 export class LiveConnections {
   private readonly byCredential = new Map<string, Set<Duplex>>();
   private readonly bySocket = new Map<string, Set<Duplex>>();
+  private readonly closeListeners: ((credentials: readonly string[]) => void)[] = [];
   private readonly timer: NodeJS.Timeout;
 
   constructor(isLive: (credential: string) => boolean, sweepEveryMs = 15_000) {
@@ -27,6 +28,14 @@ export class LiveConnections {
     });
   }
 
+  /**
+   * Runs `listener` whenever credentials end (sign-out, revocation, expiry), so whatever caches
+   * them (the proxy's token cache) forgets them at the same moment.
+   */
+  onClose(listener: (credentials: readonly string[]) => void): void {
+    this.closeListeners.push(listener);
+  }
+
   /** Closes every connection opened with these credentials. */
   close(credentials: readonly string[]): void {
     for (const credential of credentials) {
@@ -34,6 +43,7 @@ export class LiveConnections {
       this.byCredential.delete(credential);
       if (set) for (const connection of set) connection.destroy();
     }
+    for (const listener of this.closeListeners) listener(credentials);
   }
 
   /** Closes every connection to a socket (its rules changed, or it was deleted): clients reconnect and are checked again. */

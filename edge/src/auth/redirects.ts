@@ -3,18 +3,30 @@
  * current host or the exact origin of a known socket (plus a path). Everything else falls back.
  */
 
-/** A same-host path: starts with one `/`, no backslash, no control or whitespace characters. */
-export function safeLocalPath(raw: string | undefined | null, fallback = '/'): string {
-  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 2048) return fallback;
-  if (!raw.startsWith('/') || raw.startsWith('//')) return fallback;
+/**
+ * Whether `path` can only be read as a path on the current host: one leading `/`, no backslash, no
+ * control or whitespace characters, no percent-encoded slash or backslash at the start.
+ */
+function isPlainLocalPath(path: string): boolean {
+  if (!path.startsWith('/') || path.startsWith('//')) return false;
   // Browsers treat `\` like `/` and drop tabs/newlines: `/\evil.com` and `/\t/evil.com` are off-site.
-  if (/[\\\u0000-\u0020\u007f-\u009f]/.test(raw)) return fallback;
+  if (/[\\\u0000-\u0020\u007f-\u009f]/.test(path)) return false;
   // Percent-encoded slashes or backslashes at the start decode to the same tricks in some stacks.
-  if (/^\/%(2f|5c)/i.test(raw)) return fallback;
+  return !/^\/%(2f|5c)/i.test(path);
+}
+
+/**
+ * A same-host path, normalised (dot segments resolved). The check runs on the input and again on
+ * what normalisation made of it: `/.//evil.com` and `/a/..//evil.com` are plain paths that
+ * normalise to the protocol-relative `//evil.com`.
+ */
+export function safeLocalPath(raw: string | undefined | null, fallback = '/'): string {
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 2048 || !isPlainLocalPath(raw)) return fallback;
   try {
     const resolved = new URL(raw, 'http://postern.invalid');
     if (resolved.origin !== 'http://postern.invalid') return fallback;
-    return resolved.pathname + resolved.search + resolved.hash;
+    const path = resolved.pathname + resolved.search + resolved.hash;
+    return isPlainLocalPath(path) ? path : fallback;
   } catch {
     return fallback;
   }

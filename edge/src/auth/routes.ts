@@ -13,6 +13,7 @@ import type { Store } from '../store/index.js';
 import { randomHandle } from '../store/secrets.js';
 import type { SessionRecord } from '../store/sessions.js';
 import type { AuthContext } from './context.js';
+import { isHandoffNonce } from './sessions.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
 import { verifyPassword } from './providers/local.js';
 import { ProviderError, type VerifiedIdentity } from './providers/types.js';
@@ -50,12 +51,17 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     ...(auth.localAccounts ? [{ name: 'a Postern account', href: startHref('local', target) }] : []),
   ];
 
-  /** Hands a login to where the person was going: a socket host gets a one-time code, never the cookie. */
-  const handoff = (reply: FastifyReply, login: SessionRecord, target: ReturnTarget) => {
+  /**
+   * Hands a login to where the person was going: a socket host gets a one-time code, never the
+   * cookie. The code is bound to the nonce (`bind`) the socket host's `/.postern/signin` put in this
+   * browser; without one the browser first goes there to get it, and comes back here.
+   */
+  const handoff = (reply: FastifyReply, login: SessionRecord, target: ReturnTarget, bind?: string) => {
     if (target.socketOrigin) {
       const route = router.route(new URL(target.socketOrigin).host);
       if (route.kind === 'socket') {
-        const code = auth.sessions.issueHandoff(login, route.socket.id, target.path);
+        if (!isHandoffNonce(bind)) return reply.redirect(`${target.socketOrigin}/.postern/signin?path=${encodeURIComponent(target.path)}`, 302);
+        const code = auth.sessions.issueHandoff(login, route.socket.id, target.path, bind);
         return reply.redirect(`${target.socketOrigin}/.postern/callback?code=${encodeURIComponent(code)}`, 302);
       }
     }
@@ -109,7 +115,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const target = parseTarget(request.query.rd);
     if (request.query.switch === undefined) {
       const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
-      if (login) return handoff(reply, login.record, target);
+      if (login) return handoff(reply, login.record, target, request.query.bind);
     }
     const options = choices(target);
     if (options.length === 1) return reply.redirect(options[0]!.href, 302);

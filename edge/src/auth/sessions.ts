@@ -15,6 +15,12 @@ export interface ResolvedSession {
   readonly user: User;
 }
 
+/** The nonce a socket host sets before asking for a handoff code (a random handle). */
+export const isHandoffNonce = (value: string | undefined): value is string => value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value);
+
+/** A code is stored (hashed) together with the nonce it is bound to: a wrong nonce finds nothing. */
+const boundCode = (code: string, bind: string): string => `${code}.${bind}`;
+
 /** Cached lookups are re-checked against SQLite this often; in-process revocations apply at once. */
 const CACHE_TTL_MS = 5_000;
 const TOUCH_EVERY_MS = 60_000;
@@ -41,19 +47,25 @@ export class SessionService {
     return { handle, record };
   }
 
-  /** A one-time code that lets `socketId`'s host create its own session from this login. */
-  issueHandoff(login: SessionRecord, socketId: string, returnPath: string): string {
+  /**
+   * A one-time code that lets `socketId`'s host create its own session from this login. It is bound
+   * to `bind`, a nonce the socket host put in a host-only cookie of the browser it sent here: the
+   * code alone (in a link an attacker sends) signs no one in.
+   */
+  issueHandoff(login: SessionRecord, socketId: string, returnPath: string, bind: string): string {
     const code = randomHandle();
-    this.store.sessions.createCode(code, { parentHash: login.idHash, socketId, returnPath, expiresAt: Date.now() + HANDOFF_TTL_MS });
+    this.store.sessions.createCode(boundCode(code, bind), { parentHash: login.idHash, socketId, returnPath, expiresAt: Date.now() + HANDOFF_TTL_MS });
     return code;
   }
 
   /**
-   * Redeems a handoff code on the socket host it was made for: a new socket session, valid no longer
-   * than the login it came from. Undefined for unknown, used, expired or foreign codes.
+   * Redeems a handoff code on the socket host it was made for, in the browser holding its nonce: a
+   * new socket session, valid no longer than the login it came from. Undefined for unknown, used,
+   * expired, foreign or unbound codes.
    */
-  redeemHandoff(code: string, socketId: string, now = Date.now()): { handle: string; returnPath: string } | undefined {
-    const handoff = this.store.sessions.consumeCode(code);
+  redeemHandoff(code: string, bind: string, socketId: string, now = Date.now()): { handle: string; returnPath: string } | undefined {
+    if (!code || !isHandoffNonce(bind)) return undefined;
+    const handoff = this.store.sessions.consumeCode(boundCode(code, bind));
     if (!handoff || handoff.socketId !== socketId) return undefined;
     const parent = this.store.sessions.find(handoff.parentHash);
     if (!parent || !this.isValid(parent, now)) return undefined;

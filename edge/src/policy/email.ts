@@ -6,8 +6,14 @@
  */
 const LOCAL = /^[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$/;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/**
+ * Checked before lower-casing, not after: Unicode case mapping turns one look-alike into ASCII
+ * (U+212A KELVIN SIGN lower-cases to `k`), so `\u212Aate@corp.com` would become kate@corp.com.
+ */
+const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
 
 export function normalizeEmail(raw: string): string | null {
+  if (!PRINTABLE_ASCII.test(raw)) return null;
   const email = raw.toLowerCase();
   const at = email.indexOf('@');
   if (at <= 0 || at !== email.lastIndexOf('@')) return null;
@@ -19,8 +25,9 @@ export function normalizeEmail(raw: string): string | null {
 
 /** A domain as written in a rule or an address: lower-case DNS labels, at least two, no trailing dot. */
 export function normalizeDomain(raw: string): string | null {
-  const domain = raw.trim().toLowerCase();
-  if (domain.length > 253) return null;
+  const trimmed = raw.trim();
+  if (!PRINTABLE_ASCII.test(trimmed) || trimmed.length > 253) return null;
+  const domain = trimmed.toLowerCase();
   const labels = domain.split('.');
   if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return null;
   return domain;

@@ -57,7 +57,10 @@ export class SocketGate {
     private readonly config: EdgeConfig,
     private readonly store: Store,
     private readonly auth: AuthContext,
-  ) {}
+  ) {
+    // A revoked token stops working at once, not when its cache entry ages out.
+    auth.live.onClose((credentials) => this.forgetTokens(credentials));
+  }
 
   check(req: IncomingMessage, socket: SocketRecord, host: string): GateDecision {
     if (!socket.cloudauth) {
@@ -128,6 +131,12 @@ export class SocketGate {
     };
     this.tokens.set(token, holder);
     return holder;
+  }
+
+  private forgetTokens(credentials: readonly string[]): void {
+    const ids = new Set(credentials.filter((c) => c.startsWith(TOKEN_CREDENTIAL)).map((c) => c.slice(TOKEN_CREDENTIAL.length)));
+    if (ids.size === 0) return;
+    for (const [token, holder] of this.tokens) if (ids.has(holder.tokenId)) this.tokens.delete(token);
   }
 
   /** The access rules of a socket, with its owner's email. */

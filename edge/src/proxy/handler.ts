@@ -66,8 +66,8 @@ export class ProxyHandler {
     }, (err) => this.internal(req, res, err, trace));
   }
 
-  /** A host that names no socket gets the edge's 404, logged and counted like any request. */
-  handleUnknownHost(req: IncomingMessage, res: ServerResponse, host: string, err: EdgeError): void {
+  /** A request refused before it reached a socket (no such host, or malformed), logged and counted like any request. */
+  rejectUnrouted(req: IncomingMessage, res: ServerResponse, host: string, err: EdgeError): void {
     this.reject(req, res, err, this.traceHttp(req, res, host, null));
   }
 
@@ -184,11 +184,7 @@ export class ProxyHandler {
     identity: string[],
     trace: RequestTrace,
   ): [ExchangeInput, TunnelConnection] | EdgeError {
-    const url = req.url ?? '';
-    // Only origin-form targets: an absolute URL could name another host than the one we routed by.
-    if (!url.startsWith('/') && !(url === '*' && req.method === 'OPTIONS')) {
-      return new EdgeError('BAD_REQUEST', 'The request target must be a path (origin-form).');
-    }
+    // Only origin-form targets get here (proxy/strict-http.ts): routing and forwarding read the same host.
     const pickConnection = (exclude?: TunnelConnection) => this.registry.pick(socket.id, exclude);
     const conn = pickConnection();
     if (!conn && this.registry.isBusy(socket.id)) return this.limits.tunnelBusy(socket, host);

@@ -34,6 +34,19 @@ const EDGE_OWNED_PREFIXES = ['x-postern-', 'x-forwarded-'] as const;
 /** Lower-cases and maps `_` to `-`, so `X_Forwarded_For` cannot slip past as a different name. */
 export const canonicalName = (name: string): string => name.toLowerCase().replace(/_/g, '-');
 
+/** Framing and credential headers: an identity header under one of these names would change what they mean. */
+const FRAMING_AND_CREDENTIALS: ReadonlySet<string> = new Set(['content-length', 'content-type', 'content-encoding', 'cookie', 'authorization']);
+
+/**
+ * Whether a socket may give an identity header this name: not a hop-by-hop, framing or credential
+ * header (`Content-Length: alice@corp.com` would desync the edge and the app), and not one the edge
+ * sets itself.
+ */
+export function isUsableIdentityHeaderName(name: string): boolean {
+  const canonical = canonicalName(name);
+  return !HOP_BY_HOP.has(canonical) && !EDGE_OWNED.has(canonical) && !FRAMING_AND_CREDENTIALS.has(canonical) && !EDGE_OWNED_PREFIXES.some((p) => canonical.startsWith(p));
+}
+
 /** Names listed in a Connection header, canonicalised. */
 function connectionListed(value: string | string[] | undefined): Set<string> {
   const listed = new Set<string>();

@@ -20,11 +20,23 @@ export function reservedHeaderNames(socket: SocketRecord): ReadonlySet<string> {
   return new Set([...DEFAULT_RESERVED, canonicalName(names.email), canonicalName(names.user)]);
 }
 
+/** One line of printable ASCII: what every HTTP stack reads the same way. */
+const HEADER_SAFE = /^[\x20-\x7e]+$/;
+
+/**
+ * The user header: the display name when it is printable ASCII, else the email, else the user id.
+ * An IdP's name with CR/LF, escape sequences or another script (`山田 太郎`) cannot travel in a
+ * header as it is (the request would fail, or an app would misread the bytes); the exact name is
+ * always in the signed assertion's `name` claim.
+ */
+const userHeaderValue = (identity: AppIdentity): string =>
+  identity.name !== null && HEADER_SAFE.test(identity.name) ? identity.name : (identity.email ?? identity.userId);
+
 function headerList(socket: SocketRecord, identity: AppIdentity, assertion: string): string[] {
   const names = namesFor(socket);
   const out: string[] = [];
   if (identity.email) out.push(names.email, identity.email);
-  out.push(names.user, identity.name ?? identity.email ?? identity.userId, ASSERTION_HEADER, assertion);
+  out.push(names.user, userHeaderValue(identity), ASSERTION_HEADER, assertion);
   return out;
 }
 

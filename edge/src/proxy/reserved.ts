@@ -1,38 +1,44 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthContext } from '../auth/context.js';
 import { clearCookie, readCookie, setCookie } from '../auth/cookies.js';
+import { safeLocalPath } from '../auth/redirects.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
 import { signedOutPage, signOutConfirmPage } from '../pages/auth-pages.js';
 import { sendError } from '../pages/error-page.js';
+import { randomHandle } from '../store/secrets.js';
 import type { SocketRecord } from '../store/sockets.js';
 
 /** Paths every socket host reserves for the edge; the app never sees them. */
 export const RESERVED_PREFIX = '/.postern/';
+/** The handoff nonce outlives the code (60 s) by a margin for a slow sign-in page. */
+const BIND_TTL_SECONDS = 120;
 
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string | string[]> = {}): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
   res.end(body);
 }
 
-/** Reads a small form body (sign-out); anything larger than `limit` is refused. */
-function readForm(req: IncomingMessage, limit = 1024): Promise<URLSearchParams | null> {
+/** Reads a small form body (sign-out); undefined when it is larger than `limit` or broken. */
+function readForm(req: IncomingMessage, limit = 1024): Promise<URLSearchParams | undefined> {
   return new Promise((resolve) => {
     let body = '';
     req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
+    const onData = (chunk: string) => {
       body += chunk;
       if (body.length > limit) {
-        resolve(null);
-        req.destroy();
+        // Answer now; the rest of the body is read and dropped, and the connection closed after the answer.
+        req.off('data', onData);
+        resolve(undefined);
       }
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(new URLSearchParams(body)));
-    req.on('error', () => resolve(null));
+    req.on('error', () => resolve(undefined));
   });
 }
 
-/** `/.postern/callback`, `/.postern/signout` and `/.postern/jwks.json` on a socket host. */
+/** `/.postern/signin`, `/.postern/callback`, `/.postern/signout` and `/.postern/jwks.json` on a socket host. */
 export class ReservedPaths {
   constructor(
     private readonly config: EdgeConfig,
@@ -46,8 +52,20 @@ export class ReservedPaths {
     switch (url.pathname) {
       case '/.postern/jwks.json':
         return send(res, 200, 'application/json', JSON.stringify(this.auth.signer.jwks), { 'cache-control': 'public, max-age=300' });
+      case '/.postern/signin': {
+        // A nonce for this browser only (host-only cookie); the edge binds the handoff code to it.
+        const nonce = randomHandle();
+        const rd = `${origin}${safeLocalPath(url.searchParams.get('path'))}`;
+        res.writeHead(302, {
+          location: `${this.auth.edgeUrl}/auth/login?rd=${encodeURIComponent(rd)}&bind=${nonce}`,
+          'set-cookie': setCookie(this.auth.cookies.bind, nonce, { secure: this.auth.secure, maxAgeSeconds: BIND_TTL_SECONDS }),
+          'cache-control': 'no-store',
+        });
+        return void res.end();
+      }
       case '/.postern/callback': {
-        const redeemed = this.auth.sessions.redeemHandoff(url.searchParams.get('code') ?? '', socket.id);
+        const bind = readCookie(req, this.auth.cookies.bind) ?? '';
+        const redeemed = this.auth.sessions.redeemHandoff(url.searchParams.get('code') ?? '', bind, socket.id);
         if (!redeemed) {
           // Unknown, used, expired or made for another socket: start over rather than fail.
           res.writeHead(302, { location: `${this.auth.edgeUrl}/auth/login?rd=${encodeURIComponent(`${origin}/`)}`, 'cache-control': 'no-store' });
@@ -55,7 +73,7 @@ export class ReservedPaths {
         }
         res.writeHead(302, {
           location: redeemed.returnPath,
-          'set-cookie': setCookie(this.auth.cookies.session, redeemed.handle, { secure: this.auth.secure }),
+          'set-cookie': [setCookie(this.auth.cookies.session, redeemed.handle, { secure: this.auth.secure }), clearCookie(this.auth.cookies.bind, this.auth.secure)],
           'cache-control': 'no-store',
         });
         return void res.end();
@@ -72,7 +90,11 @@ export class ReservedPaths {
         // Siblings are same-site, so SameSite does not stop them: require our own Origin.
         if (req.headers.origin !== origin) return sendError(req, res, new EdgeError('FORBIDDEN', 'Sign-out must come from this app’s own page.'));
         const form = await readForm(req);
-        const everywhere = form?.get('scope') === 'everywhere';
+        if (!form) {
+          res.shouldKeepAlive = false;
+          return sendError(req, res, new EdgeError('BAD_REQUEST', 'The sign-out form is larger than 1 KiB.'));
+        }
+        const everywhere = form.get('scope') === 'everywhere';
         if (session) {
           if (everywhere) this.auth.sessions.signOutEverywhere(session.user.id);
           else this.auth.sessions.signOut(session.record);

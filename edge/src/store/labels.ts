@@ -32,6 +32,7 @@ export function labelStem(name: string): string {
 /** Why a socket name cannot be used, or null. */
 export function socketNameProblem(name: string): string | null {
   if (name.trim() === '') return 'a socket name cannot be empty';
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'a socket name cannot contain control characters';
   if (!/[\p{L}\p{N}]/u.test(name)) return `"${name}" has no letters or digits to make a hostname from`;
   const stem = labelStem(name);
   if (RESERVED_STEMS.has(stem)) return `"${stem}" is a reserved name on this edge; pick another (e.g. "${stem}-app")`;
