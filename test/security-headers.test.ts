@@ -56,7 +56,9 @@ describe('identity and forwarding headers: every client-sent variant dropped, th
     app = await RecordingApp.start();
     const db = `${tmp.dir}/edge.db`;
     token = await createAccount(db, 'alice@example.com');
-    edge = await EdgeProcess.start({ db });
+    // One request below carries every spelling at once (a few hundred fields): above the default
+    // header-count limit (431, tested in limits.test.ts), so this edge allows more.
+    edge = await EdgeProcess.start({ db, extraArgs: ['--max-header-count', '1000'] });
     [guarded, custom, open] = await Promise.all([
       ConnectorProcess.start({ edge, token, appPort: app.port, label: 'connect:guarded', args: ['--name', 'guarded', '--cloudauth'] }),
       ConnectorProcess.start({ edge, token, appPort: app.port, label: 'connect:custom', args: ['--name', 'custom', '--cloudauth', '--email-header', CUSTOM.email, '--user-header', CUSTOM.user] }),
