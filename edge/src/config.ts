@@ -17,6 +17,27 @@ export interface EdgeConfig {
   readonly maxHeaderBytes: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly auth: AuthConfig;
+  /** The edge serves HTTPS itself with these PEM files (re-read on SIGHUP); undefined: plain HTTP. */
+  readonly tls: TlsFiles | undefined;
+  /** A plain-HTTP listener that redirects the edge's own names to https (308). */
+  readonly httpRedirect: { readonly host: string; readonly port: number } | undefined;
+  /** Strict-Transport-Security max-age in seconds, sent on HTTPS answers; 0 tells browsers to forget it. */
+  readonly hstsMaxAgeSeconds: number;
+  /** Peers (CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are believed; empty: nobody's. */
+  readonly trustedProxies: readonly TrustedNetwork[];
+}
+
+/** One `--trusted-proxy` entry, validated. */
+export interface TrustedNetwork {
+  readonly address: string;
+  readonly prefix: number;
+  readonly family: 'ipv4' | 'ipv6';
+}
+
+export interface TlsFiles {
+  /** PEM certificate chain: the edge's certificate first, then intermediates. */
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 export type ProviderConfig =
@@ -71,6 +92,12 @@ export interface EdgeConfigInput {
   readonly localAccounts?: boolean | undefined;
   readonly sessionTtl?: string | number | undefined;
   readonly sessionIdle?: string | number | undefined;
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  readonly httpRedirectListen?: string | undefined;
+  readonly hstsMaxAge?: string | number | undefined;
+  /** Comma-separated CIDRs (flags, env) or a YAML list. */
+  readonly trustedProxies?: string | readonly string[] | undefined;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +122,11 @@ export function edgeConfigFromEnv(env: NodeJS.ProcessEnv): EdgeConfigInput {
     githubClientSecretFile: env.POSTERN_GITHUB_CLIENT_SECRET_FILE,
     sessionTtl: env.POSTERN_SESSION_TTL,
     sessionIdle: env.POSTERN_SESSION_IDLE,
+    tlsCert: env.POSTERN_TLS_CERT,
+    tlsKey: env.POSTERN_TLS_KEY,
+    httpRedirectListen: env.POSTERN_HTTP_REDIRECT_LISTEN,
+    hstsMaxAge: env.POSTERN_HSTS_MAX_AGE,
+    trustedProxies: env.POSTERN_TRUSTED_PROXIES,
   };
 }
 
@@ -114,6 +146,11 @@ const YAML_KEYS: Readonly<Record<string, keyof EdgeConfigInput>> = {
   local_accounts: 'localAccounts',
   session_ttl: 'sessionTtl',
   session_idle: 'sessionIdle',
+  tls_cert: 'tlsCert',
+  tls_key: 'tlsKey',
+  http_redirect_listen: 'httpRedirectListen',
+  hsts_max_age: 'hstsMaxAge',
+  trusted_proxies: 'trustedProxies',
 };
 
 /** Reads the edge's YAML config file (snake_case keys; `oidc` is a list of issuers). */
@@ -145,8 +182,13 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
   const pick = <K extends keyof EdgeConfigInput>(key: K): EdgeConfigInput[K] => flags[key] ?? env[key] ?? file[key];
   const { host, port } = parseListen(pick('listen') ?? '127.0.0.1:8080');
   const domain = parseDomain(pick('domain') ?? `localhost:${port}`);
-  const scheme = pick('publicScheme') ?? 'http';
+  const tls = resolveTls(pick('tlsCert'), pick('tlsKey'));
+  const scheme = pick('publicScheme') ?? (tls ? 'https' : 'http');
   if (scheme !== 'http' && scheme !== 'https') throw new ConfigError(`--public-scheme must be http or https, not "${scheme}"`);
+  if (tls && scheme === 'http') throw new ConfigError('--public-scheme http contradicts --tls-cert: an edge that serves TLS is reached with https');
+  const redirectListen = pick('httpRedirectListen');
+  const httpRedirect = redirectListen === undefined ? undefined : parseListen(redirectListen, '--http-redirect-listen');
+  if (httpRedirect && scheme !== 'https') throw new ConfigError('--http-redirect-listen needs an https edge (--tls-cert, or --public-scheme https behind a TLS proxy)');
   const logLevel = pick('logLevel') ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
@@ -161,6 +203,38 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
     maxHeaderBytes: parsePositiveInt(pick('maxHeaderBytes') ?? 16 * 1024, '--max-header-bytes'),
     logLevel: logLevel as EdgeConfig['logLevel'],
     auth: resolveAuth(pick),
+    tls,
+    httpRedirect,
+    hstsMaxAgeSeconds: parseHstsMaxAge(pick('hstsMaxAge') ?? '365d'),
+    trustedProxies: parseTrustedProxies(pick('trustedProxies') ?? []),
+  });
+}
+
+function resolveTls(certFile: string | undefined, keyFile: string | undefined): TlsFiles | undefined {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile) throw new ConfigError('--tls-key needs --tls-cert (the PEM certificate chain)');
+  if (!keyFile) throw new ConfigError('--tls-cert needs --tls-key (the PEM private key)');
+  return Object.freeze({ certFile, keyFile });
+}
+
+/** Seconds; `0` is allowed: it is how a site tells browsers to drop an HSTS policy. */
+function parseHstsMaxAge(value: string | number): number {
+  if (value === 0 || value === '0') return 0;
+  return Math.floor(parseDuration(value, '--hsts-max-age') / 1000);
+}
+
+/** CIDRs such as `10.0.0.0/8`, `::1` or `127.0.0.1/32` (a bare address is a single host). */
+function parseTrustedProxies(value: string | readonly string[]): TrustedNetwork[] {
+  const entries = (Array.isArray(value) ? value : String(value).split(',')).map((entry: unknown) => String(entry).trim()).filter(Boolean);
+  return entries.map((entry) => {
+    const [address = '', bits, extra] = entry.split('/');
+    const family = isIP(address);
+    const max = family === 6 ? 128 : 32;
+    const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+    if (family === 0 || extra !== undefined || !(prefix >= 0 && prefix <= max)) {
+      throw new ConfigError(`--trusted-proxy must list IP addresses or CIDRs (e.g. 127.0.0.1/32, 10.0.0.0/8, ::1), not "${entry}"`);
+    }
+    return Object.freeze({ address, prefix, family: family === 6 ? 'ipv6' : 'ipv4' } as const);
   });
 }
 
@@ -228,13 +302,13 @@ function resolveAuth(pick: Pick): AuthConfig {
   };
 }
 
-export function parseListen(value: string): { host: string; port: number } {
+export function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
   const match = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value) ?? /^()()(\d{1,5})$/.exec(value);
-  if (!match) throw new ConfigError(`--listen must be HOST:PORT (e.g. 127.0.0.1:8080), not "${value}"`);
+  if (!match) throw new ConfigError(`${flag} must be HOST:PORT (e.g. 127.0.0.1:8080), not "${value}"`);
   const host = match[1] || match[2] || '127.0.0.1';
   const port = Number(match[3]);
-  if (port > 65535) throw new ConfigError(`--listen port must be 0-65535, not ${port}`);
-  if (match[1] && isIP(host) !== 6) throw new ConfigError(`--listen has an invalid IPv6 address "${host}"`);
+  if (port > 65535) throw new ConfigError(`${flag} port must be 0-65535, not ${port}`);
+  if (match[1] && isIP(host) !== 6) throw new ConfigError(`${flag} has an invalid IPv6 address "${host}"`);
   return { host, port };
 }
 

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { TCP_PATH, TUNNEL_PATH } from '@postern/shared';
 import Fastify, { type FastifyInstance, type FastifyServerFactoryHandler } from 'fastify';
@@ -13,6 +14,9 @@ import type { EdgeConfig } from './config.js';
 import { ControlPlane } from './control/control-plane.js';
 import { EphemeralReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
+import { ProxyTrust } from './net/client-address.js';
+import { HSTS_HEADER, hstsPolicy } from './net/hsts.js';
+import { loadTlsCredentials, secureContextOptions, type TlsCredentials } from './net/tls.js';
 import { sendError, sendErrorOnSocket } from './pages/error-page.js';
 import { portalRoutes } from './portal/routes.js';
 import { SocketGate } from './proxy/gate.js';
@@ -28,6 +32,8 @@ import { TunnelRegistry } from './tunnel/registry.js';
 export interface EdgeDeps {
   readonly store: Store;
   readonly auth: AuthContext;
+  /** Already loaded from config.tls (startEdge checks them before opening anything); read here when absent. */
+  readonly tls?: TlsCredentials | undefined;
 }
 
 export interface Edge {
@@ -50,16 +56,24 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const { store, auth } = deps;
   const registry = new TunnelRegistry();
   const router = new HostRouter(config, store);
+  const trust = new ProxyTrust(config);
+  const hsts = hstsPolicy(config);
+  const tls = config.tls ? (deps.tls ?? loadTlsCredentials(config.tls)) : undefined;
   let server: Server | undefined;
 
   const serverFactory = (handler: FastifyServerFactoryHandler): Server => {
-    server = createServer({
+    const options = {
       maxHeaderSize: config.maxHeaderBytes,
       requestTimeout: 0, // large uploads may take long; header time is bounded below
       headersTimeout: 30_000,
       keepAliveTimeout: 65_000,
-    });
+    };
+    // Same routing either way: the HTTPS server emits the same request and upgrade events.
+    server = tls ? createTlsServer({ ...options, ...secureContextOptions(tls) }) : createServer(options);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      trust.identify(req);
+      const sts = hsts(req);
+      if (sts) res.setHeader(HSTS_HEADER, sts);
       const route = router.route(req.headers.host);
       if (route.kind === 'edge') return handler(req, res);
       if (route.kind === 'unknown') return proxy.reject(req, res, unknownHost(route.host));
@@ -67,6 +81,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
+      trust.identify(req);
       const route = router.route(req.headers.host);
       if (route.kind === 'socket') return proxy.handleUpgrade(req, socket, head, route.socket, route.host);
       if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);

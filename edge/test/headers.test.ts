@@ -76,3 +76,9 @@ test('response hop-by-hop headers are removed, upgrade answers keep Connection/U
   const upgrade = downstreamResponseHeaders({ connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-accept': 'x' }, true);
   assert.deepEqual(upgrade, { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-accept': 'x' });
 });
+
+test("the app's Strict-Transport-Security never reaches the browser: the edge sets its own", () => {
+  const out = downstreamResponseHeaders({ 'strict-transport-security': 'max-age=0', 'content-type': 'text/plain' });
+  assert.deepEqual(out, { 'content-type': 'text/plain' });
+  assert.equal(downstreamResponseHeaders({ 'strict-transport-security': 'max-age=0', upgrade: 'websocket', connection: 'upgrade' }, true)['strict-transport-security'], undefined);
+});

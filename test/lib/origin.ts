@@ -27,6 +27,7 @@ export interface UploadRecord {
  *   GET  /sse?n=5&gap=200    n Server-Sent Events, gap ms apart
  *   GET  /slow?ms=N          answers after N ms
  *   GET  /status/502         its own 502 (no postern-error header)
+ *   GET  /hsts               "own policy", with its own Strict-Transport-Security header
  *   WS   /ws                 echo (text and binary)
  */
 export class Origin {
@@ -160,6 +161,10 @@ export class Origin {
         res.end(`slept ${ms} ms`);
         return;
       }
+      case 'GET /hsts':
+        res.writeHead(200, { 'content-type': 'text/plain', 'strict-transport-security': 'max-age=5; includeSubDomains; preload' });
+        res.end('own policy');
+        return;
       case 'GET /status/502':
         res.writeHead(502, { 'content-type': 'text/plain' });
         res.end('the origin itself says 502');

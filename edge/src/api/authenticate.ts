@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { tokenFailure } from '../auth/token-failure.js';
 import type { Actor } from '../control/control-plane.js';
 import { EdgeError } from '../errors.js';
+import { clientAddress } from '../net/client-address.js';
 import type { Account } from '../store/accounts.js';
 import type { Store } from '../store/index.js';
 import type { ApiToken } from '../store/tokens.js';
@@ -47,4 +48,4 @@ export function requirePublisher(request: FastifyRequest): Account {
   return account;
 }
 
-export const actorOf = (request: FastifyRequest): Actor => ({ email: accountOf(request).email, remote: request.ip });
+export const actorOf = (request: FastifyRequest): Actor => ({ email: accountOf(request).email, remote: clientAddress(request.raw) });

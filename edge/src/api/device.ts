@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { DeviceFlow } from '../auth/device-flow.js';
+import { clientAddress } from '../net/client-address.js';
 import { ref } from './schemas.js';
 
 /** The CLI half of `postern login` (no token yet, so no authentication): start, then poll. */
@@ -26,7 +27,7 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: { readonly dev
         },
       },
     },
-    async (request) => deps.devices.start((request.body?.client_name ?? 'unnamed computer').replace(/[^\x20-\x7e]/g, '?'), request.ip),
+    async (request) => deps.devices.start((request.body?.client_name ?? 'unnamed computer').replace(/[^\x20-\x7e]/g, '?'), clientAddress(request.raw)),
   );
 
   app.post<{ Body: { device_code: string } }>(
@@ -45,6 +46,6 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: { readonly dev
         },
       },
     },
-    async (request) => deps.devices.poll(request.body.device_code, request.ip),
+    async (request) => deps.devices.poll(request.body.device_code, clientAddress(request.raw)),
   );
 }

@@ -5,6 +5,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { AuthContext } from '../auth/context.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
+import { clientAddress, clientScheme } from '../net/client-address.js';
 import { forbiddenPage } from '../pages/auth-pages.js';
 import { sendError, sendErrorOnSocket, wantsJson } from '../pages/error-page.js';
 import type { SocketRecord } from '../store/sockets.js';
@@ -94,13 +95,13 @@ export class ProxyHandler {
 
   private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: Extract<GateDecision, { kind: 'forbidden' }>, via: string): void {
     this.log.info({ socket: socket.id, user: decision.who, reason: decision.reason }, 'access denied');
-    this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: req.socket.remoteAddress ?? null, reason: decision.reason, via });
+    this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via });
   }
 
   /** WebSocket sessions of signed-in sockets are audited with who and how long (public ones are not: no one to name). */
   private recordStream(req: IncomingMessage, socket: SocketRecord, decision: Allowed, client: Duplex): void {
     if (!decision.identity) return;
-    const base = { accountId: socket.accountId, socketId: socket.id, actor: decision.identity.email ?? decision.identity.userId, remote: req.socket.remoteAddress ?? null };
+    const base = { accountId: socket.accountId, socketId: socket.id, actor: decision.identity.email ?? decision.identity.userId, remote: clientAddress(req) || null };
     const path = (req.url ?? '/').split('?')[0];
     const openedAt = Date.now();
     this.audit.record({ ...base, type: 'stream.open', detail: { kind: 'websocket', path } });
@@ -152,8 +153,8 @@ export class ProxyHandler {
       reservedNames: reservedHeaderNames(socket),
       identity,
       stripAuthorization: decision.consumedAuthorization,
-      clientIp: req.socket.remoteAddress ?? '',
-      proto: this.config.publicScheme,
+      clientIp: clientAddress(req),
+      proto: clientScheme(req),
       publicHost: host,
       upstreamHost: conn.info.hostRewrite ?? host,
     });

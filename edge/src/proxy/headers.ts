@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { setsReservedCookie, stripReservedCookies } from '../auth/cookies.js';
+import { HSTS_HEADER } from '../net/hsts.js';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
@@ -95,7 +96,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
   return out;
 }
 
-/** Response headers for the browser: hop-by-hop ones removed (Node frames the body itself). */
+/** Response headers for the browser: hop-by-hop ones removed (Node frames the body itself), the app's HSTS dropped. */
 export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = false): HeaderMap {
   const listed = keepUpgrade ? new Set<string>() : connectionListed(headers.connection);
   const out: HeaderMap = {};
@@ -106,6 +107,8 @@ export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = fals
       continue;
     }
     if (HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    // Transport security is the edge's: it owns TLS for this host (see net/hsts.ts).
+    if (name === HSTS_HEADER) continue;
     if (name === 'set-cookie') {
       // An app may not set (or overwrite) the edge's session cookies on its host.
       const kept = (Array.isArray(value) ? value : [value]).filter((line) => !setsReservedCookie(line));

@@ -16,6 +16,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { LiveConnections } from '../auth/live-connections.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
+import { clientAddress } from '../net/client-address.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { upstreamError } from '../proxy/upstream-errors.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
@@ -51,7 +52,7 @@ export class TcpEndpoint {
 
   handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
     const refuse = (err: EdgeError) => {
-      this.log.info({ remote: req.socket.remoteAddress, code: err.code }, `tcp stream refused: ${err.message}`);
+      this.log.info({ remote: clientAddress(req), code: err.code }, `tcp stream refused: ${err.message}`);
       req.headers.accept = 'application/json';
       sendErrorOnSocket(req, client, err);
     };
@@ -67,7 +68,7 @@ export class TcpEndpoint {
     this.openToApp(grant, connection, client, (opened) => {
       if (opened instanceof EdgeError) return refuse(opened);
       if (!client.readable || !client.writable) return opened.destroy(); // the client gave up while we waited
-      this.wss.handleUpgrade(req, client, head, (ws) => this.relay(ws, opened, grant, connection, req.socket.remoteAddress ?? null));
+      this.wss.handleUpgrade(req, client, head, (ws) => this.relay(ws, opened, grant, connection, clientAddress(req) || null));
     });
   }
 

@@ -7,6 +7,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { tokenFailure } from '../auth/token-failure.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
+import { clientAddress } from '../net/client-address.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { randomId } from '../store/ids.js';
 import type { Store } from '../store/index.js';
@@ -43,7 +44,7 @@ export class TunnelEndpoint {
       conn = this.authorize(req);
     } catch (err) {
       const edgeErr = err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'tunnel handshake failed');
-      this.log.warn({ remote: req.socket.remoteAddress, code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
+      this.log.warn({ remote: clientAddress(req), code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
       req.headers.accept = 'application/json';
       sendErrorOnSocket(req, socket, edgeErr);
       return;
@@ -121,7 +122,7 @@ export class TunnelEndpoint {
       tokenId: record.id,
       actor: this.store.accounts.findById(record.accountId)?.email ?? record.accountId,
       connectorId: connectorId.slice(0, 64),
-      remoteAddress: req.socket.remoteAddress ?? '',
+      remoteAddress: clientAddress(req),
       hostRewrite,
       requestEvents: header(req, HandshakeHeader.EVENTS) === 'request',
     };
