@@ -299,6 +299,34 @@ describe('tls: certificate files the edge refuses at start', () => {
   });
 });
 
+describe('tls: the example edge configs in deploy/', () => {
+  const tmp = makeTempDir('deploy-configs');
+  const secret = join(tmp.dir, 'oidc-secret');
+  writeFileSync(secret, 'not-a-real-secret\n');
+  after(() => tmp.remove());
+  // Their OIDC secret path exists only under systemd: the flags stand in for the `oidc` list.
+  const oidcFlags = ['--oidc-issuer', 'https://login.example.com', '--oidc-client-id', 'postern', '--oidc-client-secret-file', secret];
+
+  it('deploy/edge.yaml: TLS on the edge, redirect listener, HSTS', async () => {
+    const res = await runCli(['edge', '--config', join(REPO_ROOT, 'deploy', 'edge.yaml'), ...oidcFlags, '--print-config']);
+    assert.equal(res.code, 0, res.stderr.join('\n'));
+    const printed = res.stdout.join('\n');
+    for (const line of ['listen: "[::]:443"', 'public_scheme: https', 'tls_cert: /etc/postern/tls/fullchain.pem', 'tls_key: /etc/postern/tls/privkey.pem', 'http_redirect_listen: "[::]:80"', 'hsts_max_age: 365d']) {
+      assert.ok(printed.includes(line), `${line} in\n${printed}`);
+    }
+  });
+
+  it('deploy/edge-behind-nginx.yaml: plain HTTP on loopback, https in public, nginx trusted', async () => {
+    const res = await runCli(['edge', '--config', join(REPO_ROOT, 'deploy', 'edge-behind-nginx.yaml'), ...oidcFlags, '--print-config']);
+    assert.equal(res.code, 0, res.stderr.join('\n'));
+    const printed = res.stdout.join('\n');
+    for (const line of ['listen: 127.0.0.1:8080', 'public_scheme: https', 'trusted_proxies:\n  - 127.0.0.1/32\n  - ::1/128']) {
+      assert.ok(printed.includes(line), `${line} in\n${printed}`);
+    }
+    assert.doesNotMatch(printed, /tls_cert/);
+  });
+});
+
 const NGINX = '/usr/sbin/nginx';
 
 /**
@@ -306,7 +334,10 @@ const NGINX = '/usr/sbin/nginx';
  * certificate paths, wrapped in a minimal nginx.conf that keeps every file under `prefix`.
  */
 function nginxConfig(prefix: string, ports: { http: number; https: number; edge: number }, cert: ServerCert): string {
-  const recipe = readFileSync(join(REPO_ROOT, 'deploy', 'nginx', 'postern.conf'), 'utf8')
+  const file = readFileSync(join(REPO_ROOT, 'deploy', 'nginx', 'postern.conf'), 'utf8');
+  const shown = /```nginx\n([\s\S]*?)```/.exec(readFileSync(join(REPO_ROOT, 'docs', 'DEPLOY.md'), 'utf8'))?.[1];
+  assert.equal(shown, file, 'docs/DEPLOY.md shows deploy/nginx/postern.conf verbatim');
+  const recipe = file
     .split('\n')
     .filter((line) => !/^\s*(#|listen \[::\])/.test(line)) // comments out; loopback IPv4 only here
     .join('\n')

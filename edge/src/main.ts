@@ -47,7 +47,12 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
     auth = await createAuthContext(config, store, (msg) => warnings.push(msg));
     edge = buildServer(config, { store, auth, tls });
     for (const msg of warnings) edge.app.log.warn(msg);
-    await edge.app.listen({ host: config.listenHost, port: config.listenPort });
+    await edge.app.listen({
+      host: config.listenHost,
+      port: config.listenPort,
+      // Fastify names the scheme from its own `https` option, which a server factory bypasses.
+      listenTextResolver: (address) => `Server listening at ${tls ? address.replace(/^http:/, 'https:') : address}`,
+    });
     if (redirect && config.httpRedirect) redirectPort = await listenOn(redirect, config.httpRedirect.host, config.httpRedirect.port);
   } catch (err) {
     redirect?.close();

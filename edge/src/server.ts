@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { TCP_PATH, TUNNEL_PATH } from '@postern/shared';
-import Fastify, { type FastifyInstance, type FastifyServerFactoryHandler } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerFactoryHandler } from 'fastify';
 import { apiRoutes } from './api/index.js';
 import { validationMessage } from './api/validation-message.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -14,7 +14,7 @@ import type { EdgeConfig } from './config.js';
 import { ControlPlane } from './control/control-plane.js';
 import { EphemeralReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
-import { ProxyTrust } from './net/client-address.js';
+import { clientAddress, ProxyTrust } from './net/client-address.js';
 import { HSTS_HEADER, hstsPolicy } from './net/hsts.js';
 import { loadTlsCredentials, secureContextOptions, type TlsCredentials } from './net/tls.js';
 import { sendError, sendErrorOnSocket } from './pages/error-page.js';
@@ -98,6 +98,10 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     logger: {
       level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+      serializers: {
+        // Fastify's own fields, with the client address the edge works out (net/client-address.ts), not the TCP peer.
+        req: (request: FastifyRequest) => ({ method: request.method, url: request.url, host: request.host, remoteAddress: clientAddress(request.raw), remotePort: request.socket?.remotePort }),
+      },
     },
   });
 
