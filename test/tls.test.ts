@@ -388,9 +388,11 @@ describe('tls: behind nginx (the docs/DEPLOY.md recipe), the edge on plain HTTP'
       front: { port: ports.https, ca },
       extraArgs: ['--public-scheme', 'https', '--trusted-proxy', '127.0.0.1/32'],
     });
-    const check = await new ManagedProcess('nginx -t', NGINX, ['-t', '-p', tmp.dir, '-c', conf], cleanEnv()).waitExit(15_000);
-    assert.equal(check.code, 0, 'nginx -t accepts the recipe');
-    nginx = new ManagedProcess('nginx', NGINX, ['-p', tmp.dir, '-c', conf, '-g', 'daemon off;'], cleanEnv());
+    // -e: the start-up error log too stays under the prefix (the built-in one is /var/log/nginx).
+    const args = ['-p', tmp.dir, '-e', join(tmp.dir, 'error.log'), '-c', conf];
+    const check = new ManagedProcess('nginx -t', NGINX, ['-t', ...args], cleanEnv());
+    assert.equal((await check.waitExit(15_000)).code, 0, `nginx -t accepts the recipe\n${check.output()}`);
+    nginx = new ManagedProcess('nginx', NGINX, [...args, '-g', 'daemon off;'], cleanEnv());
     await pollUntil(async () => (await servedCert(ports.https, caPem)).cert.fingerprint256 ? true : undefined, {
       timeoutMs: 15_000,
       what: () => `nginx to serve TLS\n${nginx.output()}\n${existsSync(join(tmp.dir, 'error.log')) ? readFileSync(join(tmp.dir, 'error.log'), 'utf8') : ''}`,
