@@ -9,6 +9,7 @@ import type {
   TunnelView,
   UpdateSocketBody,
 } from '@postern/edge';
+import { unreachableReason } from '@postern/connector';
 import { request } from 'undici';
 import { CliError } from './errors.js';
 
@@ -83,8 +84,7 @@ export class ApiClient {
         bodyTimeout: 15_000,
       });
     } catch (err) {
-      const code = (err as { code?: string }).code ?? (err as Error).message;
-      throw new CliError(`cannot reach the edge at ${this.edgeUrl}: ${code}`);
+      throw new CliError(`cannot reach the edge at ${this.edgeUrl}: ${unreachableReason(err)}`);
     }
     const text = await res.body.text();
     if (res.statusCode >= 400) {

@@ -1,3 +1,4 @@
+import { unreachableReason } from '@postern/connector';
 import { HandshakeHeader, TCP_MAX_MESSAGE, TCP_PATH, TcpCloseCode, WebSocketByteStream } from '@postern/shared';
 import { request } from 'undici';
 import WebSocket from 'ws';
@@ -74,8 +75,7 @@ export class TcpClient {
   }
 
   private unreachable(err: unknown): CliError {
-    const code = (err as { code?: string }).code ?? (err as Error).message;
-    return new CliError(`cannot reach the edge at ${this.creds.edgeUrl}: ${code}`);
+    return new CliError(`cannot reach the edge at ${this.creds.edgeUrl}: ${unreachableReason(err)}`);
   }
 }
 

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { HandshakeHeader, PROTOCOL_VERSION, TUNNEL_PATH } from '@postern/shared';
 import WebSocket from 'ws';
 import { tunnelUrl, type ConnectorConfig } from './config.js';
-import { ConnectorError, refusalError } from './errors.js';
+import { ConnectorError, refusalError, unreachableReason } from './errors.js';
 
 const isLoopback = (host: string): boolean =>
   host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
@@ -63,8 +63,8 @@ export function dialTunnel(config: ConnectorConfig): Promise<WebSocket> {
       ws.pause();
       resolve(ws);
     });
-    ws.once('error', (err: Error & { code?: string }) =>
-      reject(new ConnectorError('EDGE_UNREACHABLE', `cannot reach the edge at ${config.edgeUrl}: ${err.code ?? err.message}`, { cause: err })),
+    ws.once('error', (err: Error) =>
+      reject(new ConnectorError('EDGE_UNREACHABLE', `cannot reach the edge at ${config.edgeUrl}: ${unreachableReason(err)}`, { cause: err })),
     );
   });
 }

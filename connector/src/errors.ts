@@ -59,3 +59,26 @@ export function refusalError(status: number, body: string): ConnectorError {
               : 'EDGE_ERROR';
   return new ConnectorError(code, `edge refused the tunnel (${status}): ${message}`);
 }
+
+/** Node's codes for an edge certificate this process does not trust. */
+const UNTRUSTED_CERT: ReadonlySet<string> = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
+
+/**
+ * Why the edge could not be reached, in words: TLS trust problems say what to do about them
+ * (a private CA is added with NODE_EXTRA_CA_CERTS, read by Node at start-up); others keep the code.
+ */
+export function unreachableReason(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code && UNTRUSTED_CERT.has(code)) {
+    return `the edge's TLS certificate is not trusted (${code}); for a private CA start with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the edge's TLS certificate does not name this host (${code})`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `the edge's TLS certificate is outside its validity period (${code})`;
+  return code ?? (err as Error).message;
+}

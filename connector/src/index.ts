@@ -1,6 +1,6 @@
 export { Connector, type ConnectorEvents, type SlotState } from './connector.js';
 export { DEFAULT_CONNECTIONS, DEFAULT_GRACE_MS, type ConnectorConfig } from './config.js';
-export { ConnectorError, type ConnectorErrorCode } from './errors.js';
+export { ConnectorError, unreachableReason, type ConnectorErrorCode } from './errors.js';
 export { Backoff } from './backoff.js';
 export { type RequestLogEntry } from './request-log.js';
 export { ConnectorMetrics } from './metrics.js';

@@ -4,6 +4,9 @@ import { formatByteSize } from './limits/size.js';
 
 const MASK = '********';
 
+/** `host:port`, with IPv6 hosts in brackets as --listen takes them. */
+const hostPort = ({ host, port }: { host: string; port: number }): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+
 /** Durations as the config file writes them. */
 function duration(ms: number): string {
   for (const [unit, size] of [['d', 86_400_000], ['h', 3600_000], ['m', 60_000], ['s', 1000]] as const) {
@@ -22,7 +25,7 @@ export function printConfig(config: EdgeConfig): string {
   const oidc = config.auth.providers.filter((p) => p.kind === 'oidc');
   const github = config.auth.providers.find((p) => p.kind === 'github');
   const doc = {
-    listen: `${config.listenHost}:${config.listenPort}`,
+    listen: hostPort({ host: config.listenHost, port: config.listenPort }),
     domain: config.domain,
     public_scheme: config.publicScheme,
     db: config.dbPath,
@@ -43,10 +46,14 @@ export function printConfig(config: EdgeConfig): string {
     session_ttl: duration(config.auth.sessionTtlMs),
     session_idle: duration(config.auth.sessionIdleMs),
     ...Object.fromEntries(Object.entries(config.rateLimits).map(([name, r]) => [rateLimitYamlKey(name as keyof RateLimitsConfig), rate(r)])),
-    ...(config.metricsListen ? { metrics_listen: `${config.metricsListen.host}:${config.metricsListen.port}` } : {}),
+    ...(config.metricsListen ? { metrics_listen: hostPort(config.metricsListen) } : {}),
     tunnel_ping_interval: duration(config.tunnelPingIntervalMs),
     tunnel_ping_timeout: duration(config.tunnelPingTimeoutMs),
     shutdown_grace: duration(config.shutdownGraceMs),
+    ...(config.tls ? { tls_cert: config.tls.certFile, tls_key: config.tls.keyFile } : {}),
+    ...(config.httpRedirect ? { http_redirect_listen: hostPort(config.httpRedirect) } : {}),
+    hsts_max_age: config.hstsMaxAgeSeconds === 0 ? 0 : duration(config.hstsMaxAgeSeconds * 1000),
+    trusted_proxies: config.trustedProxies.map((net) => `${net.address}/${net.prefix}`),
     ...(oidc.length > 0 ? { oidc: oidc.map((p) => ({ name: p.name, issuer: p.issuer, client_id: p.clientId, client_secret: MASK })) } : {}),
     ...(github
       ? {

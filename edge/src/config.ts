@@ -29,6 +29,27 @@ export interface EdgeConfig {
   /** On SIGTERM, how long in-flight requests may run before the edge closes everything. */
   readonly shutdownGraceMs: number;
   readonly limits: LimitsConfig;
+  /** The edge serves HTTPS itself with these PEM files (re-read on SIGHUP); undefined: plain HTTP. */
+  readonly tls: TlsFiles | undefined;
+  /** A plain-HTTP listener that redirects the edge's own names to https (308). */
+  readonly httpRedirect: { readonly host: string; readonly port: number } | undefined;
+  /** Strict-Transport-Security max-age in seconds, sent on HTTPS answers; 0 tells browsers to forget it. */
+  readonly hstsMaxAgeSeconds: number;
+  /** Peers (CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are believed; empty: nobody's. */
+  readonly trustedProxies: readonly TrustedNetwork[];
+}
+
+/** One `--trusted-proxy` entry, validated. */
+export interface TrustedNetwork {
+  readonly address: string;
+  readonly prefix: number;
+  readonly family: 'ipv4' | 'ipv6';
+}
+
+export interface TlsFiles {
+  /** PEM certificate chain: the edge's certificate first, then intermediates. */
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 /** `count` hits per `windowMs`, refilled evenly (a token bucket); null turns the limit off. */
@@ -173,6 +194,12 @@ export interface EdgeConfigInput {
   readonly tunnelPingInterval?: string | number | undefined;
   readonly tunnelPingTimeout?: string | number | undefined;
   readonly shutdownGrace?: string | number | undefined;
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  readonly httpRedirectListen?: string | undefined;
+  readonly hstsMaxAge?: string | number | undefined;
+  /** Comma-separated CIDRs (flags, env) or a YAML list. */
+  readonly trustedProxies?: string | readonly string[] | undefined;
 }
 
 export class ConfigError extends Error {
@@ -210,6 +237,11 @@ export function edgeConfigFromEnv(env: NodeJS.ProcessEnv): EdgeConfigInput {
     sessionIdle: env.POSTERN_SESSION_IDLE,
     rateLimits: Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, env[`POSTERN_${rateLimitYamlKey(name).toUpperCase()}`]])),
     metricsListen: env.POSTERN_METRICS_LISTEN,
+    tlsCert: env.POSTERN_TLS_CERT,
+    tlsKey: env.POSTERN_TLS_KEY,
+    httpRedirectListen: env.POSTERN_HTTP_REDIRECT_LISTEN,
+    hstsMaxAge: env.POSTERN_HSTS_MAX_AGE,
+    trustedProxies: env.POSTERN_TRUSTED_PROXIES,
   };
 }
 
@@ -243,6 +275,11 @@ const YAML_KEYS: Readonly<Record<string, keyof EdgeConfigInput>> = {
   tunnel_ping_interval: 'tunnelPingInterval',
   tunnel_ping_timeout: 'tunnelPingTimeout',
   shutdown_grace: 'shutdownGrace',
+  tls_cert: 'tlsCert',
+  tls_key: 'tlsKey',
+  http_redirect_listen: 'httpRedirectListen',
+  hsts_max_age: 'hstsMaxAge',
+  trusted_proxies: 'trustedProxies',
 };
 const RATE_LIMIT_YAML_KEYS: Readonly<Record<string, keyof RateLimitsConfig>> = Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [rateLimitYamlKey(name), name]));
 
@@ -282,8 +319,13 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
   const pick = <K extends keyof EdgeConfigInput>(key: K): EdgeConfigInput[K] => flags[key] ?? env[key] ?? file[key];
   const { host, port } = parseListen(pick('listen') ?? '127.0.0.1:8080');
   const domain = parseDomain(pick('domain') ?? `localhost:${port}`);
-  const scheme = pick('publicScheme') ?? 'http';
+  const tls = resolveTls(pick('tlsCert'), pick('tlsKey'));
+  const scheme = pick('publicScheme') ?? (tls ? 'https' : 'http');
   if (scheme !== 'http' && scheme !== 'https') throw new ConfigError(`--public-scheme must be http or https, not "${scheme}"`);
+  if (tls && scheme === 'http') throw new ConfigError('--public-scheme http contradicts --tls-cert: an edge that serves TLS is reached with https');
+  const redirectListen = pick('httpRedirectListen');
+  const httpRedirect = redirectListen === undefined ? undefined : parseListen(redirectListen, '--http-redirect-listen');
+  if (httpRedirect && scheme !== 'https') throw new ConfigError('--http-redirect-listen needs an https edge (--tls-cert, or --public-scheme https behind a TLS proxy)');
   const logLevel = pick('logLevel') ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
@@ -303,6 +345,38 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
     ...resolveTunnelPing(pick),
     shutdownGraceMs: parseDuration(pick('shutdownGrace') ?? '10s', '--shutdown-grace'),
     limits: resolveLimits(pick),
+    tls,
+    httpRedirect,
+    hstsMaxAgeSeconds: parseHstsMaxAge(pick('hstsMaxAge') ?? '365d'),
+    trustedProxies: parseTrustedProxies(pick('trustedProxies') ?? []),
+  });
+}
+
+function resolveTls(certFile: string | undefined, keyFile: string | undefined): TlsFiles | undefined {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile) throw new ConfigError('--tls-key needs --tls-cert (the PEM certificate chain)');
+  if (!keyFile) throw new ConfigError('--tls-cert needs --tls-key (the PEM private key)');
+  return Object.freeze({ certFile, keyFile });
+}
+
+/** Seconds; `0` is allowed: it is how a site tells browsers to drop an HSTS policy. */
+function parseHstsMaxAge(value: string | number): number {
+  if (value === 0 || value === '0') return 0;
+  return Math.floor(parseDuration(value, '--hsts-max-age') / 1000);
+}
+
+/** CIDRs such as `10.0.0.0/8`, `::1` or `127.0.0.1/32` (a bare address is a single host). */
+function parseTrustedProxies(value: string | readonly string[]): TrustedNetwork[] {
+  const entries = (Array.isArray(value) ? value : String(value).split(',')).map((entry: unknown) => String(entry).trim()).filter(Boolean);
+  return entries.map((entry) => {
+    const [address = '', bits, extra] = entry.split('/');
+    const family = isIP(address);
+    const max = family === 6 ? 128 : 32;
+    const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+    if (family === 0 || extra !== undefined || !(prefix >= 0 && prefix <= max)) {
+      throw new ConfigError(`--trusted-proxy must list IP addresses or CIDRs (e.g. 127.0.0.1/32, 10.0.0.0/8, ::1), not "${entry}"`);
+    }
+    return Object.freeze({ address, prefix, family: family === 6 ? 'ipv6' : 'ipv4' } as const);
   });
 }
 

@@ -1,6 +1,10 @@
+import type { Server as HttpServer } from 'node:http';
+import { Server as HttpsServer } from 'node:https';
 import { CloseCode, ErrorCode, startMonitoringServer, type MonitoringServer } from '@postern/shared';
 import { createAuthContext, type AuthContext } from './auth/context.js';
 import { ConfigError, type EdgeConfig } from './config.js';
+import { createRedirectServer } from './net/http-redirect.js';
+import { loadTlsCredentials, secureContextOptions } from './net/tls.js';
 import { buildServer, type Edge } from './server.js';
 import { Store } from './store/index.js';
 
@@ -10,36 +14,81 @@ export interface RunningEdge {
   readonly edge: Edge;
   /** The `--metrics-listen` listener (/metrics, /healthz, /readyz), when asked for. */
   readonly monitoring: MonitoringServer | undefined;
+  /** The `--http-redirect-listen` port, when there is one. */
+  readonly redirectPort: number | undefined;
+  /**
+   * Re-reads the TLS certificate and key (SIGHUP, after a renewal). New connections get the new
+   * pair, open ones keep theirs; a pair that fails to load is logged and the old one kept.
+   */
+  reloadTls(): void;
   /** Drains (see `drain`) for up to graceMs (default: the configured shutdown grace), then closes everything. */
   close(graceMs?: number): Promise<void>;
 }
 
+const listenOn = (server: HttpServer, host: string, port: number): Promise<number> =>
+  new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+
 /** Opens the database, builds the edge and listens. */
 export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
+  // Certificate trouble is found before anything is opened or created.
+  const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
   const store = Store.open(config.dbPath);
   let edge: Edge;
   let auth: AuthContext;
   let monitoring: MonitoringServer | undefined;
+  const redirect = config.httpRedirect ? createRedirectServer(config) : undefined;
+  let redirectPort: number | undefined;
   try {
     const warnings: string[] = [];
     auth = await createAuthContext(config, store, (msg) => warnings.push(msg));
-    edge = buildServer(config, { store, auth });
+    edge = buildServer(config, { store, auth, tls });
     for (const msg of warnings) edge.app.log.warn(msg);
     monitoring = config.metricsListen && (await startMonitoring(edge, config.metricsListen));
-    await edge.app.listen({ host: config.listenHost, port: config.listenPort });
+    await edge.app.listen({
+      host: config.listenHost,
+      port: config.listenPort,
+      // Fastify names the scheme from its own `https` option, which a server factory bypasses.
+      listenTextResolver: (address) => `Server listening at ${tls ? address.replace(/^http:/, 'https:') : address}`,
+    });
+    if (redirect && config.httpRedirect) redirectPort = await listenOn(redirect, config.httpRedirect.host, config.httpRedirect.port);
   } catch (err) {
+    redirect?.close();
     await monitoring?.close();
     store.close();
     throw err;
   }
   const address = edge.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listenPort;
-  if (monitoring) edge.app.log.info({ metrics: `${monitoring.url}/metrics` }, 'metrics listening');
-  edge.app.log.info({ listen: `${config.listenHost}:${port}`, domain: config.domain, db: config.dbPath }, 'edge listening');
+  const log = edge.app.log;
+  if (tls) log.info({ names: tls.names, valid_to: tls.validTo, fingerprint256: tls.fingerprint256 }, 'tls certificate loaded');
+  if (redirect && config.httpRedirect) log.info({ listen: `${config.httpRedirect.host}:${redirectPort}` }, 'http redirect listening');
+  if (monitoring) log.info({ metrics: `${monitoring.url}/metrics` }, 'metrics listening');
+  log.info({ listen: `${config.listenHost}:${port}`, domain: config.domain, scheme: config.publicScheme, db: config.dbPath }, 'edge listening');
+
+  const reloadTls = (): void => {
+    const server = edge.server;
+    if (!config.tls || !(server instanceof HttpsServer)) return log.info('SIGHUP: no TLS certificate to reload (the edge serves plain HTTP)');
+    try {
+      const next = loadTlsCredentials(config.tls);
+      server.setSecureContext(secureContextOptions(next));
+      log.info({ names: next.names, valid_to: next.validTo, fingerprint256: next.fingerprint256 }, 'tls certificate reloaded');
+    } catch (err) {
+      log.error(`tls certificate not reloaded, the previous one stays in use: ${(err as Error).message}`);
+    }
+  };
 
   let closing: Promise<void> | undefined;
   const close = (graceMs = config.shutdownGraceMs): Promise<void> =>
     (closing ??= (async () => {
+      redirect?.close();
+      redirect?.closeAllConnections();
       await drain(edge, graceMs);
       for (const conn of edge.registry.all()) conn.session.destroy(CloseCode.GOING_AWAY, 'edge shutting down');
       edge.server.closeAllConnections();
@@ -52,7 +101,7 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       edge.app.log.info('edge stopped');
     })());
 
-  return { url: `${config.publicScheme}://${config.domain}`, port, edge, monitoring, close };
+  return { url: `${config.publicScheme}://${config.domain}`, port, edge, monitoring, redirectPort, reloadTls, close };
 }
 
 /** The monitoring listener: process metrics are collected only when someone can scrape them. */

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { TCP_PATH, TUNNEL_PATH } from '@postern/shared';
 import Fastify, { type FastifyInstance, type FastifyServerFactoryHandler } from 'fastify';
@@ -18,6 +19,9 @@ import { ProxyLimits } from './limits/proxy-limits.js';
 import { RateLimits } from './limits/rate-limits.js';
 import { LimitReporter } from './limits/reporter.js';
 import { clientErrorHandler, connectionsCheckingInterval, headersKeptByNode, tooManyHeaders } from './limits/request-head.js';
+import { ProxyTrust } from './net/client-address.js';
+import { HSTS_HEADER, hstsPolicy } from './net/hsts.js';
+import { loadTlsCredentials, secureContextOptions, type TlsCredentials } from './net/tls.js';
 import { AccessLog } from './observability/access-log.js';
 import { EdgeHealth } from './observability/health.js';
 import { accessLogEnabled, edgeLoggerOptions } from './observability/logging.js';
@@ -40,6 +44,8 @@ import { TunnelRegistry } from './tunnel/registry.js';
 export interface EdgeDeps {
   readonly store: Store;
   readonly auth: AuthContext;
+  /** Already loaded from config.tls (startEdge checks them before opening anything); read here when absent. */
+  readonly tls?: TlsCredentials | undefined;
 }
 
 export interface Edge {
@@ -66,12 +72,15 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const registry = new TunnelRegistry(limits.maxStreamsPerConnection);
   const router = new HostRouter(config, store);
   const strict = new StrictIntake();
+  const trust = new ProxyTrust(config);
+  const hsts = hstsPolicy(config);
+  const tls = config.tls ? (deps.tls ?? loadTlsCredentials(config.tls)) : undefined;
   let server: Server | undefined;
   let reporter: LimitReporter | undefined;
   const limitReporter = (): LimitReporter => reporter!;
 
   const serverFactory = (handler: FastifyServerFactoryHandler): Server => {
-    server = createServer({
+    const options = {
       maxHeaderSize: config.maxHeaderBytes,
       requestTimeout: 0, // large uploads may take long; bodies have their own idle timeout (limits/request-body.ts)
       headersTimeout: limits.headerTimeoutMs,
@@ -79,10 +88,15 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       // The edge refuses a missing Host itself (proxy/strict-http.ts), so it also drops what was pipelined after it.
       requireHostHeader: false,
-    });
+    };
+    // Same routing either way: the HTTPS server emits the same request and upgrade events.
+    server = tls ? createTlsServer({ ...options, ...secureContextOptions(tls) }) : createServer(options);
     server.maxHeadersCount = headersKeptByNode(limits.maxHeaderCount);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       res.setHeader(REQUEST_ID_HEADER, assignRequestId(req));
+      trust.identify(req);
+      const sts = hsts(req);
+      if (sts) res.setHeader(HSTS_HEADER, sts);
       // Refused before routing, and the connection closed after the answer: its framing is in doubt.
       const intake = strict.check(req, false);
       if (intake.kind === 'drop') return;
@@ -108,6 +122,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       assignRequestId(req);
       socket.on('error', () => socket.destroy());
+      trust.identify(req);
       const intake = strict.check(req, true);
       if (intake.kind === 'drop') return void socket.end();
       if (intake.kind === 'refuse') return sendErrorOnSocket(req, socket, intake.error);

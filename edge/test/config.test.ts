@@ -64,6 +64,16 @@ for (const [flags, fragment] of [
   [{ maxClientResets: 'many' }, '--max-client-resets must be a positive whole number'],
   [{ clientResetWindow: 'soon' }, '--client-reset-window must be a duration'],
   [{ tunnelMaxMessage: '64KiB' }, '--tunnel-max-message must be from 128KiB to 64MiB'],
+  [{ tlsKey: '/k.pem' }, '--tls-key needs --tls-cert'],
+  [{ tlsCert: '/c.pem' }, '--tls-cert needs --tls-key'],
+  [{ tlsCert: '/c.pem', tlsKey: '/k.pem', publicScheme: 'http' }, '--public-scheme http contradicts --tls-cert'],
+  [{ httpRedirectListen: '0.0.0.0:80' }, '--http-redirect-listen needs an https edge'],
+  [{ httpRedirectListen: 'port80', publicScheme: 'https' }, '--http-redirect-listen must be HOST:PORT'],
+  [{ hstsMaxAge: 'forever' }, '--hsts-max-age must be a duration'],
+  [{ trustedProxies: '10.0.0.0/33' }, '--trusted-proxy must list IP addresses or CIDRs'],
+  [{ trustedProxies: 'proxy.internal' }, '--trusted-proxy must list IP addresses or CIDRs'],
+  [{ trustedProxies: '10.0.0.0/8/1' }, '--trusted-proxy must list IP addresses or CIDRs'],
+  [{ trustedProxies: '::1/129' }, '--trusted-proxy must list IP addresses or CIDRs'],
 ] as const) {
   test(`a bad value is refused with a precise message: ${JSON.stringify(flags)}`, () => {
     assert.throws(() => resolveEdgeConfig(flags), (err: unknown) => err instanceof ConfigError && err.message.includes(fragment));
@@ -191,4 +201,22 @@ test('the metrics listener is off unless asked for; a bare port means loopback; 
   assert.match(printConfig(resolveEdgeConfig({ metricsListen: '9464' })), /^metrics_listen: 127\.0\.0\.1:9464$/m, '--print-config shows it');
   assert.doesNotMatch(printConfig(resolveEdgeConfig({})), /metrics_listen/);
   rmSync(dirname(file), { recursive: true, force: true });
+});
+
+test('TLS files make the public scheme https; HSTS and trusted proxies parse', () => {
+  const config = resolveEdgeConfig({ tlsCert: '/etc/postern/fullchain.pem', tlsKey: '/etc/postern/privkey.pem', httpRedirectListen: '[::]:80' });
+  assert.equal(config.publicScheme, 'https');
+  assert.deepEqual(config.tls, { certFile: '/etc/postern/fullchain.pem', keyFile: '/etc/postern/privkey.pem' });
+  assert.deepEqual(config.httpRedirect, { host: '::', port: 80 });
+  assert.equal(config.hstsMaxAgeSeconds, 365 * 86_400);
+  assert.deepEqual(config.trustedProxies, []);
+  assert.equal(resolveEdgeConfig({ hstsMaxAge: '0' }).hstsMaxAgeSeconds, 0);
+  assert.equal(resolveEdgeConfig({ hstsMaxAge: '2h' }).hstsMaxAgeSeconds, 7200);
+  const trusted = resolveEdgeConfig({ trustedProxies: ' 127.0.0.1/32, 10.0.0.0/8 ,::1' }).trustedProxies;
+  assert.deepEqual(trusted, [
+    { address: '127.0.0.1', prefix: 32, family: 'ipv4' },
+    { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+    { address: '::1', prefix: 128, family: 'ipv6' },
+  ]);
+  assert.deepEqual(resolveEdgeConfig({}, {}, { trustedProxies: ['192.168.0.0/16'] }).trustedProxies, [{ address: '192.168.0.0', prefix: 16, family: 'ipv4' }]);
 });

@@ -91,3 +91,9 @@ test('identity headers may not take framing, credential, hop-by-hop or edge-owne
     assert.equal(isUsableIdentityHeaderName(name), false, name);
   }
 });
+
+test("the app's Strict-Transport-Security never reaches the browser: the edge sets its own", () => {
+  const out = downstreamResponseHeaders({ 'strict-transport-security': 'max-age=0', 'content-type': 'text/plain' });
+  assert.deepEqual(out, { 'content-type': 'text/plain' });
+  assert.equal(downstreamResponseHeaders({ 'strict-transport-security': 'max-age=0', upgrade: 'websocket', connection: 'upgrade' }, true)['strict-transport-security'], undefined);
+});

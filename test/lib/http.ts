@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import { connect as tcpConnect, type Socket } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { withTimeout } from './wait.js';
@@ -19,8 +21,12 @@ export interface RequestOptions {
   /** A buffer, or a stream piped as the body. */
   readonly body?: Buffer | Readable | undefined;
   readonly timeoutMs?: number;
-  /** Source address of the connection (another 127.0.0.0/8 address is another client to the edge). */
-  readonly localAddress?: string;
+  /** HTTPS, trusting only this CA (PEM); SNI and the name check use the Host header's name. */
+  readonly ca?: string | undefined;
+  /** The TLS name to ask for and check, when the Host header names something else on purpose. */
+  readonly servername?: string | undefined;
+  /** Source address of the connection (e.g. 127.0.0.2), to be another client on loopback. */
+  readonly localAddress?: string | undefined;
 }
 
 export interface Response {
@@ -36,8 +42,23 @@ export interface StreamedResponse {
   readonly length: number;
 }
 
+/**
+ * Node refuses a wildcard right under a one-label name (`*.localhost`; RFC 6125 leaves that to
+ * clients), and the test certificates name socket hosts that way, since Node's resolver here only
+ * knows `localhost`. Exactly that case is accepted; every other name is checked as Node does.
+ */
+function checkTestServerName(name: string, cert: PeerCertificate): Error | undefined {
+  if (/^[a-z0-9-]+\.localhost$/.test(name) && (cert.subjectaltname ?? '').split(', ').includes('DNS:*.localhost')) return undefined;
+  return checkServerIdentity(name, cert);
+}
+
+/** Client TLS options for an edge whose certificate chains to `ca`, reached with Host `host`. */
+export function tlsClientOptions(host: string, ca: string) {
+  return { ca, servername: host.replace(/:\d+$/, ''), checkServerIdentity: checkTestServerName };
+}
+
 function start(options: RequestOptions, onResponse: (res: http.IncomingMessage) => void, reject: (err: Error) => void): http.ClientRequest {
-  const req = http.request({
+  const common = {
     host: '127.0.0.1',
     port: options.port,
     method: options.method ?? 'GET',
@@ -45,7 +66,8 @@ function start(options: RequestOptions, onResponse: (res: http.IncomingMessage) 
     headers: { host: options.host, ...options.headers },
     agent: false,
     ...(options.localAddress ? { localAddress: options.localAddress } : {}),
-  });
+  } as const;
+  const req = options.ca ? https.request({ ...common, ...tlsClientOptions(options.servername ?? options.host, options.ca) }) : http.request(common);
   req.on('response', onResponse);
   req.on('error', reject);
   const body = options.body;
@@ -219,9 +241,14 @@ interface Inbox {
  */
 const inboxes = new WeakMap<WebSocket, Inbox>();
 
-/** Opens a WebSocket to 127.0.0.1:PORT with an explicit Host header. Refusals reject with the status. */
-export function openWebSocket(port: number, host: string, path: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers: { host, ...headers }, perMessageDeflate: false });
+/**
+ * Opens a WebSocket to 127.0.0.1:PORT with an explicit Host header (wss when `ca` is given).
+ * Refusals reject with the status.
+ */
+export function openWebSocket(port: number, host: string, path: string, headers: Record<string, string> = {}, timeoutMs = 10_000, ca?: string): Promise<WebSocket> {
+  const ws = ca
+    ? new WebSocket(`wss://127.0.0.1:${port}${path}`, { headers: { host, ...headers }, perMessageDeflate: false, ...tlsClientOptions(host, ca) })
+    : new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers: { host, ...headers }, perMessageDeflate: false });
   const inbox: Inbox = { queue: [], waiter: undefined };
   inboxes.set(ws, inbox);
   ws.on('message', (data, isBinary) => {

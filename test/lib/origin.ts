@@ -31,6 +31,7 @@ export interface UploadRecord {
  *   GET  /status/502         its own 502 (no postern-error header)
  *   POST /stall              accepts the request, then neither reads its body nor answers (until
  *                            resumeStalled(), which reads and drops the body, still never answering)
+ *   GET  /hsts               "own policy", with its own Strict-Transport-Security header
  *   WS   /ws                 echo (text and binary)
  */
 export class Origin {
@@ -215,6 +216,10 @@ export class Origin {
       case 'POST /stall':
         req.pause(); // TCP fills up behind it: the sender can only wait
         this.stalled.add(req);
+        return;
+      case 'GET /hsts':
+        res.writeHead(200, { 'content-type': 'text/plain', 'strict-transport-security': 'max-age=5; includeSubDomains; preload' });
+        res.end('own policy');
         return;
       case 'GET /status/502':
         res.writeHead(502, { 'content-type': 'text/plain' });

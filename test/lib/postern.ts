@@ -60,6 +60,21 @@ export interface EdgeOptions {
    * on another port standing for a load balancer. Default `localhost:<listening port>`.
    */
   readonly domain?: string;
+  /** Serve HTTPS with this chain and key; test clients and connectors trust its CA. */
+  readonly tls?: EdgeTls | undefined;
+  /** Clients reach the edge through a TLS proxy on 127.0.0.1:port (the edge's domain names that port). */
+  readonly front?: { readonly port: number; readonly ca: TrustedCa } | undefined;
+}
+
+export interface TrustedCa {
+  /** Given to connectors and the CLI as NODE_EXTRA_CA_CERTS. */
+  readonly caFile: string;
+  readonly caPem: string;
+}
+
+export interface EdgeTls extends TrustedCa {
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 /** A running `postern edge` on 127.0.0.1. */
@@ -70,33 +85,51 @@ export class EdgeProcess {
     readonly db: string,
     readonly extraArgs: readonly string[],
     private readonly publicDomain: string | undefined,
+    readonly tls: EdgeTls | undefined,
+    readonly front: EdgeOptions['front'],
   ) {}
+
+  /** Where clients connect: the edge itself, or the TLS proxy in front of it. */
+  get publicPort(): number {
+    return this.front?.port ?? this.port;
+  }
+
+  /** The CA clients must trust, when they reach the edge over TLS. */
+  get ca(): TrustedCa | undefined {
+    return this.front?.ca ?? this.tls;
+  }
 
   /** The edge's own authority (`localhost:PORT`, or the fronting one): the API and the tunnel endpoint live there. */
   get domain(): string {
-    return this.publicDomain ?? `localhost:${this.port}`;
+    return this.publicDomain ?? `localhost:${this.publicPort}`;
   }
 
   /** The URL connectors and the CLI use. */
   get url(): string {
-    return `http://${this.domain}`;
+    return `${this.ca ? 'https' : 'http'}://${this.domain}`;
+  }
+
+  /** Environment a client process of this edge needs (the test CA, over TLS). */
+  get clientEnv(): Record<string, string> {
+    return this.ca ? { NODE_EXTRA_CA_CERTS: this.ca.caFile } : {};
   }
 
   /** Starts the edge and waits for its "edge listening" log line. Retries on a port race. */
   static async start(options: EdgeOptions): Promise<EdgeProcess> {
     const extraArgs = options.extraArgs ?? [];
+    const tlsArgs = options.tls ? ['--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile] : [];
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = options.port ?? (await freePort());
       const proc = new ManagedProcess(
         options.label ?? `edge:${port}`,
         process.execPath,
-        [CLI, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', options.domain ?? `localhost:${port}`, '--db', options.db, ...extraArgs],
+        [CLI, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', options.domain ?? `localhost:${options.front?.port ?? port}`, '--db', options.db, ...tlsArgs, ...extraArgs],
         cleanEnv(),
       );
       try {
         await proc.waitForLine((line) => parseJson<EdgeLogLine>(line)?.msg === 'edge listening', 15_000, '"edge listening"');
-        return new EdgeProcess(proc, port, options.db, extraArgs, options.domain);
+        return new EdgeProcess(proc, port, options.db, extraArgs, options.domain, options.tls, options.front);
       } catch (err) {
         lastError = err;
         await proc.stop('SIGKILL', 5_000).catch(() => undefined);
@@ -119,7 +152,7 @@ export class EdgeProcess {
 
   /** Starts a new edge process on the same port and database. */
   restart(): Promise<EdgeProcess> {
-    return EdgeProcess.start({ db: this.db, port: this.port, extraArgs: this.extraArgs, ...(this.publicDomain ? { domain: this.publicDomain } : {}) });
+    return EdgeProcess.start({ db: this.db, port: this.port, extraArgs: this.extraArgs, ...(this.publicDomain ? { domain: this.publicDomain } : {}), tls: this.tls, front: this.front });
   }
 }
 
@@ -167,7 +200,7 @@ export async function api(
 ): Promise<{ status: number; json: unknown }> {
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const res = await request({
-    port: edge.port,
+    port: edge.publicPort,
     host: edge.domain,
     method,
     path: `/api/v1${path}`,
@@ -177,6 +210,7 @@ export async function api(
       ...(payload ? { 'content-type': 'application/json' } : {}),
     },
     body: payload,
+    ca: edge.ca?.caPem,
   });
   const text = res.body.toString('utf8');
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
@@ -306,6 +340,6 @@ export function spawnConnector(options: ConnectorOptions): ManagedProcess {
     options.label ?? `connect:${options.appPort}`,
     process.execPath,
     [CLI, 'connect', '--port', String(options.appPort), '--json', ...(options.args ?? [])],
-    cleanEnv({ POSTERN_EDGE: options.edge.url, POSTERN_TOKEN: options.token }),
+    cleanEnv({ POSTERN_EDGE: options.edge.url, POSTERN_TOKEN: options.token, ...options.edge.clientEnv }),
   );
 }

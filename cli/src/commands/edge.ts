@@ -56,6 +56,11 @@ interface EdgeFlags {
   tunnelPingInterval?: string;
   tunnelPingTimeout?: string;
   shutdownGrace?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  httpRedirectListen?: string;
+  hstsMaxAge?: string;
+  trustedProxy?: string[];
   printConfig?: boolean;
 }
 
@@ -126,6 +131,11 @@ export function registerEdge(program: Command): void {
     .option('--tunnel-ping-interval <duration>', 'how often to ping each connector connection (default 10s)')
     .option('--tunnel-ping-timeout <duration>', 'drop a connector connection silent for this long (default 25s)')
     .option('--shutdown-grace <duration>', 'on SIGTERM, how long in-flight requests may finish (default 10s)')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (re-read on SIGHUP)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert (re-read on SIGHUP)')
+    .option('--http-redirect-listen <host:port>', 'also listen for plain HTTP and redirect the edge\'s names to https (308)')
+    .option('--hsts-max-age <duration>', 'Strict-Transport-Security max-age on HTTPS answers (default 365d; 0 clears it in browsers)')
+    .option('--trusted-proxy <cidrs>', 'proxies whose X-Forwarded-For/-Proto are believed, e.g. 127.0.0.1/32,::1 (repeatable)', collect)
     .option('--print-config', 'print the effective configuration (file, env and flags merged; secrets masked) and exit')
     .action(async (opts: EdgeFlags) => {
       const config = resolveEdgeConfig(
@@ -160,12 +170,19 @@ export function registerEdge(program: Command): void {
           tunnelPingInterval: opts.tunnelPingInterval,
           tunnelPingTimeout: opts.tunnelPingTimeout,
           shutdownGrace: opts.shutdownGrace,
+          tlsCert: opts.tlsCert,
+          tlsKey: opts.tlsKey,
+          httpRedirectListen: opts.httpRedirectListen,
+          hstsMaxAge: opts.hstsMaxAge,
+          trustedProxies: opts.trustedProxy?.join(','),
         },
         edgeConfigFromEnv(process.env),
         opts.config ? edgeConfigFromFile(opts.config) : {},
       );
       if (opts.printConfig) return out.raw(printConfig(config));
       const edge = await startEdge(config);
+      // certbot/ACME deploy hooks send SIGHUP after a renewal (Node's default would end the process).
+      process.on('SIGHUP', () => edge.reloadTls());
       await onShutdown(() => edge.close(config.shutdownGraceMs));
     });
 }

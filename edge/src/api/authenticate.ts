@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { tokenFailure } from '../auth/token-failure.js';
-import { clientAddress } from '../client-address.js';
+import { clientAddress } from '../net/client-address.js';
 import type { Actor } from '../control/control-plane.js';
 import { EdgeError } from '../errors.js';
 import type { Hit, RateLimits } from '../limits/rate-limits.js';
@@ -60,4 +60,4 @@ export function requirePublisher(request: FastifyRequest): Account {
   return account;
 }
 
-export const actorOf = (request: FastifyRequest): Actor => ({ email: accountOf(request).email, remote: request.ip });
+export const actorOf = (request: FastifyRequest): Actor => ({ email: accountOf(request).email, remote: clientAddress(request.raw) });

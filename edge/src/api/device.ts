@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DeviceFlow } from '../auth/device-flow.js';
-import { clientAddress } from '../client-address.js';
 import type { RateLimits } from '../limits/rate-limits.js';
+import { clientAddress } from '../net/client-address.js';
 import { ref } from './schemas.js';
 
 /** The CLI half of `postern login` (no token yet, so no authentication): start, then poll. */
@@ -33,7 +33,7 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: { readonly dev
       // Each start is a row in SQLite: a flood from one address must not fill the table.
       const refused = deps.limits.take(['deviceCodePerAddress', clientAddress(request.raw)]);
       if (refused) throw refused;
-      return deps.devices.start((request.body?.client_name ?? 'unnamed computer').replace(/[^\x20-\x7e]/g, '?'), request.ip);
+      return deps.devices.start((request.body?.client_name ?? 'unnamed computer').replace(/[^\x20-\x7e]/g, '?'), clientAddress(request.raw));
     },
   );
 
@@ -53,6 +53,6 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: { readonly dev
         },
       },
     },
-    async (request) => deps.devices.poll(request.body.device_code, request.ip),
+    async (request) => deps.devices.poll(request.body.device_code, clientAddress(request.raw)),
   );
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EdgeConfig } from '../config.js';
 import type { RateLimits } from '../limits/rate-limits.js';
+import { clientAddress } from '../net/client-address.js';
 import { deviceCodePage, deviceConfirmPage, deviceDonePage } from '../pages/device-pages.js';
 import { normalizeUserCode } from '../store/devices.js';
 import type { Store } from '../store/index.js';
@@ -43,7 +44,7 @@ export async function deviceRoutes(app: FastifyInstance, deps: { config: EdgeCon
     if (body.decision === 'confirm' || (body.decision !== 'approve' && body.decision !== 'deny')) {
       return page(reply, 200, deviceConfirmPage({ who, code, client: pending.clientName, address: pending.remote ?? 'unknown', footer }));
     }
-    const result = devices.answer(code, login.user, body.decision === 'approve', request.ip);
+    const result = devices.answer(code, login.user, body.decision === 'approve', clientAddress(request.raw));
     if (!result.ok) return page(reply, 400, deviceCodePage({ who, error: result.message, footer }));
     return page(reply, 200, deviceDonePage({ approved: body.decision === 'approve', client: result.clientName, footer }));
   });

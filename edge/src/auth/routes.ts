@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.js';
-import { clientAddress } from '../client-address.js';
+import { clientAddress } from '../net/client-address.js';
 import type { EdgeConfig } from '../config.js';
 import type { EdgeError } from '../errors.js';
 import type { Hit, RateLimits } from '../limits/rate-limits.js';
@@ -79,7 +79,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       accountId: socket?.accountId ?? ownAccount?.id ?? null,
       socketId: socket?.id ?? null,
       actor: who,
-      remote: request.ip,
+      remote: clientAddress(request.raw),
       detail: { provider, ...(reason ? { reason } : {}) },
     });
   };
@@ -213,7 +213,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       else auth.sessions.signOut(login.record);
       request.log.info({ user: login.user.email ?? login.user.id, everywhere }, 'signed out');
       const ownAccount = login.user.email ? store.accounts.findByEmail(login.user.email) : undefined;
-      audit.record({ type: 'signout', accountId: ownAccount?.id ?? null, actor: login.user.email ?? login.user.id, remote: request.ip, detail: { everywhere } });
+      audit.record({ type: 'signout', accountId: ownAccount?.id ?? null, actor: login.user.email ?? login.user.id, remote: clientAddress(request.raw), detail: { everywhere } });
     }
     reply.header('set-cookie', clearCookie(auth.cookies.login, auth.secure));
     return html(reply, 200, signedOutPage({ scope: !login ? 'none' : everywhere ? 'everywhere' : 'here', signInHref: '/auth/login', footer }));

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { clientAddress } from '../client-address.js';
+import { clientAddress } from '../net/client-address.js';
 import type { LimitsConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
 import type { SocketRecord } from '../store/sockets.js';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { clientAddress, peerAddress } from '../client-address.js';
+import { clientAddress, peerAddress } from '../net/client-address.js';
 import { EdgeError } from '../errors.js';
 import { writeErrorOnSocket } from '../pages/error-page.js';
 import type { LimitReporter } from './reporter.js';

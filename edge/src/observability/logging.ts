@@ -1,5 +1,6 @@
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { EdgeConfig } from '../config.js';
+import { clientAddress } from '../net/client-address.js';
 import { TOKEN_PREFIX } from '../store/tokens.js';
 import { clientRequestId } from './request-id.js';
 
@@ -45,7 +46,7 @@ export function edgeLoggerOptions(level: EdgeConfig['logLevel']): Exclude<Fastif
           method: request.method,
           path: loggedPath(request.url),
           host: request.host,
-          remoteAddress: request.ip,
+          remoteAddress: clientAddress(request.raw),
           ...(clientId ? { clientRequestId: clientId } : {}),
         };
       },

@@ -7,6 +7,7 @@ import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
 import { closeAfterAnswer } from '../limits/linger.js';
 import type { ProxyLimits } from '../limits/proxy-limits.js';
+import { clientAddress, clientScheme } from '../net/client-address.js';
 import { CLIENT_CLOSED_REQUEST, type AccessLog, type RequestTrace } from '../observability/access-log.js';
 import { requestIdOf } from '../observability/request-id.js';
 import { forbiddenPage } from '../pages/auth-pages.js';
@@ -134,13 +135,13 @@ export class ProxyHandler {
   private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: Extract<GateDecision, { kind: 'forbidden' }>, via: string, trace: RequestTrace): void {
     trace.user = decision.who;
     trace.reason = decision.reason;
-    this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: req.socket.remoteAddress ?? null, reason: decision.reason, via });
+    this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via });
   }
 
   /** WebSocket sessions of signed-in sockets are audited with who and how long (public ones are not: no one to name). */
   private recordStream(req: IncomingMessage, socket: SocketRecord, decision: Allowed, client: Duplex): void {
     if (!decision.identity) return;
-    const base = { accountId: socket.accountId, socketId: socket.id, actor: decision.identity.email ?? decision.identity.userId, remote: req.socket.remoteAddress ?? null };
+    const base = { accountId: socket.accountId, socketId: socket.id, actor: decision.identity.email ?? decision.identity.userId, remote: clientAddress(req) || null };
     const path = (req.url ?? '/').split('?')[0];
     const openedAt = Date.now();
     this.audit.record({ ...base, type: 'stream.open', detail: { kind: 'websocket', path } });
@@ -198,8 +199,8 @@ export class ProxyHandler {
       reservedNames: reservedHeaderNames(socket),
       identity,
       stripAuthorization: decision.consumedAuthorization,
-      clientIp: req.socket.remoteAddress ?? '',
-      proto: this.config.publicScheme,
+      clientIp: clientAddress(req),
+      proto: clientScheme(req),
       publicHost: host,
       upstreamHost: conn.info.hostRewrite ?? host,
       requestId: requestIdOf(req),

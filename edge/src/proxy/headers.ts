@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { setsReservedCookie, stripReservedCookies } from '../auth/cookies.js';
 import { REQUEST_ID_HEADER } from '../observability/request-id.js';
+import { HSTS_HEADER } from '../net/hsts.js';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
@@ -114,8 +115,8 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
 }
 
 /**
- * Response headers for the browser: hop-by-hop ones removed (Node frames the body itself), and the
- * app's X-Request-Id, since the client gets the edge's id.
+ * Response headers for the browser: hop-by-hop ones removed (Node frames the body itself), the
+ * app's X-Request-Id (the client gets the edge's id) and the app's HSTS (the edge owns TLS) dropped.
  */
 export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = false): HeaderMap {
   const listed = keepUpgrade ? new Set<string>() : connectionListed(headers.connection);
@@ -127,6 +128,8 @@ export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = fals
       continue;
     }
     if (HOP_BY_HOP.has(name) || listed.has(name) || name === REQUEST_ID_HEADER) continue;
+    // Transport security is the edge's: it owns TLS for this host (see net/hsts.ts).
+    if (name === HSTS_HEADER) continue;
     if (name === 'set-cookie') {
       // An app may not set (or overwrite) the edge's session cookies on its host.
       const kept = (Array.isArray(value) ? value : [value]).filter((line) => !setsReservedCookie(line));

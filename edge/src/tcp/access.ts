@@ -7,6 +7,7 @@ import { TOKEN_CREDENTIAL } from '../auth/context.js';
 import { tokenFailure } from '../auth/token-failure.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
+import { clientAddress } from '../net/client-address.js';
 import type { SocketGate } from '../proxy/gate.js';
 import type { Store } from '../store/index.js';
 import type { SocketRecord } from '../store/sockets.js';
@@ -60,7 +61,7 @@ export class TcpAccess {
     if (decision.kind === 'unauthorized' || decision.kind === 'login') throw tokenFailure(undefined);
     if (decision.kind === 'forbidden') {
       this.log.info({ socket: socket.id, user: decision.who, reason: decision.reason }, 'access denied');
-      this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: req.socket.remoteAddress ?? null, reason: decision.reason, via: 'tcp' });
+      this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via: 'tcp' });
       throw new EdgeError('POLICY_DENIED', `${decision.who} may not use ${hostname}: ${decision.reason}`);
     }
 

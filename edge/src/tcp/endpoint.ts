@@ -20,6 +20,7 @@ import type { ProxyLimits } from '../limits/proxy-limits.js';
 import { isLimitRefusal } from '../limits/reporter.js';
 import type { EdgeMetrics } from '../observability/metrics.js';
 import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
+import { clientAddress } from '../net/client-address.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { upstreamError } from '../proxy/upstream-errors.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
@@ -59,7 +60,7 @@ export class TcpEndpoint {
 
   handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
     const refuse = (err: EdgeError) => {
-      if (!isLimitRefusal(err)) this.log.info({ reqId: requestIdOf(req), remote: req.socket.remoteAddress, code: err.code }, `tcp stream refused: ${err.message}`);
+      if (!isLimitRefusal(err)) this.log.info({ reqId: requestIdOf(req), remote: clientAddress(req), code: err.code }, `tcp stream refused: ${err.message}`);
       this.metrics.refused(err.code, 'tcp');
       req.headers.accept = 'application/json';
       sendErrorOnSocket(req, client, err);
@@ -76,7 +77,7 @@ export class TcpEndpoint {
     this.openToApp(grant, connection, client, (opened) => {
       if (opened instanceof EdgeError) return refuse(opened);
       if (!client.readable || !client.writable) return opened.destroy(); // the client gave up while we waited
-      this.wss.handleUpgrade(req, client, head, (ws) => this.relay(ws, opened, grant, connection, req.socket.remoteAddress ?? null));
+      this.wss.handleUpgrade(req, client, head, (ws) => this.relay(ws, opened, grant, connection, clientAddress(req) || null));
     });
   }
 

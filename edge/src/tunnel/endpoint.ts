@@ -11,6 +11,7 @@ import type { EdgeMetrics } from '../observability/metrics.js';
 import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
 import type { LimitReporter } from '../limits/reporter.js';
 import { formatByteSize } from '../limits/size.js';
+import { clientAddress } from '../net/client-address.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { randomId } from '../store/ids.js';
 import type { Store } from '../store/index.js';
@@ -48,7 +49,7 @@ export class TunnelEndpoint {
       conn = this.authorize(req);
     } catch (err) {
       const edgeErr = err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'tunnel handshake failed');
-      this.log.warn({ reqId: requestIdOf(req), remote: req.socket.remoteAddress, code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
+      this.log.warn({ reqId: requestIdOf(req), remote: clientAddress(req), code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
       this.metrics.refused(edgeErr.code, 'tunnel');
       req.headers.accept = 'application/json';
       sendErrorOnSocket(req, socket, edgeErr);
@@ -141,7 +142,7 @@ export class TunnelEndpoint {
       tokenId: record.id,
       actor: this.store.accounts.findById(record.accountId)?.email ?? record.accountId,
       connectorId: connectorId.slice(0, 64),
-      remoteAddress: req.socket.remoteAddress ?? '',
+      remoteAddress: clientAddress(req),
       hostRewrite,
       requestEvents: header(req, HandshakeHeader.EVENTS) === 'request',
     };
