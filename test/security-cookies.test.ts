@@ -5,10 +5,9 @@ import type { Browser } from 'playwright-core';
 import { chromiumAvailable, idpLogin, launchChromium } from './lib/browser.js';
 import { rawUpgrade, request } from './lib/http.js';
 import { IdentityApp } from './lib/identity-app.js';
-import { startEdgeWithIdp, type TestIdp } from './lib/idp.js';
 import { ConnectorProcess, createAccount, EdgeProcess, makeTempDir, runCli } from './lib/postern.js';
 import { killAll } from './lib/process.js';
-import { ScriptedApp } from './lib/scripted-app.js';
+import { SiblingSockets } from './lib/sibling-sockets.js';
 import { WebClient } from './lib/web-client.js';
 
 const RESERVED = ['postern_session', 'postern_login', 'postern_tx', 'postern_bind'];
@@ -50,51 +49,26 @@ function plantingLines(value: string): string[] {
  */
 describe('sibling sockets and cookies: isolation, planting, fixation', () => {
   const tmp = makeTempDir('security-cookies');
-  let edge: EdgeProcess;
-  let idp: TestIdp;
   /** A: alice's sign-in socket (@example.com); C: mallory's sign-in socket (@example.com); M: mallory's public socket. */
-  let appA: IdentityApp;
-  let appC: IdentityApp;
-  let sibling: ScriptedApp;
-  let socketA: ConnectorProcess;
-  let socketC: ConnectorProcess;
-  let socketM: ConnectorProcess;
+  let s: SiblingSockets;
   let browser: Browser | undefined;
 
-  const originA = () => `http://${socketA.publicHost}`;
-  const originC = () => `http://${socketC.publicHost}`;
-  const originM = () => `http://${socketM.publicHost}`;
-
   before(async () => {
-    const db = `${tmp.dir}/edge.db`;
-    const alice = await createAccount(db, 'alice@example.com');
-    const mallory = await createAccount(db, 'mallory@attacker.test');
-    ({ edge, idp } = await startEdgeWithIdp({
-      db,
-      dir: tmp.dir,
-      accounts: {
-        bob: { sub: 'bob-sub', email: 'bob@example.com', email_verified: true },
-        attacker: { sub: 'attacker-sub', email: 'attacker@example.com', email_verified: true },
-      },
-    }));
-    [appA, appC, sibling] = await Promise.all([IdentityApp.start('A'), IdentityApp.start('C'), ScriptedApp.start()]);
-    [socketA, socketC, socketM] = await Promise.all([
-      ConnectorProcess.start({ edge, token: alice, appPort: appA.port, label: 'connect:A', args: ['--name', 'alpha', '--cloudauth', '--allowed-email-domains', 'example.com'] }),
-      ConnectorProcess.start({ edge, token: mallory, appPort: appC.port, label: 'connect:C', args: ['--name', 'charlie', '--cloudauth', '--allowed-email-domains', 'example.com'] }),
-      ConnectorProcess.start({ edge, token: mallory, appPort: sibling.port, label: 'connect:M', args: ['--name', 'mallory'] }),
-    ]);
+    s = await SiblingSockets.start(tmp.dir, {
+      bob: { sub: 'bob-sub', email: 'bob@example.com', email_verified: true },
+      attacker: { sub: 'attacker-sub', email: 'attacker@example.com', email_verified: true },
+    });
   });
 
   after(async () => {
     await browser?.close().catch(() => undefined);
-    await killAll();
-    await Promise.all([appA?.close(), appC?.close(), sibling?.close(), idp?.close()]);
+    await s?.close();
     tmp.remove();
   });
 
   async function signedIn(login: string): Promise<WebClient> {
     const client = new WebClient(login);
-    const nav = await client.navigate(`${originA()}/headers`, { login });
+    const nav = await client.navigate(`${s.originA}/headers`, { login });
     assert.equal(nav.last.status, 200, `${login} signs in at A`);
     return client;
   }
@@ -104,8 +78,8 @@ describe('sibling sockets and cookies: isolation, planting, fixation', () => {
     assert.ok(lines.length >= 250, `${lines.length} planting lines`);
     // In batches: the edge refuses (502) an app answer whose headers exceed its limit.
     for (let from = 0; from < lines.length; from += 60) {
-      sibling.script('/plant', { headers: { 'set-cookie': [...lines.slice(from, from + 60), 'app_own=1; Domain=localhost; Path=/', '__Host-app=1; Secure; Path=/'] }, body: 'planted' });
-      const res = await request({ port: edge.port, host: socketM.publicHost, path: '/plant' });
+      s.sibling.script('/plant', { headers: { 'set-cookie': [...lines.slice(from, from + 60), 'app_own=1; Domain=localhost; Path=/', '__Host-app=1; Secure; Path=/'] }, body: 'planted' });
+      const res = await request({ port: s.edge.port, host: s.socketM.publicHost, path: '/plant' });
       assert.equal(res.status, 200, res.body.toString('utf8').slice(0, 200));
       const relayed = res.headers['set-cookie'] ?? [];
       const reserved = relayed.filter((line) => RESERVED.some((n) => nameSentBack(line).replace(/^__host-/, '') === n));
@@ -114,70 +88,70 @@ describe('sibling sockets and cookies: isolation, planting, fixation', () => {
     }
 
     // The same lines on the 101 answer of a WebSocket upgrade.
-    sibling.upgradeHeaders = lines.slice(0, 60).map((l) => `Set-Cookie: ${l}`);
-    const ws = await rawUpgrade(edge.port, socketM.publicHost, '/ws', { origin: originM() });
+    s.sibling.upgradeHeaders = lines.slice(0, 60).map((l) => `Set-Cookie: ${l}`);
+    const ws = await rawUpgrade(s.edge.port, s.socketM.publicHost, '/ws', { origin: s.originM });
     assert.equal(ws.status, 101);
     if ('socket' in ws) ws.socket.destroy();
     assert.deepEqual([ws.headers['set-cookie'] ?? []].flat(), [], 'no reserved cookie on a 101 either');
-    sibling.upgradeHeaders = [];
+    s.sibling.upgradeHeaders = [];
   });
 
   it("never hands the edge's cookies to a sibling app, whatever the browser sends it", async () => {
     const client = await signedIn('bob');
-    const session = client.cookie(originA(), 'postern_session')!;
+    const session = client.cookie(s.originA, 'postern_session')!;
     const names = RESERVED.flatMap((n) => [n, n.toUpperCase(), `__Host-${n}`, `__HOST-${n.toUpperCase()}`]);
-    const before = sibling.requests.length;
-    await request({ port: edge.port, host: socketM.publicHost, path: '/read', headers: { cookie: [...names.map((n) => `${n}=${session}`), 'mine=1'].join('; ') } });
-    const seen = sibling.requests.slice(before);
+    const before = s.sibling.requests.length;
+    await request({ port: s.edge.port, host: s.socketM.publicHost, path: '/read', headers: { cookie: [...names.map((n) => `${n}=${session}`), 'mine=1'].join('; ') } });
+    const seen = s.sibling.requests.slice(before);
     assert.equal(seen.length, 1);
     assert.equal(seen[0]!.headers.cookie, 'mine=1', 'only the sibling app cookie is forwarded');
   });
 
   it('honours each edge cookie only on the host that set it and under its own name', async () => {
     const bob = await signedIn('bob');
-    await bob.navigate(`${originC()}/headers`);
+    await bob.navigate(`${s.originC}/headers`);
     const values: Record<string, string> = {
-      login: bob.cookie(edge.url, 'postern_login')!,
-      sessionA: bob.cookie(originA(), 'postern_session')!,
-      sessionC: bob.cookie(originC(), 'postern_session')!,
+      login: bob.cookie(s.edge.url, 'postern_login')!,
+      sessionA: bob.cookie(s.originA, 'postern_session')!,
+      sessionC: bob.cookie(s.originC, 'postern_session')!,
     };
     // A transaction cookie from a sign-in started and left at the IdP, and a handoff nonce.
     const started = new WebClient('starter');
-    await started.navigate(`${originA()}/headers`, { stopAt: (u) => u.origin === idp.issuer });
-    values.transaction = started.cookie(edge.url, 'postern_tx')!;
-    await started.fetch(`${originA()}/.postern/signin?path=/`);
-    values.nonce = started.cookie(originA(), 'postern_bind')!;
+    await started.navigate(`${s.originA}/headers`, { stopAt: (u) => u.origin === s.idp.issuer });
+    values.transaction = started.cookie(s.edge.url, 'postern_tx')!;
+    await started.fetch(`${s.originA}/.postern/signin?path=/`);
+    values.nonce = started.cookie(s.originA, 'postern_bind')!;
     for (const [kind, value] of Object.entries(values)) assert.ok(value, `${kind} cookie obtained`);
 
     const signedInAtEdge = async (name: string, value: string) => {
-      const res = await request({ port: edge.port, host: edge.domain, path: '/auth/login?rd=%2Fx', headers: { cookie: `${name}=${value}` } });
+      const res = await request({ port: s.edge.port, host: s.edge.domain, path: '/auth/login?rd=%2Fx', headers: { cookie: `${name}=${value}` } });
       return res.headers.location === '/x';
     };
     const signedInAt = async (origin: string, name: string, value: string) => {
-      const res = await request({ port: edge.port, host: new URL(origin).host, path: '/headers', headers: { cookie: `${name}=${value}`, accept: 'application/json' } });
+      const res = await request({ port: s.edge.port, host: new URL(origin).host, path: '/headers', headers: { cookie: `${name}=${value}`, accept: 'application/json' } });
       return res.status === 200;
     };
-    const beforeA = appA.requests.length;
-    const beforeC = appC.requests.length;
+    const beforeA = s.appA.requests.length;
+    const beforeC = s.appC.requests.length;
     let accepted = 0;
     for (const [kind, value] of Object.entries(values)) {
       for (const name of RESERVED) {
         const expectEdge = kind === 'login' && name === 'postern_login';
         assert.equal(await signedInAtEdge(name, value), expectEdge, `${kind} as ${name} at the edge`);
         const expectA = kind === 'sessionA' && name === 'postern_session';
-        assert.equal(await signedInAt(originA(), name, value), expectA, `${kind} as ${name} at A`);
+        assert.equal(await signedInAt(s.originA, name, value), expectA, `${kind} as ${name} at A`);
         const expectC = kind === 'sessionC' && name === 'postern_session';
-        assert.equal(await signedInAt(originC(), name, value), expectC, `${kind} as ${name} at C`);
+        assert.equal(await signedInAt(s.originC, name, value), expectC, `${kind} as ${name} at C`);
         accepted += Number(expectA) + Number(expectC);
       }
     }
-    assert.equal(appA.requests.length + appC.requests.length - beforeA - beforeC, accepted, 'only the accepted requests reached an app');
+    assert.equal(s.appA.requests.length + s.appC.requests.length - beforeA - beforeC, accepted, 'only the accepted requests reached an app');
   });
 
   it("cannot sign a victim in as the attacker with the attacker's handoff link (login CSRF, fixation)", async () => {
     // The attacker may use A, signs in, and stops just before A's host redeems the one-time code.
     const attacker = new WebClient('attacker');
-    const nav = await attacker.navigate(`${originA()}/headers`, { login: 'attacker', stopAt: (u) => u.pathname === '/.postern/callback' });
+    const nav = await attacker.navigate(`${s.originA}/headers`, { login: 'attacker', stopAt: (u) => u.pathname === '/.postern/callback' });
     const link = nav.stoppedAt;
     assert.ok(link, 'the attacker holds a handoff link');
 
@@ -185,14 +159,14 @@ describe('sibling sockets and cookies: isolation, planting, fixation', () => {
     const fresh = new WebClient('victim');
     const hop = await fresh.fetch(link);
     assert.equal(hop.status, 302);
-    assert.ok(hop.location?.startsWith(`${edge.url}/auth/login?`), `to sign-in: ${hop.location}`);
-    assert.equal(fresh.cookie(originA(), 'postern_session'), undefined, 'no session from a link alone');
+    assert.ok(hop.location?.startsWith(`${s.edge.url}/auth/login?`), `to sign-in: ${hop.location}`);
+    assert.equal(fresh.cookie(s.originA, 'postern_session'), undefined, 'no session from a link alone');
 
     // A signed-in victim opens it: still themselves.
     const bob = await signedIn('bob');
     await bob.fetch(link);
-    await bob.fetch(`${originA()}/headers`);
-    assert.equal(appA.last('/headers').headers['x-auth-email'], 'bob@example.com', 'the victim is still the victim');
+    await bob.fetch(`${s.originA}/headers`);
+    assert.equal(s.appA.last('/headers').headers['x-auth-email'], 'bob@example.com', 'the victim is still the victim');
 
     // The same link in the attacker's own browser (which holds the nonce) still works.
     const own = await attacker.fetch(link);
@@ -204,16 +178,16 @@ describe('sibling sockets and cookies: isolation, planting, fixation', () => {
     const context = await browser.newContext();
     context.setDefaultTimeout(10_000);
     const page = await context.newPage();
-    await page.goto(`${originA()}/headers`);
-    await idpLogin(page, 'bob', idp.issuer);
-    await page.waitForURL(`${originA()}/headers`);
+    await page.goto(`${s.originA}/headers`);
+    await idpLogin(page, 'bob', s.idp.issuer);
+    await page.waitForURL(`${s.originA}/headers`);
 
     const attacker = new WebClient('attacker');
-    const nav = await attacker.navigate(`${originA()}/headers`, { login: 'attacker', stopAt: (u) => u.pathname === '/.postern/callback' });
-    sibling.script('/lure', { body: `<!doctype html><script>location.href = ${JSON.stringify(nav.stoppedAt!.href)};</script>` });
-    await page.goto(`${originM()}/lure`);
+    const nav = await attacker.navigate(`${s.originA}/headers`, { login: 'attacker', stopAt: (u) => u.pathname === '/.postern/callback' });
+    s.sibling.script('/lure', { body: `<!doctype html><script>location.href = ${JSON.stringify(nav.stoppedAt!.href)};</script>` });
+    await page.goto(`${s.originM}/lure`);
     // The unredeemable code starts a sign-in over, which hands the victim's own login to A.
-    await page.waitForURL((u) => u.host === socketA.publicHost && !u.pathname.startsWith('/.postern/'), { timeout: 15_000 });
+    await page.waitForURL((u) => u.host === s.socketA.publicHost && !u.pathname.startsWith('/.postern/'), { timeout: 15_000 });
     assert.equal(await page.textContent('#who'), 'X-Auth-Email: bob@example.com', 'the app at A still sees the victim');
     await context.close();
   });
