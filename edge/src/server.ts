@@ -11,6 +11,8 @@ import { DeviceFlow } from './auth/device-flow.js';
 import { deviceRoutes } from './auth/device-routes.js';
 import { authRoutes } from './auth/routes.js';
 import type { EdgeConfig } from './config.js';
+import { CompiledPolicies } from './policy/compiled-policies.js';
+import { OpenStreams, reportCuts } from './policy/open-streams.js';
 import { ControlPlane } from './control/control-plane.js';
 import { EphemeralReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
@@ -155,7 +157,10 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl);
   const reaper = new EphemeralReaper(store, registry, control);
-  const gate = new SocketGate(config, store, auth);
+  const policies = new CompiledPolicies(store);
+  const streams = new OpenStreams(policies, store, reportCuts(audit, app.log));
+  app.addHook('onClose', async () => streams.stop());
+  const gate = new SocketGate(config, store, auth, policies, streams, audit);
   const rateLimits = new RateLimits(config.rateLimits, app.log);
   const access = new AccessLog(app.log, metrics, accessLogEnabled(config.logLevel));
   const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit, access, proxyLimits);
@@ -183,12 +188,12 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   });
   // Without Upgrade the TCP path only checks access: `postern tcp --listen` fails fast, before it listens.
   app.get(TCP_PATH, async (request) => tcp.preflight(request.raw));
-  app.register(portalRoutes, { config, store, auth, registry, gate });
+  app.register(portalRoutes, { config, store, auth, registry, policies });
   // Sign-in and device forms post url-encoded bodies; small ones only.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
-  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices, limits: rateLimits });
+  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices, limits: rateLimits, policies, streams });
   app.register(authRoutes, { config, store, auth, router, audit, limits: rateLimits, metrics });
   app.register(deviceRoutes, { config, store, auth, devices, limits: rateLimits });
 

@@ -7,7 +7,7 @@ import type { Hit, RateLimits } from '../limits/rate-limits.js';
 import type { EdgeMetrics } from '../observability/metrics.js';
 import { loginChooserPage, localLoginPage, signedOutPage, signInFailedPage, signOutConfirmPage } from '../pages/auth-pages.js';
 import { sendError } from '../pages/error-page.js';
-import { normalizeEmail } from '../policy/email.js';
+import { normalizeEmail } from '@postern/shared/policy';
 import type { HostRouter } from '../proxy/router.js';
 import type { Store } from '../store/index.js';
 import { randomHandle } from '../store/secrets.js';

@@ -87,6 +87,7 @@ export class ProxyHandler {
     if (decision.kind === 'login' || decision.kind === 'unauthorized') {
       return refuse(new EdgeError('UNAUTHORIZED', 'Sign in before opening a WebSocket to this app.'));
     }
+    if (decision.kind === 'refused') return refuse(decision.error);
     if (decision.kind === 'forbidden') {
       this.recordDenial(req, socket, decision, 'websocket', trace);
       return refuse(new EdgeError('POLICY_DENIED', decision.reason));
@@ -105,6 +106,7 @@ export class ProxyHandler {
       client.once('close', release);
       // Sign-out, expiry, revocation and rule changes close this connection (see auth/live-connections.ts).
       if (decision.credential) this.auth.live.add(decision.credential, socket.id, client);
+      this.gate.trackStream(decision.grant, 'websocket', client, req);
       this.recordStream(req, socket, decision, client);
       new UpgradeExchange(input, conn, client, head).start();
     }, () => refuse(new EdgeError('INTERNAL', 'internal error')));
@@ -135,7 +137,7 @@ export class ProxyHandler {
   private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: Extract<GateDecision, { kind: 'forbidden' }>, via: string, trace: RequestTrace): void {
     trace.user = decision.who;
     trace.reason = decision.reason;
-    this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via });
+    this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via, access: decision.access });
   }
 
   /** WebSocket sessions of signed-in sockets are audited with who and how long (public ones are not: no one to name). */
@@ -155,6 +157,7 @@ export class ProxyHandler {
       return;
     }
     if (decision.kind === 'unauthorized') return this.reject(req, res, new EdgeError('UNAUTHORIZED', decision.message), trace);
+    if (decision.kind === 'refused') return this.reject(req, res, decision.error, trace);
     this.recordDenial(req, socket, decision, 'http', trace);
     const denied = new EdgeError('POLICY_DENIED', decision.reason);
     if (wantsJson(req)) return this.reject(req, res, denied, trace);

@@ -2,11 +2,14 @@ import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
 
+/** SQL, or a function for a migration that rewrites data. */
+type Migration = string | ((db: Db) => void);
+
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
  * Append only: never edit a migration that has shipped.
  */
-const MIGRATIONS: readonly string[] = [
+const MIGRATIONS: readonly Migration[] = [
   `CREATE TABLE accounts (
      id TEXT PRIMARY KEY,
      email TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -131,7 +134,48 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX api_tokens_account ON api_tokens(account_id);`,
   // NULL: the edge's --max-body-bytes applies.
   `ALTER TABLE sockets ADD COLUMN max_body_bytes INTEGER CHECK (max_body_bytes IS NULL OR max_body_bytes > 0);`,
+  policyAsOneColumn,
 ];
+
+interface LegacyRuleRow {
+  id: string;
+  cloudauth: number;
+  allowed_email_addresses: string;
+  allowed_email_domains: string;
+  allowed_github_orgs: string;
+  allowed_github_teams: string;
+  allowed_groups: string;
+}
+
+/**
+ * A socket's rules become one JSON datum (`policy`, version 1; see @postern/shared/policy), with a
+ * revision the edge compiles it by. Sign-in with lists becomes the default `allow` with the same
+ * lists (already normalised by the API that wrote them); no sign-in becomes the default `public`.
+ * Written out here rather than with today's normaliser, so this migration never changes.
+ */
+function policyAsOneColumn(db: Db): void {
+  db.exec(`ALTER TABLE sockets ADD COLUMN policy TEXT NOT NULL DEFAULT '{"version":1,"rules":[],"default":{"action":"public"}}';
+           ALTER TABLE sockets ADD COLUMN policy_revision INTEGER NOT NULL DEFAULT 1;`);
+  const update = db.prepare<[string, string]>('UPDATE sockets SET policy = ? WHERE id = ?');
+  for (const row of db.prepare<[], LegacyRuleRow>('SELECT * FROM sockets').all()) {
+    const lists: [string, string][] = [
+      ['emails', row.allowed_email_addresses],
+      ['domains', row.allowed_email_domains],
+      ['github_orgs', row.allowed_github_orgs],
+      ['github_teams', row.allowed_github_teams],
+      ['groups', row.allowed_groups],
+    ];
+    const fallback: Record<string, unknown> = { action: row.cloudauth === 1 ? 'allow' : 'public' };
+    for (const [key, json] of lists) {
+      const values = [...new Set(JSON.parse(json) as string[])];
+      if (row.cloudauth === 1 && values.length > 0) fallback[key] = values;
+    }
+    update.run(JSON.stringify({ version: 1, rules: [], default: fallback }), row.id);
+  }
+  for (const column of ['cloudauth', 'allowed_email_domains', 'allowed_email_addresses', 'allowed_github_orgs', 'allowed_github_teams', 'allowed_groups']) {
+    db.exec(`ALTER TABLE sockets DROP COLUMN ${column}`);
+  }
+}
 
 /** Opens (creating if needed) the edge database: WAL, foreign keys, migrations. */
 export function openDatabase(path: string): Db {
@@ -144,16 +188,22 @@ export function openDatabase(path: string): Db {
   return db;
 }
 
-function migrate(db: Db): void {
+/** The schema version a fully migrated database has. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Applies the migrations the database lacks, up to `upTo` (tests build older schemas with it). */
+export function migrate(db: Db, upTo = MIGRATIONS.length): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
     throw new Error(
       `database schema version ${current} is newer than this Postern (${MIGRATIONS.length}); upgrade Postern`,
     );
   }
-  for (let version = current; version < MIGRATIONS.length; version++) {
+  for (let version = current; version < upTo; version++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[version]!);
+      const migration = MIGRATIONS[version]!;
+      if (typeof migration === 'string') db.exec(migration);
+      else migration(db);
       db.pragma(`user_version = ${version + 1}`);
     })();
   }

@@ -33,6 +33,7 @@ export class UserStore {
   private readonly upsertStmt;
   private readonly byKey;
   private readonly byId;
+  private readonly byEmail;
 
   constructor(db: Db) {
     this.upsertStmt = db.prepare(
@@ -44,6 +45,7 @@ export class UserStore {
     );
     this.byKey = db.prepare<[string, string], UserRow>('SELECT * FROM users WHERE issuer = ? AND subject = ?');
     this.byId = db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?');
+    this.byEmail = db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ? ORDER BY last_login_at DESC LIMIT 1');
   }
 
   upsert(identity: VerifiedIdentity, now = Date.now()): User {
@@ -63,6 +65,12 @@ export class UserStore {
 
   findById(id: string): User | undefined {
     const row = this.byId.get(id);
+    return row && toUser(row);
+  }
+
+  /** The user who last signed in with this (normalised, verified) email. */
+  latestByEmail(email: string): User | undefined {
+    const row = this.byEmail.get(email);
     return row && toUser(row);
   }
 }

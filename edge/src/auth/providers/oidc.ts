@@ -6,7 +6,7 @@
  */
 import { isIP } from 'node:net';
 import * as client from 'openid-client';
-import { normalizeEmail } from '../../policy/email.js';
+import { normalizeEmail } from '@postern/shared/policy';
 import { ProviderError, type RedirectProvider, type TransactionSecrets, type VerifiedIdentity } from './types.js';
 
 export interface OidcProviderOptions {
