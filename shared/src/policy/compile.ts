@@ -129,7 +129,7 @@ export class CompiledPolicy {
       const reason = this.rules.length === 0 ? 'the socket is public' : 'no rule applies, and the default is public';
       return { kind: 'allow', rule: null, reason, anonymous: true };
     }
-    const missed = missedByTime ? `; ${missedByTime.label} would let them in, but applies only ${missedByTime.timeWords}` : '';
+    const missed = missedByTime ? `; rules[${missedByTime.index}] would let them in, but only ${missedByTime.timeWords}` : '';
     if (fallback.action === 'deny') {
       return { kind: 'deny', rule: null, reason: `no rule lets ${identity?.email ?? 'this request'} in, and the default is deny${missed}` };
     }

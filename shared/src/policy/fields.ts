@@ -6,6 +6,7 @@
 import { compileCidrs, normaliseCidr, parseAddress } from './cidr.js';
 import { emailDomain, normalizeDomain, normalizeEmail } from './email.js';
 import { compilePathPattern, normalisePathPattern } from './paths.js';
+import { at } from './problems.js';
 import { compileWindow, describeWindow, normaliseDays, normaliseHours, normaliseInstant, normaliseZone } from './time.js';
 import { WEEKDAYS, type ContextConditions, type DefaultRule, type Identity, type IdentityConditions, type RequestFacts, type Rule, type TimeWindow } from './types.js';
 
@@ -204,12 +205,13 @@ function normaliseWindow(raw: { days?: string[]; hours: string; zone?: string })
   return { days: normaliseDays(raw.days ?? ['mon-sun']), hours: normaliseHours(raw.hours), zone: normaliseZone(raw.zone ?? 'UTC') };
 }
 
-const list = (value: unknown): string[] => value as string[];
+/** Each item normalised, a bad one reported at its index. */
+const eachOf = <T>(value: unknown, normalise: (item: string) => T): T[] => (value as string[]).map((item, i) => at([i], () => normalise(item)));
 
 const ipCidrs: TypedContextField<'ip_cidrs'> = {
   key: 'ip_cidrs',
   schema: cidrList('the client address is in one of these blocks (the trusted client address, see --trusted-proxy)'),
-  normalise: (value) => list(value).map(normaliseCidr),
+  normalise: (value) => eachOf(value, normaliseCidr),
   describe: (cidrs) => `from ${cidrs.join(', ')}`,
   compile: addressIn,
   timeDependent: false,
@@ -219,7 +221,7 @@ const ipCidrs: TypedContextField<'ip_cidrs'> = {
 const notIpCidrs: TypedContextField<'not_ip_cidrs'> = {
   key: 'not_ip_cidrs',
   schema: cidrList('the client address is in none of these blocks'),
-  normalise: (value) => list(value).map(normaliseCidr),
+  normalise: (value) => eachOf(value, normaliseCidr),
   describe: (cidrs) => `not from ${cidrs.join(', ')}`,
   compile: (cidrs) => {
     const inside = addressIn(cidrs);
@@ -232,7 +234,7 @@ const notIpCidrs: TypedContextField<'not_ip_cidrs'> = {
 const time: TypedContextField<'time'> = {
   key: 'time',
   schema: { oneOf: [windowSchema, { type: 'array', minItems: 1, maxItems: 20, items: windowSchema }], description: 'one window or a list: the rule applies inside any of them' },
-  normalise: (value) => (Array.isArray(value) ? value : [value]).map(normaliseWindow),
+  normalise: (value) => (Array.isArray(value) ? value.map((w, i) => at([i], () => normaliseWindow(w))) : [normaliseWindow(value as never)]),
   describe: (windows) => windows.map(describeWindow).join(' or '),
   compile: (windows) => {
     const inside = windows.map(compileWindow);

@@ -4,9 +4,9 @@
  * and the key (`postern.yaml:12:9: sockets[0].rules[1].action: must be one of public, allow, deny`).
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document } from 'yaml';
+import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import { IDENTITY_FIELDS } from './fields.js';
-import { resolvePolicy, type PolicyInput } from './normalise.js';
+import { policyInputSchema, resolvePolicy, type PolicyInput } from './normalise.js';
 import { at, checkSchema, formatProblem, PolicyError, type KeyPath, type Problem } from './problems.js';
 import { fileSchema } from './schema.js';
 import type { Policy, SocketProtocol } from './types.js';
@@ -71,19 +71,28 @@ function locate(doc: Document, lines: LineCounter, path: KeyPath): { line: numbe
 /** Parses YAML (or JSON) text, keeping positions; a syntax error is a PolicyFileError. */
 export function parseYamlWithPositions(text: string, file: string): { value: unknown; locate: (path: KeyPath) => { line: number; col: number } } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new PolicyFileError(
       file,
       doc.errors.map((e) => {
         const [line, col] = e.linePos ? [e.linePos[0].line, e.linePos[0].col] : [1, 1];
-        const hint = /alias/i.test(e.message) ? ' (quote values that start with *, such as "*.corp.com")' : '';
-        return { path: [], message: `${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}${hint}`, line, col };
+        return { path: [], message: `${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}${aliasHint(e.message)}`, line, col };
       }),
     );
   }
-  return { value: doc.toJS({ maxAliasCount: 100 }) as unknown, locate: (path) => locate(doc, lines, path) };
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }) as unknown, locate: (path) => locate(doc, lines, path) };
+  } catch (err) {
+    // An alias with no anchor (`[*.corp.com]`, unquoted) fails only when the value is built.
+    let offset = 0;
+    visit(doc, { Alias: (_, node) => void (offset ||= node.range?.[0] ?? 0) });
+    const message = (err as Error).message;
+    throw new PolicyFileError(file, [{ path: [], message: `${message}${aliasHint(message)}`, ...lines.linePos(offset) }]);
+  }
 }
+
+const aliasHint = (message: string): string => (/alias/i.test(message) ? ' (quote values that start with *, such as "*.corp.com")' : '');
 
 const HTTP_TARGET = /^(http|tcp):\/\/([^/?#]+?)(?::(\d{1,5}))?\/?$/;
 
@@ -159,6 +168,42 @@ export function readPosternFile(path: string): SocketSpec[] {
   return parsePosternFile(text, path);
 }
 
+const policyOnlySchema = { ...policyInputSchema, additionalProperties: false };
+
+/**
+ * The policy of `--policy-file` and `policy diff --file`: a postern.yaml with one socket (or with
+ * several, one of them named `name`), or a file that is only a policy (`rules:`, `default:`,
+ * `cloudauth:`, `allowed_*:` at the top). Throws PolicyFileError.
+ */
+export function readPolicyFile(path: string, protocol: SocketProtocol, name?: string): Policy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PolicyFileError(path, [{ path: [], message: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, line: 1, col: 1 }]);
+  }
+  const { value, locate: where } = parseYamlWithPositions(text, path);
+  try {
+    if (typeof value === 'object' && value !== null && 'sockets' in value) {
+      const specs = normaliseFile(value);
+      const named = name === undefined ? -1 : specs.findIndex((s) => s.name.toLowerCase() === name.trim().toLowerCase());
+      const index = named >= 0 ? named : specs.length === 1 ? 0 : -1;
+      if (index < 0) {
+        const which = name === undefined ? 'a policy file describes one' : `none is named "${name}"`;
+        throw new PolicyError([{ path: ['sockets'], message: `lists ${specs.length} sockets; ${which}` }]);
+      }
+      const spec = specs[index]!;
+      if (spec.protocol !== protocol) throw new PolicyError([{ path: ['sockets', index, 'protocol'], message: `is ${spec.protocol}, but the socket is ${protocol}` }]);
+      return spec.policy;
+    }
+    checkSchema(policyOnlySchema, value ?? {});
+    return resolvePolicy((value ?? {}) as PolicyInput, undefined, protocol);
+  } catch (err) {
+    if (!(err instanceof PolicyError)) throw err;
+    throw new PolicyFileError(path, err.problems.map((p) => ({ ...p, ...where(p.path) })));
+  }
+}
+
 /** The policy keys of an entry: the default in shorthand (`cloudauth`, `allowed_*`) where it fits. */
 export function policyEntryFields(policy: Policy): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -190,5 +235,8 @@ export function entryOf(spec: SocketSpec): SocketEntry {
 /** A whole file, after a comment that names its format. */
 export function formatPosternFile(entries: readonly SocketEntry[], comment?: string): string {
   const lines = ['postern.yaml: the format is docs/POLICY.md, the JSON Schema docs/postern.schema.json', ...(comment ? comment.split('\n') : [])];
-  return `${lines.map((l) => `# ${l}`.trimEnd()).join('\n')}\n${stringify({ sockets: entries }, { lineWidth: 0 })}`;
+  const doc = new Document({ sockets: entries });
+  // Lists of plain values on one line (`paths: [/admin/*]`), as people write them.
+  visit(doc, { Seq: (_, node) => void (node.flow = node.items.every(isScalar)) });
+  return `${lines.map((l) => `# ${l}`.trimEnd()).join('\n')}\n${doc.toString({ lineWidth: 0, flowCollectionPadding: false })}`;
 }

@@ -26,6 +26,7 @@ export { describeRule, describeDefault, describePolicy, describeAccess, describe
 export {
   parsePosternFile,
   readPosternFile,
+  readPolicyFile,
   normaliseFile,
   normaliseEntry,
   entryOf,

@@ -18,8 +18,9 @@ export interface PolicyInput {
   readonly allowed_github_orgs?: readonly string[];
   readonly allowed_github_teams?: readonly string[];
   readonly allowed_groups?: readonly string[];
-  readonly rules?: readonly Raw[];
-  readonly default?: Action | Raw;
+  /** Rules as written (checked against ruleSchema) or already normal. */
+  readonly rules?: readonly object[];
+  readonly default?: Action | object;
 }
 
 /** The schema of those fields (other keys are the caller's). */
@@ -126,13 +127,13 @@ const problem = (path: KeyPath, message: string) => new PolicyError([{ path, mes
  */
 export function resolvePolicy(input: PolicyInput, base: Policy | undefined, protocol: SocketProtocol): Policy {
   checkSchema(policyInputSchema, input);
-  const rules = input.rules !== undefined ? normaliseRules(input.rules, protocol) : (base?.rules ?? []);
+  const rules = input.rules !== undefined ? normaliseRules(input.rules as readonly Raw[], protocol) : (base?.rules ?? []);
   const explicit = input.default !== undefined;
-  let fallback: DefaultRule = explicit ? at(['default'], () => normaliseDefault(input.default!)) : (base?.default ?? { action: 'public' });
+  let fallback: DefaultRule = explicit ? at(['default'], () => normaliseDefault(input.default as Action | Raw)) : (base?.default ?? { action: 'public' });
 
   const given = IDENTITY_FIELDS.filter((f) => input[f.shorthand as keyof PolicyInput] !== undefined);
   if (given.length > 0) {
-    const written = typeof input.default === 'object' ? input.default : undefined;
+    const written = typeof input.default === 'object' ? (input.default as Raw) : undefined;
     const twice = given.find((f) => written?.[f.key] !== undefined);
     if (twice) throw problem([twice.shorthand], `given twice: as ${twice.shorthand} and as default.${twice.key}`);
     const lists: Record<string, unknown> = fallback.action === 'allow' ? { ...fallback } : { action: 'allow' };

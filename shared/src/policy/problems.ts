@@ -1,4 +1,5 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 
 export type KeyPath = readonly (string | number)[];
 
@@ -44,7 +45,9 @@ const validators = new Map<object, ValidateFunction>();
 function validator(schema: object): ValidateFunction {
   let validate = validators.get(schema);
   if (!validate) {
-    ajv ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    // Loaded on first use: commands that never validate a policy do not pay for it.
+    const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
+    ajv ??= new AjvClass({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
     validate = ajv.compile(schema);
     validators.set(schema, validate);
   }
@@ -123,7 +126,9 @@ export function schemaProblems(errors: readonly ErrorObject[]): Problem[] {
     (e) => e.keyword !== 'type' || !specific.some((o) => o !== e && o.keyword !== 'type' && isPrefix(e.instancePath, o.instancePath)),
   );
   const seen = new Set<string>();
-  return (kept.length > 0 ? kept : errors).map(messageOf).filter((p) => {
+  // A wrong key explains a missing one (`socket:` for `sockets:`): say it first.
+  const rank = (e: ErrorObject) => (e.keyword === 'additionalProperties' ? 0 : e.keyword === 'required' ? 2 : 1);
+  return [...(kept.length > 0 ? kept : errors)].sort((a, b) => rank(a) - rank(b)).map(messageOf).filter((p) => {
     const key = formatProblem(p);
     if (seen.has(key)) return false;
     seen.add(key);

@@ -4,13 +4,13 @@ export class TimeError extends Error {}
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
-/** An instant with its offset (`2027-01-31T18:00:00+01:00`), normalised to UTC. */
+/** An instant with its offset (`2027-01-31T18:00:00+01:00`), normalised to UTC (`2027-01-31T17:00:00Z`). */
 export function normaliseInstant(raw: string): string {
   const text = raw.trim();
   if (/^\d{4}-\d{2}-\d{2}$/.test(text)) throw new TimeError(`needs a time and an offset: write ${text}T00:00:00Z (or +01:00 for your zone)`);
   const ms = RFC3339.test(text) ? Date.parse(text.replace(' ', 'T')) : NaN;
   if (Number.isNaN(ms)) throw new TimeError('is not an RFC 3339 time (write 2027-01-31T18:00:00Z or 2027-01-31T18:00:00+01:00)');
-  return new Date(ms).toISOString();
+  return new Date(ms).toISOString().replace('.000Z', 'Z');
 }
 
 /** An IANA zone in the spelling `Intl` uses (`europe/berlin` → `Europe/Berlin`). */
