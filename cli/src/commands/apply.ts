@@ -51,7 +51,7 @@ function printPlan(plan: Plan, dryRun: boolean): void {
 }
 
 /** Runs the steps in order; a failure stops there and says what was already done. */
-async function run(api: ApiClient, plan: Plan): Promise<void> {
+async function run(api: ApiClient, plan: Plan, quiet: boolean): Promise<void> {
   const done: string[] = [];
   for (const step of plan.steps) {
     try {
@@ -63,7 +63,7 @@ async function run(api: ApiClient, plan: Plan): Promise<void> {
       throw new CliError(`${step.op} ${step.name} failed: ${(err as Error).message}${before}`);
     }
     done.push(`${step.op} ${step.name}`);
-    out.success(`${step.op === 'create' ? 'created' : step.op === 'update' ? 'updated' : 'deleted'} ${printable(step.name)}`);
+    if (!quiet) out.success(`${step.op === 'create' ? 'created' : step.op === 'update' ? 'updated' : 'deleted'} ${printable(step.name)}`);
   }
 }
 
@@ -83,7 +83,7 @@ export function registerApply(program: Command): void {
     const plan = planApply(specs, await api.listSockets(), Boolean(opts.prune));
     if (plan.conflicts.length > 0) throw new CliError(`${plan.conflicts[0]}${plan.conflicts.length > 1 ? ` (and ${plan.conflicts.length - 1} more)` : ''}`);
     if (opts.json) {
-      if (!opts.dryRun) await run(api, plan);
+      if (!opts.dryRun) await run(api, plan, true);
       return out.json({
         dry_run: Boolean(opts.dryRun),
         changes: plan.steps.map(({ op, name, changes, ...rest }) => ({ op, name, ...('id' in rest ? { id: rest.id } : {}), changes })),
@@ -94,6 +94,6 @@ export function registerApply(program: Command): void {
     }
     for (const line of report) out.warn(printable(line));
     printPlan(plan, Boolean(opts.dryRun));
-    if (!opts.dryRun) await run(api, plan);
+    if (!opts.dryRun) await run(api, plan, false);
   });
 }
