@@ -441,7 +441,7 @@ function verdicts(results: readonly TargetResult[], ws: WsResult | undefined, st
     (v) => v <= 5,
   );
   add(
-    'signed-in socket vs open socket, small GETs',
+    'signed-in socket (20-rule policy) vs open socket, small GETs',
     ratio(by('postern-signed-in')?.small?.rps, p?.small?.rps),
     (v) => `${v.toFixed(2)}×`,
     '≥ 0.9×',

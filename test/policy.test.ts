@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { assertOneErrorLine, describeRun, nonEmpty } from './lib/cli-user.js';
 import { closeOf, nextMessage, openWebSocket, request } from './lib/http.js';
 import { IdentityApp } from './lib/identity-app.js';
-import { api, CLI, cleanEnv, ConnectorProcess, createAccount, EdgeProcess, makeTempDir, parseJson, runCli, type SocketView } from './lib/postern.js';
+import { api, CLI, cleanEnv, REPO_ROOT, ConnectorProcess, createAccount, EdgeProcess, makeTempDir, parseJson, runCli, type SocketView } from './lib/postern.js';
 import { killAll, ManagedProcess } from './lib/process.js';
 import { openConnection, startEchoServer } from './lib/tcp.js';
 import { pollUntil, withTimeout } from './lib/wait.js';
@@ -18,23 +18,6 @@ const WIKI_RULES = [
   { paths: ['/internal/*'], action: 'deny', not_ip_cidrs: ['10.0.0.0/8'] },
 ];
 const WIKI_POLICY = { rules: WIKI_RULES, cloudauth: true, allowed_email_domains: ['example.com'] };
-
-/** The seeds' home-lab Pomerium policy (/work/shared/seeds, "Securing access to internal resources using an Identity-Aware Proxy"). */
-const POMERIUM_SEED = `# policy.yaml
-- from: https://app1.external.domain
-  to: http://app1containername:8080
-  allowed_users:
-    - user1@azuread.domain
-- from: https://app2.external.domain
-  to: http://app2containername
-  allowed_users:
-    - user2@azuread.domain
-- from: https://httpbin.dev.example.com
-  to: https://httpbin.org
-  allowed_domains:
-    - example.com
-  pass_identity_headers: true
-`;
 
 /**
  * Policy as data end to end: ordered rules on paths and methods, CIDR rules behind a trusted
@@ -295,13 +278,13 @@ describe('policy: ordered rules, explain and dry-run, policy files', () => {
   });
 
   it('the Pomerium policy from the seeds imports, and what cannot map is reported', async () => {
-    const seed = join(tmp.dir, 'pomerium.yaml');
-    writeFileSync(seed, POMERIUM_SEED);
+    // The seeds' home-lab policy (and one route that cannot map whole), shared with the unit tests.
+    const seed = join(REPO_ROOT, 'shared', 'test', 'fixtures', 'pomerium-home-lab.yaml');
     const dry = await cli('erin', ['apply', '--from-pomerium', seed, '--dry-run', '--json']);
     assert.equal(dry.code, 0, describeRun(['apply'], dry));
     const plan = JSON.parse(dry.stdout.join('')) as { changes: { op: string; name: string }[]; not_mapped: string[] };
     assert.deepEqual(plan.changes.map((c) => `${c.op} ${c.name}`), ['create app1', 'create app2', 'create httpbin']);
-    assert.deepEqual(plan.not_mapped, [`${seed}:11: routes[2] (https://httpbin.dev.example.com): to: not mapped: "https://httpbin.org" is https; the connector speaks plain HTTP to its target (set to: http://… by hand)`]);
+    assert.deepEqual(plan.not_mapped, [`${seed}:13: routes[2] (https://httpbin.dev.example.com): to: not mapped: "https://httpbin.org" is https; the connector speaks plain HTTP to its target (set to: http://… by hand)`]);
 
     const applied = await cli('erin', ['apply', '--from-pomerium', seed]);
     assert.equal(applied.code, 0, describeRun(['apply'], applied));

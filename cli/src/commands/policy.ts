@@ -1,4 +1,4 @@
-import type { AccessChange, PolicyDiff, PolicyTestResult } from '@postern/edge';
+import type { AccessChange, PolicyDiff, PolicyTestBody, PolicyTestResult } from '@postern/edge';
 import { readPolicyFile } from '@postern/shared/policy';
 import type { Command } from 'commander';
 import { apiClient, clientOptions } from '../client-command.js';
@@ -9,14 +9,8 @@ import { printable } from '../request-line.js';
 import { findSocket } from '../socket-ref.js';
 import { sinceToIso } from './audit.js';
 
-interface TestOptions extends ClientOptions {
+interface TestOptions extends ClientOptions, Pick<PolicyTestBody, 'email' | 'path' | 'method' | 'ip' | 'at' | 'groups'> {
   socket: string;
-  email?: string;
-  path?: string;
-  method?: string;
-  ip?: string;
-  at?: string;
-  groups?: string[];
   githubOrgs?: string[];
   githubTeams?: string[];
   json?: boolean;
