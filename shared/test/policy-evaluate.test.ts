@@ -292,3 +292,14 @@ test('what the gate needs to know is computed once at compile time', () => {
   assert.equal(compiled(WIKI).timeDependent, false);
   assert.equal(compiled({ rules: [{ action: 'allow', emails: ['e@x.com'], expires: '2027-01-01T00:00:00Z' }], cloudauth: true }).timeDependent, true);
 });
+
+test('decideFor: a known person is decided from where the anonymous decision stopped, and a denial names them', () => {
+  const policy = compiled({ rules: [{ paths: ['/private/*'], action: 'deny' }, { action: 'allow', emails: ['x@y.com'] }], default: 'deny' });
+  for (const path of ['/private/a', '/', '/other']) {
+    const anonymous = policy.decide(null, req({ path }));
+    for (const email of ['x@y.com', 'z@y.com']) {
+      assert.deepEqual(policy.decideFor(who(email), req({ path }), anonymous), policy.decide(who(email), req({ path })), `${email} ${path}`);
+    }
+  }
+  assert.match(policy.decideFor(who('x@y.com'), req({ path: '/private/a' }), policy.decide(null, req({ path: '/private/a' }))).reason, /denies x@y\.com$/);
+});

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { CompiledPolicy, Identity, RequestFacts, Verdict } from '@postern/shared/policy';
+import type { Identity, RequestFacts, Verdict } from '@postern/shared/policy';
 import type { AccessDetail, AuditLog } from '../audit/audit-log.js';
 import { TOKEN_CREDENTIAL, type AuthContext } from '../auth/context.js';
 import { readCookie } from '../auth/cookies.js';
@@ -42,16 +42,6 @@ export type GateDecision =
   | { readonly kind: 'forbidden'; readonly who: string; readonly reason: string; readonly access: AccessDetail }
   /** Refused before anyone is asked: an ambiguous path where path rules apply, or a rule that denies everyone. */
   | { readonly kind: 'refused'; readonly error: EdgeError };
-
-/**
- * The decision for a known person, from where the anonymous one stopped: the rule that asked for a
- * sign-in, or the one that denied everyone (decided again so the reason names them).
- */
-function decideFor(policy: CompiledPolicy, identity: Identity, facts: RequestFacts, anonymous: Verdict): Verdict {
-  if (anonymous.kind === 'sign-in') return policy.decide(identity, facts, anonymous.resumeAt);
-  if (anonymous.kind === 'deny') return policy.decide(identity, facts, anonymous.rule ?? Number.MAX_SAFE_INTEGER);
-  return anonymous;
-}
 
 const TOKEN_PREFIX = 'Bearer pst_';
 /** A fully public socket decides nothing per request: its facts are read only for a stream that stays open. */
@@ -112,7 +102,7 @@ export class SocketGate {
     }
     const { user, record } = session;
     const identity = identityOf(user);
-    const verdict = decideFor(policy, identity, facts, anonymous);
+    const verdict = policy.decideFor(identity, facts, anonymous);
     const who = user.email ?? `${user.name ?? user.subject} (no verified email)`;
     if (verdict.kind !== 'allow') return this.forbidden(who, facts, verdict, user.id);
     if (verdict.anonymous) return this.publicAllow(socket, facts, verdict, false);
@@ -135,7 +125,7 @@ export class SocketGate {
     const holder = this.verifyToken(token);
     if (!holder) return { kind: 'unauthorized', message: 'The Postern token is invalid, expired or revoked.' };
     const policy = this.policies.of(socket);
-    const verdict = decideFor(policy, holder.identity, facts, anonymous ?? policy.decide(null, facts));
+    const verdict = policy.decideFor(holder.identity, facts, anonymous ?? policy.decide(null, facts));
     if (verdict.kind !== 'allow') return this.forbidden(holder.email, facts, verdict, holder.userId ?? undefined);
     if (verdict.anonymous) return this.publicAllow(socket, facts, verdict, true);
     this.audit.allowed({ socket, actor: holder.email, facts, rule: verdict.rule, userId: holder.userId ?? undefined });

@@ -123,6 +123,16 @@ export class CompiledPolicy {
     return this.decideDefault(identity, missedByTime);
   }
 
+  /**
+   * The decision for a known person, from where the anonymous one (`decide(null, …)`) stopped: the
+   * rule that asked for a sign-in, or the one that denied everyone (decided again to name them).
+   */
+  decideFor(identity: Identity, facts: RequestFacts, anonymous: Verdict): Verdict {
+    if (anonymous.kind === 'sign-in') return this.decide(identity, facts, anonymous.resumeAt);
+    if (anonymous.kind === 'deny') return this.decide(identity, facts, anonymous.rule ?? this.rules.length);
+    return anonymous;
+  }
+
   private decideDefault(identity: Identity | null, missedByTime: CompiledRule | undefined): Verdict {
     const fallback = this.fallback;
     if (fallback.action === 'public') {

@@ -8,7 +8,7 @@ import { emailDomain, normalizeDomain, normalizeEmail } from './email.js';
 import { compilePathPattern, normalisePathPattern } from './paths.js';
 import { at } from './problems.js';
 import { compileWindow, describeWindow, normaliseDays, normaliseHours, normaliseInstant, normaliseZone } from './time.js';
-import { WEEKDAYS, type ContextConditions, type DefaultRule, type Identity, type IdentityConditions, type RequestFacts, type Rule, type TimeWindow } from './types.js';
+import { WEEKDAYS, type ContextConditions, type DefaultRule, type Identity, type IdentityConditions, type RequestFacts, type TimeWindow } from './types.js';
 
 type JsonSchema = Readonly<Record<string, unknown>>;
 
@@ -323,14 +323,4 @@ export const MATCH_FIELDS: readonly MatchField[] = [
       return (facts) => facts.method !== null && set.has(facts.method);
     },
   },
-];
-
-/** The rule's keys in the order the normal form writes them. */
-export const RULE_KEYS: readonly (keyof Rule)[] = [
-  'paths',
-  'methods',
-  'action',
-  ...IDENTITY_FIELDS.map((f) => f.key),
-  'anyone_signed_in',
-  ...CONTEXT_FIELDS.map((f) => f.key),
 ];

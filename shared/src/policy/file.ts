@@ -106,7 +106,7 @@ function checkTarget(to: string, protocol: SocketProtocol): void {
 const POLICY_KEYS = ['cloudauth', ...IDENTITY_FIELDS.map((f) => f.shorthand), 'rules', 'default'] as const;
 
 /** One entry (already schema-checked) → its normalised spec. */
-export function normaliseEntry(entry: SocketEntry): SocketSpec {
+function normaliseEntry(entry: SocketEntry): SocketSpec {
   const to = entry.to as string | undefined;
   const protocol = (entry.protocol as SocketProtocol | undefined) ?? (to?.startsWith('tcp://') ? 'tcp' : 'http');
   if (to !== undefined) at(['to'], () => checkTarget(to, protocol));
@@ -205,7 +205,7 @@ export function readPolicyFile(path: string, protocol: SocketProtocol, name?: st
 }
 
 /** The policy keys of an entry: the default in shorthand (`cloudauth`, `allowed_*`) where it fits. */
-export function policyEntryFields(policy: Policy): Record<string, unknown> {
+function policyEntryFields(policy: Policy): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const fallback = policy.default;
   if (fallback.action === 'allow' && !fallback.anyone_signed_in) {

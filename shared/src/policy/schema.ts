@@ -9,9 +9,9 @@ type JsonSchema = Record<string, unknown>;
 
 const identityProperties = Object.fromEntries([...IDENTITY_FIELDS.map((f) => [f.key, f.schema]), ['anyone_signed_in', ANYONE_SIGNED_IN_SCHEMA]]);
 
-export const MAX_RULES = 500;
+const MAX_RULES = 500;
 
-export const ruleSchema: JsonSchema = {
+const ruleSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['action'],
@@ -34,14 +34,6 @@ export const defaultSchema: JsonSchema = {
 
 export const rulesSchema: JsonSchema = { type: 'array', maxItems: MAX_RULES, items: ruleSchema };
 
-/** The stored datum, as `GET /api/v1/sockets/:id` shows it under `policy`. */
-export const policySchema: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['rules', 'default'],
-  properties: { version: { const: POLICY_VERSION }, rules: rulesSchema, default: defaultSchema },
-};
-
 const headerName = { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' };
 
 /** The shorthand fields of the default rule (today's flags), shared by the file and the API. */
@@ -51,7 +43,7 @@ export const shorthandProperties: JsonSchema = {
 };
 
 /** One socket of `postern.yaml` (also what `postern connect --config` serves). */
-export const socketEntrySchema: JsonSchema = {
+const socketEntrySchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['name'],
