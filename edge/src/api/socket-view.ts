@@ -4,7 +4,7 @@ import { DEFAULT_IDENTITY_HEADERS } from '../proxy/headers.js';
 import type { SocketRecord } from '../store/sockets.js';
 
 /**
- * The public shape of a socket (API, CLI and the tunnel HELLO). The policy is `rules` and
+ * The public shape of a socket (API and CLI; the tunnel HELLO carries helloSocket). The policy is `rules` and
  * `default` as in postern.yaml; `cloudauth` and `allowed_*` are its default in mysocket's terms.
  */
 export type SocketView = {
@@ -33,6 +33,15 @@ export const domainHost = (config: EdgeConfig): string => config.domain.replace(
 
 /** Full public authority of a socket label, with the edge's port if it has one. */
 export const socketAuthority = (label: string, config: EdgeConfig): string => `${label}.${config.domain}`;
+
+/**
+ * What a tunnel's HELLO says about its socket (docs/PROTOCOL.md): who it is, not its policy, which
+ * may be far longer than a HELLO frame holds (16 KiB).
+ */
+export function helloSocket(socket: SocketRecord, config: EdgeConfig): Pick<SocketView, 'id' | 'name' | 'hostname' | 'url' | 'protocol'> {
+  const { id, name, hostname, url, protocol } = socketView(socket, config);
+  return { id, name, hostname, url, protocol };
+}
 
 export function socketView(socket: SocketRecord, config: EdgeConfig): SocketView {
   const { policy } = socket;
