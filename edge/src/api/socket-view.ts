@@ -4,8 +4,9 @@ import { DEFAULT_IDENTITY_HEADERS } from '../proxy/headers.js';
 import type { SocketRecord } from '../store/sockets.js';
 
 /**
- * The public shape of a socket (API and CLI; the tunnel HELLO carries helloSocket). The policy is `rules` and
- * `default` as in postern.yaml; `cloudauth` and `allowed_*` are its default in mysocket's terms.
+ * The public shape of a socket (API and CLI; a tunnel's HELLO carries helloSocket). The policy is
+ * `rules` and `default` as in postern.yaml; `cloudauth` and `allowed_*` are its default in
+ * mysocket's terms.
  */
 export type SocketView = {
   readonly id: string;
