@@ -50,7 +50,7 @@ const SHORTHAND = new Set(['cloudauth', ...IDENTITY_FIELDS.map((f) => f.shorthan
 export function policyRefusal(err: PolicyError): EdgeError {
   const first = err.problems[0]!;
   const top = first.path[0];
-  const message = first.path.length === 1 && typeof top === 'string' && SHORTHAND.has(top) ? first.message : formatProblem(first);
+  const message = typeof top === 'string' && SHORTHAND.has(top) ? first.message : formatProblem(first);
   const more = err.problems.length > 1 ? ` (and ${err.problems.length - 1} more)` : '';
   return new EdgeError('BAD_REQUEST', `${message}${more}`);
 }
