@@ -133,3 +133,10 @@ test('describe(policy): one line per rule, then the default', () => {
   assert.deepEqual(describePolicy(resolve({ cloudauth: true }), 'you'), ['default: only you']);
   assert.deepEqual(describePolicy(resolve({ default: 'deny' })), ['default: no one (deny)']);
 });
+
+test('a list given as shorthand lands in field order, so equal policies are equal JSON', () => {
+  const base = resolve({ allowed_email_domains: ['corp.com'] });
+  const merged = resolve({ allowed_email_addresses: ['x@y.com'] }, base);
+  assert.equal(JSON.stringify(merged.default), JSON.stringify(resolve({ default: { action: 'allow', domains: ['corp.com'], emails: ['x@y.com'] } }).default));
+  assert.deepEqual(Object.keys(merged.default), ['action', 'emails', 'domains']);
+});

@@ -146,7 +146,8 @@ export function resolvePolicy(input: PolicyInput, base: Policy | undefined, prot
     if (namesAnyone && input.cloudauth === false) throw problem(['cloudauth'], 'access rules need sign-in: drop cloudauth=false, or remove the rules to publish openly');
     if (namesAnyone && explicit && fallback.action !== 'allow') throw problem([given[0]!.shorthand], `names who the default lets in, but the default is ${fallback.action} (write default: allow)`);
     if (namesAnyone && lists.anyone_signed_in) throw problem([given[0]!.shorthand], 'the default already lets every signed-in person in (anyone_signed_in)');
-    if (namesAnyone || fallback.action === 'allow') fallback = lists as DefaultRule;
+    // Rebuilt in field order: equal policies are equal JSON (revisions and `apply` compare them so).
+    if (namesAnyone || fallback.action === 'allow') fallback = normaliseDefault(lists);
   }
 
   if (input.cloudauth === true && fallback.action === 'public') {
