@@ -51,6 +51,11 @@ export class PostgresServer {
     return this.proc?.running === true;
   }
 
+  /** The postmaster's pid (its backends are its children), while running. */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   /** The URL of a database on this server (default: the maintenance database). */
   url(database = 'postgres'): string {
     return `postgres://postgres@127.0.0.1:${this.port}/${database}`;
