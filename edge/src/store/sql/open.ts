@@ -1,6 +1,6 @@
 import { MIGRATIONS as SQLITE_MIGRATIONS } from '../db.js';
 import type { SqlDriver } from './driver.js';
-import { PostgresDriver, type PostgresOptions } from './postgres-driver.js';
+import type { PostgresOptions } from './postgres-driver.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { SqliteDriver } from './sqlite-driver.js';
 
@@ -22,9 +22,14 @@ export function describeStore(target: string): string {
 
 export const migrationsFor = (driver: SqlDriver): readonly string[] => (driver.backend === 'postgres' ? POSTGRES_MIGRATIONS : SQLITE_MIGRATIONS);
 
-/** Opens a store's database and brings its schema up to date under the backend's lock. */
+/**
+ * Opens a store's database and brings its schema up to date under the backend's lock. pg is loaded
+ * only for a PostgreSQL URL: an edge on SQLite never loads it.
+ */
 export async function openSql(target: string, options: { mustExist?: boolean; postgres?: PostgresOptions } = {}): Promise<SqlDriver> {
-  const driver = isPostgresUrl(target) ? new PostgresDriver(target, options.postgres) : SqliteDriver.open(target, { mustExist: options.mustExist ?? false });
+  const driver = isPostgresUrl(target)
+    ? new (await import('./postgres-driver.js')).PostgresDriver(target, options.postgres)
+    : SqliteDriver.open(target, { mustExist: options.mustExist ?? false });
   try {
     await driver.migrate(migrationsFor(driver));
     return driver;
