@@ -63,7 +63,8 @@ test('migration 5 turns the rule columns into one policy datum without changing 
   assert.deepEqual(policy('sck_rules'), {
     version: 1,
     rules: [],
-    default: { action: 'allow', emails: ['ext@other.com'], domains: ['corp.com', '*.corp.com'], github_orgs: ['acme'], github_teams: ['acme/ops'], groups: ['Eng'] },
+    // Values as the old API wrote them (a repeated one too: the next change normalises it away).
+    default: { action: 'allow', emails: ['ext@other.com'], domains: ['corp.com', '*.corp.com', 'corp.com'], github_orgs: ['acme'], github_teams: ['acme/ops'], groups: ['Eng'] },
   });
   assert.deepEqual(policy('sck_ssh').default, { action: 'allow', emails: ['ext@other.com'] });
   assert.equal(store.sockets.findById('sck_rules')!.policyRevision, 1);

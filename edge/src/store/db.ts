@@ -2,14 +2,11 @@ import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
 
-/** SQL, or a function for a migration that rewrites data. */
-type Migration = string | ((db: Db) => void);
-
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
  * Append only: never edit a migration that has shipped.
  */
-const MIGRATIONS: readonly Migration[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE accounts (
      id TEXT PRIMARY KEY,
      email TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -134,48 +131,27 @@ const MIGRATIONS: readonly Migration[] = [
    CREATE INDEX api_tokens_account ON api_tokens(account_id);`,
   // NULL: the edge's --max-body-bytes applies.
   `ALTER TABLE sockets ADD COLUMN max_body_bytes INTEGER CHECK (max_body_bytes IS NULL OR max_body_bytes > 0);`,
-  policyAsOneColumn,
+  // A socket's rules become one JSON datum, `policy` (version 1, see @postern/shared/policy), with a
+  // revision the edge compiles it by. Sign-in with lists becomes the default `allow` with the same
+  // lists (normalised already by the API that wrote them; an empty list is left out, as the
+  // normaliser does); no sign-in becomes the default `public`. Mirrored in postgres-migrations.ts.
+  `ALTER TABLE sockets ADD COLUMN policy TEXT NOT NULL DEFAULT '{"version":1,"rules":[],"default":{"action":"public"}}';
+   ALTER TABLE sockets ADD COLUMN policy_revision INTEGER NOT NULL DEFAULT 1;
+   UPDATE sockets SET policy = json_object('version', 1, 'rules', json('[]'), 'default', CASE WHEN cloudauth = 1
+     THEN json_patch('{"action":"allow"}', json_object(
+       'emails', CASE WHEN allowed_email_addresses <> '[]' THEN json(allowed_email_addresses) END,
+       'domains', CASE WHEN allowed_email_domains <> '[]' THEN json(allowed_email_domains) END,
+       'github_orgs', CASE WHEN allowed_github_orgs <> '[]' THEN json(allowed_github_orgs) END,
+       'github_teams', CASE WHEN allowed_github_teams <> '[]' THEN json(allowed_github_teams) END,
+       'groups', CASE WHEN allowed_groups <> '[]' THEN json(allowed_groups) END))
+     ELSE json('{"action":"public"}') END);
+   ALTER TABLE sockets DROP COLUMN cloudauth;
+   ALTER TABLE sockets DROP COLUMN allowed_email_domains;
+   ALTER TABLE sockets DROP COLUMN allowed_email_addresses;
+   ALTER TABLE sockets DROP COLUMN allowed_github_orgs;
+   ALTER TABLE sockets DROP COLUMN allowed_github_teams;
+   ALTER TABLE sockets DROP COLUMN allowed_groups;`,
 ];
-
-interface LegacyRuleRow {
-  id: string;
-  cloudauth: number;
-  allowed_email_addresses: string;
-  allowed_email_domains: string;
-  allowed_github_orgs: string;
-  allowed_github_teams: string;
-  allowed_groups: string;
-}
-
-/**
- * A socket's rules become one JSON datum (`policy`, version 1; see @postern/shared/policy), with a
- * revision the edge compiles it by. Sign-in with lists becomes the default `allow` with the same
- * lists (already normalised by the API that wrote them); no sign-in becomes the default `public`.
- * Written out here rather than with today's normaliser, so this migration never changes.
- */
-function policyAsOneColumn(db: Db): void {
-  db.exec(`ALTER TABLE sockets ADD COLUMN policy TEXT NOT NULL DEFAULT '{"version":1,"rules":[],"default":{"action":"public"}}';
-           ALTER TABLE sockets ADD COLUMN policy_revision INTEGER NOT NULL DEFAULT 1;`);
-  const update = db.prepare<[string, string]>('UPDATE sockets SET policy = ? WHERE id = ?');
-  for (const row of db.prepare<[], LegacyRuleRow>('SELECT * FROM sockets').all()) {
-    const lists: [string, string][] = [
-      ['emails', row.allowed_email_addresses],
-      ['domains', row.allowed_email_domains],
-      ['github_orgs', row.allowed_github_orgs],
-      ['github_teams', row.allowed_github_teams],
-      ['groups', row.allowed_groups],
-    ];
-    const fallback: Record<string, unknown> = { action: row.cloudauth === 1 ? 'allow' : 'public' };
-    for (const [key, json] of lists) {
-      const values = [...new Set(JSON.parse(json) as string[])];
-      if (row.cloudauth === 1 && values.length > 0) fallback[key] = values;
-    }
-    update.run(JSON.stringify({ version: 1, rules: [], default: fallback }), row.id);
-  }
-  for (const column of ['cloudauth', 'allowed_email_domains', 'allowed_email_addresses', 'allowed_github_orgs', 'allowed_github_teams', 'allowed_groups']) {
-    db.exec(`ALTER TABLE sockets DROP COLUMN ${column}`);
-  }
-}
 
 /** Opens (creating if needed) the edge database: WAL, foreign keys, migrations. */
 export function openDatabase(path: string): Db {
@@ -201,9 +177,7 @@ export function migrate(db: Db, upTo = MIGRATIONS.length): void {
   }
   for (let version = current; version < upTo; version++) {
     db.transaction(() => {
-      const migration = MIGRATIONS[version]!;
-      if (typeof migration === 'string') db.exec(migration);
-      else migration(db);
+      db.exec(MIGRATIONS[version]!);
       db.pragma(`user_version = ${version + 1}`);
     })();
   }
