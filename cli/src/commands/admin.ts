@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { addUser, createToken, setPassword, withStore } from '@postern/edge';
 import { CliError } from '../errors.js';
+import { loadEdge } from '../load-edge.js';
 import { out } from '../output.js';
 
 /** Passwords come from a file, never from argv (ps and shell history would show them). */
@@ -27,6 +27,7 @@ export function registerAdmin(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (email: string, opts: { db: string; passwordFile?: string; json?: boolean }) => {
       const password = opts.passwordFile === undefined ? undefined : readPassword(opts.passwordFile);
+      const { addUser, setPassword, withStore } = await loadEdge('admin');
       const result = await withStore(opts.db, async (store) => {
         const added = addUser(store, email);
         if (password !== undefined) await setPassword(store, added.email, password);
@@ -48,6 +49,7 @@ export function registerAdmin(program: Command): void {
     .option('--name <name>', 'a label to recognise the token by', 'cli')
     .option('--json', 'print JSON')
     .action(async (email: string, opts: { db: string; name: string; json?: boolean }) => {
+      const { createToken, withStore } = await loadEdge('admin');
       const result = await withStore(opts.db, (store) => createToken(store, email, opts.name));
       if (opts.json) out.json(result);
       else out.line(result.token);
