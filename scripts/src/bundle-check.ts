@@ -3,10 +3,10 @@ import type { Metafile } from 'esbuild';
 /** Import kinds that run when the importing module runs (a dynamic `import()` runs only when called). */
 const EAGER = new Set(['import-statement', 'require-call', 'require-resolve']);
 
-/** The package an input path (`node_modules/@fastify/swagger/index.js`) belongs to, if any. */
-export function packageOf(inputPath: string): string | undefined {
-  const match = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\/[^]*$/.exec(inputPath);
-  return match?.[1];
+/** The package an input path (`node_modules/a/node_modules/@b/c/x.js`) belongs to: its name and directory. */
+export function packageOf(inputPath: string): { readonly name: string; readonly dir: string } | undefined {
+  const match = /^((?:.*\/)?node_modules\/((?:@[^/]+\/)?[^/]+))\//.exec(inputPath); // the last node_modules
+  return match ? { dir: match[1]!, name: match[2]! } : undefined;
 }
 
 export interface BundleRule {
@@ -43,7 +43,7 @@ export function startupViolations(meta: Metafile, rule: BundleRule): string[][] 
   const violations: string[][] = [];
   for (const [path, chain] of eagerClosure(meta, rule.entry)) {
     // An input belongs to the package its path names; an external import is a bare specifier.
-    const pkg = meta.inputs[path] ? packageOf(path) : /^(?:@[^/]+\/)?[^/]+/.exec(path)?.[0];
+    const pkg = meta.inputs[path] ? packageOf(path)?.name : /^(?:@[^/]+\/)?[^/]+/.exec(path)?.[0];
     const forbidden = pkg !== undefined && rule.forbiddenPackages.has(pkg);
     const serverSide = path.startsWith(rule.edgeDir) && !allowedEdge.has(path);
     if (forbidden || serverSide) violations.push(chain);

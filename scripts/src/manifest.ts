@@ -10,6 +10,8 @@ export interface BuildManifest {
   readonly artefacts: Readonly<Record<'tarball' | 'binary', { readonly file: string; readonly bytes: number }>>;
   /** Bytes of the tarball once installed (its files, unpacked). */
   readonly tarballUnpackedBytes: number;
+  /** The package's file holding the edge (only edge, admin and demo import it), e.g. dist/chunks/src-….js. */
+  readonly edgeChunk: string;
   readonly binaryStripped: boolean;
   /** Milliseconds per step. */
   readonly timings: Readonly<Record<string, number>>;

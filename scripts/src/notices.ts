@@ -1,12 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Metafile } from 'esbuild';
+import { packageOf } from './bundle-check.js';
 import { REPO } from './paths.js';
-
-/** `node_modules/a/node_modules/@b/c/x.js` → `node_modules/a/node_modules/@b/c` (the package's directory). */
-function packageDir(inputPath: string): string | undefined {
-  return /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(inputPath)?.[1];
-}
 
 function licenceText(dir: string): string | undefined {
   const file = readdirSync(dir).find((name) => /^licen[cs]e(\.(md|txt))?$/i.test(name));
@@ -26,10 +22,11 @@ function nodeLicence(): string | undefined {
  * the binary.
  */
 export function thirdPartyNotices(metas: readonly Metafile[], withNode: boolean): string {
-  const dirs = new Set(metas.flatMap((meta) => Object.keys(meta.inputs)).map(packageDir).filter((d): d is string => d !== undefined));
-  const sections = [...dirs].sort().map((dir) => {
-    const pkg = JSON.parse(readFileSync(join(REPO, dir, 'package.json'), 'utf8')) as { name: string; version: string; license?: string };
-    const text = licenceText(join(REPO, dir));
+  const dirs = new Set(metas.flatMap((meta) => Object.keys(meta.inputs)).map((path) => packageOf(path)?.dir).filter((d): d is string => d !== undefined));
+  const packages = [...dirs].map((dir) => ({ dir, ...(JSON.parse(readFileSync(join(REPO, dir, 'package.json'), 'utf8')) as { name: string; version: string; license?: string }) }));
+  packages.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+  const sections = packages.map((pkg) => {
+    const text = licenceText(join(REPO, pkg.dir));
     return `## ${pkg.name} ${pkg.version} (${pkg.license ?? 'see its package'})\n\n${text ? `\`\`\`\n${text}\n\`\`\`` : '(no licence file in the package)'}`;
   });
   const uniqueSections = [...new Set(sections)];

@@ -102,6 +102,8 @@ async function release(): Promise<void> {
   writeFileSync(join(packageDir, 'THIRD-PARTY-NOTICES.md'), thirdPartyNotices([npmMeta], false));
   writeFileSync(join(RELEASE_DIR, 'THIRD-PARTY-NOTICES.md'), thirdPartyNotices([npmMeta, binaryMeta], true));
   const unpackedBytes = treeBytes(packageDir);
+  const edgeChunk = Object.entries(npmMeta.outputs).find(([, output]) => 'edge/dist/src/index.js' in output.inputs)?.[0];
+  if (!edgeChunk) throw new Error('the npm bundle has no chunk with the edge in it');
   const packed = await timed('npm pack', () =>
     JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', RELEASE_DIR, '--loglevel=error'], { cwd: packageDir, encoding: 'utf8' })) as { filename: string; size: number }[],
   );
@@ -125,6 +127,7 @@ async function release(): Promise<void> {
     node: process.version,
     artefacts: { tarball: { file: tarball.filename, bytes: tarball.size }, binary: { file: binary, bytes: binaryBytes } },
     tarballUnpackedBytes: unpackedBytes,
+    edgeChunk: relative(packageDir, join(REPO, edgeChunk)),
     binaryStripped: made.stripped,
     timings,
     inputs: [...inputs].sort(),

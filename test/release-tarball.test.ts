@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PROTOCOL_VERSION } from '@postern/shared';
+import { assertOneErrorLine, describeRun, writeTokenFile } from './lib/cli-user.js';
+import { request } from './lib/http.js';
+import { cleanEnv, createAccount, EdgeProcess, freePort, makeTempDir, parseJson, REPO_ROOT, type EdgeLogLine } from './lib/postern.js';
+import { killAll, ManagedProcess, runToExit } from './lib/process.js';
+import { releaseArtefacts, startStaticApp, type BuiltRelease } from './lib/release.js';
+
+/**
+ * The npm package on a machine that has only Node: `npm i -g --prefix` of release/postern-<v>.tgz
+ * into an empty prefix outside the repository, with the registry unreachable, then the installed
+ * `postern` (whose module lookups cannot reach the repository's node_modules) against an edge
+ * from the repository: --version, connect serving python's http.server with the edge's code
+ * removed from the install, and `postern edge`, first without its native package, then with it.
+ */
+describe('npm tarball: npm i -g on a machine without the repository', () => {
+  const tmp = makeTempDir('release-npm');
+  const prefix = join(tmp.dir, 'prefix');
+  const installedPackage = join(prefix, 'lib', 'node_modules', 'postern');
+  const bin = join(prefix, 'bin', 'postern');
+  const home = join(tmp.dir, 'home');
+  let release: BuiltRelease;
+  let edge: EdgeProcess;
+  let token: string;
+  let app: Awaited<ReturnType<typeof startStaticApp>>;
+  const page = `served by python through the installed package ${Date.now()}\n`;
+
+  /** The machine's environment, with nothing of npm's run or the repository's (npm_config_*, NODE_PATH). */
+  const machineEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
+    const env = cleanEnv({ HOME: home, XDG_CONFIG_HOME: join(home, '.config'), ...extra });
+    for (const key of Object.keys(env)) if (/^npm_|^NODE_PATH$|^NODE_OPTIONS$/i.test(key)) delete env[key];
+    return env;
+  };
+  const postern = (args: readonly string[], timeoutMs = 15_000) => runToExit(`postern ${args[0]}`, bin, args, machineEnv(), timeoutMs, tmp.dir);
+
+  before(async () => {
+    release = releaseArtefacts();
+    mkdirSync(home, { recursive: true });
+    const site = join(tmp.dir, 'site');
+    mkdirSync(site);
+    writeFileSync(join(site, 'index.html'), page);
+    app = await startStaticApp(site);
+    edge = await EdgeProcess.start({ db: join(tmp.dir, 'edge.db') });
+    token = await createAccount(edge.db, 'ops@example.com');
+  });
+
+  after(async () => {
+    await killAll();
+    tmp.remove();
+  });
+
+  it('installs into an empty prefix with the registry unreachable, as one package with no dependencies', async () => {
+    const registry = `http://127.0.0.1:${await freePort()}/`; // nothing listens: any fetch would fail
+    const args = ['i', '-g', '--prefix', prefix, '--registry', registry, '--cache', join(tmp.dir, 'npm-cache'), '--fetch-retries=0', '--no-audit', '--no-fund', release.tarball];
+    const install = await runToExit('npm i -g', 'npm', args, machineEnv(), 120_000, tmp.dir);
+    assert.equal(install.code, 0, describeRun(['(npm)', ...args], install));
+    assert.deepEqual(readdirSync(join(prefix, 'lib', 'node_modules')), ['postern'], 'only postern was installed');
+    assert.equal(existsSync(join(installedPackage, 'node_modules')), false, 'postern brought no node_modules of its own');
+    const manifest = JSON.parse(readFileSync(join(installedPackage, 'package.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(manifest.dependencies, undefined, 'the package declares no dependencies');
+    assert.deepEqual(Object.keys(manifest.peerDependencies as object), ['better-sqlite3'], 'the edge\'s native package is an optional peer');
+  });
+
+  it('--version prints the version and the wire protocol version', async () => {
+    const run = await postern(['--version']);
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(run.code, 0, describeRun(['--version'], run));
+    assert.deepEqual(run.stdout.filter(Boolean), [`postern ${version} (wire protocol ${PROTOCOL_VERSION})`]);
+  });
+
+  it('connect serves the app through an edge from the repository, with the edge code removed from the install', async () => {
+    // Client commands never load the edge: with its chunk gone they must still work.
+    const edgeChunk = join(installedPackage, release.edgeChunk);
+    renameSync(edgeChunk, `${edgeChunk}.removed`);
+    try {
+      const tokenFile = writeTokenFile(join(tmp.dir, 'token'), token);
+      const args = ['connect', '--port', String(app.port), '--name', 'pkg', '--edge', edge.url, '--token-file', tokenFile, '--json'];
+      const connector = new ManagedProcess('installed connect', bin, args, machineEnv(), tmp.dir);
+      const line = await connector.waitForLine((l, s) => s === 'stdout' && parseJson<{ event?: string }>(l)?.event === 'ready', 20_000, 'the ready line');
+      const ready = parseJson<{ url: string; socket_id: string }>(line)!;
+      const res = await request({ port: edge.port, host: new URL(ready.url).host, path: '/' });
+      assert.equal(res.status, 200, `through the edge: ${res.body.toString()}`);
+      assert.equal(res.body.toString(), page, 'the app behind the installed connector answered');
+
+      const listed = await postern(['socket', 'ls', '--edge', edge.url, '--token-file', tokenFile, '--json']);
+      assert.equal(listed.code, 0, describeRun(['socket', 'ls'], listed));
+      assert.ok((JSON.parse(listed.stdout.join('')) as { id: string; online: boolean }[]).some((s) => s.id === ready.socket_id && s.online), 'socket ls shows it online');
+      const stopped = await connector.stop('SIGTERM', 15_000);
+      assert.equal(stopped.code, 0, connector.output());
+    } finally {
+      renameSync(`${edgeChunk}.removed`, edgeChunk);
+    }
+  });
+
+  it('`postern edge` without the native package says in one line what to add', async () => {
+    const args = ['edge', '--listen', `127.0.0.1:${await freePort()}`, '--db', join(tmp.dir, 'never.db')];
+    const line = assertOneErrorLine(args, await postern(args));
+    assert.match(line, /better-sqlite3 is missing/);
+    assert.ok(line.endsWith(`npm i -g --prefix ${prefix} better-sqlite3@${(JSON.parse(readFileSync(join(REPO_ROOT, 'edge', 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies['better-sqlite3']}`), line);
+    assert.equal(existsSync(join(tmp.dir, 'never.db')), false, 'nothing was created');
+  });
+
+  it('with better-sqlite3 added beside it, the same package runs an edge', async () => {
+    // What `npm i -g --prefix P better-sqlite3@…` leaves: the package in P/lib/node_modules (here
+    // the repository's build of it, as this machine has no registry for tests).
+    symlinkSync(join(REPO_ROOT, 'node_modules', 'better-sqlite3'), join(prefix, 'lib', 'node_modules', 'better-sqlite3'));
+    const db = join(tmp.dir, 'installed-edge.db');
+    const added = await postern(['admin', 'user', 'add', 'someone@example.com', '--db', db, '--json']);
+    assert.equal(added.code, 0, describeRun(['admin'], added));
+    const port = await freePort();
+    const installedEdge = new ManagedProcess('installed edge', bin, ['edge', '--listen', `127.0.0.1:${port}`, '--db', db], machineEnv(), tmp.dir);
+    await installedEdge.waitForLine((l) => parseJson<EdgeLogLine>(l)?.msg === 'edge listening', 20_000, '"edge listening"');
+    const res = await request({ port, host: `localhost:${port}`, path: '/api/v1/whoami' });
+    assert.equal(res.status, 401);
+    assert.equal((JSON.parse(res.body.toString()) as { error: { code: string } }).error.code, 'UNAUTHORIZED', res.body.toString());
+    await installedEdge.stop('SIGTERM', 15_000);
+  });
+});
