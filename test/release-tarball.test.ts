@@ -103,6 +103,24 @@ describe('npm tarball: npm i -g on a machine without the repository', () => {
     assert.equal(existsSync(join(tmp.dir, 'never.db')), false, 'nothing was created');
   });
 
+  it('README "On the app\'s machine" names these artefacts with their sizes and what --version prints', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf("## On the app's machine"), readme.indexOf('## TLS and deployment'));
+    const mib = (bytes: number) => bytes / 1024 / 1024;
+    /** The README's figure is the build's, rounded (within 10 % or 0.1 MiB: dependency updates move it a little). */
+    const near = (stated: string | undefined, bytes: number, what: string) => {
+      assert.ok(stated !== undefined, `README states the size of ${what}`);
+      const diff = Math.abs(Number(stated) - mib(bytes));
+      assert.ok(diff <= Math.max(0.1, mib(bytes) * 0.1), `README says ${stated} MiB for ${what}, the build made ${mib(bytes).toFixed(1)} MiB`);
+    };
+    const tarball = new RegExp(`\\| \`release/${release.artefacts.tarball.file.replaceAll('.', '\\.')}\` \\| ([\\d.]+) MiB download, ([\\d.]+) MiB installed`).exec(section);
+    near(tarball?.[1], release.artefacts.tarball.bytes, 'the tarball');
+    near(tarball?.[2], release.tarballUnpackedBytes, 'the installed package');
+    near(/\| `release\/postern-linux-x64` \| ([\d.]+) MiB/.exec(section)?.[1], release.artefacts.binary.bytes, 'the binary');
+    assert.ok(section.includes(`npm i -g ./${release.artefacts.tarball.file}`), 'the install command names this tarball');
+    assert.ok(section.includes(`# postern ${release.version} (wire protocol ${PROTOCOL_VERSION})`), 'README shows what --version prints now');
+  });
+
   it('with better-sqlite3 added beside it, the same package runs an edge', async () => {
     // What `npm i -g --prefix P better-sqlite3@…` leaves: the package in P/lib/node_modules (here
     // the repository's build of it, as this machine has no registry for tests).
