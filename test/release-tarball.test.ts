@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PROTOCOL_VERSION } from '@postern/shared';
 import { assertOneErrorLine, describeRun, writeTokenFile } from './lib/cli-user.js';
 import { request } from './lib/http.js';
-import { cleanEnv, createAccount, EdgeProcess, freePort, makeTempDir, parseJson, REPO_ROOT, type EdgeLogLine } from './lib/postern.js';
+import { cleanEnv, freePort, makeTempDir, parseJson, REPO_ROOT, type EdgeLogLine } from './lib/postern.js';
 import { killAll, ManagedProcess, runToExit } from './lib/process.js';
-import { releaseArtefacts, startStaticApp, type BuiltRelease } from './lib/release.js';
+import { expectedVersionLine, releaseSetting, type BuiltRelease, type ReleaseSetting } from './lib/release.js';
 
 /**
  * The npm package on a machine that has only Node: `npm i -g --prefix` of release/postern-<v>.tgz
@@ -22,11 +21,8 @@ describe('npm tarball: npm i -g on a machine without the repository', () => {
   const installedPackage = join(prefix, 'lib', 'node_modules', 'postern');
   const bin = join(prefix, 'bin', 'postern');
   const home = join(tmp.dir, 'home');
+  let setting: ReleaseSetting;
   let release: BuiltRelease;
-  let edge: EdgeProcess;
-  let token: string;
-  let app: Awaited<ReturnType<typeof startStaticApp>>;
-  const page = `served by python through the installed package ${Date.now()}\n`;
 
   /** The machine's environment, with nothing of npm's run or the repository's (npm_config_*, NODE_PATH). */
   const machineEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
@@ -37,14 +33,9 @@ describe('npm tarball: npm i -g on a machine without the repository', () => {
   const postern = (args: readonly string[], timeoutMs = 15_000) => runToExit(`postern ${args[0]}`, bin, args, machineEnv(), timeoutMs, tmp.dir);
 
   before(async () => {
-    release = releaseArtefacts();
+    setting = await releaseSetting(tmp.dir, 'the installed package');
+    release = setting.release;
     mkdirSync(home, { recursive: true });
-    const site = join(tmp.dir, 'site');
-    mkdirSync(site);
-    writeFileSync(join(site, 'index.html'), page);
-    app = await startStaticApp(site);
-    edge = await EdgeProcess.start({ db: join(tmp.dir, 'edge.db') });
-    token = await createAccount(edge.db, 'ops@example.com');
   });
 
   after(async () => {
@@ -66,9 +57,8 @@ describe('npm tarball: npm i -g on a machine without the repository', () => {
 
   it('--version prints the version and the wire protocol version', async () => {
     const run = await postern(['--version']);
-    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     assert.equal(run.code, 0, describeRun(['--version'], run));
-    assert.deepEqual(run.stdout.filter(Boolean), [`postern ${version} (wire protocol ${PROTOCOL_VERSION})`]);
+    assert.deepEqual(run.stdout.filter(Boolean), [expectedVersionLine()]);
   });
 
   it('connect serves the app through an edge from the repository, with the edge code removed from the install', async () => {
@@ -76,8 +66,9 @@ describe('npm tarball: npm i -g on a machine without the repository', () => {
     const edgeChunk = join(installedPackage, release.edgeChunk);
     renameSync(edgeChunk, `${edgeChunk}.removed`);
     try {
-      const tokenFile = writeTokenFile(join(tmp.dir, 'token'), token);
-      const args = ['connect', '--port', String(app.port), '--name', 'pkg', '--edge', edge.url, '--token-file', tokenFile, '--json'];
+      const { edge, page } = setting;
+      const tokenFile = writeTokenFile(join(tmp.dir, 'token'), setting.token);
+      const args = ['connect', '--port', String(setting.appPort), '--name', 'pkg', '--edge', edge.url, '--token-file', tokenFile, '--json'];
       const connector = new ManagedProcess('installed connect', bin, args, machineEnv(), tmp.dir);
       const line = await connector.waitForLine((l, s) => s === 'stdout' && parseJson<{ event?: string }>(l)?.event === 'ready', 20_000, 'the ready line');
       const ready = parseJson<{ url: string; socket_id: string }>(line)!;
@@ -118,7 +109,7 @@ describe('npm tarball: npm i -g on a machine without the repository', () => {
     near(tarball?.[2], release.tarballUnpackedBytes, 'the installed package');
     near(/\| `release\/postern-linux-x64` \| ([\d.]+) MiB/.exec(section)?.[1], release.artefacts.binary.bytes, 'the binary');
     assert.ok(section.includes(`npm i -g ./${release.artefacts.tarball.file}`), 'the install command names this tarball');
-    assert.ok(section.includes(`# postern ${release.version} (wire protocol ${PROTOCOL_VERSION})`), 'README shows what --version prints now');
+    assert.ok(section.includes(`# ${expectedVersionLine()}`), `README shows what --version prints now: ${expectedVersionLine()}`);
   });
 
   it('with better-sqlite3 added beside it, the same package runs an edge', async () => {

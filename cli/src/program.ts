@@ -13,7 +13,11 @@ import { registerTunnel } from './commands/tunnel.js';
 import { out } from './output.js';
 import { versionLine } from './version.js';
 
-/** The whole `postern` command tree, without parsing anything (the reference generator reads it too). */
+/**
+ * The whole `postern` command tree, without parsing anything (the reference generator reads it too).
+ * Registering a command must not load the edge: a command that runs one loads it in its action
+ * with loadEdge() (load-edge.ts says how), so connector-only installs start without it.
+ */
 export function buildProgram(): Command {
   const program = new Command()
     .name('postern')

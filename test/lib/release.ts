@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, realpathSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { PROTOCOL_VERSION } from '@postern/shared';
 import { ManagedProcess } from './process.js';
-import { REPO_ROOT } from './postern.js';
+import { createAccount, EdgeProcess, REPO_ROOT } from './postern.js';
 
 /** What the tests read of release/build.json (scripts/src/manifest.ts). */
 export interface BuiltRelease {
@@ -60,4 +61,31 @@ export async function startStaticApp(dir: string): Promise<{ port: number; proc:
   const proc = new ManagedProcess('python http.server', 'python3', ['-u', '-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, '0'], process.env);
   const line = await proc.waitForLine((l) => /Serving HTTP on .* port \d+/.test(l), 10_000, 'http.server to listen');
   return { port: Number(/port (\d+)/.exec(line)![1]), proc };
+}
+
+/** What `postern --version` must print: the root package.json's version and @postern/shared's protocol. */
+export function expectedVersionLine(): string {
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  return `postern ${version} (wire protocol ${PROTOCOL_VERSION})`;
+}
+
+/** What a release under test talks to: an edge from the repository with an account, and an app with one page. */
+export interface ReleaseSetting {
+  readonly release: BuiltRelease;
+  readonly edge: EdgeProcess;
+  readonly token: string;
+  readonly appPort: number;
+  /** The body of the app's `/`. */
+  readonly page: string;
+}
+
+export async function releaseSetting(dir: string, what: string): Promise<ReleaseSetting> {
+  const release = releaseArtefacts();
+  const site = join(dir, 'site');
+  mkdirSync(site);
+  const page = `served by python through ${what} ${Date.now()}\n`;
+  writeFileSync(join(site, 'index.html'), page);
+  const app = await startStaticApp(site);
+  const edge = await EdgeProcess.start({ db: join(dir, 'edge.db') });
+  return { release, edge, token: await createAccount(edge.db, 'ops@example.com'), appPort: app.port, page };
 }
