@@ -129,6 +129,7 @@ async function install(command: string[], opts: InstallOptions): Promise<void> {
     return out.notice(`dry run: nothing written; ${source} would go to ${tokenFile} (${tokenNote})`);
   }
   if (hidden) throw new CliError(hiddenMessage);
+  if (scope === 'system' && process.getuid?.() !== 0) throw new CliError('a system service needs root: run it with sudo, or pass --user for a service of your own');
   if (served.command === 'connect' && served.opts.socket === undefined) {
     out.warn('without --socket each start makes a new quick share with a new URL: for a service, "postern socket create" a permanent one and pass --socket ID');
   }
