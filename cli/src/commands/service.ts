@@ -1,20 +1,17 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { ApiClient } from '../api-client.js';
-import { resolveCredentials, type Credentials } from '../credentials.js';
+import { resolveCredentials } from '../credentials.js';
 import { writePrivateFile } from '../credential-store.js';
 import { CliError } from '../errors.js';
 import { out } from '../output.js';
 import { parseDuration, parseIntInRange } from '../parse.js';
-import { releaseInfo } from '../release-info.js';
+import { checkWithEdge, executable, parseServed, unreadableBySystemService, withoutCredentialFlags } from '../service/served.js';
 import { defaultScope, journal, scopePaths, systemctl, unitState } from '../service/systemd.js';
 import { checkServiceName, readRecord, renderUnit, unitName, type Scope, type ServiceRecord } from '../service/unit.js';
 import { table } from '../table.js';
-import { TcpClient } from '../tcp-client.js';
 import { VERSION } from '../version.js';
-import { registerConnect } from './connect.js';
-import { registerTcp } from './tcp.js';
 
 interface ScopeOptions {
   user?: boolean;
@@ -28,64 +25,6 @@ const addScopeOptions = (command: Command, install = false): Command =>
     .addOption(new Option('--system', install ? 'a system service, started at boot (the default for root)' : "only the system's services"));
 
 const scopeOf = (opts: ScopeOptions): Scope => (opts.user ? 'user' : opts.system ? 'system' : defaultScope());
-
-/** Flags the unit sets itself: the edge resolved now, the token from its credential file. */
-const CREDENTIAL_FLAGS = ['--edge', '--token-file'];
-
-function withoutCredentialFlags(args: readonly string[]): string[] {
-  const kept: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const flag = args[i]!.split('=')[0]!;
-    if (!CREDENTIAL_FLAGS.includes(flag)) kept.push(args[i]!);
-    else if (!args[i]!.includes('=')) i++; // its value
-  }
-  return kept;
-}
-
-/** What the service runs, parsed by the real `connect` / `tcp` definitions (so a typo fails now, not at boot). */
-interface Served {
-  readonly args: string[];
-  readonly command: 'connect' | 'tcp';
-  readonly opts: Readonly<Record<string, unknown>>;
-}
-
-function parseServed(args: readonly string[]): Served {
-  const command = args[0];
-  if (command !== 'connect' && command !== 'tcp') {
-    throw new CliError(`a service runs "connect …" or "tcp --listen …", given after "--", e.g. postern service install --name grafana -- connect --socket ID --port 3000${command ? ` (not "${command}")` : ''}`);
-  }
-  const probe = new Command().exitOverride().configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
-  registerConnect(probe);
-  registerTcp(probe);
-  let opts: Record<string, unknown> = {};
-  for (const sub of probe.commands) sub.action((options: Record<string, unknown>) => void (opts = options));
-  try {
-    probe.parse(args, { from: 'user' });
-  } catch (err) {
-    if (!(err instanceof CommanderError)) throw err;
-    throw new CliError(`the service's command: ${err.message.replace(/^error: /, '')}`);
-  }
-  if (command === 'tcp' && !opts.listen) throw new CliError('a tcp service needs --listen [host:]port (--stdio serves one ssh session, not a service)');
-  return { args: [...args], command, opts };
-}
-
-/** How this postern starts again: the single binary itself, or Node with this script. */
-function executable(): string[] {
-  if (releaseInfo?.kind === 'binary') return [process.execPath];
-  return [process.execPath, realpathSync(process.argv[1] ?? '')];
-}
-
-/** A system service runs as a throw-away user that sees no home directory and its own /tmp. */
-function unreadableBySystemService(paths: readonly string[]): string | undefined {
-  return paths.find((path) => /^\/(home|root|tmp|var\/tmp|run\/user)(\/|$)/.test(path));
-}
-
-/** Asks the edge whether the token works and the socket exists, so the service does not start to fail. */
-async function checkWithEdge(api: ApiClient, creds: Credentials, served: Served): Promise<void> {
-  if (served.command === 'tcp') return void (await new TcpClient(creds, String(served.opts.socket)).check());
-  await api.whoami();
-  if (typeof served.opts.socket === 'string') await api.getSocket(served.opts.socket);
-}
 
 interface InstallOptions extends ScopeOptions {
   name: string;
