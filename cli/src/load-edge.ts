@@ -11,7 +11,7 @@ let loaded: EdgeModule | undefined;
 /**
  * The edge (Fastify, SQLite, pg), for the commands that run one or open its database: `edge`,
  * `admin`, `demo`. Every other command runs without it: a connector-only install (the npm tarball
- * without the edge's native packages, or the single binary) has none of them.
+ * without better-sqlite3 and pg, or the single binary) has none of them.
  *
  * The pattern for such a command: register its options with values from `@postern/edge/client`
  * (cheap, nothing of the server), and begin its action with `const edge = await loadEdge('NAME')`.
@@ -26,10 +26,18 @@ export async function loadEdge(command: string): Promise<EdgeModule> {
     loaded ??= await import('@postern/edge');
     return loaded;
   } catch (err) {
-    const missing = releaseInfo && missingEdgePackage(err, releaseInfo);
-    if (!releaseInfo || !missing) throw err;
-    throw new CliError(`"postern ${command}" needs the edge's native packages, which this install leaves out (${missing} is missing): ${installHint(releaseInfo)}`);
+    throw leftOutPackageError(err) ?? err;
   }
+}
+
+/**
+ * A failed import of a package the npm package leaves out (better-sqlite3 when the edge loads, pg
+ * when it opens PostgreSQL) as the one line that says what to add; undefined for any other error.
+ */
+export function leftOutPackageError(err: unknown): CliError | undefined {
+  const missing = releaseInfo && missingEdgePackage(err, releaseInfo);
+  if (!releaseInfo || !missing) return undefined;
+  return new CliError(`the edge needs packages this install leaves out (${missing} is missing): ${installHint(releaseInfo)}`);
 }
 
 /** The edge module once a command has loaded it (to recognise its errors), else undefined. */

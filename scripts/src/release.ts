@@ -60,8 +60,8 @@ function packageJson(version: string): object {
     bin: { postern: 'dist/postern.js' },
     engines: root.engines,
     files: ['dist', 'README.md', 'THIRD-PARTY-NOTICES.md'],
-    // No dependencies: everything the client commands run is in dist/. The edge's native packages
-    // are optional peers, which npm does not install (`postern edge` names them when missing).
+    // No dependencies: everything the client commands run is in dist/. The edge's native and
+    // database packages are optional peers, which npm does not install (the edge names them).
     peerDependencies: Object.fromEntries(leftOut.map((spec) => [name(spec), range(spec)])),
     peerDependenciesMeta: Object.fromEntries(leftOut.map((spec) => [name(spec), { optional: true }])),
   };
@@ -74,7 +74,7 @@ through a Postern edge, which signs people in before anything reaches the app.
 
 This package runs every client command (\`connect\`, \`tcp\`, \`login\`, \`socket\`, \`tunnel\`,
 \`token\`, \`audit\`, \`whoami\`, \`service\`) with nothing but Node.js >= 20.19: no compiler, no
-other package. To run an edge from it too, add its native packages beside it:
+other package. To run an edge from it too, add its native and database packages beside it:
 \`npm i -g ${leftOut.join(' ')}\`.
 `;
 

@@ -54,4 +54,19 @@ export function registerAdmin(program: Command): void {
       if (opts.json) out.json(result);
       else out.line(result.token);
     });
+
+  admin
+    .command('migrate-store')
+    .description("copy an edge's SQLite database (accounts, sockets, tokens, sessions, keys, audit log) into an empty PostgreSQL database; stop the edge first")
+    .option('--from <file>', DB_HELP, './postern.db')
+    .requiredOption('--to <url>', 'the PostgreSQL database, postgres://USER@HOST:PORT/DB; it must hold no Postern data')
+    .option('--json', 'print JSON')
+    .action(async (opts: { from: string; to: string; json?: boolean }) => {
+      const { migrateStore } = await loadEdge('admin');
+      const result = await migrateStore(opts.from, opts.to);
+      if (opts.json) return out.json(result);
+      const rows = result.tables.reduce((sum, t) => sum + t.rows, 0);
+      for (const { table, rows: n } of result.tables) out.info(`${table}: ${n}`);
+      out.success(`copied ${rows} rows in ${result.tables.length} tables from ${result.from} to ${result.to}`);
+    });
 }
