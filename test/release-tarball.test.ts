@@ -79,9 +79,15 @@ describe('npm tarball: npm i -g on a machine without the repository', () => {
       assert.equal(res.status, 200, `through the edge: ${res.body.toString()}`);
       assert.equal(res.body.toString(), page, 'the app behind the installed connector answered');
 
-      const listed = await postern(['socket', 'ls', '--edge', edge.url, '--token-file', tokenFile, '--json']);
+      const credentials = ['--edge', edge.url, '--token-file', tokenFile, '--json'];
+      const listed = await postern(['socket', 'ls', ...credentials]);
       assert.equal(listed.code, 0, describeRun(['socket', 'ls'], listed));
       assert.ok((JSON.parse(listed.stdout.join('')) as { id: string; online: boolean }[]).some((s) => s.id === ready.socket_id && s.online), 'socket ls shows it online');
+      // The other client commands load and talk to the edge as well (login and tcp need a browser or a TCP socket: --help).
+      for (const args of [['whoami', ...credentials], ['tunnel', 'ls', ...credentials], ['token', 'ls', ...credentials], ['audit', ...credentials], ['login', '--help'], ['tcp', '--help']]) {
+        const run = await postern(args);
+        assert.equal(run.code, 0, describeRun(args, run));
+      }
       const stopped = await connector.stop('SIGTERM', 15_000);
       assert.equal(stopped.code, 0, connector.output());
     } finally {
