@@ -21,7 +21,9 @@ export function openFileLimit(limits = '/proc/self/limits'): number | undefined 
  * so a flood of connections is refused by the listener instead of the process running out of
  * descriptors, which would break everything at once (SQLite, /healthz on the metrics listener).
  */
-export function defaultMaxConnections(limit = openFileLimit()): number {
+export function maxConnectionsFor(limit: number | undefined): number {
   if (limit === undefined) return UNKNOWN_LIMIT_CONNECTIONS;
   return Math.max(64, limit - Math.max(RESERVED_FDS, Math.ceil(limit / 10)));
 }
+
+export const defaultMaxConnections = (): number => maxConnectionsFor(openFileLimit());
