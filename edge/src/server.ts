@@ -99,8 +99,9 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       requireHostHeader: false,
     };
     // Same routing either way: the HTTPS server emits the same request and upgrade events.
-    // A TLS handshake is a first byte too: it gets no longer than a plain connection's first byte.
-    server = tls ? createTlsServer({ ...options, ...secureContextOptions(tls), handshakeTimeout: limits.firstByteTimeoutMs }) : createServer(options);
+    // A silent connection is closed by the first-byte timeout (net/connection-guard.ts); a TLS
+    // handshake that started gets as long as a request head (Node's default would be 120 s).
+    server = tls ? createTlsServer({ ...options, ...secureContextOptions(tls), handshakeTimeout: limits.headerTimeoutMs }) : createServer(options);
     server.maxHeadersCount = headersKeptByNode(limits.maxHeaderCount);
     new ConnectionGuard(limits, trust, limitReporter).attach(server);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {

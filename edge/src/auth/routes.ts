@@ -75,10 +75,10 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
         const refused = limits.take(['handoffPerSession', login.record.idHash], ['handoffPerAddress', clientAddress(request.raw)]);
         if (refused) return refuse(request, reply, refused);
         const code = auth.sessions.issueHandoff(login.record, route.socket.id, target.path, bind);
-        return reply.redirect(`${target.socketOrigin}/.postern/callback?code=${encodeURIComponent(code)}`, request.method === 'POST' ? 303 : 302);
+        return reply.redirect(`${target.socketOrigin}/.postern/callback?code=${encodeURIComponent(code)}`, 302);
       }
     }
-    return reply.redirect(target.path, request.method === 'POST' ? 303 : 302);
+    return reply.redirect(target.path, 302);
   };
 
   /** A POST to the edge must come from the edge's own pages (siblings are same-site: SameSite does not stop them). */
