@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { chromiumAvailable, idpLogin, launchChromium } from './lib/browser.js';
+import { chromiumAvailable, continueIfAsked, idpLogin, launchChromium } from './lib/browser.js';
 import { IdentityApp } from './lib/identity-app.js';
 import { startEdgeWithIdp, type TestIdp } from './lib/idp.js';
 import { ConnectorProcess, createAccount, makeTempDir, type EdgeProcess } from './lib/postern.js';
@@ -268,6 +268,7 @@ describe('open redirects in Chromium: the nastiest payloads, parsed by a browser
     });
     await page.goto(`${origin}/headers`);
     await idpLogin(page, 'bob', idp.issuer);
+    await continueIfAsked(page, origin);
     await page.waitForURL(`${origin}/headers`);
 
     for (const payload of NASTIEST(origin)) {

@@ -66,3 +66,18 @@ export async function idpLogin(page: Page, login: string, idpOrigin: string): Pr
     page.click('button[type="submit"]', { timeout: 5_000 }),
   ]);
 }
+
+/**
+ * After signing in on the way to a socket of another account: the edge asks once whether that app
+ * may learn who the person is (auth/handoff-consent.ts). Answers "Continue" when asked; resolves
+ * once the browser is on its way to `target` (or there already).
+ */
+export async function continueIfAsked(page: Page, target: string): Promise<void> {
+  const host = new URL(target).host;
+  await page.waitForURL((u) => (u.host === host && !u.pathname.startsWith('/.postern/')) || (u.pathname === '/auth/login' && u.searchParams.has('bind')), { timeout: 10_000 });
+  if (new URL(page.url()).host === host) return;
+  await Promise.all([
+    page.waitForURL((u) => u.host === host, { timeout: 10_000 }),
+    page.click('form[data-postern="handoff-consent"] button[type="submit"]', { timeout: 5_000 }),
+  ]);
+}
