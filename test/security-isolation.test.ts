@@ -279,6 +279,14 @@ document.cookie = '=__Host-postern_tx=${tx}; domain=${EDGE_HOST}; path=/auth; se
       assert.equal(res.headers['x-frame-options'], 'DENY', url);
       assert.equal(res.headers['content-security-policy'], "frame-ancestors 'none'", url);
     }
+    // A reason phrase Node would refuse to write (UTF-8, DEL): the answer still arrives, with a standard phrase.
+    for (const [path, reason] of [['/odd-reason', 'Tr\u00e8s \u2713 bien'], ['/del-reason', 'OK\u007f']] as const) {
+      rig.appM.script(path, { raw: Buffer.concat([Buffer.from('HTTP/1.1 200 '), Buffer.from(reason, 'utf8'), Buffer.from('\r\ncontent-length: 2\r\nconnection: close\r\npostern-error: FAKE\r\n\r\nok')]) });
+      const odd = await rig.fetch(`${rig.originM}${path}`);
+      assert.equal(odd.status, 200, `${path}: ${odd.body.toString().slice(0, 120)}`);
+      assert.equal(odd.body.toString(), 'ok');
+      assert.equal(odd.headers['postern-error'], undefined);
+    }
     rig.appM.script('/frame', { body: `<iframe id="f" src="${rig.edgeOrigin}/auth/signout"></iframe>` });
     const framed = page.waitForResponse((r) => r.url() === `${rig.edgeOrigin}/auth/signout`);
     await page.goto(`${rig.originM}/frame`);

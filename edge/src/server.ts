@@ -172,7 +172,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const rateLimits = new RateLimits(config.rateLimits, app.log);
   const badTokens = new BadTokenGuard(rateLimits);
   const gate = new SocketGate(config, store, auth, badTokens);
-  const consent = new HandoffConsent(store, auth.sessions, audit);
+  const consent = new HandoffConsent(store, auth.sessions, audit, (socket) => gate.rules(socket));
   const pruner = new ExpiredRowPruner(store.db, config.auth.sessionIdleMs);
   pruner.start((counts) => app.log.info({ deleted: counts }, 'expired sessions, sign-ins and codes pruned'));
   const tunnelCredentials = new TunnelCredentialSweep(registry, store.tokens, app.log);

@@ -175,3 +175,28 @@ test('connection guard: a per-address cap and a first-byte timeout, each counted
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('tunnel token sweep: an expired, revoked or deleted token closes its tunnels with a reason that fits a close frame', async () => {
+  const { TunnelCredentialSweep } = await import('../src/auth/tunnel-credentials.js');
+  const closed: Array<{ id: string; code: number; reason: string }> = [];
+  const conn = (id: string, tokenId: string) => ({
+    info: { id, tokenId, socketId: 'sck_x' },
+    session: { closed: false, destroy: (code: number, reason: string) => closed.push({ id, code, reason }) },
+  });
+  const now = Date.UTC(2026, 11, 1, 12, 0, 0);
+  const tokens: Record<string, { expiresAt: number | null; revokedAt: number | null }> = {
+    live: { expiresAt: now + 60_000, revokedAt: null },
+    expired: { expiresAt: now - 1_000, revokedAt: null },
+    revoked: { expiresAt: null, revokedAt: now - 5_000 },
+  };
+  const registry = { all: () => [conn('c1', 'live'), conn('c2', 'expired'), conn('c3', 'revoked'), conn('c4', 'gone')] };
+  const sweep = new TunnelCredentialSweep(registry as never, { findById: (id: string) => tokens[id] as never }, { info: () => undefined }, 60_000);
+  try {
+    sweep.sweep(now);
+  } finally {
+    sweep.stop();
+  }
+  assert.deepEqual(closed.map((c) => c.id), ['c2', 'c3', 'c4']);
+  assert.ok(closed.every((c) => c.code === 4001 && Buffer.byteLength(c.reason) <= 123), JSON.stringify(closed));
+  assert.match(closed[0]!.reason, /^its token expired at 2026-12-01T11:59:59Z: run "postern login" for a new one$/);
+});

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { RESERVED_COOKIE_NAMES, setsReservedCookie, stripReservedCookies } from '../auth/cookies.js';
 import { carriesPosternToken } from '../auth/postern-token.js';
 import type { HeaderNameMatcher } from './foreign-identity.js';
@@ -167,6 +167,15 @@ export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = fals
     out[name] = value;
   }
   return out;
+}
+
+/**
+ * The app's reason phrase when it is printable ASCII, else the standard one for the status. undici
+ * reads the phrase as UTF-8 and Node refuses to write anything beyond Latin-1 or with control
+ * characters: an app answering `200 Très ✓ bien` would otherwise leave the client without an answer.
+ */
+export function reasonPhrase(statusCode: number, message: string | undefined): string {
+  return message !== undefined && /^[\x20-\x7e]*$/.test(message) ? message : (STATUS_CODES[statusCode] ?? '');
 }
 
 /** Serialises a response head for a raw socket (upgrade answers); values come from a strict parser. */
