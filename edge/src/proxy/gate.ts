@@ -39,6 +39,7 @@ export type GateDecision =
    * `denial` is audited like a policy denial (cross-socket request forgery); a 429 is not.
    */
   | { readonly kind: 'refused'; readonly error: EdgeError; readonly denial?: { readonly who: string; readonly reason: string } };
+
 /** Verified tokens are re-checked against SQLite this often (as sessions are). */
 const TOKEN_CACHE_MS = 5_000;
 
