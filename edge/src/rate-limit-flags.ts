@@ -11,6 +11,9 @@ export const RATE_LIMIT_DEFAULTS: Readonly<Record<keyof RateLimitsConfig, string
   deviceApprovePerSession: '30/1m',
   apiPerAccount: '600/1m',
   apiBadTokenPerAddress: '60/1m',
+  handoffPerSession: '60/1m',
+  handoffPerAddress: '600/1m',
+  badTokenPerAddress: '60/1m',
 };
 
 /** The flag of each rate limit (its env variable and YAML key follow from it). */
@@ -22,4 +25,7 @@ export const RATE_LIMIT_FLAGS: Readonly<Record<keyof RateLimitsConfig, string>> 
   deviceApprovePerSession: '--rate-device-approve-per-session',
   apiPerAccount: '--rate-api-per-account',
   apiBadTokenPerAddress: '--rate-api-bad-token-per-address',
+  handoffPerSession: '--rate-handoff-per-session',
+  handoffPerAddress: '--rate-handoff-per-address',
+  badTokenPerAddress: '--rate-bad-token-per-address',
 };

@@ -25,6 +25,10 @@ interface EdgeFlags {
   maxClientResets?: string;
   clientResetWindow?: string;
   tunnelMaxMessage?: string;
+  maxConnectionsPerAddress?: string;
+  firstByteTimeout?: string;
+  maxConnections?: string;
+  foreignIdentityHeaders?: string;
   logLevel?: string;
   oidcIssuer?: string[];
   oidcClientId?: string[];
@@ -44,6 +48,9 @@ interface EdgeFlags {
   rateDeviceApprovePerSession?: string;
   rateApiPerAccount?: string;
   rateApiBadTokenPerAddress?: string;
+  rateHandoffPerSession?: string;
+  rateHandoffPerAddress?: string;
+  rateBadTokenPerAddress?: string;
   metricsListen?: string;
   tunnelPingInterval?: string;
   tunnelPingTimeout?: string;
@@ -65,6 +72,9 @@ const RATE_LIMIT_HELP: Readonly<Record<keyof RateLimitsConfig, string>> = {
   deviceApprovePerSession: 'CLI sign-in codes entered at /device per browser session',
   apiPerAccount: 'API requests per account',
   apiBadTokenPerAddress: 'API requests with a missing or invalid token per client address',
+  handoffPerSession: 'sign-ins handed to apps per login session',
+  handoffPerAddress: 'sign-ins handed to apps per client address',
+  badTokenPerAddress: 'requests to apps, tunnel and TCP handshakes with an invalid token per client address',
 };
 
 const rateFlagKey = (name: keyof RateLimitsConfig) => `rate${name[0]!.toUpperCase()}${name.slice(1)}` as keyof EdgeFlags;
@@ -101,6 +111,10 @@ export function registerEdge(program: Command): void {
     .option('--max-client-resets <n>', 'requests a client address may abort per --client-reset-window before 429 (default 100)')
     .option('--client-reset-window <duration>', 'window of --max-client-resets (default 10s)')
     .option('--tunnel-max-message <size>', "largest WebSocket message a connector may send (default 256KiB)")
+    .option('--max-connections-per-address <n>', 'client connections open at once per address, trusted proxies exempt (default 256)')
+    .option('--first-byte-timeout <duration>', 'close a connection that sent nothing for this long (default 10s)')
+    .option('--max-connections <n>', 'connections accepted at once (default: the open-file limit less a reserve)')
+    .option('--foreign-identity-headers <list>', 'other proxies\' identity headers stripped from requests; "default" is the built-in list, "none" nothing, * ends a prefix (default: default)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option('--config <file>', 'YAML config file (flags and POSTERN_* env win over it)')
     .option('--oidc-issuer <url>', 'an OpenID Connect issuer (repeatable; redirect URI: <edge URL>/auth/callback)', collect)
@@ -149,6 +163,10 @@ export function registerEdge(program: Command): void {
           maxClientResets: opts.maxClientResets,
           clientResetWindow: opts.clientResetWindow,
           tunnelMaxMessage: opts.tunnelMaxMessage,
+          maxConnectionsPerAddress: opts.maxConnectionsPerAddress,
+          firstByteTimeout: opts.firstByteTimeout,
+          maxConnections: opts.maxConnections,
+          foreignIdentityHeaders: opts.foreignIdentityHeaders,
           logLevel: opts.logLevel,
           oidc: oidcFromFlags(opts),
           githubClientId: opts.githubClientId,

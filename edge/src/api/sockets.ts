@@ -27,6 +27,8 @@ export interface SocketRulesBody {
 /** Limits a socket's owner may set; null returns to the edge's default. */
 export interface SocketLimitsBody {
   max_body_bytes?: number | null;
+  /** Let cookie-authenticated POST/PUT/PATCH/DELETE from other origins through (default false). */
+  allow_cross_origin_requests?: boolean;
 }
 
 /** The body of `POST /api/v1/sockets` (the CLI sends the same shape). */
@@ -40,7 +42,7 @@ export interface UpdateSocketBody extends SocketRulesBody, SocketLimitsBody {
   name?: string;
 }
 
-type Rules = Required<Omit<SocketPatch, 'name' | 'maxBodyBytes'>>;
+type Rules = Required<Omit<SocketPatch, 'name' | 'maxBodyBytes' | 'allowCrossOriginRequests'>>;
 
 const slug = /^[a-z0-9](?:[a-z0-9-]{0,38})$/i;
 
@@ -166,6 +168,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
           protocol,
           ephemeral: request.body.ephemeral ?? false,
           maxBodyBytes: request.body.max_body_bytes ?? null,
+          allowCrossOriginRequests: request.body.allow_cross_origin_requests ?? false,
           ...rules,
         });
       } catch (err) {
@@ -207,6 +210,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
         ...rules,
         ...(request.body.name !== undefined ? { name: request.body.name.trim() } : {}),
         ...(request.body.max_body_bytes !== undefined ? { maxBodyBytes: request.body.max_body_bytes } : {}),
+        ...(request.body.allow_cross_origin_requests !== undefined ? { allowCrossOriginRequests: request.body.allow_cross_origin_requests } : {}),
       };
       return view(control.update(socket, patch, actorOf(request), Object.keys(request.body)));
     },

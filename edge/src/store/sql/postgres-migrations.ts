@@ -169,4 +169,15 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      holder TEXT NOT NULL,
      expires_at BIGINT NOT NULL
    );`,
+  // Issue 10 (SQLite migration 5): cross-origin opt-out per socket, hand-off consents, pruning indexes.
+  `ALTER TABLE sockets ADD COLUMN allow_cross_origin_requests INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE handoff_consents (
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     socket_id TEXT NOT NULL REFERENCES sockets(id) ON DELETE CASCADE,
+     created_at BIGINT NOT NULL,
+     PRIMARY KEY (user_id, socket_id)
+   );
+   CREATE INDEX sessions_last_seen ON sessions(last_seen_at);
+   CREATE INDEX sessions_revoked ON sessions(revoked_at) WHERE revoked_at IS NOT NULL;
+   CREATE INDEX device_authorizations_expires ON device_authorizations(expires_at);`,
 ];
