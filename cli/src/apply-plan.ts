@@ -1,4 +1,5 @@
-import { DEFAULT_IDENTITY_HEADERS, formatByteSize, type CreateSocketBody, type UpdateSocketBody } from '@postern/edge';
+import type { CreateSocketBody, UpdateSocketBody } from '@postern/edge';
+import { DEFAULT_IDENTITY_HEADERS, formatByteSize } from '@postern/edge/client';
 import { describePolicy, type Policy, type SocketSpec } from '@postern/shared/policy';
 import type { SocketInfo } from './api-client.js';
 
@@ -52,11 +53,17 @@ export function planApply(specs: readonly SocketSpec[], sockets: readonly Socket
   for (const spec of specs) {
     const current = byName.get(key(spec.name));
     const maxBody = spec.maxBodyBytes ?? null;
+    const crossOrigin = spec.allowCrossOriginRequests ?? false;
     if (!current) {
       steps.push({
         op: 'create',
         name: spec.name,
-        changes: [`protocol ${spec.protocol}`, ...describePolicy(spec.policy).map((l) => `+ ${l}`), ...(maxBody !== null ? [`max body ${bodyLimit(maxBody)}`] : [])],
+        changes: [
+          `protocol ${spec.protocol}`,
+          ...describePolicy(spec.policy).map((l) => `+ ${l}`),
+          ...(maxBody !== null ? [`max body ${bodyLimit(maxBody)}`] : []),
+          ...(crossOrigin ? ['cross-origin requests allowed'] : []),
+        ],
         body: {
           name: spec.name,
           protocol: spec.protocol,
@@ -64,6 +71,7 @@ export function planApply(specs: readonly SocketSpec[], sockets: readonly Socket
           default: spec.policy.default,
           ...(spec.identityHeaders ? { identity_headers: { ...spec.identityHeaders } } : {}),
           ...(maxBody !== null ? { max_body_bytes: maxBody } : {}),
+          ...(crossOrigin ? { allow_cross_origin_requests: true } : {}),
         },
       });
       continue;
@@ -87,6 +95,10 @@ export function planApply(specs: readonly SocketSpec[], sockets: readonly Socket
     if (maxBody !== current.max_body_bytes) {
       changes.push(`max body ${bodyLimit(current.max_body_bytes)} → ${bodyLimit(maxBody)}`);
       body.max_body_bytes = maxBody;
+    }
+    if (crossOrigin !== current.allow_cross_origin_requests) {
+      changes.push(`cross-origin requests ${crossOrigin ? 'allowed' : 'refused'}`);
+      body.allow_cross_origin_requests = crossOrigin;
     }
     if (changes.length === 0) unchanged.push(current.name);
     else steps.push({ op: 'update', name: current.name, id: current.id, changes, body });

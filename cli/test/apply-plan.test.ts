@@ -39,6 +39,7 @@ function existing(name: string, text: string, over: Partial<SocketInfo> = {}): S
     access: [],
     identity_headers: { email: 'X-Auth-Email', user: 'X-Auth-User' },
     max_body_bytes: null,
+    allow_cross_origin_requests: false,
     ephemeral: false,
     created_at: '',
     online: false,
@@ -67,7 +68,7 @@ test('apply plans creates, updates and (with --prune) deletes; what matches is l
 test('applying what export wrote plans nothing (idempotent)', () => {
   const sockets = [
     existing('wiki', FILE),
-    existing('limits', 'sockets:\n  - name: limits\n', { max_body_bytes: 2048, identity_headers: { email: 'X-Email', user: 'X-Auth-User' } }),
+    existing('limits', 'sockets:\n  - name: limits\n', { max_body_bytes: 2048, identity_headers: { email: 'X-Email', user: 'X-Auth-User' }, allow_cross_origin_requests: true }),
   ];
   const text = `sockets:\n${sockets.map((s) => `  - ${JSON.stringify(socketEntry(s))}`).join('\n')}\n`;
   const plan = planApply(parsePosternFile(text, 'exported.yaml'), sockets, true);

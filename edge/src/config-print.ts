@@ -41,6 +41,9 @@ export function printConfig(config: EdgeConfig): string {
     max_client_resets: config.limits.maxClientResets,
     client_reset_window: duration(config.limits.clientResetWindowMs),
     tunnel_max_message: formatByteSize(config.limits.tunnelMaxMessageBytes),
+    max_connections_per_address: config.limits.maxConnectionsPerAddress,
+    first_byte_timeout: duration(config.limits.firstByteTimeoutMs),
+    max_connections: config.limits.maxConnections,
     log_level: config.logLevel,
     local_accounts: config.auth.localAccounts,
     session_ttl: duration(config.auth.sessionTtlMs),
@@ -54,6 +57,7 @@ export function printConfig(config: EdgeConfig): string {
     ...(config.httpRedirect ? { http_redirect_listen: hostPort(config.httpRedirect) } : {}),
     hsts_max_age: config.hstsMaxAgeSeconds === 0 ? 0 : duration(config.hstsMaxAgeSeconds * 1000),
     trusted_proxies: config.trustedProxies.map((net) => `${net.address}/${net.prefix}`),
+    foreign_identity_headers: [...config.foreignIdentityHeaders],
     ...(oidc.length > 0 ? { oidc: oidc.map((p) => ({ name: p.name, issuer: p.issuer, client_id: p.clientId, client_secret: MASK })) } : {}),
     ...(github
       ? {

@@ -3,6 +3,11 @@ import { isIP } from 'node:net';
 import { DEFAULT_MAX_STREAMS } from '@postern/shared';
 import { parse as parseYaml } from 'yaml';
 import { parseByteSize } from './limits/size.js';
+import { defaultMaxConnections } from './net/fd-limit.js';
+import { DEFAULT_FOREIGN_IDENTITY_HEADERS } from './proxy/foreign-identity.js';
+import { RATE_LIMIT_DEFAULTS, RATE_LIMIT_FLAGS } from './rate-limit-flags.js';
+
+export { RATE_LIMIT_DEFAULTS, RATE_LIMIT_FLAGS };
 
 /** Edge settings after validation. Built once, frozen, then only read. */
 export interface EdgeConfig {
@@ -37,6 +42,11 @@ export interface EdgeConfig {
   readonly hstsMaxAgeSeconds: number;
   /** Peers (CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are believed; empty: nobody's. */
   readonly trustedProxies: readonly TrustedNetwork[];
+  /**
+   * Identity headers other proxies set (Remote-User, X-WEBAUTH-USER, oauth2-proxy's, Pomerium's...):
+   * apps configured to trust them must never get them from a client. Lower-case; `*` ends a prefix.
+   */
+  readonly foreignIdentityHeaders: readonly string[];
 }
 
 /** One `--trusted-proxy` entry, validated. */
@@ -74,28 +84,13 @@ export interface RateLimitsConfig {
   readonly apiPerAccount: Rate | null;
   /** API requests with a missing, unknown, expired or revoked token per client address. */
   readonly apiBadTokenPerAddress: Rate | null;
+  /** Sign-ins handed to socket hosts (each a code and a session row in SQLite) per login session. */
+  readonly handoffPerSession: Rate | null;
+  /** The same per client address. */
+  readonly handoffPerAddress: Rate | null;
+  /** Requests to socket hosts, tunnel handshakes and TCP streams with an unknown, expired or revoked token per client address. */
+  readonly badTokenPerAddress: Rate | null;
 }
-
-export const RATE_LIMIT_DEFAULTS: Readonly<Record<keyof RateLimitsConfig, string>> = {
-  loginPerEmail: '10/1m',
-  loginPerAddress: '30/1m',
-  signinPerAddress: '120/1m',
-  deviceCodePerAddress: '20/1m',
-  deviceApprovePerSession: '30/1m',
-  apiPerAccount: '600/1m',
-  apiBadTokenPerAddress: '60/1m',
-};
-
-/** The flag of each rate limit (its env variable and YAML key follow from it). */
-export const RATE_LIMIT_FLAGS: Readonly<Record<keyof RateLimitsConfig, string>> = {
-  loginPerEmail: '--rate-login-per-email',
-  loginPerAddress: '--rate-login-per-address',
-  signinPerAddress: '--rate-signin-per-address',
-  deviceCodePerAddress: '--rate-device-code-per-address',
-  deviceApprovePerSession: '--rate-device-approve-per-session',
-  apiPerAccount: '--rate-api-per-account',
-  apiBadTokenPerAddress: '--rate-api-bad-token-per-address',
-};
 
 const RATE_LIMIT_NAMES = Object.keys(RATE_LIMIT_FLAGS) as (keyof RateLimitsConfig)[];
 /** `--rate-login-per-email` → `rate_login_per_email` (YAML) and `POSTERN_RATE_LOGIN_PER_EMAIL` (env). */
@@ -122,6 +117,12 @@ export interface LimitsConfig {
   readonly clientResetWindowMs: number;
   /** Largest WebSocket message a connector may send on its tunnel. */
   readonly tunnelMaxMessageBytes: number;
+  /** Client connections open at once from one address (trusted proxies exempt); more are closed at once. */
+  readonly maxConnectionsPerAddress: number;
+  /** A connection that sent not one byte for this long is closed (pre-connections, idle floods). */
+  readonly firstByteTimeoutMs: number;
+  /** Connections the listener accepts at once: below the process's file limit, so the edge keeps working. */
+  readonly maxConnections: number;
 }
 
 /** Smallest tunnel message limit: the writer sends up to 64 KiB of payload plus frame headers per message. */
@@ -180,6 +181,11 @@ export interface EdgeConfigInput {
   readonly maxClientResets?: string | number | undefined;
   readonly clientResetWindow?: string | number | undefined;
   readonly tunnelMaxMessage?: string | number | undefined;
+  readonly maxConnectionsPerAddress?: string | number | undefined;
+  readonly firstByteTimeout?: string | number | undefined;
+  readonly maxConnections?: string | number | undefined;
+  /** Comma-separated names (flags, env) or a YAML list; `default` stands for the built-in list. */
+  readonly foreignIdentityHeaders?: string | readonly string[] | undefined;
   readonly logLevel?: string | undefined;
   readonly oidc?: readonly OidcInput[] | undefined;
   readonly githubClientId?: string | undefined;
@@ -227,6 +233,10 @@ export function edgeConfigFromEnv(env: NodeJS.ProcessEnv): EdgeConfigInput {
     maxClientResets: env.POSTERN_MAX_CLIENT_RESETS,
     clientResetWindow: env.POSTERN_CLIENT_RESET_WINDOW,
     tunnelMaxMessage: env.POSTERN_TUNNEL_MAX_MESSAGE,
+    maxConnectionsPerAddress: env.POSTERN_MAX_CONNECTIONS_PER_ADDRESS,
+    firstByteTimeout: env.POSTERN_FIRST_BYTE_TIMEOUT,
+    maxConnections: env.POSTERN_MAX_CONNECTIONS,
+    foreignIdentityHeaders: env.POSTERN_FOREIGN_IDENTITY_HEADERS,
     logLevel: env.POSTERN_LOG_LEVEL,
     oidc: env.POSTERN_OIDC_ISSUER
       ? [{ issuer: env.POSTERN_OIDC_ISSUER, clientId: env.POSTERN_OIDC_CLIENT_ID, clientSecretFile: env.POSTERN_OIDC_CLIENT_SECRET_FILE, name: env.POSTERN_OIDC_NAME }]
@@ -262,6 +272,10 @@ const YAML_KEYS: Readonly<Record<string, keyof EdgeConfigInput>> = {
   max_client_resets: 'maxClientResets',
   client_reset_window: 'clientResetWindow',
   tunnel_max_message: 'tunnelMaxMessage',
+  max_connections_per_address: 'maxConnectionsPerAddress',
+  first_byte_timeout: 'firstByteTimeout',
+  max_connections: 'maxConnections',
+  foreign_identity_headers: 'foreignIdentityHeaders',
   log_level: 'logLevel',
   oidc: 'oidc',
   github_client_id: 'githubClientId',
@@ -349,6 +363,7 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
     httpRedirect,
     hstsMaxAgeSeconds: parseHstsMaxAge(pick('hstsMaxAge') ?? '365d'),
     trustedProxies: parseTrustedProxies(pick('trustedProxies') ?? []),
+    foreignIdentityHeaders: parseForeignIdentityHeaders(pick('foreignIdentityHeaders') ?? DEFAULT_FOREIGN_IDENTITY_HEADERS),
   });
 }
 
@@ -378,6 +393,27 @@ function parseTrustedProxies(value: string | readonly string[]): TrustedNetwork[
     }
     return Object.freeze({ address, prefix, family: family === 6 ? 'ipv6' : 'ipv4' } as const);
   });
+}
+
+/**
+ * `--foreign-identity-headers`: names (in any case, `_` read as `-`), a trailing `*` for a prefix;
+ * `default` stands for the built-in list (so `default,X-Corp-User` extends it), `none` for nothing.
+ */
+function parseForeignIdentityHeaders(value: string | readonly string[]): string[] {
+  const entries = (Array.isArray(value) ? value : String(value).split(',')).map((entry: unknown) => String(entry).trim().toLowerCase().replace(/_/g, '-')).filter(Boolean);
+  const names = new Set<string>();
+  for (const entry of entries) {
+    if (entry === 'none') continue;
+    if (entry === 'default') {
+      for (const name of DEFAULT_FOREIGN_IDENTITY_HEADERS) names.add(name);
+      continue;
+    }
+    if (!/^[a-z0-9-]+\*?$/.test(entry)) {
+      throw new ConfigError(`--foreign-identity-headers must list header names (a trailing * for a prefix), "default" or "none", not "${entry}"`);
+    }
+    names.add(entry);
+  }
+  return [...names];
 }
 
 /** Each limit on its own: a flag for one limit does not hide the file's value for another. */
@@ -435,6 +471,9 @@ function resolveLimits(pick: Pick): LimitsConfig {
     maxClientResets: parsePositiveInt(pick('maxClientResets') ?? 100, '--max-client-resets'),
     clientResetWindowMs: parseDuration(pick('clientResetWindow') ?? '10s', '--client-reset-window'),
     tunnelMaxMessageBytes: tunnelMaxMessage,
+    maxConnectionsPerAddress: parsePositiveInt(pick('maxConnectionsPerAddress') ?? 256, '--max-connections-per-address'),
+    firstByteTimeoutMs: parseDuration(pick('firstByteTimeout') ?? '10s', '--first-byte-timeout'),
+    maxConnections: parsePositiveInt(pick('maxConnections') ?? defaultMaxConnections(), '--max-connections'),
   };
 }
 

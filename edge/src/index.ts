@@ -20,7 +20,6 @@ export type { SocketView } from './api/socket-view.js';
 export type { CreateSocketBody, UpdateSocketBody, SocketRulesBody, SocketLimitsBody } from './api/sockets.js';
 export type { PolicyTestBody, PolicyTestResult, PolicyDiffBody } from './api/policy.js';
 export type { PolicyDiff, AccessChange, StreamCut, Outcome } from './policy/replay.js';
-export { DEFAULT_IDENTITY_HEADERS } from './proxy/headers.js';
 export { MAX_SOCKET_BODY_BYTES } from './api/schemas.js';
 export { parseByteSize, formatByteSize } from './limits/size.js';
 export type { CreateTunnelBody } from './api/tunnels.js';

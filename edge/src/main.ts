@@ -96,6 +96,8 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       auth.live.stop();
       edge.audit.stop();
       edge.reaper.stop();
+      edge.pruner.stop();
+      edge.tunnelCredentials.stop();
       await monitoring?.close();
       store.close();
       edge.app.log.info('edge stopped');

@@ -51,7 +51,7 @@ test('the portal page escapes every value it shows', () => {
     edge: 'edge.test',
     user: { email: null, name: evil },
     publisher: true,
-    apps: [{ name: evil, hostname: `"${evil}`, url: `http://a.edge.test/"${evil}`, protocol: 'tcp', online: true, yours: false }],
+    apps: [{ name: evil, hostname: `"${evil}`, url: `http://a.edge.test/"${evil}`, protocol: 'tcp', online: true, yours: false, owner: evil }],
     sockets: [
       {
         id: 'sck_aaaaaaaaaaaa',
@@ -66,6 +66,7 @@ test('the portal page escapes every value it shows', () => {
         tunnels: [{ id: 'tun_1', socket_id: 'sck_aaaaaaaaaaaa', name: evil, ephemeral: false, status: 'offline', connections: 0, created_at: '', last_connected_at: null }],
       },
     ],
+    consents: [{ name: evil, label: evil, hostname: evil, owner: evil, since: '2026-01-01T00:00:00.000Z' }],
   };
   const page = portalPage(view, { signOutHref: '/auth/signout', footer: 'edge.test', now: 0 });
   assert.doesNotMatch(page, /<img/);

@@ -44,10 +44,27 @@ test("migration 4 gives existing sockets the edge's body limit (null); a socket'
   upgraded.close();
 });
 
-test('migration 5 turns the rule columns into one policy datum without changing who gets in', () => {
+test('migration 5 gives existing sockets no cross-origin opt-out and an empty consent table', () => {
   const path = join(dir, 'v4.db');
+  // The schema before migration 5, with a socket in it.
   const v4 = new Database(path);
   migrate(v4, 4);
+  v4.exec(`INSERT INTO accounts (id, email, created_at) VALUES ('acc1', 'erin@example.com', 0);
+           INSERT INTO sockets (id, account_id, name, hostname, protocol, created_at) VALUES ('sck_old', 'acc1', 'old', 'old-acc1', 'http', 0);`);
+  v4.close();
+  const upgraded = Store.open(path);
+  assert.equal(upgraded.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(upgraded.sockets.findById('sck_old')?.allowCrossOriginRequests, false);
+  assert.equal(upgraded.sockets.update('sck_old', { allowCrossOriginRequests: true })?.allowCrossOriginRequests, true);
+  assert.equal(upgraded.sockets.findById('sck_old')?.allowCrossOriginRequests, true);
+  assert.deepEqual(upgraded.consents.listByUser('usr_none'), []);
+  upgraded.close();
+});
+
+test('migration 6 turns the rule columns into one policy datum without changing who gets in', () => {
+  const path = join(dir, 'v5.db');
+  const v4 = new Database(path);
+  migrate(v4, 5);
   v4.exec(`INSERT INTO accounts (id, email, created_at) VALUES ('acc1', 'owner@corp.com', 0);
     INSERT INTO sockets (id, account_id, name, hostname, protocol, cloudauth, allowed_email_domains, allowed_email_addresses,
         allowed_github_orgs, allowed_github_teams, allowed_groups, created_at) VALUES

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { addUser, createToken, migrateStore, setPassword, withStore } from '@postern/edge';
 import { CliError } from '../errors.js';
+import { loadEdge } from '../load-edge.js';
 import { out } from '../output.js';
 
 /** Passwords come from a file, never from argv (ps and shell history would show them). */
@@ -27,6 +27,7 @@ export function registerAdmin(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (email: string, opts: { db: string; passwordFile?: string; json?: boolean }) => {
       const password = opts.passwordFile === undefined ? undefined : readPassword(opts.passwordFile);
+      const { addUser, setPassword, withStore } = await loadEdge('admin');
       const result = await withStore(opts.db, async (store) => {
         const added = addUser(store, email);
         if (password !== undefined) await setPassword(store, added.email, password);
@@ -48,6 +49,7 @@ export function registerAdmin(program: Command): void {
     .option('--name <name>', 'a label to recognise the token by', 'cli')
     .option('--json', 'print JSON')
     .action(async (email: string, opts: { db: string; name: string; json?: boolean }) => {
+      const { createToken, withStore } = await loadEdge('admin');
       const result = await withStore(opts.db, (store) => createToken(store, email, opts.name));
       if (opts.json) out.json(result);
       else out.line(result.token);
@@ -60,6 +62,7 @@ export function registerAdmin(program: Command): void {
     .requiredOption('--to <url>', 'the PostgreSQL database, postgres://USER@HOST:PORT/DB; it must hold no Postern data')
     .option('--json', 'print JSON')
     .action(async (opts: { from: string; to: string; json?: boolean }) => {
+      const { migrateStore } = await loadEdge('admin');
       const result = await migrateStore(opts.from, opts.to);
       if (opts.json) return out.json(result);
       const rows = result.tables.reduce((sum, t) => sum + t.rows, 0);

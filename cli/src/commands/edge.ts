@@ -1,15 +1,7 @@
 import type { Command } from 'commander';
-import {
-  edgeConfigFromEnv,
-  edgeConfigFromFile,
-  printConfig,
-  RATE_LIMIT_DEFAULTS,
-  RATE_LIMIT_FLAGS,
-  resolveEdgeConfig,
-  startEdge,
-  type OidcInput,
-  type RateLimitsConfig,
-} from '@postern/edge';
+import type { OidcInput, RateLimitsConfig } from '@postern/edge';
+import { RATE_LIMIT_DEFAULTS, RATE_LIMIT_FLAGS } from '@postern/edge/client';
+import { loadEdge } from '../load-edge.js';
 import { out } from '../output.js';
 import { onShutdown } from '../signals.js';
 
@@ -33,6 +25,10 @@ interface EdgeFlags {
   maxClientResets?: string;
   clientResetWindow?: string;
   tunnelMaxMessage?: string;
+  maxConnectionsPerAddress?: string;
+  firstByteTimeout?: string;
+  maxConnections?: string;
+  foreignIdentityHeaders?: string;
   logLevel?: string;
   oidcIssuer?: string[];
   oidcClientId?: string[];
@@ -52,6 +48,9 @@ interface EdgeFlags {
   rateDeviceApprovePerSession?: string;
   rateApiPerAccount?: string;
   rateApiBadTokenPerAddress?: string;
+  rateHandoffPerSession?: string;
+  rateHandoffPerAddress?: string;
+  rateBadTokenPerAddress?: string;
   metricsListen?: string;
   tunnelPingInterval?: string;
   tunnelPingTimeout?: string;
@@ -73,6 +72,9 @@ const RATE_LIMIT_HELP: Readonly<Record<keyof RateLimitsConfig, string>> = {
   deviceApprovePerSession: 'CLI sign-in codes entered at /device per browser session',
   apiPerAccount: 'API requests per account',
   apiBadTokenPerAddress: 'API requests with a missing or invalid token per client address',
+  handoffPerSession: 'sign-ins handed to apps per login session',
+  handoffPerAddress: 'sign-ins handed to apps per client address',
+  badTokenPerAddress: 'requests to apps, tunnel and TCP handshakes with an invalid token per client address',
 };
 
 const rateFlagKey = (name: keyof RateLimitsConfig) => `rate${name[0]!.toUpperCase()}${name.slice(1)}` as keyof EdgeFlags;
@@ -109,6 +111,10 @@ export function registerEdge(program: Command): void {
     .option('--max-client-resets <n>', 'requests a client address may abort per --client-reset-window before 429 (default 100)')
     .option('--client-reset-window <duration>', 'window of --max-client-resets (default 10s)')
     .option('--tunnel-max-message <size>', "largest WebSocket message a connector may send (default 256KiB)")
+    .option('--max-connections-per-address <n>', 'client connections open at once per address, trusted proxies exempt (default 256)')
+    .option('--first-byte-timeout <duration>', 'close a connection that sent nothing for this long (default 10s)')
+    .option('--max-connections <n>', 'connections accepted at once (default: the open-file limit less a reserve)')
+    .option('--foreign-identity-headers <list>', 'other proxies\' identity headers stripped from requests; "default" is the built-in list, "none" nothing, * ends a prefix (default: default)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option('--config <file>', 'YAML config file (flags and POSTERN_* env win over it)')
     .option('--oidc-issuer <url>', 'an OpenID Connect issuer (repeatable; redirect URI: <edge URL>/auth/callback)', collect)
@@ -138,6 +144,7 @@ export function registerEdge(program: Command): void {
     .option('--trusted-proxy <cidrs>', 'proxies whose X-Forwarded-For/-Proto are believed, e.g. 127.0.0.1/32,::1 (repeatable)', collect)
     .option('--print-config', 'print the effective configuration (file, env and flags merged; secrets masked) and exit')
     .action(async (opts: EdgeFlags) => {
+      const { edgeConfigFromEnv, edgeConfigFromFile, printConfig, resolveEdgeConfig, startEdge } = await loadEdge('edge');
       const config = resolveEdgeConfig(
         {
           listen: opts.listen,
@@ -156,6 +163,10 @@ export function registerEdge(program: Command): void {
           maxClientResets: opts.maxClientResets,
           clientResetWindow: opts.clientResetWindow,
           tunnelMaxMessage: opts.tunnelMaxMessage,
+          maxConnectionsPerAddress: opts.maxConnectionsPerAddress,
+          firstByteTimeout: opts.firstByteTimeout,
+          maxConnections: opts.maxConnections,
+          foreignIdentityHeaders: opts.foreignIdentityHeaders,
           logLevel: opts.logLevel,
           oidc: oidcFromFlags(opts),
           githubClientId: opts.githubClientId,

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { DEFAULT_IDENTITY_HEADERS } from '@postern/edge';
+import { DEFAULT_IDENTITY_HEADERS } from '@postern/edge/client';
 import { entryOf, formatPosternFile, type SocketEntry } from '@postern/shared/policy';
 import type { Command } from 'commander';
 import type { SocketInfo } from '../api-client.js';
@@ -28,6 +28,7 @@ export function socketEntry(socket: SocketInfo): SocketEntry {
     policy: { version: 1, rules: socket.rules, default: socket.default },
     ...(Object.keys(headers).length > 0 ? { identityHeaders: headers } : {}),
     maxBodyBytes: socket.max_body_bytes,
+    allowCrossOriginRequests: socket.allow_cross_origin_requests,
   });
 }
 

@@ -21,6 +21,8 @@ export interface SocketRulesBody extends PolicyInput {
 /** Limits a socket's owner may set; null returns to the edge's default. */
 export interface SocketLimitsBody {
   max_body_bytes?: number | null;
+  /** Let cookie-authenticated POST/PUT/PATCH/DELETE from other origins through (default false). */
+  allow_cross_origin_requests?: boolean;
 }
 
 /** The body of `POST /api/v1/sockets` (the CLI sends the same shape). */
@@ -120,6 +122,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
           protocol,
           ephemeral: request.body.ephemeral ?? false,
           maxBodyBytes: request.body.max_body_bytes ?? null,
+          allowCrossOriginRequests: request.body.allow_cross_origin_requests ?? false,
           policy,
           identityHeaders,
         });
@@ -162,6 +165,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
         ...(request.body.identity_headers !== undefined ? { identityHeaders: checkIdentityHeaders(request.body.identity_headers) } : {}),
         ...(request.body.name !== undefined ? { name: request.body.name.trim() } : {}),
         ...(request.body.max_body_bytes !== undefined ? { maxBodyBytes: request.body.max_body_bytes } : {}),
+        ...(request.body.allow_cross_origin_requests !== undefined ? { allowCrossOriginRequests: request.body.allow_cross_origin_requests } : {}),
       };
       return view(control.update(socket, patch, actorOf(request), Object.keys(request.body)));
     },

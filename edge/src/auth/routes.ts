@@ -7,12 +7,16 @@ import type { Hit, RateLimits } from '../limits/rate-limits.js';
 import type { EdgeMetrics } from '../observability/metrics.js';
 import { loginChooserPage, localLoginPage, signedOutPage, signInFailedPage, signOutConfirmPage } from '../pages/auth-pages.js';
 import { sendError } from '../pages/error-page.js';
+import { handoffConsentPage } from '../pages/handoff-page.js';
 import { normalizeEmail } from '@postern/shared/policy';
 import type { HostRouter } from '../proxy/router.js';
 import type { Store } from '../store/index.js';
 import { randomHandle } from '../store/secrets.js';
 import type { SessionRecord } from '../store/sessions.js';
+import type { User } from '../store/users.js';
 import type { AuthContext } from './context.js';
+import type { HandoffConsent } from './handoff-consent.js';
+import { isSameOriginRequest } from './origin-check.js';
 import { isHandoffNonce } from './sessions.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
 import { verifyPassword } from './providers/local.js';
@@ -28,6 +32,7 @@ export interface AuthRouteDeps {
   readonly audit: AuditLog;
   readonly limits: RateLimits;
   readonly metrics: EdgeMetrics;
+  readonly consent: HandoffConsent;
 }
 
 const TRANSACTION_TTL_MS = 10 * 60_000;
@@ -38,7 +43,7 @@ type Query = Record<string, string | undefined>;
 
 /** Sign-in and sign-out on the edge's own host: chooser, IdP redirects, callback, local accounts. */
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Promise<void> {
-  const { config, store, auth, router, audit, limits, metrics } = deps;
+  const { config, store, auth, router, audit, limits, metrics, consent } = deps;
   const parseTarget = returnTargetParser(config, router);
   const footer = config.domain;
   const html = (reply: FastifyReply, status: number, body: string) =>
@@ -54,19 +59,30 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   /**
    * Hands a login to where the person was going: a socket host gets a one-time code, never the
    * cookie. The code is bound to the nonce (`bind`) the socket host's `/.postern/signin` put in this
-   * browser; without one the browser first goes there to get it, and comes back here.
+   * browser; without one the browser first goes there to get it, and comes back here. The first
+   * time a socket of another account is to learn who the person is, they are asked first; codes
+   * (a row each, and a session when redeemed) are rate limited per login session and per address.
    */
-  const handoff = (reply: FastifyReply, login: SessionRecord, target: ReturnTarget, bind?: string) => {
+  const handoff = (request: FastifyRequest, reply: FastifyReply, login: { record: SessionRecord; user: User }, target: ReturnTarget, bind?: string) => {
     if (target.socketOrigin) {
       const route = router.route(new URL(target.socketOrigin).host);
       if (route.kind === 'socket') {
         if (!isHandoffNonce(bind)) return reply.redirect(`${target.socketOrigin}/.postern/signin?path=${encodeURIComponent(target.path)}`, 302);
-        const code = auth.sessions.issueHandoff(login, route.socket.id, target.path, bind);
+        const question = consent.question(login.user, route.socket, route.host);
+        if (question) {
+          return html(reply, 200, handoffConsentPage({ question, action: '/auth/handoff', rd: returnTargetToString(target), bind, cancelHref: '/', footer }));
+        }
+        const refused = limits.take(['handoffPerSession', login.record.idHash], ['handoffPerAddress', clientAddress(request.raw)]);
+        if (refused) return refuse(request, reply, refused);
+        const code = auth.sessions.issueHandoff(login.record, route.socket.id, target.path, bind);
         return reply.redirect(`${target.socketOrigin}/.postern/callback?code=${encodeURIComponent(code)}`, 302);
       }
     }
     return reply.redirect(target.path, 302);
   };
+
+  /** A POST to the edge must come from the edge's own pages (siblings are same-site: SameSite does not stop them). */
+  const fromEdgePage = (request: FastifyRequest): boolean => isSameOriginRequest(request.raw, auth.edgeUrl);
 
   /** Sign-ins are audited for the owner of the socket the person was going to, else for their own account. */
   const auditSignIn = (request: FastifyRequest, type: 'signin' | 'signin.failed', who: string | null, provider: string, target: ReturnTarget | undefined, reason?: string) => {
@@ -92,7 +108,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       setCookie(auth.cookies.login, handle, { secure: auth.secure, maxAgeSeconds: Math.floor(config.auth.sessionTtlMs / 1000) }),
       clearCookie(auth.cookies.transaction, auth.secure),
     ]);
-    return handoff(reply, record, target);
+    return handoff(request, reply, { record, user }, target);
   };
 
   /** A 429 as the edge's error page (or JSON for programs). */
@@ -101,8 +117,8 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     sendError(request.raw, reply.raw, err);
   };
 
-  const failed = (reply: FastifyReply, reason: string, target?: ReturnTarget) =>
-    html(reply, 400, signInFailedPage({ reason, retryHref: `/auth/login?rd=${encodeURIComponent(target ? returnTargetToString(target) : '/')}`, footer }));
+  const failed = (reply: FastifyReply, reason: string, target?: ReturnTarget, status = 400) =>
+    html(reply, status, signInFailedPage({ reason, retryHref: `/auth/login?rd=${encodeURIComponent(target ? returnTargetToString(target) : '/')}`, footer }));
 
   const newTransaction = (reply: FastifyReply, provider: string, target: ReturnTarget, secrets = {}) => {
     const tx = randomHandle();
@@ -115,7 +131,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const target = parseTarget(request.query.rd);
     if (request.query.switch === undefined) {
       const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
-      if (login) return handoff(reply, login.record, target, request.query.bind);
+      if (login) return handoff(request, reply, login, target, request.query.bind);
     }
     const options = choices(target);
     if (options.length === 1) return reply.redirect(options[0]!.href, 302);
@@ -163,7 +179,31 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     return finishLogin(request, reply, identity, provider.id, target);
   });
 
+  /** The interstitial's "Continue": remembered, then the hand-off goes on. */
+  app.post('/auth/handoff', async (request: FastifyRequest<{ Body: Query }>, reply) => {
+    if (!fromEdgePage(request)) return failed(reply, 'This confirmation must come from this edge’s own page.', undefined, 403);
+    const target = parseTarget(request.body?.rd);
+    const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+    if (!login) return reply.redirect(`/auth/login?rd=${encodeURIComponent(returnTargetToString(target))}`, 303);
+    const route = target.socketOrigin ? router.route(new URL(target.socketOrigin).host) : undefined;
+    if (route?.kind === 'socket') consent.grant(login.user, route.socket, clientAddress(request.raw));
+    return handoff(request, reply, login, target, request.body?.bind);
+  });
+
+  /** The portal's "Withdraw": the socket stops learning who the person is (their sessions there end too). */
+  app.post('/auth/consents/revoke', async (request: FastifyRequest<{ Body: Query }>, reply) => {
+    if (!fromEdgePage(request)) return failed(reply, 'This must be sent from this edge’s own page.', undefined, 403);
+    const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+    if (!login) return reply.redirect('/auth/login?rd=%2F', 303);
+    const label = request.body?.socket ?? '';
+    const socket = /^[a-z0-9-]{1,63}$/.test(label) ? store.sockets.findByHostname(label) : undefined;
+    if (socket) consent.revoke(login.user, socket, clientAddress(request.raw));
+    return reply.redirect('/', 303);
+  });
+
   app.post('/auth/local', async (request: FastifyRequest<{ Body: Query }>, reply) => {
+    // Login CSRF: a sibling's page auto-posting the attacker's credentials (with a tossed transaction cookie).
+    if (!fromEdgePage(request)) return failed(reply, 'This sign-in form must be sent from this edge’s own page. Please start again.', undefined, 403);
     const body = request.body ?? {};
     const txId = body.tx;
     if (!auth.localAccounts || !txId || readCookie(request.raw, auth.cookies.transaction) !== txId) {
@@ -205,7 +245,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   });
 
   app.post('/auth/signout', async (request: FastifyRequest<{ Body: Query }>, reply) => {
-    if (request.headers.origin !== auth.edgeUrl) return failed(reply, 'Sign-out must be confirmed from this edge’s own page.');
+    if (!fromEdgePage(request)) return failed(reply, 'Sign-out must be confirmed from this edge’s own page.', undefined, 403);
     const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     const everywhere = request.body?.scope === 'everywhere';
     if (login) {

@@ -114,6 +114,11 @@ export class SessionService {
     this.revoked(this.store.sessions.revokeAllOfUser(userId));
   }
 
+  /** Ends a user's sessions on one socket host (and their open WebSockets). */
+  signOutOfSocket(userId: string, socketId: string): void {
+    this.revoked(this.store.sessions.revokeAllOfUserOnSocket(userId, socketId));
+  }
+
   private revoked(hashes: readonly string[]): void {
     const set = new Set(hashes);
     for (const [handle, entry] of this.cache) if (set.has(entry.resolved.record.idHash)) this.cache.delete(handle);

@@ -81,7 +81,7 @@ export class ControlPlane {
   /** Revokes a token: its tunnels and its WebSocket/TCP streams close now, not at the next check. */
   revokeToken(token: ApiToken, actor: Actor): boolean {
     if (!this.store.tokens.revoke(token.id)) return false;
-    for (const conn of this.registry.all()) if (conn.info.tokenId === token.id) conn.session.destroy(CloseCode.UNAUTHORIZED, 'token was revoked');
+    for (const conn of this.registry.all()) if (conn.info.tokenId === token.id) conn.session.destroy(CloseCode.UNAUTHORIZED, 'its token was revoked');
     this.live.close([`${TOKEN_CREDENTIAL}${token.id}`]);
     this.audit.record({ type: 'token.revoke', accountId: token.accountId, actor: actor.email, remote: actor.remote, detail: { token_id: token.id, name: token.name } });
     return true;

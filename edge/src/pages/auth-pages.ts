@@ -44,14 +44,22 @@ export function forbiddenPage(input: { who: string; socket: string; reason: stri
   });
 }
 
-export function signOutConfirmPage(input: { who: string; action: string; footer: string }): string {
+/**
+ * The sign-out question. "Everywhere" is offered only on the edge's own host (`everywhereHref` on a
+ * socket host links there): a socket's page is its owner's, and its own-origin form must not end
+ * the visitor's sessions with every other app.
+ */
+export function signOutConfirmPage(input: { who: string; action: string; footer: string; everywhereHref?: string }): string {
+  const everywhere = input.everywhereHref
+    ? html`<a class="button" href="${input.everywhereHref}">Sign out everywhere…</a>`
+    : html`<button type="submit" name="scope" value="everywhere">Sign out everywhere</button>`;
   return renderPage({
     title: 'Sign out',
     heading: 'Sign out?',
     text: `You are signed in as ${input.who}.`,
     body: html`<form method="post" action="${input.action}"><div class="actions">
 <button class="primary" type="submit" name="scope" value="here">Sign out of this app</button>
-<button type="submit" name="scope" value="everywhere">Sign out everywhere</button></div></form>`,
+${everywhere}</div></form>`,
     footer: input.footer,
   });
 }

@@ -35,7 +35,8 @@ code{font:.85rem ui-monospace,SFMono-Regular,Menlo,monospace;background:#f1f3f6;
 .host{font-size:.85rem;color:#6b7280;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}.tile-head>div{min-width:0}.tags{display:flex;flex-wrap:wrap;align-items:center;gap:.35rem}
 .avatar{flex:none;width:2.5rem;height:2.5rem;border-radius:10px;color:#fff;font-weight:700;display:grid;place-items:center}
 .card{padding:1rem;border:1px solid #e3e6eb;border-radius:10px;margin-bottom:.75rem}.card dl{margin:.5rem 0 0}
-.empty{padding:1.25rem;border:1px dashed #c7ccd4;border-radius:10px;color:#4b5563}`;
+.empty{padding:1.25rem;border:1px dashed #c7ccd4;border-radius:10px;color:#4b5563}
+.host.full-host,.full-host{white-space:normal;overflow:visible;overflow-wrap:anywhere}`;
 
 /** The one page frame of the edge. Every value is escaped: pages never echo raw input. */
 export function renderPage(content: PageContent): string {

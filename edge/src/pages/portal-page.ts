@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TunnelView } from '../api/views.js';
 import type { AccessSummary } from '../portal/access.js';
-import type { PortalApp, PortalSocket, PortalView } from '../portal/portal-view.js';
+import type { PortalApp, PortalConsent, PortalSocket, PortalView } from '../portal/portal-view.js';
 import { html, type SafeHtml } from './html.js';
 import { renderPage } from './layout.js';
 import { timeAgo } from './relative-time.js';
@@ -32,6 +32,7 @@ export function portalPage(view: PortalView, input: { signOutHref: string; foote
     heading: view.edge,
     text: html`Signed in as <strong id="who">${who}</strong> · <a href="${input.signOutHref}">Sign out</a>`,
     body: html`<section id="apps"><h2>Apps you can open</h2>${view.apps.length > 0 ? html`<ul class="plain tiles">${view.apps.map(appTile)}</ul>` : noApps()}</section>
+${view.consents.length > 0 ? html`<section id="consents"><h2>Apps of other accounts that know who you are</h2><ul class="plain">${view.consents.map(consentLine)}</ul></section>` : ''}
 ${showSockets ? html`<section id="sockets"><h2>Your sockets</h2>${view.sockets.length > 0 ? html`<ul class="plain">${view.sockets.map((socket) => socketCard(socket, input.now))}</ul>` : noSockets()}</section>` : ''}`,
     footer: input.footer,
     wide: true,
@@ -53,10 +54,18 @@ const tcpCommand = (hostname: string): string => `postern tcp --socket ${hostnam
 function appTile(app: PortalApp): SafeHtml {
   const name = app.protocol === 'http' ? html`<a class="tile-name" href="${app.url}">${app.name}</a>` : html`<span class="tile-name">${app.name}</span>`;
   return html`<li class="tile app" data-host="${app.hostname}">
-<div class="tile-head">${avatar(app.name, app.hostname)}<div>${name}<div class="host" title="${app.url}">${app.protocol === 'http' ? new URL(app.url).host : app.hostname}</div></div></div>
+<div class="tile-head">${avatar(app.name, app.hostname)}<div>${name}<div class="host full-host" title="${app.url}">${app.protocol === 'http' ? new URL(app.url).host : app.hostname}</div></div></div>
+${app.owner !== null ? html`<div class="small owner">Published by <strong>${app.owner}</strong></div>` : ''}
 <div class="tags">${statusBadge(app.online)}<span class="badge">${app.protocol.toUpperCase()}</span>${app.yours ? html`<span class="badge">Yours</span>` : ''}</div>
 ${app.protocol === 'tcp' ? html`<div class="small">Open a local port to it: <code>${tcpCommand(app.hostname)}</code></div>` : ''}
 </li>`;
+}
+
+/** One remembered hand-off consent, with the form that withdraws it (the edge checks the form's Origin). */
+function consentLine(consent: PortalConsent): SafeHtml {
+  return html`<li class="card consent" data-host="${consent.hostname}"><strong>${consent.name}</strong> · <span class="full-host">${consent.hostname}</span>
+<div class="small">Published by <strong>${consent.owner}</strong>; you said yes on <time datetime="${consent.since}">${consent.since.slice(0, 10)}</time>.</div>
+<form method="post" action="/auth/consents/revoke"><input type="hidden" name="socket" value="${consent.label}"><div class="actions"><button type="submit">Withdraw and sign out of it</button></div></form></li>`;
 }
 
 function noApps(): SafeHtml {

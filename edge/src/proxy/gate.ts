@@ -2,8 +2,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Identity, RequestFacts, Verdict } from '@postern/shared/policy';
 import type { AccessDetail, AuditLog } from '../audit/audit-log.js';
+import type { BadTokenGuard } from '../auth/bad-token-guard.js';
 import { TOKEN_CREDENTIAL, type AuthContext } from '../auth/context.js';
 import { readCookie } from '../auth/cookies.js';
+import { claimedOrigin, isSafeMethod, isSameOriginRequest } from '../auth/origin-check.js';
+import { posternBearerToken } from '../auth/postern-token.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
 import type { CompiledPolicies } from '../policy/compiled-policies.js';
@@ -40,12 +43,16 @@ export type GateDecision =
   | { readonly kind: 'unauthorized'; readonly message: string }
   /** `access`: what the audit log keeps for `policy diff` (path, method, deciding rule). */
   | { readonly kind: 'forbidden'; readonly who: string; readonly reason: string; readonly access: AccessDetail }
-  /** Refused before anyone is asked: an ambiguous path where path rules apply, or a rule that denies everyone. */
-  | { readonly kind: 'refused'; readonly error: EdgeError };
+  /**
+   * Refused for what the request is, not who sent it: the edge's error page with this error (also a
+   * path spelled ambiguously where path rules apply, or a rule that denies everyone). A `denial` is
+   * audited like a policy denial (cross-socket request forgery); a 429 is not.
+   */
+  | { readonly kind: 'refused'; readonly error: EdgeError; readonly denial?: { readonly who: string; readonly reason: string } };
 
-const TOKEN_PREFIX = 'Bearer pst_';
 /** A fully public socket decides nothing per request: its facts are read only for a stream that stays open. */
 const UNUSED_FACTS: RequestFacts = { path: null, method: null, ip: null, at: 0, corsPreflight: false };
+
 /** Verified tokens are re-checked against SQLite this often (as sessions are). */
 const TOKEN_CACHE_MS = 5_000;
 
@@ -56,6 +63,7 @@ interface TokenHolder {
   readonly name: string | null;
   readonly identity: Identity;
   readonly userId: string | null;
+  readonly expiresAt: number | null;
   readonly checkedAt: number;
 }
 
@@ -71,6 +79,7 @@ export class SocketGate {
     private readonly config: EdgeConfig,
     private readonly store: Store,
     private readonly auth: AuthContext,
+    private readonly badTokens: BadTokenGuard,
     private readonly policies: CompiledPolicies,
     private readonly streams: OpenStreams,
     private readonly audit: AuditLog,
@@ -80,16 +89,23 @@ export class SocketGate {
   }
 
   check(req: IncomingMessage, socket: SocketRecord, host: string): GateDecision {
+    const token = posternBearerToken(req.headers.authorization);
     const policy = this.policies.of(socket);
-    const authorization = req.headers.authorization;
-    // A Postern token is never the app's business, even on a public socket (the app may be anyone's).
-    const ours = authorization?.startsWith(TOKEN_PREFIX) ?? false;
-    if (policy.fullyPublic) return { kind: 'allow', identity: null, sessionHash: null, credential: null, consumedAuthorization: ours, grant: { socket, identity: null, facts: UNUSED_FACTS, actor: null } };
+    if (policy.fullyPublic) {
+      // A Postern token is never the app's business, even on a public socket (the app may be anyone's);
+      // proxy/headers.ts also drops one in any other spelling.
+      const grant = { socket, identity: null, facts: UNUSED_FACTS, actor: null };
+      return { kind: 'allow', identity: null, sessionHash: null, credential: null, consumedAuthorization: token !== undefined, grant };
+    }
     const facts = httpFacts(req, policy);
     if ('problem' in facts) return { kind: 'refused', error: new EdgeError('BAD_REQUEST', `This app's access rules match on paths, and the request has ${facts.problem}.`) };
     const anonymous = policy.decide(null, facts);
-    if (anonymous.kind === 'allow') return this.publicAllow(socket, facts, anonymous, ours);
-    if (authorization !== undefined && ours) return this.checkToken(authorization.slice(7), socket, facts, anonymous);
+    if (anonymous.kind === 'allow') return this.publicAllow(socket, facts, anonymous, token !== undefined);
+    if (token !== undefined) {
+      const decision = this.checkToken(token, socket, facts, anonymous);
+      if (decision.kind !== 'unauthorized') return decision;
+      return { kind: 'refused', error: this.badTokens.failed(req, new EdgeError('UNAUTHORIZED', decision.message)) };
+    }
 
     const session = this.auth.sessions.resolve(readCookie(req, this.auth.cookies.session), socket.id);
     if (!session) {
@@ -101,6 +117,8 @@ export class SocketGate {
       return { kind: 'login', location: `${this.auth.edgeUrl}/auth/login?rd=${encodeURIComponent(rd)}` };
     }
     const { user, record } = session;
+    const forgery = this.crossOrigin(req, socket, host, user.email ?? user.id);
+    if (forgery) return forgery;
     const identity = identityOf(user);
     const verdict = policy.decideFor(identity, facts, anonymous);
     const who = user.email ?? `${user.name ?? user.subject} (no verified email)`;
@@ -118,10 +136,27 @@ export class SocketGate {
   }
 
   /**
+   * Cross-socket request forgery: a page of a sibling socket (same site, so the cookie rides along)
+   * posting to this app with the visitor's session. Unsafe methods must come from this origin,
+   * unless the socket's owner opted out (`allow_cross_origin_requests`).
+   */
+  private crossOrigin(req: IncomingMessage, socket: SocketRecord, host: string, who: string): GateDecision | undefined {
+    if (isSafeMethod(req.method) || socket.allowCrossOriginRequests) return undefined;
+    const origin = `${this.config.publicScheme}://${host}`;
+    if (isSameOriginRequest(req, origin)) return undefined;
+    const reason = `cross-origin ${req.method ?? ''} refused (${claimedOrigin(req)})`;
+    return {
+      kind: 'refused',
+      error: new EdgeError('CROSS_ORIGIN_REQUEST', `This ${req.method ?? ''} request came from another site's page, not from ${origin}: the edge did not send it to the app.`),
+      denial: { who, reason },
+    };
+  }
+
+  /**
    * A bearer token under the same policy as a browser session (also used by `postern tcp`, whose
    * facts have no path or method). `anonymous` is the policy's answer without an identity, if known.
    */
-  checkToken(token: string, socket: SocketRecord, facts: RequestFacts, anonymous?: Verdict): GateDecision {
+  checkToken(token: string, socket: SocketRecord, facts: RequestFacts, anonymous?: Verdict): Extract<GateDecision, { kind: 'allow' | 'unauthorized' | 'forbidden' }> {
     const holder = this.verifyToken(token);
     if (!holder) return { kind: 'unauthorized', message: 'The Postern token is invalid, expired or revoked.' };
     const policy = this.policies.of(socket);
@@ -148,12 +183,12 @@ export class SocketGate {
     if (!('problem' in facts)) this.streams.track({ ...grant, facts }, kind, connection);
   }
 
-  private publicAllow(socket: SocketRecord, facts: RequestFacts, verdict: Verdict, consumedAuthorization: boolean): GateDecision {
+  private publicAllow(socket: SocketRecord, facts: RequestFacts, verdict: Verdict, consumedAuthorization: boolean): Extract<GateDecision, { kind: 'allow' }> {
     this.audit.allowed({ socket, actor: null, facts, rule: verdict.rule });
     return { kind: 'allow', identity: null, sessionHash: null, credential: null, consumedAuthorization, grant: { socket, identity: null, facts, actor: null } };
   }
 
-  private forbidden(who: string, facts: RequestFacts, verdict: Verdict, userId?: string): GateDecision {
+  private forbidden(who: string, facts: RequestFacts, verdict: Verdict, userId?: string): Extract<GateDecision, { kind: 'forbidden' }> {
     const access: AccessDetail = { path: facts.path, method: facts.method, rule: verdict.rule, ...(userId ? { user_id: userId } : {}) };
     return { kind: 'forbidden', who, reason: verdict.reason, access };
   }
@@ -165,7 +200,8 @@ export class SocketGate {
    */
   private verifyToken(token: string, now = Date.now()): TokenHolder | undefined {
     const cached = this.tokens.get(token);
-    if (cached && now - cached.checkedAt < TOKEN_CACHE_MS) return cached;
+    const fresh = cached && now - cached.checkedAt < TOKEN_CACHE_MS && (cached.expiresAt === null || now < cached.expiresAt);
+    if (fresh) return cached;
     this.tokens.delete(token);
     const record = this.store.tokens.verify(token, now);
     const account = record && this.store.accounts.findById(record.accountId);
@@ -179,6 +215,7 @@ export class SocketGate {
       name: user?.name ?? null,
       identity: identityOf({ email: account.email, groups: user?.groups ?? [], githubOrgs: user?.githubOrgs ?? [], githubTeams: user?.githubTeams ?? [] }),
       userId: user?.id ?? null,
+      expiresAt: record.expiresAt,
       checkedAt: now,
     };
     this.tokens.set(token, holder);

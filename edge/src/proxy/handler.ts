@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AccessDetail, AuditLog } from '../audit/audit-log.js';
 import type { AuthContext } from '../auth/context.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
@@ -12,6 +12,7 @@ import { CLIENT_CLOSED_REQUEST, type AccessLog, type RequestTrace } from '../obs
 import { requestIdOf } from '../observability/request-id.js';
 import { forbiddenPage } from '../pages/auth-pages.js';
 import { sendError, sendErrorOnSocket, wantsJson } from '../pages/error-page.js';
+import { EDGE_PAGE_HEADERS } from '../pages/frame-protection.js';
 import type { SocketRecord } from '../store/sockets.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
@@ -84,10 +85,10 @@ export class ProxyHandler {
     if (resets) return refuse(resets);
     if (req.url?.startsWith(RESERVED_PREFIX)) return refuse(new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.'));
     const decision = this.gate.check(req, socket, host);
+    if (decision.kind === 'refused') return refuse(decision.error);
     if (decision.kind === 'login' || decision.kind === 'unauthorized') {
       return refuse(new EdgeError('UNAUTHORIZED', 'Sign in before opening a WebSocket to this app.'));
     }
-    if (decision.kind === 'refused') return refuse(decision.error);
     if (decision.kind === 'forbidden') {
       this.recordDenial(req, socket, decision, 'websocket', trace);
       return refuse(new EdgeError('POLICY_DENIED', decision.reason));
@@ -134,7 +135,7 @@ export class ProxyHandler {
     headers.then(then, fail);
   }
 
-  private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: Extract<GateDecision, { kind: 'forbidden' }>, via: string, trace: RequestTrace): void {
+  private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: { readonly who: string; readonly reason: string; readonly access?: AccessDetail }, via: string, trace: RequestTrace): void {
     trace.user = decision.who;
     trace.reason = decision.reason;
     this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via, access: decision.access });
@@ -157,7 +158,10 @@ export class ProxyHandler {
       return;
     }
     if (decision.kind === 'unauthorized') return this.reject(req, res, new EdgeError('UNAUTHORIZED', decision.message), trace);
-    if (decision.kind === 'refused') return this.reject(req, res, decision.error, trace);
+    if (decision.kind === 'refused') {
+      if (decision.denial) this.recordDenial(req, socket, decision.denial, 'http', trace);
+      return this.reject(req, res, decision.error, trace);
+    }
     this.recordDenial(req, socket, decision, 'http', trace);
     const denied = new EdgeError('POLICY_DENIED', decision.reason);
     if (wantsJson(req)) return this.reject(req, res, denied, trace);
@@ -171,7 +175,7 @@ export class ProxyHandler {
       switchHref: `${this.auth.edgeUrl}/auth/login?switch=1&rd=${encodeURIComponent(`${origin}/`)}`,
       footer: host,
     });
-    res.writeHead(403, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'postern-error': 'POLICY_DENIED' });
+    res.writeHead(403, { ...EDGE_PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'postern-error': 'POLICY_DENIED' });
     res.end(body);
   }
 
@@ -199,7 +203,7 @@ export class ProxyHandler {
       );
     }
     const headers = upstreamRequestHeaders(req, {
-      reservedNames: reservedHeaderNames(socket),
+      reservedNames: reservedHeaderNames(socket, this.config.foreignIdentityHeaders),
       identity,
       stripAuthorization: decision.consumedAuthorization,
       clientIp: clientAddress(req),

@@ -1,5 +1,7 @@
-import type { IncomingMessage } from 'node:http';
-import { setsReservedCookie, stripReservedCookies } from '../auth/cookies.js';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { RESERVED_COOKIE_NAMES, setsReservedCookie, stripReservedCookies } from '../auth/cookies.js';
+import { carriesPosternToken } from '../auth/postern-token.js';
+import type { HeaderNameMatcher } from './foreign-identity.js';
 import { REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { HSTS_HEADER } from '../net/hsts.js';
 
@@ -59,13 +61,11 @@ function connectionListed(value: string | string[] | undefined): Set<string> {
   return listed;
 }
 
-/** Identity headers the app receives unless the socket names others (Grafana auth.proxy defaults). */
-export const DEFAULT_IDENTITY_HEADERS = { email: 'X-Auth-Email', user: 'X-Auth-User' } as const;
 export const ASSERTION_HEADER = 'X-Postern-Assertion';
 
 export interface ForwardContext {
-  /** Canonical names the edge owns on this socket (identity headers): client-sent ones are dropped. */
-  readonly reservedNames: ReadonlySet<string>;
+  /** Canonical names the edge owns on this socket (identity headers, other proxies' ones): client-sent ones are dropped. */
+  readonly reservedNames: HeaderNameMatcher;
   /** Identity headers to add, as [name, value, ...]. */
   readonly identity: readonly string[];
   /** The client's Authorization carried our token: it was consumed and must not reach the app. */
@@ -93,8 +93,9 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
     const canonical = canonicalName(name);
     if (HOP_BY_HOP.has(canonical) || EDGE_OWNED.has(canonical) || listed.has(canonical)) continue;
     if (EDGE_OWNED_PREFIXES.some((p) => canonical.startsWith(p)) || ctx.reservedNames.has(canonical)) continue;
-    if (canonical === 'authorization' && ctx.stripAuthorization) continue;
     let value = raw[i + 1]!;
+    // Consumed, or a Postern token in any other spelling (`Token pst_…`, a second Authorization): never the app's.
+    if (canonical === 'authorization' && (ctx.stripAuthorization || carriesPosternToken(value))) continue;
     if (canonical === 'cookie') {
       // The edge's own cookies never reach the app.
       const kept = stripReservedCookies(value);
@@ -115,8 +116,32 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
 }
 
 /**
+ * Response headers an app may not send, whatever it is: they act on the whole parent domain or on
+ * the edge itself. `Clear-Site-Data` would sign the visitor out of the edge (it clears the socket
+ * host's cookies, and a sibling can provoke it), `Postern-Error` would pass the app's answer off as
+ * the edge's, `Set-Cookie2` is a second way to set cookies.
+ */
+const APP_FORBIDDEN: ReadonlySet<string> = new Set(['clear-site-data', 'postern-error', 'set-cookie2']);
+
+/** A header value naming one of the edge's cookies (`postern_session`, `__Host-postern_login`...). */
+const NAMES_EDGE_COOKIE = new RegExp([...RESERVED_COOKIE_NAMES].filter((n) => !n.startsWith('__host-')).join('|'), 'i');
+
+/**
+ * An app's Set-Cookie line made host-only: every `Domain` attribute removed, so the cookie stays
+ * on the socket's own host. With `Domain=<edge domain>` a sibling could set cookies for every socket
+ * and the edge (a cookie bomb answering 431 everywhere, or a planted cookie shadowing a session).
+ */
+export function hostOnlyCookie(line: string): string {
+  const [pair, ...attributes] = line.split(';');
+  const kept = attributes.filter((attribute) => attribute.split('=', 1)[0]!.trim().toLowerCase() !== 'domain');
+  return [pair, ...kept].join(';');
+}
+
+/**
  * Response headers for the browser: hop-by-hop ones removed (Node frames the body itself), the
- * app's X-Request-Id (the client gets the edge's id) and the app's HSTS (the edge owns TLS) dropped.
+ * app's X-Request-Id (the client gets the edge's id) and the app's HSTS (the edge owns TLS)
+ * dropped; Set-Cookie made host-only and never for a reserved name; APP_FORBIDDEN headers and any
+ * other header naming an edge cookie dropped.
  */
 export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = false): HeaderMap {
   const listed = keepUpgrade ? new Set<string>() : connectionListed(headers.connection);
@@ -129,16 +154,26 @@ export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = fals
     }
     if (HOP_BY_HOP.has(name) || listed.has(name) || name === REQUEST_ID_HEADER) continue;
     // Transport security is the edge's: it owns TLS for this host (see net/hsts.ts).
-    if (name === HSTS_HEADER) continue;
+    if (name === HSTS_HEADER || APP_FORBIDDEN.has(name)) continue;
     if (name === 'set-cookie') {
-      // An app may not set (or overwrite) the edge's session cookies on its host.
-      const kept = (Array.isArray(value) ? value : [value]).filter((line) => !setsReservedCookie(line));
+      // An app may not set (or overwrite) the edge's session cookies on its host, nor any cookie beyond it.
+      const kept = (Array.isArray(value) ? value : [value]).filter((line) => !setsReservedCookie(line)).map(hostOnlyCookie);
       if (kept.length > 0) out[name] = kept;
       continue;
     }
+    if ((Array.isArray(value) ? value : [value]).some((v) => NAMES_EDGE_COOKIE.test(v))) continue;
     out[name] = value;
   }
   return out;
+}
+
+/**
+ * The app's reason phrase when it is printable ASCII, else the standard one for the status. undici
+ * reads the phrase as UTF-8 and Node refuses to write anything beyond Latin-1 or with control
+ * characters: an app answering `200 Très ✓ bien` would otherwise leave the client without an answer.
+ */
+export function reasonPhrase(statusCode: number, message: string | undefined): string {
+  return message !== undefined && /^[\x20-\x7e]*$/.test(message) ? message : (STATUS_CODES[statusCode] ?? '');
 }
 
 /** Serialises a response head for a raw socket (upgrade answers); values come from a strict parser. */

@@ -5,7 +5,7 @@ import { closeAfterAnswer } from '../limits/linger.js';
 import type { RequestBodyGuard } from '../limits/request-body.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import { UpstreamExchange, type ExchangeInput } from './exchange.js';
-import { downstreamResponseHeaders, type HeaderMap } from './headers.js';
+import { downstreamResponseHeaders, reasonPhrase, type HeaderMap } from './headers.js';
 
 /**
  * Answers `Expect: 100-continue` once the edge will take the body (see server.ts: Node no longer
@@ -65,7 +65,7 @@ export class HttpExchange extends UpstreamExchange {
 
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: HeaderMap, statusMessage?: string): void {
     if (statusCode < 200) return; // 1xx: Node answers 100-continue itself; the rest is informational
-    this.res.writeHead(statusCode, statusMessage ?? '', downstreamResponseHeaders(headers));
+    this.res.writeHead(statusCode, reasonPhrase(statusCode, statusMessage), downstreamResponseHeaders(headers));
     // Streaming responses (SSE, chunked) must reach the browser now, not with the first body chunk.
     if (headers['content-length'] === undefined) this.res.flushHeaders();
   }

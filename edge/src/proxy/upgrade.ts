@@ -5,7 +5,7 @@ import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import { UpstreamExchange, type ExchangeInput } from './exchange.js';
-import { downstreamResponseHeaders, serializeResponseHead, type HeaderMap } from './headers.js';
+import { downstreamResponseHeaders, reasonPhrase, serializeResponseHead, type HeaderMap } from './headers.js';
 
 /**
  * An Upgrade request (WebSocket). On 101 the client socket and the app's stream are piped
@@ -83,7 +83,7 @@ export class UpgradeExchange extends UpstreamExchange {
     this.status = statusCode;
     this.input.trace.status = statusCode;
     const relayed = { ...downstreamResponseHeaders(headers), [REQUEST_ID_HEADER]: requestIdOf(this.input.req), connection: 'close' };
-    this.client.write(serializeResponseHead(statusCode, statusMessage ?? '', relayed));
+    this.client.write(serializeResponseHead(statusCode, reasonPhrase(statusCode, statusMessage), relayed));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -18,6 +18,8 @@ export type AuditType =
   | 'token.revoke'
   | 'device.approve'
   | 'device.deny'
+  | 'handoff.consent'
+  | 'handoff.revoke'
   | 'stream.open'
   | 'stream.close';
 

@@ -131,7 +131,21 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX api_tokens_account ON api_tokens(account_id);`,
   // NULL: the edge's --max-body-bytes applies.
   `ALTER TABLE sockets ADD COLUMN max_body_bytes INTEGER CHECK (max_body_bytes IS NULL OR max_body_bytes > 0);`,
-  // A socket's rules become one JSON datum, `policy` (version 1, see @postern/shared/policy), with a
+  // Issue 10: cross-origin opt-out, hand-off consents, and indexes the pruning job deletes by.
+  `ALTER TABLE sockets ADD COLUMN allow_cross_origin_requests INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE handoff_consents (
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     socket_id TEXT NOT NULL REFERENCES sockets(id) ON DELETE CASCADE,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (user_id, socket_id)
+   );
+   CREATE INDEX sessions_expires ON sessions(expires_at);
+   CREATE INDEX sessions_last_seen ON sessions(last_seen_at);
+   CREATE INDEX sessions_revoked ON sessions(revoked_at) WHERE revoked_at IS NOT NULL;
+   CREATE INDEX login_transactions_expires ON login_transactions(expires_at);
+   CREATE INDEX handoff_codes_expires ON handoff_codes(expires_at);
+   CREATE INDEX device_authorizations_expires ON device_authorizations(expires_at);`,
+  // Issue 14: a socket's rules become one JSON datum, `policy` (version 1, see @postern/shared/policy), with a
   // revision the edge compiles it by. Sign-in with lists becomes the default `allow` with the same
   // lists (normalised already by the API that wrote them; an empty list is left out, as the
   // normaliser does); no sign-in becomes the default `public`. Mirrored in postgres-migrations.ts.

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { AccountStore } from './accounts.js';
 import { AuditStore } from './audit.js';
+import { ConsentStore } from './consents.js';
 import { DeviceStore } from './devices.js';
 import { openDatabase, type Db } from './db.js';
 import { SocketStore } from './sockets.js';
@@ -25,6 +26,7 @@ export class Store {
   readonly tunnels: TunnelStore;
   readonly audit: AuditStore;
   readonly devices: DeviceStore;
+  readonly consents: ConsentStore;
   private readonly probe: Database.Statement;
 
   constructor(readonly db: Db) {
@@ -39,6 +41,7 @@ export class Store {
     this.tunnels = new TunnelStore(db);
     this.audit = new AuditStore(db);
     this.devices = new DeviceStore(db);
+    this.consents = new ConsentStore(db);
     this.probe = db.prepare('SELECT 1');
   }
 

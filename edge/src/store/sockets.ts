@@ -26,6 +26,11 @@ export interface SocketRecord {
   readonly identityHeaders: IdentityHeaderNames;
   /** Largest request body the app accepts; null means the edge's default. */
   readonly maxBodyBytes: number | null;
+  /**
+   * Cookie-authenticated POST/PUT/PATCH/DELETE from other origins reach the app (off by default:
+   * the edge refuses them as cross-socket request forgery; see auth/origin-check.ts).
+   */
+  readonly allowCrossOriginRequests: boolean;
   /** Created by a quick `connect`, removed when it exits. */
   readonly ephemeral: boolean;
   readonly createdAt: number;
@@ -41,6 +46,7 @@ interface SocketRow {
   policy_revision: number;
   identity_headers: string;
   max_body_bytes: number | null;
+  allow_cross_origin_requests: number;
   ephemeral: number;
   created_at: number;
 }
@@ -56,6 +62,7 @@ const toSocket = (row: SocketRow): SocketRecord => ({
   policyRevision: row.policy_revision,
   identityHeaders: JSON.parse(row.identity_headers) as IdentityHeaderNames,
   maxBodyBytes: row.max_body_bytes,
+  allowCrossOriginRequests: row.allow_cross_origin_requests === 1,
   ephemeral: row.ephemeral === 1,
   createdAt: row.created_at,
 });
@@ -68,11 +75,12 @@ const SOCKET_DEFAULTS = {
   policy: PUBLIC_POLICY,
   identityHeaders: {},
   maxBodyBytes: null,
+  allowCrossOriginRequests: false,
   ephemeral: false,
 } as const satisfies Omit<SocketRecord, 'id' | 'hostname' | 'createdAt' | 'accountId' | 'name' | 'policyRevision'>;
 
 /** What `socket update` may change. The hostname is fixed at creation: links and DNS keep working. */
-export type SocketPatch = Partial<Pick<SocketRecord, 'name' | 'policy' | 'identityHeaders' | 'maxBodyBytes'>>;
+export type SocketPatch = Partial<Pick<SocketRecord, 'name' | 'policy' | 'identityHeaders' | 'maxBodyBytes' | 'allowCrossOriginRequests'>>;
 
 /** The account already has a permanent socket with this hostname. */
 export class LabelTakenError extends Error {
@@ -92,6 +100,7 @@ const toRow = (record: SocketRecord): SocketRow => ({
   policy_revision: record.policyRevision,
   identity_headers: JSON.stringify(record.identityHeaders),
   max_body_bytes: record.maxBodyBytes,
+  allow_cross_origin_requests: record.allowCrossOriginRequests ? 1 : 0,
   ephemeral: record.ephemeral ? 1 : 0,
   created_at: record.createdAt,
 });
@@ -109,9 +118,9 @@ export class SocketStore {
   constructor(db: Db) {
     this.insert = db.prepare(
       `INSERT INTO sockets (id, account_id, name, hostname, protocol, policy, policy_revision, identity_headers,
-         max_body_bytes, ephemeral, created_at)
+         max_body_bytes, allow_cross_origin_requests, ephemeral, created_at)
        VALUES (@id, @account_id, @name, @hostname, @protocol, @policy, @policy_revision, @identity_headers,
-         @max_body_bytes, @ephemeral, @created_at)`,
+         @max_body_bytes, @allow_cross_origin_requests, @ephemeral, @created_at)`,
     );
     this.byId = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE id = ?');
     this.byHostname = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE hostname = ?');
@@ -121,7 +130,7 @@ export class SocketStore {
     this.deleteById = db.prepare<[string]>('DELETE FROM sockets WHERE id = ?');
     this.updateStmt = db.prepare(
       `UPDATE sockets SET name = @name, policy = @policy, policy_revision = @policy_revision, identity_headers = @identity_headers,
-         max_body_bytes = @max_body_bytes
+         max_body_bytes = @max_body_bytes, allow_cross_origin_requests = @allow_cross_origin_requests
        WHERE id = @id`,
     );
   }

@@ -124,6 +124,17 @@ export class CompiledPolicy {
   }
 
   /**
+   * Whether some rule, or the default, could let this person in as themselves (whatever the path,
+   * method, address or time): an app that might learn who they are. Public rules tell it nothing.
+   */
+  mayAdmit(identity: Identity): boolean {
+    if (this.rules.some((rule) => rule.action === 'allow' && rule.people !== null && rule.people(identity) !== null)) return true;
+    if (this.fallback.action !== 'allow') return false;
+    if (identity.email !== null && identity.email === this.ownerEmail) return true;
+    return this.fallbackPeople !== null && this.fallbackPeople(identity) !== null;
+  }
+
+  /**
    * The decision for a known person, from where the anonymous one (`decide(null, …)`) stopped: the
    * rule that asked for a sign-in, or the one that denied everyone (decided again to name them).
    */

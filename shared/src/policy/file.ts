@@ -22,6 +22,8 @@ export interface SocketSpec {
   readonly identityHeaders?: { readonly email?: string; readonly user?: string };
   /** Undefined: not set by the file (the edge's default); null: explicitly the edge's default. */
   readonly maxBodyBytes?: number | null;
+  /** Signed-in POST/PUT/PATCH/DELETE from other origins reach the app (undefined: no, the default). */
+  readonly allowCrossOriginRequests?: boolean;
 }
 
 /** A socket entry as written (snake_case, the default in shorthand where it fits). */
@@ -120,6 +122,7 @@ function normaliseEntry(entry: SocketEntry): SocketSpec {
     policy,
     ...(entry.identity_headers !== undefined ? { identityHeaders: entry.identity_headers as SocketSpec['identityHeaders'] } : {}),
     ...(entry.max_body_bytes !== undefined ? { maxBodyBytes: entry.max_body_bytes as number | null } : {}),
+    ...(entry.allow_cross_origin_requests !== undefined ? { allowCrossOriginRequests: entry.allow_cross_origin_requests as boolean } : {}),
   };
 }
 
@@ -229,6 +232,7 @@ export function entryOf(spec: SocketSpec): SocketEntry {
     ...policyEntryFields(spec.policy),
     ...(spec.identityHeaders && Object.keys(spec.identityHeaders).length > 0 ? { identity_headers: spec.identityHeaders } : {}),
     ...(spec.maxBodyBytes !== undefined && spec.maxBodyBytes !== null ? { max_body_bytes: spec.maxBodyBytes } : {}),
+    ...(spec.allowCrossOriginRequests ? { allow_cross_origin_requests: true } : {}),
   };
 }
 

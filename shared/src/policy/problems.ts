@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 
 export type KeyPath = readonly (string | number)[];
 
@@ -45,9 +44,7 @@ const validators = new Map<object, ValidateFunction>();
 function validator(schema: object): ValidateFunction {
   let validate = validators.get(schema);
   if (!validate) {
-    // Loaded on first use: commands that never validate a policy do not pay for it.
-    const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
-    ajv ??= new AjvClass({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+    ajv ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
     validate = ajv.compile(schema);
     validators.set(schema, validate);
   }

@@ -57,6 +57,7 @@ const socketEntrySchema: JsonSchema = {
     default: defaultSchema,
     identity_headers: { type: 'object', additionalProperties: false, properties: { email: headerName, user: headerName } },
     max_body_bytes: { type: ['integer', 'null'], minimum: 1, description: "largest request body; null: the edge's default" },
+    allow_cross_origin_requests: { type: 'boolean', description: 'let signed-in POST/PUT/PATCH/DELETE from pages of other origins reach the app (default false)' },
   },
 };
 

@@ -169,7 +169,18 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      holder TEXT NOT NULL,
      expires_at BIGINT NOT NULL
    );`,
-  // A socket's rules become one JSON datum (store/db.ts migration 5, the same mapping).
+  // Issue 10 (SQLite migration 5): cross-origin opt-out per socket, hand-off consents, pruning indexes.
+  `ALTER TABLE sockets ADD COLUMN allow_cross_origin_requests INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE handoff_consents (
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     socket_id TEXT NOT NULL REFERENCES sockets(id) ON DELETE CASCADE,
+     created_at BIGINT NOT NULL,
+     PRIMARY KEY (user_id, socket_id)
+   );
+   CREATE INDEX sessions_last_seen ON sessions(last_seen_at);
+   CREATE INDEX sessions_revoked ON sessions(revoked_at) WHERE revoked_at IS NOT NULL;
+   CREATE INDEX device_authorizations_expires ON device_authorizations(expires_at);`,
+  // Issue 14 (SQLite migration 6): a socket's rules become one JSON datum, with the same mapping.
   `ALTER TABLE sockets ADD COLUMN policy TEXT NOT NULL DEFAULT '{"version":1,"rules":[],"default":{"action":"public"}}';
    ALTER TABLE sockets ADD COLUMN policy_revision INTEGER NOT NULL DEFAULT 1;
    UPDATE sockets SET policy = json_build_object('version', 1, 'rules', '[]'::json, 'default', CASE WHEN cloudauth = 1
