@@ -140,13 +140,15 @@ async function signIn(p: RedirectProvider, idp: Idp, edit?: (authUrl: URL) => vo
   return { state, url, secrets, callbackUrl };
 }
 
-function complete(p: RedirectProvider, idp: Idp, flow: Flow, overrides: { callbackUrl?: URL; state?: string; secrets?: TransactionSecrets } = {}) {
-  return p.complete({
+/** The identity a completed sign-in gives (sign-in's grant and notices are tested where they matter). */
+async function complete(p: RedirectProvider, idp: Idp, flow: Flow, overrides: { callbackUrl?: URL; state?: string; secrets?: TransactionSecrets } = {}) {
+  const signIn = await p.complete({
     callbackUrl: overrides.callbackUrl ?? flow.callbackUrl,
     state: overrides.state ?? flow.state,
     redirectUri: idp.redirectUri,
     secrets: overrides.secrets ?? flow.secrets,
   });
+  return signIn.identity;
 }
 
 /** Rewrites the token endpoint's answers seen by openid-client (which uses the global fetch). */
@@ -212,7 +214,7 @@ describe('OIDC provider against a real oidc-provider', () => {
     assert.equal(q.get('response_type'), 'code');
     assert.equal(q.get('client_id'), CLIENT_ID);
     assert.equal(q.get('redirect_uri'), idp.redirectUri);
-    assert.equal(q.get('scope'), 'openid email profile');
+    assert.equal(q.get('scope'), 'openid email profile offline_access', 'offline_access because the IdP advertises it (a refresh token)');
     assert.equal(q.get('state'), 'st-1');
     assert.equal(q.get('code_challenge_method'), 'S256');
     assert.match(q.get('code_challenge') ?? '', /^[A-Za-z0-9_-]{43}$/);

@@ -18,7 +18,10 @@ export type AuditType =
   | 'device.approve'
   | 'device.deny'
   | 'stream.open'
-  | 'stream.close';
+  | 'stream.close'
+  | 'signin.notice'
+  | 'session.changed'
+  | 'session.ended';
 
 export interface AuditEvent {
   readonly id: number;
