@@ -256,6 +256,8 @@ export async function startEdgeWithIdp(options: {
   readonly shape?: Omit<TestIdpOptions, 'clients' | 'accounts'>;
   /** Register the edge's back-channel logout URI and post-logout redirect URI at the IdP. */
   readonly logoutUris?: boolean;
+  /** `google`: the IdP stands for Google (--google-issuer and the --google-* flags) instead of --oidc-issuer. */
+  readonly preset?: 'google';
 }): Promise<{ edge: EdgeProcess; idp: TestIdp }> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -278,10 +280,9 @@ export async function startEdgeWithIdp(options: {
         db: options.db,
         port,
         extraArgs: [
-          '--oidc-issuer', idp.issuer,
-          '--oidc-client-id', IDP_CLIENT_ID,
-          '--oidc-client-secret-file', secretFile,
-          '--oidc-name', options.name ?? 'Corp SSO',
+          ...(options.preset === 'google'
+            ? ['--google-issuer', idp.issuer, '--google-client-id', IDP_CLIENT_ID, '--google-client-secret-file', secretFile]
+            : ['--oidc-issuer', idp.issuer, '--oidc-client-id', IDP_CLIENT_ID, '--oidc-client-secret-file', secretFile, '--oidc-name', options.name ?? 'Corp SSO']),
           ...(options.extraArgs ?? []),
         ],
       });

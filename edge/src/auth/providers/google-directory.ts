@@ -82,18 +82,25 @@ export class GoogleDirectory implements GroupsSource {
   }
 
   private async fetchGroups(email: string): Promise<string[]> {
-    const token = await this.accessToken();
     const groups = new Set<string>();
     let pageToken: string | undefined;
+    let renewed = false;
     for (let page = 0; page < MAX_PAGES; page++) {
       const url = new URL(`${this.apiUrl}/admin/directory/v1/groups`);
       url.searchParams.set('userKey', email);
       url.searchParams.set('maxResults', String(PAGE_SIZE));
       if (pageToken) url.searchParams.set('pageToken', pageToken);
+      const token = await this.accessToken();
       const answer = await this.call(url.href, { method: 'GET', headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }, 'groups');
       // A person the directory does not know (a consumer account, a deleted user) is in no group.
       if (answer.status === 404) return [];
-      if (answer.status === 401) this.token = undefined;
+      // A token revoked before its time (delegation removed, key rotated): one fresh grant says why.
+      if (answer.status === 401 && !renewed) {
+        this.token = undefined;
+        renewed = true;
+        page--;
+        continue;
+      }
       if (answer.status !== 200 || !isObject(answer.body)) throw new DirectoryError(`the Workspace directory answered HTTP ${answer.status} to groups.list${apiReason(answer.body)}`);
       const list = answer.body.groups;
       if (list !== undefined && !Array.isArray(list)) throw new DirectoryError('the Workspace directory sent an unexpected groups.list answer');
