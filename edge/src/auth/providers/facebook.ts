@@ -40,10 +40,10 @@ export function createFacebookProvider(options: FacebookProviderOptions): Redire
   const graphUrl = `${secureBaseUrl(options.graphUrl ?? 'https://graph.facebook.com', '--facebook-graph-url')}/${FACEBOOK_GRAPH_VERSION}`;
   const timeoutMs = options.timeoutMs ?? 10_000;
 
-  async function graph(init: JsonRequest & { readonly url: string }, what: string): Promise<Record<string, unknown>> {
+  async function graph({ url, ...init }: JsonRequest & { readonly url: string }, what: string): Promise<Record<string, unknown>> {
     let answer: JsonAnswer;
     try {
-      answer = await requestJson(init.url, init, { ...(options.fetch ? { fetch: options.fetch } : {}), timeoutMs });
+      answer = await requestJson(url, init, { ...(options.fetch ? { fetch: options.fetch } : {}), timeoutMs });
     } catch {
       throw new ProviderError(`Sign-in failed: Facebook did not answer (${what})`);
     }
