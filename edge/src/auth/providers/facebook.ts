@@ -6,8 +6,9 @@
  * has no refresh tokens: re-validation asks `/me` again with the (long-lived) token, so a person
  * who removes the app, or whom Facebook signs out, loses the session.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { fetch as undiciFetch } from 'undici';
+import { bearerTokenOf, codeFromCallback, pkcePair, revalidateByToken } from './oauth-app.js';
 import { isObject, requestJson, safeCode, type JsonAnswer, type JsonRequest } from './http-json.js';
 import { secureBaseUrl } from './oidc.js';
 import { verifiedEmailOrNull } from './oidc-claims.js';
@@ -81,7 +82,7 @@ export function createFacebookProvider(options: FacebookProviderOptions): Redire
 
     async authorizationUrl({ state, redirectUri }) {
       if (!state) throw new ProviderError('missing sign-in state');
-      const codeVerifier = randomBytes(32).toString('base64url');
+      const { codeVerifier, codeChallenge } = pkcePair();
       const url = new URL(`${webUrl}/${FACEBOOK_GRAPH_VERSION}/dialog/oauth`);
       url.search = new URLSearchParams({
         client_id: clientId,
@@ -89,7 +90,7 @@ export function createFacebookProvider(options: FacebookProviderOptions): Redire
         response_type: 'code',
         scope: SCOPES,
         state,
-        code_challenge: createHash('sha256').update(codeVerifier).digest('base64url'),
+        code_challenge: codeChallenge,
         code_challenge_method: 'S256',
       }).toString();
       return { url, secrets: { codeVerifier } };
@@ -98,15 +99,7 @@ export function createFacebookProvider(options: FacebookProviderOptions): Redire
     async complete({ callbackUrl, state, redirectUri, secrets }) {
       const { codeVerifier } = secrets;
       if (!state || !codeVerifier) throw new ProviderError('Sign-in failed: the sign-in transaction is incomplete');
-      const params = callbackUrl.searchParams;
-      for (const name of ['state', 'code', 'error']) {
-        if (params.getAll(name).length > 1) throw new ProviderError(`Sign-in failed: repeated "${name}" in the callback`);
-      }
-      if (params.get('state') !== state) throw new ProviderError('Sign-in failed: the sign-in state does not match');
-      const error = params.get('error');
-      if (error !== null) throw new ProviderError(`Sign-in failed: Facebook answered ${safeCode(error)}`);
-      const code = params.get('code');
-      if (!code) throw new ProviderError('Sign-in failed: Facebook sent no code');
+      const code = codeFromCallback(callbackUrl, state, 'Facebook');
 
       const tokenBody = await graph({
         url: `${graphUrl}/oauth/access_token`,
@@ -114,18 +107,11 @@ export function createFacebookProvider(options: FacebookProviderOptions): Redire
         headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ client_id: clientId, client_secret: clientSecret, redirect_uri: redirectUri, code, code_verifier: codeVerifier }).toString(),
       }, 'token');
-      const token = tokenBody.access_token;
-      if (typeof token !== 'string' || !token || typeof tokenBody.token_type !== 'string' || tokenBody.token_type.toLowerCase() !== 'bearer') {
-        throw new ProviderError('Sign-in failed: Facebook sent no usable access token');
-      }
+      const token = bearerTokenOf(tokenBody);
+      if (!token) throw new ProviderError('Sign-in failed: Facebook sent no usable access token');
       return { identity: await identityFor(token), grant: { accessToken: token }, notices: [] };
     },
 
-    async revalidate(grant, previous) {
-      if (!grant.accessToken) throw new Error('no Facebook token to re-validate with');
-      const identity = await identityFor(grant.accessToken);
-      if (identity.subject !== previous.subject) throw new GrantEndedError('Facebook answered for another user');
-      return { identity, grant, notices: [] };
-    },
+    revalidate: revalidateByToken('Facebook', identityFor),
   };
 }

@@ -5,8 +5,8 @@
  * OAuth app tokens do not expire: re-validation asks the API again with the same token, so a revoked
  * authorization ends the session and a change of orgs or teams applies.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import type { fetch as undiciFetch } from 'undici';
+import { bearerTokenOf, codeFromCallback, pkcePair, revalidateByToken } from './oauth-app.js';
 import { isObject, requestJson, safeCode, type JsonAnswer, type JsonRequest } from './http-json.js';
 import { secureBaseUrl } from './oidc.js';
 import { verifiedEmailOrNull } from './oidc-claims.js';
@@ -113,14 +113,14 @@ export function createGithubProvider(options: GithubProviderOptions): RedirectPr
 
     async authorizationUrl({ state, redirectUri }) {
       if (!state) throw new ProviderError('missing sign-in state');
-      const codeVerifier = randomBytes(32).toString('base64url');
+      const { codeVerifier, codeChallenge } = pkcePair();
       const url = new URL(`${webUrl}/login/oauth/authorize`);
       url.search = new URLSearchParams({
         client_id: clientId,
         redirect_uri: redirectUri,
         scope: GITHUB_SCOPES,
         state,
-        code_challenge: s256(codeVerifier),
+        code_challenge: codeChallenge,
         code_challenge_method: 'S256',
         allow_signup: 'false',
       }).toString();
@@ -130,18 +130,11 @@ export function createGithubProvider(options: GithubProviderOptions): RedirectPr
     async complete({ callbackUrl, state, redirectUri, secrets }) {
       const { codeVerifier } = secrets;
       if (!state || !codeVerifier) throw new ProviderError('Sign-in failed: the sign-in transaction is incomplete');
-      const params = callbackUrl.searchParams;
-      for (const name of ['state', 'code', 'error', 'iss']) {
-        if (params.getAll(name).length > 1) throw new ProviderError(`Sign-in failed: repeated "${name}" in the callback`);
-      }
-      if (params.get('state') !== state) throw new ProviderError('Sign-in failed: the sign-in state does not match');
       // GitHub does not send RFC 9207 `iss`; if something does, it must be GitHub.
-      const iss = params.get('iss');
-      if (iss !== null && iss.replace(/\/+$/, '') !== webUrl) throw new ProviderError('Sign-in failed: the answer came from another issuer');
-      const error = params.get('error');
-      if (error !== null) throw new ProviderError(`Sign-in failed: GitHub answered ${safeCode(error)}`);
-      const code = params.get('code');
-      if (!code) throw new ProviderError('Sign-in failed: GitHub sent no code');
+      const code = codeFromCallback(callbackUrl, state, 'GitHub', (params) => {
+        const iss = params.get('iss');
+        if (iss !== null && iss.replace(/\/+$/, '') !== webUrl) throw new ProviderError('Sign-in failed: the answer came from another issuer');
+      });
 
       const tokenBody = await request(`${webUrl}/login/oauth/access_token`, {
         method: 'POST',
@@ -161,27 +154,17 @@ export function createGithubProvider(options: GithubProviderOptions): RedirectPr
       if (!isObject(tokenBody)) throw new ProviderError('Sign-in failed: GitHub sent an unexpected token answer');
       // GitHub reports token errors with HTTP 200 and an `error` member.
       if (tokenBody.error !== undefined) throw new ProviderError(`Sign-in failed: GitHub refused the code (${safeCode(tokenBody.error)})`);
-      const token = tokenBody.access_token;
-      if (typeof token !== 'string' || !token || typeof tokenBody.token_type !== 'string' || tokenBody.token_type.toLowerCase() !== 'bearer') {
-        throw new ProviderError('Sign-in failed: GitHub sent no usable access token');
-      }
+      const token = bearerTokenOf(tokenBody);
+      if (!token) throw new ProviderError('Sign-in failed: GitHub sent no usable access token');
 
       return { identity: await identityFor(token), grant: { accessToken: token }, notices: [] };
     },
 
-    async revalidate(grant, previous) {
-      if (!grant.accessToken) throw new Error('no GitHub token to re-validate with');
-      const identity = await identityFor(grant.accessToken);
-      if (identity.subject !== previous.subject) throw new GrantEndedError('GitHub answered for another user');
-      return { identity, grant, notices: [] };
-    },
+    revalidate: revalidateByToken('GitHub', identityFor),
   };
 }
 
 
-function s256(verifier: string): string {
-  return createHash('sha256').update(verifier).digest('base64url');
-}
 
 function unique(values: readonly (string | null)[]): string[] {
   return [...new Set(values.filter((v): v is string => v !== null && v.length > 0))];
