@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { TcpCloseCode } from '@postern/shared';
 import Database from 'better-sqlite3';
 import { generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWTPayload } from 'jose';
 import type WebSocket from 'ws';
@@ -138,7 +139,8 @@ describe('sessions follow the IdP: re-validation, back-channel logout, RP-initia
     const [wsClosed, tcpClosed] = await Promise.all([closeOf(ws, 20_000), closeOf(tcp, 20_000)]);
     const elapsed = Date.now() - disabledAt;
     assert.ok(elapsed <= WITHIN_ONE_PERIOD_MS, `closed ${elapsed} ms after the IdP disabled the user (period ${PERIOD_MS} ms)`);
-    assert.ok(wsClosed.code > 0 && tcpClosed.code > 0);
+    assert.ok(wsClosed.code > 0);
+    assert.equal(tcpClosed.code, TcpCloseCode.ACCESS_ENDED, tcpClosed.reason);
     assert.equal(await statusWith(cookie), 401, 'the session cookie no longer works');
     const refused = await api(edge, token, 'GET', '/whoami');
     assert.equal(refused.status, 401, 'the postern login token was revoked');

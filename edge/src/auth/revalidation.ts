@@ -40,7 +40,9 @@ export class SessionRevalidator {
 
   constructor(private readonly deps: RevalidationDeps) {
     const tickMs = Math.min(Math.max(Math.floor(deps.periodMs / 4), 250), 30_000);
-    this.timer = setInterval(() => void this.runDue(), tickMs);
+    this.timer = setInterval(() => {
+      this.runDue().catch((err: unknown) => deps.log.error({ err }, 'session re-validation pass failed'));
+    }, tickMs);
     this.timer.unref();
   }
 
