@@ -92,15 +92,10 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     auditSignIn(request, 'signin', who, provider, target);
     const { handle, record } = auth.sessions.createLogin(user.id);
     // The login follows its IdP session from now on (re-validation, back-channel logout).
-    if (signIn) {
-      await auth.idp.attach(record, provider, signIn);
-      for (const notice of signIn.notices) {
-        if (notice.code === 'no_refresh_token') request.log.debug({ provider, user: who }, notice.message);
-        else {
-          request.log.warn({ provider, user: who, notice: notice.code }, notice.message);
-          auditSignIn(request, 'signin.notice', who, provider, target, notice.message);
-        }
-      }
+    if (signIn) await auth.idp.attach(record, provider, signIn);
+    for (const notice of signIn?.notices ?? []) {
+      request.log.warn({ provider, user: who, notice: notice.code }, notice.message);
+      auditSignIn(request, 'signin.notice', who, provider, target, notice.message);
     }
     reply.header('set-cookie', [
       setCookie(auth.cookies.login, handle, { secure: auth.secure, maxAgeSeconds: Math.floor(config.auth.sessionTtlMs / 1000) }),

@@ -295,11 +295,7 @@ export async function createOidcProvider(options: OidcProviderOptions): Promise<
       const claims = tokens.claims();
       if (!claims) throw new ProviderError('Sign-in failed: the identity provider sent no ID token');
       const { identity, notices } = await identityFrom(claims, tokens.access_token, true);
-      const grant = grantOf(tokens, claims);
-      if (!grant.refreshToken) {
-        notices.push({ code: 'no_refresh_token', message: `${name} issued no refresh token: this session is not re-validated (back-channel logout still ends it)` });
-      }
-      return { identity, grant, notices };
+      return { identity, grant: grantOf(tokens, claims), notices };
     },
 
     async revalidate(grant, previous) {

@@ -41,7 +41,7 @@ export interface ProviderGrant {
 
 /** Something about a sign-in an operator must hear of (logged once and audited). */
 export interface SignInNotice {
-  readonly code: 'groups_overage' | 'no_refresh_token';
+  readonly code: 'groups_overage';
   readonly message: string;
 }
 
