@@ -92,6 +92,7 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       await drain(edge, graceMs);
       for (const conn of edge.registry.all()) conn.session.destroy(CloseCode.GOING_AWAY, 'edge shutting down');
       edge.server.closeAllConnections();
+      await edge.revalidator.stop();
       await edge.app.close();
       auth.live.stop();
       edge.audit.stop();

@@ -7,11 +7,15 @@ import { apiRoutes } from './api/index.js';
 import { validationMessage } from './api/validation-message.js';
 import { AuditLog } from './audit/audit-log.js';
 import { BadTokenGuard } from './auth/bad-token-guard.js';
+import { BackchannelLogout } from './auth/backchannel-logout.js';
 import type { AuthContext } from './auth/context.js';
 import { HandoffConsent } from './auth/handoff-consent.js';
 import { TunnelCredentialSweep } from './auth/tunnel-credentials.js';
 import { DeviceFlow } from './auth/device-flow.js';
 import { deviceRoutes } from './auth/device-routes.js';
+import { IdentityUpdater } from './auth/identity-change.js';
+import { SessionRevalidator } from './auth/revalidation.js';
+import { rpLogoutRoutes } from './auth/rp-logout.js';
 import { authRoutes } from './auth/routes.js';
 import type { EdgeConfig } from './config.js';
 import { ControlPlane } from './control/control-plane.js';
@@ -65,6 +69,8 @@ export interface Edge {
   /** Jobs that stop with the edge: expired-row pruning, the tunnel token sweep. */
   readonly pruner: ExpiredRowPruner;
   readonly tunnelCredentials: TunnelCredentialSweep;
+  /** Checks each session with its IdP every --session-revalidate. */
+  readonly revalidator: SessionRevalidator;
 }
 
 const unknownHost = (host: string) =>
@@ -122,6 +128,8 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         return sendError(req, res, tooMany);
       }
       const route = router.route(req.headers.host);
+      // The IdP's server-to-server logout POST: answered before Fastify, so no browser-form check applies (auth/backchannel-logout.ts).
+      if (route.kind === 'edge' && backchannel.handles(req)) return backchannel.handle(req, res);
       if (route.kind === 'edge') {
         // The edge's own pages (sign-in, hand-off, sign-out, device approval) are never framed.
         for (const [name, value] of Object.entries(EDGE_PAGE_HEADERS)) res.setHeader(name, value);
@@ -167,7 +175,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const audit = new AuditLog(store.audit, app.log);
   const health = new EdgeHealth(store);
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
-  const devices = new DeviceFlow(store, audit, auth.edgeUrl);
+  const devices = new DeviceFlow(store, audit, auth.edgeUrl, auth.idp);
   const reaper = new EphemeralReaper(store, registry, control);
   const rateLimits = new RateLimits(config.rateLimits, app.log);
   const badTokens = new BadTokenGuard(rateLimits);
@@ -176,6 +184,17 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const pruner = new ExpiredRowPruner(store.db, config.auth.sessionIdleMs);
   pruner.start((counts) => app.log.info({ deleted: counts }, 'expired sessions, sign-ins and codes pruned'));
   const tunnelCredentials = new TunnelCredentialSweep(registry, store.tokens, app.log);
+  const backchannel = new BackchannelLogout(store, auth.providers, auth.idp, audit, app.log);
+  const revalidator = new SessionRevalidator({
+    store,
+    idp: auth.idp,
+    providers: auth.providers,
+    identities: new IdentityUpdater(store, auth.sessions, auth.live, (socket) => gate.rules(socket), config.auth.sessionIdleMs),
+    audit,
+    log: app.log,
+    periodMs: config.auth.sessionRevalidateMs,
+    idleMs: config.auth.sessionIdleMs,
+  });
   const access = new AccessLog(app.log, metrics, accessLogEnabled(config.logLevel));
   const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit, access, proxyLimits);
   const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics, reporter, badTokens);
@@ -210,7 +229,8 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices, limits: rateLimits });
   app.register(authRoutes, { config, store, auth, router, audit, limits: rateLimits, metrics, consent });
   app.register(deviceRoutes, { config, store, auth, devices, limits: rateLimits });
+  app.register(rpLogoutRoutes, { config });
 
   if (!server) throw new Error('fastify did not create the HTTP server');
-  return { app, server, registry, audit, reaper, metrics, health, pruner, tunnelCredentials };
+  return { app, server, registry, audit, reaper, metrics, health, pruner, tunnelCredentials, revalidator };
 }

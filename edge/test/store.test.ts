@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { SCHEMA_VERSION } from '../src/store/db.js';
 import { Store } from '../src/store/index.js';
 import { labelStem } from '../src/store/labels.js';
 
@@ -17,7 +18,7 @@ test('the database is created in WAL mode with the schema migrated, and reopenin
   store.close();
   const again = Store.open(path);
   assert.equal(again.accounts.findByEmail('alice@example.com')?.id, account.id);
-  assert.equal(again.db.pragma('user_version', { simple: true }), 5);
+  assert.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   again.close();
 });
 
@@ -32,7 +33,7 @@ test("migration 4 gives existing sockets the edge's body limit (null); a socket'
   store.db.pragma('user_version = 3');
   store.close();
   const upgraded = Store.open(path);
-  assert.equal(upgraded.db.pragma('user_version', { simple: true }), 5);
+  assert.equal(upgraded.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.equal(upgraded.sockets.findById(old.id)?.maxBodyBytes, null);
   const limited = upgraded.sockets.create({ accountId: account.id, name: 'uploads', maxBodyBytes: 50 * 1024 * 1024 });
   assert.equal(upgraded.sockets.findById(limited.id)?.maxBodyBytes, 50 * 1024 * 1024);

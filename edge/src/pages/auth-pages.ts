@@ -1,21 +1,6 @@
 import { html } from './html.js';
 import { renderPage } from './layout.js';
 
-export interface ProviderChoice {
-  readonly name: string;
-  readonly href: string;
-}
-
-export function loginChooserPage(providers: readonly ProviderChoice[], target: string, footer: string): string {
-  return renderPage({
-    title: 'Sign in',
-    heading: 'Sign in',
-    text: `Choose how to sign in to reach ${target}.`,
-    body: html`<div class="actions">${providers.map((p) => html`<a class="button primary" href="${p.href}">Continue with ${p.name}</a>`)}</div>`,
-    footer,
-  });
-}
-
 export function localLoginPage(input: { transaction: string; action: string; error?: string; email?: string; footer: string }): string {
   return renderPage({
     title: 'Sign in',

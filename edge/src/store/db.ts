@@ -145,7 +145,43 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX login_transactions_expires ON login_transactions(expires_at);
    CREATE INDEX handoff_codes_expires ON handoff_codes(expires_at);
    CREATE INDEX device_authorizations_expires ON device_authorizations(expires_at);`,
+  // Sessions that follow the IdP (issue 12): what each login was granted by its IdP, sealed; the
+  // tokens \`postern login\` made from it; logout token ids already used (back-channel logout replay).
+  `CREATE TABLE IF NOT EXISTS idp_grants (
+     id TEXT PRIMARY KEY,
+     login_hash TEXT NOT NULL UNIQUE,
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     provider TEXT NOT NULL,
+     sid TEXT,
+     sealed TEXT,
+     created_at INTEGER NOT NULL,
+     validated_at INTEGER NOT NULL,
+     revalidate_at INTEGER,
+     failures INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX IF NOT EXISTS idp_grants_due ON idp_grants(revalidate_at) WHERE revalidate_at IS NOT NULL;
+   CREATE INDEX IF NOT EXISTS idp_grants_user ON idp_grants(user_id);
+   CREATE INDEX IF NOT EXISTS idp_grants_sid ON idp_grants(provider, sid);
+   CREATE TABLE IF NOT EXISTS idp_grant_tokens (
+     token_id TEXT PRIMARY KEY REFERENCES api_tokens(id) ON DELETE CASCADE,
+     grant_id TEXT NOT NULL REFERENCES idp_grants(id) ON DELETE CASCADE
+   );
+   CREATE INDEX IF NOT EXISTS idp_grant_tokens_grant ON idp_grant_tokens(grant_id);
+   CREATE TABLE IF NOT EXISTS idp_grant_devices (
+     device_hash TEXT PRIMARY KEY,
+     grant_id TEXT NOT NULL REFERENCES idp_grants(id) ON DELETE CASCADE,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE IF NOT EXISTS logout_token_ids (
+     issuer TEXT NOT NULL,
+     jti TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     PRIMARY KEY (issuer, jti)
+   );`,
 ];
+
+/** The schema version a database has once opened by this Postern. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Opens (creating if needed) the edge database: WAL, foreign keys, migrations. */
 export function openDatabase(path: string): Db {
