@@ -59,7 +59,7 @@ test('migration 5 gives existing sockets no cross-origin opt-out and an empty co
   store.db.pragma('user_version = 4');
   store.close();
   const upgraded = Store.open(path);
-  assert.equal(upgraded.db.pragma('user_version', { simple: true }), 5);
+  assert.equal(upgraded.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.equal(upgraded.sockets.findById(old.id)?.allowCrossOriginRequests, false);
   assert.equal(upgraded.sockets.update(old.id, { allowCrossOriginRequests: true })?.allowCrossOriginRequests, true);
   assert.equal(upgraded.sockets.findById(old.id)?.allowCrossOriginRequests, true);
