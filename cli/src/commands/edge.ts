@@ -183,6 +183,6 @@ export function registerEdge(program: Command): void {
       const edge = await startEdge(config);
       // certbot/ACME deploy hooks send SIGHUP after a renewal (Node's default would end the process).
       process.on('SIGHUP', () => edge.reloadTls());
-      await onShutdown(() => edge.close(config.shutdownGraceMs));
+      await onShutdown(() => edge.close(config.shutdownGraceMs), { hangup: false });
     });
 }

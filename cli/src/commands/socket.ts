@@ -7,6 +7,7 @@ import { addLimitOptions, describeBodyLimit, limitsBody, type LimitOptions } fro
 import { out } from '../output.js';
 import { addRuleOptions, describeRules, rulesBody, type RuleOptions } from '../rule-options.js';
 import { table } from '../table.js';
+import { requireOption } from '../required-option.js';
 
 type Opts = ClientOptions & RuleOptions & LimitOptions & { json?: boolean };
 
@@ -31,11 +32,12 @@ function showSocket(socket: SocketInfo): void {
 export function registerSocket(program: Command): void {
   const socket = program.command('socket').description('permanent sockets: a stable public name and who may reach it');
 
-  const create = socket
-    .command('create')
-    .description('create a socket; its hostname <name>-<account> stays the same for good')
-    .requiredOption('--name <name>', 'name of the socket (also the start of its hostname)')
-    .option('--protocol <protocol>', 'http, or tcp for raw TCP (ssh, databases; reached with postern tcp)', 'http');
+  const create = requireOption(
+    socket.command('create').description('create a socket; its hostname <name>-<account> stays the same for good'),
+    '--name <name>',
+    'name of the socket (also the start of its hostname)',
+    '--name grafana',
+  ).option('--protocol <protocol>', 'http, or tcp for raw TCP (ssh, databases; reached with postern tcp)', 'http');
   clientOptions(addLimitOptions(addRuleOptions(create))).action(async (opts: Opts & { name: string; protocol: string }) => {
     if (opts.protocol !== 'http' && opts.protocol !== 'tcp') throw new CliError(`--protocol must be http or tcp, not "${opts.protocol}"`);
     const created = await apiClient(opts).createSocket({ name: opts.name, protocol: opts.protocol, ...rulesBody(opts), ...limitsBody(opts) });

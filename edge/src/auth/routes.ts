@@ -201,7 +201,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   app.get('/auth/signout', async (request, reply) => {
     const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     if (!login) return html(reply, 200, signedOutPage({ scope: 'none', signInHref: '/auth/login', footer }));
-    return html(reply, 200, signOutConfirmPage({ who: login.user.email ?? login.user.subject, action: '/auth/signout', footer }));
+    return html(reply, 200, signOutConfirmPage({ who: login.user.email ?? login.user.subject, action: '/auth/signout', footer, place: 'edge' }));
   });
 
   app.post('/auth/signout', async (request: FastifyRequest<{ Body: Query }>, reply) => {
@@ -216,7 +216,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       audit.record({ type: 'signout', accountId: ownAccount?.id ?? null, actor: login.user.email ?? login.user.id, remote: clientAddress(request.raw), detail: { everywhere } });
     }
     reply.header('set-cookie', clearCookie(auth.cookies.login, auth.secure));
-    return html(reply, 200, signedOutPage({ scope: !login ? 'none' : everywhere ? 'everywhere' : 'here', signInHref: '/auth/login', footer }));
+    return html(reply, 200, signedOutPage({ scope: !login ? 'none' : everywhere ? 'everywhere' : 'portal', signInHref: '/auth/login', footer }));
   });
 
   app.get('/.well-known/jwks.json', async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(auth.signer.jwks));

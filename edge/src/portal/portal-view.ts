@@ -20,6 +20,10 @@ export interface PortalApp {
   readonly protocol: SocketRecord['protocol'];
   readonly online: boolean;
   readonly yours: boolean;
+  /** A quick share: it goes away when its `postern connect` stops. */
+  readonly ephemeral: boolean;
+  /** When the person's own socket was created; absent for other accounts' (not learnable by opening it). */
+  readonly created_at?: string;
 }
 
 /** One of the person's own sockets, with its rules and tunnels. */
@@ -80,6 +84,8 @@ export function buildPortal(deps: PortalDeps, user: User): PortalView {
         protocol: socket.protocol,
         online: socketStatus(socket, registry).online,
         yours: socket.accountId === account?.id,
+        ephemeral: socket.ephemeral,
+        ...(socket.accountId === account?.id ? { created_at: view.created_at } : {}),
       };
     })
     .sort(byName);

@@ -82,7 +82,7 @@ export class ReservedPaths {
         const session = this.auth.sessions.resolve(readCookie(req, this.auth.cookies.session), socket.id);
         if (req.method === 'GET') {
           const page = session
-            ? signOutConfirmPage({ who: session.user.email ?? session.user.subject, action: '/.postern/signout', footer })
+            ? signOutConfirmPage({ who: session.user.email ?? session.user.subject, action: '/.postern/signout', footer, place: 'app' })
             : signedOutPage({ scope: 'none', signInHref: '/', footer });
           return send(res, 200, 'text/html; charset=utf-8', page);
         }
