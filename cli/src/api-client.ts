@@ -14,7 +14,12 @@ import { request } from 'undici';
 import { CliError } from './errors.js';
 
 /** A socket as the API lists it: the public view plus its live status. */
-export type SocketInfo = SocketView & { readonly online: boolean; readonly connections: number };
+export type SocketInfo = SocketView & {
+  readonly online: boolean;
+  readonly connections: number;
+  /** A quick share without a connector: when the edge removes it (null otherwise, or not known yet). */
+  readonly removal_at?: string | null;
+};
 
 export interface WhoAmI {
   readonly id: string;
@@ -104,8 +109,9 @@ export class ApiClient {
   private notAnEdge(method: string, path: string, status: number, type: string | string[] | undefined): ApiError {
     const kind = String(type ?? 'no content type').split(';')[0];
     const what = `${status} ${kind} to ${method} /api/v1${path}`;
+    // 502-504: a proxy in front answered for an edge that is down.
     const message =
-      status >= 500
+      status >= 502 && status <= 504
         ? `the edge at ${this.edgeUrl} is not answering its API (${what}): if a proxy fronts it, is the edge behind it running?`
         : `${this.edgeUrl} does not look like a Postern edge (it answered ${what}): check the edge URL (--edge or POSTERN_EDGE)`;
     return new ApiError(status, 'NOT_AN_EDGE', message);

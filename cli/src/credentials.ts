@@ -17,16 +17,16 @@ export type EdgeSource = '--edge' | 'POSTERN_EDGE' | 'the stored login';
 
 /** Validates an edge URL and returns its origin. */
 export function parseEdgeUrl(edgeUrl: string, source: EdgeSource = '--edge'): string {
-  let parsed: URL | undefined;
+  let parsed: URL;
   try {
     parsed = new URL(edgeUrl);
   } catch {
-    /* reported below */
+    throw new CliError(`${source} must be a URL such as http://localhost:8080, not "${edgeUrl}"`);
   }
-  // "localhost:8080" parses as a URL whose scheme is "localhost:": both cases want a scheme.
-  if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) {
-    const guess = /^[A-Za-z0-9.-]+(:\d+)?(\/.*)?$/.test(edgeUrl) ? ` (did you mean http://${edgeUrl} or https://${edgeUrl}?)` : ' such as http://localhost:8080';
-    throw new CliError(`${source} must be a URL starting with http:// or https://, not "${edgeUrl}"${guess}`);
+  if (!['http:', 'https:'].includes(parsed.protocol)) {
+    // "localhost:8080" parses as a URL whose scheme is "localhost:".
+    const guess = /^[A-Za-z0-9.-]+:\d+(\/.*)?$/.test(edgeUrl) ? ` (did you mean http://${edgeUrl}?)` : '';
+    throw new CliError(`${source} must start with http:// or https://, not "${edgeUrl}"${guess}`);
   }
   return parsed.origin;
 }

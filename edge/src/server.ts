@@ -12,7 +12,7 @@ import { deviceRoutes } from './auth/device-routes.js';
 import { authRoutes } from './auth/routes.js';
 import type { EdgeConfig } from './config.js';
 import { ControlPlane } from './control/control-plane.js';
-import { EphemeralReaper } from './control/reaper.js';
+import { QuickShareReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
 import { closeAfterAnswer } from './limits/linger.js';
 import { ProxyLimits } from './limits/proxy-limits.js';
@@ -53,7 +53,7 @@ export interface Edge {
   readonly server: Server;
   readonly registry: TunnelRegistry;
   readonly audit: AuditLog;
-  readonly reaper: EphemeralReaper;
+  readonly reaper: QuickShareReaper;
   readonly metrics: EdgeMetrics;
   readonly health: EdgeHealth;
 }
@@ -154,7 +154,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const health = new EdgeHealth(store);
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl);
-  const reaper = new EphemeralReaper(store, registry, control);
+  const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs);
   const gate = new SocketGate(config, store, auth);
   const rateLimits = new RateLimits(config.rateLimits, app.log);
   const access = new AccessLog(app.log, metrics, accessLogEnabled(config.logLevel));
@@ -188,7 +188,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
-  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices, limits: rateLimits });
+  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, reaper, devices, limits: rateLimits });
   app.register(authRoutes, { config, store, auth, router, audit, limits: rateLimits, metrics });
   app.register(deviceRoutes, { config, store, auth, devices, limits: rateLimits });
 

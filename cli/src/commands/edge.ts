@@ -56,6 +56,7 @@ interface EdgeFlags {
   tunnelPingInterval?: string;
   tunnelPingTimeout?: string;
   shutdownGrace?: string;
+  quickShareTimeout?: string;
   tlsCert?: string;
   tlsKey?: string;
   httpRedirectListen?: string;
@@ -131,6 +132,7 @@ export function registerEdge(program: Command): void {
     .option('--tunnel-ping-interval <duration>', 'how often to ping each connector connection (default 10s)')
     .option('--tunnel-ping-timeout <duration>', 'drop a connector connection silent for this long (default 25s)')
     .option('--shutdown-grace <duration>', 'on SIGTERM, how long in-flight requests may finish (default 10s)')
+    .option('--quick-share-timeout <duration>', 'remove a quick share whose connector has been gone this long (kill -9, a lost machine; default 5m)')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (re-read on SIGHUP)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert (re-read on SIGHUP)')
     .option('--http-redirect-listen <host:port>', 'also listen for plain HTTP and redirect the edge\'s names to https (308)')
@@ -170,6 +172,7 @@ export function registerEdge(program: Command): void {
           tunnelPingInterval: opts.tunnelPingInterval,
           tunnelPingTimeout: opts.tunnelPingTimeout,
           shutdownGrace: opts.shutdownGrace,
+          quickShareTimeout: opts.quickShareTimeout,
           tlsCert: opts.tlsCert,
           tlsKey: opts.tlsKey,
           httpRedirectListen: opts.httpRedirectListen,

@@ -11,7 +11,14 @@ import { requireOption } from '../required-option.js';
 
 type Opts = ClientOptions & RuleOptions & LimitOptions & { json?: boolean };
 
-const status = (s: SocketInfo) => (s.online ? out.good('online') : out.dim('offline'));
+/** A quick share is removed when its connector stops: offline, its connector is gone, not resting. */
+function status(s: SocketInfo, now = Date.now()): string {
+  if (s.online) return out.good('online');
+  if (!s.ephemeral) return out.dim('offline');
+  const removal = s.removal_at ? Date.parse(s.removal_at) : undefined;
+  const when = removal === undefined ? '' : removal - now < 60_000 ? ', removed within a minute' : `, removed in ${Math.ceil((removal - now) / 60_000)} min`;
+  return out.caution(`connector gone${when}`);
+}
 
 function showSocket(socket: SocketInfo): void {
   out.line(`${out.highlight(socket.name)}  ${socket.url}`);

@@ -12,6 +12,7 @@ import { accountOf, actorOf, requirePublisher } from './authenticate.js';
 import { authErrors, idParams, limitProperties, listOf, ref, ruleProperties, socketName } from './schemas.js';
 import { socketView, type SocketView } from './socket-view.js';
 import { socketStatus } from './views.js';
+import type { QuickShareReaper } from '../control/reaper.js';
 
 /** The rule fields of `POST /api/v1/sockets` and `PATCH /api/v1/sockets/:id`. */
 export interface SocketRulesBody {
@@ -124,12 +125,16 @@ export interface SocketRouteDeps {
   readonly store: Store;
   readonly registry: TunnelRegistry;
   readonly control: ControlPlane;
+  readonly reaper: Pick<QuickShareReaper, 'removalAt'>;
 }
 
 /** `/api/v1/sockets`: create, list, show, update and delete the caller's sockets. */
 export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps): Promise<void> {
-  const { config, store, registry, control } = deps;
-  const view = (socket: SocketRecord): SocketView & ReturnType<typeof socketStatus> => ({ ...socketView(socket, config), ...socketStatus(socket, registry) });
+  const { config, store, registry, control, reaper } = deps;
+  const view = (socket: SocketRecord): SocketView & ReturnType<typeof socketStatus> & { removal_at: string | null } => {
+    const removalAt = reaper.removalAt(socket.id);
+    return { ...socketView(socket, config), ...socketStatus(socket, registry), removal_at: removalAt === undefined ? null : new Date(removalAt).toISOString() };
+  };
 
   const ownSocket = (request: FastifyRequest<{ Params: { id: string } }>): SocketRecord => {
     const socket = store.sockets.findById(request.params.id);
