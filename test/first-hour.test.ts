@@ -147,7 +147,7 @@ describe('the first hour: pages, wording and quick shares', () => {
         `[...document.querySelectorAll('#apps .app')].filter((el) => el.querySelector('.tile-name')?.textContent === 'wiki').map((el) => el.querySelector('.twin')?.textContent?.trim() ?? '')`,
       );
       assert.equal(twins.length, 3);
-      assert.deepEqual([...twins].sort(), ["Another account's permanent", 'Your permanent, created just now', 'Your quick share, created just now']);
+      assert.deepEqual([...twins].sort(), ["Another account's app", 'Your permanent, created just now', 'Your quick share, created just now']);
       assert.equal(await page.locator(`#apps .app[data-host="${long.hostname}"] .twin`).count(), 0, 'a unique name needs no note');
 
       const card = (await page.locator(`#sockets .socket[data-host="${wiki.hostname}"]`).textContent()) ?? '';
@@ -213,12 +213,16 @@ describe('the first hour: pages, wording and quick shares', () => {
       assert.equal(await page.inputValue('#email'), 'alice@corp.test', 'the email is kept for the next try');
       console.log(`screenshot: ${await screenshot(page, 'first-hour-login-error')}`);
 
-      // The icon is inline, so an edge page on a socket's host never asks that app for /favicon.ico.
-      assert.match((await page.getAttribute('link[rel="icon"]', 'href')) ?? '', /^data:image\/svg\+xml,/);
-      const icon = await request({ port: edge.port, host: edge.domain, path: '/favicon.ico' });
-      assert.equal(icon.status, 200);
-      assert.equal(icon.headers['content-type'], 'image/svg+xml');
-      assert.match(icon.body.toString('utf8'), /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+      // The icon lives on a reserved path that every host serves, so an edge page on a socket's host
+      // never asks that app for its /favicon.ico (which may sit behind sign-in).
+      assert.equal(await page.getAttribute('link[rel="icon"]', 'href'), '/.postern/favicon.svg');
+      const socket = (await api(edge, alice, 'POST', '/sockets', { name: 'icon-check', cloudauth: true })).json as SocketView; // behind sign-in, no connector
+      for (const [host, path] of [[edge.domain, '/favicon.ico'], [edge.domain, '/.postern/favicon.svg'], [new URL(socket.url).host, '/.postern/favicon.svg']] as const) {
+        const icon = await request({ port: edge.port, host, path });
+        assert.equal(icon.status, 200, `${host}${path}`);
+        assert.equal(icon.headers['content-type'], 'image/svg+xml');
+        assert.match(icon.body.toString('utf8'), /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+      }
     });
   });
 

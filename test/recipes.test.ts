@@ -221,7 +221,7 @@ describe('recipes: real apps through the edge, set up as the README says', { ski
       what: 'two debug messages over the editor WebSocket',
     });
     assert.ok(comms.sent.some((frame) => frame.includes('"subscribe"')), 'the editor subscribed over the same WebSocket');
-    assert.ok(await page.locator('#red-ui-workspace .red-ui-flow-node-label', { hasText: 'tick' }).first().isVisible(), 'the flow is drawn');
+    await page.locator('#red-ui-workspace .red-ui-flow-node-label', { hasText: 'tick' }).first().waitFor(); // the flow is drawn
     // The debug sidebar lists what arrived (opened with the editor's own call: a fresh Node-RED puts
     // its welcome tour and an update-notification question over the page first).
     await page.evaluate(`RED.sidebar.show('debug')`);

@@ -71,7 +71,7 @@ test('the portal page escapes every value it shows', () => {
     edge: 'edge.test',
     user: { email: null, name: evil },
     publisher: true,
-    apps: [{ name: evil, hostname: `"${evil}`, url: `http://a.edge.test/"${evil}`, protocol: 'tcp', online: true, yours: false, ephemeral: false }],
+    apps: [{ name: evil, hostname: `"${evil}`, url: `http://a.edge.test/"${evil}`, protocol: 'tcp', online: true, yours: false }],
     sockets: [
       {
         id: 'sck_aaaaaaaaaaaa',

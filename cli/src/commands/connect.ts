@@ -10,9 +10,9 @@ import { ConnectView } from '../connect-view.js';
 import { CliError } from '../errors.js';
 import { addLimitOptions, limitsBody, type LimitOptions } from '../limit-options.js';
 import { parseDuration, parseIntInRange, parseListenAddress } from '../parse.js';
+import { requireOption } from '../required-option.js';
 import { addRuleOptions, rulesBody, type RuleOptions } from '../rule-options.js';
 import { onShutdown } from '../signals.js';
-import { requireOption } from '../required-option.js';
 
 interface ConnectOptions extends RuleOptions, LimitOptions {
   port: string;

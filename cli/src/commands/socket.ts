@@ -5,9 +5,9 @@ import type { ClientOptions } from '../credentials.js';
 import { CliError } from '../errors.js';
 import { addLimitOptions, describeBodyLimit, limitsBody, type LimitOptions } from '../limit-options.js';
 import { out } from '../output.js';
+import { requireOption } from '../required-option.js';
 import { addRuleOptions, describeRules, rulesBody, type RuleOptions } from '../rule-options.js';
 import { table } from '../table.js';
-import { requireOption } from '../required-option.js';
 
 type Opts = ClientOptions & RuleOptions & LimitOptions & { json?: boolean };
 

@@ -8,9 +8,9 @@ import { resolveCredentials, type ClientOptions } from '../credentials.js';
 import { CliError } from '../errors.js';
 import { out } from '../output.js';
 import { parseListenAddress } from '../parse.js';
+import { requireOption } from '../required-option.js';
 import { onShutdown } from '../signals.js';
 import { TcpClient, type TcpTarget } from '../tcp-client.js';
-import { requireOption } from '../required-option.js';
 
 interface TcpOptions extends ClientOptions {
   socket: string;

@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { apiClient, clientOptions } from '../client-command.js';
 import type { ClientOptions } from '../credentials.js';
 import { out } from '../output.js';
-import { table } from '../table.js';
 import { requireOption } from '../required-option.js';
+import { table } from '../table.js';
 
 type Opts = ClientOptions & { json?: boolean };
 

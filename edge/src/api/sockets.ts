@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EdgeConfig } from '../config.js';
 import type { ControlPlane } from '../control/control-plane.js';
+import type { QuickShareReaper } from '../control/reaper.js';
 import { EdgeError } from '../errors.js';
 import { normalizeDomain, normalizeEmail } from '../policy/email.js';
 import { isUsableIdentityHeaderName } from '../proxy/headers.js';
@@ -12,7 +13,6 @@ import { accountOf, actorOf, requirePublisher } from './authenticate.js';
 import { authErrors, idParams, limitProperties, listOf, ref, ruleProperties, socketName } from './schemas.js';
 import { socketView, type SocketView } from './socket-view.js';
 import { socketStatus } from './views.js';
-import type { QuickShareReaper } from '../control/reaper.js';
 
 /** The rule fields of `POST /api/v1/sockets` and `PATCH /api/v1/sockets/:id`. */
 export interface SocketRulesBody {

@@ -1,4 +1,4 @@
-import { FAVICON_DATA_URI } from './favicon.js';
+import { FAVICON_PATH } from './favicon.js';
 import { html, SafeHtml } from './html.js';
 
 export interface PageContent {
@@ -50,7 +50,7 @@ export function renderPage(content: PageContent): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="same-origin">
-<link rel="icon" href="${FAVICON_DATA_URI}">
+<link rel="icon" href="${FAVICON_PATH}" type="image/svg+xml">
 <title>${content.title} · Postern</title>
 <style>${STYLE}</style></head>
 <body><main${content.wide ? html` class="wide"` : ''}>

@@ -61,7 +61,7 @@ function appTiles(apps: readonly PortalApp[], now: number): SafeHtml[] {
 function twinNote(app: PortalApp, now: number): SafeHtml {
   const kind = app.ephemeral ? 'quick share' : 'permanent';
   const created = app.created_at ? html`, created <time datetime="${app.created_at}" title="${app.created_at}">${timeAgo(Date.parse(app.created_at), now)}</time>` : '';
-  return html`<div class="small muted twin">${app.yours ? html`Your ${kind}${created}` : html`Another account's ${kind}`}</div>`;
+  return html`<div class="small muted twin">${app.yours ? html`Your ${kind}${created}` : "Another account's app"}</div>`;
 }
 
 function appTile(app: PortalApp, twin: SafeHtml | undefined): SafeHtml {

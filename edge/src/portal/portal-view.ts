@@ -20,9 +20,9 @@ export interface PortalApp {
   readonly protocol: SocketRecord['protocol'];
   readonly online: boolean;
   readonly yours: boolean;
-  /** A quick share: it goes away when its `postern connect` stops. */
-  readonly ephemeral: boolean;
-  /** When the person's own socket was created; absent for other accounts' (not learnable by opening it). */
+  /** The person's own apps only (not learnable by opening one): a quick share, which goes when its connector stops. */
+  readonly ephemeral?: boolean;
+  /** The person's own apps only: when the socket was created. */
   readonly created_at?: string;
 }
 
@@ -84,8 +84,7 @@ export function buildPortal(deps: PortalDeps, user: User): PortalView {
         protocol: socket.protocol,
         online: socketStatus(socket, registry).online,
         yours: socket.accountId === account?.id,
-        ephemeral: socket.ephemeral,
-        ...(socket.accountId === account?.id ? { created_at: view.created_at } : {}),
+        ...(socket.accountId === account?.id ? { ephemeral: socket.ephemeral, created_at: view.created_at } : {}),
       };
     })
     .sort(byName);
