@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { addUser, createToken, setPassword, withStore } from '@postern/edge';
+import { addUser, createToken, migrateStore, setPassword, withStore } from '@postern/edge';
 import { CliError } from '../errors.js';
 import { out } from '../output.js';
 import { readPasswordFromStdin } from '../password-input.js';
@@ -53,5 +53,19 @@ export function registerAdmin(program: Command): void {
       const result = await withStore(opts.db, (store) => createToken(store, email, opts.name));
       if (opts.json) out.json(result);
       else out.line(result.token);
+    });
+
+  admin
+    .command('migrate-store')
+    .description("copy an edge's SQLite database (accounts, sockets, tokens, sessions, keys, audit log) into an empty PostgreSQL database; stop the edge first")
+    .option('--from <file>', DB_HELP, './postern.db')
+    .requiredOption('--to <url>', 'the PostgreSQL database, postgres://USER@HOST:PORT/DB; it must hold no Postern data')
+    .option('--json', 'print JSON')
+    .action(async (opts: { from: string; to: string; json?: boolean }) => {
+      const result = await migrateStore(opts.from, opts.to);
+      if (opts.json) return out.json(result);
+      const rows = result.tables.reduce((sum, t) => sum + t.rows, 0);
+      for (const { table, rows: n } of result.tables) out.info(`${table}: ${n}`);
+      out.success(`copied ${rows} rows in ${result.tables.length} tables from ${result.from} to ${result.to}`);
     });
 }
