@@ -97,6 +97,7 @@ export function printConfig(config: EdgeConfig): string {
     tunnel_ping_interval: duration(config.tunnelPingIntervalMs),
     tunnel_ping_timeout: duration(config.tunnelPingTimeoutMs),
     shutdown_grace: duration(config.shutdownGraceMs),
+    quick_share_timeout: duration(config.quickShareTimeoutMs),
     ...(config.tls ? { tls_cert: config.tls.certFile, tls_key: config.tls.keyFile } : {}),
     ...(config.httpRedirect ? { http_redirect_listen: hostPort(config.httpRedirect) } : {}),
     hsts_max_age: config.hstsMaxAgeSeconds === 0 ? 0 : duration(config.hstsMaxAgeSeconds * 1000),

@@ -38,6 +38,8 @@ export interface EdgeConfig {
   readonly tunnelPingTimeoutMs: number;
   /** On SIGTERM, how long in-flight requests may run before the edge closes everything. */
   readonly shutdownGraceMs: number;
+  /** A quick share whose connector has been gone this long is removed (control/reaper.ts). */
+  readonly quickShareTimeoutMs: number;
   readonly limits: LimitsConfig;
   /** The edge serves HTTPS itself with these PEM files (re-read on SIGHUP); undefined: plain HTTP. */
   readonly tls: TlsFiles | undefined;
@@ -161,6 +163,7 @@ export interface EdgeConfigInput extends IdentityInput {
   readonly tunnelPingInterval?: string | number | undefined;
   readonly tunnelPingTimeout?: string | number | undefined;
   readonly shutdownGrace?: string | number | undefined;
+  readonly quickShareTimeout?: string | number | undefined;
   readonly tlsCert?: string | undefined;
   readonly tlsKey?: string | undefined;
   readonly httpRedirectListen?: string | undefined;
@@ -170,6 +173,17 @@ export interface EdgeConfigInput extends IdentityInput {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * How long a quick share may stay without a connector (default 5 minutes): well above a connector's
+ * reconnect delays (at most 30 s between attempts), so one that is only reconnecting keeps its name,
+ * and short enough that abandoned ones do not pile up. Tests use a second or two.
+ */
+function parseQuickShareTimeout(value: string | number | undefined): number {
+  const ms = parseDuration(value ?? '5m', '--quick-share-timeout');
+  if (ms < 1000) throw new ConfigError(`--quick-share-timeout must be at least 1s, not "${value}"`);
+  return ms;
+}
 
 /** Reads POSTERN_* variables: the only place the edge looks at the environment. */
 export function edgeConfigFromEnv(env: NodeJS.ProcessEnv): EdgeConfigInput {
@@ -198,6 +212,7 @@ export function edgeConfigFromEnv(env: NodeJS.ProcessEnv): EdgeConfigInput {
     ...identityFromEnv(env),
     rateLimits: Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, env[`POSTERN_${rateLimitYamlKey(name).toUpperCase()}`]])),
     metricsListen: env.POSTERN_METRICS_LISTEN,
+    quickShareTimeout: env.POSTERN_QUICK_SHARE_TIMEOUT,
     tlsCert: env.POSTERN_TLS_CERT,
     tlsKey: env.POSTERN_TLS_KEY,
     httpRedirectListen: env.POSTERN_HTTP_REDIRECT_LISTEN,
@@ -234,6 +249,7 @@ const YAML_KEYS: Readonly<Record<string, keyof EdgeConfigInput>> = {
   tunnel_ping_interval: 'tunnelPingInterval',
   tunnel_ping_timeout: 'tunnelPingTimeout',
   shutdown_grace: 'shutdownGrace',
+  quick_share_timeout: 'quickShareTimeout',
   tls_cert: 'tlsCert',
   tls_key: 'tlsKey',
   http_redirect_listen: 'httpRedirectListen',
@@ -302,6 +318,7 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
     metricsListen: resolveMetricsListen(pick('metricsListen'), port),
     ...resolveTunnelPing(pick),
     shutdownGraceMs: parseDuration(pick('shutdownGrace') ?? '10s', '--shutdown-grace'),
+    quickShareTimeoutMs: parseQuickShareTimeout(pick('quickShareTimeout')),
     limits: resolveLimits(pick),
     tls,
     httpRedirect,

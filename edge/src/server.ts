@@ -19,7 +19,7 @@ import { rpLogoutRoutes } from './auth/rp-logout.js';
 import { authRoutes } from './auth/routes.js';
 import type { EdgeConfig } from './config.js';
 import { ControlPlane } from './control/control-plane.js';
-import { EphemeralReaper } from './control/reaper.js';
+import { QuickShareReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
 import { closeAfterAnswer } from './limits/linger.js';
 import { ProxyLimits } from './limits/proxy-limits.js';
@@ -63,7 +63,7 @@ export interface Edge {
   readonly server: Server;
   readonly registry: TunnelRegistry;
   readonly audit: AuditLog;
-  readonly reaper: EphemeralReaper;
+  readonly reaper: QuickShareReaper;
   readonly metrics: EdgeMetrics;
   readonly health: EdgeHealth;
   /** Jobs that stop with the edge: expired-row pruning, the tunnel token sweep. */
@@ -176,14 +176,14 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const health = new EdgeHealth(store);
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl, auth.idp);
-  const reaper = new EphemeralReaper(store, registry, control);
+  const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs);
   const rateLimits = new RateLimits(config.rateLimits, app.log);
   const badTokens = new BadTokenGuard(rateLimits);
   const gate = new SocketGate(config, store, auth, badTokens);
   const consent = new HandoffConsent(store, auth.sessions, audit, (socket) => gate.rules(socket));
   const pruner = new ExpiredRowPruner(store.db, config.auth.sessionIdleMs);
   pruner.start((counts) => app.log.info({ deleted: counts }, 'expired sessions, sign-ins and codes pruned'));
-  const tunnelCredentials = new TunnelCredentialSweep(registry, store.tokens, app.log);
+  const tunnelCredentials = new TunnelCredentialSweep(registry, store.tokens, (tokenId, reason) => control.endTunnelsOfToken(tokenId, reason), app.log);
   const backchannel = new BackchannelLogout(store, auth.providers, auth.idp, audit, app.log);
   const revalidator = new SessionRevalidator({
     store,
@@ -226,7 +226,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
-  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices, limits: rateLimits });
+  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, reaper, devices, limits: rateLimits });
   app.register(authRoutes, { config, store, auth, router, audit, limits: rateLimits, metrics, consent });
   app.register(deviceRoutes, { config, store, auth, devices, limits: rateLimits });
   app.register(rpLogoutRoutes, { config });

@@ -43,6 +43,7 @@ interface EdgeFlags extends IdentityFlags {
   tunnelPingInterval?: string;
   tunnelPingTimeout?: string;
   shutdownGrace?: string;
+  quickShareTimeout?: string;
   tlsCert?: string;
   tlsKey?: string;
   httpRedirectListen?: string;
@@ -102,6 +103,7 @@ export function registerEdge(program: Command): void {
     .option('--tunnel-ping-interval <duration>', 'how often to ping each connector connection (default 10s)')
     .option('--tunnel-ping-timeout <duration>', 'drop a connector connection silent for this long (default 25s)')
     .option('--shutdown-grace <duration>', 'on SIGTERM, how long in-flight requests may finish (default 10s)')
+    .option('--quick-share-timeout <duration>', 'remove a quick share whose connector has been gone this long (kill -9, a lost machine; default 5m)')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (re-read on SIGHUP)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert (re-read on SIGHUP)')
     .option('--http-redirect-listen <host:port>', 'also listen for plain HTTP and redirect the edge\'s names to https (308)')
@@ -139,6 +141,7 @@ export function registerEdge(program: Command): void {
           tunnelPingInterval: opts.tunnelPingInterval,
           tunnelPingTimeout: opts.tunnelPingTimeout,
           shutdownGrace: opts.shutdownGrace,
+          quickShareTimeout: opts.quickShareTimeout,
           tlsCert: opts.tlsCert,
           tlsKey: opts.tlsKey,
           httpRedirectListen: opts.httpRedirectListen,
@@ -152,6 +155,6 @@ export function registerEdge(program: Command): void {
       const edge = await startEdge(config);
       // certbot/ACME deploy hooks send SIGHUP after a renewal (Node's default would end the process).
       process.on('SIGHUP', () => edge.reloadTls());
-      await onShutdown(() => edge.close(config.shutdownGraceMs));
+      await onShutdown(() => edge.close(config.shutdownGraceMs), { hangup: false });
     });
 }

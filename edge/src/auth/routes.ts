@@ -250,7 +250,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   app.get('/auth/signout', async (request, reply) => {
     const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     if (!login) return html(reply, 200, signedOutPage({ scope: 'none', signInHref: '/auth/login', footer }));
-    return html(reply, 200, signOutConfirmPage({ who: login.user.email ?? login.user.subject, action: '/auth/signout', footer }));
+    return html(reply, 200, signOutConfirmPage({ who: login.user.email ?? login.user.subject, action: '/auth/signout', footer, place: 'edge' }));
   });
 
   app.post('/auth/signout', async (request: FastifyRequest<{ Body: Query }>, reply) => {
@@ -268,7 +268,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     }
     reply.header('set-cookie', clearCookie(auth.cookies.login, auth.secure));
     if (idpLogout) return reply.redirect(idpLogout.href, 303);
-    return html(reply, 200, signedOutPage({ scope: !login ? 'none' : everywhere ? 'everywhere' : 'here', signInHref: '/auth/login', footer }));
+    return html(reply, 200, signedOutPage({ scope: !login ? 'none' : everywhere ? 'everywhere' : 'portal', signInHref: '/auth/login', footer }));
   });
 
   app.get('/.well-known/jwks.json', async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(auth.signer.jwks));

@@ -5,7 +5,8 @@ import { EdgeError } from '../errors.js';
 /** Maps what went wrong on the way to the app to the page the person sees. */
 export function upstreamError(err: unknown, target: string): EdgeError {
   if (err instanceof StreamResetError && err.code === ErrorCode.TARGET_UNREACHABLE) {
-    return new EdgeError('APP_UNREACHABLE', `The connector is online but could not reach the app at ${target}: ${err.reason}`, { cause: err });
+    // `target` is the public name; the app is whatever the connector serves on its own machine.
+    return new EdgeError('APP_UNREACHABLE', `The connector for ${target} is online, but the app it serves on its machine is not answering (${err.reason}).`, { cause: err });
   }
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
     return new EdgeError('APP_TIMEOUT', `The app behind ${target} did not answer in time.`, { cause: err });

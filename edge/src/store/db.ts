@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { ConfigError } from '../config.js';
 
 export type Db = Database.Database;
 
@@ -185,13 +188,25 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Opens (creating if needed) the edge database: WAL, foreign keys, migrations. */
 export function openDatabase(path: string): Db {
-  const db = new Database(path);
+  const db = openFile(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;
+}
+
+/** better-sqlite3's own words name neither the file nor the flag; these do. */
+function openFile(path: string): Db {
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir)) throw new ConfigError(`cannot open the database ${path} (--db): the directory ${dir} does not exist; create it, or choose another --db`);
+  try {
+    return new Database(path);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'SQLITE_CANTOPEN' ? 'the file cannot be created or opened there (permissions?)' : (err as Error).message;
+    throw new ConfigError(`cannot open the database ${path} (--db): ${reason}`);
+  }
 }
 
 function migrate(db: Db): void {
