@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { setsReservedCookie, stripReservedCookies } from '../auth/cookies.js';
 import { REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { HSTS_HEADER } from '../net/hsts.js';
@@ -139,6 +139,18 @@ export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = fals
     out[name] = value;
   }
   return out;
+}
+
+/** Reason phrases relayed as the app wrote them: tab, space and visible ASCII (RFC 9112, section 4). */
+const PLAIN_REASON = /^[\t\x20-\x7e]+$/;
+
+/**
+ * The reason phrase the client gets: the app's when it is plain text, else the standard one for the
+ * code. Bytes that are not text (`200 \xffOK`, UTF-8) reach us already decoded and cannot be
+ * relayed as they were; clients ignore the phrase anyway (HTTP/2 has none).
+ */
+export function relayedReason(statusCode: number, reason: string | undefined): string {
+  return reason !== undefined && PLAIN_REASON.test(reason) ? reason : (STATUS_CODES[statusCode] ?? '');
 }
 
 /** Serialises a response head for a raw socket (upgrade answers); values come from a strict parser. */
