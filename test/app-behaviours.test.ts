@@ -11,6 +11,7 @@ import { ConnectorProcess, EdgeProcess, createAccount, freePort, makeTempDir } f
 import { killAll } from './lib/process.js';
 import { PythonServer } from './lib/python-server.js';
 import { RawApp } from './lib/raw-app.js';
+import { rawExchange } from './lib/raw-socket.js';
 import { pollUntil, sleep } from './lib/wait.js';
 
 /**
@@ -259,6 +260,20 @@ describe('app behaviours: broken answers fail visibly and at once', () => {
         assert.equal(outcome.body?.toString(), 'ok');
         assert.match(outcome.statusMessage, /^[\t\x20-\x7e]*$/, `${path}: reason relayed as ${JSON.stringify(outcome.statusMessage)}`);
       } else assertPrompt502(outcome, path);
+    }
+  });
+
+  it('a WebSocket upgrade answered by an app that is no WebSocket server (not HTTP, a 200, a 0xFF reason): a plain answer at once, the connection closed', { timeout: 30_000 }, async () => {
+    const upgrade = (path: string): string =>
+      `GET ${path} HTTP/1.1\r\nHost: ${rawHost}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+    for (const [path, status] of [['/not-http', 502], ['/ok', 200], ['/reason-ff', 200]] as const) {
+      const started = performance.now();
+      const answer = await rawExchange(edge.port, upgrade(path), { idleMs: PROMPT_MS, timeoutMs: 2 * PROMPT_MS });
+      const headEnd = answer.text.indexOf('\r\n\r\n');
+      assert.equal(answer.statuses[0], status, `${path}: ${JSON.stringify(answer.text.slice(0, 200))}`);
+      assert.ok(answer.closedByServer, `${path}: the connection was left open`);
+      assert.ok(performance.now() - started < PROMPT_MS, `${path}: took ${Math.round(performance.now() - started)} ms`);
+      assert.match(answer.text.slice(0, headEnd), /^[\t\r\n\x20-\x7e]*$/, `${path}: a head with bytes that are not text`);
     }
   });
 
