@@ -26,7 +26,7 @@ const LAYERS: ReadonlyArray<readonly [string, (url: string, fn: string) => boole
   ['ws: the tunnel WebSocket framing', (u) => u.includes('/node_modules/ws/')],
   ['mux session and streams (shared/)', (u) => u.includes('/shared/dist/')],
   ['edge: routing, policy, headers, limits, logs (edge/)', (u) => u.includes('/edge/dist/')],
-  ['fastify and pino', (u) => /\/node_modules\/(fastify|@fastify|pino|avvio|light-my-request|find-my-way)/.test(u)],
+  ['fastify, pino, prom-client (framework, logs, metrics)', (u) => /\/node_modules\/(fastify|@fastify|pino[^/]*|avvio|light-my-request|find-my-way|prom-client|sonic-boom|thread-stream)\//.test(u)],
   ["Node's HTTP server (node:_http_*)", (u) => u.startsWith('node:_http') || u.startsWith('node:internal/http')],
   ["Node's streams", (u) => u.startsWith('node:internal/streams') || u === 'node:stream'],
   ["Node's net and stream plumbing", (u) => u === 'node:net' || u.startsWith('node:internal/stream_base') || u.startsWith('node:internal/net')],

@@ -4,9 +4,10 @@ import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { FastifyBaseLogger } from 'fastify';
 import { errors as undiciErrors, type Dispatcher } from 'undici';
+import type { EdgeError } from '../src/errors.js';
 import { AccessLog } from '../src/observability/access-log.js';
 import { EdgeMetrics } from '../src/observability/metrics.js';
-import { ContainedHandler, containStreamListeners, ExchangeFault, FAULT_STAGES, type FaultStage } from '../src/proxy/exchange-faults.js';
+import { ContainedHandler, containRequest, containStreamListeners, ExchangeFault, FAULT_STAGES, type FaultStage } from '../src/proxy/exchange-faults.js';
 import { relayedReason } from '../src/proxy/headers.js';
 import { upstreamError } from '../src/proxy/upstream-errors.js';
 import { TunnelRegistry } from '../src/tunnel/registry.js';
@@ -82,6 +83,24 @@ describe('containStreamListeners', () => {
     await ended;
     assert.deepEqual(chunks, ['abc']);
     assert.equal(stream.emit('nobody-listens'), false);
+  });
+});
+
+describe('containRequest', () => {
+  test('an exception in the request code is reported once and answered with EXCHANGE_FAILED; it does not propagate', () => {
+    const faults: ExchangeFault[] = [];
+    const answers: EdgeError[] = [];
+    assert.doesNotThrow(() => containRequest(boom, (f) => faults.push(f), (err) => answers.push(err)));
+    assert.equal(faults.length, 1);
+    assert.equal(faults[0]!.stage, 'request');
+    assert.deepEqual(answers.map((e) => [e.code, e.status]), [['EXCHANGE_FAILED', 502]]);
+  });
+
+  test('an answer that throws too is swallowed; a request that does not throw is left alone', () => {
+    assert.doesNotThrow(() => containRequest(boom, () => undefined, boom));
+    let ran = false;
+    containRequest(() => (ran = true), () => assert.fail('no fault'), () => assert.fail('no answer'));
+    assert.equal(ran, true);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { EdgeError } from '../errors.js';
 
 /**
  * Where in one exchange an unexpected exception was caught: the `stage` label of
@@ -96,4 +97,17 @@ export function containStreamListeners(stream: Duplex): void {
       return true;
     }
   } as typeof stream.emit;
+}
+
+/**
+ * The outermost boundary around one request's own code on the edge (routing, policy, header
+ * filters, starting its exchange): an exception there ends that request with the edge's page (or
+ * its connection, if an answer began), logged once and counted through `fault`; the edge serves on.
+ * Later steps are contained by the exchange itself.
+ */
+export function containRequest(run: () => void, fault: (f: ExchangeFault) => void, respond: (err: EdgeError) => void): void {
+  const caught = attempt('request', run);
+  if (!caught) return;
+  fault(caught);
+  attempt('request', () => respond(new EdgeError('EXCHANGE_FAILED', 'The edge could not complete this request; it is logged with its request id.', { cause: caught })));
 }
