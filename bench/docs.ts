@@ -108,7 +108,7 @@ function profileSection(profiles: readonly ProfileSummary[]): string {
       );
     }
     if (p.notes.length) parts.push(p.notes.map((n) => `- note (${p.label}): ${n}`).join('\n'));
-    parts.push(`_${p.label}: ${runLine({ startedAt: p.measuredAt, durationSeconds: p.settings.seconds * 2 + p.settings.warmSeconds * 2, source: p.source, machine: p.machine })}_`);
+    parts.push(`_${p.label}: ${runLine({ startedAt: p.measuredAt, durationSeconds: p.durationSeconds, source: p.source, machine: p.machine })}_`);
   }
   return parts.join('\n\n');
 }

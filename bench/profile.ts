@@ -142,6 +142,7 @@ async function main(): Promise<number> {
   const summary: ProfileSummary = {
     label: LABEL,
     measuredAt: startedAt.toISOString(),
+    durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     source,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version, busyBeforeRun: +busy.toFixed(3) },
     settings: { connections: CONNECTIONS, seconds: SECONDS, warmSeconds: WARM_SECONDS, loadGenerator: loadGenerator() },

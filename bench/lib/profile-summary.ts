@@ -10,6 +10,7 @@ export interface SyscallsPerRequest {
 export interface ProfileSummary {
   readonly label: string;
   readonly measuredAt: string;
+  readonly durationSeconds: number;
   readonly source: { readonly commit: string | undefined; readonly dirty: readonly string[] };
   readonly machine: { readonly cpus: number; readonly cpuModel: string | undefined; readonly kernel: string; readonly node: string; readonly busyBeforeRun: number };
   readonly settings: { readonly connections: number; readonly seconds: number; readonly warmSeconds: number; readonly loadGenerator: string };
