@@ -1,4 +1,5 @@
-import { formatByteSize, MAX_SOCKET_BODY_BYTES, parseByteSize, type SocketLimitsBody } from '@postern/edge';
+import type { SocketLimitsBody } from '@postern/edge';
+import { formatByteSize, MAX_SOCKET_BODY_BYTES, parseByteSize } from '@postern/edge/client';
 import type { Command } from 'commander';
 import { CliError } from './errors.js';
 

@@ -3,6 +3,9 @@ import { isIP } from 'node:net';
 import { DEFAULT_MAX_STREAMS } from '@postern/shared';
 import { parse as parseYaml } from 'yaml';
 import { parseByteSize } from './limits/size.js';
+import { RATE_LIMIT_DEFAULTS, RATE_LIMIT_FLAGS } from './rate-limit-flags.js';
+
+export { RATE_LIMIT_DEFAULTS, RATE_LIMIT_FLAGS };
 
 /** Edge settings after validation. Built once, frozen, then only read. */
 export interface EdgeConfig {
@@ -75,27 +78,6 @@ export interface RateLimitsConfig {
   /** API requests with a missing, unknown, expired or revoked token per client address. */
   readonly apiBadTokenPerAddress: Rate | null;
 }
-
-export const RATE_LIMIT_DEFAULTS: Readonly<Record<keyof RateLimitsConfig, string>> = {
-  loginPerEmail: '10/1m',
-  loginPerAddress: '30/1m',
-  signinPerAddress: '120/1m',
-  deviceCodePerAddress: '20/1m',
-  deviceApprovePerSession: '30/1m',
-  apiPerAccount: '600/1m',
-  apiBadTokenPerAddress: '60/1m',
-};
-
-/** The flag of each rate limit (its env variable and YAML key follow from it). */
-export const RATE_LIMIT_FLAGS: Readonly<Record<keyof RateLimitsConfig, string>> = {
-  loginPerEmail: '--rate-login-per-email',
-  loginPerAddress: '--rate-login-per-address',
-  signinPerAddress: '--rate-signin-per-address',
-  deviceCodePerAddress: '--rate-device-code-per-address',
-  deviceApprovePerSession: '--rate-device-approve-per-session',
-  apiPerAccount: '--rate-api-per-account',
-  apiBadTokenPerAddress: '--rate-api-bad-token-per-address',
-};
 
 const RATE_LIMIT_NAMES = Object.keys(RATE_LIMIT_FLAGS) as (keyof RateLimitsConfig)[];
 /** `--rate-login-per-email` → `rate_login_per_email` (YAML) and `POSTERN_RATE_LOGIN_PER_EMAIL` (env). */

@@ -1,15 +1,7 @@
 import type { Command } from 'commander';
-import {
-  edgeConfigFromEnv,
-  edgeConfigFromFile,
-  printConfig,
-  RATE_LIMIT_DEFAULTS,
-  RATE_LIMIT_FLAGS,
-  resolveEdgeConfig,
-  startEdge,
-  type OidcInput,
-  type RateLimitsConfig,
-} from '@postern/edge';
+import type { OidcInput, RateLimitsConfig } from '@postern/edge';
+import { RATE_LIMIT_DEFAULTS, RATE_LIMIT_FLAGS } from '@postern/edge/client';
+import { loadEdge } from '../load-edge.js';
 import { out } from '../output.js';
 import { onShutdown } from '../signals.js';
 
@@ -138,6 +130,7 @@ export function registerEdge(program: Command): void {
     .option('--trusted-proxy <cidrs>', 'proxies whose X-Forwarded-For/-Proto are believed, e.g. 127.0.0.1/32,::1 (repeatable)', collect)
     .option('--print-config', 'print the effective configuration (file, env and flags merged; secrets masked) and exit')
     .action(async (opts: EdgeFlags) => {
+      const { edgeConfigFromEnv, edgeConfigFromFile, printConfig, resolveEdgeConfig, startEdge } = await loadEdge('edge');
       const config = resolveEdgeConfig(
         {
           listen: opts.listen,
