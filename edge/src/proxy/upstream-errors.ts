@@ -14,6 +14,9 @@ export function upstreamError(err: unknown, target: string): EdgeError {
   if (err instanceof SessionClosedError || err instanceof StreamResetError) {
     return new EdgeError('TUNNEL_ERROR', `The tunnel to ${target} was interrupted before the app answered.`, { cause: err });
   }
+  if (isBadResponse(err)) {
+    return new EdgeError('APP_BAD_RESPONSE', `The app behind ${target} answered with something that is not a valid HTTP/1.1 response: ${(err as Error).message}`, { cause: err });
+  }
   if (err instanceof undiciErrors.SocketError) {
     return new EdgeError('APP_ERROR', `The app behind ${target} closed the connection without answering.`, { cause: err });
   }
@@ -21,4 +24,14 @@ export function upstreamError(err: unknown, target: string): EdgeError {
     return new EdgeError('BAD_REQUEST', 'The request body did not match its Content-Length.', { cause: err });
   }
   return new EdgeError('TUNNEL_ERROR', `The request to ${target} failed: ${(err as Error).message}`, { cause: err });
+}
+
+/** The app's bytes were not an HTTP/1.1 answer the client accepts (undici's parser refused them). */
+function isBadResponse(err: unknown): boolean {
+  return (
+    err instanceof undiciErrors.HTTPParserError ||
+    err instanceof undiciErrors.ResponseContentLengthMismatchError ||
+    err instanceof undiciErrors.HeadersOverflowError ||
+    (err instanceof undiciErrors.SocketError && (err.message === 'bad response' || err.message === 'bad upgrade'))
+  );
 }
