@@ -223,7 +223,7 @@ describe('portal: the apps a person may open, and their own sockets', { skip: !c
     const wikiCard = (await card(hostOf(wiki)).textContent()) ?? '';
     assert.match(wikiCard, /Online/);
     assert.match(wikiCard, /You, and\s*anyone @corp\.test/);
-    assert.match(wikiCard, /office · Connected\s*last connected just now/);
+    assert.match(wikiCard, /office · Connected\s*up for less than a minute/);
     const grafanaCard = (await card(hostOf(grafana)).textContent()) ?? '';
     assert.match(grafanaCard, /Offline/);
     assert.match(grafanaCard, /Only you/);

@@ -343,7 +343,7 @@ document.cookie = '=__Host-postern_tx=${tx}; domain=${EDGE_HOST}; path=/auth; se
     const exit = await connector.proc.waitExit(15_000);
     assert.ok(Date.now() - expiredAt <= 15_000, `tunnel closed after ${Date.now() - expiredAt} ms`);
     assert.notEqual(exit.code, 0);
-    assert.match(connector.proc.output(), /token expired at \S+/, 'the reason, in words');
+    assert.match(connector.proc.output(), /token expired on \S+/, 'the reason, in words');
   });
 
   it('2,000 idle connections from one address: at most 256 are held, each closed after the first-byte timeout, and the edge keeps answering', { timeout: 40_000 }, async () => {

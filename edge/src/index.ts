@@ -8,6 +8,7 @@ export {
   type EdgeConfig,
   type EdgeConfigInput,
   type OidcInput,
+  type IdentityInput,
   type RateLimitsConfig,
 } from './config.js';
 export { printConfig } from './config-print.js';

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TCP_PATH, TUNNEL_PATH } from '@postern/shared';
 import Fastify, { type FastifyInstance, type FastifyServerFactoryHandler } from 'fastify';
@@ -7,17 +8,21 @@ import { apiRoutes } from './api/index.js';
 import { validationMessage } from './api/validation-message.js';
 import { AuditLog } from './audit/audit-log.js';
 import { BadTokenGuard } from './auth/bad-token-guard.js';
+import { BackchannelLogout } from './auth/backchannel-logout.js';
 import type { AuthContext } from './auth/context.js';
 import { HandoffConsent } from './auth/handoff-consent.js';
 import { TunnelCredentialSweep } from './auth/tunnel-credentials.js';
 import { DeviceFlow } from './auth/device-flow.js';
 import { deviceRoutes } from './auth/device-routes.js';
+import { IdentityUpdater } from './auth/identity-change.js';
+import { SessionRevalidator } from './auth/revalidation.js';
+import { rpLogoutRoutes } from './auth/rp-logout.js';
 import { authRoutes } from './auth/routes.js';
 import type { EdgeConfig } from './config.js';
 import { CompiledPolicies } from './policy/compiled-policies.js';
 import { OpenStreams, reportCuts } from './policy/open-streams.js';
 import { ControlPlane } from './control/control-plane.js';
-import { EphemeralReaper } from './control/reaper.js';
+import { QuickShareReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
 import { closeAfterAnswer } from './limits/linger.js';
 import { ProxyLimits } from './limits/proxy-limits.js';
@@ -36,6 +41,7 @@ import { assignRequestId, requestIdOf, REQUEST_ID_HEADER } from './observability
 import { sendError, sendErrorOnSocket } from './pages/error-page.js';
 import { EDGE_PAGE_HEADERS } from './pages/frame-protection.js';
 import { portalRoutes } from './portal/routes.js';
+import { containRequest } from './proxy/exchange-faults.js';
 import { SocketGate } from './proxy/gate.js';
 import { ProxyHandler } from './proxy/handler.js';
 import { continueIfExpected } from './proxy/http.js';
@@ -61,12 +67,14 @@ export interface Edge {
   readonly server: Server;
   readonly registry: TunnelRegistry;
   readonly audit: AuditLog;
-  readonly reaper: EphemeralReaper;
+  readonly reaper: QuickShareReaper;
   readonly metrics: EdgeMetrics;
   readonly health: EdgeHealth;
   /** Jobs that stop with the edge: expired-row pruning, the tunnel token sweep. */
   readonly pruner: ExpiredRowPruner;
   readonly tunnelCredentials: TunnelCredentialSweep;
+  /** Checks each session with its IdP every --session-revalidate. */
+  readonly revalidator: SessionRevalidator;
 }
 
 const unknownHost = (host: string) =>
@@ -124,6 +132,8 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         return sendError(req, res, tooMany);
       }
       const route = router.route(req.headers.host);
+      // The IdP's server-to-server logout POST: answered before Fastify, so no browser-form check applies (auth/backchannel-logout.ts).
+      if (route.kind === 'edge' && backchannel.handles(req)) return backchannel.handle(req, res);
       if (route.kind === 'edge') {
         // The edge's own pages (sign-in, hand-off, sign-out, device approval) are never framed.
         for (const [name, value] of Object.entries(EDGE_PAGE_HEADERS)) res.setHeader(name, value);
@@ -131,7 +141,11 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         return handler(req, res);
       }
       if (route.kind === 'unknown') return proxy.rejectUnrouted(req, res, route.host, unknownHost(route.host));
-      proxy.handleRequest(req, res, route.socket, route.host);
+      containRequest(
+        () => proxy.handleRequest(req, res, route.socket, route.host),
+        (fault) => access.begin(req, route.host, route.socket.id, 'http').fault(fault),
+        (err) => (res.headersSent ? res.destroy() : sendError(req, res, err)),
+      );
     });
     // Without this Node answers "100 Continue" before any check: the edge sends it itself, once it takes the body.
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server!.emit('request', req, res));
@@ -145,7 +159,14 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
       if (tooMany) return sendErrorOnSocket(req, socket, tooMany);
       const route = router.route(req.headers.host);
-      if (route.kind === 'socket') return proxy.handleUpgrade(req, socket, head, route.socket, route.host);
+      if (route.kind === 'socket') {
+        return containRequest(
+          () => proxy.handleUpgrade(req, socket, head, route.socket, route.host),
+          (fault) => access.begin(req, route.host, route.socket.id, 'websocket').fault(fault),
+          // A socket that already carried the app's answer (bytes written) is cut, not given a second answer.
+          (err) => ((socket as Partial<Socket>).bytesWritten ? socket.destroy() : sendErrorOnSocket(req, socket, err)),
+        );
+      }
       if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);
       if (route.kind === 'edge' && req.url === TCP_PATH) return tcp.handleUpgrade(req, socket, head);
       sendErrorOnSocket(req, socket, route.kind === 'edge' ? new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.') : unknownHost(route.host));
@@ -169,8 +190,8 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const audit = new AuditLog(store.audit, app.log);
   const health = new EdgeHealth(store);
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
-  const devices = new DeviceFlow(store, audit, auth.edgeUrl);
-  const reaper = new EphemeralReaper(store, registry, control);
+  const devices = new DeviceFlow(store, audit, auth.edgeUrl, auth.idp);
+  const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs);
   const policies = new CompiledPolicies(store);
   const streams = new OpenStreams(policies, store, reportCuts(audit, app.log));
   app.addHook('onClose', async () => streams.stop());
@@ -180,7 +201,18 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const consent = new HandoffConsent(store, auth.sessions, audit, (socket) => policies.of(socket));
   const pruner = new ExpiredRowPruner(store.db, config.auth.sessionIdleMs);
   pruner.start((counts) => app.log.info({ deleted: counts }, 'expired sessions, sign-ins and codes pruned'));
-  const tunnelCredentials = new TunnelCredentialSweep(registry, store.tokens, app.log);
+  const tunnelCredentials = new TunnelCredentialSweep(registry, store.tokens, (tokenId, reason) => control.endTunnelsOfToken(tokenId, reason), app.log);
+  const backchannel = new BackchannelLogout(store, auth.providers, auth.idp, audit, app.log);
+  const revalidator = new SessionRevalidator({
+    store,
+    idp: auth.idp,
+    providers: auth.providers,
+    identities: new IdentityUpdater(store, auth.sessions, auth.live, streams, config.auth.sessionIdleMs),
+    audit,
+    log: app.log,
+    periodMs: config.auth.sessionRevalidateMs,
+    idleMs: config.auth.sessionIdleMs,
+  });
   const access = new AccessLog(app.log, metrics, accessLogEnabled(config.logLevel));
   const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit, access, proxyLimits);
   const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics, reporter, badTokens);
@@ -212,10 +244,11 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
-  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices, limits: rateLimits, policies, streams });
+  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, reaper, devices, limits: rateLimits, policies, streams });
   app.register(authRoutes, { config, store, auth, router, audit, limits: rateLimits, metrics, consent });
   app.register(deviceRoutes, { config, store, auth, devices, limits: rateLimits });
+  app.register(rpLogoutRoutes, { config });
 
   if (!server) throw new Error('fastify did not create the HTTP server');
-  return { app, server, registry, audit, reaper, metrics, health, pruner, tunnelCredentials };
+  return { app, server, registry, audit, reaper, metrics, health, pruner, tunnelCredentials, revalidator };
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { resolvePolicy, type PolicyInput } from '@postern/shared/policy';
 import { portalPage } from '../src/pages/portal-page.js';
-import { timeAgo } from '../src/pages/relative-time.js';
+import { renderPage } from '../src/pages/layout.js';
+import { timeAgo, timeSpan } from '../src/pages/relative-time.js';
 import { accessSummary } from '../src/portal/access.js';
 import type { PortalView } from '../src/portal/portal-view.js';
 
@@ -43,6 +44,17 @@ const AGO: Array<[number, string]> = [
 
 test('relative times', () => {
   for (const [elapsed, expected] of AGO) assert.equal(timeAgo(1_000_000_000 - elapsed, 1_000_000_000), expected, `${elapsed} ms`);
+  assert.equal(timeSpan(30_000), 'less than a minute');
+  assert.equal(timeSpan(4 * 60_000 + 59_000), '4 min');
+  assert.equal(timeSpan(3 * 86_400_000), '3 days');
+});
+
+test('the stylesheet reaches the browser as written, not HTML-escaped (escaped, its selectors and content rules are dead)', () => {
+  const page = renderPage({ title: 't', heading: 'h', text: 'x', footer: 'f' });
+  const css = /<style>([\s\S]*)<\/style>/.exec(page)?.[1] ?? '';
+  assert.match(css, /a\.tile-name::after\{content:"";/);
+  assert.match(css, /\.tile-head>div\{/);
+  assert.doesNotMatch(css, /&quot;|&gt;|&amp;/);
 });
 
 test('the portal page escapes every value it shows', () => {

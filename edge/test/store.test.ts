@@ -61,19 +61,20 @@ test('migration 5 gives existing sockets no cross-origin opt-out and an empty co
   upgraded.close();
 });
 
-test('migration 6 turns the rule columns into one policy datum without changing who gets in', () => {
-  const path = join(dir, 'v5.db');
-  const v4 = new Database(path);
-  migrate(v4, 5);
-  v4.exec(`INSERT INTO accounts (id, email, created_at) VALUES ('acc1', 'owner@corp.com', 0);
+test('migration 7 turns the rule columns into one policy datum without changing who gets in', () => {
+  const path = join(dir, 'v6.db');
+  const v6 = new Database(path);
+  migrate(v6, 6);
+  v6.exec(`INSERT INTO accounts (id, email, created_at) VALUES ('acc1', 'owner@corp.com', 0);
     INSERT INTO sockets (id, account_id, name, hostname, protocol, cloudauth, allowed_email_domains, allowed_email_addresses,
         allowed_github_orgs, allowed_github_teams, allowed_groups, created_at) VALUES
       ('sck_open', 'acc1', 'open', 'open-acc1', 'http', 0, '[]', '[]', '[]', '[]', '[]', 0),
       ('sck_owner', 'acc1', 'owner', 'owner-acc1', 'http', 1, '[]', '[]', '[]', '[]', '[]', 0),
       ('sck_rules', 'acc1', 'rules', 'rules-acc1', 'http', 1, '["corp.com","*.corp.com","corp.com"]', '["ext@other.com"]', '["acme"]', '["acme/ops"]', '["Eng"]', 0),
       ('sck_ssh', 'acc1', 'ssh', 'ssh-acc1', 'tcp', 1, '[]', '["ext@other.com"]', '[]', '[]', '[]', 0);`);
-  v4.close();
+  v6.close();
   const store = Store.open(path);
+  assert.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   const policy = (id: string) => store.sockets.findById(id)!.policy;
   assert.deepEqual(policy('sck_open'), { version: 1, rules: [], default: { action: 'public' } });
   assert.deepEqual(policy('sck_owner'), { version: 1, rules: [], default: { action: 'allow' } });

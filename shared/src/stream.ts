@@ -37,6 +37,8 @@ export class MuxStream extends Duplex {
   private finCallback: ((err?: Error | null) => void) | null = null;
   private finSent = false;
   private finReceived = false;
+  /** The peer's FIN arrived while bytes before it were still buffered: not yet given to the consumer. */
+  private finHeld = false;
   private resetSeen = false;
   private acceptState: 'pending' | 'accepted' | 'failed';
   private acceptWaiters: Array<(err?: Error) => void> | null = null;
@@ -96,10 +98,19 @@ export class MuxStream extends Duplex {
     this.maybeGrant();
   }
 
+  /**
+   * The peer's FIN becomes our end-of-stream only once the consumer has taken every byte before it
+   * and asks for more (see read()). Pushed at once, 'end' would fire right after the read() that
+   * returned the last bytes, even if the consumer paused on them: undici 7's HTTP/1.1 parser,
+   * paused by backpressure on the last body chunk of a close-delimited or `Connection: close`
+   * answer, then runs `Parser.finish()` and throws `assert(!this.paused)` from the 'end' handler,
+   * which nothing can catch (nodejs/undici#5360, fixed only in undici 8, which needs Node 22).
+   */
   handleFin(): void {
     if (this.finReceived) return;
     this.finReceived = true;
-    this.push(null);
+    if (this.readableLength === 0) this.push(null);
+    else this.finHeld = true;
   }
 
   handleReset(code: ErrorCode, reason: string): void {
@@ -178,6 +189,12 @@ export class MuxStream extends Duplex {
    * credit is checked here too; without it a stream whose reader paused once would stall.
    */
   override read(size?: number): any {
+    if (this.finHeld && this.readableLength === 0) {
+      // Asked for more after the last byte: the consumer is not paused. A tick later, so the EOF
+      // is not delivered inside this read() (no re-entrant 'readable').
+      this.finHeld = false;
+      process.nextTick(() => this.destroyed || this.push(null));
+    }
     const chunk: unknown = super.read(size);
     this.maybeGrant();
     return chunk;

@@ -3,9 +3,11 @@ import { readFileSync } from 'node:fs';
 import { CliError } from '../errors.js';
 import { loadEdge } from '../load-edge.js';
 import { out } from '../output.js';
+import { readPasswordFromStdin } from '../password-input.js';
 
-/** Passwords come from a file, never from argv (ps and shell history would show them). */
-function readPassword(path: string): string {
+/** Passwords come from a file or stdin (`-`), never from argv (ps and shell history would show them). */
+async function readPassword(path: string, email: string): Promise<string> {
+  if (path === '-') return readPasswordFromStdin(`password for ${email}: `);
   try {
     return readFileSync(path, 'utf8').split(/\r?\n/)[0] ?? '';
   } catch (err) {
@@ -23,10 +25,10 @@ export function registerAdmin(program: Command): void {
     .command('add <email>')
     .description('create an account (does nothing if it exists)')
     .option('--db <file>', DB_HELP, './postern.db')
-    .option('--password-file <file>', 'set the local-account password from this file (first line)')
+    .option('--password-file <file>', 'set the local-account password from this file (first line); - reads it from stdin (typed: not echoed)')
     .option('--json', 'print JSON')
     .action(async (email: string, opts: { db: string; passwordFile?: string; json?: boolean }) => {
-      const password = opts.passwordFile === undefined ? undefined : readPassword(opts.passwordFile);
+      const password = opts.passwordFile === undefined ? undefined : await readPassword(opts.passwordFile, email);
       const { addUser, setPassword, withStore } = await loadEdge('admin');
       const result = await withStore(opts.db, async (store) => {
         const added = addUser(store, email);

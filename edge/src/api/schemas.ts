@@ -83,6 +83,7 @@ export const socketSchema = {
     created_at: str,
     online: bool,
     connections: int,
+    removal_at: { ...nullableStr, description: 'a quick share without a connector: when the edge removes it (null otherwise)' },
   },
 } as const;
 

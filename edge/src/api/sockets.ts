@@ -2,6 +2,7 @@ import { formatProblem, IDENTITY_FIELDS, PolicyError, resolvePolicy, type Policy
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EdgeConfig } from '../config.js';
 import type { ControlPlane } from '../control/control-plane.js';
+import type { QuickShareReaper } from '../control/reaper.js';
 import { EdgeError } from '../errors.js';
 import { isUsableIdentityHeaderName } from '../proxy/headers.js';
 import type { Store } from '../store/index.js';
@@ -84,12 +85,16 @@ export interface SocketRouteDeps {
   readonly store: Store;
   readonly registry: TunnelRegistry;
   readonly control: ControlPlane;
+  readonly reaper: Pick<QuickShareReaper, 'removalAt'>;
 }
 
 /** `/api/v1/sockets`: create, list, show, update and delete the caller's sockets. */
 export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps): Promise<void> {
-  const { config, store, registry, control } = deps;
-  const view = (socket: SocketRecord): SocketView & ReturnType<typeof socketStatus> => ({ ...socketView(socket, config), ...socketStatus(socket, registry) });
+  const { config, store, registry, control, reaper } = deps;
+  const view = (socket: SocketRecord): SocketView & ReturnType<typeof socketStatus> & { removal_at: string | null } => {
+    const removalAt = reaper.removalAt(socket.id);
+    return { ...socketView(socket, config), ...socketStatus(socket, registry), removal_at: removalAt === undefined ? null : new Date(removalAt).toISOString() };
+  };
 
   const ownSocket = (request: FastifyRequest<{ Params: { id: string } }>): SocketRecord => callersSocket(store, request);
 

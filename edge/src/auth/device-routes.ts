@@ -45,7 +45,7 @@ export async function deviceRoutes(app: FastifyInstance, deps: { config: EdgeCon
     if (body.decision === 'confirm' || (body.decision !== 'approve' && body.decision !== 'deny')) {
       return page(reply, 200, deviceConfirmPage({ who, code, client: pending.clientName, address: pending.remote ?? 'unknown', footer }));
     }
-    const result = devices.answer(code, login.user, body.decision === 'approve', clientAddress(request.raw));
+    const result = devices.answer(code, login.user, body.decision === 'approve', clientAddress(request.raw), login.record.idHash);
     if (!result.ok) return page(reply, 400, deviceCodePage({ who, error: result.message, footer }));
     return page(reply, 200, deviceDonePage({ approved: body.decision === 'approve', client: result.clientName, footer }));
   });

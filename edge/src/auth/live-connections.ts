@@ -51,6 +51,11 @@ export class LiveConnections {
     for (const connection of this.bySocket.get(socketId) ?? []) connection.destroy();
   }
 
+  /** The open connections of one credential (its holder's identity changed: they are decided again). */
+  connectionsOf(credential: string): readonly Duplex[] {
+    return [...(this.byCredential.get(credential) ?? [])];
+  }
+
   get size(): number {
     let n = 0;
     for (const set of this.byCredential.values()) n += set.size;

@@ -5,7 +5,8 @@ import type { EdgeConfig } from '../config.js';
 import type { EdgeError } from '../errors.js';
 import type { Hit, RateLimits } from '../limits/rate-limits.js';
 import type { EdgeMetrics } from '../observability/metrics.js';
-import { loginChooserPage, localLoginPage, signedOutPage, signInFailedPage, signOutConfirmPage } from '../pages/auth-pages.js';
+import { localLoginPage, signedOutPage, signInFailedPage, signOutConfirmPage } from '../pages/auth-pages.js';
+import { loginChooserPage } from '../pages/idp-pages.js';
 import { sendError } from '../pages/error-page.js';
 import { handoffConsentPage } from '../pages/handoff-page.js';
 import { normalizeEmail } from '@postern/shared/policy';
@@ -20,9 +21,10 @@ import { isSameOriginRequest } from './origin-check.js';
 import { isHandoffNonce } from './sessions.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
 import { verifyPassword } from './providers/local.js';
-import { ProviderError, type VerifiedIdentity } from './providers/types.js';
+import { ProviderError, type SignIn, type VerifiedIdentity } from './providers/types.js';
 import { returnTargetToString, type ReturnTarget } from './redirects.js';
 import { returnTargetParser } from './return-targets.js';
+import { SIGNED_OUT_PATH } from './rp-logout.js';
 
 export interface AuthRouteDeps {
   readonly config: EdgeConfig;
@@ -52,8 +54,8 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   const startHref = (id: string, target: ReturnTarget) => `/auth/start/${encodeURIComponent(id)}?rd=${encodeURIComponent(returnTargetToString(target))}`;
 
   const choices = (target: ReturnTarget) => [
-    ...[...auth.providers.values()].map((p) => ({ name: p.name, href: startHref(p.id, target) })),
-    ...(auth.localAccounts ? [{ name: 'a Postern account', href: startHref('local', target) }] : []),
+    ...[...auth.providers.values()].map((p) => ({ kind: p.kind, name: p.name, href: startHref(p.id, target) })),
+    ...(auth.localAccounts ? [{ kind: 'local' as const, name: 'a Postern account', href: startHref('local', target) }] : []),
   ];
 
   /**
@@ -85,11 +87,11 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   const fromEdgePage = (request: FastifyRequest): boolean => isSameOriginRequest(request.raw, auth.edgeUrl);
 
   /** Sign-ins are audited for the owner of the socket the person was going to, else for their own account. */
-  const auditSignIn = (request: FastifyRequest, type: 'signin' | 'signin.failed', who: string | null, provider: string, target: ReturnTarget | undefined, reason?: string) => {
+  const auditSignIn = (request: FastifyRequest, type: 'signin' | 'signin.failed' | 'signin.notice', who: string | null, provider: string, target: ReturnTarget | undefined, reason?: string) => {
     const route = target?.socketOrigin ? router.route(new URL(target.socketOrigin).host) : undefined;
     const socket = route?.kind === 'socket' ? route.socket : undefined;
     const ownAccount = who ? store.accounts.findByEmail(who) : undefined;
-    metrics.signIn(provider, type === 'signin');
+    if (type !== 'signin.notice') metrics.signIn(provider, type === 'signin');
     audit.record({
       type,
       accountId: socket?.accountId ?? ownAccount?.id ?? null,
@@ -100,10 +102,17 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     });
   };
 
-  const finishLogin = (request: FastifyRequest, reply: FastifyReply, identity: VerifiedIdentity, provider: string, target: ReturnTarget) => {
+  const finishLogin = async (request: FastifyRequest, reply: FastifyReply, identity: VerifiedIdentity, provider: string, target: ReturnTarget, signIn?: SignIn) => {
     const user = store.users.upsert(identity);
-    auditSignIn(request, 'signin', identity.email ?? `${identity.issuer} ${identity.subject}`, provider, target);
+    const who = identity.email ?? `${identity.issuer} ${identity.subject}`;
+    auditSignIn(request, 'signin', who, provider, target);
     const { handle, record } = auth.sessions.createLogin(user.id);
+    // The login follows its IdP session from now on (re-validation, back-channel logout).
+    if (signIn) await auth.idp.attach(record, provider, signIn);
+    for (const notice of signIn?.notices ?? []) {
+      request.log.warn({ provider, user: who, notice: notice.code }, notice.message);
+      auditSignIn(request, 'signin.notice', who, provider, target, notice.message);
+    }
     reply.header('set-cookie', [
       setCookie(auth.cookies.login, handle, { secure: auth.secure, maxAgeSeconds: Math.floor(config.auth.sessionTtlMs / 1000) }),
       clearCookie(auth.cookies.transaction, auth.secure),
@@ -166,17 +175,17 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const provider = tx && auth.providers.get(tx.provider);
     if (!tx || !provider) return failed(reply, 'This sign-in expired or was already used. Please start again.');
     const target = parseTarget(tx.returnTo);
-    let identity: VerifiedIdentity;
+    let signIn: SignIn;
     try {
-      identity = await provider.complete({ callbackUrl: new URL(request.url, auth.edgeUrl), state, redirectUri: auth.redirectUri, secrets: tx.secrets });
+      signIn = await provider.complete({ callbackUrl: new URL(request.url, auth.edgeUrl), state, redirectUri: auth.redirectUri, secrets: tx.secrets });
     } catch (err) {
       if (!(err instanceof ProviderError)) throw err;
       request.log.info({ provider: provider.id, reason: err.message }, 'sign-in failed');
       auditSignIn(request, 'signin.failed', null, provider.id, target, err.message);
       return failed(reply, `${provider.name} sign-in failed: ${err.message}`, target);
     }
-    request.log.info({ provider: provider.id, user: identity.email ?? identity.subject }, 'signed in');
-    return finishLogin(request, reply, identity, provider.id, target);
+    request.log.info({ provider: provider.id, user: signIn.identity.email ?? signIn.identity.subject }, 'signed in');
+    return finishLogin(request, reply, signIn.identity, provider.id, target, signIn);
   });
 
   /** The interstitial's "Continue": remembered, then the hand-off goes on. */
@@ -241,13 +250,15 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   app.get('/auth/signout', async (request, reply) => {
     const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     if (!login) return html(reply, 200, signedOutPage({ scope: 'none', signInHref: '/auth/login', footer }));
-    return html(reply, 200, signOutConfirmPage({ who: login.user.email ?? login.user.subject, action: '/auth/signout', footer }));
+    return html(reply, 200, signOutConfirmPage({ who: login.user.email ?? login.user.subject, action: '/auth/signout', footer, place: 'edge' }));
   });
 
   app.post('/auth/signout', async (request: FastifyRequest<{ Body: Query }>, reply) => {
     if (!fromEdgePage(request)) return failed(reply, 'Sign-out must be confirmed from this edge’s own page.', undefined, 403);
     const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     const everywhere = request.body?.scope === 'everywhere';
+    // RP-initiated logout, where the issuer has it on: read before the grant's login is signed out.
+    const idpLogout = login ? await auth.idp.endSessionUrl(login.record, `${auth.edgeUrl}${SIGNED_OUT_PATH}`) : undefined;
     if (login) {
       if (everywhere) auth.sessions.signOutEverywhere(login.user.id);
       else auth.sessions.signOut(login.record);
@@ -256,7 +267,8 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       audit.record({ type: 'signout', accountId: ownAccount?.id ?? null, actor: login.user.email ?? login.user.id, remote: clientAddress(request.raw), detail: { everywhere } });
     }
     reply.header('set-cookie', clearCookie(auth.cookies.login, auth.secure));
-    return html(reply, 200, signedOutPage({ scope: !login ? 'none' : everywhere ? 'everywhere' : 'here', signInHref: '/auth/login', footer }));
+    if (idpLogout) return reply.redirect(idpLogout.href, 303);
+    return html(reply, 200, signedOutPage({ scope: !login ? 'none' : everywhere ? 'everywhere' : 'portal', signInHref: '/auth/login', footer }));
   });
 
   app.get('/.well-known/jwks.json', async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(auth.signer.jwks));

@@ -71,6 +71,32 @@ export class OpenStreams {
     }
   }
 
+  /**
+   * Decides these connections (one credential's) again with what the IdP now says about their
+   * holder, and keeps deciding them with it; those refused are closed. A connection opened before
+   * its policy was followed here is closed too: its client reconnects and is decided afresh.
+   */
+  reidentify(connections: readonly Duplex[], identity: Identity, now = Date.now()): void {
+    for (const connection of connections) {
+      const stream = this.open.get(connection);
+      if (!stream) {
+        connection.destroy();
+        continue;
+      }
+      const socket = this.store.sockets.findById(stream.socket.id);
+      const policy = socket && this.policies.of(socket);
+      if (!socket || !policy) continue; // deleted: the control plane closes its streams
+      const verdict = policy.decide(identity, { ...stream.facts, at: now });
+      if (verdict.kind === 'allow') {
+        this.open.set(connection, { ...stream, identity });
+        continue;
+      }
+      this.open.delete(connection);
+      connection.destroy();
+      this.onCut(stream, verdict);
+    }
+  }
+
   /** The streams open to a socket now. */
   of(socketId: string): OpenStream[] {
     return [...this.open.values()].filter((s) => s.socket.id === socketId);

@@ -22,6 +22,10 @@ export interface PortalApp {
   readonly yours: boolean;
   /** Who published it, for another account's socket (null for the person's own): a look-alike name cannot hide it. */
   readonly owner: string | null;
+  /** The person's own apps only (not learnable by opening one): a quick share, which goes when its connector stops. */
+  readonly ephemeral?: boolean;
+  /** The person's own apps only: when the socket was created. */
+  readonly created_at?: string;
 }
 
 /** A socket of another account the person said may know who they are (revocable on the portal). */
@@ -100,6 +104,7 @@ export function buildPortal(deps: PortalDeps, user: User, ip: string | null = nu
         online: socketStatus(socket, registry).online,
         yours: socket.accountId === account?.id,
         owner: socket.accountId === account?.id ? null : (store.accounts.findById(socket.accountId)?.email ?? 'unknown'),
+        ...(socket.accountId === account?.id ? { ephemeral: socket.ephemeral, created_at: view.created_at } : {}),
       };
     })
     .sort(byName);

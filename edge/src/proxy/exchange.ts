@@ -1,10 +1,13 @@
+import { AssertionError } from 'node:assert';
 import type { IncomingMessage } from 'node:http';
 import { SessionClosedError, type RequestEvent } from '@postern/shared';
 import type { Dispatcher } from 'undici';
-import type { EdgeError } from '../errors.js';
+import { EdgeError } from '../errors.js';
 import { CLIENT_CLOSED_REQUEST, type RequestTrace } from '../observability/access-log.js';
 import { loggedPath } from '../observability/logging.js';
+import { requestIdOf } from '../observability/request-id.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
+import { attempt, ContainedHandler, ExchangeFault, type FaultStage } from './exchange-faults.js';
 import { upstreamError } from './upstream-errors.js';
 
 export interface ExchangeInput {
@@ -38,6 +41,10 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
  * whose tunnel connection died (a connector killed, a dead link) before any answer: the app may have
  * seen it, but repeating it has the same effect (RFC 9110, section 9.2.2). When it ends, the
  * connection that carried it tells its connector (a request event: the live view of `postern connect`).
+ *
+ * No exception inside an exchange leaves it: the HTTP client calls it through a ContainedHandler,
+ * its listeners run through `contained`, and the tunnel's streams contain their listeners (see
+ * exchange-faults.ts). A fault ends this exchange only, on the same path as an upstream error.
  */
 export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   protected controller: Dispatcher.DispatchController | null = null;
@@ -46,6 +53,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   private retried = false;
   private settled = false;
   private clientGone = false;
+  private fault: ExchangeFault | undefined;
 
   constructor(
     protected readonly input: ExchangeInput,
@@ -57,7 +65,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.settled = false;
     this.controller = null;
     this.conn.inFlight++;
-    this.conn.pool.dispatch(this.dispatchOptions(), this);
+    this.contained('request', () => this.conn.pool.dispatch(this.dispatchOptions(), new ContainedHandler(this, (fault) => this.faulted(fault))));
   }
 
   protected abstract dispatchOptions(): Dispatcher.DispatchOptions;
@@ -76,6 +84,11 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** Tear the client connection down: a partial answer must never look complete. */
   protected abstract abortClient(err: Error): void;
 
+  /** The client's answer is complete: what the app does next cannot change it (a 304 whose stream then errs). */
+  protected get answered(): boolean {
+    return false;
+  }
+
   /** A limit the client broke on the way up (its body): answered instead of the upstream error, never retried. */
   protected get limitViolation(): EdgeError | undefined {
     return undefined;
@@ -87,7 +100,12 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.fault) return; // already ended, by the fault that aborted the request
+    if (err instanceof ExchangeFault) return this.faulted(err);
+    // undici's own assertions, caught by it (a status line it cannot place, such as `099`): a fault too.
+    if (err instanceof AssertionError) return this.faulted(new ExchangeFault('http_client', err));
     this.settle();
+    if (this.answered) return;
     const violation = this.limitViolation;
     if (!this.untouched) return this.abortClient(violation ?? err);
     if (!violation && !this.retried && !this.clientGone && this.mayRetry(err)) {
@@ -100,6 +118,28 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
       }
     }
     this.fail(violation ?? upstreamError(err, this.input.targetName));
+  }
+
+  /** Runs a step of this exchange (a listener, the dispatch): an exception ends this exchange, not the edge. */
+  protected contained(stage: FaultStage, step: () => void): void {
+    const fault = attempt(stage, step);
+    if (fault) this.faulted(fault);
+  }
+
+  /**
+   * An exception inside this exchange: logged and counted once, the app's request aborted, and the
+   * client answered with the edge's page if nothing was sent yet, or its answer cut (never complete-looking).
+   */
+  private faulted(fault: ExchangeFault): void {
+    if (this.fault) return;
+    this.fault = fault;
+    this.input.trace.fault(fault);
+    this.settle();
+    attempt(fault.stage, () => this.controller?.abort(fault));
+    if (this.answered) return;
+    const message = `The edge could not complete this request to ${this.input.targetName}; it is logged with request id ${requestIdOf(this.input.req)}.`;
+    const answer = attempt(fault.stage, () => (this.untouched ? this.fail(new EdgeError('EXCHANGE_FAILED', message, { cause: fault })) : this.abortClient(fault)));
+    if (answer) this.abortClient(fault);
   }
 
   /** Whether sending the request again, on another connection, is safe after `err`. */

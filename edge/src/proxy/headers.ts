@@ -167,13 +167,16 @@ export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = fals
   return out;
 }
 
+/** Reason phrases relayed as the app wrote them: tab, space and visible ASCII (RFC 9112, section 4). */
+const PLAIN_REASON = /^[\t\x20-\x7e]+$/;
+
 /**
- * The app's reason phrase when it is printable ASCII, else the standard one for the status. undici
- * reads the phrase as UTF-8 and Node refuses to write anything beyond Latin-1 or with control
- * characters: an app answering `200 Très ✓ bien` would otherwise leave the client without an answer.
+ * The reason phrase the client gets: the app's when it is plain text, else the standard one for the
+ * code. Bytes that are not text (`200 \xffOK`, UTF-8) reach us already decoded and cannot be
+ * relayed as they were; clients ignore the phrase anyway (HTTP/2 has none).
  */
-export function reasonPhrase(statusCode: number, message: string | undefined): string {
-  return message !== undefined && /^[\x20-\x7e]*$/.test(message) ? message : (STATUS_CODES[statusCode] ?? '');
+export function relayedReason(statusCode: number, reason: string | undefined): string {
+  return reason !== undefined && PLAIN_REASON.test(reason) ? reason : (STATUS_CODES[statusCode] ?? '');
 }
 
 /** Serialises a response head for a raw socket (upgrade answers); values come from a strict parser. */

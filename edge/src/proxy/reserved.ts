@@ -6,6 +6,7 @@ import { safeLocalPath } from '../auth/redirects.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
 import { signedOutPage, signOutConfirmPage } from '../pages/auth-pages.js';
+import { FAVICON_HEADERS, FAVICON_PATH, FAVICON_SVG } from '../pages/favicon.js';
 import { sendError } from '../pages/error-page.js';
 import { EDGE_PAGE_HEADERS } from '../pages/frame-protection.js';
 import { randomHandle } from '../store/secrets.js';
@@ -40,7 +41,7 @@ function readForm(req: IncomingMessage, limit = 1024): Promise<URLSearchParams |
   });
 }
 
-/** `/.postern/signin`, `/.postern/callback`, `/.postern/signout` and `/.postern/jwks.json` on a socket host. */
+/** `/.postern/signin`, `/.postern/callback`, `/.postern/signout`, `/.postern/jwks.json` and the icon on a socket host. */
 export class ReservedPaths {
   constructor(
     private readonly config: EdgeConfig,
@@ -52,6 +53,8 @@ export class ReservedPaths {
     const origin = `${this.config.publicScheme}://${host}`;
     const footer = host;
     switch (url.pathname) {
+      case FAVICON_PATH:
+        return send(res, 200, FAVICON_HEADERS['content-type'], FAVICON_SVG, FAVICON_HEADERS);
       case '/.postern/jwks.json':
         return send(res, 200, 'application/json', JSON.stringify(this.auth.signer.jwks), { 'cache-control': 'public, max-age=300' });
       case '/.postern/signin': {
@@ -84,7 +87,7 @@ export class ReservedPaths {
         const session = this.auth.sessions.resolve(readCookie(req, this.auth.cookies.session), socket.id);
         if (req.method === 'GET') {
           const page = session
-            ? signOutConfirmPage({ who: session.user.email ?? session.user.subject, action: '/.postern/signout', footer, everywhereHref: `${this.auth.edgeUrl}/auth/signout` })
+            ? signOutConfirmPage({ who: session.user.email ?? session.user.subject, action: '/.postern/signout', footer, place: 'app', everywhereHref: `${this.auth.edgeUrl}/auth/signout` })
             : signedOutPage({ scope: 'none', signInHref: '/', footer });
           return send(res, 200, 'text/html; charset=utf-8', page);
         }

@@ -5,7 +5,7 @@ import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import { UpstreamExchange, type ExchangeInput } from './exchange.js';
-import { downstreamResponseHeaders, reasonPhrase, serializeResponseHead, type HeaderMap } from './headers.js';
+import { downstreamResponseHeaders, relayedReason, serializeResponseHead, type HeaderMap } from './headers.js';
 
 /**
  * An Upgrade request (WebSocket). On 101 the client socket and the app's stream are piped
@@ -23,7 +23,7 @@ export class UpgradeExchange extends UpstreamExchange {
     private readonly head: Buffer,
   ) {
     super(input, conn);
-    client.once('close', () => this.clientClosed());
+    client.once('close', () => this.contained('upgrade', () => this.clientClosed()));
     client.on('error', () => client.destroy());
   }
 
@@ -83,14 +83,14 @@ export class UpgradeExchange extends UpstreamExchange {
     this.status = statusCode;
     this.input.trace.status = statusCode;
     const relayed = { ...downstreamResponseHeaders(headers), [REQUEST_ID_HEADER]: requestIdOf(this.input.req), connection: 'close' };
-    this.client.write(serializeResponseHead(statusCode, reasonPhrase(statusCode, statusMessage), relayed));
+    this.client.write(serializeResponseHead(statusCode, relayedReason(statusCode, statusMessage), relayed));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.input.trace.bytesOut += chunk.length;
     if (!this.client.write(chunk)) {
       controller.pause();
-      this.client.once('drain', () => controller.resume());
+      this.client.once('drain', () => this.contained('response_body', () => controller.resume()));
     }
   }
 

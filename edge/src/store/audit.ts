@@ -21,7 +21,10 @@ export type AuditType =
   | 'handoff.consent'
   | 'handoff.revoke'
   | 'stream.open'
-  | 'stream.close';
+  | 'stream.close'
+  | 'signin.notice'
+  | 'session.changed'
+  | 'session.ended';
 
 export interface AuditEvent {
   readonly id: number;

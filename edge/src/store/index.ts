@@ -4,6 +4,8 @@ import { AuditStore } from './audit.js';
 import { ConsentStore } from './consents.js';
 import { DeviceStore } from './devices.js';
 import { openDatabase, type Db } from './db.js';
+import { IdpGrantStore } from './idp-grants.js';
+import { LogoutTokenIdStore } from './logout-token-ids.js';
 import { SocketStore } from './sockets.js';
 import { PasswordStore } from './passwords.js';
 import { SessionStore } from './sessions.js';
@@ -27,6 +29,8 @@ export class Store {
   readonly audit: AuditStore;
   readonly devices: DeviceStore;
   readonly consents: ConsentStore;
+  readonly idpGrants: IdpGrantStore;
+  readonly logoutTokenIds: LogoutTokenIdStore;
   private readonly probe: Database.Statement;
 
   constructor(readonly db: Db) {
@@ -42,6 +46,8 @@ export class Store {
     this.audit = new AuditStore(db);
     this.devices = new DeviceStore(db);
     this.consents = new ConsentStore(db);
+    this.idpGrants = new IdpGrantStore(db);
+    this.logoutTokenIds = new LogoutTokenIdStore(db);
     this.probe = db.prepare('SELECT 1');
   }
 

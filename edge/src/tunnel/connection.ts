@@ -1,5 +1,6 @@
 import { MuxSession, type MuxStream } from '@postern/shared';
 import { Pool, type buildConnector } from 'undici';
+import { containStreamListeners } from '../proxy/exchange-faults.js';
 
 export interface TunnelConnectionInfo {
   readonly id: string;
@@ -85,7 +86,12 @@ export class TunnelConnection {
   }
 
   private openHttpStream(callback: buildConnector.Callback): void {
-    // undici drives HTTP/1.1 over the mux stream as if it were a TCP socket.
-    this.openStream('http', (err, stream) => (err ? callback(err, null) : callback(null, stream as never)));
+    // undici drives HTTP/1.1 over the mux stream as if it were a TCP socket; its parser runs in
+    // the stream's listeners, whose exceptions must fail one request, not the edge.
+    this.openStream('http', (err, stream) => {
+      if (err || !stream) return callback(err ?? new Error('no stream'), null);
+      containStreamListeners(stream);
+      callback(null, stream as never);
+    });
   }
 }

@@ -180,7 +180,41 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    CREATE INDEX sessions_last_seen ON sessions(last_seen_at);
    CREATE INDEX sessions_revoked ON sessions(revoked_at) WHERE revoked_at IS NOT NULL;
    CREATE INDEX device_authorizations_expires ON device_authorizations(expires_at);`,
-  // Issue 14 (SQLite migration 6): a socket's rules become one JSON datum, with the same mapping.
+  // Sessions that follow the IdP (issue 12; SQLite migration 6 of store/db.ts).
+  `CREATE TABLE idp_grants (
+     id TEXT PRIMARY KEY,
+     login_hash TEXT NOT NULL UNIQUE,
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     provider TEXT NOT NULL,
+     sid TEXT,
+     sealed TEXT,
+     created_at BIGINT NOT NULL,
+     validated_at BIGINT NOT NULL,
+     revalidate_at BIGINT,
+     failures INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX idp_grants_due ON idp_grants(revalidate_at) WHERE revalidate_at IS NOT NULL;
+   CREATE INDEX idp_grants_user ON idp_grants(user_id);
+   CREATE INDEX idp_grants_sid ON idp_grants(provider, sid);
+   CREATE TABLE idp_grant_tokens (
+     token_id TEXT PRIMARY KEY REFERENCES api_tokens(id) ON DELETE CASCADE,
+     grant_id TEXT NOT NULL REFERENCES idp_grants(id) ON DELETE CASCADE
+   );
+   CREATE INDEX idp_grant_tokens_grant ON idp_grant_tokens(grant_id);
+   CREATE TABLE idp_grant_devices (
+     device_hash TEXT PRIMARY KEY,
+     grant_id TEXT NOT NULL REFERENCES idp_grants(id) ON DELETE CASCADE,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE INDEX idp_grant_devices_expires ON idp_grant_devices(expires_at);
+   CREATE TABLE logout_token_ids (
+     issuer TEXT NOT NULL,
+     jti TEXT NOT NULL,
+     expires_at BIGINT NOT NULL,
+     PRIMARY KEY (issuer, jti)
+   );
+   CREATE INDEX logout_token_ids_expires ON logout_token_ids(expires_at);`,
+  // Issue 14 (SQLite migration 7): a socket's rules become one JSON datum, with the same mapping.
   `ALTER TABLE sockets ADD COLUMN policy TEXT NOT NULL DEFAULT '{"version":1,"rules":[],"default":{"action":"public"}}';
    ALTER TABLE sockets ADD COLUMN policy_revision INTEGER NOT NULL DEFAULT 1;
    UPDATE sockets SET policy = json_build_object('version', 1, 'rules', '[]'::json, 'default', CASE WHEN cloudauth = 1
