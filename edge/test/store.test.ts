@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,22 @@ test('migration 7 turns the rule columns into one policy datum without changing 
   assert.equal(decide('sck_rules', 'y@other.com', [], ['acme']), 'allow');
   assert.equal(decide('sck_rules', null), 'sign-in');
   store.close();
+});
+
+test('processes that open a new database file at the same moment make one schema and all succeed', async () => {
+  const path = join(dir, 'together.db');
+  const dbModule = new URL('../src/store/db.js', import.meta.url).href;
+  const opener = `const { openDatabase } = await import(${JSON.stringify(dbModule)}); openDatabase(process.argv[1]).close();`;
+  const open = () =>
+    new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', opener, path], { stdio: ['ignore', 'ignore', 'inherit'] });
+      child.on('exit', resolve);
+    });
+  const codes = await Promise.all(Array.from({ length: 6 }, open));
+  assert.deepEqual(codes, [0, 0, 0, 0, 0, 0]);
+  const db = new Database(path, { readonly: true });
+  assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  db.close();
 });
 
 test('a database from a newer Postern is refused', () => {

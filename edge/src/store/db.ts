@@ -229,18 +229,21 @@ function openFile(path: string): Db {
   }
 }
 
-/** Applies the migrations the database lacks, up to `upTo` (tests build older schemas with it). */
+/**
+ * Applies the migrations the database lacks, up to `upTo` (tests build older schemas with it). Each step
+ * re-reads the version inside an IMMEDIATE transaction: two processes opening a new file together (an
+ * edge and `postern admin`, or two admin commands) would otherwise both run migration 1.
+ */
 export function migrate(db: Db, upTo = MIGRATIONS.length): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new Error(
-      `database schema version ${current} is newer than this Postern (${MIGRATIONS.length}); upgrade Postern`,
-    );
-  }
-  for (let version = current; version < upTo; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version]!);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
-  }
+  const step = db.transaction((): boolean => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new Error(`database schema version ${current} is newer than this Postern (${MIGRATIONS.length}); upgrade Postern`);
+    }
+    if (current >= upTo) return false;
+    db.exec(MIGRATIONS[current]!);
+    db.pragma(`user_version = ${current + 1}`);
+    return true;
+  });
+  for (let steps = 0; steps < upTo && step.immediate(); steps++);
 }
