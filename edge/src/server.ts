@@ -93,10 +93,8 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     server = tls ? createTlsServer({ ...options, ...secureContextOptions(tls) }) : createServer(options);
     server.maxHeadersCount = headersKeptByNode(limits.maxHeaderCount);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      res.setHeader(REQUEST_ID_HEADER, assignRequestId(req));
+      assignRequestId(req);
       trust.identify(req);
-      const sts = hsts(req);
-      if (sts) res.setHeader(HSTS_HEADER, sts);
       // Refused before routing, and the connection closed after the answer: its framing is in doubt.
       const intake = strict.check(req, false);
       if (intake.kind === 'drop') return;
@@ -105,17 +103,21 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         return proxy.rejectUnrouted(req, res, req.headers.host ?? '', intake.error);
       }
       const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
+      const route = router.route(req.headers.host);
+      // The proxy writes the edge's headers into each answer itself (one writeHead, no header map).
+      if (!tooMany && route.kind === 'socket') return proxy.handleRequest(req, res, route.socket, route.host);
+      res.setHeader(REQUEST_ID_HEADER, requestIdOf(req));
+      const sts = hsts(req);
+      if (sts) res.setHeader(HSTS_HEADER, sts);
       if (tooMany) {
         closeAfterAnswer(req, res);
         return sendError(req, res, tooMany);
       }
-      const route = router.route(req.headers.host);
       if (route.kind === 'edge') {
         continueIfExpected(req, res);
         return handler(req, res);
       }
-      if (route.kind === 'unknown') return proxy.rejectUnrouted(req, res, route.host, unknownHost(route.host));
-      proxy.handleRequest(req, res, route.socket, route.host);
+      proxy.rejectUnrouted(req, res, route.host, unknownHost(route.host));
     });
     // Without this Node answers "100 Continue" before any check: the edge sends it itself, once it takes the body.
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server!.emit('request', req, res));
@@ -158,7 +160,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const gate = new SocketGate(config, store, auth);
   const rateLimits = new RateLimits(config.rateLimits, app.log);
   const access = new AccessLog(app.log, metrics, accessLogEnabled(config.logLevel));
-  const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit, access, proxyLimits);
+  const proxy = new ProxyHandler({ config, registry, log: app.log, gate, auth, reserved: new ReservedPaths(config, auth), audit, access, limits: proxyLimits, hsts });
   const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics, reporter);
   const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log), auth.live, audit, app.log, metrics, proxyLimits);
 

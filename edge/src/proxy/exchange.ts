@@ -1,123 +1,178 @@
-import type { IncomingMessage } from 'node:http';
-import { SessionClosedError, type RequestEvent } from '@postern/shared';
-import type { Dispatcher } from 'undici';
-import type { EdgeError } from '../errors.js';
-import { CLIENT_CLOSED_REQUEST, type RequestTrace } from '../observability/access-log.js';
+import {
+  ErrorCode,
+  HeadError,
+  SessionClosedError,
+  StreamResetError,
+  type MuxStream,
+  type RequestEvent,
+  type RequestHead,
+  type ResponseHead,
+  type StreamHandler,
+} from '@postern/shared';
+import { EdgeError } from '../errors.js';
+import { CLIENT_CLOSED_REQUEST } from '../observability/access-log.js';
 import { loggedPath } from '../observability/logging.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
+import type { Downstream } from './answer.js';
 import { upstreamError } from './upstream-errors.js';
 
 export interface ExchangeInput {
-  readonly req: IncomingMessage;
-  readonly headers: string[];
+  /** The request as the app will get it: method, target and the policed headers. */
+  readonly request: RequestHead;
+  /** Where the answer goes (and the request's trace). */
+  readonly downstream: Downstream;
   /** Picks a connection, skipping the one that just failed; undefined when none is left. */
   readonly pickConnection: (exclude?: TunnelConnection) => TunnelConnection | undefined;
   readonly targetName: string;
   /** Who is asking, for the connector's request log; null on a public socket. */
   readonly email: string | null;
-  /** The access-log line and metrics of this request: the exchange adds the bytes it relays. */
-  readonly trace: RequestTrace;
   /** The client left before the answer finished (counted against its aborted-request rate). */
   readonly onAbandoned: () => void;
+  /** How long the app may take to answer (its head). */
+  readonly timeoutMs: number;
 }
-
-/** Whether the client sends a body: framing comes from Node's strict parser. */
-export const hasBody = (req: IncomingMessage): boolean => {
-  const h = req.headers;
-  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
-};
 
 /** Methods a request may be repeated with, to the same effect (RFC 9110, section 9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
+/** The connector says nothing reached the app: it refused the stream, or could not connect to the app. */
+const notDelivered = (err: Error): boolean =>
+  err instanceof StreamResetError && err.byPeer && (err.code === ErrorCode.REFUSED_STREAM || err.code === ErrorCode.TARGET_UNREACHABLE);
+
 /**
- * One request sent to the app over a tunnel connection. Subclasses say where the answer goes.
- * undici calls onRequestStart only once the stream is connected and the request is about to be
- * written, so an error before it means nothing reached the app: that request (whatever its method)
- * is retried once on another connection of the socket. So is an idempotent request without a body
- * whose tunnel connection died (a connector killed, a dead link) before any answer: the app may have
- * seen it, but repeating it has the same effect (RFC 9110, section 9.2.2). When it ends, the
- * connection that carried it tells its connector (a request event: the live view of `postern connect`).
+ * One request sent to the app over a tunnel connection: a stream whose OPEN carries the request
+ * head, the request body as DATA, and the connector's RESPONSE head and body back. Subclasses say
+ * where the answer goes. A request that did not reach the app (the stream could not be opened, or
+ * the connector refused it or could not connect) is retried once on another connection of the
+ * socket, if none of its body was sent yet; so is an idempotent request without a body whose tunnel
+ * connection died before any answer (the app may have seen it, but repeating it has the same effect,
+ * RFC 9110 section 9.2.2). When it ends, the connection that carried it tells its connector (a
+ * request event: the live view of `postern connect`).
  */
-export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
-  protected controller: Dispatcher.DispatchController | null = null;
+export abstract class UpstreamExchange implements StreamHandler {
+  /** The live stream of the current attempt; null before it, after it ended, and once we let go of it. */
+  protected stream: MuxStream | null = null;
+  /** The app's head arrived. */
+  protected answered = false;
+  /** Client body bytes handed to the stream (a request with some sent is never retried). */
+  protected bodySent = 0;
   private readonly startedAt = performance.now();
+  /** Body bytes written while the client's socket was full: credited to the connector on 'drain'. */
+  private owed = 0;
+  private waitingDrain = false;
+  private timer: NodeJS.Timeout | undefined;
   private reported = false;
   private retried = false;
-  private settled = false;
+  private settled = true;
   private clientGone = false;
 
   constructor(
     protected readonly input: ExchangeInput,
     protected conn: TunnelConnection,
+    private readonly kind: 'http' | 'websocket',
+    /** The client sends a body after the head. */
+    protected readonly withBody: boolean,
   ) {}
 
   /** Sends the request. */
   start(): void {
     this.settled = false;
-    this.controller = null;
-    this.conn.inFlight++;
-    this.conn.pool.dispatch(this.dispatchOptions(), this);
+    this.conn.requestStarted();
+    try {
+      // A WebSocket's stream stays open after its head: its bytes follow the 101.
+      this.stream = this.conn.openRequest(this.kind, this.input.request, this, this.kind === 'http' && !this.withBody);
+    } catch (err) {
+      if (err instanceof HeadError) return this.giveUp(new EdgeError('HEADERS_TOO_LARGE', `The request cannot be forwarded: ${err.message}.`, { cause: err }));
+      return this.failed(err as Error, false);
+    }
+    this.timer = setTimeout(this.onTimeout, this.input.timeoutMs);
+    this.sendBody();
   }
 
-  protected abstract dispatchOptions(): Dispatcher.DispatchOptions;
+  /** Starts (or continues, after a retry) handing the client's body to `this.stream`. */
+  protected sendBody(): void {}
 
-  /** What every exchange sends: the client's method and target with the rebuilt headers. */
-  protected baseOptions(): Dispatcher.DispatchOptions {
-    const { req, headers } = this.input;
-    return { origin: 'http://tunnel.postern.invalid', method: req.method ?? 'GET', path: req.url ?? '/', headers };
-  }
-  /** Nothing has been sent to the client yet. */
-  protected abstract get untouched(): boolean;
-  /** The status the client was sent, if any. */
+  /** The app's head: write it to the client. */
+  protected abstract deliverHead(head: ResponseHead): void;
+  /** The status the client was sent, once it was. */
   protected abstract get sentStatus(): number | undefined;
-  /** Answer with the edge's own error page. */
-  protected abstract fail(err: EdgeError): void;
-  /** Tear the client connection down: a partial answer must never look complete. */
-  protected abstract abortClient(err: Error): void;
+  abstract onStreamData(chunk: Buffer, last: boolean): void;
 
   /** A limit the client broke on the way up (its body): answered instead of the upstream error, never retried. */
   protected get limitViolation(): EdgeError | undefined {
     return undefined;
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.clientGone) controller.abort(new Error('client closed the connection'));
+  // ---- StreamHandler ----
+
+  onStreamHead(head: ResponseHead): void {
+    clearTimeout(this.timer);
+    this.answered = true;
+    this.deliverHead(head);
   }
 
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+  onStreamClose(err?: Error): void {
+    if (this.stream === null) return; // we let go of it ourselves
+    this.stream = null;
+    clearTimeout(this.timer);
     this.settle();
-    const violation = this.limitViolation;
-    if (!this.untouched) return this.abortClient(violation ?? err);
-    if (!violation && !this.retried && !this.clientGone && this.mayRetry(err)) {
-      const next = this.input.pickConnection(this.conn);
-      if (next) {
-        this.retried = true;
-        this.conn = next;
-        this.start();
-        return;
-      }
+    if (err) this.failed(err, true);
+  }
+
+  // ---- for subclasses ----
+
+  /** Lets go of the current stream: the app's side is reset (it never sees a shortened body as complete). */
+  protected release(code: ErrorCode, reason: string): void {
+    const stream = this.stream;
+    this.stream = null;
+    clearTimeout(this.timer);
+    this.settle();
+    stream?.reset(code, reason);
+  }
+
+  /** The exchange ended with the edge's own answer `err` (if nothing was sent yet) or a cut. */
+  protected giveUp(err: EdgeError): void {
+    this.release(ErrorCode.CANCEL, err.message);
+    const { downstream } = this.input;
+    if (!downstream.untouched) {
+      downstream.cut(err);
+      this.report(this.sentStatus ?? err.status);
+      return;
     }
-    this.fail(violation ?? upstreamError(err, this.input.targetName));
+    downstream.refuse(err);
+    this.report(err.status);
   }
 
-  /** Whether sending the request again, on another connection, is safe after `err`. */
-  private mayRetry(err: Error): boolean {
-    if (this.controller === null) return true; // it never left the edge
-    const { req } = this.input;
-    return err instanceof SessionClosedError && IDEMPOTENT.has(req.method ?? 'GET') && !hasBody(req);
-  }
-
-  /** The client went away: stop the upstream request at once (its mux stream gets a RESET). */
-  protected clientClosed(): void {
+  /** The client went away: the app's stream is reset at once. */
+  protected clientClosed(sentStatus: number | undefined): void {
     this.clientGone = true;
     if (!this.settled) {
-      this.controller?.abort(new Error('client closed the connection'));
+      this.release(ErrorCode.CANCEL, 'the client closed the connection');
       this.input.onAbandoned();
     }
-    this.report(this.sentStatus ?? CLIENT_CLOSED_REQUEST);
+    this.report(sentStatus ?? CLIENT_CLOSED_REQUEST);
   }
+
+  /**
+   * Writes answer bytes to the client. The connector gets their credit back once the client's socket
+   * took them (write() returned true, or on 'drain'), never on receipt. Throws what `target` throws.
+   */
+  protected writeToClient(target: NodeJS.WritableStream, chunk: Buffer): void {
+    this.input.downstream.trace.bytesOut += chunk.length;
+    const ok = target.write(chunk);
+    if (ok && !this.waitingDrain) return void this.stream?.consumed(chunk.length);
+    this.owed += chunk.length;
+    if (this.waitingDrain) return;
+    this.waitingDrain = true;
+    target.once('drain', this.onClientDrain);
+  }
+
+  private readonly onClientDrain = (): void => {
+    this.waitingDrain = false;
+    const owed = this.owed;
+    this.owed = 0;
+    this.stream?.consumed(owed);
+  };
 
   /** The exchange ended with `status` (the app's, or the edge's error page): report it once. */
   protected report(status: number): void {
@@ -129,23 +184,60 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** One line of the connector's request log; best effort, never waits (see MuxSession.sendEvent). */
   protected sendEvent(t: RequestEvent['t'], status: number, since: number): void {
     if (!this.conn.info.requestEvents) return;
-    const { req, email } = this.input;
+    const { request, email, downstream } = this.input;
     this.conn.session.sendEvent({
       t,
       ts: Date.now(),
-      method: req.method ?? 'GET',
-      path: loggedPath(req.url ?? '/'),
+      method: request.method,
+      path: loggedPath(request.target),
       status,
       duration_ms: Math.round(performance.now() - since),
       email,
-      bytes_out: this.input.trace.bytesOut,
+      bytes_out: downstream.trace.bytesOut,
     });
   }
 
-  /** The exchange is over (success or failure): release the connection's load count once. */
+  /** The request is over on its connection (success or failure): release the connection's load count once. */
   protected settle(): void {
     if (this.settled) return;
     this.settled = true;
-    this.conn.inFlight--;
+    this.conn.requestEnded();
+  }
+
+  // ---- internals ----
+
+  private readonly onTimeout = (): void => {
+    this.timer = undefined;
+    if (this.answered || this.stream === null) return;
+    this.giveUp(new EdgeError('APP_TIMEOUT', `The app behind ${this.input.targetName} did not answer within ${this.input.timeoutMs / 1000} s.`));
+  };
+
+  /** The attempt failed with `err`; `opened`: its stream existed (the OPEN may have reached the connector). */
+  private failed(err: Error, opened: boolean): void {
+    this.settle();
+    if (this.clientGone) return;
+    const violation = this.limitViolation;
+    if (this.answered) {
+      this.input.downstream.cut(violation ?? err);
+      this.report(this.sentStatus ?? 502);
+      return;
+    }
+    if (!violation && this.mayRetry(err, opened)) {
+      const next = this.input.pickConnection(this.conn);
+      if (next) {
+        this.retried = true;
+        this.conn = next;
+        this.start();
+        return;
+      }
+    }
+    this.giveUp(violation ?? upstreamError(err, this.input.targetName));
+  }
+
+  /** Whether sending the request again, on another connection, is safe after `err`. */
+  private mayRetry(err: Error, opened: boolean): boolean {
+    if (this.retried || this.bodySent > 0) return false;
+    if (!opened || notDelivered(err)) return true; // it never reached the app
+    return err instanceof SessionClosedError && !this.withBody && IDEMPOTENT.has(this.input.request.method);
   }
 }

@@ -3,8 +3,6 @@ import { setsReservedCookie, stripReservedCookies } from '../auth/cookies.js';
 import { REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { HSTS_HEADER } from '../net/hsts.js';
 
-export type HeaderMap = Record<string, string | string[] | undefined>;
-
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and others that describe one connection, not the message. */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
@@ -114,39 +112,43 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
   return out;
 }
 
+/** The Connection header's listed names in a field list (lower-case names). */
+function connectionListedIn(fields: readonly string[]): Set<string> {
+  const values: string[] = [];
+  for (let i = 0; i < fields.length; i += 2) if (fields[i]!.toLowerCase() === 'connection') values.push(fields[i + 1]!);
+  return connectionListed(values.length > 0 ? values : undefined);
+}
+
 /**
- * Response headers for the browser: hop-by-hop ones removed (Node frames the body itself), the
- * app's X-Request-Id (the client gets the edge's id) and the app's HSTS (the edge owns TLS) dropped.
+ * Response headers for the browser, from the app's head as the connector sent it (a field list,
+ * duplicates kept): names lower-cased, hop-by-hop ones removed (the edge's server frames the body
+ * itself), the app's X-Request-Id (the client gets the edge's id) and the app's HSTS (the edge owns
+ * TLS) dropped, and cookies that would set the edge's own removed. `keepUpgrade` keeps Connection and
+ * Upgrade for a 101 answer.
  */
-export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = false): HeaderMap {
-  const listed = keepUpgrade ? new Set<string>() : connectionListed(headers.connection);
-  const out: HeaderMap = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
+export function downstreamResponseHeaders(fields: readonly string[], keepUpgrade = false): string[] {
+  const listed = keepUpgrade ? new Set<string>() : connectionListedIn(fields);
+  const out: string[] = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!.toLowerCase();
+    const value = fields[i + 1]!;
     if (keepUpgrade && (name === 'connection' || name === 'upgrade')) {
-      out[name] = value;
+      out.push(name, value);
       continue;
     }
     if (HOP_BY_HOP.has(name) || listed.has(name) || name === REQUEST_ID_HEADER) continue;
     // Transport security is the edge's: it owns TLS for this host (see net/hsts.ts).
     if (name === HSTS_HEADER) continue;
-    if (name === 'set-cookie') {
-      // An app may not set (or overwrite) the edge's session cookies on its host.
-      const kept = (Array.isArray(value) ? value : [value]).filter((line) => !setsReservedCookie(line));
-      if (kept.length > 0) out[name] = kept;
-      continue;
-    }
-    out[name] = value;
+    // An app may not set (or overwrite) the edge's session cookies on its host.
+    if (name === 'set-cookie' && setsReservedCookie(value)) continue;
+    out.push(name, value);
   }
   return out;
 }
 
-/** Serialises a response head for a raw socket (upgrade answers); values come from a strict parser. */
-export function serializeResponseHead(statusCode: number, statusMessage: string, headers: HeaderMap): string {
+/** Serialises a response head for a raw socket (upgrade answers); fields come from a strict parser, policed. */
+export function serializeResponseHead(statusCode: number, statusMessage: string, fields: readonly string[]): string {
   let head = `HTTP/1.1 ${statusCode} ${statusMessage}\r\n`;
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
-  }
+  for (let i = 0; i < fields.length; i += 2) head += `${fields[i]}: ${fields[i + 1]}\r\n`;
   return head + '\r\n';
 }

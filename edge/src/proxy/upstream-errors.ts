@@ -1,23 +1,18 @@
 import { ErrorCode, SessionClosedError, StreamResetError } from '@postern/shared';
-import { errors as undiciErrors } from 'undici';
 import { EdgeError } from '../errors.js';
 
-/** Maps what went wrong on the way to the app to the page the person sees. */
+/** Maps what went wrong on the way to the app (a stream reset by the connector, a lost tunnel) to the page the person sees. */
 export function upstreamError(err: unknown, target: string): EdgeError {
-  if (err instanceof StreamResetError && err.code === ErrorCode.TARGET_UNREACHABLE) {
-    return new EdgeError('APP_UNREACHABLE', `The connector is online but could not reach the app at ${target}: ${err.reason}`, { cause: err });
-  }
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
-    return new EdgeError('APP_TIMEOUT', `The app behind ${target} did not answer in time.`, { cause: err });
+  if (err instanceof StreamResetError && err.byPeer) {
+    if (err.code === ErrorCode.TARGET_UNREACHABLE) {
+      return new EdgeError('APP_UNREACHABLE', `The connector is online but could not reach the app at ${target}: ${err.reason}`, { cause: err });
+    }
+    if (err.code === ErrorCode.TARGET_FAILED) {
+      return new EdgeError('APP_ERROR', `The app behind ${target} did not answer properly: ${err.reason || 'it closed the connection'}.`, { cause: err });
+    }
   }
   if (err instanceof SessionClosedError || err instanceof StreamResetError) {
     return new EdgeError('TUNNEL_ERROR', `The tunnel to ${target} was interrupted before the app answered.`, { cause: err });
-  }
-  if (err instanceof undiciErrors.SocketError) {
-    return new EdgeError('APP_ERROR', `The app behind ${target} closed the connection without answering.`, { cause: err });
-  }
-  if (err instanceof undiciErrors.RequestContentLengthMismatchError) {
-    return new EdgeError('BAD_REQUEST', 'The request body did not match its Content-Length.', { cause: err });
   }
   return new EdgeError('TUNNEL_ERROR', `The request to ${target} failed: ${(err as Error).message}`, { cause: err });
 }

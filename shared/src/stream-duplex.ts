@@ -1,0 +1,108 @@
+import { Duplex } from 'node:stream';
+import { StreamResetError } from './errors.js';
+import { ErrorCode } from './frame.js';
+import type { MuxStream, StreamHandler } from './stream.js';
+
+const ignoreError = (): void => undefined;
+
+/**
+ * Credit for a Node Readable fed from a MuxStream: bytes count as taken once the Readable's reader
+ * took them out of its buffer. Node calls _read() only while the buffer is below its mark, not when a
+ * paused consumer later drains it (resume, pipe 'drain', async iteration); every path takes bytes
+ * through read(), so owners call settle() from both (without it a reader that paused once stalls).
+ */
+export class ReadCredit {
+  private pushedTotal = 0;
+  private counted = 0;
+
+  constructor(private readonly stream: MuxStream) {}
+
+  pushed(bytes: number): void {
+    this.pushedTotal += bytes;
+  }
+
+  /** Reports what left the buffer since the last call; `buffered` is the Readable's readableLength. */
+  settle(buffered: number): void {
+    const taken = this.pushedTotal - buffered - this.counted;
+    if (taken <= 0) return;
+    this.counted += taken;
+    this.stream.consumed(taken);
+  }
+}
+
+/**
+ * A MuxStream as a Node Duplex, for byte streams that are piped (TCP streams, WebSocket relays,
+ * request bodies handed to an HTTP client). Credit goes back to the peer as the Duplex's reader
+ * takes bytes out of its buffer, never on receipt; a write waits until the stream's queue is below
+ * its mark. Destroying the Duplex resets the stream (CANCEL, or the StreamResetError's code).
+ */
+export class StreamDuplex extends Duplex implements StreamHandler {
+  private readonly credit: ReadCredit;
+  private pendingWrite: ((err?: Error | null) => void) | null = null;
+
+  constructor(readonly stream: MuxStream) {
+    // The readable buffer may hold up to the window: the peer cannot send more than that.
+    super({ allowHalfOpen: true, readableHighWaterMark: stream.receiveWindow, writableHighWaterMark: 64 * 1024 });
+    // A stream error must never crash the process: owners that care attach their own listener.
+    this.on('error', ignoreError);
+    this.credit = new ReadCredit(stream);
+    stream.attach(this);
+  }
+
+  // ---- StreamHandler ----
+
+  onStreamData(chunk: Buffer, last: boolean): void {
+    if (this.destroyed) return;
+    if (chunk.length > 0) {
+      this.credit.pushed(chunk.length);
+      this.push(chunk);
+    }
+    if (last) this.push(null);
+  }
+
+  onStreamDrain(): void {
+    const callback = this.pendingWrite;
+    this.pendingWrite = null;
+    callback?.();
+  }
+
+  onStreamClose(err?: Error): void {
+    // A clean close ends both directions already: the Duplex closes once its reader took the rest.
+    if (err) this.destroy(err);
+  }
+
+  // ---- Duplex ----
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    if (this.stream.write(chunk)) callback();
+    else this.pendingWrite = callback;
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    this.stream.end();
+    callback();
+  }
+
+  override _read(): void {
+    this.credit.settle(this.readableLength);
+  }
+
+  /** See ReadCredit: credit is settled on every read, not only in _read(). */
+  override read(size?: number): any {
+    const chunk: unknown = super.read(size);
+    this.credit.settle(this.readableLength);
+    return chunk;
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    // Both directions ended (autoDestroy): the FIN may still wait for the writer, so leave the stream to close cleanly.
+    const ended = !err && this.readableEnded && this.writableFinished;
+    if (!this.stream.closed && !ended) {
+      if (err instanceof StreamResetError) this.stream.reset(err.code, err.reason);
+      else if (err) this.stream.reset(ErrorCode.INTERNAL_ERROR, err.message);
+      else this.stream.reset(ErrorCode.CANCEL, '');
+    }
+    this.pendingWrite = null;
+    callback(err);
+  }
+}
