@@ -46,6 +46,9 @@ class RequestBody extends Readable {
   }
 }
 
+/** undici refused the request itself (a field it does not allow): the edge sent a head it should not have. */
+const REFUSED_BY_CLIENT = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+
 /** Response header object (undici's) as a field list; names are lower-case already. */
 function fieldList(headers: IncomingHttpHeaders): string[] {
   const out: string[] = [];
@@ -95,12 +98,7 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
     const { method, target, headers } = this.request;
     const options: Dispatcher.DispatchOptions = { method, path: target, headers: headers as string[], body: this.body };
     if (this.upgrade) options.upgrade = 'websocket';
-    try {
-      dispatcher.dispatch(options, this);
-    } catch (err) {
-      // undici refuses the head itself (a header it does not allow): the edge's request was malformed.
-      this.fail(ErrorCode.PROTOCOL_ERROR, `the request was refused by the HTTP client: ${(err as Error).message}`, err as Error);
-    }
+    dispatcher.dispatch(options, this);
   }
 
   // ---- StreamHandler: the edge's side ----
@@ -152,9 +150,10 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.stream.closed) return;
     if (this.responded) return this.fail(ErrorCode.TARGET_FAILED, `the app's answer broke off: ${describe(err)}`, err);
+    const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+    if (REFUSED_BY_CLIENT.has(code)) return this.fail(ErrorCode.PROTOCOL_ERROR, `the request was refused by the HTTP client: ${err.message}`, err);
     if (this.controller === null) {
       // undici starts a request only on a connected socket: nothing reached the app.
-      const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
       this.metrics?.dialFailed(code);
       return this.fail(ErrorCode.TARGET_UNREACHABLE, `${code === 'unknown' ? err.message : code} connecting to ${targetLabel(this.target)}`, err);
     }

@@ -168,6 +168,10 @@ export class MuxStream {
   // ---- called by the session for incoming frames ----
 
   handleAccept(): void {
+    if (this.kind !== 'tcp') {
+      this.host.violation(ErrorCode.PROTOCOL_ERROR, `ACCEPT on ${this.kind} stream ${this.id}: it is answered with RESPONSE`);
+      return;
+    }
     if (this.accepted || this.isClosed) return;
     this.accepted = true;
     this.handler?.onStreamAccept?.();
@@ -185,6 +189,10 @@ export class MuxStream {
   }
 
   handleData(payload: Buffer, fin: boolean): void {
+    if (!this.accepted) {
+      this.host.violation(ErrorCode.PROTOCOL_ERROR, `DATA or FIN on stream ${this.id} before its ${this.kind === 'tcp' ? 'ACCEPT' : 'RESPONSE'}`);
+      return;
+    }
     if (this.finReceived) {
       this.host.violation(ErrorCode.STREAM_CLOSED, `DATA on stream ${this.id} after its FIN`);
       return;

@@ -28,7 +28,10 @@ export interface ExchangeInput {
   readonly email: string | null;
   /** The client left before the answer finished (counted against its aborted-request rate). */
   readonly onAbandoned: () => void;
-  /** How long the app may take to answer (its head). */
+  /**
+   * How long the app may take to answer (its head): counted from the end of the request body, and
+   * while the body is still being sent, from the app's last progress in taking it.
+   */
   readonly timeoutMs: number;
 }
 
@@ -61,6 +64,8 @@ export abstract class UpstreamExchange implements StreamHandler {
   private owed = 0;
   private waitingDrain = false;
   private timer: NodeJS.Timeout | undefined;
+  /** When the app last took request bytes (or the request was sent): the answer timeout counts from here. */
+  private lastProgress = 0;
   private reported = false;
   private retried = false;
   private settled = true;
@@ -85,6 +90,7 @@ export abstract class UpstreamExchange implements StreamHandler {
       if (err instanceof HeadError) return this.giveUp(new EdgeError('HEADERS_TOO_LARGE', `The request cannot be forwarded: ${err.message}.`, { cause: err }));
       return this.failed(err as Error, false);
     }
+    this.lastProgress = performance.now();
     this.timer = setTimeout(this.onTimeout, this.input.timeoutMs);
     this.sendBody();
   }
@@ -174,6 +180,11 @@ export abstract class UpstreamExchange implements StreamHandler {
     this.stream?.consumed(owed);
   };
 
+  /** The app took more of the request (its body moves on): the answer timeout starts over. */
+  protected progressed(): void {
+    this.lastProgress = performance.now();
+  }
+
   /** The exchange ended with `status` (the app's, or the edge's error page): report it once. */
   protected report(status: number): void {
     if (this.reported) return;
@@ -209,6 +220,11 @@ export abstract class UpstreamExchange implements StreamHandler {
   private readonly onTimeout = (): void => {
     this.timer = undefined;
     if (this.answered || this.stream === null) return;
+    const left = this.lastProgress + this.input.timeoutMs - performance.now();
+    if (left > 0) {
+      this.timer = setTimeout(this.onTimeout, left);
+      return;
+    }
     this.giveUp(new EdgeError('APP_TIMEOUT', `The app behind ${this.input.targetName} did not answer within ${this.input.timeoutMs / 1000} s.`));
   };
 

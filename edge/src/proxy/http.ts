@@ -82,6 +82,7 @@ export class HttpExchange extends UpstreamExchange {
   }
 
   onStreamDrain(): void {
+    this.progressed();
     this.body?.resume();
   }
 
@@ -132,11 +133,13 @@ export class HttpExchange extends UpstreamExchange {
     if (!stream) return;
     this.input.downstream.trace.bytesIn += chunk.length;
     this.bodySent += chunk.length;
-    if (!stream.write(chunk)) this.body!.pause();
+    if (stream.write(chunk)) this.progressed();
+    else this.body!.pause();
   };
 
   private readonly onBodyEnd = (): void => {
     this.bodyEnded = true;
+    this.progressed();
     this.stream?.end();
   };
 

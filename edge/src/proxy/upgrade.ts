@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
 import { StreamDuplex, type ResponseHead } from '@postern/shared';
 import { EdgeError } from '../errors.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
@@ -37,6 +37,15 @@ export class UpgradeExchange extends UpstreamExchange {
   }
 
   protected deliverHead(head: ResponseHead): void {
+    // This head is written to the socket by hand, not by node:http: its fields are checked here.
+    try {
+      for (let i = 0; i < head.headers.length; i += 2) {
+        validateHeaderName(head.headers[i]!);
+        validateHeaderValue(head.headers[i]!, head.headers[i + 1]!);
+      }
+    } catch (err) {
+      return this.giveUp(new EdgeError('APP_ERROR', `The app behind ${this.input.targetName} answered the upgrade with a header the edge cannot relay.`, { cause: err }));
+    }
     if (head.status === 101) return this.switchProtocols(head);
     if (head.status < 200 || head.status > 599) {
       return this.giveUp(new EdgeError('APP_ERROR', `The app behind ${this.input.targetName} answered the upgrade with status ${head.status}.`));

@@ -1,0 +1,253 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { ErrorCode, MuxSession, StreamResetError, type RequestHead, type ResponseHead } from '@postern/shared';
+import { WebSocket, WebSocketServer } from 'ws';
+import { StreamServer } from '../src/stream-server.js';
+import type { ExchangeObserver } from '../src/target.js';
+
+/** What the edge side of a stream saw. */
+interface Answer {
+  head: ResponseHead | undefined;
+  body: Buffer;
+  /** undefined: ended cleanly; otherwise the reset. */
+  error: Error | undefined;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** An edge session and a connector session over a real WebSocket, the connector serving `server`. */
+async function tunnel(server: StreamServer): Promise<{ edge: MuxSession; close(): Promise<void> }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await once(wss, 'listening');
+  const accepted = once(wss, 'connection') as Promise<[WebSocket]>;
+  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { perMessageDeflate: false });
+  await once(client, 'open');
+  const [serverSide] = await accepted;
+  const edge = new MuxSession(serverSide, { role: 'edge' });
+  const connector = new MuxSession(client, { role: 'connector' });
+  connector.on('stream', (stream, preamble, ended) => server.serve(connector, stream, preamble, !ended));
+  return {
+    edge,
+    close: async () => {
+      edge.destroy();
+      connector.destroy();
+      await server.close();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** Sends one request over the edge session and collects the answer. */
+function exchange(edge: MuxSession, request: RequestHead, body?: Buffer): Promise<Answer> {
+  return new Promise((resolve) => {
+    const answer: Answer = { head: undefined, body: Buffer.alloc(0), error: undefined };
+    const parts: Buffer[] = [];
+    const stream = edge.open({ kind: 'http', request }, {
+      onStreamHead: (head) => void (answer.head = head),
+      onStreamData: (chunk) => {
+        parts.push(Buffer.from(chunk));
+        stream.consumed(chunk.length);
+      },
+      onStreamClose: (err) => {
+        answer.body = Buffer.concat(parts);
+        answer.error = err;
+        resolve(answer);
+      },
+    }, body === undefined);
+    if (body !== undefined) {
+      stream.write(body);
+      stream.end();
+    }
+  });
+}
+
+const header = (head: ResponseHead | undefined, name: string): string[] => {
+  const out: string[] = [];
+  for (let i = 0; i < (head?.headers.length ?? 0); i += 2) if (head!.headers[i] === name) out.push(head!.headers[i + 1]!);
+  return out;
+};
+
+const listen = async <T extends Server | NetServer>(server: T): Promise<number> => {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+};
+
+describe('connector: serving the streams the edge opens', () => {
+  let app: Server;
+  let appPort: number;
+  let raw: NetServer;
+  let rawPort: number;
+  const sockets = new Set<Socket>();
+  let requests = 0;
+
+  before(async () => {
+    app = createServer((req, res) => {
+      requests++;
+      if (req.url === '/echo') {
+        const parts: Buffer[] = [];
+        req.on('data', (c: Buffer) => parts.push(c));
+        req.on('end', () => {
+          const body = Buffer.concat(parts);
+          res.writeHead(200, { 'content-length': body.length, 'x-method': req.method, 'x-host': req.headers.host ?? '' });
+          res.end(body);
+        });
+        return;
+      }
+      res.setHeader('set-cookie', ['a=1', 'b=2']);
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-bytes': '\xe9' });
+      res.end(`hello ${req.url}`);
+    });
+    app.on('upgrade', (_req, socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: x\r\n\r\n');
+      socket.on('data', (c: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), c])));
+    });
+    app.on('connection', (socket: Socket) => sockets.add(socket));
+    appPort = await listen(app);
+    // Answers the way broken servers do: a Content-Length it does not keep, then a reset.
+    raw = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n' + 'x'.repeat(1000));
+        setTimeout(() => socket.resetAndDestroy(), 20);
+      });
+    });
+    rawPort = await listen(raw);
+  });
+
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await Promise.all([raw, app].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  });
+
+  it('makes the request to its own target and answers with RESPONSE (headers as a field list, duplicates kept) and the body', async () => {
+    const t = await tunnel(new StreamServer({ target: { host: '127.0.0.1', port: appPort } }));
+    try {
+      const answer = await withTimeout(exchange(t.edge, { method: 'GET', target: '/a?b=1', headers: ['host', 'app.test'] }), 5000, 'the answer');
+      assert.equal(answer.error, undefined);
+      assert.equal(answer.head?.status, 200);
+      assert.deepEqual(header(answer.head, 'set-cookie'), ['a=1', 'b=2']);
+      assert.deepEqual(header(answer.head, 'x-bytes'), ['\xe9'], 'header bytes arrive as they were sent');
+      assert.equal(answer.body.toString(), 'hello /a?b=1');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('sends the request body, with the Host the edge chose', async () => {
+    const t = await tunnel(new StreamServer({ target: { host: '127.0.0.1', port: appPort } }));
+    try {
+      const body = Buffer.alloc(3 * 1024 * 1024, 0x61);
+      const answer = await withTimeout(
+        exchange(t.edge, { method: 'PUT', target: '/echo', headers: ['host', 'public.example', 'content-length', String(body.length)] }, body),
+        10_000,
+        'the echo',
+      );
+      assert.equal(answer.error, undefined);
+      assert.deepEqual([header(answer.head, 'x-method'), header(answer.head, 'x-host')], [['PUT'], ['public.example']]);
+      assert.ok(answer.body.equals(body), 'every byte came back');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('resets with TARGET_UNREACHABLE when nothing listens on the target', async () => {
+    const closed = createNetServer();
+    const port = await listen(closed);
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const t = await tunnel(new StreamServer({ target: { host: '127.0.0.1', port } }));
+    try {
+      const answer = await withTimeout(exchange(t.edge, { method: 'GET', target: '/', headers: ['host', 'a'] }), 5000, 'the refusal');
+      assert.equal(answer.head, undefined);
+      assert.ok(answer.error instanceof StreamResetError);
+      assert.equal(answer.error.code, ErrorCode.TARGET_UNREACHABLE);
+      assert.match(answer.error.reason, /ECONNREFUSED connecting to 127\.0\.0\.1:/);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('resets with TARGET_FAILED when the app breaks off its answer: the edge can never take it for complete', async () => {
+    const t = await tunnel(new StreamServer({ target: { host: '127.0.0.1', port: rawPort } }));
+    try {
+      const answer = await withTimeout(exchange(t.edge, { method: 'GET', target: '/', headers: ['host', 'a'] }), 5000, 'the reset');
+      assert.equal(answer.head?.status, 200, 'the head was relayed');
+      assert.ok(answer.error instanceof StreamResetError, 'no clean end');
+      assert.equal(answer.error.code, ErrorCode.TARGET_FAILED);
+      assert.ok(answer.body.length <= 1000);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('refuses a request head its HTTP client does not allow (PROTOCOL_ERROR), without reaching the app', async () => {
+    const before = requests;
+    const t = await tunnel(new StreamServer({ target: { host: '127.0.0.1', port: appPort } }));
+    try {
+      const answer = await withTimeout(exchange(t.edge, { method: 'GET', target: '/', headers: ['host', 'a', 'transfer-encoding', 'chunked'] }), 5000, 'the refusal');
+      assert.ok(answer.error instanceof StreamResetError);
+      assert.equal(answer.error.code, ErrorCode.PROTOCOL_ERROR);
+      assert.equal(requests, before, 'the app never saw it');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('turns a websocket stream answered 101 into a byte stream both ways', async () => {
+    const t = await tunnel(new StreamServer({ target: { host: '127.0.0.1', port: appPort } }));
+    try {
+      const got: Buffer[] = [];
+      let head: ResponseHead | undefined;
+      const echoed = new Promise<void>((resolve) => {
+        const stream = t.edge.open({ kind: 'websocket', request: { method: 'GET', target: '/ws', headers: ['host', 'a', 'sec-websocket-key', 'k', 'sec-websocket-version', '13'] } }, {
+          onStreamHead: (h) => {
+            head = h;
+            stream.write(Buffer.from('ping'));
+          },
+          onStreamData: (chunk) => {
+            got.push(Buffer.from(chunk));
+            stream.consumed(chunk.length);
+            if (Buffer.concat(got).toString() === 'echo:ping') resolve();
+          },
+          onStreamClose: () => undefined,
+        });
+      });
+      await withTimeout(echoed, 5000, 'the echo after 101');
+      assert.equal(head?.status, 101);
+      assert.deepEqual(header(head, 'upgrade'), ['websocket']);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('shows each exchange to an observer: heads and body bytes as they pass, then the end', async () => {
+    const seen: string[] = [];
+    const observe = (request: RequestHead): ExchangeObserver => {
+      seen.push(`request ${request.method} ${request.target}`);
+      return {
+        requestBody: (chunk) => seen.push(`request body ${chunk.length}`),
+        response: (head) => seen.push(`response ${head.status}`),
+        responseBody: (chunk) => seen.push(`response body ${chunk.toString()}`),
+        end: (error) => seen.push(`end ${error ? 'error' : 'ok'}`),
+      };
+    };
+    const t = await tunnel(new StreamServer({ target: { host: '127.0.0.1', port: appPort }, observe }));
+    try {
+      await withTimeout(exchange(t.edge, { method: 'POST', target: '/echo', headers: ['host', 'a', 'content-length', '3'] }, Buffer.from('abc')), 5000, 'the echo');
+      assert.deepEqual(seen, ['request POST /echo', 'request body 3', 'response 200', 'response body abc', 'end ok']);
+    } finally {
+      await t.close();
+    }
+  });
+});
