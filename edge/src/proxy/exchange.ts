@@ -14,6 +14,7 @@ import { CLIENT_CLOSED_REQUEST } from '../observability/access-log.js';
 import { loggedPath } from '../observability/logging.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import type { Downstream } from './answer.js';
+import type { Deadlines, Expiring } from './deadlines.js';
 import { upstreamError } from './upstream-errors.js';
 
 export interface ExchangeInput {
@@ -33,6 +34,8 @@ export interface ExchangeInput {
    * while the body is still being sent, from the app's last progress in taking it.
    */
   readonly timeoutMs: number;
+  /** Where the exchange waits for its answer (one timer for all of them). */
+  readonly deadlines: Deadlines;
 }
 
 /** Methods a request may be repeated with, to the same effect (RFC 9110, section 9.2.2). */
@@ -52,7 +55,7 @@ const notDelivered = (err: Error): boolean =>
  * RFC 9110 section 9.2.2). When it ends, the connection that carried it tells its connector (a
  * request event: the live view of `postern connect`).
  */
-export abstract class UpstreamExchange implements StreamHandler {
+export abstract class UpstreamExchange implements StreamHandler, Expiring {
   /** The live stream of the current attempt; null before it, after it ended, and once we let go of it. */
   protected stream: MuxStream | null = null;
   /** The app's head arrived. */
@@ -63,7 +66,6 @@ export abstract class UpstreamExchange implements StreamHandler {
   /** Body bytes written while the client's socket was full: credited to the connector on 'drain'. */
   private owed = 0;
   private waitingDrain = false;
-  private timer: NodeJS.Timeout | undefined;
   /** When the app last took request bytes (or the request was sent): the answer timeout counts from here. */
   private lastProgress = 0;
   private reported = false;
@@ -91,7 +93,7 @@ export abstract class UpstreamExchange implements StreamHandler {
       return this.failed(err as Error, false);
     }
     this.lastProgress = performance.now();
-    this.timer = setTimeout(this.onTimeout, this.input.timeoutMs);
+    this.input.deadlines.add(this);
     this.sendBody();
   }
 
@@ -112,7 +114,7 @@ export abstract class UpstreamExchange implements StreamHandler {
   // ---- StreamHandler ----
 
   onStreamHead(head: ResponseHead): void {
-    clearTimeout(this.timer);
+    this.input.deadlines.delete(this);
     this.answered = true;
     this.deliverHead(head);
   }
@@ -120,7 +122,7 @@ export abstract class UpstreamExchange implements StreamHandler {
   onStreamClose(err?: Error): void {
     if (this.stream === null) return; // we let go of it ourselves
     this.stream = null;
-    clearTimeout(this.timer);
+    this.input.deadlines.delete(this);
     this.settle();
     if (err) this.failed(err, true);
   }
@@ -131,7 +133,7 @@ export abstract class UpstreamExchange implements StreamHandler {
   protected release(code: ErrorCode, reason: string): void {
     const stream = this.stream;
     this.stream = null;
-    clearTimeout(this.timer);
+    this.input.deadlines.delete(this);
     this.settle();
     stream?.reset(code, reason);
   }
@@ -217,16 +219,17 @@ export abstract class UpstreamExchange implements StreamHandler {
 
   // ---- internals ----
 
-  private readonly onTimeout = (): void => {
-    this.timer = undefined;
+  // ---- Expiring: the answer timeout ----
+
+  get deadline(): number {
+    return this.lastProgress + this.input.timeoutMs;
+  }
+
+  expire(now: number): void {
     if (this.answered || this.stream === null) return;
-    const left = this.lastProgress + this.input.timeoutMs - performance.now();
-    if (left > 0) {
-      this.timer = setTimeout(this.onTimeout, left);
-      return;
-    }
+    if (this.deadline > now) return this.input.deadlines.add(this); // the body moved on meanwhile
     this.giveUp(new EdgeError('APP_TIMEOUT', `The app behind ${this.input.targetName} did not answer within ${this.input.timeoutMs / 1000} s.`));
-  };
+  }
 
   /** The attempt failed with `err`; `opened`: its stream existed (the OPEN may have reached the connector). */
   private failed(err: Error, opened: boolean): void {

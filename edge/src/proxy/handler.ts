@@ -16,6 +16,7 @@ import type { SocketRecord } from '../store/sockets.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import { hasBody, ResponseDownstream, SocketDownstream, type Downstream } from './answer.js';
+import { Deadlines } from './deadlines.js';
 import type { ExchangeInput } from './exchange.js';
 import type { GateDecision, SocketGate } from './gate.js';
 import { upstreamRequestHeaders } from './headers.js';
@@ -57,7 +58,11 @@ interface Prepared {
  * hands a richer value to the next or ends the request with one refusal, written by its Downstream.
  */
 export class ProxyHandler {
-  constructor(private readonly deps: ProxyDeps) {}
+  private readonly deadlines: Deadlines;
+
+  constructor(private readonly deps: ProxyDeps) {
+    this.deadlines = new Deadlines(Deadlines.tickFor(deps.config.upstreamTimeoutMs));
+  }
 
   handleRequest(req: IncomingMessage, res: ServerResponse, socket: SocketRecord, host: string): void {
     const down = new ResponseDownstream(req, res, this.traceHttp(req, res, host, socket.id), this.edgeHeaders(req));
@@ -172,6 +177,7 @@ export class ProxyHandler {
       email: prepared.decision.identity?.email ?? null,
       onAbandoned: () => limits.recordAbort(req),
       timeoutMs: config.upstreamTimeoutMs,
+      deadlines: this.deadlines,
     };
   }
 
