@@ -49,6 +49,13 @@ class RequestBody extends Readable {
 /** undici refused the request itself (a field it does not allow): the edge sent a head it should not have. */
 const REFUSED_BY_CLIENT = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 
+/** The size of a head as HTTP/1.1 writes it (the start line, `name: value` lines, the blank line). */
+function headBytes(startLine: number, fields: readonly string[]): number {
+  let n = startLine + 2;
+  for (let i = 0; i < fields.length; i += 2) n += fields[i]!.length + fields[i + 1]!.length + 4;
+  return n;
+}
+
 /** Response header object (undici's) as a field list; names are lower-case already. */
 function fieldList(headers: IncomingHttpHeaders): string[] {
   const out: string[] = [];
@@ -89,6 +96,7 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
     private readonly inspector: ExchangeObserver | undefined,
   ) {
     this.body = hasBody ? new RequestBody(stream) : null;
+    this.bytesToApp = headBytes(request.method.length + request.target.length + 11, request.headers);
     this.body?.on('error', () => undefined);
     stream.attach(this);
   }
@@ -173,7 +181,15 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
       this.end(bytes.errored ?? undefined);
     });
     socket.once('close', () => bytes.destroy());
-    if (this.inspector?.responseBody) socket.on('data', (chunk: Buffer) => this.inspector?.responseBody?.(chunk));
+    // Extra listeners on streams already flowing through pipe(): they count, they do not steer.
+    socket.on('data', (chunk: Buffer) => {
+      this.bytesFromApp += chunk.length;
+      this.inspector?.responseBody?.(chunk);
+    });
+    bytes.on('data', (chunk: Buffer) => {
+      this.bytesToApp += chunk.length;
+      this.inspector?.requestBody?.(chunk);
+    });
     socket.pipe(bytes);
     bytes.pipe(socket);
   }
@@ -192,6 +208,7 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
       return false;
     }
     this.responded = true;
+    this.bytesFromApp += headBytes(15, head.headers);
     this.inspector?.response?.(head);
     return true;
   }

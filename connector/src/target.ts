@@ -10,7 +10,7 @@ export interface Target {
 export interface StreamObserver {
   /** The local target could not be reached (a Node error code such as ECONNREFUSED). */
   dialFailed(code: string): void;
-  /** A stream to the target closed, with the bytes it carried each way (bodies, for HTTP). */
+  /** A stream to the target closed, with the bytes it carried each way (for HTTP: heads as HTTP/1.1 writes them, and bodies). */
   streamEnded(bytesToApp: number, bytesFromApp: number): void;
 }
 
