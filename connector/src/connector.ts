@@ -144,11 +144,11 @@ function closeError(info: SessionCloseInfo): ConnectorError {
  * local target (see StreamServer). stop() drains: go-away, let in-flight streams finish, close.
  */
 export class Connector extends EventEmitter<ConnectorEvents> {
-  stopping = false;
   /** Serves every stream of every tunnel connection on the socket's target. */
   readonly server: StreamServer;
   private readonly slots: Slot[];
   private isReady = false;
+  private isStopping = false;
 
   constructor(
     readonly config: ConnectorConfig,
@@ -166,6 +166,11 @@ export class Connector extends EventEmitter<ConnectorEvents> {
     for (const slot of this.slots) slot.start();
   }
 
+  /** stop() was called, or a fatal error ended the connector. */
+  get stopping(): boolean {
+    return this.isStopping;
+  }
+
   /** Tunnel connections the edge has greeted and that are still open. */
   get connectionsUp(): number {
     return this.slots.filter((slot) => slot.up).length;
@@ -178,8 +183,8 @@ export class Connector extends EventEmitter<ConnectorEvents> {
 
   /** Graceful stop: no new streams, in-flight ones get up to `graceMs`, then everything closes. */
   async stop(graceMs = this.config.graceMs): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
+    if (this.isStopping) return;
+    this.isStopping = true;
     for (const slot of this.slots) slot.stop();
     for (const session of this.sessions()) session.goAway();
     await this.waitForDrain(graceMs);
@@ -196,8 +201,8 @@ export class Connector extends EventEmitter<ConnectorEvents> {
   }
 
   fail(err: ConnectorError): void {
-    if (this.stopping) return;
-    this.stopping = true;
+    if (this.isStopping) return;
+    this.isStopping = true;
     for (const slot of this.slots) slot.stop();
     for (const session of this.sessions()) session.destroy(CloseCode.NORMAL, 'connector stopped');
     this.emit('fatal', err);

@@ -72,8 +72,7 @@ const MAX_STREAM_ID = 0xffff_fffe;
  * through one fair SessionWriter, stream ids, pings, go-away and close.
  */
 export class MuxSession extends EventEmitter<SessionEvents> implements StreamHost {
-  /** Round trip from PING answers (smoothed), for window growth. */
-  rttMs = 1;
+  private rtt = 1;
   private lifecycle: SessionState = 'open';
   /** The peer announced GO_AWAY: we must not open new streams. */
   private peerGoneAway = false;
@@ -119,6 +118,11 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     this.pingTimer = setInterval(() => this.onPingTimer(), this.opts.pingIntervalMs);
     this.pingTimer.unref();
     this.sendPing();
+  }
+
+  /** Round trip from PING answers (smoothed, starting from 1 ms), for window growth. */
+  get rttMs(): number {
+    return this.rtt;
   }
 
   get state(): SessionState {
@@ -298,7 +302,7 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
       case FrameType.PING:
         if (frame.flags & Flag.ACK) {
           const rtt = performance.now() - payload.readDoubleBE(0);
-          if (rtt >= 0 && rtt < 60_000) this.rttMs = this.rttMs * 0.75 + rtt * 0.25;
+          if (rtt >= 0 && rtt < 60_000) this.rtt = this.rtt * 0.75 + rtt * 0.25;
         } else {
           this.writer.queueControl(encodeFrame(FrameType.PING, Flag.ACK, 0, payload));
         }
