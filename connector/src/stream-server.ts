@@ -1,5 +1,6 @@
 import type { MuxSession, MuxStream, OpenPreamble } from '@postern/shared';
 import { Pool } from 'undici';
+import { finGuardedConnector } from './fin-guard.js';
 import { HttpForward } from './forward-http.js';
 import { forwardTcp, targetLabel } from './forward-tcp.js';
 import type { ObserveExchange, StreamObserver, Target } from './target.js';
@@ -49,6 +50,7 @@ export class StreamServer {
       // Apps commonly close idle connections after 5 s (Node's default): give them up before that.
       keepAliveTimeout: 4_000,
       maxHeaderSize: MAX_RESPONSE_HEAD,
+      connect: finGuardedConnector(),
     });
     return this.pool;
   }

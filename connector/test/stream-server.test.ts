@@ -115,11 +115,13 @@ describe('connector: serving the streams the edge opens', () => {
     });
     app.on('connection', (socket: Socket) => sockets.add(socket));
     appPort = await listen(app);
-    // Answers the way broken servers do: a Content-Length it does not keep, then a reset.
+    // Answers the way broken servers do: part of a body (of a Content-Length it does not keep, or
+    // close-delimited), then a reset.
     raw = createNetServer((socket) => {
       sockets.add(socket);
-      socket.once('data', () => {
-        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n' + 'x'.repeat(1000));
+      socket.once('data', (request: Buffer) => {
+        const head = request.includes('/close-delimited') ? 'HTTP/1.0 200 OK\r\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n';
+        socket.write(head + 'x'.repeat(1000));
         setTimeout(() => socket.resetAndDestroy(), 20);
       });
     });
@@ -162,6 +164,49 @@ describe('connector: serving the streams the edge opens', () => {
     }
   });
 
+  // Regression: undici's HTTP/1 parser, paused under backpressure, asserted when the app's FIN came
+  // (undici#5360, fixed only in undici 8): an app that closes right after a large body (HTTP/1.0,
+  // Connection: close) crashed the whole connector.
+  for (const [framing, head] of [
+    ['Connection: close with a Content-Length', (n: number) => `HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: ${n}\r\n\r\n`],
+    ['HTTP/1.0, close-delimited', () => 'HTTP/1.0 200 OK\r\n\r\n'],
+  ] as const) {
+    it(`relays a large answer that ends with the app closing (${framing}) while the edge reads slowly`, { timeout: 30_000 }, async () => {
+      const size = 6 * 1024 * 1024;
+      const closing = createNetServer((socket) => {
+        socket.on('error', () => undefined);
+        socket.once('data', () => socket.end(Buffer.concat([Buffer.from(head(size)), Buffer.alloc(size, 0x62)])));
+      });
+      const port = await listen(closing);
+      const t = await tunnel(new StreamServer({ target: { host: '127.0.0.1', port } }));
+      try {
+        // Ten at once, each taking every chunk a moment late: the connector's queues fill and undici
+        // pauses and resumes again and again, with the app's FIN arriving in between.
+        const one = (delay: (f: () => void) => void) => {
+          let got = 0;
+          return new Promise<[Error | undefined, number]>((resolve) => {
+            const stream = t.edge.open({ kind: 'http', request: { method: 'GET', target: '/', headers: ['host', 'a'] } }, {
+              onStreamData: (chunk) => {
+                got += chunk.length;
+                delay(() => stream.consumed(chunk.length));
+              },
+              onStreamClose: (err) => resolve([err, got]),
+            }, true);
+          });
+        };
+        const delays = [(f: () => void) => setImmediate(f), (f: () => void) => setTimeout(f, 1), (f: () => void) => queueMicrotask(f)];
+        const results = await withTimeout(Promise.all(Array.from({ length: 12 }, (_, i) => one(delays[i % delays.length]!))), 25_000, 'every answer');
+        for (const [err, got] of results) {
+          assert.equal(err, undefined, 'a clean end');
+          assert.equal(got, size);
+        }
+      } finally {
+        await t.close();
+        await new Promise<void>((resolve) => closing.close(() => resolve()));
+      }
+    });
+  }
+
   it('resets with TARGET_UNREACHABLE when nothing listens on the target', async () => {
     const closed = createNetServer();
     const port = await listen(closed);
@@ -178,18 +223,20 @@ describe('connector: serving the streams the edge opens', () => {
     }
   });
 
-  it('resets with TARGET_FAILED when the app breaks off its answer: the edge can never take it for complete', async () => {
-    const t = await tunnel(new StreamServer({ target: { host: '127.0.0.1', port: rawPort } }));
-    try {
-      const answer = await withTimeout(exchange(t.edge, { method: 'GET', target: '/', headers: ['host', 'a'] }), 5000, 'the reset');
-      assert.equal(answer.head?.status, 200, 'the head was relayed');
-      assert.ok(answer.error instanceof StreamResetError, 'no clean end');
-      assert.equal(answer.error.code, ErrorCode.TARGET_FAILED);
-      assert.ok(answer.body.length <= 1000);
-    } finally {
-      await t.close();
-    }
-  });
+  for (const path of ['/content-length', '/close-delimited']) {
+    it(`resets with TARGET_FAILED when the app resets mid-body (${path.slice(1)}): the edge can never take it for complete`, async () => {
+      const t = await tunnel(new StreamServer({ target: { host: '127.0.0.1', port: rawPort } }));
+      try {
+        const answer = await withTimeout(exchange(t.edge, { method: 'GET', target: path, headers: ['host', 'a'] }), 5000, 'the reset');
+        assert.equal(answer.head?.status, 200, 'the head was relayed');
+        assert.ok(answer.error instanceof StreamResetError, 'no clean end');
+        assert.equal(answer.error.code, ErrorCode.TARGET_FAILED);
+        assert.ok(answer.body.length <= 1000);
+      } finally {
+        await t.close();
+      }
+    });
+  }
 
   it('refuses a request head its HTTP client does not allow (PROTOCOL_ERROR), without reaching the app', async () => {
     const before = requests;
