@@ -49,17 +49,31 @@ function encodeFields(prefix: string, headers: readonly string[], leadingByte: n
   return out;
 }
 
-/** Splits a field list into pseudo-fields (by name) and the header list; throws MalformedHeadError. */
-function decodeFields(payload: Buffer, start: number, what: string): { pseudo: Map<string, string>; headers: string[] } {
-  const text = payload.toString('latin1', start);
+/** A decoded field list: pseudo-fields first (`pseudo` of them, as name/value pairs), then the headers. */
+interface Fields {
+  readonly fields: string[];
+  /** Index of the first header (after the pseudo-fields). */
+  readonly start: number;
+}
+
+/** Splits a field list; throws MalformedHeadError. */
+function decodeFields(payload: Buffer, offset: number, what: string): Fields {
+  const text = payload.toString('latin1', offset);
   if (LINE_BREAK.test(text)) throw new MalformedHeadError(`${what}: a field holds CR or LF`);
   const fields = text.split(SEPARATOR);
   if (fields.length % 2 !== 0) throw new MalformedHeadError(`${what}: an odd number of fields`);
-  const pseudo = new Map<string, string>();
-  let i = 0;
-  for (; i < fields.length && fields[i]!.startsWith(':'); i += 2) pseudo.set(fields[i]!, fields[i + 1]!);
-  return { pseudo, headers: i === 0 ? fields : fields.slice(i) };
+  let start = 0;
+  while (start < fields.length && fields[start]!.startsWith(':')) start += 2;
+  return { fields, start };
 }
+
+/** The value of pseudo-field `name`, if present. */
+function pseudoField({ fields, start }: Fields, name: string): string | undefined {
+  for (let i = 0; i < start; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+const headersOf = ({ fields, start }: Fields): string[] => (start === 0 ? fields : fields.slice(start));
 
 /** The OPEN payload of a stream: its kind, and the request head for http and websocket streams. */
 export function encodeOpen(preamble: OpenPreamble): Buffer {
@@ -74,12 +88,12 @@ export function decodeOpen(payload: Buffer): OpenPreamble {
   const kind = KINDS[payload[0]!];
   if (!kind) throw new MalformedHeadError(`unknown stream kind ${payload[0]}`);
   if (kind === 'tcp') return { kind };
-  const { pseudo, headers } = decodeFields(payload, 1, 'request head');
-  const method = pseudo.get(':method');
-  const target = pseudo.get(':target');
+  const head = decodeFields(payload, 1, 'request head');
+  const method = pseudoField(head, ':method');
+  const target = pseudoField(head, ':target');
   if (!method || !TOKEN.test(method)) throw new MalformedHeadError('request head: missing or invalid :method');
   if (!target || target.includes(' ')) throw new MalformedHeadError('request head: missing or invalid :target');
-  return { kind, request: { method, target, headers } };
+  return { kind, request: { method, target, headers: headersOf(head) } };
 }
 
 export function encodeResponse(head: ResponseHead): Buffer {
@@ -88,8 +102,8 @@ export function encodeResponse(head: ResponseHead): Buffer {
 
 /** Decodes a RESPONSE payload; throws MalformedHeadError. */
 export function decodeResponse(payload: Buffer): ResponseHead {
-  const { pseudo, headers } = decodeFields(payload, 0, 'response head');
-  const status = Number(pseudo.get(':status'));
+  const head = decodeFields(payload, 0, 'response head');
+  const status = Number(pseudoField(head, ':status'));
   if (!Number.isInteger(status) || status < 100 || status > 999) throw new MalformedHeadError('response head: missing or invalid :status');
-  return { status, headers };
+  return { status, headers: headersOf(head) };
 }

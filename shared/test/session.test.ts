@@ -680,6 +680,22 @@ describe('session: fairness', () => {
     }
   });
 
+  it('lets a lone stream fill a message with one large DATA frame, and interleaves in 16 KiB once another is ready', async () => {
+    const peer = await rawPeer();
+    try {
+      const a = openBytes(peer.session);
+      a.write(Buffer.alloc(INITIAL_WINDOW, 0x61));
+      const dataOf = (id: number): Frame[] => peer.frames.filter((f) => f.type === FrameType.DATA && f.streamId === id);
+      await until(() => dataOf(a.stream.id).reduce((n, f) => n + f.payload.length, 0) === INITIAL_WINDOW, 'the lone stream\'s window');
+      const lone = dataOf(a.stream.id).map((f) => f.payload.length);
+      assert.ok(Math.max(...lone) > DATA_CHUNK, `a lone stream used frames of at most ${Math.max(...lone)} bytes`);
+      assert.ok(lone.length <= Math.ceil(INITIAL_WINDOW / (60 * KiB)), `${lone.length} frames for one window`);
+      assert.ok(peer.messageSizes.every((n) => n <= MAX_MESSAGE), `message sizes ${peer.messageSizes}`);
+    } finally {
+      await peer.close();
+    }
+  });
+
   it('small round trips complete while a large bulk transfer runs on another stream', async () => {
     // The bulk stream's window bounds how much of it can sit in socket buffers ahead of a small frame:
     // with a 1 MiB cap each round trip waits behind at most about 1 MiB of bulk.

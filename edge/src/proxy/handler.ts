@@ -84,10 +84,9 @@ export class ProxyHandler {
       if (prepared instanceof EdgeError) return down.refuse(prepared);
       const release = this.deps.limits.acquireStream(req, socket, decision.identity?.userId ?? null);
       if (release instanceof EdgeError) return down.refuse(release);
-      res.once('close', release);
       continueIfExpected(req, res);
       const body = hasBody(req) ? this.deps.limits.guardBody(req, socket) : null;
-      new HttpExchange(this.exchangeInput(down, prepared, socket, host), prepared.conn, res, body, prepared.edgeHeaders).start();
+      new HttpExchange(this.exchangeInput(down, prepared, socket, host), prepared.conn, res, body, prepared.edgeHeaders, release).start();
     }, (err) => this.internal(down, err));
   }
 

@@ -112,11 +112,13 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
   return out;
 }
 
-/** The Connection header's listed names in a field list (lower-case names). */
-function connectionListedIn(fields: readonly string[]): Set<string> {
-  const values: string[] = [];
-  for (let i = 0; i < fields.length; i += 2) if (fields[i]!.toLowerCase() === 'connection') values.push(fields[i + 1]!);
-  return connectionListed(values.length > 0 ? values : undefined);
+const NONE_LISTED: ReadonlySet<string> = new Set();
+
+/** The names a field list's Connection headers list (most answers have none: nothing is allocated then). */
+function connectionListedIn(fields: readonly string[]): ReadonlySet<string> {
+  let values: string[] | undefined;
+  for (let i = 0; i < fields.length; i += 2) if (fields[i]!.toLowerCase() === 'connection') (values ??= []).push(fields[i + 1]!);
+  return values ? connectionListed(values) : NONE_LISTED;
 }
 
 /**
@@ -127,7 +129,7 @@ function connectionListedIn(fields: readonly string[]): Set<string> {
  * Upgrade for a 101 answer.
  */
 export function downstreamResponseHeaders(fields: readonly string[], keepUpgrade = false): string[] {
-  const listed = keepUpgrade ? new Set<string>() : connectionListedIn(fields);
+  const listed = keepUpgrade ? NONE_LISTED : connectionListedIn(fields);
   const out: string[] = [];
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i]!.toLowerCase();

@@ -29,7 +29,8 @@ export class HttpExchange extends UpstreamExchange {
 
   /**
    * `body` is the client's body behind its limits (see limits/request-body.ts), null without one;
-   * `edgeHeaders` are the edge's own response headers (request id, HSTS).
+   * `edgeHeaders` are the edge's own response headers (request id, HSTS); `onClosed` runs when the
+   * response closes (answered, or the client left).
    */
   constructor(
     input: ExchangeInput,
@@ -37,9 +38,11 @@ export class HttpExchange extends UpstreamExchange {
     private readonly res: ServerResponse,
     private readonly body: RequestBodyGuard | null,
     private readonly edgeHeaders: readonly string[],
+    onClosed: () => void,
   ) {
     super(input, conn, 'http', body !== null);
     res.once('close', () => {
+      onClosed();
       if (!res.writableFinished) this.clientClosed(this.sentStatus);
     });
   }
