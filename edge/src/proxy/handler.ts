@@ -82,11 +82,10 @@ export class ProxyHandler {
     this.withIdentity(socket, host, decision, (identity) => {
       const prepared = this.prepare(req, socket, host, decision, identity, down.edgeHeaders);
       if (prepared instanceof EdgeError) return down.refuse(prepared);
-      const release = this.deps.limits.acquireStream(req, socket, decision.identity?.userId ?? null);
-      if (release instanceof EdgeError) return down.refuse(release);
+      const allowed = this.deps.limits.openExchange(req, socket, decision.identity?.userId ?? null, hasBody(req));
+      if (allowed instanceof EdgeError) return down.refuse(allowed);
       continueIfExpected(req, res);
-      const body = hasBody(req) ? this.deps.limits.guardBody(req, socket) : null;
-      new HttpExchange(this.exchangeInput(down, prepared, socket, host), prepared.conn, res, body, prepared.edgeHeaders, release).start();
+      new HttpExchange(this.exchangeInput(down, prepared, socket, host), prepared.conn, res, allowed.body, prepared.edgeHeaders, allowed.release).start();
     }, (err) => this.internal(down, err));
   }
 
@@ -117,9 +116,9 @@ export class ProxyHandler {
     this.withIdentity(socket, host, decision, (identity) => {
       const prepared = this.prepare(req, socket, host, decision, identity, [REQUEST_ID_HEADER, requestIdOf(req)]);
       if (prepared instanceof EdgeError) return down.refuse(prepared);
-      const release = this.deps.limits.acquireStream(req, socket, decision.identity?.userId ?? null);
-      if (release instanceof EdgeError) return down.refuse(release);
-      client.once('close', release);
+      const allowed = this.deps.limits.openExchange(req, socket, decision.identity?.userId ?? null, false);
+      if (allowed instanceof EdgeError) return down.refuse(allowed);
+      client.once('close', allowed.release);
       // Sign-out, expiry, revocation and rule changes close this connection (see auth/live-connections.ts).
       if (decision.credential) this.deps.auth.live.add(decision.credential, socket.id, client);
       this.recordStream(req, socket, decision, client);
