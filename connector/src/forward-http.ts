@@ -1,10 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Readable } from 'node:stream';
 import {
   ErrorCode,
   HeadError,
-  ReadCredit,
   StreamDuplex,
   StreamResetError,
   type MuxStream,
@@ -15,36 +13,6 @@ import {
 import type { Dispatcher } from 'undici';
 import { targetLabel } from './forward-tcp.js';
 import type { ExchangeObserver, StreamObserver, Target } from './target.js';
-
-/** The request body as undici reads it: bytes of the stream, credited back to the edge as undici takes them. */
-class RequestBody extends Readable {
-  private readonly credit: ReadCredit;
-
-  constructor(stream: MuxStream) {
-    super({ highWaterMark: stream.receiveWindow });
-    this.credit = new ReadCredit(stream);
-  }
-
-  deliver(chunk: Buffer, last: boolean): void {
-    if (this.destroyed) return;
-    if (chunk.length > 0) {
-      this.credit.pushed(chunk.length);
-      this.push(chunk);
-    }
-    if (last) this.push(null);
-  }
-
-  override _read(): void {
-    this.credit.settle(this.readableLength);
-  }
-
-  /** See ReadCredit. */
-  override read(size?: number): any {
-    const chunk: unknown = super.read(size);
-    this.credit.settle(this.readableLength);
-    return chunk;
-  }
-}
 
 /** undici refused the request itself (a field it does not allow): the edge sent a head it should not have. */
 const REFUSED_BY_CLIENT = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
@@ -79,7 +47,8 @@ function fieldList(headers: IncomingHttpHeaders): string[] {
  */
 export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
-  private readonly body: RequestBody | null;
+  /** The request body as undici reads it: the stream's bytes, credited back to the edge as undici takes them. */
+  private readonly body: StreamDuplex | null;
   private responded = false;
   private finished = false;
   private bytesToApp = 0;
@@ -95,7 +64,7 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
     private readonly metrics: StreamObserver | undefined,
     private readonly inspector: ExchangeObserver | undefined,
   ) {
-    this.body = hasBody ? new RequestBody(stream) : null;
+    this.body = hasBody ? new StreamDuplex(stream, { detached: true }) : null;
     this.bytesToApp = headBytes(request.method.length + request.target.length + 11, request.headers);
     this.body?.on('error', () => undefined);
     stream.attach(this);
@@ -116,7 +85,7 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
       this.bytesToApp += chunk.length;
       this.inspector?.requestBody?.(chunk);
     }
-    if (this.body) this.body.deliver(chunk, last);
+    if (this.body) this.body.onStreamData(chunk, last);
     else this.stream.consumed(chunk.length);
   }
 

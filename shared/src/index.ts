@@ -26,7 +26,7 @@ export { FrameDecoder, encodeFrame, encodeU32, encodeCodeAndReason, decodeCodeAn
 export { encodeOpen, decodeOpen, encodeResponse, decodeResponse, HeadError, MalformedHeadError } from './head.js';
 export { ReceiveWindow, INITIAL_WINDOW, MAX_WINDOW, type WindowGrant } from './window.js';
 export { MuxStream, STREAM_WRITE_HIGH_WATER, type StreamHandler } from './stream.js';
-export { StreamDuplex, ReadCredit } from './stream-duplex.js';
+export { StreamDuplex, type StreamDuplexOptions } from './stream-duplex.js';
 export { BATCH_SIZE } from './writer.js';
 export {
   WebSocketByteStream,

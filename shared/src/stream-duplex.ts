@@ -11,7 +11,7 @@ const ignoreError = (): void => undefined;
  * paused consumer later drains it (resume, pipe 'drain', async iteration); every path takes bytes
  * through read(), so owners call settle() from both (without it a reader that paused once stalls).
  */
-export class ReadCredit {
+class ReadCredit {
   private pushedTotal = 0;
   private counted = 0;
 
@@ -30,6 +30,14 @@ export class ReadCredit {
   }
 }
 
+export interface StreamDuplexOptions {
+  /**
+   * The caller stays the stream's handler (it passes the stream's bytes on with onStreamData) and
+   * its owner: destroying the Duplex then resets nothing. For a request body handed to an HTTP client.
+   */
+  readonly detached?: boolean;
+}
+
 /**
  * A MuxStream as a Node Duplex, for byte streams that are piped (TCP streams, WebSocket relays,
  * request bodies handed to an HTTP client). Credit goes back to the peer as the Duplex's reader
@@ -38,15 +46,20 @@ export class ReadCredit {
  */
 export class StreamDuplex extends Duplex implements StreamHandler {
   private readonly credit: ReadCredit;
+  private readonly detached: boolean;
   private pendingWrite: ((err?: Error | null) => void) | null = null;
 
-  constructor(readonly stream: MuxStream) {
+  constructor(
+    readonly stream: MuxStream,
+    options: StreamDuplexOptions = {},
+  ) {
     // The readable buffer may hold up to the window: the peer cannot send more than that.
     super({ allowHalfOpen: true, readableHighWaterMark: stream.receiveWindow, writableHighWaterMark: 64 * 1024 });
     // A stream error must never crash the process: owners that care attach their own listener.
     this.on('error', ignoreError);
     this.credit = new ReadCredit(stream);
-    stream.attach(this);
+    this.detached = options.detached === true;
+    if (!this.detached) stream.attach(this);
   }
 
   // ---- StreamHandler ----
@@ -97,7 +110,7 @@ export class StreamDuplex extends Duplex implements StreamHandler {
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     // Both directions ended (autoDestroy): the FIN may still wait for the writer, so leave the stream to close cleanly.
     const ended = !err && this.readableEnded && this.writableFinished;
-    if (!this.stream.closed && !ended) {
+    if (!this.detached && !this.stream.closed && !ended) {
       if (err instanceof StreamResetError) this.stream.reset(err.code, err.reason);
       else if (err) this.stream.reset(ErrorCode.INTERNAL_ERROR, err.message);
       else this.stream.reset(ErrorCode.CANCEL, '');
