@@ -100,6 +100,9 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
   /** Starts (or continues, after a retry) handing the client's body to `this.stream`. */
   protected sendBody(): void {}
 
+  /** Stops taking the client's body (the exchange ended before it did): the rest is not the app's any more. */
+  protected stopBody(): void {}
+
   /** The app's head: write it to the client. */
   protected abstract deliverHead(head: ResponseHead): void;
   /** The status the client was sent, once it was. */
@@ -141,6 +144,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
   /** The exchange ended with the edge's own answer `err` (if nothing was sent yet) or a cut. */
   protected giveUp(err: EdgeError): void {
     this.release(ErrorCode.CANCEL, err.message);
+    this.stopBody();
     const { downstream } = this.input;
     if (!downstream.untouched) {
       downstream.cut(err);

@@ -62,6 +62,9 @@ export class HttpExchange extends UpstreamExchange {
     let sized = false;
     for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'content-length') sized = true;
     for (const field of this.edgeHeaders) fields.push(field);
+    // An answer that starts before the request body ended may end before it too: then the rest of the
+    // body must not be taken for a next request, so this one is the connection's last (the head says so).
+    if (this.body && !this.input.downstream.req.complete) res.shouldKeepAlive = false;
     try {
       res.strictContentLength = true;
       res.writeHead(head.status, fields);
@@ -100,6 +103,13 @@ export class HttpExchange extends UpstreamExchange {
     body.once('error', this.onBodyError);
   }
 
+  protected override stopBody(): void {
+    if (!this.body || this.input.downstream.req.complete) return;
+    // Unpiped from the request, so that lingering (limits/linger.ts) can read and drop the rest.
+    this.body.off('data', this.onBodyData);
+    this.body.destroy();
+  }
+
   // ---- internals ----
 
   private appError(what: string, cause?: unknown): EdgeError {
@@ -109,6 +119,14 @@ export class HttpExchange extends UpstreamExchange {
   /** The app's answer is complete. */
   private finish(chunk: Buffer): void {
     const { res } = this;
+    const { req } = this.input.downstream;
+    // The app answered before the end of the request body: it wants no more; the rest is read and
+    // dropped until the client is done, then the connection closes (limits/linger.ts).
+    const early = this.body !== null && !req.complete;
+    if (early) {
+      this.stopBody();
+      closeAfterAnswer(req, res);
+    }
     this.input.downstream.trace.bytesOut += chunk.length;
     try {
       if (chunk.length > 0) res.end(chunk);
@@ -117,14 +135,7 @@ export class HttpExchange extends UpstreamExchange {
       return this.giveUp(this.appError('sent less body than its Content-Length', err));
     }
     this.report(res.statusCode);
-    const { req } = this.input.downstream;
-    if (this.body && !req.complete) {
-      // The app answered before the end of the request body: it wants no more, and the rest must
-      // not be taken for the next request on this connection.
-      this.body.off('data', this.onBodyData);
-      closeAfterAnswer(req, res);
-      this.release(ErrorCode.CANCEL, 'the app answered before the end of the request body');
-    }
+    if (early) this.release(ErrorCode.CANCEL, 'the app answered before the end of the request body');
   }
 
   private readonly flushHead = (): void => {
