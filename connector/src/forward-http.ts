@@ -47,6 +47,7 @@ function fieldList(headers: IncomingHttpHeaders): string[] {
  */
 export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
+  private options: Dispatcher.DispatchOptions | null;
   /** The request body as undici reads it: the stream's bytes, credited back to the edge as undici takes them. */
   private readonly body: StreamDuplex | null;
   private responded = false;
@@ -56,8 +57,8 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
 
   constructor(
     private readonly stream: MuxStream,
-    private readonly request: RequestHead,
-    private readonly upgrade: boolean,
+    request: RequestHead,
+    upgrade: boolean,
     /** Whether the request has a body (the OPEN did not carry FIN). */
     hasBody: boolean,
     private readonly target: Target,
@@ -66,15 +67,16 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
   ) {
     this.body = hasBody ? new StreamDuplex(stream, { detached: true }) : null;
     this.bytesToApp = headBytes(request.method.length + request.target.length + 11, request.headers);
+    const { method, headers } = request;
+    this.options = { method, path: request.target, headers: headers as string[], body: this.body, ...(upgrade ? { upgrade: 'websocket' } : {}) };
     this.body?.on('error', () => undefined);
     stream.attach(this);
   }
 
   /** Sends the request to the app through `dispatcher`. */
   start(dispatcher: Dispatcher): void {
-    const { method, target, headers } = this.request;
-    const options: Dispatcher.DispatchOptions = { method, path: target, headers: headers as string[], body: this.body };
-    if (this.upgrade) options.upgrade = 'websocket';
+    const options = this.options!;
+    this.options = null; // a WebSocket may live for days: it keeps nothing of its request
     dispatcher.dispatch(options, this);
   }
 
@@ -142,7 +144,8 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
       socket.destroy();
       return;
     }
-    // From here the stream carries the WebSocket's bytes as they are, both ways.
+    // From here the stream carries the WebSocket's bytes as they are, both ways; undici's request is done.
+    this.controller = null;
     const bytes = new StreamDuplex(this.stream);
     socket.on('error', (err) => bytes.destroy(new StreamResetError(ErrorCode.TARGET_FAILED, describe(err), false)));
     bytes.once('close', () => {
