@@ -14,6 +14,17 @@ const EVENT_QUEUE_LIMIT = 64 * 1024;
  */
 const EVENT_LINGER_MS = 50;
 
+/**
+ * Messages at least this large are built in recycled buffers: a fresh 64 KiB buffer per message
+ * costs an allocation outside the heap, the page faults of its first touch and garbage collection
+ * (measured on a single-stream download: 12 % of the connector's CPU).
+ */
+const POOLED_MESSAGE = 16 * 1024;
+/** Each recycled buffer holds a full batch and the frame headers that fill it. */
+const POOL_BUFFER_SIZE = BATCH_SIZE + 64 * HEADER_SIZE;
+/** Buffers kept for reuse: enough for the messages in flight under the default high-water mark. */
+const POOL_SIZE = 8;
+
 /** A frame taken from a stream, waiting to be copied into the message being built. */
 interface StreamPart {
   readonly streamId: number;
@@ -70,6 +81,10 @@ export class SessionWriter {
   private inFlight = 0;
   private flushScheduled = false;
   private stopped = false;
+  /** Message buffers whose write completed, ready to be filled again. */
+  private readonly spare: Buffer[] = [];
+  /** The recycled buffer under each message built in one. */
+  private readonly pooled = new WeakMap<Buffer, Buffer>();
 
   constructor(
     private readonly ws: WebSocket,
@@ -202,7 +217,7 @@ export class SessionWriter {
     }
     if (size === 0) return null;
     if (parts.length === 1 && Buffer.isBuffer(parts[0])) return parts[0];
-    const message = Buffer.allocUnsafe(size);
+    const message = this.allocate(size);
     let offset = 0;
     for (const part of parts) {
       if (Buffer.isBuffer(part)) {
@@ -219,11 +234,22 @@ export class SessionWriter {
     return message;
   }
 
+  private allocate(size: number): Buffer {
+    if (size < POOLED_MESSAGE || size > POOL_BUFFER_SIZE) return Buffer.allocUnsafe(size);
+    const base = this.spare.pop() ?? Buffer.allocUnsafeSlow(POOL_BUFFER_SIZE);
+    const message = base.subarray(0, size);
+    this.pooled.set(message, base);
+    return message;
+  }
+
   private send(message: Buffer): void {
     const size = message.length;
     this.inFlight += size;
     this.ws.send(message, { binary: true }, () => {
       this.inFlight -= size;
+      // Written to the socket: its buffer may carry the next message.
+      const base = this.pooled.get(message);
+      if (base && this.spare.length < POOL_SIZE) this.spare.push(base);
       if (this.stopped) return;
       if (this.hasUrgent) this.scheduleFlush();
       else if (this.events.length > 0) this.lingerEvents();
