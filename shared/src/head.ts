@@ -37,16 +37,12 @@ export class MalformedHeadError extends Error {
   override readonly name = 'MalformedHeadError';
 }
 
-function encodeFields(prefix: string, headers: readonly string[], leadingByte: number | undefined): Buffer {
+/** A head as latin1 text (one character per byte): what the writer copies into its message. */
+function fieldsText(prefix: string, headers: readonly string[]): string {
   const text = headers.length > 0 ? prefix + SEPARATOR + headers.join(SEPARATOR) : prefix;
   if (NOT_LATIN1.test(text)) throw new HeadError('a header holds characters outside latin1');
-  const offset = leadingByte === undefined ? 0 : 1;
-  const length = offset + text.length;
-  if (length > MAX_HEAD_PAYLOAD) throw new HeadError(`the head is ${length} bytes, more than the ${MAX_HEAD_PAYLOAD} a frame carries`);
-  const out = Buffer.allocUnsafe(length);
-  if (leadingByte !== undefined) out[0] = leadingByte;
-  out.write(text, offset, 'latin1');
-  return out;
+  if (text.length > MAX_HEAD_PAYLOAD) throw new HeadError(`the head is ${text.length} bytes, more than the ${MAX_HEAD_PAYLOAD} a frame carries`);
+  return text;
 }
 
 /** A decoded field list: pseudo-fields first (`pseudo` of them, as name/value pairs), then the headers. */
@@ -75,13 +71,18 @@ function pseudoField({ fields, start }: Fields, name: string): string | undefine
 
 const headersOf = ({ fields, start }: Fields): string[] => (start === 0 ? fields : fields.slice(start));
 
-/** The OPEN payload of a stream: its kind, and the request head for http and websocket streams. */
-export function encodeOpen(preamble: OpenPreamble): Buffer {
-  const code = KIND_CODES[preamble.kind];
-  if (preamble.kind === 'tcp') return Buffer.from([code]);
+/**
+ * The OPEN payload of a stream as latin1 text: its kind (the first character's code), and the
+ * request head for http and websocket streams. Throws HeadError for a head that cannot travel.
+ */
+export function openText(preamble: OpenPreamble): string {
+  const kind = String.fromCharCode(KIND_CODES[preamble.kind]);
+  if (preamble.kind === 'tcp') return kind;
   const { method, target, headers } = preamble.request;
-  return encodeFields(`:method${SEPARATOR}${method}${SEPARATOR}:target${SEPARATOR}${target}`, headers, code);
+  return fieldsText(`${kind}:method${SEPARATOR}${method}${SEPARATOR}:target${SEPARATOR}${target}`, headers);
 }
+
+export const encodeOpen = (preamble: OpenPreamble): Buffer => Buffer.from(openText(preamble), 'latin1');
 
 /** Decodes an OPEN payload; throws MalformedHeadError for a kind or head this side cannot read. */
 export function decodeOpen(payload: Buffer): OpenPreamble {
@@ -96,9 +97,12 @@ export function decodeOpen(payload: Buffer): OpenPreamble {
   return { kind, request: { method, target, headers: headersOf(head) } };
 }
 
-export function encodeResponse(head: ResponseHead): Buffer {
-  return encodeFields(`:status${SEPARATOR}${head.status}`, head.headers, undefined);
+/** A RESPONSE payload as latin1 text. Throws HeadError for a head that cannot travel. */
+export function responseText(head: ResponseHead): string {
+  return fieldsText(`:status${SEPARATOR}${head.status}`, head.headers);
 }
+
+export const encodeResponse = (head: ResponseHead): Buffer => Buffer.from(responseText(head), 'latin1');
 
 /** Decodes a RESPONSE payload; throws MalformedHeadError. */
 export function decodeResponse(payload: Buffer): ResponseHead {

@@ -14,7 +14,7 @@ import {
   type OpenPreamble,
   type RequestEvent,
 } from './frame.js';
-import { decodeOpen, decodeResponse, encodeOpen, MalformedHeadError } from './head.js';
+import { decodeOpen, decodeResponse, MalformedHeadError, openText } from './head.js';
 import { MuxStream, type StreamHandler, type StreamHost } from './stream.js';
 import { INITIAL_WINDOW, MAX_WINDOW } from './window.js';
 import { SessionWriter } from './writer.js';
@@ -167,10 +167,10 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     if (this.lifecycle === 'closing' || this.lifecycle === 'closed') throw new SessionClosedError('tunnel connection is closed');
     if (this.peerGoneAway) throw new SessionClosedError('tunnel connection is draining');
     if (this.nextLocalId > MAX_STREAM_ID) throw new SessionClosedError('stream ids exhausted');
-    const payload = encodeOpen(preamble);
+    const payload = openText(preamble);
     const id = this.nextLocalId;
     this.nextLocalId += 2;
-    const stream = new MuxStream(id, preamble.kind, this, this.windows, { payload, handler, fin });
+    const stream = new MuxStream(id, preamble.kind, this, this.windows, payload, handler, fin);
     this.streams.set(id, stream);
     this.markSendable(stream);
     return stream;
@@ -411,7 +411,7 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
       this.sendResetFor(streamId, ErrorCode.REFUSED_STREAM, refusal);
       return;
     }
-    const stream = new MuxStream(streamId, preamble.kind, this, this.windows, null);
+    const stream = new MuxStream(streamId, preamble.kind, this, this.windows, null, null, false);
     this.streams.set(streamId, stream);
     this.emit('stream', stream, preamble, fin);
     if (!stream.attached) return stream.reset(ErrorCode.INTERNAL_ERROR, 'no handler for the stream');

@@ -1,6 +1,6 @@
 import { StreamResetError } from './errors.js';
 import { ErrorCode, Flag, FrameType, type ResponseHead, type StreamKind } from './frame.js';
-import { encodeResponse } from './head.js';
+import { responseText } from './head.js';
 import { ReceiveWindow } from './window.js';
 
 /** What a stream needs from its session; kept narrow so the stream is testable alone. */
@@ -35,11 +35,11 @@ export interface StreamHandler {
   onStreamClose(err?: Error): void;
 }
 
-/** One frame taken by the session's writer. */
+/** One frame taken by the session's writer; a head travels as latin1 text, copied straight into the message. */
 export interface OutFrame {
   readonly type: FrameType;
   readonly flags: number;
-  readonly payload: Buffer | null;
+  readonly payload: Buffer | string | null;
 }
 
 /** Bytes a stream queues for the writer before write() asks its source to wait. */
@@ -62,7 +62,7 @@ export class MuxStream {
   private readonly recv: ReceiveWindow;
   /** Bytes handed to the handler and not yet reported taken. */
   private unconsumed = 0;
-  private head: { readonly type: FrameType; readonly payload: Buffer } | null = null;
+  private head: { readonly type: FrameType; readonly payload: string } | null = null;
   private headSent: boolean;
   private readonly out: Buffer[] = [];
   private outBytes = 0;
@@ -81,18 +81,20 @@ export class MuxStream {
     readonly kind: StreamKind,
     private readonly host: StreamHost,
     windows: { readonly peerInitial: number; readonly localInitial: number; readonly max: number },
-    /** For a stream we open: its OPEN payload and handler (sent by the writer before any DATA). */
-    open: { readonly payload: Buffer; readonly handler: StreamHandler; readonly fin: boolean } | null,
+    /** For a stream we open: its OPEN payload (latin1 text, sent by the writer before any DATA), its handler, and whether it ends our direction. */
+    open: string | null,
+    handler: StreamHandler | null,
+    fin: boolean,
   ) {
     this.sendCredit = windows.peerInitial;
     this.recv = new ReceiveWindow(windows.localInitial, windows.max, performance.now());
     this.local = open !== null;
-    this.handler = open?.handler ?? null;
+    this.handler = handler;
     this.headSent = !this.local;
     this.accepted = !this.local;
-    if (open) {
-      this.head = { type: FrameType.OPEN, payload: open.payload };
-      this.finQueued = open.fin;
+    if (open !== null) {
+      this.head = { type: FrameType.OPEN, payload: open };
+      this.finQueued = fin;
     }
   }
 
@@ -144,7 +146,7 @@ export class MuxStream {
   /** The acceptor of an http or websocket stream answers with the app's head; `fin` when no body follows. Throws HeadError. */
   respond(head: ResponseHead, fin = false): void {
     if (this.isClosed || this.responded || this.local) return;
-    this.head = { type: FrameType.RESPONSE, payload: encodeResponse(head) };
+    this.head = { type: FrameType.RESPONSE, payload: responseText(head) };
     this.responded = true;
     if (fin) this.finQueued = true;
     this.host.markSendable(this);

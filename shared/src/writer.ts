@@ -228,7 +228,8 @@ export class SessionWriter {
       const { type, flags, payload } = part.frame;
       const length = payload?.length ?? 0;
       writeHeader(message, offset, type as FrameType, flags, part.streamId, length);
-      if (payload) message.set(payload, offset + HEADER_SIZE);
+      if (typeof payload === 'string') message.write(payload, offset + HEADER_SIZE, 'latin1');
+      else if (payload) message.set(payload, offset + HEADER_SIZE);
       offset += HEADER_SIZE + length;
     }
     return message;

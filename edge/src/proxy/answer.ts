@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EdgeError } from '../errors.js';
 import { closeAfterAnswer } from '../limits/linger.js';
-import type { RequestTrace } from '../observability/access-log.js';
+import { CLIENT_CLOSED_REQUEST, type RequestTrace } from '../observability/access-log.js';
 import { sendError, sendErrorOnSocket, wantsJson } from '../pages/error-page.js';
 
 /** Whether the client sends a body: framing comes from Node's strict parser. */
@@ -31,13 +31,29 @@ export interface Downstream {
 }
 
 export class ResponseDownstream implements Downstream {
+  private onClosed: (() => void) | undefined;
+
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
+    /** Finished when the response closes (answered, or the client left). */
     readonly trace: RequestTrace,
     /** The edge's own headers on every answer (request id, HSTS), as a field list. */
     readonly edgeHeaders: readonly string[],
-  ) {}
+  ) {
+    res.once('close', this.closed);
+  }
+
+  /** Runs `callback` once when the response closes (one listener for the trace and the exchange). */
+  whenClosed(callback: () => void): void {
+    this.onClosed = callback;
+  }
+
+  private readonly closed = (): void => {
+    const { res } = this;
+    this.trace.finish(res.headersSent ? res.statusCode : CLIENT_CLOSED_REQUEST);
+    this.onClosed?.();
+  };
 
   /** Sets the edge's headers on the response, for answers written by the edge rather than relayed from the app. */
   stamp(): void {

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import {
   ErrorCode,
   HeadError,
@@ -17,25 +18,31 @@ import type { Downstream } from './answer.js';
 import type { Deadlines, Expiring } from './deadlines.js';
 import { upstreamError } from './upstream-errors.js';
 
-export interface ExchangeInput {
-  /** The request as the app will get it: method, target and the policed headers. */
-  readonly request: RequestHead;
-  /** Where the answer goes (and the request's trace). */
-  readonly downstream: Downstream;
-  /** Picks a connection, skipping the one that just failed; undefined when none is left. */
-  readonly pickConnection: (exclude?: TunnelConnection) => TunnelConnection | undefined;
-  readonly targetName: string;
-  /** Who is asking, for the connector's request log; null on a public socket. */
-  readonly email: string | null;
+/** What every exchange of the proxy uses, made once (no closures per request). */
+export interface ExchangeServices {
+  /** Picks a connection of the socket, skipping the one that just failed; undefined when none is left. */
+  readonly pickConnection: (socketId: string, exclude?: TunnelConnection) => TunnelConnection | undefined;
   /** The client left before the answer finished (counted against its aborted-request rate). */
-  readonly onAbandoned: () => void;
+  readonly abandoned: (req: IncomingMessage) => void;
   /**
    * How long the app may take to answer (its head): counted from the end of the request body, and
    * while the body is still being sent, from the app's last progress in taking it.
    */
   readonly timeoutMs: number;
-  /** Where the exchange waits for its answer (one timer for all of them). */
+  /** Where exchanges wait for their answer (one timer for all of them). */
   readonly deadlines: Deadlines;
+}
+
+export interface ExchangeInput {
+  /** The request as the app will get it: method, target and the policed headers. */
+  readonly request: RequestHead;
+  /** Where the answer goes (and the request's trace). */
+  readonly downstream: Downstream;
+  readonly socketId: string;
+  readonly targetName: string;
+  /** Who is asking, for the connector's request log; null on a public socket. */
+  readonly email: string | null;
+  readonly proxy: ExchangeServices;
 }
 
 /** Methods a request may be repeated with, to the same effect (RFC 9110, section 9.2.2). */
@@ -93,7 +100,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
       return this.failed(err as Error, false);
     }
     this.lastProgress = performance.now();
-    this.input.deadlines.add(this);
+    this.input.proxy.deadlines.add(this);
     this.sendBody();
   }
 
@@ -117,7 +124,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
   // ---- StreamHandler ----
 
   onStreamHead(head: ResponseHead): void {
-    this.input.deadlines.delete(this);
+    this.input.proxy.deadlines.delete(this);
     this.answered = true;
     this.deliverHead(head);
   }
@@ -125,7 +132,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
   onStreamClose(err?: Error): void {
     if (this.stream === null) return; // we let go of it ourselves
     this.stream = null;
-    this.input.deadlines.delete(this);
+    this.input.proxy.deadlines.delete(this);
     this.settle();
     if (err) this.failed(err, true);
   }
@@ -136,7 +143,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
   protected release(code: ErrorCode, reason: string): void {
     const stream = this.stream;
     this.stream = null;
-    this.input.deadlines.delete(this);
+    this.input.proxy.deadlines.delete(this);
     this.settle();
     stream?.reset(code, reason);
   }
@@ -160,7 +167,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
     this.clientGone = true;
     if (!this.settled) {
       this.release(ErrorCode.CANCEL, 'the client closed the connection');
-      this.input.onAbandoned();
+      this.input.proxy.abandoned(this.input.downstream.req);
     }
     this.report(sentStatus ?? CLIENT_CLOSED_REQUEST);
   }
@@ -226,13 +233,13 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
   // ---- Expiring: the answer timeout ----
 
   get deadline(): number {
-    return this.lastProgress + this.input.timeoutMs;
+    return this.lastProgress + this.input.proxy.timeoutMs;
   }
 
   expire(now: number): void {
     if (this.answered || this.stream === null) return;
-    if (this.deadline > now) return this.input.deadlines.add(this); // the body moved on meanwhile
-    this.giveUp(new EdgeError('APP_TIMEOUT', `The app behind ${this.input.targetName} did not answer within ${this.input.timeoutMs / 1000} s.`));
+    if (this.deadline > now) return this.input.proxy.deadlines.add(this); // the body moved on meanwhile
+    this.giveUp(new EdgeError('APP_TIMEOUT', `The app behind ${this.input.targetName} did not answer within ${this.input.proxy.timeoutMs / 1000} s.`));
   }
 
   /** The attempt failed with `err`; `opened`: its stream existed (the OPEN may have reached the connector). */
@@ -246,7 +253,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
       return;
     }
     if (!violation && this.mayRetry(err, opened)) {
-      const next = this.input.pickConnection(this.conn);
+      const next = this.input.proxy.pickConnection(this.input.socketId, this.conn);
       if (next) {
         this.retried = true;
         this.conn = next;

@@ -17,7 +17,7 @@ import type { TunnelConnection } from '../tunnel/connection.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import { hasBody, ResponseDownstream, SocketDownstream, type Downstream } from './answer.js';
 import { Deadlines } from './deadlines.js';
-import type { ExchangeInput } from './exchange.js';
+import type { ExchangeInput, ExchangeServices } from './exchange.js';
 import type { GateDecision, SocketGate } from './gate.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { continueIfExpected, HttpExchange } from './http.js';
@@ -27,6 +27,8 @@ import { UpgradeExchange } from './upgrade.js';
 
 type Allowed = Extract<GateDecision, { kind: 'allow' }>;
 type Denied = Exclude<GateDecision, Allowed>;
+
+const NO_IDENTITY: readonly string[] = Object.freeze([]);
 
 /** What the proxy is wired to: one object, built once by server.ts. */
 export interface ProxyDeps {
@@ -58,14 +60,21 @@ interface Prepared {
  * hands a richer value to the next or ends the request with one refusal, written by its Downstream.
  */
 export class ProxyHandler {
-  private readonly deadlines: Deadlines;
+  /** What every exchange uses, made once: connections, the aborted-request count, the answer timeout. */
+  private readonly exchangeServices: ExchangeServices;
 
   constructor(private readonly deps: ProxyDeps) {
-    this.deadlines = new Deadlines(Deadlines.tickFor(deps.config.upstreamTimeoutMs));
+    const { registry, limits, config } = deps;
+    this.exchangeServices = {
+      pickConnection: (socketId, exclude) => registry.pick(socketId, exclude),
+      abandoned: (req) => limits.recordAbort(req),
+      timeoutMs: config.upstreamTimeoutMs,
+      deadlines: new Deadlines(Deadlines.tickFor(config.upstreamTimeoutMs)),
+    };
   }
 
   handleRequest(req: IncomingMessage, res: ServerResponse, socket: SocketRecord, host: string): void {
-    const down = new ResponseDownstream(req, res, this.traceHttp(req, res, host, socket.id), this.edgeHeaders(req));
+    const down = new ResponseDownstream(req, res, this.deps.access.begin(req, host, socket.id, 'http'), this.edgeHeaders(req));
     const refusal = this.admit(req, socket, host);
     if (refusal) return down.refuse(refusal);
     if (req.url!.startsWith(RESERVED_PREFIX)) {
@@ -79,19 +88,14 @@ export class ProxyHandler {
     down.trace.user = decision.identity?.email ?? null;
     const tooLarge = this.deps.limits.checkDeclaredBody(req, socket);
     if (tooLarge) return down.refuse(tooLarge);
-    this.withIdentity(socket, host, decision, (identity) => {
-      const prepared = this.prepare(req, socket, host, decision, identity, down.edgeHeaders);
-      if (prepared instanceof EdgeError) return down.refuse(prepared);
-      const allowed = this.deps.limits.openExchange(req, socket, decision.identity?.userId ?? null, hasBody(req));
-      if (allowed instanceof EdgeError) return down.refuse(allowed);
-      continueIfExpected(req, res);
-      new HttpExchange(this.exchangeInput(down, prepared, socket, host), prepared.conn, res, allowed.body, prepared.edgeHeaders, allowed.release).start();
-    }, (err) => this.internal(down, err));
+    const identity = this.identity(socket, host, decision);
+    if (!(identity instanceof Promise)) return this.forward(down, socket, host, decision, identity);
+    identity.then((headers) => this.forward(down, socket, host, decision, headers), (err: unknown) => this.internal(down, err));
   }
 
   /** A request refused before it reached a socket (no such host, or malformed), logged and counted like any request. */
   rejectUnrouted(req: IncomingMessage, res: ServerResponse, host: string, err: EdgeError): void {
-    new ResponseDownstream(req, res, this.traceHttp(req, res, host, null), this.edgeHeaders(req)).refuse(err);
+    new ResponseDownstream(req, res, this.deps.access.begin(req, host, null, 'http'), this.edgeHeaders(req)).refuse(err);
   }
 
   handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, socket: SocketRecord, host: string): void {
@@ -113,17 +117,9 @@ export class ProxyHandler {
     if (decision.sessionHash && req.headers.origin !== `${this.deps.config.publicScheme}://${host}`) {
       return down.refuse(new EdgeError('FORBIDDEN', 'Cross-origin WebSocket refused: the Origin must be this app’s own.'));
     }
-    this.withIdentity(socket, host, decision, (identity) => {
-      const prepared = this.prepare(req, socket, host, decision, identity, [REQUEST_ID_HEADER, requestIdOf(req)]);
-      if (prepared instanceof EdgeError) return down.refuse(prepared);
-      const allowed = this.deps.limits.openExchange(req, socket, decision.identity?.userId ?? null, false);
-      if (allowed instanceof EdgeError) return down.refuse(allowed);
-      client.once('close', allowed.release);
-      // Sign-out, expiry, revocation and rule changes close this connection (see auth/live-connections.ts).
-      if (decision.credential) this.deps.auth.live.add(decision.credential, socket.id, client);
-      this.recordStream(req, socket, decision, client);
-      new UpgradeExchange(this.exchangeInput(down, prepared, socket, host), prepared.conn, down, head, prepared.edgeHeaders).start();
-    }, () => down.refuse(new EdgeError('INTERNAL', 'internal error')));
+    const identity = this.identity(socket, host, decision);
+    if (!(identity instanceof Promise)) return this.forwardUpgrade(down, head, socket, host, decision, identity);
+    identity.then((headers) => this.forwardUpgrade(down, head, socket, host, decision, headers), (err: unknown) => this.internal(down, err));
   }
 
   // ---- stages ----
@@ -134,12 +130,34 @@ export class ProxyHandler {
     return this.deps.limits.checkResets(req);
   }
 
-  /** Public sockets skip the assertion; signed-in ones stay synchronous while it is cached. */
-  private withIdentity(socket: SocketRecord, host: string, decision: Allowed, then: (identity: readonly string[]) => void, fail: (err: unknown) => void): void {
-    if (!decision.identity) return then([]);
-    const headers = identityHeaders(this.deps.auth, socket, `${this.deps.config.publicScheme}://${host}`, decision.identity);
-    if (Array.isArray(headers)) return then(headers);
-    headers.then(then, fail);
+  /** The identity headers for the app: none on a public socket; synchronous while the assertion is cached (a promise only when one must be signed). */
+  private identity(socket: SocketRecord, host: string, decision: Allowed): readonly string[] | Promise<readonly string[]> {
+    if (!decision.identity) return NO_IDENTITY;
+    return identityHeaders(this.deps.auth, socket, `${this.deps.config.publicScheme}://${host}`, decision.identity);
+  }
+
+  /** Prepare, the exchange's limits, then the exchange itself. */
+  private forward(down: ResponseDownstream, socket: SocketRecord, host: string, decision: Allowed, identity: readonly string[]): void {
+    const { req, res } = down;
+    const prepared = this.prepare(req, socket, host, decision, identity, down.edgeHeaders);
+    if (prepared instanceof EdgeError) return down.refuse(prepared);
+    const allowed = this.deps.limits.openExchange(req, socket, decision.identity?.userId ?? null, hasBody(req));
+    if (allowed instanceof EdgeError) return down.refuse(allowed);
+    continueIfExpected(req, res);
+    new HttpExchange(this.exchangeInput(down, prepared, socket, host), prepared.conn, down, allowed.body, allowed.release).start();
+  }
+
+  private forwardUpgrade(down: SocketDownstream, head: Buffer, socket: SocketRecord, host: string, decision: Allowed, identity: readonly string[]): void {
+    const { req, socket: client } = down;
+    const prepared = this.prepare(req, socket, host, decision, identity, [REQUEST_ID_HEADER, requestIdOf(req)]);
+    if (prepared instanceof EdgeError) return down.refuse(prepared);
+    const allowed = this.deps.limits.openExchange(req, socket, decision.identity?.userId ?? null, false);
+    if (allowed instanceof EdgeError) return down.refuse(allowed);
+    client.once('close', allowed.release);
+    // Sign-out, expiry, revocation and rule changes close this connection (see auth/live-connections.ts).
+    if (decision.credential) this.deps.auth.live.add(decision.credential, socket.id, client);
+    this.recordStream(req, socket, decision, client);
+    new UpgradeExchange(this.exchangeInput(down, prepared, socket, host), prepared.conn, down, head, prepared.edgeHeaders).start();
   }
 
   /** The tunnel connection to try first, and the request as the app will get it. */
@@ -165,28 +183,17 @@ export class ProxyHandler {
   }
 
   private exchangeInput(downstream: Downstream, prepared: Prepared, socket: SocketRecord, host: string): ExchangeInput {
-    const { registry, limits, config } = this.deps;
-    const { req } = downstream;
     return {
       request: prepared.request,
       downstream,
-      pickConnection: (exclude) => registry.pick(socket.id, exclude),
+      socketId: socket.id,
       targetName: host,
       email: prepared.decision.identity?.email ?? null,
-      onAbandoned: () => limits.recordAbort(req),
-      timeoutMs: config.upstreamTimeoutMs,
-      deadlines: this.deadlines,
+      proxy: this.exchangeServices,
     };
   }
 
   // ---- answers and records ----
-
-  /** Traces an HTTP request until its response closes (answered, or the client left). */
-  private traceHttp(req: IncomingMessage, res: ServerResponse, host: string, socketId: string | null): RequestTrace {
-    const trace = this.deps.access.begin(req, host, socketId, 'http');
-    res.once('close', () => trace.finish(res.headersSent ? res.statusCode : CLIENT_CLOSED_REQUEST));
-    return trace;
-  }
 
   /** The edge's headers on every answer to `req`: its request id, and HSTS where it applies. */
   private edgeHeaders(req: IncomingMessage): string[] {

@@ -46,10 +46,12 @@ export function isUsableIdentityHeaderName(name: string): boolean {
   return !HOP_BY_HOP.has(canonical) && !EDGE_OWNED.has(canonical) && !FRAMING_AND_CREDENTIALS.has(canonical) && !EDGE_OWNED_PREFIXES.some((p) => canonical.startsWith(p));
 }
 
-/** Names listed in a Connection header, canonicalised. */
-function connectionListed(value: string | string[] | undefined): Set<string> {
+const NONE_LISTED: ReadonlySet<string> = new Set();
+
+/** Names listed in a Connection header, canonicalised (nothing is allocated for a request without one). */
+function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
+  if (!value) return NONE_LISTED;
   const listed = new Set<string>();
-  if (!value) return listed;
   for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const name = part.trim();
     if (name) listed.add(canonicalName(name));
@@ -111,8 +113,6 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
   );
   return out;
 }
-
-const NONE_LISTED: ReadonlySet<string> = new Set();
 
 /** The names a field list's Connection headers list (most answers have none: nothing is allocated then). */
 function connectionListedIn(fields: readonly string[]): ReadonlySet<string> {

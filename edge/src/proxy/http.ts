@@ -4,6 +4,7 @@ import { EdgeError } from '../errors.js';
 import { closeAfterAnswer } from '../limits/linger.js';
 import type { RequestBodyGuard } from '../limits/request-body.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
+import type { ResponseDownstream } from './answer.js';
 import { UpstreamExchange, type ExchangeInput } from './exchange.js';
 import { downstreamResponseHeaders } from './headers.js';
 
@@ -27,23 +28,26 @@ export class HttpExchange extends UpstreamExchange {
   private pumping = false;
   private bodyEnded = false;
 
+  private readonly res: ServerResponse;
+  private readonly edgeHeaders: readonly string[];
+
   /**
    * `body` is the client's body behind its limits (see limits/request-body.ts), null without one;
-   * `edgeHeaders` are the edge's own response headers (request id, HSTS); `onClosed` runs when the
-   * response closes (answered, or the client left).
+   * `onClosed` runs when the response closes (answered, or the client left).
    */
   constructor(
     input: ExchangeInput,
     conn: TunnelConnection,
-    private readonly res: ServerResponse,
+    down: ResponseDownstream,
     private readonly body: RequestBodyGuard | null,
-    private readonly edgeHeaders: readonly string[],
     onClosed: () => void,
   ) {
     super(input, conn, 'http', body !== null);
-    res.once('close', () => {
+    this.res = down.res;
+    this.edgeHeaders = down.edgeHeaders;
+    down.whenClosed(() => {
       onClosed();
-      if (!res.writableFinished) this.clientClosed(this.sentStatus);
+      if (!this.res.writableFinished) this.clientClosed(this.sentStatus);
     });
   }
 
