@@ -139,10 +139,10 @@ describe('bad input', () => {
       assert.equal(unknown.status, 401);
     });
 
-    it("refuses a raw tunnel upgrade for another account's socket with 403 and serves nothing", async () => {
+    it("refuses a raw tunnel upgrade for another account's socket exactly like an unknown one (404) and serves nothing", async () => {
       const res = await refusedUpgrade(tunnelHeaders(bob, privateSocket.id));
-      assert.equal(res.status, 403);
-      assert.equal(errorCodeOf(res.body), 'FORBIDDEN');
+      assert.equal(res.status, 404);
+      assert.equal(errorCodeOf(res.body), 'SOCKET_NOT_FOUND');
       await assertPrivateSocketOffline();
     });
 

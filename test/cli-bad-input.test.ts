@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CliUser, assertOneErrorLine, describeRun, nonEmpty, startAppOnPort, writeTokenFile } from './lib/cli-user.js';
 import { request } from './lib/http.js';
 import { EdgeProcess, api, createAccount, createSocket, freePort, makeTempDir, parseJson, type ConnectEvent, type SocketView } from './lib/postern.js';
-import { killAll, type ManagedProcess } from './lib/process.js';
+import { killAll, ManagedProcess } from './lib/process.js';
 import { pollUntil } from './lib/wait.js';
 
 /** Every client command, as argv with placeholders filled in by the test. */
@@ -99,18 +100,22 @@ describe('postern CLI: bad input', () => {
 
   it('missing required values and arguments', async () => {
     const cases: [string[], RegExp][] = [
-      [['socket', 'create'], /^error: required option '--name <name>' not specified$/],
+      [['socket', 'create'], /^error: required option '--name <name>' not specified \(e\.g\. --name grafana\)$/],
       [['socket', 'create', '--name'], /^error: option '--name <name>' argument missing$/],
       [['socket', 'show'], /^error: missing required argument 'id'$/],
       [['socket', 'update'], /^error: missing required argument 'id'$/],
       [['socket', 'delete'], /^error: missing required argument 'id'$/],
-      [['tunnel', 'create'], /^error: required option '--socket <id>' not specified$/],
+      [['tunnel', 'create'], /^error: required option '--socket <id>' not specified \(e\.g\. --socket sck_… from "postern socket ls"\)$/],
       [['tunnel', 'create', '--socket'], /^error: option '--socket <id>' argument missing$/],
       [['tunnel', 'delete'], /^error: missing required argument 'id'$/],
       [['token', 'revoke'], /^error: missing required argument 'id'$/],
       [['token', 'create', '--expires'], /^error: option '--expires <duration>' argument missing$/],
       [['audit', '--since'], /^error: option '--since <when>' argument missing$/],
-      [['connect'], /^error: required option '--port <port>' not specified$/],
+      [['connect'], /^error: required option '--port <port>' not specified \(e\.g\. --port 3000\)$/],
+      [['tcp', '--listen', '5432'], /^error: required option '--socket <name>' not specified/],
+      // A misspelt required option is a typo, not a missing option: the suggestion names the right one.
+      [['connect', '--prot', '3000'], /^error: unknown option '--prot' \(Did you mean --port\?\)$/],
+      [['socket', 'create', '--nmae', 'x'], /^error: unknown option '--nmae' \(Did you mean --name\?\)$/],
       [['connect', '--port'], /^error: option '--port <port>' argument missing$/],
       [['login', '--edge'], /^error: option '--edge <url>' argument missing$/],
       [['whoami', '--token-file'], /^error: option '--token-file <file>' argument missing$/],
@@ -146,8 +151,10 @@ describe('postern CLI: bad input', () => {
       [['connect', '--port', '8080', '--name', 'api'], /^error: "api" is a reserved name/],
       [['connect', '--port', '8080', '--name', 'x', '--allowed-email-domains', 'not a domain!'], /^error: "not a domain!" is not an email domain/],
       [['connect', '--port', '8080', '--name', 'x', '--allowed_email_addresses', 'nobody'], /^error: "nobody" is not an email address$/],
-      [['token', 'create', '--expires', 'soon'], /^error: --expires must be a duration such as 30s/],
-      [['token', 'create', '--expires', '10s'], /^error: .*expires_in_seconds must be >= 60$/],
+      // The examples are ones the edge accepts (a token lives at least a minute), and the range is the CLI's to tell.
+      [['token', 'create', '--expires', 'soon'], /^error: --expires must be a duration such as 2m, 12h or 30d, not "soon"$/],
+      [['token', 'create', '--expires', '10s'], /^error: --expires must be at least 1m, not "10s"$/],
+      [['token', 'create', '--expires', '6000d'], /^error: --expires must be at most 1825d, not "6000d"$/],
       [['token', 'revoke', 'tok_aaaaaaaaaa'], /^error: token tok_aaaaaaaaaa does not exist$/],
       [['audit', '--since', 'yesterday'], /^error: --since must be a duration/],
       [['audit', '--since', '2030-13-45T00:00:00Z'], /^error: --since must be a duration such as 2h or an ISO time/],
@@ -155,6 +162,7 @@ describe('postern CLI: bad input', () => {
       [['audit', '--limit', 'lots'], /^error: --limit must be a whole number/],
       [['whoami', '--edge', 'not a url'], /^error: --edge must be a URL such as http:\/\/localhost:8080, not "not a url"$/],
       [['whoami', '--edge', 'ftp://edge.example'], /^error: --edge must start with http:\/\/ or https:\/\//],
+      [['whoami', '--edge', 'localhost:8080'], /^error: --edge must start with http:\/\/ or https:\/\/, not "localhost:8080" \(did you mean http:\/\/localhost:8080\?\)$/],
       [['whoami', '--token-file', join(tmp.dir, 'missing-token')], /^error: cannot read --token-file .*missing-token: ENOENT$/],
       [['edge', '--log-level', 'loud'], /^error: --log-level must be one of .*not "loud"$/],
       [['edge', '--listen', 'nonsense'], /^error: --listen must be HOST:PORT/],
@@ -284,7 +292,9 @@ describe('postern CLI: bad input', () => {
   });
 
   it('an unexpected failure is one "unexpected failure" line; --debug adds the stack', async () => {
-    const argv = ['admin', 'user', 'add', 'someone@example.com', '--db', join(tmp.dir, 'no', 'such', 'dir', 'edge.db')];
+    const garbage = join(tmp.dir, 'not-a-database.db');
+    writeFileSync(garbage, 'this is not SQLite '.repeat(100));
+    const argv = ['admin', 'user', 'add', 'someone@example.com', '--db', garbage];
     const line = await alice.fails(argv);
     assert.match(line, /^error: unexpected failure: /);
     const debug = await alice.run(['--debug', ...argv]);
@@ -295,6 +305,44 @@ describe('postern CLI: bad input', () => {
     const known = await alice.run(['--debug', 'socket', 'show', 'sck_000000000000']);
     assert.equal(nonEmpty(known.stderr)[0], 'error: socket sck_000000000000 does not exist');
     assertOneErrorLine(['socket', 'show', 'sck_000000000000'], await alice.run(['socket', 'show', 'sck_000000000000']));
+  });
+
+  it('the environment is blamed by name, not a flag the user never typed', async () => {
+    const nobody = new CliUser(join(tmp.dir, 'env-edge'));
+    for (const argv of [['socket', 'ls'], ['whoami'], ['login', '--json']]) {
+      const line = await nobody.fails(argv, { POSTERN_EDGE: 'localhost:8080', POSTERN_TOKEN: aliceToken });
+      assert.equal(line, 'error: POSTERN_EDGE must start with http:// or https://, not "localhost:8080" (did you mean http://localhost:8080?)', argv.join(' '));
+    }
+  });
+
+  it('an edge URL that is some other web server (Python http.server): one line saying so, not its page', async () => {
+    const port = await freePort();
+    const root = join(tmp.dir, 'www');
+    mkdirSync(join(root, 'api', 'v1'), { recursive: true });
+    writeFileSync(join(root, 'api', 'v1', 'whoami'), '<!doctype html><h1>hello</h1>\n'.repeat(20));
+    const server = new ManagedProcess('python http.server', 'python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1'], process.env, root);
+    spawned.push(server);
+    const url = `http://127.0.0.1:${port}`;
+    await pollUntil(async () => ((await request({ port, host: `127.0.0.1:${port}`, path: '/' })).status === 200 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'python http.server to listen',
+    });
+    const nobody = new CliUser(join(tmp.dir, 'not-an-edge'), { POSTERN_EDGE: url, POSTERN_TOKEN: aliceToken });
+    const notAnEdge = (answer: string) =>
+      new RegExp(`^error: ${url.replace(/\./g, '\\.')} does not look like a Postern edge \\(it answered ${answer}\\): check the edge URL \\(--edge or POSTERN_EDGE\\)$`);
+    assert.match(await nobody.fails(['socket', 'ls']), notAnEdge('404 text/html to GET /api/v1/sockets'));
+    assert.match(await nobody.fails(['connect', '--port', '3000', '--name', 'x']), notAnEdge('\\d+ text/html to POST /api/v1/sockets'));
+    // One that answers 200 with something that is not the API's JSON is no edge either.
+    assert.match(await nobody.fails(['whoami']), notAnEdge('200 application/octet-stream to GET /api/v1/whoami'));
+  });
+
+  it('the edge on a busy port, or with a database directory that does not exist: one line naming the flag to change', async () => {
+    const busy = await alice.fails(['edge', '--listen', `127.0.0.1:${edge.port}`, '--db', join(tmp.dir, 'second.db')]);
+    assert.equal(busy, `error: cannot listen on 127.0.0.1:${edge.port} (--listen): the address is already in use (another edge or app holds it); stop what holds it, or choose another address with --listen`);
+    const missingDir = join(tmp.dir, 'no', 'such', 'dir');
+    const expected = `error: cannot open the database ${join(missingDir, 'edge.db')} (--db): the directory ${missingDir} does not exist; create it, or choose another --db`;
+    assert.equal(await alice.fails(['edge', '--listen', '127.0.0.1:0', '--db', join(missingDir, 'edge.db')]), expected);
+    assert.equal(await alice.fails(['admin', 'user', 'add', 'someone@example.com', '--db', join(missingDir, 'edge.db')]), expected);
   });
 
   /** A fresh token for an existing account (admin path, as `createAccount` does). */

@@ -191,7 +191,7 @@ describe('control plane through the postern CLI', () => {
     assert.equal((await proc.stop('SIGTERM', 10_000)).code, 0, proc.output());
     // Without any of them, a one-line error says what to do.
     const nothing = new CliUser(join(tmp.dir, 'nothing'));
-    assert.match(await nothing.fails(['socket', 'ls', '--json']), /^error: no edge given: run "postern login --edge URL"/);
+    assert.match(await nothing.fails(['socket', 'ls', '--json']), /^error: not logged in: run "postern login --edge URL"/);
   });
 
   it('never sends the stored token to another edge: --edge or POSTERN_EDGE elsewhere fails with "no token for …"', async () => {
@@ -553,7 +553,7 @@ describe('control plane through the postern CLI', () => {
     const line = assertOneErrorLine(['socket', 'ls', '--json'], run);
     assert.match(line, /revoked/);
     // Logged out now: commands say how to log in again, and a second logout is harmless.
-    assert.match(await alice.fails(['socket', 'ls', '--json']), /^error: no edge given/);
+    assert.match(await alice.fails(['socket', 'ls', '--json']), /^error: not logged in: run "postern login --edge URL"/);
     assert.deepEqual(await alice.json(['logout', '--json']), { logged_out: false, reason: 'not logged in' });
   });
 

@@ -190,7 +190,7 @@ describe('postern login by device flow, approved in Chromium', { skip: !chromium
     assert.doesNotMatch(proc.stderrLines.join('\n'), /^\s+at /m);
     assert.deepEqual(nonEmpty(proc.stdoutLines), []);
     assert.equal(existsSync(carol.credentialsFile), false, 'no credentials stored');
-    assert.match(await carol.fails(['whoami', '--json']), /^error: no edge given/);
+    assert.match(await carol.fails(['whoami', '--json']), /^error: not logged in: run "postern login --edge URL"/);
   });
 
   it('a new person (OIDC) gets an account that may reach but not publish: socket create → NOT_PUBLISHER until the admin allows it', async () => {

@@ -285,7 +285,12 @@ describe('identity attacks: state, codes, cookies, redirects, headers, tokens', 
       assert.ok(a && c && login && a !== c, 'one session per socket host');
       const other = await signedIn('bob'); // another browser of the same user
       const otherA = other.cookie(originA(), 'postern_session')!;
-      const out = await client.fetch(`${originA()}/.postern/signout`, { form: { scope: 'everywhere' }, headers: { origin: originA() } });
+      // "Everywhere" is the edge host's own (a socket's page is its owner's): its form, from its origin.
+      const fromSocket = await client.fetch(`${originA()}/.postern/signout`, { form: { scope: 'everywhere' }, headers: { origin: originA() } });
+      assert.equal(fromSocket.status, 200);
+      const stillAtC = await request({ port: edge.port, host: new URL(originC()).host, path: '/headers', headers: { cookie: `postern_session=${c}`, accept: 'application/json' } });
+      assert.equal(stillAtC.status, 200, "a socket's form ends only that socket's session");
+      const out = await client.fetch(`${edge.url}/auth/signout`, { form: { scope: 'everywhere' }, headers: { origin: edge.url } });
       assert.equal(out.status, 200);
       for (const [what, origin, value] of [['A', originA(), a], ['C', originC(), c], ['A (other browser)', originA(), otherA]] as const) {
         const res = await request({ port: edge.port, host: new URL(origin).host, path: '/headers', headers: { cookie: `postern_session=${value}`, accept: 'application/json' } });

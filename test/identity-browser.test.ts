@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromiumAvailable, idpLogin, launchChromium, screenshot } from './lib/browser.js';
+import { chromiumAvailable, continueIfAsked, idpLogin, launchChromium, screenshot } from './lib/browser.js';
 import { request } from './lib/http.js';
 import { IdentityApp } from './lib/identity-app.js';
 import { startEdgeWithIdp, type TestIdp } from './lib/idp.js';
@@ -83,6 +83,7 @@ describe('identity in Chromium: OIDC sign-in, 403, sign-out, sibling sockets', {
     if (shot) console.log(`screenshot: ${await screenshot(page, shot)}`);
     await page.click('text=Continue with Corp SSO');
     await idpLogin(page, login, idp.issuer);
+    await continueIfAsked(page, url);
     await page.waitForURL((u) => u.origin === new URL(url).origin && !u.pathname.startsWith('/.postern/'));
   }
 
@@ -185,9 +186,11 @@ describe('identity in Chromium: OIDC sign-in, 403, sign-out, sibling sockets', {
 
     const other = await context.newPage();
     await other.goto(`${originA()}/.postern/signout`);
+    // A socket's page offers "everywhere" only as a link to the edge's own confirmation page.
     await other.getByText('Sign out everywhere').waitFor();
+    await Promise.all([other.waitForURL(`${edge.url}/auth/signout`), other.click('text=Sign out everywhere')]);
     const clickedAt = Date.now();
-    await other.click('text=Sign out everywhere');
+    await other.click('button:has-text("Sign out everywhere")');
     await other.waitForLoadState();
     const after = (await other.textContent('body')) ?? '';
     if (!after.includes('You are signed out')) console.log(`screenshot: ${await screenshot(other, 'signout-refused')}`);

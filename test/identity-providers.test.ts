@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromiumAvailable, launchChromium, screenshot } from './lib/browser.js';
+import { chromiumAvailable, continueIfAsked, launchChromium, screenshot } from './lib/browser.js';
 import { GithubMock } from './lib/github-mock.js';
 import { request } from './lib/http.js';
 import { IdentityApp } from './lib/identity-app.js';
@@ -120,6 +120,7 @@ describe('identity in Chromium: GitHub and local accounts', { skip: !chromiumAva
     github.nextLogin = login;
     await chooser(page, url);
     await page.click('text=Continue with GitHub');
+    await continueIfAsked(page, url);
     await page.waitForURL((u) => u.origin === new URL(url).origin && !u.pathname.startsWith('/.postern/'));
   }
 
@@ -196,7 +197,9 @@ describe('identity in Chromium: GitHub and local accounts', { skip: !chromiumAva
     const before = appL.requests.length;
     await page.fill('input[name="email"]', 'Carol@Example.com');
     await page.fill('input[name="password"]', CAROL_PASSWORD);
-    await Promise.all([page.waitForURL(`${originL()}/`), page.click('button[type="submit"]')]);
+    await page.click('button[type="submit"]');
+    await continueIfAsked(page, originL());
+    await page.waitForURL(`${originL()}/`);
     assert.equal((await page.textContent('#who'))?.trim(), 'X-Auth-Email: carol@example.com');
     assert.equal(appL.requests.slice(before).filter((r) => r.url === '/')[0]?.headers['x-auth-email'], 'carol@example.com');
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { chromiumAvailable, idpLogin, launchChromium } from './lib/browser.js';
+import { chromiumAvailable, continueIfAsked, idpLogin, launchChromium } from './lib/browser.js';
 import { rawUpgrade, request } from './lib/http.js';
 import { IdentityApp } from './lib/identity-app.js';
 import { ConnectorProcess, createAccount, EdgeProcess, makeTempDir, runCli } from './lib/postern.js';
@@ -180,6 +180,7 @@ describe('sibling sockets and cookies: isolation, planting, fixation', () => {
     const page = await context.newPage();
     await page.goto(`${s.originA}/headers`);
     await idpLogin(page, 'bob', s.idp.issuer);
+    await continueIfAsked(page, s.originA);
     await page.waitForURL(`${s.originA}/headers`);
 
     const attacker = new WebClient('attacker');

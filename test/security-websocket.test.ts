@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumAvailable, idpLogin, launchChromium } from './lib/browser.js';
+import { chromiumAvailable, continueIfAsked, idpLogin, launchChromium } from './lib/browser.js';
 import { rawUpgrade, type UpgradeResult } from './lib/http.js';
 import { IdentityApp } from './lib/identity-app.js';
 import { makeTempDir } from './lib/postern.js';
@@ -105,6 +105,7 @@ describe('WebSockets: cross-site hijacking and upgrades without a session', () =
     const page = await context.newPage();
     await page.goto(`${s.originA}/`);
     await idpLogin(page, 'bob', s.idp.issuer);
+    await continueIfAsked(page, s.originA);
     await page.waitForURL(`${s.originA}/`);
     const tryWebSocket = (from: Page, url: string) =>
       from.evaluate(

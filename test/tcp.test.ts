@@ -209,7 +209,7 @@ describe('tcp: raw TCP streams through postern tcp', () => {
     const result = await runStdio(['--socket', down.label], as(alice), Buffer.from('anyone there?'));
     assert.equal(result.code, 1);
     assert.equal(lines(result.stderr).length, 1, result.stderr);
-    assert.match(result.stderr, /could not reach the app .*ECONNREFUSED/);
+    assert.match(result.stderr, /the app it serves on its machine is not answering \(ECONNREFUSED/);
 
     const downListener = await startListener(edge, alice, down.label, 'tcp:down');
     const conn = await openConnection(downListener.port);

@@ -14,7 +14,12 @@ import { request } from 'undici';
 import { CliError } from './errors.js';
 
 /** A socket as the API lists it: the public view plus its live status. */
-export type SocketInfo = SocketView & { readonly online: boolean; readonly connections: number };
+export type SocketInfo = SocketView & {
+  readonly online: boolean;
+  readonly connections: number;
+  /** A quick share without a connector: when the edge removes it (null otherwise, or not known yet). */
+  readonly removal_at?: string | null;
+};
 
 export interface WhoAmI {
   readonly id: string;
@@ -87,18 +92,37 @@ export class ApiClient {
       throw new CliError(`cannot reach the edge at ${this.edgeUrl}: ${unreachableReason(err)}`);
     }
     const text = await res.body.text();
+    const parsed = parseJson(text);
     if (res.statusCode >= 400) {
-      let code = 'HTTP_ERROR';
-      let message = `the edge answered ${res.statusCode}: ${text.slice(0, 200)}`;
-      try {
-        const parsed = JSON.parse(text) as { error: { code: string; message: string } };
-        code = parsed.error.code;
-        message = parsed.error.message;
-      } catch {
-        /* not our JSON (a proxy in front of the edge?): keep the raw text */
-      }
-      throw new ApiError(res.statusCode, code, message);
+      const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+      if (typeof error?.code === 'string' && typeof error.message === 'string') throw new ApiError(res.statusCode, error.code, error.message);
+      throw this.notAnEdge(method, path, res.statusCode, res.headers['content-type']);
     }
-    return (text ? JSON.parse(text) : undefined) as T;
+    if (text && parsed === undefined) throw this.notAnEdge(method, path, res.statusCode, res.headers['content-type']);
+    return parsed as T;
+  }
+
+  /**
+   * Something answered that is not the edge's API (a web server on that port, or a proxy whose
+   * edge is down): one line that says so, instead of the page it sent.
+   */
+  private notAnEdge(method: string, path: string, status: number, type: string | string[] | undefined): ApiError {
+    const kind = String(type ?? 'no content type').split(';')[0];
+    const what = `${status} ${kind} to ${method} /api/v1${path}`;
+    // 502-504: a proxy in front answered for an edge that is down.
+    const message =
+      status >= 502 && status <= 504
+        ? `the edge at ${this.edgeUrl} is not answering its API (${what}): if a proxy fronts it, is the edge behind it running?`
+        : `${this.edgeUrl} does not look like a Postern edge (it answered ${what}): check the edge URL (--edge or POSTERN_EDGE)`;
+    return new ApiError(status, 'NOT_AN_EDGE', message);
+  }
+}
+
+/** The body as JSON, or undefined when it is not JSON. */
+function parseJson(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -68,7 +68,7 @@ export class ConnectView {
       return;
     }
     out.success(`${socket.name} is live at ${out.highlight(socket.url)} → ${this.target}`);
-    if (!socket.cloudauth) out.warn('this socket is open: anyone who knows the URL can reach it (no sign-in; add --cloudauth)');
+    if (!socket.cloudauth) out.warn('this socket is public: anyone who knows the URL can reach it (no sign-in; add --cloudauth)');
     else out.info(`sign-in required; allowed: ${describeRules(socket)}`);
     out.info('press Ctrl-C to stop');
   }
@@ -84,7 +84,15 @@ export class ConnectView {
     this.flush();
     if (!this.isReady) return;
     if (this.options.json) {
-      out.json({ event: 'connection', ...event });
+      // snake_case like every other field the CLI prints as JSON (the ready line's connection_id).
+      out.json({
+        event: 'connection',
+        slot: event.slot,
+        state: event.state,
+        ...(event.connectionId !== undefined ? { connection_id: event.connectionId } : {}),
+        ...(event.retryInMs !== undefined ? { retry_in_ms: event.retryInMs } : {}),
+        ...(event.reason !== undefined ? { reason: event.reason } : {}),
+      });
       return;
     }
     const tunnel = `${clock(new Date())}  tunnel ${event.slot + 1}`;

@@ -1,6 +1,6 @@
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CliError } from './errors.js';
 
 /** What `postern login` keeps: one edge and its token. */
@@ -39,15 +39,21 @@ export function readLogin(env: NodeJS.ProcessEnv = process.env): StoredLogin | u
   throw new CliError(`${path} is damaged: run "postern logout" and "postern login" again`);
 }
 
-/** Writes the login readable by its owner only (0700 directory, 0600 file), replacing any other. */
-export function writeLogin(login: StoredLogin, env: NodeJS.ProcessEnv = process.env): string {
-  const dir = configDir(env);
-  const path = credentialsPath(env);
+/** Writes `text` readable by its owner only (0700 directory, 0600 file), replacing any other. */
+export function writePrivateFile(path: string, text: string): void {
+  const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
-  // Created 0600 from the start: the token is never readable by others, not even for an instant.
-  writeFileSync(path, `${JSON.stringify(login, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  // 0600 before the text goes in (created so, or an older file narrowed first): a token is never
+  // readable by others, not even for an instant.
+  if (existsSync(path)) chmodSync(path, 0o600);
+  writeFileSync(path, text, { mode: 0o600 });
+}
+
+/** Writes the login readable by its owner only, replacing any other. */
+export function writeLogin(login: StoredLogin, env: NodeJS.ProcessEnv = process.env): string {
+  const path = credentialsPath(env);
+  writePrivateFile(path, `${JSON.stringify(login, null, 2)}\n`);
   return path;
 }
 

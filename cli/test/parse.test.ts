@@ -28,7 +28,7 @@ test('durations accept ms, s, m and bare seconds', () => {
 test('credentials come from flags or env, with one clear line when missing', () => {
   const env = { XDG_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'postern-creds-')) };
   assert.deepEqual(resolveCredentials({}, { ...env, POSTERN_EDGE: 'http://localhost:8080/', POSTERN_TOKEN: 'pst_x' }), { edgeUrl: 'http://localhost:8080', token: 'pst_x' });
-  assert.throws(() => resolveCredentials({}, { ...env, POSTERN_TOKEN: 'pst_x' }), /no edge given/);
+  assert.throws(() => resolveCredentials({}, { ...env, POSTERN_TOKEN: 'pst_x' }), /not logged in/);
   assert.throws(() => resolveCredentials({}, { ...env, POSTERN_EDGE: 'http://localhost:8080' }), /no token for http:\/\/localhost:8080/);
   assert.throws(() => resolveCredentials({ edge: 'ftp://x' }, { ...env, POSTERN_TOKEN: 'pst_x' }), /must start with http/);
   assert.throws(() => resolveCredentials({ edge: 'not a url' }, { ...env, POSTERN_TOKEN: 'pst_x' }), /must be a URL/);

@@ -134,7 +134,7 @@ function closeError(info: SessionCloseInfo): ConnectorError {
   if (info.code === CloseCode.SOCKET_DELETED) return new ConnectorError('SOCKET_DELETED', 'the socket was deleted on the edge');
   if (info.code === CloseCode.TUNNEL_DELETED) return new ConnectorError('TUNNEL_DELETED', 'the tunnel was deleted on the edge');
   if (info.code === CloseCode.VERSION_MISMATCH) return new ConnectorError('PROTOCOL_VERSION', `tunnel protocol mismatch: ${info.reason}`);
-  if (info.code === CloseCode.UNAUTHORIZED) return new ConnectorError('UNAUTHORIZED', `the edge revoked this tunnel: ${info.reason}`);
+  if (info.code === CloseCode.UNAUTHORIZED) return new ConnectorError('UNAUTHORIZED', `the edge closed this tunnel: ${info.reason}`);
   const why = info.error?.message ?? (info.reason || `closed with code ${info.code}`);
   return new ConnectorError('TUNNEL_CLOSED', `tunnel connection lost: ${why}`);
 }

@@ -48,9 +48,13 @@ export function dialTunnel(config: ConnectorConfig): Promise<WebSocket> {
       res.on('data', (chunk: string) => {
         if (body.length < 4096) body += chunk;
       });
-      res.on('end', () => reject(refusalError(res.statusCode ?? 0, body)));
-      res.on('error', () => reject(refusalError(res.statusCode ?? 0, body)));
-      req.destroy();
+      // The body says why (an expired token, an unknown socket): destroy only once it is read.
+      const refuse = () => {
+        reject(refusalError(res.statusCode ?? 0, body));
+        req.destroy();
+      };
+      res.on('end', refuse);
+      res.on('error', refuse);
     });
     ws.once('upgrade', (res) => {
       const version = res.headers[HandshakeHeader.PROTOCOL];

@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import { rateLimitYamlKey, type EdgeConfig, type Rate, type RateLimitsConfig } from './config.js';
+import { GOOGLE_DIRECTORY_URL, GOOGLE_ISSUER, type AuthConfig, type OidcProviderConfig } from './config-identity.js';
 import { formatByteSize } from './limits/size.js';
 
 const MASK = '********';
@@ -15,6 +16,50 @@ function duration(ms: number): string {
   return `${ms}ms`;
 }
 
+/** The providers in the YAML file's keys (each issuer's knobs only where they differ from the default). */
+function identity(auth: AuthConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const oidc = auth.providers.filter((p): p is OidcProviderConfig => p.kind === 'oidc' || p.kind === 'entra');
+  if (oidc.length > 0) {
+    out.oidc = oidc.map((p) => ({
+      name: p.name,
+      issuer: p.issuer,
+      client_id: p.clientId,
+      client_secret: MASK,
+      ...(p.kind === 'entra' ? { kind: p.kind, tenants: p.tenants } : {}),
+      ...(p.emailClaim !== 'email' ? { email_claim: p.emailClaim } : {}),
+      ...(p.groupsClaim !== 'groups' ? { groups_claim: p.groupsClaim } : {}),
+      ...(p.scopes.length > 0 ? { scopes: p.scopes } : {}),
+      ...(p.trustEmail ? { trust_email: true } : {}),
+      ...(p.requireMfa ? { require_mfa: true } : {}),
+      ...(p.idTokenAlg !== 'RS256' ? { id_token_alg: p.idTokenAlg } : {}),
+      ...(p.rpLogout ? { rp_logout: true } : {}),
+    }));
+  }
+  for (const p of auth.providers) {
+    if (p.kind === 'google') {
+      Object.assign(out, {
+        google_client_id: p.clientId,
+        google_client_secret: MASK,
+        ...(p.issuer !== GOOGLE_ISSUER ? { google_issuer: p.issuer } : {}),
+        ...(p.hostedDomain ? { google_hosted_domain: p.hostedDomain } : {}),
+        ...(p.directory
+          ? {
+              google_directory_credentials_file: p.directory.serviceAccount.file,
+              google_directory_admin: p.directory.admin,
+              ...(p.directory.apiUrl !== GOOGLE_DIRECTORY_URL ? { google_directory_url: p.directory.apiUrl } : {}),
+            }
+          : {}),
+      });
+    } else if (p.kind === 'github') {
+      Object.assign(out, { github_client_id: p.clientId, github_client_secret: MASK, ...(p.webUrl ? { github_web_url: p.webUrl } : {}), ...(p.apiUrl ? { github_api_url: p.apiUrl } : {}) });
+    } else if (p.kind === 'facebook') {
+      Object.assign(out, { facebook_client_id: p.clientId, facebook_client_secret: MASK, ...(p.webUrl ? { facebook_web_url: p.webUrl } : {}), ...(p.graphUrl ? { facebook_graph_url: p.graphUrl } : {}) });
+    }
+  }
+  return out;
+}
+
 const rate = (r: Rate | null): string => (r ? `${r.count}/${duration(r.windowMs)}` : 'off');
 
 /**
@@ -22,8 +67,6 @@ const rate = (r: Rate | null): string => (r ? `${r.count}/${duration(r.windowMs)
  * never printed: a masked `client_secret` only says one was read.
  */
 export function printConfig(config: EdgeConfig): string {
-  const oidc = config.auth.providers.filter((p) => p.kind === 'oidc');
-  const github = config.auth.providers.find((p) => p.kind === 'github');
   const doc = {
     listen: hostPort({ host: config.listenHost, port: config.listenPort }),
     domain: config.domain,
@@ -41,28 +84,27 @@ export function printConfig(config: EdgeConfig): string {
     max_client_resets: config.limits.maxClientResets,
     client_reset_window: duration(config.limits.clientResetWindowMs),
     tunnel_max_message: formatByteSize(config.limits.tunnelMaxMessageBytes),
+    max_connections_per_address: config.limits.maxConnectionsPerAddress,
+    first_byte_timeout: duration(config.limits.firstByteTimeoutMs),
+    max_connections: config.limits.maxConnections,
     log_level: config.logLevel,
     local_accounts: config.auth.localAccounts,
     session_ttl: duration(config.auth.sessionTtlMs),
     session_idle: duration(config.auth.sessionIdleMs),
+    session_revalidate: duration(config.auth.sessionRevalidateMs),
     ...Object.fromEntries(Object.entries(config.rateLimits).map(([name, r]) => [rateLimitYamlKey(name as keyof RateLimitsConfig), rate(r)])),
     ...(config.metricsListen ? { metrics_listen: hostPort(config.metricsListen) } : {}),
     tunnel_ping_interval: duration(config.tunnelPingIntervalMs),
     tunnel_ping_timeout: duration(config.tunnelPingTimeoutMs),
     shutdown_grace: duration(config.shutdownGraceMs),
+    quick_share_timeout: duration(config.quickShareTimeoutMs),
     ...(config.tls ? { tls_cert: config.tls.certFile, tls_key: config.tls.keyFile } : {}),
     ...(config.httpRedirect ? { http_redirect_listen: hostPort(config.httpRedirect) } : {}),
     hsts_max_age: config.hstsMaxAgeSeconds === 0 ? 0 : duration(config.hstsMaxAgeSeconds * 1000),
     trusted_proxies: config.trustedProxies.map((net) => `${net.address}/${net.prefix}`),
-    ...(oidc.length > 0 ? { oidc: oidc.map((p) => ({ name: p.name, issuer: p.issuer, client_id: p.clientId, client_secret: MASK })) } : {}),
-    ...(github
-      ? {
-          github_client_id: github.clientId,
-          github_client_secret: MASK,
-          ...(github.webUrl ? { github_web_url: github.webUrl } : {}),
-          ...(github.apiUrl ? { github_api_url: github.apiUrl } : {}),
-        }
-      : {}),
+    foreign_identity_headers: [...config.foreignIdentityHeaders],
+    ...identity(config.auth),
   };
-  return `# effective Postern edge configuration (secrets masked; redirect URI ${config.publicScheme}://${config.domain}/auth/callback)\n${stringify(doc)}`;
+  const edgeUrl = `${config.publicScheme}://${config.domain}`;
+  return `# effective Postern edge configuration (secrets masked; redirect URI ${edgeUrl}/auth/callback, back-channel logout URI ${edgeUrl}/auth/backchannel-logout)\n${stringify(doc)}`;
 }

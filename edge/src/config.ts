@@ -2,7 +2,17 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { DEFAULT_MAX_STREAMS } from '@postern/shared';
 import { parse as parseYaml } from 'yaml';
+import { ConfigError, parseDuration } from './config-values.js';
+import { IDENTITY_YAML_KEYS, identityFromEnv, oidcFromYaml, resolveAuth, type AuthConfig, type IdentityInput } from './config-identity.js';
 import { parseByteSize } from './limits/size.js';
+import { defaultMaxConnections } from './net/fd-limit.js';
+import { DEFAULT_FOREIGN_IDENTITY_HEADERS } from './proxy/foreign-identity.js';
+import { RATE_LIMIT_DEFAULTS, RATE_LIMIT_FLAGS } from './rate-limit-flags.js';
+
+export { RATE_LIMIT_DEFAULTS, RATE_LIMIT_FLAGS };
+
+export { ConfigError } from './config-values.js';
+export type { AuthConfig, IdentityInput, OidcInput, ProviderConfig } from './config-identity.js';
 
 /** Edge settings after validation. Built once, frozen, then only read. */
 export interface EdgeConfig {
@@ -28,6 +38,8 @@ export interface EdgeConfig {
   readonly tunnelPingTimeoutMs: number;
   /** On SIGTERM, how long in-flight requests may run before the edge closes everything. */
   readonly shutdownGraceMs: number;
+  /** A quick share whose connector has been gone this long is removed (control/reaper.ts). */
+  readonly quickShareTimeoutMs: number;
   readonly limits: LimitsConfig;
   /** The edge serves HTTPS itself with these PEM files (re-read on SIGHUP); undefined: plain HTTP. */
   readonly tls: TlsFiles | undefined;
@@ -37,6 +49,11 @@ export interface EdgeConfig {
   readonly hstsMaxAgeSeconds: number;
   /** Peers (CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are believed; empty: nobody's. */
   readonly trustedProxies: readonly TrustedNetwork[];
+  /**
+   * Identity headers other proxies set (Remote-User, X-WEBAUTH-USER, oauth2-proxy's, Pomerium's...):
+   * apps configured to trust them must never get them from a client. Lower-case; `*` ends a prefix.
+   */
+  readonly foreignIdentityHeaders: readonly string[];
 }
 
 /** One `--trusted-proxy` entry, validated. */
@@ -74,28 +91,13 @@ export interface RateLimitsConfig {
   readonly apiPerAccount: Rate | null;
   /** API requests with a missing, unknown, expired or revoked token per client address. */
   readonly apiBadTokenPerAddress: Rate | null;
+  /** Sign-ins handed to socket hosts (each a code and a session row in SQLite) per login session. */
+  readonly handoffPerSession: Rate | null;
+  /** The same per client address. */
+  readonly handoffPerAddress: Rate | null;
+  /** Requests to socket hosts, tunnel handshakes and TCP streams with an unknown, expired or revoked token per client address. */
+  readonly badTokenPerAddress: Rate | null;
 }
-
-export const RATE_LIMIT_DEFAULTS: Readonly<Record<keyof RateLimitsConfig, string>> = {
-  loginPerEmail: '10/1m',
-  loginPerAddress: '30/1m',
-  signinPerAddress: '120/1m',
-  deviceCodePerAddress: '20/1m',
-  deviceApprovePerSession: '30/1m',
-  apiPerAccount: '600/1m',
-  apiBadTokenPerAddress: '60/1m',
-};
-
-/** The flag of each rate limit (its env variable and YAML key follow from it). */
-export const RATE_LIMIT_FLAGS: Readonly<Record<keyof RateLimitsConfig, string>> = {
-  loginPerEmail: '--rate-login-per-email',
-  loginPerAddress: '--rate-login-per-address',
-  signinPerAddress: '--rate-signin-per-address',
-  deviceCodePerAddress: '--rate-device-code-per-address',
-  deviceApprovePerSession: '--rate-device-approve-per-session',
-  apiPerAccount: '--rate-api-per-account',
-  apiBadTokenPerAddress: '--rate-api-bad-token-per-address',
-};
 
 const RATE_LIMIT_NAMES = Object.keys(RATE_LIMIT_FLAGS) as (keyof RateLimitsConfig)[];
 /** `--rate-login-per-email` → `rate_login_per_email` (YAML) and `POSTERN_RATE_LOGIN_PER_EMAIL` (env). */
@@ -122,48 +124,18 @@ export interface LimitsConfig {
   readonly clientResetWindowMs: number;
   /** Largest WebSocket message a connector may send on its tunnel. */
   readonly tunnelMaxMessageBytes: number;
+  /** Client connections open at once from one address (trusted proxies exempt); more are closed at once. */
+  readonly maxConnectionsPerAddress: number;
+  /** A connection that sent not one byte for this long is closed (pre-connections, idle floods). */
+  readonly firstByteTimeoutMs: number;
+  /** Connections the listener accepts at once: below the process's file limit, so the edge keeps working. */
+  readonly maxConnections: number;
 }
 
 /** Smallest tunnel message limit: the writer sends up to 64 KiB of payload plus frame headers per message. */
 const MIN_TUNNEL_MESSAGE = 128 * 1024;
 
-export type ProviderConfig =
-  | {
-      readonly kind: 'oidc';
-      readonly id: string;
-      readonly name: string;
-      readonly issuer: string;
-      readonly clientId: string;
-      readonly clientSecret: string;
-    }
-  | {
-      readonly kind: 'github';
-      readonly id: 'github';
-      readonly name: string;
-      readonly clientId: string;
-      readonly clientSecret: string;
-      readonly webUrl: string | undefined;
-      readonly apiUrl: string | undefined;
-    };
-
-export interface AuthConfig {
-  /** Redirect providers (OIDC issuers, GitHub), in the order the login page lists them. */
-  readonly providers: readonly ProviderConfig[];
-  /** Local accounts (passwords in SQLite): on by default only when no other provider is set. */
-  readonly localAccounts: boolean;
-  readonly sessionTtlMs: number;
-  readonly sessionIdleMs: number;
-}
-
-/** One OIDC issuer as given in flags (repeatable, matched by position) or in the YAML list. */
-export interface OidcInput {
-  readonly issuer?: string | undefined;
-  readonly clientId?: string | undefined;
-  readonly clientSecretFile?: string | undefined;
-  readonly name?: string | undefined;
-}
-
-export interface EdgeConfigInput {
+export interface EdgeConfigInput extends IdentityInput {
   readonly listen?: string | undefined;
   readonly domain?: string | undefined;
   readonly db?: string | undefined;
@@ -180,20 +152,18 @@ export interface EdgeConfigInput {
   readonly maxClientResets?: string | number | undefined;
   readonly clientResetWindow?: string | number | undefined;
   readonly tunnelMaxMessage?: string | number | undefined;
+  readonly maxConnectionsPerAddress?: string | number | undefined;
+  readonly firstByteTimeout?: string | number | undefined;
+  readonly maxConnections?: string | number | undefined;
+  /** Comma-separated names (flags, env) or a YAML list; `default` stands for the built-in list. */
+  readonly foreignIdentityHeaders?: string | readonly string[] | undefined;
   readonly logLevel?: string | undefined;
-  readonly oidc?: readonly OidcInput[] | undefined;
-  readonly githubClientId?: string | undefined;
-  readonly githubClientSecretFile?: string | undefined;
-  readonly githubWebUrl?: string | undefined;
-  readonly githubApiUrl?: string | undefined;
-  readonly localAccounts?: boolean | undefined;
-  readonly sessionTtl?: string | number | undefined;
-  readonly sessionIdle?: string | number | undefined;
   readonly rateLimits?: { readonly [K in keyof RateLimitsConfig]?: string | undefined } | undefined;
   readonly metricsListen?: string | undefined;
   readonly tunnelPingInterval?: string | number | undefined;
   readonly tunnelPingTimeout?: string | number | undefined;
   readonly shutdownGrace?: string | number | undefined;
+  readonly quickShareTimeout?: string | number | undefined;
   readonly tlsCert?: string | undefined;
   readonly tlsKey?: string | undefined;
   readonly httpRedirectListen?: string | undefined;
@@ -202,11 +172,18 @@ export interface EdgeConfigInput {
   readonly trustedProxies?: string | readonly string[] | undefined;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * How long a quick share may stay without a connector (default 5 minutes): well above a connector's
+ * reconnect delays (at most 30 s between attempts), so one that is only reconnecting keeps its name,
+ * and short enough that abandoned ones do not pile up. Tests use a second or two.
+ */
+function parseQuickShareTimeout(value: string | number | undefined): number {
+  const ms = parseDuration(value ?? '5m', '--quick-share-timeout');
+  if (ms < 1000) throw new ConfigError(`--quick-share-timeout must be at least 1s, not "${value}"`);
+  return ms;
+}
 
 /** Reads POSTERN_* variables: the only place the edge looks at the environment. */
 export function edgeConfigFromEnv(env: NodeJS.ProcessEnv): EdgeConfigInput {
@@ -227,16 +204,15 @@ export function edgeConfigFromEnv(env: NodeJS.ProcessEnv): EdgeConfigInput {
     maxClientResets: env.POSTERN_MAX_CLIENT_RESETS,
     clientResetWindow: env.POSTERN_CLIENT_RESET_WINDOW,
     tunnelMaxMessage: env.POSTERN_TUNNEL_MAX_MESSAGE,
+    maxConnectionsPerAddress: env.POSTERN_MAX_CONNECTIONS_PER_ADDRESS,
+    firstByteTimeout: env.POSTERN_FIRST_BYTE_TIMEOUT,
+    maxConnections: env.POSTERN_MAX_CONNECTIONS,
+    foreignIdentityHeaders: env.POSTERN_FOREIGN_IDENTITY_HEADERS,
     logLevel: env.POSTERN_LOG_LEVEL,
-    oidc: env.POSTERN_OIDC_ISSUER
-      ? [{ issuer: env.POSTERN_OIDC_ISSUER, clientId: env.POSTERN_OIDC_CLIENT_ID, clientSecretFile: env.POSTERN_OIDC_CLIENT_SECRET_FILE, name: env.POSTERN_OIDC_NAME }]
-      : undefined,
-    githubClientId: env.POSTERN_GITHUB_CLIENT_ID,
-    githubClientSecretFile: env.POSTERN_GITHUB_CLIENT_SECRET_FILE,
-    sessionTtl: env.POSTERN_SESSION_TTL,
-    sessionIdle: env.POSTERN_SESSION_IDLE,
+    ...identityFromEnv(env),
     rateLimits: Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, env[`POSTERN_${rateLimitYamlKey(name).toUpperCase()}`]])),
     metricsListen: env.POSTERN_METRICS_LISTEN,
+    quickShareTimeout: env.POSTERN_QUICK_SHARE_TIMEOUT,
     tlsCert: env.POSTERN_TLS_CERT,
     tlsKey: env.POSTERN_TLS_KEY,
     httpRedirectListen: env.POSTERN_HTTP_REDIRECT_LISTEN,
@@ -262,19 +238,18 @@ const YAML_KEYS: Readonly<Record<string, keyof EdgeConfigInput>> = {
   max_client_resets: 'maxClientResets',
   client_reset_window: 'clientResetWindow',
   tunnel_max_message: 'tunnelMaxMessage',
+  max_connections_per_address: 'maxConnectionsPerAddress',
+  first_byte_timeout: 'firstByteTimeout',
+  max_connections: 'maxConnections',
+  foreign_identity_headers: 'foreignIdentityHeaders',
   log_level: 'logLevel',
   oidc: 'oidc',
-  github_client_id: 'githubClientId',
-  github_client_secret_file: 'githubClientSecretFile',
-  github_web_url: 'githubWebUrl',
-  github_api_url: 'githubApiUrl',
-  local_accounts: 'localAccounts',
-  session_ttl: 'sessionTtl',
-  session_idle: 'sessionIdle',
+  ...IDENTITY_YAML_KEYS,
   metrics_listen: 'metricsListen',
   tunnel_ping_interval: 'tunnelPingInterval',
   tunnel_ping_timeout: 'tunnelPingTimeout',
   shutdown_grace: 'shutdownGrace',
+  quick_share_timeout: 'quickShareTimeout',
   tls_cert: 'tlsCert',
   tls_key: 'tlsKey',
   http_redirect_listen: 'httpRedirectListen',
@@ -304,8 +279,7 @@ export function edgeConfigFromFile(path: string): EdgeConfigInput {
     const target = YAML_KEYS[key];
     if (!target) throw new ConfigError(`config file ${path}: unknown key "${key}" (known: ${[...Object.keys(YAML_KEYS), ...Object.keys(RATE_LIMIT_YAML_KEYS)].join(', ')})`);
     if (target === 'oidc') {
-      if (!Array.isArray(value)) throw new ConfigError(`config file ${path}: "oidc" must be a list of {issuer, client_id, client_secret_file, name}`);
-      out.oidc = value.map((item: Record<string, string>) => ({ issuer: item.issuer, clientId: item.client_id, clientSecretFile: item.client_secret_file, name: item.name }));
+      out.oidc = oidcFromYaml(value, path);
     } else {
       out[target] = value;
     }
@@ -344,11 +318,13 @@ export function resolveEdgeConfig(flags: EdgeConfigInput, env: EdgeConfigInput =
     metricsListen: resolveMetricsListen(pick('metricsListen'), port),
     ...resolveTunnelPing(pick),
     shutdownGraceMs: parseDuration(pick('shutdownGrace') ?? '10s', '--shutdown-grace'),
+    quickShareTimeoutMs: parseQuickShareTimeout(pick('quickShareTimeout')),
     limits: resolveLimits(pick),
     tls,
     httpRedirect,
     hstsMaxAgeSeconds: parseHstsMaxAge(pick('hstsMaxAge') ?? '365d'),
     trustedProxies: parseTrustedProxies(pick('trustedProxies') ?? []),
+    foreignIdentityHeaders: parseForeignIdentityHeaders(pick('foreignIdentityHeaders') ?? DEFAULT_FOREIGN_IDENTITY_HEADERS),
   });
 }
 
@@ -378,6 +354,27 @@ function parseTrustedProxies(value: string | readonly string[]): TrustedNetwork[
     }
     return Object.freeze({ address, prefix, family: family === 6 ? 'ipv6' : 'ipv4' } as const);
   });
+}
+
+/**
+ * `--foreign-identity-headers`: names (in any case, `_` read as `-`), a trailing `*` for a prefix;
+ * `default` stands for the built-in list (so `default,X-Corp-User` extends it), `none` for nothing.
+ */
+function parseForeignIdentityHeaders(value: string | readonly string[]): string[] {
+  const entries = (Array.isArray(value) ? value : String(value).split(',')).map((entry: unknown) => String(entry).trim().toLowerCase().replace(/_/g, '-')).filter(Boolean);
+  const names = new Set<string>();
+  for (const entry of entries) {
+    if (entry === 'none') continue;
+    if (entry === 'default') {
+      for (const name of DEFAULT_FOREIGN_IDENTITY_HEADERS) names.add(name);
+      continue;
+    }
+    if (!/^[a-z0-9-]+\*?$/.test(entry)) {
+      throw new ConfigError(`--foreign-identity-headers must list header names (a trailing * for a prefix), "default" or "none", not "${entry}"`);
+    }
+    names.add(entry);
+  }
+  return [...names];
 }
 
 /** Each limit on its own: a flag for one limit does not hide the file's value for another. */
@@ -435,72 +432,13 @@ function resolveLimits(pick: Pick): LimitsConfig {
     maxClientResets: parsePositiveInt(pick('maxClientResets') ?? 100, '--max-client-resets'),
     clientResetWindowMs: parseDuration(pick('clientResetWindow') ?? '10s', '--client-reset-window'),
     tunnelMaxMessageBytes: tunnelMaxMessage,
+    maxConnectionsPerAddress: parsePositiveInt(pick('maxConnectionsPerAddress') ?? 256, '--max-connections-per-address'),
+    firstByteTimeoutMs: parseDuration(pick('firstByteTimeout') ?? '10s', '--first-byte-timeout'),
+    maxConnections: parsePositiveInt(pick('maxConnections') ?? defaultMaxConnections(), '--max-connections'),
   };
 }
 
 type Pick = <K extends keyof EdgeConfigInput>(key: K) => EdgeConfigInput[K];
-
-function readSecret(path: string | undefined, flag: string): string {
-  if (!path) throw new ConfigError(`${flag} is required (a file holding the client secret)`);
-  let secret: string;
-  try {
-    secret = readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    throw new ConfigError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  if (!secret) throw new ConfigError(`${flag} ${path} is empty`);
-  return secret;
-}
-
-const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32) || 'oidc';
-
-function resolveAuth(pick: Pick): AuthConfig {
-  const providers: ProviderConfig[] = [];
-  const ids = new Set<string>();
-  for (const [i, oidc] of (pick('oidc') ?? []).entries()) {
-    const n = i + 1;
-    if (!oidc.issuer) throw new ConfigError(`OIDC provider ${n}: --oidc-issuer is required`);
-    let issuer: URL;
-    try {
-      issuer = new URL(oidc.issuer);
-    } catch {
-      throw new ConfigError(`--oidc-issuer must be a URL, not "${oidc.issuer}"`);
-    }
-    if (!oidc.clientId) throw new ConfigError(`OIDC provider ${oidc.issuer}: --oidc-client-id is required`);
-    const name = oidc.name ?? issuer.hostname;
-    let id = slug(oidc.name ?? issuer.hostname);
-    for (let k = 2; ids.has(id); k++) id = `${slug(name)}-${k}`;
-    ids.add(id);
-    providers.push({
-      kind: 'oidc',
-      id,
-      name,
-      issuer: oidc.issuer,
-      clientId: oidc.clientId,
-      clientSecret: readSecret(oidc.clientSecretFile, '--oidc-client-secret-file'),
-    });
-  }
-  const githubClientId = pick('githubClientId');
-  if (githubClientId) {
-    providers.push({
-      kind: 'github',
-      id: 'github',
-      name: 'GitHub',
-      clientId: githubClientId,
-      clientSecret: readSecret(pick('githubClientSecretFile'), '--github-client-secret-file'),
-      webUrl: pick('githubWebUrl'),
-      apiUrl: pick('githubApiUrl'),
-    });
-  } else if (pick('githubClientSecretFile')) {
-    throw new ConfigError('--github-client-secret-file needs --github-client-id');
-  }
-  return {
-    providers,
-    localAccounts: pick('localAccounts') ?? providers.length === 0,
-    sessionTtlMs: parseDuration(pick('sessionTtl') ?? '24h', '--session-ttl'),
-    sessionIdleMs: parseDuration(pick('sessionIdle') ?? '8h', '--session-idle'),
-  };
-}
 
 export function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
   const match = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value) ?? /^()()(\d{1,5})$/.exec(value);
@@ -519,18 +457,6 @@ export function parseDomain(value: string): string {
     throw new ConfigError(`--domain must be a DNS name with an optional port (e.g. localhost:8080 or edge.example.com), not "${value}"`);
   }
   return domain;
-}
-
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-function parseDuration(value: string | number, flag: string): number {
-  if (typeof value === 'number') return value;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
-  if (!match) throw new ConfigError(`${flag} must be a duration such as 30s, 500ms, 2m, 8h or 7d, not "${value}"`);
-  const n = Number(match[1]);
-  const ms = n * UNIT_MS[match[2] ?? 's']!;
-  if (ms <= 0) throw new ConfigError(`${flag} must be greater than zero`);
-  return Math.round(ms);
 }
 
 /** `10/1m`, `600/1m`, `5/30s`: a count per duration; `off` turns the limit off. */

@@ -12,6 +12,7 @@ export const EDGE_ERRORS = {
   FORBIDDEN: { status: 403, title: 'Forbidden' },
   NOT_PUBLISHER: { status: 403, title: 'Not allowed to publish' },
   POLICY_DENIED: { status: 403, title: 'Access denied' },
+  CROSS_ORIGIN_REQUEST: { status: 403, title: 'Cross-site request refused' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   SOCKET_NOT_FOUND: { status: 404, title: 'No such socket' },
   TUNNEL_NOT_FOUND: { status: 404, title: 'No such tunnel' },

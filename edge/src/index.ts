@@ -8,12 +8,14 @@ export {
   type EdgeConfig,
   type EdgeConfigInput,
   type OidcInput,
+  type IdentityInput,
   type RateLimitsConfig,
 } from './config.js';
 export { printConfig } from './config-print.js';
 export { buildServer, type Edge, type EdgeDeps } from './server.js';
 export { startEdge, type RunningEdge } from './main.js';
 export { withStore, addUser, setPassword, createToken, AdminError } from './admin.js';
+export { migrateStore, type MigrateStoreResult } from './store/migrate-store.js';
 export { EdgeError, EDGE_ERRORS, type EdgeErrorCode } from './errors.js';
 export type { SocketView } from './api/socket-view.js';
 export type { CreateSocketBody, UpdateSocketBody, SocketRulesBody, SocketLimitsBody } from './api/sockets.js';

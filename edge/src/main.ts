@@ -2,8 +2,9 @@ import type { Server as HttpServer } from 'node:http';
 import { Server as HttpsServer } from 'node:https';
 import { CloseCode, ErrorCode, startMonitoringServer, type MonitoringServer } from '@postern/shared';
 import { createAuthContext, type AuthContext } from './auth/context.js';
-import { ConfigError, type EdgeConfig } from './config.js';
+import type { EdgeConfig } from './config.js';
 import { createRedirectServer } from './net/http-redirect.js';
+import { listenError } from './net/listen-error.js';
 import { loadTlsCredentials, secureContextOptions } from './net/tls.js';
 import { buildServer, type Edge } from './server.js';
 import { Store } from './store/index.js';
@@ -51,13 +52,22 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
     edge = buildServer(config, { store, auth, tls });
     for (const msg of warnings) edge.app.log.warn(msg);
     monitoring = config.metricsListen && (await startMonitoring(edge, config.metricsListen));
-    await edge.app.listen({
-      host: config.listenHost,
-      port: config.listenPort,
-      // Fastify names the scheme from its own `https` option, which a server factory bypasses.
-      listenTextResolver: (address) => `Server listening at ${tls ? address.replace(/^http:/, 'https:') : address}`,
-    });
-    if (redirect && config.httpRedirect) redirectPort = await listenOn(redirect, config.httpRedirect.host, config.httpRedirect.port);
+    await edge.app
+      .listen({
+        host: config.listenHost,
+        port: config.listenPort,
+        // Fastify names the scheme from its own `https` option, which a server factory bypasses.
+        listenTextResolver: (address) => `Server listening at ${tls ? address.replace(/^http:/, 'https:') : address}`,
+      })
+      .catch((err: unknown) => {
+        throw listenError(err, `${config.listenHost}:${config.listenPort}`, '--listen');
+      });
+    if (redirect && config.httpRedirect) {
+      const { host, port } = config.httpRedirect;
+      redirectPort = await listenOn(redirect, host, port).catch((err: unknown) => {
+        throw listenError(err, `${host}:${port}`, '--http-redirect-listen');
+      });
+    }
   } catch (err) {
     redirect?.close();
     await monitoring?.close();
@@ -92,10 +102,13 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       await drain(edge, graceMs);
       for (const conn of edge.registry.all()) conn.session.destroy(CloseCode.GOING_AWAY, 'edge shutting down');
       edge.server.closeAllConnections();
+      await edge.revalidator.stop();
       await edge.app.close();
       auth.live.stop();
       edge.audit.stop();
       edge.reaper.stop();
+      edge.pruner.stop();
+      edge.tunnelCredentials.stop();
       await monitoring?.close();
       store.close();
       edge.app.log.info('edge stopped');
@@ -115,7 +128,7 @@ async function startMonitoring(edge: Edge, listen: { host: string; port: number 
       ready: () => edge.health.ready(),
     });
   } catch (err) {
-    throw new ConfigError(`cannot listen on ${listen.host}:${listen.port} for --metrics-listen: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw listenError(err, `${listen.host}:${listen.port}`, '--metrics-listen');
   }
 }
 

@@ -6,13 +6,20 @@ import Fastify, { type FastifyInstance, type FastifyServerFactoryHandler } from 
 import { apiRoutes } from './api/index.js';
 import { validationMessage } from './api/validation-message.js';
 import { AuditLog } from './audit/audit-log.js';
+import { BadTokenGuard } from './auth/bad-token-guard.js';
+import { BackchannelLogout } from './auth/backchannel-logout.js';
 import type { AuthContext } from './auth/context.js';
+import { HandoffConsent } from './auth/handoff-consent.js';
+import { TunnelCredentialSweep } from './auth/tunnel-credentials.js';
 import { DeviceFlow } from './auth/device-flow.js';
 import { deviceRoutes } from './auth/device-routes.js';
+import { IdentityUpdater } from './auth/identity-change.js';
+import { SessionRevalidator } from './auth/revalidation.js';
+import { rpLogoutRoutes } from './auth/rp-logout.js';
 import { authRoutes } from './auth/routes.js';
 import type { EdgeConfig } from './config.js';
 import { ControlPlane } from './control/control-plane.js';
-import { EphemeralReaper } from './control/reaper.js';
+import { QuickShareReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
 import { closeAfterAnswer } from './limits/linger.js';
 import { ProxyLimits } from './limits/proxy-limits.js';
@@ -20,6 +27,7 @@ import { RateLimits } from './limits/rate-limits.js';
 import { LimitReporter } from './limits/reporter.js';
 import { clientErrorHandler, connectionsCheckingInterval, headersKeptByNode, tooManyHeaders } from './limits/request-head.js';
 import { ProxyTrust } from './net/client-address.js';
+import { ConnectionGuard } from './net/connection-guard.js';
 import { HSTS_HEADER, hstsPolicy } from './net/hsts.js';
 import { loadTlsCredentials, secureContextOptions, type TlsCredentials } from './net/tls.js';
 import { AccessLog } from './observability/access-log.js';
@@ -28,6 +36,7 @@ import { accessLogEnabled, edgeLoggerOptions } from './observability/logging.js'
 import { EDGE_LABEL, EdgeMetrics } from './observability/metrics.js';
 import { assignRequestId, requestIdOf, REQUEST_ID_HEADER } from './observability/request-id.js';
 import { sendError, sendErrorOnSocket } from './pages/error-page.js';
+import { EDGE_PAGE_HEADERS } from './pages/frame-protection.js';
 import { portalRoutes } from './portal/routes.js';
 import { SocketGate } from './proxy/gate.js';
 import { ProxyHandler } from './proxy/handler.js';
@@ -36,6 +45,7 @@ import { ReservedPaths } from './proxy/reserved.js';
 import { HostRouter } from './proxy/router.js';
 import { StrictIntake } from './proxy/strict-http.js';
 import type { Store } from './store/index.js';
+import { ExpiredRowPruner } from './store/pruner.js';
 import { TcpAccess } from './tcp/access.js';
 import { TcpEndpoint } from './tcp/endpoint.js';
 import { TunnelEndpoint } from './tunnel/endpoint.js';
@@ -53,9 +63,14 @@ export interface Edge {
   readonly server: Server;
   readonly registry: TunnelRegistry;
   readonly audit: AuditLog;
-  readonly reaper: EphemeralReaper;
+  readonly reaper: QuickShareReaper;
   readonly metrics: EdgeMetrics;
   readonly health: EdgeHealth;
+  /** Jobs that stop with the edge: expired-row pruning, the tunnel token sweep. */
+  readonly pruner: ExpiredRowPruner;
+  readonly tunnelCredentials: TunnelCredentialSweep;
+  /** Checks each session with its IdP every --session-revalidate. */
+  readonly revalidator: SessionRevalidator;
 }
 
 const unknownHost = (host: string) =>
@@ -90,8 +105,11 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       requireHostHeader: false,
     };
     // Same routing either way: the HTTPS server emits the same request and upgrade events.
-    server = tls ? createTlsServer({ ...options, ...secureContextOptions(tls) }) : createServer(options);
+    // A silent connection is closed by the first-byte timeout (net/connection-guard.ts); a TLS
+    // handshake that started gets as long as a request head (Node's default would be 120 s).
+    server = tls ? createTlsServer({ ...options, ...secureContextOptions(tls), handshakeTimeout: limits.headerTimeoutMs }) : createServer(options);
     server.maxHeadersCount = headersKeptByNode(limits.maxHeaderCount);
+    new ConnectionGuard(limits, trust, limitReporter).attach(server);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       assignRequestId(req);
       trust.identify(req);
@@ -113,7 +131,11 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         closeAfterAnswer(req, res);
         return sendError(req, res, tooMany);
       }
+      // The IdP's server-to-server logout POST: answered before Fastify, so no browser-form check applies (auth/backchannel-logout.ts).
+      if (route.kind === 'edge' && backchannel.handles(req)) return backchannel.handle(req, res);
       if (route.kind === 'edge') {
+        // The edge's own pages (sign-in, hand-off, sign-out, device approval) are never framed.
+        for (const [name, value] of Object.entries(EDGE_PAGE_HEADERS)) res.setHeader(name, value);
         continueIfExpected(req, res);
         return handler(req, res);
       }
@@ -141,7 +163,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
 
   const app = Fastify({
     serverFactory,
-    clientErrorHandler: clientErrorHandler(limitReporter, { maxHeaderBytes: config.maxHeaderBytes, headerTimeoutMs: limits.headerTimeoutMs }),
+    clientErrorHandler: clientErrorHandler(limitReporter, { maxHeaderBytes: config.maxHeaderBytes, headerTimeoutMs: limits.headerTimeoutMs, domain: config.domain }),
     // Unknown fields are refused with a message, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
     logger: edgeLoggerOptions(config.logLevel),
@@ -155,14 +177,30 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const audit = new AuditLog(store.audit, app.log);
   const health = new EdgeHealth(store);
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
-  const devices = new DeviceFlow(store, audit, auth.edgeUrl);
-  const reaper = new EphemeralReaper(store, registry, control);
-  const gate = new SocketGate(config, store, auth);
+  const devices = new DeviceFlow(store, audit, auth.edgeUrl, auth.idp);
+  const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs);
   const rateLimits = new RateLimits(config.rateLimits, app.log);
+  const badTokens = new BadTokenGuard(rateLimits);
+  const gate = new SocketGate(config, store, auth, badTokens);
+  const consent = new HandoffConsent(store, auth.sessions, audit, (socket) => gate.rules(socket));
+  const pruner = new ExpiredRowPruner(store.db, config.auth.sessionIdleMs);
+  pruner.start((counts) => app.log.info({ deleted: counts }, 'expired sessions, sign-ins and codes pruned'));
+  const tunnelCredentials = new TunnelCredentialSweep(registry, store.tokens, (tokenId, reason) => control.endTunnelsOfToken(tokenId, reason), app.log);
+  const backchannel = new BackchannelLogout(store, auth.providers, auth.idp, audit, app.log);
+  const revalidator = new SessionRevalidator({
+    store,
+    idp: auth.idp,
+    providers: auth.providers,
+    identities: new IdentityUpdater(store, auth.sessions, auth.live, (socket) => gate.rules(socket), config.auth.sessionIdleMs),
+    audit,
+    log: app.log,
+    periodMs: config.auth.sessionRevalidateMs,
+    idleMs: config.auth.sessionIdleMs,
+  });
   const access = new AccessLog(app.log, metrics, accessLogEnabled(config.logLevel));
   const proxy = new ProxyHandler({ config, registry, log: app.log, gate, auth, reserved: new ReservedPaths(config, auth), audit, access, limits: proxyLimits, hsts });
-  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics, reporter);
-  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log), auth.live, audit, app.log, metrics, proxyLimits);
+  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics, reporter, badTokens);
+  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log, badTokens), auth.live, audit, app.log, metrics, proxyLimits);
 
   app.setErrorHandler((err: Error & { validation?: Parameters<typeof validationMessage>[1]; validationContext?: string; statusCode?: number }, request, reply) => {
     const clientFault = err.validation !== undefined || (err.statusCode !== undefined && err.statusCode < 500);
@@ -190,10 +228,11 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
-  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, devices, limits: rateLimits });
-  app.register(authRoutes, { config, store, auth, router, audit, limits: rateLimits, metrics });
+  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, reaper, devices, limits: rateLimits });
+  app.register(authRoutes, { config, store, auth, router, audit, limits: rateLimits, metrics, consent });
   app.register(deviceRoutes, { config, store, auth, devices, limits: rateLimits });
+  app.register(rpLogoutRoutes, { config });
 
   if (!server) throw new Error('fastify did not create the HTTP server');
-  return { app, server, registry, audit, reaper, metrics, health };
+  return { app, server, registry, audit, reaper, metrics, health, pruner, tunnelCredentials, revalidator };
 }

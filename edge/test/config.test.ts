@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { printConfig } from '../src/config-print.js';
 import { ConfigError, edgeConfigFromEnv, edgeConfigFromFile, resolveEdgeConfig } from '../src/config.js';
+import { defaultMaxConnections } from '../src/net/fd-limit.js';
 
 test('defaults give a working local edge', () => {
   const config = resolveEdgeConfig({});
@@ -125,6 +126,9 @@ test('limits have sane defaults', () => {
     maxClientResets: 100,
     clientResetWindowMs: 10_000,
     tunnelMaxMessageBytes: 256 * 1024,
+    maxConnectionsPerAddress: 256,
+    firstByteTimeoutMs: 10_000,
+    maxConnections: defaultMaxConnections(),
   });
 });
 
@@ -135,7 +139,8 @@ test('limits come from flags, POSTERN_* variables and snake_case YAML keys, and 
     writeFileSync(
       file,
       'max_header_count: 50\nmax_body_bytes: 10MiB\nheader_timeout: 10s\nbody_idle_timeout: 20s\nkeep_alive_timeout: 30s\n' +
-        'max_streams_per_connection: 500\nmax_streams_per_user: 40\nmax_client_resets: 20\nclient_reset_window: 1m\ntunnel_max_message: 1MiB\n',
+        'max_streams_per_connection: 500\nmax_streams_per_user: 40\nmax_client_resets: 20\nclient_reset_window: 1m\ntunnel_max_message: 1MiB\n' +
+        'max_connections_per_address: 32\nfirst_byte_timeout: 3s\nmax_connections: 900\n',
     );
     const env = edgeConfigFromEnv({ POSTERN_MAX_BODY_BYTES: '20MiB', POSTERN_MAX_STREAMS_PER_USER: '60', POSTERN_MAX_HEADER_BYTES: '8192' });
     const config = resolveEdgeConfig({ maxStreamsPerUser: '70' }, env, edgeConfigFromFile(file));
@@ -151,6 +156,9 @@ test('limits come from flags, POSTERN_* variables and snake_case YAML keys, and 
       maxClientResets: 20,
       clientResetWindowMs: 60_000,
       tunnelMaxMessageBytes: 1024 ** 2,
+      maxConnectionsPerAddress: 32,
+      firstByteTimeoutMs: 3_000,
+      maxConnections: 900,
     });
     const printed = parseYaml(printConfig(config)) as Record<string, unknown>;
     for (const [key, value] of Object.entries({
@@ -165,6 +173,9 @@ test('limits come from flags, POSTERN_* variables and snake_case YAML keys, and 
       max_client_resets: 20,
       client_reset_window: '1m',
       tunnel_max_message: '1MiB',
+      max_connections_per_address: 32,
+      first_byte_timeout: '3s',
+      max_connections: 900,
     })) {
       assert.equal(printed[key], value, key);
     }

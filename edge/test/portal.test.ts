@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { portalPage } from '../src/pages/portal-page.js';
-import { timeAgo } from '../src/pages/relative-time.js';
+import { renderPage } from '../src/pages/layout.js';
+import { timeAgo, timeSpan } from '../src/pages/relative-time.js';
 import { accessSummary } from '../src/portal/access.js';
 import type { PortalView } from '../src/portal/portal-view.js';
 import type { SocketRecord } from '../src/store/sockets.js';
@@ -20,6 +21,7 @@ const socket = (over: Partial<SocketRecord> = {}): SocketRecord => ({
   allowedGroups: [],
   identityHeaders: {},
   maxBodyBytes: null,
+  allowCrossOriginRequests: false,
   ephemeral: false,
   createdAt: 0,
   ...over,
@@ -51,6 +53,17 @@ const AGO: Array<[number, string]> = [
 
 test('relative times', () => {
   for (const [elapsed, expected] of AGO) assert.equal(timeAgo(1_000_000_000 - elapsed, 1_000_000_000), expected, `${elapsed} ms`);
+  assert.equal(timeSpan(30_000), 'less than a minute');
+  assert.equal(timeSpan(4 * 60_000 + 59_000), '4 min');
+  assert.equal(timeSpan(3 * 86_400_000), '3 days');
+});
+
+test('the stylesheet reaches the browser as written, not HTML-escaped (escaped, its selectors and content rules are dead)', () => {
+  const page = renderPage({ title: 't', heading: 'h', text: 'x', footer: 'f' });
+  const css = /<style>([\s\S]*)<\/style>/.exec(page)?.[1] ?? '';
+  assert.match(css, /a\.tile-name::after\{content:"";/);
+  assert.match(css, /\.tile-head>div\{/);
+  assert.doesNotMatch(css, /&quot;|&gt;|&amp;/);
 });
 
 test('the portal page escapes every value it shows', () => {
@@ -59,7 +72,7 @@ test('the portal page escapes every value it shows', () => {
     edge: 'edge.test',
     user: { email: null, name: evil },
     publisher: true,
-    apps: [{ name: evil, hostname: `"${evil}`, url: `http://a.edge.test/"${evil}`, protocol: 'tcp', online: true, yours: false }],
+    apps: [{ name: evil, hostname: `"${evil}`, url: `http://a.edge.test/"${evil}`, protocol: 'tcp', online: true, yours: false, owner: evil }],
     sockets: [
       {
         id: 'sck_aaaaaaaaaaaa',
@@ -74,6 +87,7 @@ test('the portal page escapes every value it shows', () => {
         tunnels: [{ id: 'tun_1', socket_id: 'sck_aaaaaaaaaaaa', name: evil, ephemeral: false, status: 'offline', connections: 0, created_at: '', last_connected_at: null }],
       },
     ],
+    consents: [{ name: evil, label: evil, hostname: evil, owner: evil, since: '2026-01-01T00:00:00.000Z' }],
   };
   const page = portalPage(view, { signOutHref: '/auth/signout', footer: 'edge.test', now: 0 });
   assert.doesNotMatch(page, /<img/);

@@ -173,7 +173,7 @@ describe('GitHub provider', () => {
 
   test('happy path: id as subject, primary verified email, orgs and teams lower-cased', async () => {
     const flow = await approve(github);
-    const identity = await github.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri, secrets: flow.secrets });
+    const { identity } = await github.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri, secrets: flow.secrets });
     assert.deepEqual(identity, {
       issuer: base,
       subject: '583231',
@@ -203,7 +203,7 @@ describe('GitHub provider', () => {
   test('the subject is the numeric id even when the login changes', async () => {
     mock.user.body = { login: 'renamed-octocat', id: 583231, name: null };
     const flow = await approve(github);
-    const identity = await github.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri, secrets: flow.secrets });
+    const { identity } = await github.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri, secrets: flow.secrets });
     assert.equal(identity.subject, '583231');
     assert.equal(identity.name, null);
   });
@@ -211,7 +211,7 @@ describe('GitHub provider', () => {
   test('a primary but unverified email gives null', async () => {
     mock.emails = [{ email: 'octocat@github.com', primary: true, verified: false, visibility: 'public' }];
     const flow = await approve(github);
-    assert.equal((await github.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri, secrets: flow.secrets })).email, null);
+    assert.equal((await github.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri, secrets: flow.secrets })).identity.email, null);
   });
 
   test('a verified but not primary email is not used', async () => {
@@ -220,20 +220,20 @@ describe('GitHub provider', () => {
       { email: 'verified-secondary@example.com', primary: false, verified: true, visibility: null },
     ];
     const flow = await approve(github);
-    assert.equal((await github.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri, secrets: flow.secrets })).email, null);
+    assert.equal((await github.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri, secrets: flow.secrets })).identity.email, null);
   });
 
   test('the public profile email is never used', async () => {
     mock.emails = [];
     const flow = await approve(github);
-    assert.equal((await github.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri, secrets: flow.secrets })).email, null);
+    assert.equal((await github.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri, secrets: flow.secrets })).identity.email, null);
   });
 
   test('orgs and teams are read across pages', async () => {
     mock.orgs = Array.from({ length: 105 }, (_, i) => ({ login: `Org${i}`, id: i }));
     mock.teams = Array.from({ length: 100 }, (_, i) => ({ slug: `t${i}`, organization: { login: 'Org0' } }));
     const flow = await approve(github);
-    const identity = await github.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri, secrets: flow.secrets });
+    const { identity } = await github.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri, secrets: flow.secrets });
     assert.equal(identity.githubOrgs.length, 105);
     assert.equal(identity.githubOrgs[104], 'org104');
     assert.equal(identity.githubTeams.length, 100);

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { createOidcProvider, isLoopbackHostname } from '../src/auth/providers/oidc.js';
-import { ProviderError, type RedirectProvider, type TransactionSecrets } from '../src/auth/providers/types.js';
+import { GrantEndedError, ProviderError, type RedirectProvider, type TransactionSecrets } from '../src/auth/providers/types.js';
 
 // ---------------------------------------------------------------------------------------------------
 // A real in-process IdP: oidc-provider on 127.0.0.1 over http, interactions finished programmatically.
@@ -70,7 +70,7 @@ async function startIdp(options: { conformIdTokenClaims: boolean }): Promise<Idp
     client_id,
     client_secret,
     redirect_uris: [redirectUri],
-    grant_types: ['authorization_code'],
+    grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     id_token_signed_response_alg: 'RS256',
     token_endpoint_auth_method: 'client_secret_basic',
@@ -81,6 +81,8 @@ async function startIdp(options: { conformIdTokenClaims: boolean }): Promise<Idp
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     features: { devInteractions: { enabled: false } },
     pkce: { required: () => true },
+    // A refresh token at every sign-in (as Entra and Keycloak do), for the re-validation tests.
+    issueRefreshToken: () => true,
     conformIdTokenClaims: options.conformIdTokenClaims,
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
     findAccount: (_ctx: unknown, sub: string) =>
@@ -140,13 +142,15 @@ async function signIn(p: RedirectProvider, idp: Idp, edit?: (authUrl: URL) => vo
   return { state, url, secrets, callbackUrl };
 }
 
-function complete(p: RedirectProvider, idp: Idp, flow: Flow, overrides: { callbackUrl?: URL; state?: string; secrets?: TransactionSecrets } = {}) {
-  return p.complete({
+/** The identity a completed sign-in gives (sign-in's grant and notices are tested where they matter). */
+async function complete(p: RedirectProvider, idp: Idp, flow: Flow, overrides: { callbackUrl?: URL; state?: string; secrets?: TransactionSecrets } = {}) {
+  const signIn = await p.complete({
     callbackUrl: overrides.callbackUrl ?? flow.callbackUrl,
     state: overrides.state ?? flow.state,
     redirectUri: idp.redirectUri,
     secrets: overrides.secrets ?? flow.secrets,
   });
+  return signIn.identity;
 }
 
 /** Rewrites the token endpoint's answers seen by openid-client (which uses the global fetch). */
@@ -212,7 +216,7 @@ describe('OIDC provider against a real oidc-provider', () => {
     assert.equal(q.get('response_type'), 'code');
     assert.equal(q.get('client_id'), CLIENT_ID);
     assert.equal(q.get('redirect_uri'), idp.redirectUri);
-    assert.equal(q.get('scope'), 'openid email profile');
+    assert.equal(q.get('scope'), 'openid email profile offline_access', 'offline_access because the IdP advertises it (a refresh token)');
     assert.equal(q.get('state'), 'st-1');
     assert.equal(q.get('code_challenge_method'), 'S256');
     assert.match(q.get('code_challenge') ?? '', /^[A-Za-z0-9_-]{43}$/);
@@ -401,6 +405,47 @@ describe('OIDC provider against an IdP that keeps scope claims for UserInfo', ()
     assert.deepEqual(identity.groups, ['g1']);
     idp.account = { sub: 'dave', claims: { email: 'dave@example.com', email_verified: false } };
     assert.equal((await complete(oidc, idp, await signIn(oidc, idp))).email, null);
+  });
+});
+
+describe('OIDC re-validation with the refresh token, against a real oidc-provider', () => {
+  let idp: Idp;
+  let oidc: RedirectProvider;
+  before(async () => {
+    idp = await startIdp({ conformIdTokenClaims: false });
+    oidc = await createOidcProvider({ id: 'corp-sso', name: 'Corp SSO', issuer: idp.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+  });
+  after(() => idp.close());
+
+  async function signedIn(sub: string, claims: Claims) {
+    idp.account = { sub, claims };
+    const flow = await signIn(oidc, idp);
+    return oidc.complete({ callbackUrl: flow.callbackUrl, state: flow.state, redirectUri: idp.redirectUri, secrets: flow.secrets });
+  }
+
+  test('sign-in keeps the refresh token and the ID token; re-validation reads the claims the IdP has now', async () => {
+    const first = await signedIn('erin', { email: 'erin@example.com', email_verified: true, groups: ['dev'] });
+    assert.ok(first.grant.refreshToken && first.grant.idToken, 'a refresh token and the ID token');
+    idp.account = { sub: 'erin', claims: { email: 'erin@example.com', email_verified: true, groups: ['ops'] } };
+    const again = await oidc.revalidate(first.grant, first.identity);
+    assert.deepEqual(again.identity.groups, ['ops']);
+    assert.equal(again.identity.subject, 'erin');
+    assert.ok(again.grant.refreshToken, 'still a refresh token (rotated or the same)');
+  });
+
+  test('a user the IdP no longer knows (disabled, deleted) ends the grant: GrantEndedError, invalid_grant', async () => {
+    const first = await signedIn('gone', { email: 'gone@example.com', email_verified: true });
+    idp.account = { sub: 'someone-else', claims: {} };
+    await assert.rejects(oidc.revalidate(first.grant, first.identity), (err: unknown) => err instanceof GrantEndedError && /invalid_grant/.test(err.message));
+  });
+
+  test('a refreshed ID token of another user ends the grant', async () => {
+    const first = await signedIn('fay', { email: 'fay@example.com', email_verified: true });
+    const other = await signedIn('gus', { email: 'gus@example.com', email_verified: true });
+    idp.account = { sub: 'fay', claims: { email: 'fay@example.com', email_verified: true } };
+    await withTokenResponses((body) => (body.id_token = other.grant.idToken), async () => {
+      await assert.rejects(oidc.revalidate(first.grant, first.identity), (err: unknown) => err instanceof GrantEndedError && /another user/.test(err.message));
+    });
   });
 });
 

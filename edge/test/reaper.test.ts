@@ -3,12 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { CloseCode } from '@postern/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { AuditLog } from '../src/audit/audit-log.js';
 import { LiveConnections } from '../src/auth/live-connections.js';
 import { resolveEdgeConfig } from '../src/config.js';
 import { ControlPlane } from '../src/control/control-plane.js';
-import { EphemeralReaper } from '../src/control/reaper.js';
+import { QuickShareReaper } from '../src/control/reaper.js';
 import { EdgeMetrics } from '../src/observability/metrics.js';
 import { HostRouter } from '../src/proxy/router.js';
 import { Store } from '../src/store/index.js';
@@ -18,24 +19,48 @@ import { TunnelRegistry } from '../src/tunnel/registry.js';
 const dir = mkdtempSync(join(tmpdir(), 'postern-reaper-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('a quick share left without a connector for two sweeps is deleted and audited; others stay', () => {
-  const store = Store.open(join(dir, 'reaper.db'));
+function setUp(name: string, timeoutMs: number) {
+  const store = Store.open(join(dir, `${name}.db`));
   const registry = new TunnelRegistry();
   const live = new LiveConnections(() => true);
   const audit = new AuditLog(store.audit, { error: () => undefined } as unknown as FastifyBaseLogger);
   const control = new ControlPlane(store, registry, new HostRouter(resolveEdgeConfig({}), store), live, audit, new EdgeMetrics(registry));
-  const reaper = new EphemeralReaper(store, registry, control, 3600_000);
+  const reaper = new QuickShareReaper(store, registry, control, timeoutMs);
+  const { account } = store.accounts.ensure('owner@example.com');
+  /** A stand-in tunnel connection: the reaper and control plane read its info and may destroy its session. */
+  const connect = (socketId: string, tokenId: string) => {
+    const closed: { code: number; reason: string }[] = [];
+    const conn = {
+      info: { socketId, tokenId },
+      session: { destroy: (code: number, reason: string) => (closed.push({ code, reason }), registry.remove(conn)) },
+    } as unknown as TunnelConnection;
+    registry.add(conn);
+    return closed;
+  };
+  const stop = () => {
+    reaper.stop();
+    audit.stop();
+    live.stop();
+    store.close();
+  };
+  return { store, registry, control, reaper, account, connect, stop };
+}
+
+test('a quick share without a connector for the timeout is deleted and audited; served and permanent ones stay', () => {
+  const { store, reaper, account, connect, stop } = setUp('timeout', 60_000);
   try {
-    const { account } = store.accounts.ensure('owner@example.com');
     const orphan = store.sockets.create({ accountId: account.id, name: 'orphan', ephemeral: true });
     const served = store.sockets.create({ accountId: account.id, name: 'served', ephemeral: true });
     const permanent = store.sockets.create({ accountId: account.id, name: 'permanent' });
-    // A stand-in connection: the reaper only asks the registry whether the socket has one.
-    registry.add({ info: { socketId: served.id } } as unknown as TunnelConnection);
+    const token = store.tokens.create(account.id, 'cli').record;
+    connect(served.id, token.id);
 
-    reaper.sweep();
-    assert.ok(store.sockets.findById(orphan.id), 'one sweep is not enough (the connector may be reconnecting)');
-    reaper.sweep();
+    reaper.sweep(1_000_000);
+    assert.equal(reaper.removalAt(orphan.id), 1_060_000, 'the removal time is known from the first sweep that saw it offline');
+    assert.equal(reaper.removalAt(served.id), undefined);
+    reaper.sweep(1_059_999);
+    assert.ok(store.sockets.findById(orphan.id), 'not before the timeout (the connector may be reconnecting)');
+    reaper.sweep(1_060_000);
     assert.equal(store.sockets.findById(orphan.id), undefined);
     assert.ok(store.sockets.findById(served.id));
     assert.ok(store.sockets.findById(permanent.id));
@@ -43,9 +68,55 @@ test('a quick share left without a connector for two sweeps is deleted and audit
     assert.equal(events[0]?.type, 'socket.delete');
     assert.match(String(events[0]?.detail.reason), /without a connector/);
   } finally {
-    reaper.stop();
-    audit.stop();
-    live.stop();
-    store.close();
+    stop();
+  }
+});
+
+test('a connector that comes back in time keeps its quick share, and the clock starts again when it leaves', () => {
+  const { store, registry, reaper, account, connect, stop } = setUp('back', 60_000);
+  try {
+    const share = store.sockets.create({ accountId: account.id, name: 'share', ephemeral: true });
+    const token = store.tokens.create(account.id, 'cli').record;
+    reaper.sweep(0);
+    connect(share.id, token.id);
+    reaper.sweep(50_000);
+    for (const conn of registry.all()) registry.remove(conn);
+    reaper.sweep(70_000);
+    assert.ok(store.sockets.findById(share.id), 'offline since 70 s, not since 0');
+    assert.equal(reaper.removalAt(share.id), 130_000);
+  } finally {
+    stop();
+  }
+});
+
+test("an expired token ends its tunnels and removes the quick share they alone served; a revoked one does at once", () => {
+  const { store, control, reaper, account, connect, stop } = setUp('tokens', 3600_000);
+  try {
+    const expiring = store.tokens.create(account.id, 'short', 1000).record;
+    const other = store.tokens.create(account.id, 'other').record;
+    const alone = store.sockets.create({ accountId: account.id, name: 'alone', ephemeral: true });
+    const shared = store.sockets.create({ accountId: account.id, name: 'shared', ephemeral: true });
+    const permanent = store.sockets.create({ accountId: account.id, name: 'permanent' });
+    const aloneClosed = connect(alone.id, expiring.id);
+    connect(shared.id, expiring.id);
+    connect(shared.id, other.id);
+    const permanentClosed = connect(permanent.id, expiring.id);
+
+    reaper.sweep(expiring.expiresAt! + 1);
+    assert.equal(aloneClosed[0]?.code, CloseCode.UNAUTHORIZED);
+    assert.match(aloneClosed[0]!.reason, /token expired on .*postern login/);
+    assert.equal(permanentClosed.length, 1, 'every tunnel of the token ends');
+    assert.equal(store.sockets.findById(alone.id), undefined, 'its connector cannot delete it any more, so the edge does');
+    assert.ok(store.sockets.findById(shared.id), 'another connector still serves it');
+    assert.ok(store.sockets.findById(permanent.id), 'permanent sockets stay');
+
+    const revoked = store.tokens.create(account.id, 'revoked').record;
+    const quick = store.sockets.create({ accountId: account.id, name: 'quick', ephemeral: true });
+    const quickClosed = connect(quick.id, revoked.id);
+    control.revokeToken(revoked, { email: 'owner@example.com', remote: null });
+    assert.match(quickClosed[0]!.reason, /revoked/);
+    assert.equal(store.sockets.findById(quick.id), undefined, 'removed with the revocation, not at the next sweep');
+  } finally {
+    stop();
   }
 });

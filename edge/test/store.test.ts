@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { SCHEMA_VERSION } from '../src/store/db.js';
 import { Store } from '../src/store/index.js';
 import { labelStem } from '../src/store/labels.js';
 
@@ -17,7 +18,7 @@ test('the database is created in WAL mode with the schema migrated, and reopenin
   store.close();
   const again = Store.open(path);
   assert.equal(again.accounts.findByEmail('alice@example.com')?.id, account.id);
-  assert.equal(again.db.pragma('user_version', { simple: true }), 4);
+  assert.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   again.close();
 });
 
@@ -28,16 +29,41 @@ test("migration 4 gives existing sockets the edge's body limit (null); a socket'
   const old = store.sockets.create({ accountId: account.id, name: 'old' });
   // Back to the schema before migration 4, with a socket in it.
   store.db.exec('ALTER TABLE sockets DROP COLUMN max_body_bytes');
+  dropMigration5(store);
   store.db.pragma('user_version = 3');
   store.close();
   const upgraded = Store.open(path);
-  assert.equal(upgraded.db.pragma('user_version', { simple: true }), 4);
+  assert.equal(upgraded.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.equal(upgraded.sockets.findById(old.id)?.maxBodyBytes, null);
   const limited = upgraded.sockets.create({ accountId: account.id, name: 'uploads', maxBodyBytes: 50 * 1024 * 1024 });
   assert.equal(upgraded.sockets.findById(limited.id)?.maxBodyBytes, 50 * 1024 * 1024);
   assert.equal(upgraded.sockets.update(limited.id, { maxBodyBytes: null })?.maxBodyBytes, null);
   assert.equal(upgraded.sockets.findById(limited.id)?.maxBodyBytes, null);
   assert.throws(() => upgraded.sockets.update(limited.id, { maxBodyBytes: 0 }), /CHECK constraint/);
+  upgraded.close();
+});
+
+/** Undoes migration 5 (cross-origin opt-out, hand-off consents, pruning indexes). */
+function dropMigration5(store: Store): void {
+  store.db.exec(`ALTER TABLE sockets DROP COLUMN allow_cross_origin_requests; DROP TABLE handoff_consents;
+    DROP INDEX sessions_expires; DROP INDEX sessions_last_seen; DROP INDEX sessions_revoked; DROP INDEX login_transactions_expires;
+    DROP INDEX handoff_codes_expires; DROP INDEX device_authorizations_expires;`);
+}
+
+test('migration 5 gives existing sockets no cross-origin opt-out and an empty consent table', () => {
+  const path = join(dir, 'v4.db');
+  const store = Store.open(path);
+  const { account } = store.accounts.ensure('erin@example.com');
+  const old = store.sockets.create({ accountId: account.id, name: 'old' });
+  dropMigration5(store);
+  store.db.pragma('user_version = 4');
+  store.close();
+  const upgraded = Store.open(path);
+  assert.equal(upgraded.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(upgraded.sockets.findById(old.id)?.allowCrossOriginRequests, false);
+  assert.equal(upgraded.sockets.update(old.id, { allowCrossOriginRequests: true })?.allowCrossOriginRequests, true);
+  assert.equal(upgraded.sockets.findById(old.id)?.allowCrossOriginRequests, true);
+  assert.deepEqual(upgraded.consents.listByUser('usr_none'), []);
   upgraded.close();
 });
 

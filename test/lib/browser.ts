@@ -18,12 +18,20 @@ export function chromiumAvailable(): boolean {
  */
 const LOOPBACK_ONLY = '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE *.localhost, EXCLUDE 127.0.0.1, EXCLUDE [::1]';
 
-/** Headless Chromium, no background traffic. Chromium resolves `*.localhost` to loopback itself. */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Headless Chromium, no background traffic. Chromium resolves `*.localhost` to loopback itself;
+ * `loopbackDomain` maps a real-looking domain and its subdomains there too, and `home` is the HOME
+ * whose NSS database (~/.pki/nssdb) holds the root CAs it trusts beyond the system's.
+ */
+export function launchChromium(options: { loopbackDomain?: string; home?: string } = {}): Promise<Browser> {
+  const resolver = options.loopbackDomain
+    ? LOOPBACK_ONLY.replace('MAP * ~NOTFOUND', `MAP *.${options.loopbackDomain} 127.0.0.1, MAP ${options.loopbackDomain} 127.0.0.1, MAP * ~NOTFOUND`)
+    : LOOPBACK_ONLY;
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
     timeout: 30_000,
+    ...(options.home ? { env: { ...process.env, HOME: options.home } } : {}),
     args: [
       '--no-sandbox',
       '--disable-background-networking',
@@ -32,7 +40,7 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
       '--disable-component-update',
       '--disable-sync',
-      LOOPBACK_ONLY,
+      resolver,
     ],
   });
 }
@@ -56,5 +64,20 @@ export async function idpLogin(page: Page, login: string, idpOrigin: string): Pr
   await Promise.all([
     page.waitForURL((url) => !url.href.startsWith(idpOrigin), { timeout: 10_000 }),
     page.click('button[type="submit"]', { timeout: 5_000 }),
+  ]);
+}
+
+/**
+ * After signing in on the way to a socket of another account: the edge asks once whether that app
+ * may learn who the person is (auth/handoff-consent.ts). Answers "Continue" when asked; resolves
+ * once the browser is on its way to `target` (or there already).
+ */
+export async function continueIfAsked(page: Page, target: string): Promise<void> {
+  const host = new URL(target).host;
+  await page.waitForURL((u) => (u.host === host && !u.pathname.startsWith('/.postern/')) || (u.pathname === '/auth/login' && u.searchParams.has('bind')), { timeout: 10_000 });
+  if (new URL(page.url()).host === host) return;
+  await Promise.all([
+    page.waitForURL((u) => u.host === host, { timeout: 10_000 }),
+    page.click('form[data-postern="handoff-consent"] button[type="submit"]', { timeout: 5_000 }),
   ]);
 }

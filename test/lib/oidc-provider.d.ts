@@ -21,8 +21,9 @@ declare module 'oidc-provider' {
     readonly oidc: {
       readonly provider: Provider;
       readonly client?: { readonly clientId: string };
-      readonly session?: { readonly accountId?: string; grantIdFor(clientId: string): string | undefined };
+      readonly session?: { readonly accountId?: string; amr?: string[]; grantIdFor(clientId: string): string | undefined };
       readonly result?: { readonly consent?: { readonly grantId?: string } };
+      readonly params?: { readonly scope?: string };
     };
   }
 

@@ -64,6 +64,8 @@ export interface EdgeOptions {
   readonly tls?: EdgeTls | undefined;
   /** Clients reach the edge through a TLS proxy on 127.0.0.1:port (the edge's domain names that port). */
   readonly front?: { readonly port: number; readonly ca: TrustedCa } | undefined;
+  /** More environment for client processes of this edge (a resolver preload for a real-looking domain). */
+  readonly clientEnv?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface TrustedCa {
@@ -87,6 +89,7 @@ export class EdgeProcess {
     private readonly publicDomain: string | undefined,
     readonly tls: EdgeTls | undefined,
     readonly front: EdgeOptions['front'],
+    private readonly extraClientEnv: Readonly<Record<string, string>> = {},
   ) {}
 
   /** Where clients connect: the edge itself, or the TLS proxy in front of it. */
@@ -111,7 +114,7 @@ export class EdgeProcess {
 
   /** Environment a client process of this edge needs (the test CA, over TLS). */
   get clientEnv(): Record<string, string> {
-    return this.ca ? { NODE_EXTRA_CA_CERTS: this.ca.caFile } : {};
+    return { ...(this.ca ? { NODE_EXTRA_CA_CERTS: this.ca.caFile } : {}), ...this.extraClientEnv };
   }
 
   /** Starts the edge and waits for its "edge listening" log line. Retries on a port race. */
@@ -129,7 +132,7 @@ export class EdgeProcess {
       );
       try {
         await proc.waitForLine((line) => parseJson<EdgeLogLine>(line)?.msg === 'edge listening', 15_000, '"edge listening"');
-        return new EdgeProcess(proc, port, options.db, extraArgs, options.domain, options.tls, options.front);
+        return new EdgeProcess(proc, port, options.db, extraArgs, options.domain, options.tls, options.front, options.clientEnv);
       } catch (err) {
         lastError = err;
         await proc.stop('SIGKILL', 5_000).catch(() => undefined);
@@ -152,7 +155,7 @@ export class EdgeProcess {
 
   /** Starts a new edge process on the same port and database. */
   restart(): Promise<EdgeProcess> {
-    return EdgeProcess.start({ db: this.db, port: this.port, extraArgs: this.extraArgs, ...(this.publicDomain ? { domain: this.publicDomain } : {}), tls: this.tls, front: this.front });
+    return EdgeProcess.start({ db: this.db, port: this.port, extraArgs: this.extraArgs, ...(this.publicDomain ? { domain: this.publicDomain } : {}), tls: this.tls, front: this.front, clientEnv: this.extraClientEnv });
   }
 }
 

@@ -146,8 +146,9 @@ export async function runToExit(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   timeoutMs = 15_000,
+  cwd?: string,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string[]; stderr: string[] }> {
-  const proc = new ManagedProcess(label, command, args, env);
+  const proc = new ManagedProcess(label, command, args, env, cwd);
   let info: ExitInfo;
   try {
     info = await withTimeout(proc.exited, timeoutMs, `${label} to finish`);

@@ -7,6 +7,8 @@ export interface ScriptedResponse {
   readonly status?: number;
   readonly headers?: OutgoingHttpHeaders;
   readonly body?: string;
+  /** Bytes written on the connection as they are, instead of an answer Node would frame (odd servers). */
+  readonly raw?: Buffer;
 }
 
 /**
@@ -47,6 +49,10 @@ export class ScriptedApp {
     this.server.on('request', (req, res) => {
       this.requests.push({ url: req.url ?? '', headers: req.headers });
       const scripted = this.routes.get(new URL(req.url ?? '/', 'http://app').pathname);
+      if (scripted?.raw) {
+        req.socket.end(scripted.raw);
+        return;
+      }
       res.writeHead(scripted?.status ?? (scripted ? 200 : 404), { 'content-type': 'text/html; charset=utf-8', ...scripted?.headers });
       res.end(scripted?.body ?? 'not scripted');
     });

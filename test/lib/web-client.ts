@@ -39,6 +39,11 @@ export interface NavigateOptions {
   readonly login?: string;
   readonly maxHops?: number;
   readonly headers?: OutgoingHttpHeaders;
+  /**
+   * Answer the edge's hand-off question ("continue to this app of another account?") with yes, as
+   * a person who asked for the app does (default true); false stops on the question.
+   */
+  readonly consent?: boolean;
 }
 
 export interface Navigation {
@@ -173,6 +178,12 @@ export class WebClient {
       if (loginForm) {
         next = new URL(decodeEntities(loginForm[1]!), hop.url);
         form = { prompt: 'login', login: options.login!, password: 'any-password' };
+        continue;
+      }
+      const handoff = options.consent !== false ? /<form method="post" action="([^"]+)" data-postern="handoff-consent">\s*<input type="hidden" name="rd" value="([^"]*)">\s*<input type="hidden" name="bind" value="([^"]*)">/.exec(hop.body) : null;
+      if (handoff) {
+        next = new URL(decodeEntities(handoff[1]!), hop.url);
+        form = { rd: decodeEntities(handoff[2]!), bind: decodeEntities(handoff[3]!) };
         continue;
       }
       const consentForm = /<form[^>]*action="([^"]+)"[^>]*>\s*<input type="hidden" name="prompt" value="consent"/.exec(hop.body);

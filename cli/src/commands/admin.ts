@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { addUser, createToken, setPassword, withStore } from '@postern/edge';
 import { CliError } from '../errors.js';
+import { loadEdge } from '../load-edge.js';
 import { out } from '../output.js';
+import { readPasswordFromStdin } from '../password-input.js';
 
-/** Passwords come from a file, never from argv (ps and shell history would show them). */
-function readPassword(path: string): string {
+/** Passwords come from a file or stdin (`-`), never from argv (ps and shell history would show them). */
+async function readPassword(path: string, email: string): Promise<string> {
+  if (path === '-') return readPasswordFromStdin(`password for ${email}: `);
   try {
     return readFileSync(path, 'utf8').split(/\r?\n/)[0] ?? '';
   } catch (err) {
@@ -23,10 +25,11 @@ export function registerAdmin(program: Command): void {
     .command('add <email>')
     .description('create an account (does nothing if it exists)')
     .option('--db <file>', DB_HELP, './postern.db')
-    .option('--password-file <file>', 'set the local-account password from this file (first line)')
+    .option('--password-file <file>', 'set the local-account password from this file (first line); - reads it from stdin (typed: not echoed)')
     .option('--json', 'print JSON')
     .action(async (email: string, opts: { db: string; passwordFile?: string; json?: boolean }) => {
-      const password = opts.passwordFile === undefined ? undefined : readPassword(opts.passwordFile);
+      const password = opts.passwordFile === undefined ? undefined : await readPassword(opts.passwordFile, email);
+      const { addUser, setPassword, withStore } = await loadEdge('admin');
       const result = await withStore(opts.db, async (store) => {
         const added = addUser(store, email);
         if (password !== undefined) await setPassword(store, added.email, password);
@@ -48,8 +51,24 @@ export function registerAdmin(program: Command): void {
     .option('--name <name>', 'a label to recognise the token by', 'cli')
     .option('--json', 'print JSON')
     .action(async (email: string, opts: { db: string; name: string; json?: boolean }) => {
+      const { createToken, withStore } = await loadEdge('admin');
       const result = await withStore(opts.db, (store) => createToken(store, email, opts.name));
       if (opts.json) out.json(result);
       else out.line(result.token);
+    });
+
+  admin
+    .command('migrate-store')
+    .description("copy an edge's SQLite database (accounts, sockets, tokens, sessions, keys, audit log) into an empty PostgreSQL database; stop the edge first")
+    .option('--from <file>', DB_HELP, './postern.db')
+    .requiredOption('--to <url>', 'the PostgreSQL database, postgres://USER@HOST:PORT/DB; it must hold no Postern data')
+    .option('--json', 'print JSON')
+    .action(async (opts: { from: string; to: string; json?: boolean }) => {
+      const { migrateStore } = await loadEdge('admin');
+      const result = await migrateStore(opts.from, opts.to);
+      if (opts.json) return out.json(result);
+      const rows = result.tables.reduce((sum, t) => sum + t.rows, 0);
+      for (const { table, rows: n } of result.tables) out.info(`${table}: ${n}`);
+      out.success(`copied ${rows} rows in ${result.tables.length} tables from ${result.from} to ${result.to}`);
     });
 }

@@ -10,6 +10,7 @@ import { ConnectView } from '../connect-view.js';
 import { CliError } from '../errors.js';
 import { addLimitOptions, limitsBody, type LimitOptions } from '../limit-options.js';
 import { parseDuration, parseIntInRange, parseListenAddress } from '../parse.js';
+import { requireOption } from '../required-option.js';
 import { addRuleOptions, rulesBody, type RuleOptions } from '../rule-options.js';
 import { onShutdown } from '../signals.js';
 
@@ -85,10 +86,12 @@ async function serveMetrics(metrics: ConnectorMetrics, at: { host: string; port:
 }
 
 export function registerConnect(program: Command): void {
-  const command = program
-    .command('connect')
-    .description('publish a local port through the edge and show requests live; prints the public URL')
-    .requiredOption('--port <port>', 'local port of the app')
+  const command = requireOption(
+    program.command('connect').description('publish a local port through the edge and show requests live; prints the public URL'),
+    '--port <port>',
+    'local port of the app',
+    '--port 3000',
+  )
     .option('--host <host>', 'local host of the app', '127.0.0.1')
     .option('--name <name>', 'name of the socket (quick share: created now, removed on exit)')
     .option('--socket <id>', 'serve an existing socket (postern socket create) instead of a quick share')

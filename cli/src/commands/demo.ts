@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Connector } from '@postern/connector';
-import { addUser, createToken, resolveEdgeConfig, setPassword, startEdge, withStore } from '@postern/edge';
 import type { Command } from 'commander';
 import { ApiClient, ApiError, type SocketInfo } from '../api-client.js';
 import { startDemoApp } from '../demo-app.js';
 import { CliError } from '../errors.js';
+import { loadEdge } from '../load-edge.js';
 import { out } from '../output.js';
 import { parseIntInRange } from '../parse.js';
 import { onShutdown } from '../signals.js';
@@ -39,6 +39,7 @@ export function registerDemo(program: Command): void {
     .option('--json', 'print one JSON line when ready (url, portal, email, password)')
     .action(async (opts: DemoOptions) => {
       const port = parseIntInRange(opts.port, 1, 65535, '--port');
+      const { addUser, createToken, resolveEdgeConfig, setPassword, startEdge, withStore } = await loadEdge('demo');
       const password = randomBytes(12).toString('base64url');
       const { token } = await withStore(opts.db, async (store) => {
         addUser(store, DEMO_EMAIL);

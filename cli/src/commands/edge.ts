@@ -1,21 +1,12 @@
 import type { Command } from 'commander';
-import {
-  edgeConfigFromEnv,
-  edgeConfigFromFile,
-  printConfig,
-  RATE_LIMIT_DEFAULTS,
-  RATE_LIMIT_FLAGS,
-  resolveEdgeConfig,
-  startEdge,
-  type OidcInput,
-  type RateLimitsConfig,
-} from '@postern/edge';
+import type { RateLimitsConfig } from '@postern/edge';
+import { RATE_LIMIT_DEFAULTS, RATE_LIMIT_FLAGS } from '@postern/edge/client';
+import { loadEdge } from '../load-edge.js';
 import { out } from '../output.js';
 import { onShutdown } from '../signals.js';
+import { collect, registerIdentityOptions, type IdentityFlags } from './edge-identity.js';
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-interface EdgeFlags {
+interface EdgeFlags extends IdentityFlags {
   config?: string;
   listen?: string;
   domain?: string;
@@ -33,18 +24,11 @@ interface EdgeFlags {
   maxClientResets?: string;
   clientResetWindow?: string;
   tunnelMaxMessage?: string;
+  maxConnectionsPerAddress?: string;
+  firstByteTimeout?: string;
+  maxConnections?: string;
+  foreignIdentityHeaders?: string;
   logLevel?: string;
-  oidcIssuer?: string[];
-  oidcClientId?: string[];
-  oidcClientSecretFile?: string[];
-  oidcName?: string[];
-  githubClientId?: string;
-  githubClientSecretFile?: string;
-  githubWebUrl?: string;
-  githubApiUrl?: string;
-  localAccounts?: boolean;
-  sessionTtl?: string;
-  sessionIdle?: string;
   rateLoginPerEmail?: string;
   rateLoginPerAddress?: string;
   rateSigninPerAddress?: string;
@@ -52,10 +36,14 @@ interface EdgeFlags {
   rateDeviceApprovePerSession?: string;
   rateApiPerAccount?: string;
   rateApiBadTokenPerAddress?: string;
+  rateHandoffPerSession?: string;
+  rateHandoffPerAddress?: string;
+  rateBadTokenPerAddress?: string;
   metricsListen?: string;
   tunnelPingInterval?: string;
   tunnelPingTimeout?: string;
   shutdownGrace?: string;
+  quickShareTimeout?: string;
   tlsCert?: string;
   tlsKey?: string;
   httpRedirectListen?: string;
@@ -73,21 +61,12 @@ const RATE_LIMIT_HELP: Readonly<Record<keyof RateLimitsConfig, string>> = {
   deviceApprovePerSession: 'CLI sign-in codes entered at /device per browser session',
   apiPerAccount: 'API requests per account',
   apiBadTokenPerAddress: 'API requests with a missing or invalid token per client address',
+  handoffPerSession: 'sign-ins handed to apps per login session',
+  handoffPerAddress: 'sign-ins handed to apps per client address',
+  badTokenPerAddress: 'requests to apps, tunnel and TCP handshakes with an invalid token per client address',
 };
 
 const rateFlagKey = (name: keyof RateLimitsConfig) => `rate${name[0]!.toUpperCase()}${name.slice(1)}` as keyof EdgeFlags;
-
-/** Repeated --oidc-* flags, matched by position: the n-th issuer takes the n-th client id, secret and name. */
-function oidcFromFlags(opts: EdgeFlags): OidcInput[] | undefined {
-  const issuers = opts.oidcIssuer ?? [];
-  if (issuers.length === 0) return undefined;
-  return issuers.map((issuer, i) => ({
-    issuer,
-    clientId: opts.oidcClientId?.[i],
-    clientSecretFile: opts.oidcClientSecretFile?.[i],
-    name: opts.oidcName?.[i],
-  }));
-}
 
 export function registerEdge(program: Command): void {
   const command = program
@@ -109,20 +88,13 @@ export function registerEdge(program: Command): void {
     .option('--max-client-resets <n>', 'requests a client address may abort per --client-reset-window before 429 (default 100)')
     .option('--client-reset-window <duration>', 'window of --max-client-resets (default 10s)')
     .option('--tunnel-max-message <size>', "largest WebSocket message a connector may send (default 256KiB)")
+    .option('--max-connections-per-address <n>', 'client connections open at once per address, trusted proxies exempt (default 256)')
+    .option('--first-byte-timeout <duration>', 'close a connection that sent nothing for this long (default 10s)')
+    .option('--max-connections <n>', 'connections accepted at once (default: the open-file limit less a reserve)')
+    .option('--foreign-identity-headers <list>', 'other proxies\' identity headers stripped from requests; "default" is the built-in list, "none" nothing, * ends a prefix (default: default)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
-    .option('--config <file>', 'YAML config file (flags and POSTERN_* env win over it)')
-    .option('--oidc-issuer <url>', 'an OpenID Connect issuer (repeatable; redirect URI: <edge URL>/auth/callback)', collect)
-    .option('--oidc-client-id <id>', 'client id at that issuer (repeatable, by position)', collect)
-    .option('--oidc-client-secret-file <file>', 'file holding the client secret (repeatable, by position)', collect)
-    .option('--oidc-name <name>', 'name on the login page, e.g. "Corp SSO" (repeatable, by position)', collect)
-    .option('--github-client-id <id>', 'GitHub OAuth app client id')
-    .option('--github-client-secret-file <file>', 'file holding the GitHub OAuth app secret')
-    .option('--github-web-url <url>', 'GitHub Enterprise Server URL (default https://github.com)')
-    .option('--github-api-url <url>', 'GitHub API URL (default https://api.github.com)')
-    .option('--local-accounts', 'allow sign-in with local accounts (default: on only when no other provider is set)')
-    .option('--no-local-accounts', 'never allow local-account sign-in')
-    .option('--session-ttl <duration>', 'sessions end this long after sign-in (default 24h)')
-    .option('--session-idle <duration>', 'sessions end after this long without a request (default 8h)');
+    .option('--config <file>', 'YAML config file (flags and POSTERN_* env win over it)');
+  const identityFlags = registerIdentityOptions(command);
   for (const [name, flag] of Object.entries(RATE_LIMIT_FLAGS) as [keyof RateLimitsConfig, string][]) {
     command.option(`${flag} <count/duration>`, `rate limit: ${RATE_LIMIT_HELP[name]} (default ${RATE_LIMIT_DEFAULTS[name]}; off to disable)`);
   }
@@ -131,6 +103,7 @@ export function registerEdge(program: Command): void {
     .option('--tunnel-ping-interval <duration>', 'how often to ping each connector connection (default 10s)')
     .option('--tunnel-ping-timeout <duration>', 'drop a connector connection silent for this long (default 25s)')
     .option('--shutdown-grace <duration>', 'on SIGTERM, how long in-flight requests may finish (default 10s)')
+    .option('--quick-share-timeout <duration>', 'remove a quick share whose connector has been gone this long (kill -9, a lost machine; default 5m)')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (re-read on SIGHUP)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert (re-read on SIGHUP)')
     .option('--http-redirect-listen <host:port>', 'also listen for plain HTTP and redirect the edge\'s names to https (308)')
@@ -138,6 +111,7 @@ export function registerEdge(program: Command): void {
     .option('--trusted-proxy <cidrs>', 'proxies whose X-Forwarded-For/-Proto are believed, e.g. 127.0.0.1/32,::1 (repeatable)', collect)
     .option('--print-config', 'print the effective configuration (file, env and flags merged; secrets masked) and exit')
     .action(async (opts: EdgeFlags) => {
+      const { edgeConfigFromEnv, edgeConfigFromFile, printConfig, resolveEdgeConfig, startEdge } = await loadEdge('edge');
       const config = resolveEdgeConfig(
         {
           listen: opts.listen,
@@ -156,20 +130,18 @@ export function registerEdge(program: Command): void {
           maxClientResets: opts.maxClientResets,
           clientResetWindow: opts.clientResetWindow,
           tunnelMaxMessage: opts.tunnelMaxMessage,
+          maxConnectionsPerAddress: opts.maxConnectionsPerAddress,
+          firstByteTimeout: opts.firstByteTimeout,
+          maxConnections: opts.maxConnections,
+          foreignIdentityHeaders: opts.foreignIdentityHeaders,
           logLevel: opts.logLevel,
-          oidc: oidcFromFlags(opts),
-          githubClientId: opts.githubClientId,
-          githubClientSecretFile: opts.githubClientSecretFile,
-          githubWebUrl: opts.githubWebUrl,
-          githubApiUrl: opts.githubApiUrl,
-          localAccounts: opts.localAccounts,
-          sessionTtl: opts.sessionTtl,
-          sessionIdle: opts.sessionIdle,
+          ...identityFlags(opts),
           rateLimits: Object.fromEntries(Object.keys(RATE_LIMIT_FLAGS).map((name) => [name, opts[rateFlagKey(name as keyof RateLimitsConfig)] as string | undefined])),
           metricsListen: opts.metricsListen,
           tunnelPingInterval: opts.tunnelPingInterval,
           tunnelPingTimeout: opts.tunnelPingTimeout,
           shutdownGrace: opts.shutdownGrace,
+          quickShareTimeout: opts.quickShareTimeout,
           tlsCert: opts.tlsCert,
           tlsKey: opts.tlsKey,
           httpRedirectListen: opts.httpRedirectListen,
@@ -183,6 +155,6 @@ export function registerEdge(program: Command): void {
       const edge = await startEdge(config);
       // certbot/ACME deploy hooks send SIGHUP after a renewal (Node's default would end the process).
       process.on('SIGHUP', () => edge.reloadTls());
-      await onShutdown(() => edge.close(config.shutdownGraceMs));
+      await onShutdown(() => edge.close(config.shutdownGraceMs), { hangup: false });
     });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ApiClient, ApiError } from '../api-client.js';
 import { credentialsPath, readLogin, removeLogin, writeLogin } from '../credential-store.js';
-import { parseEdgeUrl, readTokenFile } from '../credentials.js';
+import { chooseEdge, parseEdgeUrl, readTokenFile } from '../credentials.js';
 import { apiClient, clientOptions } from '../client-command.js';
 import { deviceLogin } from '../device-login.js';
 import { CliError } from '../errors.js';
@@ -21,9 +21,9 @@ export function registerLogin(program: Command): void {
     .option('--token-file <file>', 'use this API token instead of signing in in a browser (or POSTERN_TOKEN)')
     .option('--json', 'print JSON (the browser instructions go to stderr)')
     .action(async (opts: LoginOptions) => {
-      const edgeInput = opts.edge ?? process.env.POSTERN_EDGE ?? readLogin()?.edge;
-      if (!edgeInput) throw new CliError('no edge given: pass --edge URL (e.g. https://edge.example.com) or set POSTERN_EDGE');
-      const edge = parseEdgeUrl(edgeInput);
+      const chosen = chooseEdge(opts.edge, process.env, readLogin()?.edge);
+      if (!chosen) throw new CliError('no edge given: pass --edge URL (e.g. https://edge.example.com) or set POSTERN_EDGE');
+      const edge = parseEdgeUrl(chosen.value, chosen.source);
       const given = opts.tokenFile ? readTokenFile(opts.tokenFile) : process.env.POSTERN_TOKEN;
 
       let token: string;
@@ -75,7 +75,7 @@ export function registerLogin(program: Command): void {
       }
       let revoked = true;
       try {
-        await new ApiClient(parseEdgeUrl(stored.edge), stored.token).revokeToken('current');
+        await new ApiClient(parseEdgeUrl(stored.edge, 'the stored login'), stored.token).revokeToken('current');
       } catch (err) {
         // An expired or already revoked token needs no revoking; anything else is reported.
         if (!(err instanceof ApiError && ['TOKEN_EXPIRED', 'TOKEN_REVOKED', 'UNAUTHORIZED'].includes(err.code))) revoked = false;

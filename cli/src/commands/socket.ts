@@ -5,12 +5,20 @@ import type { ClientOptions } from '../credentials.js';
 import { CliError } from '../errors.js';
 import { addLimitOptions, describeBodyLimit, limitsBody, type LimitOptions } from '../limit-options.js';
 import { out } from '../output.js';
+import { requireOption } from '../required-option.js';
 import { addRuleOptions, describeRules, rulesBody, type RuleOptions } from '../rule-options.js';
 import { table } from '../table.js';
 
 type Opts = ClientOptions & RuleOptions & LimitOptions & { json?: boolean };
 
-const status = (s: SocketInfo) => (s.online ? out.good('online') : out.dim('offline'));
+/** A quick share is removed when its connector stops: offline, its connector is gone, not resting. */
+function status(s: SocketInfo, now = Date.now()): string {
+  if (s.online) return out.good('online');
+  if (!s.ephemeral) return out.dim('offline');
+  const removal = s.removal_at ? Date.parse(s.removal_at) : undefined;
+  const when = removal === undefined ? '' : removal - now < 60_000 ? ', removed within a minute' : `, removed in ${Math.ceil((removal - now) / 60_000)} min`;
+  return out.caution(`connector gone${when}`);
+}
 
 function showSocket(socket: SocketInfo): void {
   out.line(`${out.highlight(socket.name)}  ${socket.url}`);
@@ -31,11 +39,12 @@ function showSocket(socket: SocketInfo): void {
 export function registerSocket(program: Command): void {
   const socket = program.command('socket').description('permanent sockets: a stable public name and who may reach it');
 
-  const create = socket
-    .command('create')
-    .description('create a socket; its hostname <name>-<account> stays the same for good')
-    .requiredOption('--name <name>', 'name of the socket (also the start of its hostname)')
-    .option('--protocol <protocol>', 'http, or tcp for raw TCP (ssh, databases; reached with postern tcp)', 'http');
+  const create = requireOption(
+    socket.command('create').description('create a socket; its hostname <name>-<account> stays the same for good'),
+    '--name <name>',
+    'name of the socket (also the start of its hostname)',
+    '--name grafana',
+  ).option('--protocol <protocol>', 'http, or tcp for raw TCP (ssh, databases; reached with postern tcp)', 'http');
   clientOptions(addLimitOptions(addRuleOptions(create))).action(async (opts: Opts & { name: string; protocol: string }) => {
     if (opts.protocol !== 'http' && opts.protocol !== 'tcp') throw new CliError(`--protocol must be http or tcp, not "${opts.protocol}"`);
     const created = await apiClient(opts).createSocket({ name: opts.name, protocol: opts.protocol, ...rulesBody(opts), ...limitsBody(opts) });

@@ -8,6 +8,7 @@ import { resolveCredentials, type ClientOptions } from '../credentials.js';
 import { CliError } from '../errors.js';
 import { out } from '../output.js';
 import { parseListenAddress } from '../parse.js';
+import { requireOption } from '../required-option.js';
 import { onShutdown } from '../signals.js';
 import { TcpClient, type TcpTarget } from '../tcp-client.js';
 
@@ -19,10 +20,14 @@ interface TcpOptions extends ClientOptions {
 }
 
 export function registerTcp(program: Command): void {
-  const command = program
-    .command('tcp')
-    .description('reach a TCP socket (SSH, PostgreSQL, Redis…) as yourself: a local port, or stdin/stdout for ssh ProxyCommand')
-    .requiredOption('--socket <name>', 'the socket: its host name, label or id')
+  const command = requireOption(
+    program
+      .command('tcp')
+      .description('reach a TCP socket (SSH, PostgreSQL, Redis…) as yourself: a local port, or stdin/stdout for ssh ProxyCommand'),
+    '--socket <name>',
+    'the socket: its host name, label or id',
+    '--socket ssh-k2jkq8.edge.example.com',
+  )
     .option('--listen <[host:]port>', 'accept local connections here (host defaults to 127.0.0.1); each one is a stream to the app')
     .option('--stdio', 'carry one stream over stdin/stdout (ssh -o ProxyCommand="postern tcp --socket %h --stdio")')
     .option('--json', 'with --listen, print JSON lines (first: {"event":"listening","address":...})');

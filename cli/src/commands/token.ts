@@ -7,6 +7,9 @@ import { table } from '../table.js';
 
 type Opts = ClientOptions & { json?: boolean };
 
+/** What the edge accepts for a token's lifetime (its API refuses anything outside). */
+const TOKEN_EXPIRY = { min: 60_000, max: 5 * 365 * 86_400_000 } as const;
+
 export function registerToken(program: Command): void {
   const token = program.command('token').description('API tokens of your account (for scripts and connectors)');
 
@@ -17,7 +20,7 @@ export function registerToken(program: Command): void {
       .option('--name <name>', 'a label to recognise the token by', 'cli')
       .option('--expires <duration>', 'lifetime, e.g. 30d, 12h (default: no expiry)'),
   ).action(async (opts: Opts & { name: string; expires?: string }) => {
-    const seconds = opts.expires === undefined ? undefined : Math.round(parseDuration(opts.expires, '--expires') / 1000);
+    const seconds = opts.expires === undefined ? undefined : Math.round(parseDuration(opts.expires, '--expires', TOKEN_EXPIRY) / 1000);
     const created = await apiClient(opts).createToken({ name: opts.name, ...(seconds !== undefined ? { expires_in_seconds: seconds } : {}) });
     if (opts.json) return out.json(created);
     out.line(created.token);

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { apiClient, clientOptions } from '../client-command.js';
 import type { ClientOptions } from '../credentials.js';
 import { out } from '../output.js';
+import { requireOption } from '../required-option.js';
 import { table } from '../table.js';
 
 type Opts = ClientOptions & { json?: boolean };
@@ -13,10 +14,7 @@ export function registerTunnel(program: Command): void {
   const tunnel = program.command('tunnel').description('tunnels: what a connector attaches to, to serve a socket');
 
   clientOptions(
-    tunnel
-      .command('create')
-      .description('create a tunnel for a socket')
-      .requiredOption('--socket <id>', 'the socket this tunnel serves')
+    requireOption(tunnel.command('create').description('create a tunnel for a socket'), '--socket <id>', 'the socket this tunnel serves', '--socket sck_… from "postern socket ls"')
       .option('--name <name>', 'a label, e.g. the machine that will run the connector'),
   ).action(async (opts: Opts & { socket: string; name?: string }) => {
     const created = await apiClient(opts).createTunnel({ socket_id: opts.socket, ...(opts.name ? { name: opts.name } : {}) });

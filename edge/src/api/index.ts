@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DeviceFlow } from '../auth/device-flow.js';
 import type { EdgeConfig } from '../config.js';
 import type { ControlPlane } from '../control/control-plane.js';
+import type { QuickShareReaper } from '../control/reaper.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import type { Store } from '../store/index.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
@@ -19,6 +20,7 @@ export interface ApiDeps {
   readonly store: Store;
   readonly registry: TunnelRegistry;
   readonly control: ControlPlane;
+  readonly reaper: Pick<QuickShareReaper, 'removalAt'>;
   readonly devices: DeviceFlow;
   readonly limits: RateLimits;
 }
@@ -26,8 +28,8 @@ export interface ApiDeps {
 /** The REST API under `/api/v1`, described by the OpenAPI document at `/api/v1/openapi.json`. */
 export async function apiRoutes(app: FastifyInstance, options: ApiDeps): Promise<void> {
   // Only the dependencies travel on: the options also carry this plugin's own `prefix`.
-  const { config, store, registry, control, devices, limits } = options;
-  const deps: ApiDeps = { config, store, registry, control, devices, limits };
+  const { config, store, registry, control, reaper, devices, limits } = options;
+  const deps: ApiDeps = { config, store, registry, control, reaper, devices, limits };
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

@@ -51,6 +51,11 @@ export const limitProperties = {
     maximum: MAX_SOCKET_BODY_BYTES,
     description: "Largest request body in bytes (413 above it); null uses the edge's --max-body-bytes.",
   },
+  allow_cross_origin_requests: {
+    ...bool,
+    description:
+      'Let cookie-authenticated POST, PUT, PATCH and DELETE requests from pages of other origins (sibling sockets included) reach the app. Off by default: the edge refuses them with 403 CROSS_ORIGIN_REQUEST. Turn it on only for an app that protects itself against cross-site request forgery.',
+  },
 } as const;
 
 export const socketName = { type: 'string', minLength: 1, maxLength: 63 } as const;
@@ -72,10 +77,12 @@ export const socketSchema = {
     allowed_groups: strings,
     identity_headers: { type: 'object', properties: { email: str, user: str } },
     max_body_bytes: { type: ['integer', 'null'], description: "null: the edge's default applies" },
+    allow_cross_origin_requests: bool,
     ephemeral: bool,
     created_at: str,
     online: bool,
     connections: int,
+    removal_at: { ...nullableStr, description: 'a quick share without a connector: when the edge removes it (null otherwise)' },
   },
 } as const;
 

@@ -18,6 +18,8 @@ export interface SocketView {
   readonly identity_headers: { readonly email: string; readonly user: string };
   /** The socket's own body limit; null when the edge's default applies. */
   readonly max_body_bytes: number | null;
+  /** Cookie-authenticated cross-origin POST/PUT/PATCH/DELETE reach the app (off by default). */
+  readonly allow_cross_origin_requests: boolean;
   readonly ephemeral: boolean;
   readonly created_at: string;
 }
@@ -46,6 +48,7 @@ export function socketView(socket: SocketRecord, config: EdgeConfig): SocketView
       user: socket.identityHeaders.user ?? DEFAULT_IDENTITY_HEADERS.user,
     },
     max_body_bytes: socket.maxBodyBytes,
+    allow_cross_origin_requests: socket.allowCrossOriginRequests,
     ephemeral: socket.ephemeral,
     created_at: new Date(socket.createdAt).toISOString(),
   };

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EdgeConfig } from '../config.js';
 import type { ControlPlane } from '../control/control-plane.js';
+import type { QuickShareReaper } from '../control/reaper.js';
 import { EdgeError } from '../errors.js';
 import { normalizeDomain, normalizeEmail } from '../policy/email.js';
 import { isUsableIdentityHeaderName } from '../proxy/headers.js';
@@ -27,6 +28,8 @@ export interface SocketRulesBody {
 /** Limits a socket's owner may set; null returns to the edge's default. */
 export interface SocketLimitsBody {
   max_body_bytes?: number | null;
+  /** Let cookie-authenticated POST/PUT/PATCH/DELETE from other origins through (default false). */
+  allow_cross_origin_requests?: boolean;
 }
 
 /** The body of `POST /api/v1/sockets` (the CLI sends the same shape). */
@@ -40,7 +43,7 @@ export interface UpdateSocketBody extends SocketRulesBody, SocketLimitsBody {
   name?: string;
 }
 
-type Rules = Required<Omit<SocketPatch, 'name' | 'maxBodyBytes'>>;
+type Rules = Required<Omit<SocketPatch, 'name' | 'maxBodyBytes' | 'allowCrossOriginRequests'>>;
 
 const slug = /^[a-z0-9](?:[a-z0-9-]{0,38})$/i;
 
@@ -124,12 +127,16 @@ export interface SocketRouteDeps {
   readonly store: Store;
   readonly registry: TunnelRegistry;
   readonly control: ControlPlane;
+  readonly reaper: Pick<QuickShareReaper, 'removalAt'>;
 }
 
 /** `/api/v1/sockets`: create, list, show, update and delete the caller's sockets. */
 export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps): Promise<void> {
-  const { config, store, registry, control } = deps;
-  const view = (socket: SocketRecord): SocketView & ReturnType<typeof socketStatus> => ({ ...socketView(socket, config), ...socketStatus(socket, registry) });
+  const { config, store, registry, control, reaper } = deps;
+  const view = (socket: SocketRecord): SocketView & ReturnType<typeof socketStatus> & { removal_at: string | null } => {
+    const removalAt = reaper.removalAt(socket.id);
+    return { ...socketView(socket, config), ...socketStatus(socket, registry), removal_at: removalAt === undefined ? null : new Date(removalAt).toISOString() };
+  };
 
   const ownSocket = (request: FastifyRequest<{ Params: { id: string } }>): SocketRecord => {
     const socket = store.sockets.findById(request.params.id);
@@ -166,6 +173,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
           protocol,
           ephemeral: request.body.ephemeral ?? false,
           maxBodyBytes: request.body.max_body_bytes ?? null,
+          allowCrossOriginRequests: request.body.allow_cross_origin_requests ?? false,
           ...rules,
         });
       } catch (err) {
@@ -207,6 +215,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
         ...rules,
         ...(request.body.name !== undefined ? { name: request.body.name.trim() } : {}),
         ...(request.body.max_body_bytes !== undefined ? { maxBodyBytes: request.body.max_body_bytes } : {}),
+        ...(request.body.allow_cross_origin_requests !== undefined ? { allowCrossOriginRequests: request.body.allow_cross_origin_requests } : {}),
       };
       return view(control.update(socket, patch, actorOf(request), Object.keys(request.body)));
     },

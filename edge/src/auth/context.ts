@@ -2,14 +2,15 @@ import { ConfigError, type EdgeConfig } from '../config.js';
 import type { Store } from '../store/index.js';
 import { AssertionSigner } from './assertion.js';
 import { cookieNames, type CookieNames } from './cookies.js';
+import { TOKEN_CREDENTIAL } from './credential-keys.js';
+import { GrantSeal } from './grant-seal.js';
+import { IdpSessions } from './idp-sessions.js';
 import { LiveConnections } from './live-connections.js';
-import { createGithubProvider } from './providers/github.js';
-import { createOidcProvider } from './providers/oidc.js';
+import { createProvider } from './providers/from-config.js';
 import type { RedirectProvider } from './providers/types.js';
 import { SessionService } from './sessions.js';
 
-/** Live-connection key of a stream opened with a Postern token (sessions use their hash). */
-export const TOKEN_CREDENTIAL = 'token:';
+export { TOKEN_CREDENTIAL } from './credential-keys.js';
 
 /** Everything sign-in needs, built once at start-up (OIDC discovery, signing keys). */
 export interface AuthContext {
@@ -21,6 +22,8 @@ export interface AuthContext {
   readonly sessions: SessionService;
   readonly signer: AssertionSigner;
   readonly live: LiveConnections;
+  /** Which IdP session each login came from, and what re-validates it. */
+  readonly idp: IdpSessions;
   /** `<edge URL>/auth/callback`: the redirect URI registered at every IdP. */
   readonly redirectUri: string;
 }
@@ -28,22 +31,15 @@ export interface AuthContext {
 export async function createAuthContext(config: EdgeConfig, store: Store, warn: (msg: string) => void): Promise<AuthContext> {
   const edgeUrl = `${config.publicScheme}://${config.domain}`;
   const providers = new Map<string, RedirectProvider>();
+  const seals = new Map<string, GrantSeal>();
   for (const p of config.auth.providers) {
     try {
-      const provider =
-        p.kind === 'oidc'
-          ? await createOidcProvider({ id: p.id, name: p.name, issuer: p.issuer, clientId: p.clientId, clientSecret: p.clientSecret, logWarning: warn })
-          : createGithubProvider({
-              clientId: p.clientId,
-              clientSecret: p.clientSecret,
-              ...(p.webUrl ? { webUrl: p.webUrl } : {}),
-              ...(p.apiUrl ? { apiUrl: p.apiUrl } : {}),
-            });
-      providers.set(provider.id, provider);
+      providers.set(p.id, await createProvider(p, { revalidateMs: config.auth.sessionRevalidateMs, warn }));
     } catch (err) {
       // A provider that cannot be set up (no discovery, http issuer off loopback) stops the edge with one line.
       throw new ConfigError((err as Error).message, { cause: err });
     }
+    seals.set(p.id, GrantSeal.forProvider(p.clientSecret, p.id));
   }
   let live: LiveConnections | undefined;
   const sessions = new SessionService(
@@ -64,6 +60,7 @@ export async function createAuthContext(config: EdgeConfig, store: Store, warn: 
     sessions,
     signer: await AssertionSigner.load(store.signingKeys, edgeUrl),
     live,
+    idp: new IdpSessions(store, providers, seals, sessions, live, config.auth.sessionRevalidateMs),
     redirectUri: `${edgeUrl}/auth/callback`,
   };
 }

@@ -3,6 +3,7 @@ import { EdgeError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import { randomHandle } from '../store/secrets.js';
 import type { User } from '../store/users.js';
+import type { IdpSessions } from './idp-sessions.js';
 
 /** How long a person has to approve a CLI sign-in, and how often the CLI may ask. */
 export const DEVICE_CODE_TTL_MS = 10 * 60_000;
@@ -37,6 +38,8 @@ export class DeviceFlow {
     private readonly store: Store,
     private readonly audit: AuditLog,
     private readonly edgeUrl: string,
+    /** The token follows the IdP session of the login that approved it (auth/idp-sessions.ts). */
+    private readonly idp?: Pick<IdpSessions, 'deviceApproved' | 'tokenIssued'>,
   ) {}
 
   start(clientName: string, remote: string | null): DeviceStart {
@@ -75,6 +78,7 @@ export class DeviceFlow {
     if (!account) throw new EdgeError('DEVICE_CODE_EXPIRED', 'the approving account no longer exists: run "postern login" again');
     const expiresAt = now + LOGIN_TOKEN_TTL_MS;
     const { token, record } = this.store.tokens.create(account.id, `postern login (${auth.clientName})`, expiresAt, auth.userId);
+    this.idp?.tokenIssued(auth.deviceHash, record.id);
     this.audit.record({ type: 'token.create', accountId: account.id, actor: account.email, remote, detail: { token_id: record.id, name: record.name, via: 'device login' } });
     return { token, token_id: record.id, email: account.email, publisher: account.publisher, expires_at: new Date(expiresAt).toISOString() };
   }
@@ -83,7 +87,7 @@ export class DeviceFlow {
    * The signed-in person's answer. Approving makes (or finds) the account of their verified email;
    * an account made this way may reach sockets, and publishes only once the admin allows it.
    */
-  answer(userCode: string, user: User, approve: boolean, remote: string | null): { ok: true; clientName: string } | { ok: false; message: string } {
+  answer(userCode: string, user: User, approve: boolean, remote: string | null, loginHash?: string): { ok: true; clientName: string } | { ok: false; message: string } {
     const auth = this.store.devices.findByUserCode(userCode);
     if (!auth || auth.expiresAt <= Date.now() || auth.status !== 'pending') {
       return { ok: false, message: 'This code is unknown, expired or already used. Run "postern login" again for a new one.' };
@@ -96,6 +100,7 @@ export class DeviceFlow {
     if (!user.email) return { ok: false, message: 'Your sign-in did not include a verified email address, which a Postern account needs.' };
     const { account } = this.store.accounts.ensure(user.email, { publisher: false });
     this.store.devices.answer(userCode, { status: 'approved', userId: user.id, accountId: account.id });
+    if (loginHash) this.idp?.deviceApproved(auth.deviceHash, loginHash, auth.expiresAt);
     this.audit.record({ type: 'device.approve', accountId: account.id, actor: user.email, remote, detail: { client: auth.clientName, cli_address: auth.remote } });
     return { ok: true, clientName: auth.clientName };
   }

@@ -7,6 +7,7 @@ import { normalizeUserCode } from '../store/devices.js';
 import type { Store } from '../store/index.js';
 import type { AuthContext } from './context.js';
 import { readCookie } from './cookies.js';
+import { isSameOriginRequest } from './origin-check.js';
 import type { DeviceFlow } from './device-flow.js';
 
 type Form = Record<string, string | undefined>;
@@ -28,7 +29,7 @@ export async function deviceRoutes(app: FastifyInstance, deps: { config: EdgeCon
 
   app.post('/device', async (request: FastifyRequest<{ Body: Form }>, reply) => {
     // Cookies are SameSite=Lax (not sent on cross-site POSTs); the Origin check also stops same-site forgeries.
-    if (request.headers.origin !== auth.edgeUrl) return page(reply, 403, deviceDonePage({ approved: false, client: 'an unknown computer (the form came from another site)', footer }));
+    if (!isSameOriginRequest(request.raw, auth.edgeUrl)) return page(reply, 403, deviceDonePage({ approved: false, client: 'an unknown computer (the form came from another site)', footer }));
     const login = signedIn(request);
     if (!login) return reply.redirect('/auth/login?rd=%2Fdevice', 302);
     const who = login.user.email ?? login.user.subject;
@@ -44,7 +45,7 @@ export async function deviceRoutes(app: FastifyInstance, deps: { config: EdgeCon
     if (body.decision === 'confirm' || (body.decision !== 'approve' && body.decision !== 'deny')) {
       return page(reply, 200, deviceConfirmPage({ who, code, client: pending.clientName, address: pending.remote ?? 'unknown', footer }));
     }
-    const result = devices.answer(code, login.user, body.decision === 'approve', clientAddress(request.raw));
+    const result = devices.answer(code, login.user, body.decision === 'approve', clientAddress(request.raw), login.record.idHash);
     if (!result.ok) return page(reply, 400, deviceCodePage({ who, error: result.message, footer }));
     return page(reply, 200, deviceDonePage({ approved: body.decision === 'approve', client: result.clientName, footer }));
   });

@@ -51,6 +51,19 @@ export class LiveConnections {
     for (const connection of this.bySocket.get(socketId) ?? []) connection.destroy();
   }
 
+  /**
+   * Closes the connections one credential opened to the sockets `refuse` names: its holder's
+   * identity changed and those sockets' rules no longer let them in. Clients reconnect and are checked again.
+   */
+  closeWhere(credential: string, refuse: (socketId: string) => boolean): void {
+    const mine = this.byCredential.get(credential);
+    if (!mine) return;
+    for (const [socketId, set] of this.bySocket) {
+      if (!refuse(socketId)) continue;
+      for (const connection of set) if (mine.has(connection)) connection.destroy();
+    }
+  }
+
   get size(): number {
     let n = 0;
     for (const set of this.byCredential.values()) n += set.size;

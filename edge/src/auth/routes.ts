@@ -5,20 +5,26 @@ import type { EdgeConfig } from '../config.js';
 import type { EdgeError } from '../errors.js';
 import type { Hit, RateLimits } from '../limits/rate-limits.js';
 import type { EdgeMetrics } from '../observability/metrics.js';
-import { loginChooserPage, localLoginPage, signedOutPage, signInFailedPage, signOutConfirmPage } from '../pages/auth-pages.js';
+import { localLoginPage, signedOutPage, signInFailedPage, signOutConfirmPage } from '../pages/auth-pages.js';
+import { loginChooserPage } from '../pages/idp-pages.js';
 import { sendError } from '../pages/error-page.js';
+import { handoffConsentPage } from '../pages/handoff-page.js';
 import { normalizeEmail } from '../policy/email.js';
 import type { HostRouter } from '../proxy/router.js';
 import type { Store } from '../store/index.js';
 import { randomHandle } from '../store/secrets.js';
 import type { SessionRecord } from '../store/sessions.js';
+import type { User } from '../store/users.js';
 import type { AuthContext } from './context.js';
+import type { HandoffConsent } from './handoff-consent.js';
+import { isSameOriginRequest } from './origin-check.js';
 import { isHandoffNonce } from './sessions.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
 import { verifyPassword } from './providers/local.js';
-import { ProviderError, type VerifiedIdentity } from './providers/types.js';
+import { ProviderError, type SignIn, type VerifiedIdentity } from './providers/types.js';
 import { returnTargetToString, type ReturnTarget } from './redirects.js';
 import { returnTargetParser } from './return-targets.js';
+import { SIGNED_OUT_PATH } from './rp-logout.js';
 
 export interface AuthRouteDeps {
   readonly config: EdgeConfig;
@@ -28,6 +34,7 @@ export interface AuthRouteDeps {
   readonly audit: AuditLog;
   readonly limits: RateLimits;
   readonly metrics: EdgeMetrics;
+  readonly consent: HandoffConsent;
 }
 
 const TRANSACTION_TTL_MS = 10 * 60_000;
@@ -38,7 +45,7 @@ type Query = Record<string, string | undefined>;
 
 /** Sign-in and sign-out on the edge's own host: chooser, IdP redirects, callback, local accounts. */
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Promise<void> {
-  const { config, store, auth, router, audit, limits, metrics } = deps;
+  const { config, store, auth, router, audit, limits, metrics, consent } = deps;
   const parseTarget = returnTargetParser(config, router);
   const footer = config.domain;
   const html = (reply: FastifyReply, status: number, body: string) =>
@@ -47,33 +54,44 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   const startHref = (id: string, target: ReturnTarget) => `/auth/start/${encodeURIComponent(id)}?rd=${encodeURIComponent(returnTargetToString(target))}`;
 
   const choices = (target: ReturnTarget) => [
-    ...[...auth.providers.values()].map((p) => ({ name: p.name, href: startHref(p.id, target) })),
-    ...(auth.localAccounts ? [{ name: 'a Postern account', href: startHref('local', target) }] : []),
+    ...[...auth.providers.values()].map((p) => ({ kind: p.kind, name: p.name, href: startHref(p.id, target) })),
+    ...(auth.localAccounts ? [{ kind: 'local' as const, name: 'a Postern account', href: startHref('local', target) }] : []),
   ];
 
   /**
    * Hands a login to where the person was going: a socket host gets a one-time code, never the
    * cookie. The code is bound to the nonce (`bind`) the socket host's `/.postern/signin` put in this
-   * browser; without one the browser first goes there to get it, and comes back here.
+   * browser; without one the browser first goes there to get it, and comes back here. The first
+   * time a socket of another account is to learn who the person is, they are asked first; codes
+   * (a row each, and a session when redeemed) are rate limited per login session and per address.
    */
-  const handoff = (reply: FastifyReply, login: SessionRecord, target: ReturnTarget, bind?: string) => {
+  const handoff = (request: FastifyRequest, reply: FastifyReply, login: { record: SessionRecord; user: User }, target: ReturnTarget, bind?: string) => {
     if (target.socketOrigin) {
       const route = router.route(new URL(target.socketOrigin).host);
       if (route.kind === 'socket') {
         if (!isHandoffNonce(bind)) return reply.redirect(`${target.socketOrigin}/.postern/signin?path=${encodeURIComponent(target.path)}`, 302);
-        const code = auth.sessions.issueHandoff(login, route.socket.id, target.path, bind);
+        const question = consent.question(login.user, route.socket, route.host);
+        if (question) {
+          return html(reply, 200, handoffConsentPage({ question, action: '/auth/handoff', rd: returnTargetToString(target), bind, cancelHref: '/', footer }));
+        }
+        const refused = limits.take(['handoffPerSession', login.record.idHash], ['handoffPerAddress', clientAddress(request.raw)]);
+        if (refused) return refuse(request, reply, refused);
+        const code = auth.sessions.issueHandoff(login.record, route.socket.id, target.path, bind);
         return reply.redirect(`${target.socketOrigin}/.postern/callback?code=${encodeURIComponent(code)}`, 302);
       }
     }
     return reply.redirect(target.path, 302);
   };
 
+  /** A POST to the edge must come from the edge's own pages (siblings are same-site: SameSite does not stop them). */
+  const fromEdgePage = (request: FastifyRequest): boolean => isSameOriginRequest(request.raw, auth.edgeUrl);
+
   /** Sign-ins are audited for the owner of the socket the person was going to, else for their own account. */
-  const auditSignIn = (request: FastifyRequest, type: 'signin' | 'signin.failed', who: string | null, provider: string, target: ReturnTarget | undefined, reason?: string) => {
+  const auditSignIn = (request: FastifyRequest, type: 'signin' | 'signin.failed' | 'signin.notice', who: string | null, provider: string, target: ReturnTarget | undefined, reason?: string) => {
     const route = target?.socketOrigin ? router.route(new URL(target.socketOrigin).host) : undefined;
     const socket = route?.kind === 'socket' ? route.socket : undefined;
     const ownAccount = who ? store.accounts.findByEmail(who) : undefined;
-    metrics.signIn(provider, type === 'signin');
+    if (type !== 'signin.notice') metrics.signIn(provider, type === 'signin');
     audit.record({
       type,
       accountId: socket?.accountId ?? ownAccount?.id ?? null,
@@ -84,15 +102,22 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     });
   };
 
-  const finishLogin = (request: FastifyRequest, reply: FastifyReply, identity: VerifiedIdentity, provider: string, target: ReturnTarget) => {
+  const finishLogin = async (request: FastifyRequest, reply: FastifyReply, identity: VerifiedIdentity, provider: string, target: ReturnTarget, signIn?: SignIn) => {
     const user = store.users.upsert(identity);
-    auditSignIn(request, 'signin', identity.email ?? `${identity.issuer} ${identity.subject}`, provider, target);
+    const who = identity.email ?? `${identity.issuer} ${identity.subject}`;
+    auditSignIn(request, 'signin', who, provider, target);
     const { handle, record } = auth.sessions.createLogin(user.id);
+    // The login follows its IdP session from now on (re-validation, back-channel logout).
+    if (signIn) await auth.idp.attach(record, provider, signIn);
+    for (const notice of signIn?.notices ?? []) {
+      request.log.warn({ provider, user: who, notice: notice.code }, notice.message);
+      auditSignIn(request, 'signin.notice', who, provider, target, notice.message);
+    }
     reply.header('set-cookie', [
       setCookie(auth.cookies.login, handle, { secure: auth.secure, maxAgeSeconds: Math.floor(config.auth.sessionTtlMs / 1000) }),
       clearCookie(auth.cookies.transaction, auth.secure),
     ]);
-    return handoff(reply, record, target);
+    return handoff(request, reply, { record, user }, target);
   };
 
   /** A 429 as the edge's error page (or JSON for programs). */
@@ -101,8 +126,8 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     sendError(request.raw, reply.raw, err);
   };
 
-  const failed = (reply: FastifyReply, reason: string, target?: ReturnTarget) =>
-    html(reply, 400, signInFailedPage({ reason, retryHref: `/auth/login?rd=${encodeURIComponent(target ? returnTargetToString(target) : '/')}`, footer }));
+  const failed = (reply: FastifyReply, reason: string, target?: ReturnTarget, status = 400) =>
+    html(reply, status, signInFailedPage({ reason, retryHref: `/auth/login?rd=${encodeURIComponent(target ? returnTargetToString(target) : '/')}`, footer }));
 
   const newTransaction = (reply: FastifyReply, provider: string, target: ReturnTarget, secrets = {}) => {
     const tx = randomHandle();
@@ -115,7 +140,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const target = parseTarget(request.query.rd);
     if (request.query.switch === undefined) {
       const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
-      if (login) return handoff(reply, login.record, target, request.query.bind);
+      if (login) return handoff(request, reply, login, target, request.query.bind);
     }
     const options = choices(target);
     if (options.length === 1) return reply.redirect(options[0]!.href, 302);
@@ -150,20 +175,44 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const provider = tx && auth.providers.get(tx.provider);
     if (!tx || !provider) return failed(reply, 'This sign-in expired or was already used. Please start again.');
     const target = parseTarget(tx.returnTo);
-    let identity: VerifiedIdentity;
+    let signIn: SignIn;
     try {
-      identity = await provider.complete({ callbackUrl: new URL(request.url, auth.edgeUrl), state, redirectUri: auth.redirectUri, secrets: tx.secrets });
+      signIn = await provider.complete({ callbackUrl: new URL(request.url, auth.edgeUrl), state, redirectUri: auth.redirectUri, secrets: tx.secrets });
     } catch (err) {
       if (!(err instanceof ProviderError)) throw err;
       request.log.info({ provider: provider.id, reason: err.message }, 'sign-in failed');
       auditSignIn(request, 'signin.failed', null, provider.id, target, err.message);
       return failed(reply, `${provider.name} sign-in failed: ${err.message}`, target);
     }
-    request.log.info({ provider: provider.id, user: identity.email ?? identity.subject }, 'signed in');
-    return finishLogin(request, reply, identity, provider.id, target);
+    request.log.info({ provider: provider.id, user: signIn.identity.email ?? signIn.identity.subject }, 'signed in');
+    return finishLogin(request, reply, signIn.identity, provider.id, target, signIn);
+  });
+
+  /** The interstitial's "Continue": remembered, then the hand-off goes on. */
+  app.post('/auth/handoff', async (request: FastifyRequest<{ Body: Query }>, reply) => {
+    if (!fromEdgePage(request)) return failed(reply, 'This confirmation must come from this edge’s own page.', undefined, 403);
+    const target = parseTarget(request.body?.rd);
+    const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+    if (!login) return reply.redirect(`/auth/login?rd=${encodeURIComponent(returnTargetToString(target))}`, 303);
+    const route = target.socketOrigin ? router.route(new URL(target.socketOrigin).host) : undefined;
+    if (route?.kind === 'socket') consent.grant(login.user, route.socket, clientAddress(request.raw));
+    return handoff(request, reply, login, target, request.body?.bind);
+  });
+
+  /** The portal's "Withdraw": the socket stops learning who the person is (their sessions there end too). */
+  app.post('/auth/consents/revoke', async (request: FastifyRequest<{ Body: Query }>, reply) => {
+    if (!fromEdgePage(request)) return failed(reply, 'This must be sent from this edge’s own page.', undefined, 403);
+    const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+    if (!login) return reply.redirect('/auth/login?rd=%2F', 303);
+    const label = request.body?.socket ?? '';
+    const socket = /^[a-z0-9-]{1,63}$/.test(label) ? store.sockets.findByHostname(label) : undefined;
+    if (socket) consent.revoke(login.user, socket, clientAddress(request.raw));
+    return reply.redirect('/', 303);
   });
 
   app.post('/auth/local', async (request: FastifyRequest<{ Body: Query }>, reply) => {
+    // Login CSRF: a sibling's page auto-posting the attacker's credentials (with a tossed transaction cookie).
+    if (!fromEdgePage(request)) return failed(reply, 'This sign-in form must be sent from this edge’s own page. Please start again.', undefined, 403);
     const body = request.body ?? {};
     const txId = body.tx;
     if (!auth.localAccounts || !txId || readCookie(request.raw, auth.cookies.transaction) !== txId) {
@@ -201,13 +250,15 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   app.get('/auth/signout', async (request, reply) => {
     const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     if (!login) return html(reply, 200, signedOutPage({ scope: 'none', signInHref: '/auth/login', footer }));
-    return html(reply, 200, signOutConfirmPage({ who: login.user.email ?? login.user.subject, action: '/auth/signout', footer }));
+    return html(reply, 200, signOutConfirmPage({ who: login.user.email ?? login.user.subject, action: '/auth/signout', footer, place: 'edge' }));
   });
 
   app.post('/auth/signout', async (request: FastifyRequest<{ Body: Query }>, reply) => {
-    if (request.headers.origin !== auth.edgeUrl) return failed(reply, 'Sign-out must be confirmed from this edge’s own page.');
+    if (!fromEdgePage(request)) return failed(reply, 'Sign-out must be confirmed from this edge’s own page.', undefined, 403);
     const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     const everywhere = request.body?.scope === 'everywhere';
+    // RP-initiated logout, where the issuer has it on: read before the grant's login is signed out.
+    const idpLogout = login ? await auth.idp.endSessionUrl(login.record, `${auth.edgeUrl}${SIGNED_OUT_PATH}`) : undefined;
     if (login) {
       if (everywhere) auth.sessions.signOutEverywhere(login.user.id);
       else auth.sessions.signOut(login.record);
@@ -216,7 +267,8 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       audit.record({ type: 'signout', accountId: ownAccount?.id ?? null, actor: login.user.email ?? login.user.id, remote: clientAddress(request.raw), detail: { everywhere } });
     }
     reply.header('set-cookie', clearCookie(auth.cookies.login, auth.secure));
-    return html(reply, 200, signedOutPage({ scope: !login ? 'none' : everywhere ? 'everywhere' : 'here', signInHref: '/auth/login', footer }));
+    if (idpLogout) return reply.redirect(idpLogout.href, 303);
+    return html(reply, 200, signedOutPage({ scope: !login ? 'none' : everywhere ? 'everywhere' : 'portal', signInHref: '/auth/login', footer }));
   });
 
   app.get('/.well-known/jwks.json', async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(auth.signer.jwks));

@@ -114,6 +114,16 @@ export class SessionService {
     this.revoked(this.store.sessions.revokeAllOfUser(userId));
   }
 
+  /** Ends a user's sessions on one socket host (and their open WebSockets). */
+  signOutOfSocket(userId: string, socketId: string): void {
+    this.revoked(this.store.sessions.revokeAllOfUserOnSocket(userId, socketId));
+  }
+
+  /** Forgets cached lookups of a user whose identity just changed: the next request reads it afresh. */
+  forgetUser(userId: string): void {
+    for (const [handle, entry] of this.cache) if (entry.resolved.user.id === userId) this.cache.delete(handle);
+  }
+
   private revoked(hashes: readonly string[]): void {
     const set = new Set(hashes);
     for (const [handle, entry] of this.cache) if (set.has(entry.resolved.record.idHash)) this.cache.delete(handle);

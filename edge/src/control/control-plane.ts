@@ -74,6 +74,22 @@ export class ControlPlane {
     this.audit.record({ type: 'tunnel.delete', accountId: tunnel.accountId, socketId: tunnel.socketId, actor: actor.email, remote: actor.remote, detail: { tunnel_id: tunnel.id } });
   }
 
+  /**
+   * Closes the tunnel connections opened with a token that no longer works (revoked, expired). Its
+   * connector cannot delete its quick share any more (that takes the same token), so the edge does:
+   * a quick share served by this token's connectors alone goes with them.
+   */
+  endTunnelsOfToken(tokenId: string, reason: string): void {
+    const ended = this.registry.all().filter((conn) => conn.info.tokenId === tokenId);
+    const socketIds = new Set(ended.map((conn) => conn.info.socketId));
+    for (const conn of ended) conn.session.destroy(CloseCode.UNAUTHORIZED, reason);
+    for (const socketId of socketIds) {
+      const socket = this.store.sockets.findById(socketId);
+      const othersServeIt = this.registry.connections(socketId).some((conn) => conn.info.tokenId !== tokenId);
+      if (socket?.ephemeral && !othersServeIt) this.delete(socket, { email: 'edge', remote: null }, "its connector's token no longer works");
+    }
+  }
+
   tokenCreated(token: ApiToken, actor: Actor, via: string): void {
     this.audit.record({ type: 'token.create', accountId: token.accountId, actor: actor.email, remote: actor.remote, detail: { token_id: token.id, name: token.name, via } });
   }
@@ -81,7 +97,7 @@ export class ControlPlane {
   /** Revokes a token: its tunnels and its WebSocket/TCP streams close now, not at the next check. */
   revokeToken(token: ApiToken, actor: Actor): boolean {
     if (!this.store.tokens.revoke(token.id)) return false;
-    for (const conn of this.registry.all()) if (conn.info.tokenId === token.id) conn.session.destroy(CloseCode.UNAUTHORIZED, 'token was revoked');
+    this.endTunnelsOfToken(token.id, 'token was revoked');
     this.live.close([`${TOKEN_CREDENTIAL}${token.id}`]);
     this.audit.record({ type: 'token.revoke', accountId: token.accountId, actor: actor.email, remote: actor.remote, detail: { token_id: token.id, name: token.name } });
     return true;

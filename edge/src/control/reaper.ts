@@ -2,36 +2,56 @@ import type { Store } from '../store/index.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import type { ControlPlane } from './control-plane.js';
 
-/** How often the reaper looks; a quick share is removed after two looks without a connector. */
-export const REAP_EVERY_MS = 5 * 60_000;
+/** Sweeps at least this often, so a short --quick-share-timeout is honoured closely. */
+const MAX_SWEEP_EVERY_MS = 15_000;
+
+/** A quick share is looked at about four times within its timeout (so it goes at most 25% late). */
+export const sweepInterval = (timeoutMs: number): number => Math.min(MAX_SWEEP_EVERY_MS, Math.max(250, Math.floor(timeoutMs / 4)));
 
 /**
- * Removes quick-share sockets whose `connect` died without saying goodbye (kill -9, power loss):
- * one with no connector at two consecutive sweeps is deleted. A clean exit deletes it at once.
+ * Cleans up after connectors that ended without saying goodbye (kill -9, a lost machine): a quick
+ * share without a connector for `timeoutMs` is deleted. A clean exit deletes its quick share at
+ * once; a token that ended takes its tunnels and their quick shares with it (auth/tunnel-credentials.ts).
  */
-export class EphemeralReaper {
-  private offlineLastTime = new Set<string>();
+export class QuickShareReaper {
+  /** Quick shares seen without a connector, since when (ms). */
+  private readonly offlineSince = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly store: Store,
     private readonly registry: TunnelRegistry,
     private readonly control: ControlPlane,
-    everyMs = REAP_EVERY_MS,
+    readonly timeoutMs: number,
   ) {
-    this.timer = setInterval(() => this.sweep(), everyMs);
+    this.timer = setInterval(() => this.sweep(), sweepInterval(timeoutMs));
     this.timer.unref();
   }
 
-  sweep(): void {
-    const offlineNow = new Set<string>();
+  sweep(now = Date.now()): void {
+    const seen = new Set<string>();
     for (const socket of this.store.sockets.listEphemeral()) {
-      if (this.registry.connections(socket.id).length > 0) continue;
-      if (this.offlineLastTime.has(socket.id)) this.control.delete(socket, { email: 'edge', remote: null }, 'quick share left without a connector');
-      else offlineNow.add(socket.id);
+      seen.add(socket.id);
+      if (this.registry.connections(socket.id).length > 0) {
+        this.offlineSince.delete(socket.id);
+        continue;
+      }
+      const since = this.offlineSince.get(socket.id) ?? now;
+      this.offlineSince.set(socket.id, since);
+      if (now - since >= this.timeoutMs) {
+        this.offlineSince.delete(socket.id);
+        this.control.delete(socket, { email: 'edge', remote: null }, 'quick share left without a connector');
+      }
     }
-    this.offlineLastTime = offlineNow;
+    for (const id of this.offlineSince.keys()) if (!seen.has(id)) this.offlineSince.delete(id);
   }
+
+  /** When the edge will remove this quick share, if it has no connector now (ms since the epoch). */
+  removalAt(socketId: string): number | undefined {
+    const since = this.offlineSince.get(socketId);
+    return since === undefined || this.registry.connections(socketId).length > 0 ? undefined : since + this.timeoutMs;
+  }
+
 
   stop(): void {
     clearInterval(this.timer);

@@ -19,10 +19,20 @@ const TOO_MANY: Readonly<Record<RateLimitName, (wait: string) => string>> = {
   deviceApprovePerSession: (wait) => `Too many sign-in codes were entered in this browser. Please try again in ${wait}.`,
   apiPerAccount: (wait) => `too many API requests for this account: try again in ${wait}`,
   apiBadTokenPerAddress: (wait) => `too many requests with a missing or invalid token from this address: try again in ${wait}`,
+  handoffPerSession: (wait) => `Too many sign-ins to apps from this browser. Please try again in ${wait}.`,
+  handoffPerAddress: (wait) => `Too many sign-ins to apps from your network. Please try again in ${wait}.`,
+  badTokenPerAddress: (wait) => `too many requests with an invalid Postern token from this address: try again in ${wait}`,
 };
 
 /** Limits whose key is a client address (grouped by addressKey). */
-const KEYED_BY_ADDRESS: ReadonlySet<RateLimitName> = new Set(['loginPerAddress', 'signinPerAddress', 'deviceCodePerAddress', 'apiBadTokenPerAddress']);
+const KEYED_BY_ADDRESS: ReadonlySet<RateLimitName> = new Set([
+  'loginPerAddress',
+  'signinPerAddress',
+  'deviceCodePerAddress',
+  'apiBadTokenPerAddress',
+  'handoffPerAddress',
+  'badTokenPerAddress',
+]);
 
 /** "45 seconds", "2 minutes", "1 hour": rounded up, so a person never retries too early. */
 export function waitInWords(seconds: number): string {

@@ -11,7 +11,10 @@ export type LimitName =
   | 'streams_per_connection'
   | 'streams_per_user'
   | 'client_resets'
-  | 'tunnel_message_size';
+  | 'tunnel_message_size'
+  | 'connections_per_address'
+  | 'first_byte_timeout'
+  | 'max_connections';
 
 /** Codes of limit refusals: the reporter logged them already, callers add no line per request. */
 const LIMIT_CODES: ReadonlySet<EdgeErrorCode> = new Set<EdgeErrorCode>([

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { clientAddress, peerAddress } from '../net/client-address.js';
 import { EdgeError } from '../errors.js';
+import { cookieOverflowPage } from '../pages/cookie-overflow-page.js';
 import { writeErrorOnSocket } from '../pages/error-page.js';
 import type { LimitReporter } from './reporter.js';
 
@@ -28,14 +29,17 @@ export const connectionsCheckingInterval = (headerTimeoutMs: number): number => 
  * connection that never sent a byte before the header timeout is only closed: an unused
  * (pre)connection, not a slow client.
  */
-export function clientErrorHandler(reporter: () => LimitReporter, limits: { readonly maxHeaderBytes: number; readonly headerTimeoutMs: number }) {
+export function clientErrorHandler(reporter: () => LimitReporter, limits: { readonly maxHeaderBytes: number; readonly headerTimeoutMs: number; readonly domain: string }) {
   return (err: NodeJS.ErrnoException, socket: Duplex): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const client = peerAddress(socket);
     let answer: EdgeError | undefined;
+    let page: string | undefined;
     if (err.code === 'HPE_HEADER_OVERFLOW') {
       reporter().hit('header_size', client, 'request headers over the size limit', { client, max: limits.maxHeaderBytes });
       answer = new EdgeError('HEADERS_TOO_LARGE', `The request headers are larger than ${limits.maxHeaderBytes} bytes.`);
+      // Oversized headers from a browser are nearly always a cookie bomb on the parent domain: the page clears it.
+      page = cookieOverflowPage({ maxHeaderBytes: limits.maxHeaderBytes, domain: limits.domain, footer: limits.domain });
     } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       if ((socket as Duplex & { bytesRead?: number }).bytesRead !== 0) {
         reporter().hit('header_timeout', client, 'request head not received in time', { client, timeout_ms: limits.headerTimeoutMs });
@@ -46,7 +50,7 @@ export function clientErrorHandler(reporter: () => LimitReporter, limits: { read
     }
     // As Node does: never write into a response that has started on this connection.
     const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (answer && socket.writable && !inFlight?.headersSent) writeErrorOnSocket(socket, answer, false, '');
+    if (answer && socket.writable && !inFlight?.headersSent) writeErrorOnSocket(socket, answer, false, '', undefined, page);
     socket.destroy(err);
   };
 }

@@ -67,7 +67,8 @@ export class ProxyTrust {
     (req as Viewed)[VIEW] = { address: this.forwardedFor(req, peer), scheme: encrypted ? 'https' : (this.forwardedProto(req) ?? this.config.publicScheme) };
   }
 
-  private isTrusted(address: string): boolean {
+  /** Whether a peer is a `--trusted-proxy` (its connections carry many clients). */
+  isTrusted(address: string): boolean {
     const family = familyOf(address);
     return family !== undefined && this.trusted.check(address, family);
   }

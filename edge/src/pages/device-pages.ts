@@ -6,7 +6,8 @@ export function deviceCodePage(input: { who: string; code?: string; error?: stri
   return renderPage({
     title: 'Sign in the Postern CLI',
     heading: 'Sign in the Postern command line',
-    text: input.error ?? `You are signed in as ${input.who}. Enter the code your terminal shows.`,
+    text: `You are signed in as ${input.who}. Enter the code your terminal shows.`,
+    ...(input.error ? { error: input.error } : {}),
     body: html`<form method="post" action="/device">
 <label for="user_code">Code</label><input id="user_code" name="user_code" autocomplete="off" autocapitalize="characters" required value="${input.code ?? ''}" style="font:1.4rem monospace;letter-spacing:.15em;padding:.4rem;width:100%;box-sizing:border-box">
 <div class="actions"><button class="primary" type="submit" name="decision" value="confirm">Continue</button></div>

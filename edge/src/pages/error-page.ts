@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EdgeError } from '../errors.js';
 import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
+import { EDGE_PAGE_HEADERS } from './frame-protection.js';
 import { renderPage } from './layout.js';
 
 /** Programs asking for JSON get JSON; browsers get a page. */
@@ -23,6 +24,7 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: EdgeEr
   const json = wantsJson(req);
   const body = json ? JSON.stringify(err.toJSON()) : renderErrorHtml(err, req.headers.host ?? '');
   res.writeHead(err.status, {
+    ...EDGE_PAGE_HEADERS,
     ...err.headers,
     'content-type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
     'content-length': Buffer.byteLength(body),
@@ -37,10 +39,13 @@ export function sendErrorOnSocket(req: IncomingMessage, socket: Duplex, err: Edg
   writeErrorOnSocket(socket, err, wantsJson(req), req.headers.host ?? '', requestIdOf(req));
 }
 
-/** Writes an error answer and closes the connection; also for requests whose head could not be parsed. */
-export function writeErrorOnSocket(socket: Duplex, err: EdgeError, json: boolean, host: string, requestId?: string): void {
-  const body = json ? JSON.stringify(err.toJSON()) : renderErrorHtml(err, host);
-  const extra = Object.entries({ ...err.headers, ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}) })
+/**
+ * Writes an error answer and closes the connection; also for requests whose head could not be
+ * parsed. `page` replaces the standard error page (the 431 page that clears parent-domain cookies).
+ */
+export function writeErrorOnSocket(socket: Duplex, err: EdgeError, json: boolean, host: string, requestId?: string, page?: string): void {
+  const body = json ? JSON.stringify(err.toJSON()) : (page ?? renderErrorHtml(err, host));
+  const extra = Object.entries({ ...EDGE_PAGE_HEADERS, ...err.headers, ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}) })
     .filter(([name]) => name !== 'connection')
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { TunnelView } from '../api/views.js';
 import type { AccessSummary } from '../portal/access.js';
-import type { PortalApp, PortalSocket, PortalView } from '../portal/portal-view.js';
+import type { PortalApp, PortalConsent, PortalSocket, PortalView } from '../portal/portal-view.js';
 import { html, type SafeHtml } from './html.js';
 import { renderPage } from './layout.js';
-import { timeAgo } from './relative-time.js';
+import { timeAgo, timeSpan } from './relative-time.js';
 
 /** What a person runs to publish their first app (sign-in on: only they get in until they add rules). */
 const PUBLISH_COMMAND = 'postern connect --port 3000 --cloudauth';
@@ -31,7 +31,8 @@ export function portalPage(view: PortalView, input: { signOutHref: string; foote
     eyebrow: 'Postern edge',
     heading: view.edge,
     text: html`Signed in as <strong id="who">${who}</strong> · <a href="${input.signOutHref}">Sign out</a>`,
-    body: html`<section id="apps"><h2>Apps you can open</h2>${view.apps.length > 0 ? html`<ul class="plain tiles">${view.apps.map(appTile)}</ul>` : noApps()}</section>
+    body: html`<section id="apps"><h2>Apps you can open</h2>${view.apps.length > 0 ? html`<ul class="plain tiles">${appTiles(view.apps, input.now)}</ul>` : noApps()}</section>
+${view.consents.length > 0 ? html`<section id="consents"><h2>Apps of other accounts that know who you are</h2><ul class="plain">${view.consents.map(consentLine)}</ul></section>` : ''}
 ${showSockets ? html`<section id="sockets"><h2>Your sockets</h2>${view.sockets.length > 0 ? html`<ul class="plain">${view.sockets.map((socket) => socketCard(socket, input.now))}</ul>` : noSockets()}</section>` : ''}`,
     footer: input.footer,
     wide: true,
@@ -50,13 +51,36 @@ function avatar(name: string, hostname: string): SafeHtml {
 /** `postern tcp` opens a local port that leads to the socket, after the same policy check. */
 const tcpCommand = (hostname: string): string => `postern tcp --socket ${hostname} --listen 127.0.0.1:<port>`;
 
-function appTile(app: PortalApp): SafeHtml {
+/** Tiles in order; apps that share a name say what sets each apart, so nobody opens the wrong one. */
+function appTiles(apps: readonly PortalApp[], now: number): SafeHtml[] {
+  const named = new Map<string, number>();
+  for (const app of apps) named.set(app.name, (named.get(app.name) ?? 0) + 1);
+  return apps.map((app) => appTile(app, named.get(app.name)! > 1 ? twinNote(app, now) : undefined));
+}
+
+/** What tells one of several same-named apps from the others, beyond its address. */
+function twinNote(app: PortalApp, now: number): SafeHtml {
+  const kind = app.ephemeral ? 'quick share' : 'permanent';
+  const created = app.created_at ? html`, created <time datetime="${app.created_at}" title="${app.created_at}">${timeAgo(Date.parse(app.created_at), now)}</time>` : '';
+  return html`<div class="small muted twin">${app.yours ? html`Your ${kind}${created}` : "Another account's app"}</div>`;
+}
+
+function appTile(app: PortalApp, twin: SafeHtml | undefined): SafeHtml {
   const name = app.protocol === 'http' ? html`<a class="tile-name" href="${app.url}">${app.name}</a>` : html`<span class="tile-name">${app.name}</span>`;
   return html`<li class="tile app" data-host="${app.hostname}">
-<div class="tile-head">${avatar(app.name, app.hostname)}<div>${name}<div class="host" title="${app.url}">${app.protocol === 'http' ? new URL(app.url).host : app.hostname}</div></div></div>
-<div class="tags">${statusBadge(app.online)}<span class="badge">${app.protocol.toUpperCase()}</span>${app.yours ? html`<span class="badge">Yours</span>` : ''}</div>
+<div class="tile-head">${avatar(app.name, app.hostname)}<div>${name}<div class="${app.owner === null ? 'host' : 'host full-host'}" title="${app.url}">${app.protocol === 'http' ? new URL(app.url).host : app.hostname}</div></div></div>
+${app.owner !== null ? html`<div class="small owner">Published by <strong>${app.owner}</strong></div>` : ''}
+${twin}
+<div class="tags">${statusBadge(app.online)}<span class="badge">${app.protocol.toUpperCase()}</span>${app.ephemeral ? html`<span class="badge">Quick share</span>` : ''}${app.yours ? html`<span class="badge">Yours</span>` : ''}</div>
 ${app.protocol === 'tcp' ? html`<div class="small">Open a local port to it: <code>${tcpCommand(app.hostname)}</code></div>` : ''}
 </li>`;
+}
+
+/** One remembered hand-off consent, with the form that withdraws it (the edge checks the form's Origin). */
+function consentLine(consent: PortalConsent): SafeHtml {
+  return html`<li class="card consent" data-host="${consent.hostname}"><strong>${consent.name}</strong> · <span class="full-host">${consent.hostname}</span>
+<div class="small">Published by <strong>${consent.owner}</strong>; you said yes on <time datetime="${consent.since}">${consent.since.slice(0, 10)}</time>.</div>
+<form method="post" action="/auth/consents/revoke"><input type="hidden" name="socket" value="${consent.label}"><div class="actions"><button type="submit">Withdraw and sign out of it</button></div></form></li>`;
 }
 
 function noApps(): SafeHtml {
@@ -96,7 +120,13 @@ function accessText(access: AccessSummary): SafeHtml | string {
 
 function tunnelLine(tunnel: TunnelView, now: number): SafeHtml {
   const last = tunnel.last_connected_at;
-  const seen = last ? html`last connected <time datetime="${last}" title="${last}">${timeAgo(Date.parse(last), now)}</time>` : 'never connected';
+  const at = (text: string) => html`<time datetime="${last}" title="${last}">${text}</time>`;
+  // A connected tunnel is not "last connected": it is up, since its newest connection.
+  const seen = !last
+    ? 'never connected'
+    : tunnel.status === 'connected'
+      ? html`up for ${at(timeSpan(now - Date.parse(last)))}`
+      : html`last connected ${at(timeAgo(Date.parse(last), now))}`;
   return html`<li class="tunnel" data-tunnel="${tunnel.id}">${tunnel.name || tunnel.id} · ${
     tunnel.status === 'connected' ? html`<span class="badge online">Connected</span>` : html`<span class="badge offline">Offline</span>`
   } <span class="muted small">${seen}</span></li>`;

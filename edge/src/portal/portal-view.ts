@@ -20,6 +20,22 @@ export interface PortalApp {
   readonly protocol: SocketRecord['protocol'];
   readonly online: boolean;
   readonly yours: boolean;
+  /** Who published it, for another account's socket (null for the person's own): a look-alike name cannot hide it. */
+  readonly owner: string | null;
+  /** The person's own apps only (not learnable by opening one): a quick share, which goes when its connector stops. */
+  readonly ephemeral?: boolean;
+  /** The person's own apps only: when the socket was created. */
+  readonly created_at?: string;
+}
+
+/** A socket of another account the person said may know who they are (revocable on the portal). */
+export interface PortalConsent {
+  readonly name: string;
+  /** The DNS label, which the revoke form sends back. */
+  readonly label: string;
+  readonly hostname: string;
+  readonly owner: string;
+  readonly since: string;
 }
 
 /** One of the person's own sockets, with its rules and tunnels. */
@@ -46,6 +62,8 @@ export interface PortalView {
   readonly apps: readonly PortalApp[];
   /** The person's own sockets (none without an account). */
   readonly sockets: readonly PortalSocket[];
+  /** Sockets of other accounts the person lets know who they are. */
+  readonly consents: readonly PortalConsent[];
 }
 
 export interface PortalDeps {
@@ -80,6 +98,8 @@ export function buildPortal(deps: PortalDeps, user: User): PortalView {
         protocol: socket.protocol,
         online: socketStatus(socket, registry).online,
         yours: socket.accountId === account?.id,
+        owner: socket.accountId === account?.id ? null : (store.accounts.findById(socket.accountId)?.email ?? 'unknown'),
+        ...(socket.accountId === account?.id ? { ephemeral: socket.ephemeral, created_at: view.created_at } : {}),
       };
     })
     .sort(byName);
@@ -90,7 +110,23 @@ export function buildPortal(deps: PortalDeps, user: User): PortalView {
     publisher: account?.publisher ?? false,
     apps,
     sockets: account ? ownSockets(deps, account.id) : [],
+    consents: consentsOf(deps, user),
   };
+}
+
+function consentsOf(deps: PortalDeps, user: User): PortalConsent[] {
+  const { config, store } = deps;
+  return store.consents.listByUser(user.id).flatMap((consent) => {
+    const socket = store.sockets.findById(consent.socketId);
+    if (!socket) return [];
+    return [{
+      name: socket.name,
+      label: socket.hostname,
+      hostname: socketView(socket, config).hostname,
+      owner: store.accounts.findById(socket.accountId)?.email ?? 'unknown',
+      since: new Date(consent.createdAt).toISOString(),
+    }];
+  });
 }
 
 /** The account's sockets in creation order (as `postern socket list` shows them), each with its tunnels. */

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuthContext } from '../auth/context.js';
 import { readCookie } from '../auth/cookies.js';
 import { wantsJson } from '../pages/error-page.js';
+import { FAVICON_HEADERS, FAVICON_PATH, FAVICON_SVG } from '../pages/favicon.js';
 import { portalPage, portalSignedOutPage } from '../pages/portal-page.js';
 import { buildPortal, type PortalDeps } from './portal-view.js';
 
@@ -18,6 +19,9 @@ const SIGN_OUT_HREF = '/auth/signout';
  */
 export async function portalRoutes(app: FastifyInstance, deps: PortalRouteDeps): Promise<void> {
   const { config, auth } = deps;
+
+  // Browsers ask every host for /favicon.ico; on a socket's host it is the app's, here it is ours.
+  for (const path of ['/favicon.ico', FAVICON_PATH]) app.get(path, async (_request, reply) => reply.headers(FAVICON_HEADERS).send(FAVICON_SVG));
 
   app.get('/', async (request, reply) => {
     // Per person and live: never stored by a browser or a shared cache.

@@ -4,6 +4,7 @@ import type { EdgeError } from '../errors.js';
 import { closeAfterAnswer } from '../limits/linger.js';
 import { CLIENT_CLOSED_REQUEST, type RequestTrace } from '../observability/access-log.js';
 import { sendError, sendErrorOnSocket, wantsJson } from '../pages/error-page.js';
+import { EDGE_PAGE_HEADERS } from '../pages/frame-protection.js';
 
 /** Whether the client sends a body: framing comes from Node's strict parser. */
 export const hasBody = (req: IncomingMessage): boolean => {
@@ -73,6 +74,7 @@ export class ResponseDownstream implements Downstream {
     if (err.headers.connection === 'close' || (!req.complete && hasBody(req))) closeAfterAnswer(req, res);
     if (page === undefined || wantsJson(req)) return sendError(req, res, err);
     res.writeHead(err.status, {
+      ...EDGE_PAGE_HEADERS,
       ...err.headers,
       'content-type': 'text/html; charset=utf-8',
       'content-length': Buffer.byteLength(page),

@@ -1,7 +1,11 @@
 import type { IncomingMessage } from 'node:http';
+import type { BadTokenGuard } from '../auth/bad-token-guard.js';
 import { TOKEN_CREDENTIAL, type AuthContext } from '../auth/context.js';
 import { readCookie } from '../auth/cookies.js';
+import { claimedOrigin, isSafeMethod, isSameOriginRequest } from '../auth/origin-check.js';
+import { posternBearerToken } from '../auth/postern-token.js';
 import type { EdgeConfig } from '../config.js';
+import { EdgeError } from '../errors.js';
 import { evaluate, type AccessRules, type Identity } from '../policy/evaluate.js';
 import type { Store } from '../store/index.js';
 import type { SocketRecord } from '../store/sockets.js';
@@ -29,9 +33,13 @@ export type GateDecision =
     }
   | { readonly kind: 'login'; readonly location: string }
   | { readonly kind: 'unauthorized'; readonly message: string }
-  | { readonly kind: 'forbidden'; readonly who: string; readonly reason: string };
+  | { readonly kind: 'forbidden'; readonly who: string; readonly reason: string }
+  /**
+   * Refused for what the request is, not who sent it: the edge's error page with this error. A
+   * `denial` is audited like a policy denial (cross-socket request forgery); a 429 is not.
+   */
+  | { readonly kind: 'refused'; readonly error: EdgeError; readonly denial?: { readonly who: string; readonly reason: string } };
 
-const TOKEN_PREFIX = 'Bearer pst_';
 /** Verified tokens are re-checked against SQLite this often (as sessions are). */
 const TOKEN_CACHE_MS = 5_000;
 
@@ -41,6 +49,7 @@ interface TokenHolder {
   readonly email: string;
   readonly name: string | null;
   readonly identity: Identity;
+  readonly expiresAt: number | null;
   readonly checkedAt: number;
 }
 
@@ -57,20 +66,25 @@ export class SocketGate {
     private readonly config: EdgeConfig,
     private readonly store: Store,
     private readonly auth: AuthContext,
+    private readonly badTokens: BadTokenGuard,
   ) {
     // A revoked token stops working at once, not when its cache entry ages out.
     auth.live.onClose((credentials) => this.forgetTokens(credentials));
   }
 
   check(req: IncomingMessage, socket: SocketRecord, host: string): GateDecision {
+    const token = posternBearerToken(req.headers.authorization);
     if (!socket.cloudauth) {
-      // A Postern token is never the app's business, even on a public socket (the app may be anyone's).
-      const ours = req.headers.authorization?.startsWith(TOKEN_PREFIX) ?? false;
-      return { kind: 'allow', identity: null, sessionHash: null, credential: null, consumedAuthorization: ours };
+      // A Postern token is never the app's business, even on a public socket (the app may be anyone's);
+      // proxy/headers.ts also drops one in any other spelling.
+      return { kind: 'allow', identity: null, sessionHash: null, credential: null, consumedAuthorization: token !== undefined };
     }
     const rules = this.rules(socket);
-    const authorization = req.headers.authorization;
-    if (authorization?.startsWith(TOKEN_PREFIX)) return this.checkToken(authorization.slice(7), rules);
+    if (token !== undefined) {
+      const decision = this.checkToken(token, rules);
+      if (decision.kind !== 'unauthorized') return decision;
+      return { kind: 'refused', error: this.badTokens.failed(req, new EdgeError('UNAUTHORIZED', decision.message)) };
+    }
 
     const session = this.auth.sessions.resolve(readCookie(req, this.auth.cookies.session), socket.id);
     if (!session) {
@@ -80,6 +94,8 @@ export class SocketGate {
       return { kind: 'login', location: `${this.auth.edgeUrl}/auth/login?rd=${encodeURIComponent(rd)}` };
     }
     const { user, record } = session;
+    const forgery = this.crossOrigin(req, socket, host, user.email ?? user.id);
+    if (forgery) return forgery;
     const identity: Identity = { email: user.email, groups: user.groups, githubOrgs: user.githubOrgs, githubTeams: user.githubTeams };
     const decision = evaluate(rules, identity);
     if (!decision.allow) return { kind: 'forbidden', who: user.email ?? `${user.name ?? user.subject} (no verified email)`, reason: decision.reason };
@@ -92,8 +108,25 @@ export class SocketGate {
     };
   }
 
+  /**
+   * Cross-socket request forgery: a page of a sibling socket (same site, so the cookie rides along)
+   * posting to this app with the visitor's session. Unsafe methods must come from this origin,
+   * unless the socket's owner opted out (`allow_cross_origin_requests`).
+   */
+  private crossOrigin(req: IncomingMessage, socket: SocketRecord, host: string, who: string): GateDecision | undefined {
+    if (isSafeMethod(req.method) || socket.allowCrossOriginRequests) return undefined;
+    const origin = `${this.config.publicScheme}://${host}`;
+    if (isSameOriginRequest(req, origin)) return undefined;
+    const reason = `cross-origin ${req.method ?? ''} refused (${claimedOrigin(req)})`;
+    return {
+      kind: 'refused',
+      error: new EdgeError('CROSS_ORIGIN_REQUEST', `This ${req.method ?? ''} request came from another site's page, not from ${origin}: the edge did not send it to the app.`),
+      denial: { who, reason },
+    };
+  }
+
   /** A bearer token under the same policy as a browser session (also used by `postern tcp`). */
-  checkToken(token: string, rules: AccessRules): GateDecision {
+  checkToken(token: string, rules: AccessRules): Extract<GateDecision, { kind: 'allow' | 'unauthorized' | 'forbidden' }> {
     const holder = this.verifyToken(token);
     if (!holder) return { kind: 'unauthorized', message: 'The Postern token is invalid, expired or revoked.' };
     const decision = evaluate(rules, holder.identity);
@@ -114,7 +147,8 @@ export class SocketGate {
    */
   private verifyToken(token: string, now = Date.now()): TokenHolder | undefined {
     const cached = this.tokens.get(token);
-    if (cached && now - cached.checkedAt < TOKEN_CACHE_MS) return cached;
+    const fresh = cached && now - cached.checkedAt < TOKEN_CACHE_MS && (cached.expiresAt === null || now < cached.expiresAt);
+    if (fresh) return cached;
     this.tokens.delete(token);
     const record = this.store.tokens.verify(token, now);
     const account = record && this.store.accounts.findById(record.accountId);
@@ -127,6 +161,7 @@ export class SocketGate {
       email: account.email,
       name: user?.name ?? null,
       identity: { email: account.email, groups: user?.groups ?? [], githubOrgs: user?.githubOrgs ?? [], githubTeams: user?.githubTeams ?? [] },
+      expiresAt: record.expiresAt,
       checkedAt: now,
     };
     this.tokens.set(token, holder);

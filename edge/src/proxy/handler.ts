@@ -105,6 +105,7 @@ export class ProxyHandler {
     const refusal = this.admit(req, socket, host) ?? (req.url!.startsWith(RESERVED_PREFIX) ? new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.') : undefined);
     if (refusal) return down.refuse(refusal);
     const decision = this.deps.gate.check(req, socket, host);
+    if (decision.kind === 'refused') return down.refuse(decision.error);
     if (decision.kind === 'login' || decision.kind === 'unauthorized') {
       return down.refuse(new EdgeError('UNAUTHORIZED', 'Sign in before opening a WebSocket to this app.'));
     }
@@ -170,7 +171,7 @@ export class ProxyHandler {
     }
     // Only origin-form targets get here (proxy/strict-http.ts): routing and forwarding read the same host.
     const headers = upstreamRequestHeaders(req, {
-      reservedNames: reservedHeaderNames(socket),
+      reservedNames: reservedHeaderNames(socket, this.deps.config.foreignIdentityHeaders),
       identity,
       stripAuthorization: decision.consumedAuthorization,
       clientIp: clientAddress(req),
@@ -204,6 +205,10 @@ export class ProxyHandler {
   private deny(down: ResponseDownstream, decision: Denied, socket: SocketRecord, host: string): void {
     if (decision.kind === 'login') return down.redirect(decision.location);
     if (decision.kind === 'unauthorized') return down.refuse(new EdgeError('UNAUTHORIZED', decision.message));
+    if (decision.kind === 'refused') {
+      if (decision.denial) this.recordDenial(down.req, socket, decision.denial, 'http', down.trace);
+      return down.refuse(decision.error);
+    }
     this.recordDenial(down.req, socket, decision, 'http', down.trace);
     const origin = `${this.deps.config.publicScheme}://${host}`;
     const page = forbiddenPage({
@@ -217,7 +222,7 @@ export class ProxyHandler {
     down.refuse(new EdgeError('POLICY_DENIED', decision.reason), page);
   }
 
-  private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: Extract<GateDecision, { kind: 'forbidden' }>, via: string, trace: RequestTrace): void {
+  private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: { readonly who: string; readonly reason: string }, via: string, trace: RequestTrace): void {
     trace.user = decision.who;
     trace.reason = decision.reason;
     this.deps.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via });

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { setsReservedCookie, stripReservedCookies } from '../auth/cookies.js';
+import { RESERVED_COOKIE_NAMES, setsReservedCookie, stripReservedCookies } from '../auth/cookies.js';
+import { carriesPosternToken } from '../auth/postern-token.js';
+import type { HeaderNameMatcher } from './foreign-identity.js';
 import { REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { HSTS_HEADER } from '../net/hsts.js';
 
@@ -64,8 +66,8 @@ export const DEFAULT_IDENTITY_HEADERS = { email: 'X-Auth-Email', user: 'X-Auth-U
 export const ASSERTION_HEADER = 'X-Postern-Assertion';
 
 export interface ForwardContext {
-  /** Canonical names the edge owns on this socket (identity headers): client-sent ones are dropped. */
-  readonly reservedNames: ReadonlySet<string>;
+  /** Canonical names the edge owns on this socket (identity headers, other proxies' ones): client-sent ones are dropped. */
+  readonly reservedNames: HeaderNameMatcher;
   /** Identity headers to add, as [name, value, ...]. */
   readonly identity: readonly string[];
   /** The client's Authorization carried our token: it was consumed and must not reach the app. */
@@ -93,8 +95,9 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
     const canonical = canonicalName(name);
     if (HOP_BY_HOP.has(canonical) || EDGE_OWNED.has(canonical) || listed.has(canonical)) continue;
     if (EDGE_OWNED_PREFIXES.some((p) => canonical.startsWith(p)) || ctx.reservedNames.has(canonical)) continue;
-    if (canonical === 'authorization' && ctx.stripAuthorization) continue;
     let value = raw[i + 1]!;
+    // Consumed, or a Postern token in any other spelling (`Token pst_…`, a second Authorization): never the app's.
+    if (canonical === 'authorization' && (ctx.stripAuthorization || carriesPosternToken(value))) continue;
     if (canonical === 'cookie') {
       // The edge's own cookies never reach the app.
       const kept = stripReservedCookies(value);
@@ -122,11 +125,35 @@ function connectionListedIn(fields: readonly string[]): ReadonlySet<string> {
 }
 
 /**
+
+ * Response headers an app may not send, whatever it is: they act on the whole parent domain or on
+ * the edge itself. `Clear-Site-Data` would sign the visitor out of the edge (it clears the socket
+ * host's cookies, and a sibling can provoke it), `Postern-Error` would pass the app's answer off as
+ * the edge's, `Set-Cookie2` is a second way to set cookies.
+ */
+const APP_FORBIDDEN: ReadonlySet<string> = new Set(['clear-site-data', 'postern-error', 'set-cookie2']);
+
+/** A header value naming one of the edge's cookies (`postern_session`, `__Host-postern_login`...). */
+const NAMES_EDGE_COOKIE = new RegExp([...RESERVED_COOKIE_NAMES].filter((n) => !n.startsWith('__host-')).join('|'), 'i');
+
+/**
+ * An app's Set-Cookie line made host-only: every `Domain` attribute removed, so the cookie stays
+ * on the socket's own host. With `Domain=<edge domain>` a sibling could set cookies for every socket
+ * and the edge (a cookie bomb answering 431 everywhere, or a planted cookie shadowing a session).
+ */
+export function hostOnlyCookie(line: string): string {
+  const [pair, ...attributes] = line.split(';');
+  const kept = attributes.filter((attribute) => attribute.split('=', 1)[0]!.trim().toLowerCase() !== 'domain');
+  return [pair, ...kept].join(';');
+}
+
+/**
  * Response headers for the browser, from the app's head as the connector sent it (a field list,
  * duplicates kept): names lower-cased, hop-by-hop ones removed (the edge's server frames the body
  * itself), the app's X-Request-Id (the client gets the edge's id) and the app's HSTS (the edge owns
- * TLS) dropped, and cookies that would set the edge's own removed. `keepUpgrade` keeps Connection and
- * Upgrade for a 101 answer.
+ * TLS) dropped; Set-Cookie made host-only and never for a reserved name; APP_FORBIDDEN headers and
+ * any other header naming an edge cookie dropped. `keepUpgrade` keeps Connection and Upgrade for a
+ * 101 answer.
  */
 export function downstreamResponseHeaders(fields: readonly string[], keepUpgrade = false): string[] {
   const listed = keepUpgrade ? NONE_LISTED : connectionListedIn(fields);
@@ -140,9 +167,13 @@ export function downstreamResponseHeaders(fields: readonly string[], keepUpgrade
     }
     if (HOP_BY_HOP.has(name) || listed.has(name) || name === REQUEST_ID_HEADER) continue;
     // Transport security is the edge's: it owns TLS for this host (see net/hsts.ts).
-    if (name === HSTS_HEADER) continue;
-    // An app may not set (or overwrite) the edge's session cookies on its host.
-    if (name === 'set-cookie' && setsReservedCookie(value)) continue;
+    if (name === HSTS_HEADER || APP_FORBIDDEN.has(name)) continue;
+    if (name === 'set-cookie') {
+      // An app may not set (or overwrite) the edge's session cookies on its host, nor any cookie beyond it.
+      if (!setsReservedCookie(value)) out.push(name, hostOnlyCookie(value));
+      continue;
+    }
+    if (NAMES_EDGE_COOKIE.test(value)) continue;
     out.push(name, value);
   }
   return out;

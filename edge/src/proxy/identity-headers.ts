@@ -1,9 +1,13 @@
 import type { AuthContext } from '../auth/context.js';
 import type { SocketRecord } from '../store/sockets.js';
 import type { AppIdentity } from './gate.js';
+import { eitherMatcher, headerNameMatcher, type HeaderNameMatcher } from './foreign-identity.js';
 import { ASSERTION_HEADER, canonicalName, DEFAULT_IDENTITY_HEADERS } from './headers.js';
 
 const DEFAULT_RESERVED = new Set([DEFAULT_IDENTITY_HEADERS.email, DEFAULT_IDENTITY_HEADERS.user].map(canonicalName));
+/** Built once per list and per socket record (records are replaced, never mutated). */
+const foreignMatchers = new WeakMap<readonly string[], HeaderNameMatcher>();
+const socketMatchers = new WeakMap<SocketRecord, { foreign: readonly string[]; matcher: HeaderNameMatcher }>();
 
 /** The identity header names of a socket (its own, or the defaults). */
 function namesFor(socket: SocketRecord): { email: string; user: string } {
@@ -13,11 +17,24 @@ function namesFor(socket: SocketRecord): { email: string; user: string } {
   };
 }
 
-/** Canonical names a client may never send to this socket's app: ours, in every spelling. */
-export function reservedHeaderNames(socket: SocketRecord): ReadonlySet<string> {
+function ownNames(socket: SocketRecord): ReadonlySet<string> {
   if (!socket.identityHeaders.email && !socket.identityHeaders.user) return DEFAULT_RESERVED;
   const names = namesFor(socket);
   return new Set([...DEFAULT_RESERVED, canonicalName(names.email), canonicalName(names.user)]);
+}
+
+/**
+ * Canonical names a client may never send to this socket's app, in every spelling: ours, and
+ * `foreign` (other proxies' identity headers, `--foreign-identity-headers`).
+ */
+export function reservedHeaderNames(socket: SocketRecord, foreign: readonly string[]): HeaderNameMatcher {
+  const cached = socketMatchers.get(socket);
+  if (cached?.foreign === foreign) return cached.matcher;
+  let foreignMatcher = foreignMatchers.get(foreign);
+  if (!foreignMatcher) foreignMatchers.set(foreign, (foreignMatcher = headerNameMatcher(foreign)));
+  const matcher = eitherMatcher(ownNames(socket), foreignMatcher);
+  socketMatchers.set(socket, { foreign, matcher });
+  return matcher;
 }
 
 /** One line of printable ASCII: what every HTTP stack reads the same way. */

@@ -1,11 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthContext } from '../auth/context.js';
 import { clearCookie, readCookie, setCookie } from '../auth/cookies.js';
+import { isSameOriginRequest } from '../auth/origin-check.js';
 import { safeLocalPath } from '../auth/redirects.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
 import { signedOutPage, signOutConfirmPage } from '../pages/auth-pages.js';
+import { FAVICON_HEADERS, FAVICON_PATH, FAVICON_SVG } from '../pages/favicon.js';
 import { sendError } from '../pages/error-page.js';
+import { EDGE_PAGE_HEADERS } from '../pages/frame-protection.js';
 import { randomHandle } from '../store/secrets.js';
 import type { SocketRecord } from '../store/sockets.js';
 
@@ -15,7 +18,7 @@ export const RESERVED_PREFIX = '/.postern/';
 const BIND_TTL_SECONDS = 120;
 
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string | string[]> = {}): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, { ...EDGE_PAGE_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
   res.end(body);
 }
 
@@ -38,7 +41,7 @@ function readForm(req: IncomingMessage, limit = 1024): Promise<URLSearchParams |
   });
 }
 
-/** `/.postern/signin`, `/.postern/callback`, `/.postern/signout` and `/.postern/jwks.json` on a socket host. */
+/** `/.postern/signin`, `/.postern/callback`, `/.postern/signout`, `/.postern/jwks.json` and the icon on a socket host. */
 export class ReservedPaths {
   constructor(
     private readonly config: EdgeConfig,
@@ -50,6 +53,8 @@ export class ReservedPaths {
     const origin = `${this.config.publicScheme}://${host}`;
     const footer = host;
     switch (url.pathname) {
+      case FAVICON_PATH:
+        return send(res, 200, FAVICON_HEADERS['content-type'], FAVICON_SVG, FAVICON_HEADERS);
       case '/.postern/jwks.json':
         return send(res, 200, 'application/json', JSON.stringify(this.auth.signer.jwks), { 'cache-control': 'public, max-age=300' });
       case '/.postern/signin': {
@@ -82,24 +87,22 @@ export class ReservedPaths {
         const session = this.auth.sessions.resolve(readCookie(req, this.auth.cookies.session), socket.id);
         if (req.method === 'GET') {
           const page = session
-            ? signOutConfirmPage({ who: session.user.email ?? session.user.subject, action: '/.postern/signout', footer })
+            ? signOutConfirmPage({ who: session.user.email ?? session.user.subject, action: '/.postern/signout', footer, place: 'app', everywhereHref: `${this.auth.edgeUrl}/auth/signout` })
             : signedOutPage({ scope: 'none', signInHref: '/', footer });
           return send(res, 200, 'text/html; charset=utf-8', page);
         }
         if (req.method !== 'POST') return sendError(req, res, new EdgeError('BAD_REQUEST', 'Use GET or POST.'));
         // Siblings are same-site, so SameSite does not stop them: require our own Origin.
-        if (req.headers.origin !== origin) return sendError(req, res, new EdgeError('FORBIDDEN', 'Sign-out must come from this app’s own page.'));
+        if (!isSameOriginRequest(req, origin)) return sendError(req, res, new EdgeError('FORBIDDEN', 'Sign-out must come from this app’s own page.'));
         const form = await readForm(req);
         if (!form) {
           res.shouldKeepAlive = false;
           return sendError(req, res, new EdgeError('BAD_REQUEST', 'The sign-out form is larger than 1 KiB.'));
         }
-        const everywhere = form.get('scope') === 'everywhere';
-        if (session) {
-          if (everywhere) this.auth.sessions.signOutEverywhere(session.user.id);
-          else this.auth.sessions.signOut(session.record);
-        }
-        const scope = !session ? 'none' : everywhere ? 'everywhere' : 'here';
+        // Only this app's session ends here, whatever the form says: a socket's page is its owner's,
+        // and a sibling's own-origin form must not sign the visitor out of every app (the edge host offers that).
+        if (session) this.auth.sessions.signOut(session.record);
+        const scope = session ? 'here' : 'none';
         return send(res, 200, 'text/html; charset=utf-8', signedOutPage({ scope, signInHref: '/', footer }), {
           'set-cookie': clearCookie(this.auth.cookies.session, this.auth.secure),
         });

@@ -5,7 +5,8 @@ import { EdgeError } from '../errors.js';
 export function upstreamError(err: unknown, target: string): EdgeError {
   if (err instanceof StreamResetError && err.byPeer) {
     if (err.code === ErrorCode.TARGET_UNREACHABLE) {
-      return new EdgeError('APP_UNREACHABLE', `The connector is online but could not reach the app at ${target}: ${err.reason}`, { cause: err });
+      // `target` is the public name; the app is whatever the connector serves on its own machine.
+      return new EdgeError('APP_UNREACHABLE', `The connector for ${target} is online, but the app it serves on its machine is not answering (${err.reason}).`, { cause: err });
     }
     if (err.code === ErrorCode.TARGET_FAILED) {
       return new EdgeError('APP_ERROR', `The app behind ${target} did not answer properly: ${err.reason || 'it closed the connection'}.`, { cause: err });

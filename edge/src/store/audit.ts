@@ -17,8 +17,13 @@ export type AuditType =
   | 'token.revoke'
   | 'device.approve'
   | 'device.deny'
+  | 'handoff.consent'
+  | 'handoff.revoke'
   | 'stream.open'
-  | 'stream.close';
+  | 'stream.close'
+  | 'signin.notice'
+  | 'session.changed'
+  | 'session.ended';
 
 export interface AuditEvent {
   readonly id: number;

@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { ConfigError } from '../config.js';
 
 export type Db = Database.Database;
 
@@ -6,7 +9,7 @@ export type Db = Database.Database;
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
  * Append only: never edit a migration that has shipped.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE accounts (
      id TEXT PRIMARY KEY,
      email TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -131,17 +134,79 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX api_tokens_account ON api_tokens(account_id);`,
   // NULL: the edge's --max-body-bytes applies.
   `ALTER TABLE sockets ADD COLUMN max_body_bytes INTEGER CHECK (max_body_bytes IS NULL OR max_body_bytes > 0);`,
+  // Issue 10: cross-origin opt-out, hand-off consents, and indexes the pruning job deletes by.
+  `ALTER TABLE sockets ADD COLUMN allow_cross_origin_requests INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE handoff_consents (
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     socket_id TEXT NOT NULL REFERENCES sockets(id) ON DELETE CASCADE,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (user_id, socket_id)
+   );
+   CREATE INDEX sessions_expires ON sessions(expires_at);
+   CREATE INDEX sessions_last_seen ON sessions(last_seen_at);
+   CREATE INDEX sessions_revoked ON sessions(revoked_at) WHERE revoked_at IS NOT NULL;
+   CREATE INDEX login_transactions_expires ON login_transactions(expires_at);
+   CREATE INDEX handoff_codes_expires ON handoff_codes(expires_at);
+   CREATE INDEX device_authorizations_expires ON device_authorizations(expires_at);`,
+  // Sessions that follow the IdP (issue 12): what each login was granted by its IdP, sealed; the
+  // tokens \`postern login\` made from it; logout token ids already used (back-channel logout replay).
+  `CREATE TABLE IF NOT EXISTS idp_grants (
+     id TEXT PRIMARY KEY,
+     login_hash TEXT NOT NULL UNIQUE,
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     provider TEXT NOT NULL,
+     sid TEXT,
+     sealed TEXT,
+     created_at INTEGER NOT NULL,
+     validated_at INTEGER NOT NULL,
+     revalidate_at INTEGER,
+     failures INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX IF NOT EXISTS idp_grants_due ON idp_grants(revalidate_at) WHERE revalidate_at IS NOT NULL;
+   CREATE INDEX IF NOT EXISTS idp_grants_user ON idp_grants(user_id);
+   CREATE INDEX IF NOT EXISTS idp_grants_sid ON idp_grants(provider, sid);
+   CREATE TABLE IF NOT EXISTS idp_grant_tokens (
+     token_id TEXT PRIMARY KEY REFERENCES api_tokens(id) ON DELETE CASCADE,
+     grant_id TEXT NOT NULL REFERENCES idp_grants(id) ON DELETE CASCADE
+   );
+   CREATE INDEX IF NOT EXISTS idp_grant_tokens_grant ON idp_grant_tokens(grant_id);
+   CREATE TABLE IF NOT EXISTS idp_grant_devices (
+     device_hash TEXT PRIMARY KEY,
+     grant_id TEXT NOT NULL REFERENCES idp_grants(id) ON DELETE CASCADE,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE IF NOT EXISTS logout_token_ids (
+     issuer TEXT NOT NULL,
+     jti TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     PRIMARY KEY (issuer, jti)
+   );`,
 ];
+
+/** The schema version a database has once opened by this Postern. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Opens (creating if needed) the edge database: WAL, foreign keys, migrations. */
 export function openDatabase(path: string): Db {
-  const db = new Database(path);
+  const db = openFile(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;
+}
+
+/** better-sqlite3's own words name neither the file nor the flag; these do. */
+function openFile(path: string): Db {
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir)) throw new ConfigError(`cannot open the database ${path} (--db): the directory ${dir} does not exist; create it, or choose another --db`);
+  try {
+    return new Database(path);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'SQLITE_CANTOPEN' ? 'the file cannot be created or opened there (permissions?)' : (err as Error).message;
+    throw new ConfigError(`cannot open the database ${path} (--db): ${reason}`);
+  }
 }
 
 function migrate(db: Db): void {

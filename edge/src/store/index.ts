@@ -1,8 +1,11 @@
 import type Database from 'better-sqlite3';
 import { AccountStore } from './accounts.js';
 import { AuditStore } from './audit.js';
+import { ConsentStore } from './consents.js';
 import { DeviceStore } from './devices.js';
 import { openDatabase, type Db } from './db.js';
+import { IdpGrantStore } from './idp-grants.js';
+import { LogoutTokenIdStore } from './logout-token-ids.js';
 import { SocketStore } from './sockets.js';
 import { PasswordStore } from './passwords.js';
 import { SessionStore } from './sessions.js';
@@ -25,6 +28,9 @@ export class Store {
   readonly tunnels: TunnelStore;
   readonly audit: AuditStore;
   readonly devices: DeviceStore;
+  readonly consents: ConsentStore;
+  readonly idpGrants: IdpGrantStore;
+  readonly logoutTokenIds: LogoutTokenIdStore;
   private readonly probe: Database.Statement;
 
   constructor(readonly db: Db) {
@@ -39,6 +45,9 @@ export class Store {
     this.tunnels = new TunnelStore(db);
     this.audit = new AuditStore(db);
     this.devices = new DeviceStore(db);
+    this.consents = new ConsentStore(db);
+    this.idpGrants = new IdpGrantStore(db);
+    this.logoutTokenIds = new LogoutTokenIdStore(db);
     this.probe = db.prepare('SELECT 1');
   }
 

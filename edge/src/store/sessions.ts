@@ -46,6 +46,8 @@ export class SessionStore {
   private readonly liveChildren;
   private readonly revokeUser;
   private readonly liveOfUser;
+  private readonly revokeUserOnSocket;
+  private readonly liveOfUserOnSocket;
   private readonly insertCode;
   private readonly takeCode;
   private readonly removeCode;
@@ -63,6 +65,8 @@ export class SessionStore {
     this.liveChildren = db.prepare<[string], { id_hash: string }>('SELECT id_hash FROM sessions WHERE parent_hash = ? AND revoked_at IS NULL');
     this.revokeUser = db.prepare<[number, string]>('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL');
     this.liveOfUser = db.prepare<[string], { id_hash: string }>('SELECT id_hash FROM sessions WHERE user_id = ? AND revoked_at IS NULL');
+    this.revokeUserOnSocket = db.prepare<[number, string, string]>('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND socket_id = ? AND revoked_at IS NULL');
+    this.liveOfUserOnSocket = db.prepare<[string, string], { id_hash: string }>('SELECT id_hash FROM sessions WHERE user_id = ? AND socket_id = ? AND revoked_at IS NULL');
     this.insertCode = db.prepare<[string, string, string, string, number]>(
       'INSERT INTO handoff_codes (code_hash, parent_hash, socket_id, return_path, expires_at) VALUES (?, ?, ?, ?, ?)',
     );
@@ -103,6 +107,15 @@ export class SessionStore {
     return this.db.transaction(() => {
       const hashes = this.liveOfUser.all(userId).map((r) => r.id_hash);
       this.revokeUser.run(now, userId);
+      return hashes;
+    })();
+  }
+
+  /** Revokes a user's sessions on one socket host (their hand-off consent was withdrawn); returns their hashes. */
+  revokeAllOfUserOnSocket(userId: string, socketId: string, now = Date.now()): string[] {
+    return this.db.transaction(() => {
+      const hashes = this.liveOfUserOnSocket.all(userId, socketId).map((r) => r.id_hash);
+      this.revokeUserOnSocket.run(now, userId, socketId);
       return hashes;
     })();
   }

@@ -27,6 +27,11 @@ export interface SocketRecord {
   readonly identityHeaders: IdentityHeaderNames;
   /** Largest request body the app accepts; null means the edge's default. */
   readonly maxBodyBytes: number | null;
+  /**
+   * Cookie-authenticated POST/PUT/PATCH/DELETE from other origins reach the app (off by default:
+   * the edge refuses them as cross-socket request forgery; see auth/origin-check.ts).
+   */
+  readonly allowCrossOriginRequests: boolean;
   /** Created by a quick `connect`, removed when it exits. */
   readonly ephemeral: boolean;
   readonly createdAt: number;
@@ -46,6 +51,7 @@ interface SocketRow {
   allowed_groups: string;
   identity_headers: string;
   max_body_bytes: number | null;
+  allow_cross_origin_requests: number;
   ephemeral: number;
   created_at: number;
 }
@@ -64,6 +70,7 @@ const toSocket = (row: SocketRow): SocketRecord => ({
   allowedGroups: JSON.parse(row.allowed_groups) as string[],
   identityHeaders: JSON.parse(row.identity_headers) as IdentityHeaderNames,
   maxBodyBytes: row.max_body_bytes,
+  allowCrossOriginRequests: row.allow_cross_origin_requests === 1,
   ephemeral: row.ephemeral === 1,
   createdAt: row.created_at,
 });
@@ -81,6 +88,7 @@ const SOCKET_DEFAULTS = {
   allowedGroups: [],
   identityHeaders: {},
   maxBodyBytes: null,
+  allowCrossOriginRequests: false,
   ephemeral: false,
 } as const satisfies Omit<SocketRecord, 'id' | 'hostname' | 'createdAt' | 'accountId' | 'name'>;
 
@@ -97,6 +105,7 @@ export type SocketPatch = Partial<
     | 'allowedGroups'
     | 'identityHeaders'
     | 'maxBodyBytes'
+    | 'allowCrossOriginRequests'
   >
 >;
 
@@ -122,6 +131,7 @@ const toRow = (record: SocketRecord): SocketRow => ({
   allowed_groups: JSON.stringify(record.allowedGroups),
   identity_headers: JSON.stringify(record.identityHeaders),
   max_body_bytes: record.maxBodyBytes,
+  allow_cross_origin_requests: record.allowCrossOriginRequests ? 1 : 0,
   ephemeral: record.ephemeral ? 1 : 0,
   created_at: record.createdAt,
 });
@@ -140,10 +150,10 @@ export class SocketStore {
     this.insert = db.prepare(
       `INSERT INTO sockets (id, account_id, name, hostname, protocol, cloudauth, allowed_email_domains,
          allowed_email_addresses, allowed_github_orgs, allowed_github_teams, allowed_groups, identity_headers,
-         max_body_bytes, ephemeral, created_at)
+         max_body_bytes, allow_cross_origin_requests, ephemeral, created_at)
        VALUES (@id, @account_id, @name, @hostname, @protocol, @cloudauth, @allowed_email_domains,
          @allowed_email_addresses, @allowed_github_orgs, @allowed_github_teams, @allowed_groups, @identity_headers,
-         @max_body_bytes, @ephemeral, @created_at)`,
+         @max_body_bytes, @allow_cross_origin_requests, @ephemeral, @created_at)`,
     );
     this.byId = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE id = ?');
     this.byHostname = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE hostname = ?');
@@ -155,7 +165,7 @@ export class SocketStore {
       `UPDATE sockets SET name = @name, cloudauth = @cloudauth, allowed_email_domains = @allowed_email_domains,
          allowed_email_addresses = @allowed_email_addresses, allowed_github_orgs = @allowed_github_orgs,
          allowed_github_teams = @allowed_github_teams, allowed_groups = @allowed_groups, identity_headers = @identity_headers,
-         max_body_bytes = @max_body_bytes
+         max_body_bytes = @max_body_bytes, allow_cross_origin_requests = @allow_cross_origin_requests
        WHERE id = @id`,
     );
   }

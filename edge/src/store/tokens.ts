@@ -137,10 +137,17 @@ export class TokenStore {
     return row && toToken(row);
   }
 
-  /** Whether a token (by id) is still usable: the sweep that closes long-lived streams asks this. */
-  findLive(id: string, now = Date.now()): boolean {
+  /** Whether a token (by id) is still usable, and why not: the sweeps that close tunnels and streams ask this. */
+  checkById(id: string, now = Date.now()): TokenCheck {
     const token = this.findById(id);
-    return token !== undefined && token.revokedAt === null && (token.expiresAt === null || token.expiresAt > now);
+    if (!token) return { ok: false, reason: 'unknown' };
+    if (token.revokedAt !== null) return { ok: false, reason: 'revoked', token };
+    if (token.expiresAt !== null && token.expiresAt <= now) return { ok: false, reason: 'expired', token };
+    return { ok: true, token };
+  }
+
+  findLive(id: string, now = Date.now()): boolean {
+    return this.checkById(id, now).ok;
   }
 
   listByAccount(accountId: string): ApiToken[] {

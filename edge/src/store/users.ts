@@ -33,6 +33,7 @@ export class UserStore {
   private readonly upsertStmt;
   private readonly byKey;
   private readonly byId;
+  private readonly refreshStmt;
 
   constructor(db: Db) {
     this.upsertStmt = db.prepare(
@@ -44,6 +45,10 @@ export class UserStore {
     );
     this.byKey = db.prepare<[string, string], UserRow>('SELECT * FROM users WHERE issuer = ? AND subject = ?');
     this.byId = db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?');
+    this.refreshStmt = db.prepare(
+      `UPDATE users SET email = @email, name = @name, groups = @groups, github_orgs = @github_orgs, github_teams = @github_teams
+       WHERE id = @id`,
+    );
   }
 
   upsert(identity: VerifiedIdentity, now = Date.now()): User {
@@ -59,6 +64,19 @@ export class UserStore {
       now,
     });
     return toUser(this.byKey.get(identity.issuer, identity.subject)!);
+  }
+
+  /** What a re-validation learned about a user (not a sign-in: last_login_at stays). */
+  refresh(id: string, identity: VerifiedIdentity): User | undefined {
+    this.refreshStmt.run({
+      id,
+      email: identity.email,
+      name: identity.name,
+      groups: JSON.stringify(identity.groups),
+      github_orgs: JSON.stringify(identity.githubOrgs),
+      github_teams: JSON.stringify(identity.githubTeams),
+    });
+    return this.findById(id);
   }
 
   findById(id: string): User | undefined {

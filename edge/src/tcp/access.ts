@@ -3,7 +3,9 @@ import { HandshakeHeader } from '@postern/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { domainHost, socketAuthority } from '../api/socket-view.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { BadTokenGuard } from '../auth/bad-token-guard.js';
 import { TOKEN_CREDENTIAL } from '../auth/context.js';
+import { posternBearerToken } from '../auth/postern-token.js';
 import { tokenFailure } from '../auth/token-failure.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
@@ -40,13 +42,14 @@ export class TcpAccess {
     private readonly gate: SocketGate,
     private readonly audit: AuditLog,
     private readonly log: FastifyBaseLogger,
+    private readonly badTokens: BadTokenGuard,
   ) {}
 
   authorize(req: IncomingMessage): TcpGrant {
-    const authorization = header(req, 'authorization');
-    const token = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
+    const token = posternBearerToken(header(req, 'authorization'));
     const tokenCheck = token ? this.store.tokens.check(token) : undefined;
-    if (!token || !tokenCheck?.ok) throw tokenFailure(tokenCheck);
+    if (!token || !tokenCheck) throw tokenFailure(undefined);
+    if (!tokenCheck.ok) throw this.badTokens.failed(req, tokenFailure(tokenCheck));
 
     const name = header(req, HandshakeHeader.SOCKET)?.trim();
     if (!name) throw new EdgeError('BAD_REQUEST', `the ${HandshakeHeader.SOCKET} header is required (a socket id, name label or host name)`);
@@ -58,7 +61,7 @@ export class TcpAccess {
     }
 
     const decision = this.gate.checkToken(token, this.gate.rules(socket));
-    if (decision.kind === 'unauthorized' || decision.kind === 'login') throw tokenFailure(undefined);
+    if (decision.kind === 'unauthorized') throw tokenFailure(undefined);
     if (decision.kind === 'forbidden') {
       this.log.info({ socket: socket.id, user: decision.who, reason: decision.reason }, 'access denied');
       this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via: 'tcp' });

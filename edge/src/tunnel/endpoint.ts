@@ -4,6 +4,8 @@ import { CloseCode, ERROR_CODE_NAMES, HandshakeHeader, MuxSession, PROTOCOL_VERS
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { BadTokenGuard } from '../auth/bad-token-guard.js';
+import { posternBearerToken } from '../auth/postern-token.js';
 import { tokenFailure } from '../auth/token-failure.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
@@ -36,6 +38,7 @@ export class TunnelEndpoint {
     private readonly audit: AuditLog,
     private readonly metrics: EdgeMetrics,
     private readonly limits: LimitReporter,
+    private readonly badTokens: BadTokenGuard,
   ) {
     // A connector's message is a batch of frames (see shared/session.ts); a larger one closes the tunnel with 1009.
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: config.limits.tunnelMaxMessageBytes });
@@ -104,18 +107,16 @@ export class TunnelEndpoint {
   private authorize(req: IncomingMessage) {
     const version = header(req, HandshakeHeader.PROTOCOL);
     if (version !== String(PROTOCOL_VERSION)) throw new EdgeError('PROTOCOL_VERSION', versionMismatch(version));
-    const auth = header(req, 'authorization');
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+    const token = posternBearerToken(header(req, 'authorization'));
     const check = token ? this.store.tokens.check(token) : undefined;
-    if (!check?.ok) throw tokenFailure(check);
+    if (!check) throw tokenFailure(undefined);
+    if (!check.ok) throw this.badTokens.failed(req, tokenFailure(check));
     const record = check.token;
     const socketId = header(req, HandshakeHeader.SOCKET);
     if (!socketId) throw new EdgeError('BAD_REQUEST', `the ${HandshakeHeader.SOCKET} header is required`);
     const socket = this.store.sockets.findById(socketId);
-    if (!socket) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${socketId} does not exist`);
-    if (socket.accountId !== record.accountId) {
-      throw new EdgeError('FORBIDDEN', `socket ${socketId} belongs to another account`);
-    }
+    // Another account's socket answers exactly like one that does not exist: ids are not an oracle.
+    if (!socket || socket.accountId !== record.accountId) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${socketId} does not exist`);
     const tunnelId = header(req, HandshakeHeader.TUNNEL) ?? null;
     const tunnel = tunnelId ? this.store.tunnels.findById(tunnelId) : undefined;
     if (tunnelId && (!tunnel || tunnel.accountId !== record.accountId)) throw new EdgeError('TUNNEL_NOT_FOUND', `tunnel ${tunnelId} does not exist`);

@@ -5,25 +5,53 @@
  * an identity is and turns every failure into a short, token-free ProviderError.
  */
 import { isIP } from 'node:net';
+import { createRemoteJWKSet } from 'jose';
 import * as client from 'openid-client';
-import { normalizeEmail } from '../../policy/email.js';
-import { ProviderError, type RedirectProvider, type TransactionSecrets, type VerifiedIdentity } from './types.js';
+import { acceptsEntraTemplate } from './entra.js';
+import { needsUserinfo, readClaims, type ClaimRules } from './oidc-claims.js';
+import {
+  GrantEndedError,
+  ProviderError,
+  type ProviderGrant,
+  type RedirectProvider,
+  type SignInNotice,
+  type TransactionSecrets,
+  type VerifiedIdentity,
+} from './types.js';
 
 export interface OidcProviderOptions {
   readonly id: string;
   readonly name: string;
+  /** `oidc` (default): any issuer; `entra`: Microsoft Entra ID; `google`: Google. */
+  readonly kind?: 'oidc' | 'entra' | 'google';
   /** The issuer identifier, compared exactly with the discovered `issuer` and every ID token's `iss`. */
   readonly issuer: string;
   readonly clientId: string;
   readonly clientSecret: string;
   /** The one algorithm ID tokens may be signed with. Default RS256. Asymmetric algorithms only. */
   readonly idTokenAlg?: string;
-  /** Default `openid email profile`; `openid` is always included. */
+  /** Scopes besides `openid email profile`; `offline_access` is added when the IdP advertises it. */
   readonly scopes?: readonly string[];
+  /** How claims become an identity (email and groups claims, trust, tenants, hosted domain, MFA). */
+  readonly claims?: Partial<Omit<ClaimRules, 'kind' | 'providerName'>>;
+  /** Extra authorization request parameters (Google: `access_type=offline`, `prompt=consent`, `hd`). */
+  readonly authorizationParams?: Readonly<Record<string, string>>;
+  /** Groups kept elsewhere (the Google Workspace directory), merged with the token's. */
+  readonly groupsSource?: GroupsSource;
+  /** Offer RP-initiated logout (needs the issuer's `end_session_endpoint`). */
+  readonly rpLogout?: boolean;
   /** Called (once) when a plain-http loopback issuer is accepted. */
   readonly logWarning?: (msg: string) => void;
   /** Seconds for each request to the IdP (discovery, token, JWKS, userinfo). Default 10. */
   readonly timeoutSeconds?: number;
+}
+
+/**
+ * Groups of a person by verified email; `fresh` skips any cache (sign-in). Throws, with a message
+ * safe to show, when it cannot say.
+ */
+export interface GroupsSource {
+  groupsOf(email: string, fresh: boolean): Promise<readonly string[]>;
 }
 
 /** Algorithms whose keys come from the IdP's JWKS; `none` and HMAC (client-secret keys) are refused. */
@@ -33,7 +61,6 @@ const ASYMMETRIC_ALGS: ReadonlySet<string> = new Set([
 
 const DEFAULT_SCOPES = ['openid', 'email', 'profile'] as const;
 const MAX_SUBJECT_LENGTH = 255;
-const MAX_GROUPS = 1000;
 
 /** 127.0.0.0/8, ::1, `localhost` and `*.localhost` (RFC 6761). `hostname` as URL gives it. */
 export function isLoopbackHostname(hostname: string): boolean {
@@ -64,22 +91,32 @@ export function parseSecureUrl(raw: string, what: string): { url: URL; insecureL
   throw new Error(`${what} must be https:// (http only for loopback)`);
 }
 
-/** Exactly one `@`, printable ASCII, lower-cased, no trailing dot; null otherwise (policy/email.ts). */
-export function verifiedEmailOrNull(email: unknown, verified: boolean): string | null {
-  if (!verified || typeof email !== 'string') return null;
-  return normalizeEmail(email);
+/** A normalised base URL without a trailing slash: https, or http on loopback (tests, dev). */
+export function secureBaseUrl(raw: string, what: string): string {
+  return parseSecureUrl(raw, what).url.href.replace(/\/+$/, '');
 }
 
 export async function createOidcProvider(options: OidcProviderOptions): Promise<RedirectProvider> {
   const { id, name, clientId, clientSecret, logWarning } = options;
+  const kind = options.kind ?? 'oidc';
   const alg = options.idTokenAlg ?? 'RS256';
   if (!ASYMMETRIC_ALGS.has(alg)) {
     throw new Error(`--oidc-id-token-alg ${JSON.stringify(alg)} is not supported (use one of ${[...ASYMMETRIC_ALGS].join(', ')})`);
   }
   if (!clientId) throw new Error('--oidc-client-id is required');
-  if (!clientSecret) throw new Error('--oidc-client-secret is required');
-  const scope = scopeString(options.scopes ?? DEFAULT_SCOPES);
+  if (!clientSecret) throw new Error('--oidc-client-secret-file is required');
   const timeout = options.timeoutSeconds ?? 10;
+  const rules: ClaimRules = {
+    kind,
+    providerName: name,
+    emailClaim: options.claims?.emailClaim ?? 'email',
+    groupsClaim: options.claims?.groupsClaim ?? 'groups',
+    trustEmail: options.claims?.trustEmail ?? false,
+    requireMfa: options.claims?.requireMfa ?? false,
+    tenants: options.claims?.tenants ?? [],
+    hostedDomain: options.claims?.hostedDomain,
+  };
+  if (kind === 'entra' && rules.tenants.length === 0) throw new Error('an Entra ID issuer needs --oidc-tenants');
 
   const { url: issuerUrl, insecureLoopback } = parseSecureUrl(options.issuer, '--oidc-issuer');
   if (issuerUrl.pathname.includes('/.well-known/')) {
@@ -120,18 +157,21 @@ export async function createOidcProvider(options: OidcProviderOptions): Promise<
 
   const metadata = config.serverMetadata();
   // openid-client compares normalised URLs and has special cases (Entra ID, B2C) that accept another
-  // issuer; we accept none. Every ID token's `iss` is then compared with metadata.issuer exactly.
-  if (new URL(metadata.issuer).href !== issuerUrl.href) {
+  // issuer; we accept only Entra's multi-tenant template, and only for an Entra issuer whose tokens
+  // are pinned to tenants. Every ID token's `iss` is then compared with metadata.issuer exactly.
+  const template = kind === 'entra' && acceptsEntraTemplate(issuerUrl, metadata.issuer);
+  if (!template && new URL(metadata.issuer).href !== issuerUrl.href) {
     throw new Error(`issuer ${options.issuer} did not answer OpenID discovery: it calls itself ${JSON.stringify(metadata.issuer)}`);
   }
-  const issuer = metadata.issuer;
+  const issuer = template ? issuerUrl.href : metadata.issuer;
   for (const [field, value] of [
     ['authorization_endpoint', metadata.authorization_endpoint],
     ['token_endpoint', metadata.token_endpoint],
     ['jwks_uri', metadata.jwks_uri],
     ['userinfo_endpoint', metadata.userinfo_endpoint],
+    ['end_session_endpoint', metadata.end_session_endpoint],
   ] as const) {
-    if (value === undefined && field === 'userinfo_endpoint') continue;
+    if (value === undefined && (field === 'userinfo_endpoint' || field === 'end_session_endpoint')) continue;
     if (typeof value !== 'string') throw new Error(`issuer ${issuer} discovery has no ${field}`);
     const endpoint = parseSecureUrl(value, `issuer ${issuer} ${field}`);
     if (endpoint.insecureLoopback && !insecureLoopback) throw new Error(`issuer ${issuer} ${field} must be https://`);
@@ -140,18 +180,86 @@ export async function createOidcProvider(options: OidcProviderOptions): Promise<
   if (Array.isArray(advertised) && !advertised.includes(alg)) {
     throw new Error(`issuer ${issuer} does not sign ID tokens with ${alg} (it advertises ${advertised.join(', ')})`);
   }
+  if (options.rpLogout && !metadata.end_session_endpoint) {
+    throw new Error(`issuer ${issuer} does not offer RP-initiated logout (its discovery has no end_session_endpoint): remove --oidc-rp-logout`);
+  }
   const hasUserinfo = typeof metadata.userinfo_endpoint === 'string';
+  // A refresh token is what lets sessions follow the IdP; most IdPs issue one only for offline_access.
+  const offline = Array.isArray(metadata.scopes_supported) && metadata.scopes_supported.includes('offline_access');
+  const scope = scopeString([...DEFAULT_SCOPES, ...(options.scopes ?? []), ...(offline ? ['offline_access'] : [])]);
+  const keys = createRemoteJWKSet(new URL(metadata.jwks_uri!), { timeoutDuration: timeout * 1000 });
+
+  /** The identity the claims (and UserInfo, when they lack something) describe, by the issuer's rules. */
+  async function identityFrom(claims: client.IDToken, accessToken: string | undefined, signingIn: boolean): Promise<{ identity: VerifiedIdentity; notices: SignInNotice[] }> {
+    if (typeof claims.sub !== 'string' || !claims.sub || claims.sub.length > MAX_SUBJECT_LENGTH) {
+      throw new ProviderError('Sign-in failed: the identity provider sent no usable subject');
+    }
+    // Conformant IdPs put scope claims in UserInfo rather than the ID token (OIDC Core §5.4).
+    // fetchUserInfo checks that the UserInfo `sub` equals the ID token's.
+    let info: Record<string, unknown> = {};
+    if (needsUserinfo(claims, rules) && hasUserinfo && accessToken) {
+      try {
+        info = await client.fetchUserInfo(config, accessToken, claims.sub);
+      } catch (err) {
+        throw toProviderError(err);
+      }
+    }
+    let reading;
+    try {
+      reading = readClaims(claims, info, rules, { signingIn });
+    } catch (err) {
+      if (err instanceof ProviderError) throw new ProviderError(`Sign-in refused: ${err.message}`);
+      throw err;
+    }
+    let groups = reading.groups;
+    if (options.groupsSource && reading.email) {
+      let more: readonly string[];
+      try {
+        more = await options.groupsSource.groupsOf(reading.email, signingIn);
+      } catch (err) {
+        // At sign-in the person sees why; a re-validation retries (the IdP itself still vouches).
+        if (signingIn) throw new ProviderError(`Sign-in failed: ${(err as Error).message}`);
+        throw err;
+      }
+      groups = [...new Set([...groups, ...more])];
+    }
+    const identity: VerifiedIdentity = {
+      issuer: claims.iss,
+      subject: claims.sub,
+      email: reading.email,
+      name: reading.name,
+      groups,
+      githubOrgs: [],
+      githubTeams: [],
+    };
+    return { identity, notices: reading.notices };
+  }
+
+  const grantOf = (tokens: client.TokenEndpointResponse, claims: client.IDToken | undefined, previous?: ProviderGrant): ProviderGrant => {
+    const refreshToken = tokens.refresh_token ?? previous?.refreshToken;
+    const idToken = tokens.id_token ?? previous?.idToken;
+    const sid = typeof claims?.sid === 'string' && claims.sid ? claims.sid : previous?.sid;
+    return { ...(refreshToken ? { refreshToken } : {}), ...(idToken ? { idToken } : {}), ...(sid ? { sid } : {}) };
+  };
 
   return {
     id,
     name,
-    kind: 'oidc',
+    kind,
+    oidc: {
+      issuer,
+      clientId,
+      idTokenAlg: alg,
+      keys,
+      endSessionEndpoint: options.rpLogout ? metadata.end_session_endpoint : undefined,
+    },
 
     async authorizationUrl({ state, redirectUri }) {
       if (!state) throw new ProviderError('missing sign-in state');
       const codeVerifier = client.randomPKCECodeVerifier();
       const nonce = client.randomNonce();
       const url = client.buildAuthorizationUrl(config, {
+        ...options.authorizationParams,
         response_type: 'code',
         redirect_uri: redirectUri,
         scope,
@@ -185,30 +293,38 @@ export async function createOidcProvider(options: OidcProviderOptions): Promise<
         throw toProviderError(err);
       }
       const claims = tokens.claims();
-      if (!claims || typeof claims.sub !== 'string' || !claims.sub || claims.sub.length > MAX_SUBJECT_LENGTH) {
-        throw new ProviderError('Sign-in failed: the identity provider sent no usable subject');
-      }
-      // Conformant IdPs put scope claims in UserInfo rather than the ID token (OIDC Core §5.4).
-      // fetchUserInfo checks that the UserInfo `sub` equals the ID token's.
-      let info: Record<string, unknown> = {};
-      if (claims.email === undefined && hasUserinfo && tokens.access_token) {
-        try {
-          info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
-        } catch (err) {
-          throw toProviderError(err);
+      if (!claims) throw new ProviderError('Sign-in failed: the identity provider sent no ID token');
+      const { identity, notices } = await identityFrom(claims, tokens.access_token, true);
+      return { identity, grant: grantOf(tokens, claims), notices };
+    },
+
+    async revalidate(grant, previous) {
+      if (!grant.refreshToken) throw new Error('no refresh token to re-validate with');
+      let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
+      try {
+        tokens = await client.refreshTokenGrant(config, grant.refreshToken);
+      } catch (err) {
+        // invalid_grant: the refresh token was revoked, expired, or its user disabled or deleted.
+        if (err instanceof client.ResponseBodyError && err.error === 'invalid_grant') {
+          throw new GrantEndedError(`${name} refused the refresh token (invalid_grant)`);
         }
+        throw toProviderError(err);
       }
-      const emailSource: Record<string, unknown> = claims.email !== undefined ? claims : info;
-      const identity: VerifiedIdentity = {
-        issuer: claims.iss,
-        subject: claims.sub,
-        email: verifiedEmailOrNull(emailSource.email, emailSource.email_verified === true),
-        name: stringOrNull(claims.name ?? info.name),
-        groups: stringArray(claims.groups ?? info.groups),
-        githubOrgs: [],
-        githubTeams: [],
-      };
-      return identity;
+      const claims = tokens.claims();
+      // OIDC Core §12.2: a refreshed ID token names the same issuer and subject.
+      if (claims && (claims.iss !== previous.issuer || claims.sub !== previous.subject)) {
+        throw new GrantEndedError(`${name} answered the refresh with another user's ID token`);
+      }
+      const current = claims ?? ({ iss: previous.issuer, sub: previous.subject, aud: clientId, iat: 0, exp: 0 } satisfies client.IDToken);
+      let read;
+      try {
+        read = await identityFrom(current, tokens.access_token, false);
+      } catch (err) {
+        // A rule that refuses the person now (tenant, hosted domain) ends the session; failures reaching UserInfo do not.
+        if (err instanceof ProviderError && err.message.startsWith('Sign-in refused')) throw new GrantEndedError(err.message);
+        throw err;
+      }
+      return { identity: read.identity, grant: grantOf(tokens, claims, grant), notices: read.notices };
     },
   };
 }
@@ -216,7 +332,7 @@ export async function createOidcProvider(options: OidcProviderOptions): Promise<
 function scopeString(scopes: readonly string[]): string {
   const set = new Set(['openid']);
   for (const s of scopes) {
-    if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s)) throw new Error(`--oidc-scopes: invalid scope ${JSON.stringify(s)}`);
+    if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s)) throw new Error(`--oidc-scopes has an invalid scope ${JSON.stringify(s)}`);
     set.add(s);
   }
   return [...set].join(' ');
@@ -231,15 +347,6 @@ function callbackAt(redirectUri: string, callbackUrl: URL): URL {
   if (url.search || url.hash) throw new Error('redirect URI must not have a query');
   url.search = callbackUrl.search;
   return url;
-}
-
-function stringOrNull(value: unknown): string | null {
-  return typeof value === 'string' && value.length > 0 ? value : null;
-}
-
-function stringArray(value: unknown): string[] {
-  if (!Array.isArray(value) || value.length > MAX_GROUPS) return [];
-  return value.every((v): v is string => typeof v === 'string') ? [...value] : [];
 }
 
 /** A printable, bounded copy of a library message or an OAuth error code (never a token). */

@@ -1,0 +1,56 @@
+import type { AuditLog } from '../audit/audit-log.js';
+import { evaluate, type AccessRules } from '../policy/evaluate.js';
+import type { Store } from '../store/index.js';
+import type { SocketRecord } from '../store/sockets.js';
+import type { User } from '../store/users.js';
+import type { SessionService } from './sessions.js';
+
+/** What the interstitial names: the app, who published it, and who the person will be there. */
+export interface ConsentQuestion {
+  readonly host: string;
+  readonly owner: string;
+  readonly who: string;
+}
+
+/**
+ * The person's yes before the edge tells a socket of another account who they are. A hand-off is
+ * silent by design (one sign-in for every app), so without this any socket owner could widen their
+ * own rules to a visitor's domain and collect verified emails, names and signed assertions with one
+ * link or a hidden iframe. The yes is remembered per user and socket, and revocable in the portal
+ * (which also ends the person's sessions on that socket). The person's own sockets need none, and
+ * neither do sockets whose rules turn the person away (the app learns nothing then).
+ */
+export class HandoffConsent {
+  constructor(
+    private readonly store: Store,
+    private readonly sessions: SessionService,
+    private readonly audit: AuditLog,
+    private readonly rulesOf: (socket: SocketRecord) => AccessRules,
+  ) {}
+
+  /** The question to ask before handing `user`'s login to `socket`, or undefined when there is none. */
+  question(user: User, socket: SocketRecord, host: string): ConsentQuestion | undefined {
+    const owner = this.store.accounts.findById(socket.accountId);
+    // Sessions carry only a verified email, so an account found by it really is this person's.
+    if (owner && user.email !== null && owner.email.toLowerCase() === user.email.toLowerCase()) return undefined;
+    if (this.store.consents.has(user.id, socket.id)) return undefined;
+    // Someone the rules turn away learns the edge's 403 page there, and the app nothing: no question.
+    const identity = { email: user.email, groups: user.groups, githubOrgs: user.githubOrgs, githubTeams: user.githubTeams };
+    if (!evaluate(this.rulesOf(socket), identity).allow) return undefined;
+    return { host, owner: owner?.email ?? 'an unknown account', who: user.email ?? user.name ?? user.subject };
+  }
+
+  grant(user: User, socket: SocketRecord, remote: string | null): void {
+    if (this.store.consents.has(user.id, socket.id)) return;
+    this.store.consents.grant(user.id, socket.id);
+    this.audit.record({ type: 'handoff.consent', accountId: socket.accountId, socketId: socket.id, actor: user.email ?? user.id, remote, detail: {} });
+  }
+
+  /** Withdraws the yes and signs the person out of that socket; false when there was none. */
+  revoke(user: User, socket: SocketRecord, remote: string | null): boolean {
+    if (!this.store.consents.revoke(user.id, socket.id)) return false;
+    this.sessions.signOutOfSocket(user.id, socket.id);
+    this.audit.record({ type: 'handoff.revoke', accountId: socket.accountId, socketId: socket.id, actor: user.email ?? user.id, remote, detail: {} });
+    return true;
+  }
+}

@@ -1,0 +1,121 @@
+import type { Store } from '../store/index.js';
+import { IdpGrantStore, type IdpGrantRecord } from '../store/idp-grants.js';
+import type { SessionRecord } from '../store/sessions.js';
+import { TOKEN_CREDENTIAL } from './credential-keys.js';
+import type { GrantSeal } from './grant-seal.js';
+import type { LiveConnections } from './live-connections.js';
+import type { ProviderGrant, RedirectProvider, SignIn } from './providers/types.js';
+import type { SessionService } from './sessions.js';
+
+
+/**
+ * The link between the edge's sessions and the IdP sessions they came from. At sign-in the login
+ * session gets a grant (the IdP's `sid`, and the sealed credential re-validation uses); the socket
+ * sessions handed off from that login, and the tokens `postern login` makes with it, follow it.
+ * Ending a grant ends all of them, live WebSockets and TCP streams included.
+ */
+export class IdpSessions {
+  constructor(
+    private readonly store: Store,
+    private readonly providers: ReadonlyMap<string, RedirectProvider>,
+    private readonly seals: ReadonlyMap<string, GrantSeal>,
+    private readonly sessions: SessionService,
+    private readonly live: LiveConnections,
+    readonly revalidateMs: number,
+  ) {}
+
+  /** Remembers what the IdP granted this login. Only credentials are sealed; the `sid` stays searchable. */
+  async attach(login: SessionRecord, providerId: string, signIn: SignIn, now = Date.now()): Promise<IdpGrantRecord> {
+    const id = IdpGrantStore.newId();
+    const { sid, ...rest } = signIn.grant;
+    const credential = credentialOf(rest);
+    const seal = this.seals.get(providerId);
+    const sealed = credential && seal ? await seal.seal(id, credential) : null;
+    return this.store.idpGrants.create({
+      id,
+      loginHash: login.idHash,
+      userId: login.userId,
+      provider: providerId,
+      sid: sid ?? null,
+      sealed,
+      revalidateAt: sealed && (credential?.refreshToken || credential?.accessToken) ? now + this.revalidateMs : null,
+    }, now);
+  }
+
+  /** The credential a grant holds; undefined when there is none or it no longer opens (the client secret changed). */
+  open(grant: IdpGrantRecord): Promise<ProviderGrant | undefined> {
+    const seal = this.seals.get(grant.provider);
+    return grant.sealed && seal ? seal.open(grant.id, grant.sealed) : Promise.resolve(undefined);
+  }
+
+  /** Seals a re-validated credential (refresh tokens rotate) and schedules the next re-validation. */
+  async validated(grant: IdpGrantRecord, next: ProviderGrant, now = Date.now()): Promise<void> {
+    const { sid, ...rest } = next;
+    const credential = credentialOf(rest);
+    const seal = this.seals.get(grant.provider);
+    const sealed = credential && seal ? await seal.seal(grant.id, credential) : null;
+    this.store.idpGrants.validated(grant.id, { sealed, sid: sid ?? grant.sid, revalidateAt: sealed ? now + this.revalidateMs : null }, now);
+  }
+
+  /**
+   * The IdP no longer vouches for this sign-in: its login session, the socket sessions handed off
+   * from it and the tokens made with it end now (their live streams close), and the grant goes.
+   */
+  endGrant(grant: IdpGrantRecord): { readonly tokens: readonly string[] } {
+    this.endLogin(grant);
+    const tokens = this.store.idpGrants.liveTokens(grant.id);
+    for (const id of tokens) this.store.tokens.revoke(id);
+    if (tokens.length > 0) this.live.close(tokens.map((id) => `${TOKEN_CREDENTIAL}${id}`));
+    this.store.idpGrants.remove(grant.id);
+    return { tokens };
+  }
+
+  /**
+   * The person signed out at the IdP (back-channel logout): the browser sessions of that IdP
+   * session end now. Tokens made with it keep following the grant: the IdP answers their next
+   * re-validation (a logout usually revokes the refresh token too).
+   */
+  endIdpSession(grant: IdpGrantRecord, now = Date.now()): void {
+    this.endLogin(grant);
+    if (this.store.idpGrants.liveTokens(grant.id, now).length === 0) this.store.idpGrants.remove(grant.id);
+  }
+
+  /**
+   * RP-initiated logout: where to send the browser so the IdP ends its session too, when the
+   * issuer has it turned on. Read before the login is signed out.
+   */
+  async endSessionUrl(login: SessionRecord, postLogoutRedirectUri: string): Promise<URL | undefined> {
+    const grant = this.store.idpGrants.findByLogin(login.idHash);
+    const oidc = grant && this.providers.get(grant.provider)?.oidc;
+    if (!grant || !oidc?.endSessionEndpoint) return undefined;
+    const url = new URL(oidc.endSessionEndpoint);
+    const idToken = (await this.open(grant))?.idToken;
+    if (idToken) url.searchParams.set('id_token_hint', idToken);
+    url.searchParams.set('client_id', oidc.clientId);
+    url.searchParams.set('post_logout_redirect_uri', postLogoutRedirectUri);
+    return url;
+  }
+
+  /** `postern login` approved in a browser signed in with `loginHash`: its token will follow that grant. */
+  deviceApproved(deviceHash: string, loginHash: string, expiresAt: number): void {
+    const grant = this.store.idpGrants.findByLogin(loginHash);
+    if (grant) this.store.idpGrants.linkDevice(deviceHash, grant.id, expiresAt);
+  }
+
+  tokenIssued(deviceHash: string, tokenId: string): void {
+    this.store.idpGrants.linkTokenOfDevice(deviceHash, tokenId);
+  }
+
+  /** Signs the login out with every socket session handed off from it (their streams close). */
+  private endLogin(grant: IdpGrantRecord): void {
+    const login = this.store.sessions.find(grant.loginHash);
+    if (login) this.sessions.signOut(login);
+  }
+}
+
+/** Only what re-validation and logout use; undefined when nothing is left. */
+function credentialOf(grant: Omit<ProviderGrant, 'sid'>): Omit<ProviderGrant, 'sid'> | undefined {
+  const { refreshToken, accessToken, idToken } = grant;
+  if (!refreshToken && !accessToken && !idToken) return undefined;
+  return { ...(refreshToken ? { refreshToken } : {}), ...(accessToken ? { accessToken } : {}), ...(idToken ? { idToken } : {}) };
+}

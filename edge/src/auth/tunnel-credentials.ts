@@ -1,0 +1,48 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { TokenStore } from '../store/tokens.js';
+import type { TunnelRegistry } from '../tunnel/registry.js';
+import { tokenFailure } from './token-failure.js';
+
+/** Tunnels are checked this often: a token's tunnels close at most this long after it expired. */
+export const TUNNEL_CREDENTIAL_SWEEP_MS = 5_000;
+
+/** Closes the tunnels of a token that ended (and the quick shares only they served: control/control-plane.ts). */
+export type EndTunnelsOfToken = (tokenId: string, reason: string) => void;
+
+/**
+ * Finds connector tunnels whose token ended while they were up: expired (`--expires` passed),
+ * revoked elsewhere (another edge, `postern admin token revoke` on the database) or deleted, and
+ * ends them with the words the handshake would use (token-failure.ts), which `postern connect`
+ * prints. Revocation through the API ends them at once already; WebSockets and TCP streams opened
+ * with a token follow the LiveConnections sweep.
+ */
+export class TunnelCredentialSweep {
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly registry: TunnelRegistry,
+    private readonly tokens: Pick<TokenStore, 'checkById'>,
+    private readonly end: EndTunnelsOfToken,
+    private readonly log: Pick<FastifyBaseLogger, 'info'>,
+    everyMs = TUNNEL_CREDENTIAL_SWEEP_MS,
+  ) {
+    this.timer = setInterval(() => this.sweep(), everyMs);
+    this.timer.unref();
+  }
+
+  /** One look at every tunnel, one lookup per distinct token. */
+  sweep(now = Date.now()): void {
+    const tokenIds = new Set(this.registry.all().filter((conn) => !conn.session.closed).map((conn) => conn.info.tokenId));
+    for (const tokenId of tokenIds) {
+      const check = this.tokens.checkById(tokenId, now);
+      if (check.ok) continue;
+      const reason = tokenFailure(check).message;
+      this.log.info({ token_id: tokenId, reason }, 'tunnels closed: their token ended');
+      this.end(tokenId, reason);
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,382 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ensureSigningKeys } from '@postern/edge/cluster';
+import { isPostgresUrl, migrationsFor, openSql, PostgresDriver, SqlError, SqliteDriver, type SqlDriver } from '@postern/edge/sql';
+import { PostgresServer } from './lib/postgres.js';
+
+/**
+ * One suite, two backends: every case runs against SQLite (two connections to one file stand for
+ * two processes) and against a real PostgreSQL server (two pools stand for two edges).
+ */
+
+const dir = mkdtempSync(join(tmpdir(), 'postern-conformance-'));
+let server: PostgresServer;
+const opened: SqlDriver[] = [];
+
+before(async () => {
+  server = await PostgresServer.start();
+});
+
+after(async () => {
+  await Promise.all(opened.splice(0).map((db) => db.close()));
+  await server?.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let files = 0;
+const backends: ReadonlyArray<{ name: string; fresh: () => Promise<string> }> = [
+  { name: 'sqlite', fresh: async () => join(dir, `db${++files}.sqlite`) },
+  { name: 'postgres', fresh: () => server.createDatabase() },
+];
+
+/** A migrated connection to the database at `target` (another "edge" when called again). */
+async function connect(target: string): Promise<SqlDriver> {
+  const db = await openSql(target);
+  opened.push(db);
+  return db;
+}
+
+/** A connection that has not migrated anything. */
+function connectRaw(target: string): SqlDriver {
+  const db = isPostgresUrl(target) ? new PostgresDriver(target) : SqliteDriver.open(target);
+  opened.push(db);
+  return db;
+}
+
+const BIG_TIME = 1_796_147_924_161; // past 2^31: a millisecond timestamp
+
+async function addAccount(db: SqlDriver, email: string): Promise<string> {
+  const id = `acc_${email.split('@')[0]}`;
+  await db.exec('INSERT INTO accounts (id, email, publisher, created_at) VALUES (?, ?, ?, ?)', [id, email, 1, BIG_TIME]);
+  return id;
+}
+
+async function addSocket(db: SqlDriver, accountId: string, hostname: string): Promise<string> {
+  const id = `sck_${hostname}`;
+  await db.exec('INSERT INTO sockets (id, account_id, name, hostname, protocol, created_at) VALUES (?, ?, ?, ?, ?, ?)', [id, accountId, hostname, hostname, 'http', BIG_TIME]);
+  return id;
+}
+
+/** The single-use shape every consume takes: one statement decides who gets the row. */
+const consumeCode = (db: SqlDriver, codeHash: string) =>
+  db.one<{ parent_hash: string; socket_id: string }>('DELETE FROM handoff_codes WHERE code_hash = ? RETURNING parent_hash, socket_id', [codeHash]);
+
+/** The create-or-find shape: the insert either makes the row or does nothing, and the row is read. */
+async function ensureAccount(db: SqlDriver, email: string, id: string): Promise<string> {
+  const made = await db.one<{ id: string }>('INSERT INTO accounts (id, email, publisher, created_at) VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING RETURNING id', [id, email, Date.now()]);
+  return made?.id ?? (await db.one<{ id: string }>('SELECT id FROM accounts WHERE email = ?', [email]))!.id;
+}
+
+for (const backend of backends) {
+  describe(`store conformance: ${backend.name}`, () => {
+    test('parameters bind alike: a ? inside a literal is text, big integers come back as numbers, null and Unicode survive', async () => {
+      const db = await connect(await backend.fresh());
+      const row = await db.one<{ q: string; quoted: string; v: string; n: number; empty: null }>(
+        "SELECT '?' AS q, 'it''s ?' AS quoted, ? AS v, CAST(? AS BIGINT) AS n, ? AS empty",
+        ['Grüße 🚪', BIG_TIME, null],
+      );
+      assert.deepEqual(row, { q: '?', quoted: "it's ?", v: 'Grüße 🚪', n: BIG_TIME, empty: null });
+      await addAccount(db, 'ann@example.com');
+      const stored = await db.one<{ created_at: unknown; publisher: unknown }>('SELECT created_at, publisher FROM accounts WHERE email = ?', ['ann@example.com']);
+      assert.deepEqual(stored, { created_at: BIG_TIME, publisher: 1 });
+      const count = await db.one<{ n: unknown }>('SELECT COUNT(*) AS n FROM accounts');
+      assert.equal(count?.n, 1);
+    });
+
+    test('exec counts the rows it changed; DELETE … RETURNING hands back exactly what it deleted', async () => {
+      const db = await connect(await backend.fresh());
+      await addAccount(db, 'a@example.com');
+      await addAccount(db, 'b@example.com');
+      assert.equal(await db.exec('UPDATE accounts SET publisher = 0 WHERE publisher = 1'), 2);
+      assert.equal(await db.exec('UPDATE accounts SET publisher = 0 WHERE email = ?', ['nobody@example.com']), 0);
+      const gone = await db.query<{ email: string }>('DELETE FROM accounts WHERE email = ? RETURNING email', ['a@example.com']);
+      assert.deepEqual(gone, [{ email: 'a@example.com' }]);
+      assert.deepEqual(await db.query('DELETE FROM accounts WHERE email = ? RETURNING email', ['a@example.com']), []);
+      assert.equal(await db.one('SELECT id FROM accounts WHERE email = ?', ['a@example.com']), undefined);
+    });
+
+    test('a transaction commits whole or not at all; a write made outside it meanwhile is neither lost nor rolled back with it', async () => {
+      const db = await connect(await backend.fresh());
+      await db.transaction(async (tx) => {
+        await tx.exec('INSERT INTO accounts (id, email, created_at) VALUES (?, ?, ?)', ['acc_1', 'one@example.com', 1]);
+        await tx.exec('INSERT INTO accounts (id, email, created_at) VALUES (?, ?, ?)', ['acc_2', 'two@example.com', 2]);
+      });
+      let outside: Promise<number> | undefined;
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.exec('INSERT INTO accounts (id, email, created_at) VALUES (?, ?, ?)', ['acc_3', 'three@example.com', 3]);
+          outside = db.exec('INSERT INTO accounts (id, email, created_at) VALUES (?, ?, ?)', ['acc_4', 'four@example.com', 4]);
+          await tx.exec('INSERT INTO accounts (id, email, created_at) VALUES (?, ?, ?)', ['acc_5', 'five@example.com', 5]);
+          throw new Error('changed my mind');
+        }),
+        /changed my mind/,
+      );
+      assert.equal(await outside, 1);
+      const emails = (await db.query<{ email: string }>('SELECT email FROM accounts ORDER BY created_at')).map((r) => r.email);
+      assert.deepEqual(emails, ['one@example.com', 'two@example.com', 'four@example.com']);
+    });
+
+    test('afterCommit hooks run once the transaction committed, never after a rollback; a handle used after the end is refused', async () => {
+      const db = await connect(await backend.fresh());
+      const ran: string[] = [];
+      let leaked: Parameters<Parameters<SqlDriver['transaction']>[0]>[0] | undefined;
+      await db.transaction(async (tx) => {
+        leaked = tx;
+        tx.afterCommit(() => ran.push('committed'));
+        await tx.exec('INSERT INTO accounts (id, email, created_at) VALUES (?, ?, ?)', ['acc_1', 'one@example.com', 1]);
+        assert.deepEqual(ran, [], 'not before the commit');
+      });
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          tx.afterCommit(() => ran.push('rolled back'));
+          await tx.exec('INSERT INTO accounts (id, email, created_at) VALUES (?, ?, ?)', ['acc_1', 'dup@example.com', 1]);
+        }),
+        (err: unknown) => err instanceof SqlError && err.kind === 'unique',
+      );
+      assert.deepEqual(ran, ['committed']);
+      await assert.rejects(leaked!.query('SELECT 1 AS one'), /after the transaction ended/);
+    });
+
+    test('constraint failures come back as typed kinds: unique, foreign_key, check, not_null', async () => {
+      const db = await connect(await backend.fresh());
+      const accountId = await addAccount(db, 'owner@example.com');
+      const kind = async (sql: string, params: readonly (string | number | null)[]) => {
+        const err = await db.exec(sql, params).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof SqlError, `expected a SqlError from ${sql}, got ${String(err)}`);
+        return err.kind;
+      };
+      assert.equal(await kind('INSERT INTO accounts (id, email, created_at) VALUES (?, ?, ?)', ['acc_x', 'owner@example.com', 1]), 'unique');
+      assert.equal(await kind('INSERT INTO sockets (id, account_id, name, hostname, protocol, created_at) VALUES (?, ?, ?, ?, ?, ?)', ['s1', 'acc_nobody', 'n', 'h1', 'http', 1]), 'foreign_key');
+      assert.equal(await kind('INSERT INTO sockets (id, account_id, name, hostname, protocol, created_at) VALUES (?, ?, ?, ?, ?, ?)', ['s2', accountId, 'n', 'h2', 'gopher', 1]), 'check');
+      assert.equal(
+        await kind('INSERT INTO sockets (id, account_id, name, hostname, protocol, created_at, max_body_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)', ['s3', accountId, 'n', 'h3', 'http', 1, 0]),
+        'check',
+      );
+      assert.equal(await kind('INSERT INTO accounts (id, email, created_at) VALUES (?, ?, ?)', ['acc_y', null, 1]), 'not_null');
+    });
+
+    test('an undefined or boolean parameter is refused before it reaches the engine, naming the statement', async () => {
+      const db = await connect(await backend.fresh());
+      await assert.rejects(db.query('SELECT ? AS v', [undefined as unknown as null]), /parameter 1 is undefined, not a SQL value, in: SELECT \? AS v/);
+      await assert.rejects(db.exec('UPDATE accounts SET publisher = ?', [true as unknown as number]), /parameter 1 is boolean/);
+    });
+
+    test('three edges migrating an empty database at the same moment make one schema; a second run changes nothing', async () => {
+      const target = await backend.fresh();
+      const edges = [connectRaw(target), connectRaw(target), connectRaw(target)];
+      const results = await Promise.all(edges.map((db) => db.migrate(migrationsFor(db))));
+      const latest = migrationsFor(edges[0]!).length;
+      assert.equal(results.filter((r) => r.from === 0).length, 1, `exactly one edge applied the migrations: ${JSON.stringify(results)}`);
+      assert.ok(results.every((r) => r.to === latest));
+      assert.ok(results.filter((r) => r.from !== 0).every((r) => r.from === latest), 'the others found it done');
+      assert.deepEqual(await edges[1]!.migrate(migrationsFor(edges[1]!)), { from: latest, to: latest });
+      await addAccount(edges[2]!, 'works@example.com');
+      assert.equal((await edges[0]!.one<{ email: string }>('SELECT email FROM accounts'))?.email, 'works@example.com');
+    });
+
+    test('a database migrated by a newer Postern is refused with a clear message', async () => {
+      const target = await backend.fresh();
+      const db = await connect(target);
+      const migrations = migrationsFor(db);
+      await assert.rejects(db.migrate(migrations.slice(0, -1)), new RegExp(`schema version ${migrations.length} is newer than this Postern \\(${migrations.length - 1}\\); upgrade Postern`));
+    });
+
+    test('single-use codes: two edges consuming the same code at once, exactly one gets it (20 trials)', async () => {
+      const target = await backend.fresh();
+      const [a, b] = [await connect(target), await connect(target)];
+      const socketId = await addSocket(a, await addAccount(a, 'owner@example.com'), 'app-x1');
+      for (let trial = 0; trial < 20; trial++) {
+        const code = `code-${trial}`;
+        await a.exec('INSERT INTO handoff_codes (code_hash, parent_hash, socket_id, return_path, expires_at) VALUES (?, ?, ?, ?, ?)', [code, `parent-${trial}`, socketId, '/', BIG_TIME]);
+        const results = await Promise.all([consumeCode(a, code), consumeCode(b, code)]);
+        const winners = results.filter((r) => r !== undefined);
+        assert.equal(winners.length, 1, `trial ${trial}: ${JSON.stringify(results)}`);
+        assert.deepEqual(winners[0], { parent_hash: `parent-${trial}`, socket_id: socketId });
+      }
+    });
+
+    test("the old SELECT-then-DELETE shape hands a code to both consumers when their reads interleave (why consumes use DELETE … RETURNING)", async () => {
+      const target = await backend.fresh();
+      const [a, b] = [await connect(target), await connect(target)];
+      const socketId = await addSocket(a, await addAccount(a, 'owner@example.com'), 'app-x1');
+      await a.exec('INSERT INTO handoff_codes (code_hash, parent_hash, socket_id, return_path, expires_at) VALUES (?, ?, ?, ?, ?)', ['c', 'p', socketId, '/', BIG_TIME]);
+      const read = await Promise.all([a, b].map((db) => db.one('SELECT * FROM handoff_codes WHERE code_hash = ?', ['c'])));
+      await Promise.all([a, b].map((db) => db.exec('DELETE FROM handoff_codes WHERE code_hash = ?', ['c'])));
+      assert.equal(read.filter((row) => row !== undefined).length, 2);
+    });
+
+    test('ON CONFLICT creates: two edges ensuring the same account at once make one row and both get its id (20 trials)', async () => {
+      const target = await backend.fresh();
+      const [a, b] = [await connect(target), await connect(target)];
+      for (let trial = 0; trial < 20; trial++) {
+        const email = `user${trial}@example.com`;
+        const [idA, idB] = await Promise.all([ensureAccount(a, email, `acc_a${trial}`), ensureAccount(b, email, `acc_b${trial}`)]);
+        assert.equal(idA, idB, `trial ${trial}`);
+      }
+      assert.equal((await a.one<{ n: number }>('SELECT COUNT(*) AS n FROM accounts'))?.n, 20);
+      // The check-then-insert shape of today's accounts.ensure: both find nothing, one insert fails.
+      const found = await Promise.all([a, b].map((db) => db.one('SELECT id FROM accounts WHERE email = ?', ['late@example.com'])));
+      assert.deepEqual(found, [undefined, undefined]);
+      const inserts = await Promise.allSettled([addAccount(a, 'late@example.com'), b.exec('INSERT INTO accounts (id, email, created_at) VALUES (?, ?, ?)', ['acc_other', 'late@example.com', 1])]);
+      const failed = inserts.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      assert.equal(failed.length, 1);
+      assert.ok(failed[0]!.reason instanceof SqlError && failed[0]!.reason.kind === 'unique');
+    });
+
+    test('ON CONFLICT … DO UPDATE refreshes a row in place: a user keeps its id across sign-ins from two edges', async () => {
+      const target = await backend.fresh();
+      const [a, b] = [await connect(target), await connect(target)];
+      const upsert = (db: SqlDriver, id: string, email: string) =>
+        db.exec(
+          `INSERT INTO users (id, issuer, subject, email, name, created_at, last_login_at) VALUES (?, ?, ?, ?, NULL, ?, ?)
+           ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, last_login_at = excluded.last_login_at`,
+          [id, 'https://idp.example', 'sub-1', email, 1, 1],
+        );
+      await Promise.all([upsert(a, 'usr_a', 'first@example.com'), upsert(b, 'usr_b', 'second@example.com')]);
+      await upsert(a, 'usr_c', 'third@example.com');
+      const rows = await b.query<{ id: string; email: string }>('SELECT id, email FROM users');
+      assert.equal(rows.length, 1);
+      assert.ok(['usr_a', 'usr_b'].includes(rows[0]!.id));
+      assert.equal(rows[0]!.email, 'third@example.com');
+    });
+
+    test('a transaction lock serialises read-modify-write across edges: 3 edges × 10 increments make 30', async () => {
+      const target = await backend.fresh();
+      const edges = [await connect(target), await connect(target), await connect(target)];
+      await edges[0]!.exec('CREATE TABLE counter (n INTEGER NOT NULL)');
+      await edges[0]!.exec('INSERT INTO counter (n) VALUES (0)');
+      const increment = (db: SqlDriver) =>
+        db.transaction(async (tx) => {
+          await tx.lock('signing-keys');
+          const { n } = (await tx.one<{ n: number }>('SELECT n FROM counter'))!;
+          await new Promise((resolve) => setImmediate(resolve)); // let the others run between read and write
+          await tx.exec('UPDATE counter SET n = ?', [n + 1]);
+        });
+      await Promise.all(edges.map(async (db) => {
+        for (let i = 0; i < 10; i++) await increment(db);
+      }));
+      assert.equal((await edges[1]!.one<{ n: number }>('SELECT n FROM counter'))?.n, 30);
+    });
+
+    test('three edges starting together on an empty database make one signing key and all list it', async () => {
+      const target = await backend.fresh();
+      const edges = [await connect(target), await connect(target), await connect(target)];
+      let made = 0;
+      const generate = async () => {
+        made++;
+        const kid = `kid-${made}`;
+        return { kid, privateJwk: JSON.stringify({ kid, d: 'secret' }), publicJwk: JSON.stringify({ kid }) };
+      };
+      const lists = await Promise.all(edges.map((db) => ensureSigningKeys(db, generate)));
+      assert.equal(made, 1);
+      assert.ok(lists.every((keys) => keys.length === 1 && keys[0]!.kid === 'kid-1'));
+      assert.equal((await edges[2]!.one<{ n: number }>('SELECT COUNT(*) AS n FROM signing_keys'))?.n, 1);
+    });
+
+    test('postern_now_ms() is the database clock in milliseconds; ping answers until the driver is closed', async () => {
+      const db = connectRaw(await backend.fresh());
+      await db.migrate(migrationsFor(db));
+      const before = Date.now();
+      const now = (await db.one<{ now: number }>('SELECT postern_now_ms() AS now'))!.now;
+      assert.equal(typeof now, 'number');
+      assert.ok(Math.abs(now - before) < 5_000, `${now} vs ${before}`);
+      assert.equal(await db.ping(), true);
+      await db.close();
+      assert.equal(await db.ping(), false);
+      await assert.rejects(db.query('SELECT 1'), (err: unknown) => err instanceof SqlError && err.kind === 'unavailable');
+    });
+  });
+}
+
+describe('schema parity', () => {
+  type Column = { table: string; name: string; type: string; notnull: boolean; dflt: string | null };
+
+  async function sqliteShape(db: SqlDriver) {
+    const tables = (await db.query<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")).map((r) => r.name);
+    const columns: Column[] = [];
+    const uniques: string[] = [];
+    const fks: string[] = [];
+    for (const table of tables) {
+      const info = await db.query<{ name: string; type: string; notnull: number; pk: number; dflt_value: string | null }>('SELECT * FROM pragma_table_info(?)', [table]);
+      for (const c of info) columns.push({ table, name: c.name, type: c.type.toLowerCase(), notnull: c.notnull === 1 || c.pk > 0, dflt: c.dflt_value });
+      const pk = info.filter((c) => c.pk > 0).map((c) => c.name);
+      if (pk.length > 0) uniques.push(`${table}(${pk.sort().join(',')})`);
+      for (const index of await db.query<{ name: string; unique: number }>('SELECT name, "unique" FROM pragma_index_list(?)', [table])) {
+        if (index.unique !== 1) continue;
+        const cols = (await db.query<{ name: string }>('SELECT name FROM pragma_index_info(?)', [index.name])).map((r) => r.name);
+        uniques.push(`${table}(${cols.sort().join(',')})`);
+      }
+      for (const fk of await db.query<{ from: string; table: string; to: string; on_delete: string }>('SELECT * FROM pragma_foreign_key_list(?)', [table])) {
+        fks.push(`${table}.${fk.from} -> ${fk.table}.${fk.to} ON DELETE ${fk.on_delete.toLowerCase()}`);
+      }
+    }
+    return { tables, columns, uniques: [...new Set(uniques)].sort(), fks: fks.sort() };
+  }
+
+  async function postgresShape(db: SqlDriver, tables: readonly string[]) {
+    const names = (await db.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name")).map((r) => r.table_name);
+    const columns: Column[] = [];
+    for (const table of tables) {
+      const info = await db.query<{ column_name: string; data_type: string; is_nullable: string; column_default: string | null }>(
+        "SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ? ORDER BY ordinal_position",
+        [table],
+      );
+      for (const c of info) {
+        columns.push({
+          table,
+          name: c.column_name,
+          type: c.data_type === 'bigint' ? 'integer' : c.data_type,
+          notnull: c.is_nullable === 'NO',
+          dflt: c.column_default?.replace(/::(text|bigint|integer)$/, '') ?? null,
+        });
+      }
+    }
+    const uniques = await db.query<{ key: string }>(
+      `SELECT t.relname || '(' || string_agg(a.attname, ',' ORDER BY a.attname) || ')' AS key
+       FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY (i.indkey)
+       WHERE i.indisunique AND n.nspname = 'public' AND NOT (0 = ANY (i.indkey)) GROUP BY t.relname, i.indexrelid`,
+    );
+    const fks = await db.query<{ fk: string }>(
+      `SELECT cl.relname || '.' || a.attname || ' -> ' || ref.relname || '.' || ra.attname || ' ON DELETE ' ||
+         CASE c.confdeltype WHEN 'c' THEN 'cascade' WHEN 'a' THEN 'no action' ELSE c.confdeltype::text END AS fk
+       FROM pg_constraint c JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_class ref ON ref.oid = c.confrelid
+       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+       JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = c.confkey[1]
+       WHERE c.contype = 'f'`,
+    );
+    const shared = new Set(tables);
+    return {
+      tables: names.filter((n) => !n.startsWith('cluster_') && n !== 'schema_migrations'),
+      columns,
+      uniques: uniques.map((r) => r.key).filter((k) => shared.has(k.slice(0, k.indexOf('(')))).sort(),
+      fks: fks.map((r) => r.fk).filter((k) => shared.has(k.slice(0, k.indexOf('.')))).sort(),
+    };
+  }
+
+  test('the PostgreSQL schema matches the SQLite schema at its latest version: tables, columns, types, nullability, defaults, unique keys, foreign keys', async () => {
+    const sqlite = await connect(join(dir, 'parity.sqlite'));
+    const postgres = await connect(await server.createDatabase());
+    const want = await sqliteShape(sqlite);
+    const got = await postgresShape(postgres, want.tables);
+    assert.deepEqual(got.tables, want.tables, 'the same tables (cluster_* and schema_migrations are PostgreSQL-only)');
+    const byKey = (cols: Column[]) => new Map(cols.map((c) => [`${c.table}.${c.name}`, c]));
+    const wantCols = byKey(want.columns);
+    const gotCols = byKey(got.columns);
+    assert.deepEqual([...gotCols.keys()].sort(), [...wantCols.keys()].sort(), 'the same columns');
+    for (const [key, column] of wantCols) {
+      const other = gotCols.get(key)!;
+      assert.deepEqual({ type: other.type, notnull: other.notnull }, { type: column.type, notnull: column.notnull }, key);
+      // An identity column has no default in information_schema; SQLite's AUTOINCREMENT has none either.
+      assert.equal(other.dflt, column.dflt, `${key} default`);
+    }
+    assert.deepEqual(got.uniques, want.uniques, 'unique keys');
+    assert.deepEqual(got.fks, want.fks, 'foreign keys');
+  });
+});
