@@ -7,6 +7,7 @@ import { CloseCode } from '@postern/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { AuditLog } from '../src/audit/audit-log.js';
 import { LiveConnections } from '../src/auth/live-connections.js';
+import { TunnelCredentialSweep } from '../src/auth/tunnel-credentials.js';
 import { resolveEdgeConfig } from '../src/config.js';
 import { ControlPlane } from '../src/control/control-plane.js';
 import { QuickShareReaper } from '../src/control/reaper.js';
@@ -90,7 +91,8 @@ test('a connector that comes back in time keeps its quick share, and the clock s
 });
 
 test("an expired token ends its tunnels and removes the quick share they alone served; a revoked one does at once", () => {
-  const { store, control, reaper, account, connect, stop } = setUp('tokens', 3600_000);
+  const { store, control, registry, account, connect, stop } = setUp('tokens', 3600_000);
+  const credentials = new TunnelCredentialSweep(registry, store.tokens, (tokenId, reason) => control.endTunnelsOfToken(tokenId, reason), { info: () => undefined }, 3600_000);
   try {
     const expiring = store.tokens.create(account.id, 'short', 1000).record;
     const other = store.tokens.create(account.id, 'other').record;
@@ -102,7 +104,7 @@ test("an expired token ends its tunnels and removes the quick share they alone s
     connect(shared.id, other.id);
     const permanentClosed = connect(permanent.id, expiring.id);
 
-    reaper.sweep(expiring.expiresAt! + 1);
+    credentials.sweep(expiring.expiresAt! + 1);
     assert.equal(aloneClosed[0]?.code, CloseCode.UNAUTHORIZED);
     assert.match(aloneClosed[0]!.reason, /token expired on .*postern login/);
     assert.equal(permanentClosed.length, 1, 'every tunnel of the token ends');
@@ -117,6 +119,7 @@ test("an expired token ends its tunnels and removes the quick share they alone s
     assert.match(quickClosed[0]!.reason, /revoked/);
     assert.equal(store.sockets.findById(quick.id), undefined, 'removed with the revocation, not at the next sweep');
   } finally {
+    credentials.stop();
     stop();
   }
 });
