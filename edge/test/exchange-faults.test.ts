@@ -9,7 +9,7 @@ import { EdgeMetrics } from '../src/observability/metrics.js';
 import type { Downstream } from '../src/proxy/answer.js';
 import { Deadlines } from '../src/proxy/deadlines.js';
 import { UpstreamExchange, type ExchangeInput, type ExchangeServices } from '../src/proxy/exchange.js';
-import { containRequest, ExchangeFault, FAULT_STAGES, type FaultStage } from '../src/proxy/exchange-faults.js';
+import { containRequest, ExchangeFault, FAULT_STAGES } from '../src/proxy/exchange-faults.js';
 import { upstreamError } from '../src/proxy/upstream-errors.js';
 import type { TunnelConnection } from '../src/tunnel/connection.js';
 import { TunnelRegistry } from '../src/tunnel/registry.js';
@@ -56,11 +56,7 @@ class Throwing extends UpstreamExchange {
   }
   protected get sentStatus(): number | undefined {
     return this.input.downstream.untouched ? undefined : 200;
-  }
-  protected get bodyStage(): FaultStage {
-    return 'response_body';
-  }
-  protected deliverHead(): void {
+  }  protected deliverHead(): void {
     if (this.where === 'head') throw new Error('head boom');
     (this.input.downstream as { untouched: boolean }).untouched = false;
   }

@@ -133,8 +133,6 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
   protected bodyDrained(): void {}
   /** The status the client was sent, once it was. */
   protected abstract get sentStatus(): number | undefined;
-  /** The fault stage of the answer's body: a WebSocket's bytes are its relay's. */
-  protected abstract get bodyStage(): FaultStage;
 
   /** A limit the client broke on the way up (its body): answered instead of the upstream error, never retried. */
   protected get limitViolation(): EdgeError | undefined {
@@ -157,7 +155,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
     try {
       this.deliverBody(chunk, last);
     } catch (err) {
-      this.faulted(this.bodyStage, err);
+      this.faulted('response_body', err);
     }
   }
 
@@ -178,7 +176,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
     try {
       this.failed(err, true);
     } catch (thrown) {
-      this.faulted(this.answered ? this.bodyStage : 'response_head', thrown);
+      this.faulted(this.answered ? 'response_body' : 'response_head', thrown);
     }
   }
 
@@ -235,7 +233,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
       }
       this.report(sentStatus ?? CLIENT_CLOSED_REQUEST);
     } catch (err) {
-      this.faulted(this.bodyStage, err);
+      this.faulted('response_body', err);
     }
   }
 
@@ -260,7 +258,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
     try {
       this.stream?.consumed(owed);
     } catch (err) {
-      this.faulted(this.bodyStage, err);
+      this.faulted('response_body', err);
     }
   };
 

@@ -6,7 +6,6 @@ import type { RequestBodyGuard } from '../limits/request-body.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import type { ResponseDownstream } from './answer.js';
 import { UpstreamExchange, type ExchangeInput } from './exchange.js';
-import type { FaultStage } from './exchange-faults.js';
 import { downstreamResponseHeaders } from './headers.js';
 
 /**
@@ -58,10 +57,6 @@ export class HttpExchange extends UpstreamExchange {
 
   protected get sentStatus(): number | undefined {
     return this.res.headersSent ? this.res.statusCode : undefined;
-  }
-
-  protected get bodyStage(): FaultStage {
-    return 'response_body';
   }
 
   protected deliverHead(head: ResponseHead): void {

@@ -4,7 +4,6 @@ import { EdgeError } from '../errors.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import type { SocketDownstream } from './answer.js';
 import { UpstreamExchange, type ExchangeInput } from './exchange.js';
-import type { FaultStage } from './exchange-faults.js';
 import { downstreamResponseHeaders, serializeResponseHead } from './headers.js';
 
 /**
@@ -35,10 +34,6 @@ export class UpgradeExchange extends UpstreamExchange {
 
   protected get sentStatus(): number | undefined {
     return this.downstream.untouched ? undefined : (this.downstream.trace.status ?? undefined);
-  }
-
-  protected get bodyStage(): FaultStage {
-    return 'response_body';
   }
 
   protected deliverHead(head: ResponseHead): void {
