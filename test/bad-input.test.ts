@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FrameDecoder, FrameType, INITIAL_WINDOW, encodeFrame, type Frame } from '@postern/shared';
+import { connect as tcpConnect } from 'node:net';
+import { FrameDecoder, FrameType, PROTOCOL_VERSION, encodeFrame, type Frame } from '@postern/shared';
 import type WebSocket from 'ws';
 import { closeOf, nextMessage, openWebSocket, rawUpgrade, request } from './lib/http.js';
 import { Origin } from './lib/origin.js';
@@ -81,7 +82,7 @@ describe('bad input', () => {
   }
 
   /** Handshake headers; `null` leaves one out. */
-  const tunnelHeaders = (token: string | null, socketId: string, protocol: string | null = '1') => ({
+  const tunnelHeaders = (token: string | null, socketId: string, protocol: string | null = String(PROTOCOL_VERSION)) => ({
     ...(token === null ? {} : { authorization: `Bearer ${token}` }),
     ...(protocol === null ? {} : { 'postern-protocol': protocol }),
     'postern-socket': socketId,
@@ -116,9 +117,13 @@ describe('bad input', () => {
     });
 
     it('refuses a tunnel upgrade speaking another protocol version with 426 PROTOCOL_VERSION', async () => {
-      const wrong = await refusedUpgrade(tunnelHeaders(alice, privateSocket.id, '2'));
-      assert.equal(wrong.status, 426);
-      assert.equal(errorCodeOf(wrong.body), 'PROTOCOL_VERSION');
+      const older = await refusedUpgrade(tunnelHeaders(alice, privateSocket.id, String(PROTOCOL_VERSION - 1)));
+      assert.equal(older.status, 426);
+      assert.equal(errorCodeOf(older.body), 'PROTOCOL_VERSION');
+      assert.match(older.body, /upgrade the connector/, 'a connector of the previous protocol is told to upgrade itself');
+      const newer = await refusedUpgrade(tunnelHeaders(alice, privateSocket.id, String(PROTOCOL_VERSION + 1)));
+      assert.equal(newer.status, 426);
+      assert.match(newer.body, /upgrade the edge/);
 
       const missing = await refusedUpgrade(tunnelHeaders(alice, privateSocket.id, null));
       assert.equal(missing.status, 426, 'no version header at all is refused the same way');
@@ -190,7 +195,7 @@ describe('bad input', () => {
 
     it('closes the tunnel with 4000/4002 on garbage bytes', async () => {
       await expectClose((ws) => ws.send(Buffer.from('GET / HTTP/1.1\r\nHost: nope\r\n\r\n')), [4000, 4002], 'garbage bytes');
-      await expectClose((ws) => ws.send(Buffer.from([0x01, 0xee, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])), [4000], 'an unknown frame type');
+      await expectClose((ws) => ws.send(Buffer.from([PROTOCOL_VERSION, 0xee, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])), [4000], 'an unknown frame type');
     });
 
     it('closes the tunnel with 4000 on a truncated frame', async () => {
@@ -206,8 +211,8 @@ describe('bad input', () => {
 
     it('closes the tunnel with 4002 on a frame with a wrong version byte', async () => {
       const frame = encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8));
-      frame[0] = 2;
-      await expectClose((ws) => ws.send(frame), [4002], 'a version-2 frame');
+      frame[0] = PROTOCOL_VERSION - 1;
+      await expectClose((ws) => ws.send(frame), [4002], 'a frame of the previous protocol version');
     });
 
     it('closes the tunnel with 4000 on a text message', async () => {
@@ -228,10 +233,9 @@ describe('bad input', () => {
       await expectClose((ws) => ws.send(encodeFrame(FrameType.HELLO, 0, 0, Buffer.from('{"v":1}'))), [4000], 'HELLO from a connector');
     });
 
-    it('closes the tunnel with 4000 when a stream overruns its window, and the waiting request gets a 502', { timeout: 20_000 }, async () => {
-      const { ws } = await openTunnel();
-      // A browser request makes the edge open a stream on this (raw, only) tunnel of the socket.
-      const opened = new Promise<number>((resolve) => {
+    /** A browser request that makes the edge open a stream on the raw tunnel; resolves with the stream id. */
+    function streamOpened(ws: WebSocket): Promise<number> {
+      return new Promise<number>((resolve) => {
         const decoder = new FrameDecoder();
         ws.on('message', (data: Buffer) =>
           decoder.write(data, (f) => {
@@ -239,28 +243,50 @@ describe('bad input', () => {
           }),
         );
       });
-      const pending = request({
-        port: edge.port,
-        host: new URL(rawSocket.url).host,
-        path: '/hello',
-        headers: { accept: 'application/json' },
-      });
+    }
+
+    it('closes the tunnel with 4000 when the connector sends body bytes before answering, and the waiting request gets a 502', { timeout: 20_000 }, async () => {
+      const { ws } = await openTunnel();
+      const opened = streamOpened(ws);
+      const pending = request({ port: edge.port, host: new URL(rawSocket.url).host, path: '/hello', headers: { accept: 'application/json' } });
       const streamId = await withTimeout(opened, 5_000, 'the edge to open a stream on the raw tunnel');
       const closed = closeOf(ws);
-      // Never ACCEPT, so the edge's consumer takes nothing and grants no credit: everything past
-      // the initial window is an overrun.
-      const chunk = Buffer.alloc(16 * 1024, 0x61);
-      const frame = encodeFrame(FrameType.DATA, 0, streamId, chunk);
-      const perMessage = 8;
-      const total = Math.ceil((INITIAL_WINDOW + 64 * 1024) / chunk.length);
-      for (let sent = 0; sent < total; sent += perMessage) {
-        ws.send(Buffer.concat(Array(Math.min(perMessage, total - sent)).fill(frame)));
-      }
-      const { code } = await closed;
-      assert.equal(code, 4000);
+      ws.send(encodeFrame(FrameType.DATA, 0, streamId, Buffer.from('HTTP/1.1 200 OK\r\n\r\nsmuggled')));
+      assert.equal((await closed).code, 4000);
       const res = await pending;
       assert.equal(res.status, 502, res.body.toString());
       assert.ok(res.headers['postern-error'], 'the edge answers with its own error page');
+      await assertBystanderServed('DATA before RESPONSE');
+    });
+
+    it('closes the tunnel with 4000 when a stream overruns its window, and the client sees a cut response', { timeout: 30_000 }, async () => {
+      const { ws } = await openTunnel();
+      const opened = streamOpened(ws);
+      // A client that sends its request and does not read: the edge stops granting credit once its socket is full.
+      const client = tcpConnect({ host: '127.0.0.1', port: edge.port });
+      client.write(`GET /big HTTP/1.1\r\nHost: ${new URL(rawSocket.url).host}\r\n\r\n`);
+      client.pause();
+      const received: Buffer[] = [];
+      const clientClosed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+      client.on('error', () => undefined);
+      const streamId = await withTimeout(opened, 5_000, 'the edge to open a stream on the raw tunnel');
+      const closed = closeOf(ws);
+      let tunnelClosed = false;
+      void closed.then(() => (tunnelClosed = true));
+      ws.send(encodeFrame(FrameType.RESPONSE, 0, streamId, Buffer.from(':status\x00200\x00content-type\x00application/octet-stream')));
+      // Then body bytes without regard to the edge's WINDOW frames, until it notices (bounded: 32 MiB).
+      const message = Buffer.concat(Array(8).fill(encodeFrame(FrameType.DATA, 0, streamId, Buffer.alloc(16 * 1024, 0x61))));
+      for (let i = 0; i < 256 && !tunnelClosed; i++) {
+        ws.send(message);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal((await withTimeout(closed, 10_000, 'the edge to close the tunnel')).code, 4000);
+      client.on('data', (c: Buffer) => received.push(c));
+      client.resume();
+      await withTimeout(clientClosed, 10_000, 'the client connection to be cut');
+      const text = Buffer.concat(received).toString('latin1');
+      assert.match(text, /^HTTP\/1\.1 200 /, 'the answer had started');
+      assert.ok(!text.endsWith('0\r\n\r\n'), 'the cut response does not end with the last chunk: it never looks complete');
       await assertBystanderServed('window overrun');
     });
   });

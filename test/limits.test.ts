@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FrameType, encodeFrame } from '@postern/shared';
+import { FrameType, PROTOCOL_VERSION, encodeFrame } from '@postern/shared';
 import { closeOf, nextMessage, openWebSocket, rawHttp, request } from './lib/http.js';
 import { Origin } from './lib/origin.js';
 import { patternChunks, patternSha256, patternStream } from './lib/pattern.js';
@@ -425,7 +425,7 @@ describe('limits: one edge with small limits, its connectors and a local app', (
 
     it('closes a tunnel whose connector sends a message over --tunnel-max-message with 1009, and logs it once', { timeout: 30_000 }, async () => {
       const raw = await createSocket(edge, token, 'raw');
-      const tunnel = await openWebSocket(edge.port, edge.domain, '/v1/tunnel', { authorization: `Bearer ${token}`, 'postern-protocol': '1', 'postern-socket': raw.id });
+      const tunnel = await openWebSocket(edge.port, edge.domain, '/v1/tunnel', { authorization: `Bearer ${token}`, 'postern-protocol': String(PROTOCOL_VERSION), 'postern-socket': raw.id });
       await nextMessage(tunnel);
       // 100 KiB of valid frames (PINGs) is under the limit: answered, not closed.
       const ping = encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8));

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { PROTOCOL_VERSION } from '@postern/shared';
 import { closeOf, openWebSocket, rawUpgrade, request } from './lib/http.js';
 import { probe, scrape, type Scrape } from './lib/metrics.js';
 import { Origin } from './lib/origin.js';
@@ -147,7 +148,7 @@ describe('observability: edge logs, metrics and probes', () => {
     const anonymous = await get('/hello', { accept: 'application/json' });
     assert.equal(anonymous.status, 401);
     await assert.rejects(openWebSocket(edge.port, host, '/ws', { authorization: `Bearer ${bob}` }), /HTTP 403/);
-    const tunnel = await rawUpgrade(edge.port, edge.domain, '/v1/tunnel', { authorization: 'Bearer pst_notatoken', 'postern-protocol': '1', 'postern-socket': socket.id });
+    const tunnel = await rawUpgrade(edge.port, edge.domain, '/v1/tunnel', { authorization: 'Bearer pst_notatoken', 'postern-protocol': String(PROTOCOL_VERSION), 'postern-socket': socket.id });
     assert.equal(tunnel.status, 401);
 
     const after = await scrapeUntil(metricsPort, (s) => denials(s, 'policy_denied', 'websocket') > denials(before, 'policy_denied', 'websocket'), 'the WebSocket denial');
@@ -283,7 +284,7 @@ describe('observability: edge logs, metrics and probes', () => {
   it('keeps control characters escaped: a connector close reason with ESC, CR and LF stays in its JSON line', async () => {
     const forged = '{"level":60,"msg":"forged line"}';
     const reason = `bye\u001b[31m\r\n${forged}`;
-    const ws = await openWebSocket(edge.port, edge.domain, '/v1/tunnel', { authorization: `Bearer ${alice}`, 'postern-protocol': '1', 'postern-socket': socket.id });
+    const ws = await openWebSocket(edge.port, edge.domain, '/v1/tunnel', { authorization: `Bearer ${alice}`, 'postern-protocol': String(PROTOCOL_VERSION), 'postern-socket': socket.id });
     const closed = closeOf(ws);
     ws.close(1000, reason);
     await closed;

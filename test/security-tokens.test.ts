@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { TCP_PATH, TUNNEL_PATH } from '@postern/shared';
+import { PROTOCOL_VERSION, TCP_PATH, TUNNEL_PATH } from '@postern/shared';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { expireToken } from './lib/edge-db.js';
 import { rawUpgrade, request } from './lib/http.js';
@@ -36,7 +36,7 @@ describe('token misuse: each credential only as itself', () => {
     return { status: res.status, code: res.headers['postern-error'], reached: app.requests.length - before };
   }
   const whoami = (authorization: string) => request({ port: edge.port, host: edge.domain, path: '/api/v1/whoami', headers: { authorization, accept: 'application/json' } });
-  const tunnel = (authorization: string) => rawUpgrade(edge.port, edge.domain, TUNNEL_PATH, { authorization, 'postern-protocol': '1', 'postern-socket': socket.socketId });
+  const tunnel = (authorization: string) => rawUpgrade(edge.port, edge.domain, TUNNEL_PATH, { authorization, 'postern-protocol': String(PROTOCOL_VERSION), 'postern-socket': socket.socketId });
   const signedInAtEdge = async (login: string) =>
     (await request({ port: edge.port, host: edge.domain, path: '/auth/login?rd=%2Fx', headers: { cookie: `postern_login=${login}` } })).headers.location === '/x';
 
@@ -133,7 +133,7 @@ describe('token misuse: each credential only as itself', () => {
         assert.deepEqual(await atSocket({}, `/headers${qs}`).then((r) => [r.status, r.reached]), [401, 0], `${query} at the socket`);
         const res = await request({ port: edge.port, host: edge.domain, path: `/api/v1/whoami${qs}`, headers: { accept: 'application/json' } });
         assert.equal(res.status, 401, `${query} at the API`);
-        const up = await rawUpgrade(edge.port, edge.domain, `${TUNNEL_PATH}${qs}`, { 'postern-protocol': '1', 'postern-socket': socket.socketId });
+        const up = await rawUpgrade(edge.port, edge.domain, `${TUNNEL_PATH}${qs}`, { 'postern-protocol': String(PROTOCOL_VERSION), 'postern-socket': socket.socketId });
         if ('socket' in up) up.socket.destroy();
         assert.ok([401, 404].includes(up.status), `${query} on the tunnel: ${up.status}`);
       }

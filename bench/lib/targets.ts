@@ -104,7 +104,7 @@ export interface PosternAccount {
  * the end of every phase: it measures capacity, so the per-client limits are lifted (and the streams
  * per connection set to what a connector accepts). Limits themselves are tested in test/limits.test.ts.
  */
-const CAPACITY_LIMITS = ['--max-streams-per-user', '1000000', '--max-streams-per-connection', '20000', '--max-client-resets', '1000000'];
+const CAPACITY_LIMITS = ['--max-streams-per-user', '1000000', '--max-streams-per-connection', '20000', '--max-client-resets', '1000000', '--max-connections-per-address', '1000000'];
 
 export async function createAccount(repoRoot: string, dir: string, tag: string): Promise<PosternAccount> {
   const cli = join(repoRoot, 'cli/bin/postern.js');

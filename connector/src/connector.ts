@@ -4,8 +4,9 @@ import { Backoff } from './backoff.js';
 import type { ConnectorConfig } from './config.js';
 import { dialTunnel } from './dial.js';
 import { ConnectorError } from './errors.js';
-import { forwardStream, type StreamObserver } from './forward.js';
 import { requestLogEntry, type RequestLogEntry } from './request-log.js';
+import { StreamServer } from './stream-server.js';
+import type { ObserveExchange, StreamObserver } from './target.js';
 
 export type SlotState = 'connecting' | 'up' | 'reconnecting' | 'stopped';
 
@@ -76,7 +77,7 @@ class Slot {
     });
     this.session = session;
     let greeted = false;
-    session.on('stream', (stream) => forwardStream(session, stream, config.target, this.owner.observer));
+    session.on('stream', (stream, preamble, ended) => this.owner.server.serve(session, stream, preamble, !ended));
     session.on('event', (event) => {
       const entry = requestLogEntry(event, this.index);
       if (entry) this.owner.emit('request', entry);
@@ -139,25 +140,35 @@ function closeError(info: SessionCloseInfo): ConnectorError {
 }
 
 /**
- * Keeps `connections` tunnels open to the edge and serves the streams it opens by piping them
- * to the configured local target. stop() drains: go-away, let in-flight streams finish, close.
+ * Keeps `connections` tunnels open to the edge and serves the streams it opens on the configured
+ * local target (see StreamServer). stop() drains: go-away, let in-flight streams finish, close.
  */
 export class Connector extends EventEmitter<ConnectorEvents> {
-  stopping = false;
+  /** Serves every stream of every tunnel connection on the socket's target. */
+  readonly server: StreamServer;
   private readonly slots: Slot[];
   private isReady = false;
+  private isStopping = false;
 
   constructor(
     readonly config: ConnectorConfig,
     /** Told about every forwarded stream (the metrics), when given. */
-    readonly observer?: StreamObserver,
+    metrics?: StreamObserver,
+    /** Sees every HTTP exchange (a request inspector), when given. */
+    observe?: ObserveExchange,
   ) {
     super();
+    this.server = new StreamServer({ target: config.target, metrics, observe });
     this.slots = Array.from({ length: Math.max(1, config.connections) }, (_, i) => new Slot(i, this));
   }
 
   start(): void {
     for (const slot of this.slots) slot.start();
+  }
+
+  /** stop() was called, or a fatal error ended the connector. */
+  get stopping(): boolean {
+    return this.isStopping;
   }
 
   /** Tunnel connections the edge has greeted and that are still open. */
@@ -172,13 +183,14 @@ export class Connector extends EventEmitter<ConnectorEvents> {
 
   /** Graceful stop: no new streams, in-flight ones get up to `graceMs`, then everything closes. */
   async stop(graceMs = this.config.graceMs): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
+    if (this.isStopping) return;
+    this.isStopping = true;
     for (const slot of this.slots) slot.stop();
     for (const session of this.sessions()) session.goAway();
     await this.waitForDrain(graceMs);
     for (const session of this.sessions()) session.close(CloseCode.NORMAL, 'connector stopped');
     await this.waitForClose(2_000);
+    await this.server.close();
     this.emit('stopped');
   }
 
@@ -189,8 +201,8 @@ export class Connector extends EventEmitter<ConnectorEvents> {
   }
 
   fail(err: ConnectorError): void {
-    if (this.stopping) return;
-    this.stopping = true;
+    if (this.isStopping) return;
+    this.isStopping = true;
     for (const slot of this.slots) slot.stop();
     for (const session of this.sessions()) session.destroy(CloseCode.NORMAL, 'connector stopped');
     this.emit('fatal', err);

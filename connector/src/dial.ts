@@ -60,7 +60,8 @@ export function dialTunnel(config: ConnectorConfig): Promise<WebSocket> {
       const version = res.headers[HandshakeHeader.PROTOCOL];
       if (version !== undefined && version !== String(PROTOCOL_VERSION)) {
         ws.terminate();
-        reject(new ConnectorError('PROTOCOL_VERSION', `the edge speaks tunnel protocol ${String(version)}, this connector speaks ${PROTOCOL_VERSION}: upgrade the older side`));
+        const older = Number(version) < PROTOCOL_VERSION ? 'edge' : 'connector';
+        reject(new ConnectorError('PROTOCOL_VERSION', `the edge speaks tunnel protocol ${String(version)}, this connector speaks ${PROTOCOL_VERSION}: upgrade the ${older}`));
       }
     });
     ws.once('open', () => {

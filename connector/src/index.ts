@@ -4,3 +4,4 @@ export { ConnectorError, unreachableReason, type ConnectorErrorCode } from './er
 export { Backoff } from './backoff.js';
 export { type RequestLogEntry } from './request-log.js';
 export { ConnectorMetrics } from './metrics.js';
+export { type Target, type StreamObserver, type ExchangeObserver, type ObserveExchange } from './target.js';

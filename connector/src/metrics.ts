@@ -1,7 +1,7 @@
 import { startMonitoringServer, statusClass, type MonitoringServer, type ProbeResult } from '@postern/shared';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Connector } from './connector.js';
-import type { StreamObserver } from './forward.js';
+import type { StreamObserver } from './target.js';
 
 /** Node error codes are a closed set; anything else is folded into one label value. */
 const errorCodeLabel = (code: string): string => (/^E[A-Z0-9_]{2,24}$/.test(code) ? code : 'other');

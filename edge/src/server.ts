@@ -115,10 +115,8 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     server.maxHeadersCount = headersKeptByNode(limits.maxHeaderCount);
     new ConnectionGuard(limits, trust, limitReporter).attach(server);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      res.setHeader(REQUEST_ID_HEADER, assignRequestId(req));
+      assignRequestId(req);
       trust.identify(req);
-      const sts = hsts(req);
-      if (sts) res.setHeader(HSTS_HEADER, sts);
       // Refused before routing, and the connection closed after the answer: its framing is in doubt.
       const intake = strict.check(req, false);
       if (intake.kind === 'drop') return;
@@ -127,11 +125,23 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         return proxy.rejectUnrouted(req, res, req.headers.host ?? '', intake.error);
       }
       const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
+      const route = router.route(req.headers.host);
+      // The proxy writes the edge's headers into each answer itself (one writeHead, no header map).
+      if (!tooMany && route.kind === 'socket') {
+        const { socket, host } = route;
+        return containRequest(
+          () => proxy.handleRequest(req, res, socket, host),
+          (fault) => access.begin(req, host, socket.id, 'http').fault(fault),
+          (err) => (res.headersSent ? res.destroy() : (res.setHeader(REQUEST_ID_HEADER, requestIdOf(req)), sendError(req, res, err))),
+        );
+      }
+      res.setHeader(REQUEST_ID_HEADER, requestIdOf(req));
+      const sts = hsts(req);
+      if (sts) res.setHeader(HSTS_HEADER, sts);
       if (tooMany) {
         closeAfterAnswer(req, res);
         return sendError(req, res, tooMany);
       }
-      const route = router.route(req.headers.host);
       // The IdP's server-to-server logout POST: answered before Fastify, so no browser-form check applies (auth/backchannel-logout.ts).
       if (route.kind === 'edge' && backchannel.handles(req)) return backchannel.handle(req, res);
       if (route.kind === 'edge') {
@@ -140,12 +150,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         continueIfExpected(req, res);
         return handler(req, res);
       }
-      if (route.kind === 'unknown') return proxy.rejectUnrouted(req, res, route.host, unknownHost(route.host));
-      containRequest(
-        () => proxy.handleRequest(req, res, route.socket, route.host),
-        (fault) => access.begin(req, route.host, route.socket.id, 'http').fault(fault),
-        (err) => (res.headersSent ? res.destroy() : sendError(req, res, err)),
-      );
+      proxy.rejectUnrouted(req, res, route.host, unknownHost(route.host));
     });
     // Without this Node answers "100 Continue" before any check: the edge sends it itself, once it takes the body.
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server!.emit('request', req, res));
@@ -214,7 +219,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     idleMs: config.auth.sessionIdleMs,
   });
   const access = new AccessLog(app.log, metrics, accessLogEnabled(config.logLevel));
-  const proxy = new ProxyHandler(config, registry, app.log, gate, auth, new ReservedPaths(config, auth), audit, access, proxyLimits);
+  const proxy = new ProxyHandler({ config, registry, log: app.log, gate, auth, reserved: new ReservedPaths(config, auth), audit, access, limits: proxyLimits, hsts });
   const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics, reporter, badTokens);
   const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log, badTokens), auth.live, audit, app.log, metrics, proxyLimits);
 

@@ -1,90 +1,22 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { FastifyBaseLogger } from 'fastify';
-import { errors as undiciErrors, type Dispatcher } from 'undici';
+import { ErrorCode, StreamResetError, type MuxStream, type StreamHandler } from '@postern/shared';
 import type { EdgeError } from '../src/errors.js';
 import { AccessLog } from '../src/observability/access-log.js';
 import { EdgeMetrics } from '../src/observability/metrics.js';
-import { ContainedHandler, containRequest, containStreamListeners, ExchangeFault, FAULT_STAGES, type FaultStage } from '../src/proxy/exchange-faults.js';
-import { relayedReason } from '../src/proxy/headers.js';
+import type { Downstream } from '../src/proxy/answer.js';
+import { Deadlines } from '../src/proxy/deadlines.js';
+import { UpstreamExchange, type ExchangeInput, type ExchangeServices } from '../src/proxy/exchange.js';
+import { containRequest, ExchangeFault, FAULT_STAGES } from '../src/proxy/exchange-faults.js';
 import { upstreamError } from '../src/proxy/upstream-errors.js';
+import type { TunnelConnection } from '../src/tunnel/connection.js';
 import { TunnelRegistry } from '../src/tunnel/registry.js';
 
-const controller = {} as Dispatcher.DispatchController;
 const boom = (): never => {
   throw new Error('boom');
 };
-
-describe('ContainedHandler', () => {
-  const calls: Array<[keyof ContainedHandler & keyof Dispatcher.DispatchHandler, FaultStage]> = [
-    ['onRequestStart', 'request'],
-    ['onResponseStart', 'response_head'],
-    ['onResponseData', 'response_body'],
-    ['onResponseEnd', 'response_body'],
-    ['onResponseError', 'response_body'],
-    ['onRequestUpgrade', 'upgrade'],
-  ];
-  for (const [method, stage] of calls) {
-    test(`an exception in ${method} reaches onFault as stage ${stage}, and does not propagate`, () => {
-      const faults: ExchangeFault[] = [];
-      const handler = new ContainedHandler({ [method]: boom } as Dispatcher.DispatchHandler, (f) => faults.push(f));
-      const call = handler[method] as (...args: unknown[]) => void;
-      assert.doesNotThrow(() => call.call(handler, controller, 200, {}, new PassThrough()));
-      assert.equal(faults.length, 1);
-      assert.equal(faults[0]!.stage, stage);
-      assert.equal((faults[0]!.cause as Error).message, 'boom');
-    });
-  }
-
-  test('passes every argument through and reports nothing when the handler does not throw', () => {
-    const seen: unknown[] = [];
-    const faults: ExchangeFault[] = [];
-    const handler = new ContainedHandler(
-      { onResponseStart: (_c, status, headers, message) => seen.push(status, headers, message), onResponseData: (_c, chunk) => seen.push(chunk) },
-      (f) => faults.push(f),
-    );
-    const chunk = Buffer.from('x');
-    handler.onResponseStart(controller, 201, { a: 'b' }, 'Created');
-    handler.onResponseData(controller, chunk);
-    assert.deepEqual(seen, [201, { a: 'b' }, 'Created', chunk]);
-    assert.deepEqual(faults, []);
-  });
-});
-
-describe('containStreamListeners', () => {
-  test("an exception in a listener of the stream's events destroys that stream with an http_client fault, not the process", async () => {
-    const stream = new PassThrough();
-    containStreamListeners(stream);
-    const errors: Error[] = [];
-    stream.on('error', (err) => errors.push(err));
-    // What undici's parser did on 'end' (assert(!this.paused) in Parser.finish).
-    stream.on('end', () => {
-      throw new Error('assert(!this.paused)');
-    });
-    stream.resume();
-    stream.end('last bytes');
-    await new Promise((resolve) => stream.once('close', resolve));
-    assert.equal(stream.destroyed, true);
-    assert.equal(errors.length, 1);
-    assert.ok(errors[0] instanceof ExchangeFault);
-    assert.equal(errors[0].stage, 'http_client');
-    assert.match(errors[0].message, /assert\(!this\.paused\)/);
-  });
-
-  test('listeners that do not throw see every event as before', async () => {
-    const stream = new PassThrough();
-    containStreamListeners(stream);
-    const chunks: string[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(String(c)));
-    const ended = new Promise((resolve) => stream.once('end', resolve));
-    stream.end('abc');
-    await ended;
-    assert.deepEqual(chunks, ['abc']);
-    assert.equal(stream.emit('nobody-listens'), false);
-  });
-});
 
 describe('containRequest', () => {
   test('an exception in the request code is reported once and answered with EXCHANGE_FAILED; it does not propagate', () => {
@@ -104,35 +36,76 @@ describe('containRequest', () => {
   });
 });
 
-describe('relayedReason', () => {
-  test("keeps the app's plain-text phrase", () => {
-    assert.equal(relayedReason(200, 'All Good'), 'All Good');
-    assert.equal(relayedReason(404, 'Not\tHere'), 'Not\tHere');
-  });
-
-  test('replaces a phrase that is not plain text, or none, with the standard one', () => {
-    assert.equal(relayedReason(200, '\ufffdOK\ufffd'), 'OK'); // 0xFF bytes, as undici decodes them
-    assert.equal(relayedReason(200, '成功'), 'OK');
-    assert.equal(relayedReason(200, 'caf\u00e9'), 'OK');
-    assert.equal(relayedReason(503, ''), 'Service Unavailable');
-    assert.equal(relayedReason(200, undefined), 'OK');
-    assert.equal(relayedReason(599, '\u0001'), '');
+describe('upstreamError: answers that are not HTTP', () => {
+  test("the connector's TARGET_BAD_RESPONSE is APP_BAD_RESPONSE; TARGET_FAILED (closed, reset) stays APP_ERROR", () => {
+    const bad = new StreamResetError(ErrorCode.TARGET_BAD_RESPONSE, 'Response does not match the HTTP/1.1 protocol (Expected HTTP/)', true);
+    assert.equal(upstreamError(bad, 'app.example').code, 'APP_BAD_RESPONSE');
+    assert.match(upstreamError(bad, 'app.example').message, /Expected HTTP\//);
+    assert.equal(upstreamError(new StreamResetError(ErrorCode.TARGET_FAILED, 'other side closed', true), 'app.example').code, 'APP_ERROR');
   });
 });
 
-describe('upstreamError: answers that are not HTTP', () => {
-  test('parser errors, length mismatches, oversized heads and refused interim answers are APP_BAD_RESPONSE', () => {
-    const bad = [
-      new undiciErrors.HTTPParserError('Response does not match the HTTP/1.1 protocol (Expected HTTP/)'),
-      new undiciErrors.ResponseContentLengthMismatchError(),
-      new undiciErrors.HeadersOverflowError(),
-      new undiciErrors.SocketError('bad response'),
-    ];
-    for (const err of bad) assert.equal(upstreamError(err, 'app.example').code, 'APP_BAD_RESPONSE', err.message);
+/** An exchange whose own code throws where it is told to, over a fake connection and downstream. */
+class Throwing extends UpstreamExchange {
+  constructor(
+    input: ExchangeInput,
+    conn: TunnelConnection,
+    private readonly where: 'head' | 'body',
+  ) {
+    super(input, conn, 'http', false);
+  }
+  protected get sentStatus(): number | undefined {
+    return this.input.downstream.untouched ? undefined : 200;
+  }  protected deliverHead(): void {
+    if (this.where === 'head') throw new Error('head boom');
+    (this.input.downstream as { untouched: boolean }).untouched = false;
+  }
+  protected deliverBody(): void {
+    throw new Error('body boom');
+  }
+}
+
+function throwingExchange(where: 'head' | 'body') {
+  const seen = { faults: [] as ExchangeFault[], refused: [] as EdgeError[], cut: 0, resets: [] as number[], ended: 0 };
+  const stream = { reset: (code: number) => seen.resets.push(code), consumed: () => undefined } as unknown as MuxStream;
+  let handler: StreamHandler | undefined;
+  const conn = {
+    info: { requestEvents: false },
+    requestStarted: () => undefined,
+    requestEnded: () => seen.ended++,
+    openRequest: (_kind: string, _request: unknown, h: StreamHandler) => ((handler = h), stream),
+  } as unknown as TunnelConnection;
+  const downstream = {
+    req: { headers: {}, method: 'GET', url: '/' },
+    trace: { bytesOut: 0, bytesIn: 0, fault: (f: ExchangeFault) => seen.faults.push(f) },
+    untouched: true,
+    refuse: (err: EdgeError) => seen.refused.push(err),
+    cut: () => seen.cut++,
+  } as unknown as Downstream;
+  const proxy: ExchangeServices = { pickConnection: () => undefined, abandoned: () => undefined, timeoutMs: 60_000, deadlines: new Deadlines(1_000) };
+  new Throwing({ request: { method: 'GET', target: '/', headers: [] }, downstream, socketId: 'sck_1', targetName: 'app.example', email: null, proxy }, conn, where).start();
+  return { seen, handler: handler! };
+}
+
+describe('UpstreamExchange: an exception inside one exchange ends that exchange only', () => {
+  test('thrown while relaying the head: nothing leaves for the session, the fault is counted once, the client gets EXCHANGE_FAILED, the stream is reset', () => {
+    const { seen, handler } = throwingExchange('head');
+    assert.doesNotThrow(() => handler.onStreamHead!({ status: 200, headers: [] }));
+    assert.doesNotThrow(() => handler.onStreamData(Buffer.from('more'), true));
+    assert.deepEqual(seen.faults.map((f) => f.stage), ['response_head']);
+    assert.deepEqual(seen.refused.map((e) => e.code), ['EXCHANGE_FAILED']);
+    assert.deepEqual(seen.resets, [ErrorCode.CANCEL]);
+    assert.equal(seen.ended, 1, 'the connection counts the request as ended once');
   });
 
-  test('a connection closed without an answer stays APP_ERROR', () => {
-    assert.equal(upstreamError(new undiciErrors.SocketError('other side closed'), 'app.example').code, 'APP_ERROR');
+  test('thrown while relaying the body: the answer that began is cut, never completed', () => {
+    const { seen, handler } = throwingExchange('body');
+    handler.onStreamHead!({ status: 200, headers: [] });
+    assert.doesNotThrow(() => handler.onStreamData(Buffer.from('part'), false));
+    assert.deepEqual(seen.faults.map((f) => f.stage), ['response_body']);
+    assert.deepEqual(seen.refused, []);
+    assert.equal(seen.cut, 1);
+    assert.deepEqual(seen.resets, [ErrorCode.CANCEL]);
   });
 });
 

@@ -89,15 +89,17 @@ test("an app's Set-Cookie is made host-only; Clear-Site-Data, Postern-Error and 
   assert.equal(hostOnlyCookie('a=1; Domain=edge.example.com; Path=/; Secure'), 'a=1; Path=/; Secure');
   assert.equal(hostOnlyCookie('a=1;domain=.edge.example.com;DOMAIN = x;Path=/'), 'a=1;Path=/');
   assert.equal(hostOnlyCookie('a=domain=x; Max-Age=5'), 'a=domain=x; Max-Age=5', 'a value that says domain= is left alone');
-  const out = downstreamResponseHeaders({
-    'set-cookie': ['bomb=xxxx; Domain=edge.example.com; Path=/; Max-Age=31536000', 'pref=dark; Path=/', 'postern_session=x; Domain=edge.example.com'],
-    'clear-site-data': '"cookies"',
-    'postern-error': 'POLICY_DENIED',
-    'set-cookie2': 'a=1',
-    'x-debug': 'cleared __Host-postern_login for you',
-    'content-type': 'text/html',
-  });
-  assert.deepEqual(out, { 'set-cookie': ['bomb=xxxx; Path=/; Max-Age=31536000', 'pref=dark; Path=/'], 'content-type': 'text/html' });
+  const out = downstreamResponseHeaders([
+    'set-cookie', 'bomb=xxxx; Domain=edge.example.com; Path=/; Max-Age=31536000',
+    'set-cookie', 'pref=dark; Path=/',
+    'set-cookie', 'postern_session=x; Domain=edge.example.com',
+    'clear-site-data', '"cookies"',
+    'postern-error', 'POLICY_DENIED',
+    'set-cookie2', 'a=1',
+    'x-debug', 'cleared __Host-postern_login for you',
+    'content-type', 'text/html',
+  ]);
+  assert.deepEqual(out, ['set-cookie', 'bomb=xxxx; Path=/; Max-Age=31536000', 'set-cookie', 'pref=dark; Path=/', 'content-type', 'text/html']);
 });
 
 test('the 431 page clears the edge domain and every name above it, never a public suffix alone', () => {

@@ -4,6 +4,7 @@ import {
   FrameType,
   HEADER_SIZE,
   MAX_EVENT_PAYLOAD,
+  MAX_HEAD_PAYLOAD,
   MAX_JSON_PAYLOAD,
   MAX_PAYLOAD,
   PROTOCOL_VERSION,
@@ -12,7 +13,7 @@ import {
 
 /** Payload length rules per frame type: [min, max]. */
 const PAYLOAD_LIMITS: Readonly<Record<number, readonly [number, number]>> = {
-  [FrameType.OPEN]: [2, MAX_JSON_PAYLOAD],
+  [FrameType.OPEN]: [1, MAX_HEAD_PAYLOAD],
   [FrameType.ACCEPT]: [0, 0],
   [FrameType.DATA]: [0, MAX_PAYLOAD],
   [FrameType.WINDOW]: [4, 4],
@@ -22,6 +23,7 @@ const PAYLOAD_LIMITS: Readonly<Record<number, readonly [number, number]>> = {
   [FrameType.GOAWAY]: [4, 4 + 1024],
   [FrameType.HELLO]: [2, MAX_JSON_PAYLOAD],
   [FrameType.EVENT]: [2, MAX_EVENT_PAYLOAD],
+  [FrameType.RESPONSE]: [1, MAX_HEAD_PAYLOAD],
 };
 
 /** Frames that belong to the session (stream id 0) rather than to one stream. */

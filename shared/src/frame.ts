@@ -8,15 +8,22 @@
  *  |                       payload (length bytes)                          |
  */
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * 2: HTTP streams carry their request and response heads as structured frames (OPEN with the
+ * request head, RESPONSE with the answer's), and the connector makes the request to its app. A
+ * version-1 peer is refused at the handshake with a message that names the side to upgrade.
+ */
+export const PROTOCOL_VERSION = 2;
 export const HEADER_SIZE = 12;
 
 /** Largest payload a peer may send in any frame; larger is a protocol error. */
 export const MAX_PAYLOAD = 64 * 1024;
 /** Largest DATA payload this implementation sends: small enough that streams interleave fairly. */
 export const DATA_CHUNK = 16 * 1024;
-/** Largest OPEN preamble / HELLO document. */
+/** Largest HELLO document. */
 export const MAX_JSON_PAYLOAD = 16 * 1024;
+/** Largest OPEN or RESPONSE payload (a request or response head): the frame limit itself. */
+export const MAX_HEAD_PAYLOAD = MAX_PAYLOAD;
 /** Largest EVENT document: one request log entry, so a flood of them stays cheap to buffer and parse. */
 export const MAX_EVENT_PAYLOAD = 4 * 1024;
 
@@ -31,6 +38,7 @@ export const FrameType = {
   GOAWAY: 0x08,
   HELLO: 0x09,
   EVENT: 0x0a,
+  RESPONSE: 0x0b,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -41,6 +49,8 @@ export const FRAME_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze(
 export const Flag = {
   /** On PING: this is the answer. */
   ACK: 0x0001,
+  /** On OPEN, RESPONSE and DATA: the sender's direction of the stream ends with this frame (a FIN without one more frame). */
+  FIN: 0x0002,
 } as const;
 
 export interface Frame {
@@ -63,6 +73,10 @@ export const ErrorCode = {
   FRAME_SIZE_ERROR: 8,
   VERSION_MISMATCH: 9,
   TIMEOUT: 10,
+  /** The app broke the exchange after the request may have reached it: it closed or reset the connection, or answered something that is not HTTP. */
+  TARGET_FAILED: 11,
+  /** The app's bytes were not an HTTP/1.1 answer the connector's HTTP client accepts (not HTTP, a smuggling-shaped or oversized head, a body longer or shorter than declared). */
+  TARGET_BAD_RESPONSE: 12,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -104,13 +118,33 @@ export const TUNNEL_PATH = '/v1/tunnel';
 /** Path of the TCP stream endpoint (`postern tcp`) on the edge's own host. */
 export const TCP_PATH = '/v1/tcp';
 
-/** The kind of traffic a stream carries, sent in its OPEN preamble. */
-export type StreamKind = 'http' | 'tcp';
+/**
+ * The kind of traffic a stream carries, the first byte of its OPEN: `http`, one request and its
+ * answer; `websocket`, an upgrade request whose stream carries raw bytes after a 101; `tcp`, raw
+ * bytes from the start.
+ */
+export type StreamKind = 'http' | 'websocket' | 'tcp';
 
-export interface OpenPreamble {
-  readonly v: 1;
-  readonly kind: StreamKind;
+/** An HTTP request as the edge's server parsed and policed it: what the connector sends to its app. */
+export interface RequestHead {
+  readonly method: string;
+  /** The request target in origin form (`/path?query`). */
+  readonly target: string;
+  /** Header fields as [name, value, name, value, ...], in order, duplicates kept. */
+  readonly headers: readonly string[];
 }
+
+/** The app's answer, as the connector's HTTP client parsed it: what the edge polices and writes to the client. */
+export interface ResponseHead {
+  readonly status: number;
+  /** Header fields as [name, value, ...]; names lower-case. */
+  readonly headers: readonly string[];
+}
+
+/** What an OPEN carries: the kind, and for http and websocket streams the request head. */
+export type OpenPreamble =
+  | { readonly kind: 'tcp' }
+  | { readonly kind: 'http' | 'websocket'; readonly request: RequestHead };
 
 /** Sent by the edge as the first frame once a connector is accepted. */
 export interface Hello {

@@ -3,6 +3,7 @@ export {
   HEADER_SIZE,
   MAX_PAYLOAD,
   MAX_EVENT_PAYLOAD,
+  MAX_HEAD_PAYLOAD,
   DATA_CHUNK,
   FrameType,
   Flag,
@@ -17,12 +18,17 @@ export {
   type Frame,
   type StreamKind,
   type OpenPreamble,
+  type RequestHead,
+  type ResponseHead,
   type Hello,
   type RequestEvent,
 } from './frame.js';
 export { FrameDecoder, encodeFrame, encodeU32, encodeCodeAndReason, decodeCodeAndReason, writeHeader } from './codec.js';
+export { encodeOpen, decodeOpen, encodeResponse, decodeResponse, HeadError, MalformedHeadError } from './head.js';
 export { ReceiveWindow, INITIAL_WINDOW, MAX_WINDOW, type WindowGrant } from './window.js';
-export { MuxStream } from './stream.js';
+export { MuxStream, STREAM_WRITE_HIGH_WATER, type StreamHandler } from './stream.js';
+export { StreamDuplex, type StreamDuplexOptions } from './stream-duplex.js';
+export { BATCH_SIZE } from './writer.js';
 export {
   WebSocketByteStream,
   TcpStreamError,
@@ -31,7 +37,14 @@ export {
   TCP_MAX_MESSAGE,
   type WebSocketByteStreamOptions,
 } from './ws-byte-stream.js';
-export { MuxSession, DEFAULT_MAX_STREAMS, type SessionOptions, type SessionRole, type SessionCloseInfo } from './session.js';
+export {
+  MuxSession,
+  DEFAULT_MAX_STREAMS,
+  type SessionOptions,
+  type SessionRole,
+  type SessionState,
+  type SessionCloseInfo,
+} from './session.js';
 export { ProtocolError, StreamResetError, SessionClosedError } from './errors.js';
 export {
   startMonitoringServer,

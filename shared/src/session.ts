@@ -4,7 +4,6 @@ import { decodeCodeAndReason, decodeJson, encodeCodeAndReason, encodeFrame, enco
 import { ProtocolError, SessionClosedError } from './errors.js';
 import {
   CloseCode,
-  DATA_CHUNK,
   ErrorCode,
   Flag,
   FrameType,
@@ -14,12 +13,21 @@ import {
   type Hello,
   type OpenPreamble,
   type RequestEvent,
-  type StreamKind,
 } from './frame.js';
-import { MuxStream, type StreamHost } from './stream.js';
+import { decodeOpen, decodeResponse, MalformedHeadError, openText } from './head.js';
+import { MuxStream, type StreamHandler, type StreamHost } from './stream.js';
 import { INITIAL_WINDOW, MAX_WINDOW } from './window.js';
+import { SessionWriter } from './writer.js';
 
 export type SessionRole = 'edge' | 'connector';
+
+/**
+ * Where a session is in its life. `open`: streams both ways. `draining`: we sent GOAWAY, the peer
+ * may open no more streams (ours continue, and we may still open). `closing`: close() was called,
+ * what is queued is flushed, then the WebSocket closes; nothing new opens. `closed`: every stream
+ * has failed or finished and the WebSocket is gone.
+ */
+export type SessionState = 'open' | 'draining' | 'closing' | 'closed';
 
 export interface SessionOptions {
   /** The edge opens odd stream ids, the connector even ones. */
@@ -42,7 +50,11 @@ export interface SessionCloseInfo {
 }
 
 export interface SessionEvents {
-  stream: [stream: MuxStream, preamble: OpenPreamble];
+  /**
+   * The peer opened a stream: the listener must attach a handler to it at once (MuxStream.attach).
+   * `ended`: the OPEN carried FIN, nothing follows it (a request without a body).
+   */
+  stream: [stream: MuxStream, preamble: OpenPreamble, ended: boolean];
   hello: [hello: Hello];
   goaway: [code: number, reason: string];
   /** An EVENT from the edge (connector side only): a JSON object whose `t` names its kind. */
@@ -53,58 +65,31 @@ export interface SessionEvents {
 /** Streams one side accepts open at once on a session unless told otherwise (the edge opens fewer). */
 export const DEFAULT_MAX_STREAMS = 20_000;
 
-const BATCH_SIZE = 64 * 1024;
-/** EVENT bytes allowed to wait for the writer: a burst of finished requests in one turn stays bounded. */
-const EVENT_QUEUE_LIMIT = 64 * 1024;
-/**
- * How long an EVENT may wait to ride along in a message that stream data or control frames send
- * anyway. Under load that is the next turn; only an idle link gets a message of events alone, at most
- * this often (not one per request: an extra message costs a write and a read on each side).
- */
-const EVENT_LINGER_MS = 50;
-
-/** A DATA or FIN frame waiting to be copied into the message being built. */
-interface DataPart {
-  readonly type: typeof FrameType.DATA | typeof FrameType.FIN;
-  readonly streamId: number;
-  readonly data: Buffer | null;
-}
-const STREAM_KINDS = new Set<StreamKind>(['http', 'tcp']);
 const MAX_STREAM_ID = 0xffff_fffe;
 
 /**
- * A multiplexed session over one WebSocket: many MuxStreams, one fair writer.
- *
- * The writer sends control frames first, then EVENT frames, then DATA round-robin across streams in
- * chunks of at most DATA_CHUNK, packed into WebSocket messages of at most BATCH_SIZE, and stops while
- * more than `highWaterMark` bytes sit unwritten in the socket.
+ * A multiplexed session over one WebSocket: frames in (decoded, dispatched to streams), frames out
+ * through one fair SessionWriter, stream ids, pings, go-away and close.
  */
 export class MuxSession extends EventEmitter<SessionEvents> implements StreamHost {
-  readonly streams = new Map<number, MuxStream>();
-  rttMs = 1;
-  /** We announced GO_AWAY: the peer must not open new streams. */
-  localGoAway = false;
+  private rtt = 1;
+  private lifecycle: SessionState = 'open';
   /** The peer announced GO_AWAY: we must not open new streams. */
-  remoteGoAway = false;
-  closed = false;
-  /** EVENT frames sendEvent() dropped because the writer was backed up. */
-  droppedEvents = 0;
+  private peerGoneAway = false;
+  private dropped = 0;
 
+  private readonly streams = new Map<number, MuxStream>();
+  private readonly writer: SessionWriter;
   private readonly decoder = new FrameDecoder();
-  private readonly control: Buffer[] = [];
-  /** Encoded EVENT frames, sent after control frames; `eventBytes` is their total size. */
-  private readonly events: Buffer[] = [];
-  private eventBytes = 0;
-  private eventTimer: NodeJS.Timeout | undefined;
-  private readonly ready: MuxStream[] = [];
-  private inFlight = 0;
-  private flushScheduled = false;
   private nextLocalId: number;
   private lastPeerId = 0;
   private lastReceivedAt = performance.now();
   private pingTimer: NodeJS.Timeout | undefined;
-  private closing = false;
   private readonly opts: Required<SessionOptions>;
+  private readonly windows: { readonly peerInitial: number; readonly localInitial: number; readonly max: number };
+  private closeCode: number = CloseCode.NORMAL;
+  private closeReason = '';
+  private failure: Error | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -120,6 +105,8 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
       maxWindow: MAX_WINDOW,
       ...options,
     };
+    this.windows = { peerInitial: this.opts.initialWindow, localInitial: this.opts.initialWindow, max: this.opts.maxWindow };
+    this.writer = new SessionWriter(ws, this.opts.highWaterMark, () => this.maybeFinishClose());
     this.nextLocalId = options.role === 'edge' ? 1 : 2;
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
@@ -133,77 +120,101 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     this.sendPing();
   }
 
+  /** Round trip from PING answers (smoothed, starting from 1 ms), for window growth. */
+  get rttMs(): number {
+    return this.rtt;
+  }
+
+  get state(): SessionState {
+    return this.lifecycle;
+  }
+
+  get closed(): boolean {
+    return this.lifecycle === 'closed';
+  }
+
+  /** The peer announced GOAWAY: open() refuses. */
+  get peerDraining(): boolean {
+    return this.peerGoneAway;
+  }
+
+  /** Whether open() would succeed now. */
+  get canOpen(): boolean {
+    return (this.lifecycle === 'open' || this.lifecycle === 'draining') && !this.peerGoneAway && this.nextLocalId <= MAX_STREAM_ID;
+  }
+
   get activeStreams(): number {
     return this.streams.size;
   }
 
   /** Bytes handed to the WebSocket and not yet written to the OS: the writer stops above the high-water mark. */
   get queuedBytes(): number {
-    return this.inFlight;
+    return this.writer.queuedBytes;
   }
 
-  /** Opens a stream to the peer. Throws if the session is draining or closed. */
-  open(kind: StreamKind): MuxStream {
-    if (this.closed || this.closing) throw new SessionClosedError('tunnel connection is closed');
-    if (this.remoteGoAway) throw new SessionClosedError('tunnel connection is draining');
+  /** EVENT frames sendEvent() dropped because the writer was backed up. */
+  get droppedEvents(): number {
+    return this.dropped;
+  }
+
+  /**
+   * Opens a stream to the peer with `handler` as its consumer. For http and websocket streams the
+   * OPEN carries the request head; `fin` when nothing follows it (a request without a body). Throws
+   * SessionClosedError while closing, closed or after the peer's GOAWAY, and HeadError for a head
+   * that cannot travel.
+   */
+  open(preamble: OpenPreamble, handler: StreamHandler, fin = false): MuxStream {
+    if (this.lifecycle === 'closing' || this.lifecycle === 'closed') throw new SessionClosedError('tunnel connection is closed');
+    if (this.peerGoneAway) throw new SessionClosedError('tunnel connection is draining');
     if (this.nextLocalId > MAX_STREAM_ID) throw new SessionClosedError('stream ids exhausted');
+    const payload = openText(preamble);
     const id = this.nextLocalId;
     this.nextLocalId += 2;
-    const stream = this.createStream(id, kind, true);
-    const preamble: OpenPreamble = { v: 1, kind };
-    this.queueControl(encodeFrame(FrameType.OPEN, 0, id, Buffer.from(JSON.stringify(preamble))));
+    const stream = new MuxStream(id, preamble.kind, this, this.windows, payload, handler, fin);
+    this.streams.set(id, stream);
+    this.markSendable(stream);
     return stream;
   }
 
-  /** Accepts a stream the peer opened (its target is ready). */
+  /** Accepts a tcp stream the peer opened (its target is ready). */
   accept(stream: MuxStream): void {
-    this.queueControl(encodeFrame(FrameType.ACCEPT, 0, stream.id));
+    this.writer.queueControl(encodeFrame(FrameType.ACCEPT, 0, stream.id));
   }
 
   sendHello(hello: Hello): void {
-    this.queueControl(encodeFrame(FrameType.HELLO, 0, 0, Buffer.from(JSON.stringify(hello))));
+    this.writer.queueControl(encodeFrame(FrameType.HELLO, 0, 0, Buffer.from(JSON.stringify(hello))));
   }
 
   /**
    * Sends an EVENT to the connector, best effort: unlike stream data it never waits. It is dropped
-   * (counted in `droppedEvents`, returns false) while the writer is at its high-water mark or
-   * EVENT_QUEUE_LIMIT bytes of events already wait, and when it encodes to more than
-   * MAX_EVENT_PAYLOAD. Encoding happens here, after the cheap checks: a dropped event costs nothing.
-   * A queued event goes out with the next message, or after EVENT_LINGER_MS on an idle link.
+   * (counted in `droppedEvents`, returns false) while the writer is backed up (see
+   * SessionWriter.queueEvent) and when it encodes to more than MAX_EVENT_PAYLOAD. Encoding happens
+   * after the cheap checks: a dropped event costs nothing.
    */
   sendEvent(event: RequestEvent): boolean {
     if (this.opts.role !== 'edge') throw new Error('only the edge sends EVENT frames');
-    if (this.closed || this.closing) return false;
-    if (this.inFlight >= this.opts.highWaterMark || this.eventBytes >= EVENT_QUEUE_LIMIT) {
-      this.droppedEvents++;
-      return false;
-    }
+    if (this.lifecycle === 'closing' || this.lifecycle === 'closed') return false;
+    if (this.writer.refusesEvents) return this.drop();
     const json = JSON.stringify(event);
     const length = Buffer.byteLength(json);
-    if (length > MAX_EVENT_PAYLOAD) {
-      this.droppedEvents++;
-      return false;
-    }
+    if (length > MAX_EVENT_PAYLOAD) return this.drop();
     const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
     writeHeader(frame, 0, FrameType.EVENT, 0, 0, length);
     frame.write(json, HEADER_SIZE, 'utf8');
-    this.events.push(frame);
-    this.eventBytes += frame.length;
-    this.lingerEvents();
-    return true;
+    return this.writer.queueEvent(frame) || this.drop();
   }
 
   /** Tells the peer to open no new streams; existing ones continue. */
   goAway(code: ErrorCode = ErrorCode.NO_ERROR, reason = 'draining'): void {
-    if (this.localGoAway || this.closed) return;
-    this.localGoAway = true;
-    this.queueControl(encodeFrame(FrameType.GOAWAY, 0, 0, encodeCodeAndReason(code, reason)));
+    if (this.lifecycle !== 'open') return;
+    this.lifecycle = 'draining';
+    this.writer.queueControl(encodeFrame(FrameType.GOAWAY, 0, 0, encodeCodeAndReason(code, reason)));
   }
 
   /** Flushes what is queued, then closes the WebSocket. */
   close(code: number = CloseCode.NORMAL, reason = ''): void {
-    if (this.closed || this.closing) return;
-    this.closing = true;
+    if (this.lifecycle === 'closing' || this.lifecycle === 'closed') return;
+    this.lifecycle = 'closing';
     this.closeCode = code;
     this.closeReason = reason;
     this.maybeFinishClose();
@@ -211,7 +222,7 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
 
   /** Closes at once, failing every open stream. */
   destroy(code: number = CloseCode.GOING_AWAY, reason = '', error?: Error): void {
-    if (this.closed) return;
+    if (this.lifecycle === 'closed') return;
     if (error) this.failure = error;
     if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
       try {
@@ -228,24 +239,20 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
   // ---- StreamHost ----
 
   markSendable(stream: MuxStream): void {
-    if (stream.inReadyList || this.closed) return;
-    stream.inReadyList = true;
-    this.ready.push(stream);
-    this.scheduleFlush();
+    this.writer.markSendable(stream);
   }
 
   sendWindowUpdate(stream: MuxStream, increment: number): void {
-    this.queueControl(encodeFrame(FrameType.WINDOW, 0, stream.id, encodeU32(increment)));
+    this.writer.queueControl(encodeFrame(FrameType.WINDOW, 0, stream.id, encodeU32(increment)));
   }
 
   sendReset(stream: MuxStream, code: ErrorCode, reason: string): void {
-    if (this.closed) return;
-    this.queueControl(encodeFrame(FrameType.RESET, 0, stream.id, encodeCodeAndReason(code, reason)));
+    this.sendResetFor(stream.id, code, reason);
   }
 
   onStreamClosed(stream: MuxStream): void {
     this.streams.delete(stream.id);
-    if (this.closing) this.maybeFinishClose();
+    if (this.lifecycle === 'closing') this.maybeFinishClose();
   }
 
   violation(code: ErrorCode, message: string): void {
@@ -254,143 +261,26 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
 
   // ---- internals ----
 
-  private closeCode: number = CloseCode.NORMAL;
-  private closeReason = '';
-  private failure: Error | undefined;
-
-  private createStream(id: number, kind: StreamKind, local: boolean): MuxStream {
-    const stream = new MuxStream(
-      id,
-      kind,
-      this,
-      this.opts.initialWindow,
-      this.opts.initialWindow,
-      this.opts.maxWindow,
-      local,
-    );
-    this.streams.set(id, stream);
-    return stream;
+  private drop(): false {
+    this.dropped++;
+    return false;
   }
 
-  private queueControl(frame: Buffer): void {
-    if (this.closed) return;
-    this.control.push(frame);
-    this.scheduleFlush();
-  }
-
-  /**
-   * Flushes in the check phase, after every I/O callback of this loop turn has run: frames produced
-   * by many streams in one turn leave in one WebSocket message, one syscall instead of dozens.
-   */
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(this.flushBound);
-  }
-
-  private readonly flushBound = (): void => this.flush();
-
-  /** Queued events wait for a message that is sent anyway, or for this timer. */
-  private lingerEvents(): void {
-    this.eventTimer ??= setTimeout(this.flushEventsBound, EVENT_LINGER_MS).unref();
-  }
-
-  private readonly flushEventsBound = (): void => {
-    this.eventTimer = undefined;
-    if (this.events.length > 0) this.scheduleFlush();
-  };
-
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.closed) return;
-    while (this.inFlight < this.opts.highWaterMark && this.hasQueued) {
-      const message = this.buildMessage();
-      if (!message) break;
-      this.send(message);
-    }
-    if (this.closing) this.maybeFinishClose();
-  }
-
-  /** Frames or stream data wait for the writer. */
-  private get hasQueued(): boolean {
-    return this.hasUrgent || this.events.length > 0;
-  }
-
-  /** Control frames or stream data wait: reason enough for a message (events alone are not). */
-  private get hasUrgent(): boolean {
-    return this.control.length > 0 || this.ready.length > 0;
-  }
-
-  /**
-   * Collects one message: control frames first, then events, then DATA round-robin (one chunk per
-   * stream per turn, as many turns as fit), up to BATCH_SIZE of payload; then copies it into one
-   * exact buffer.
-   */
-  private buildMessage(): Buffer | null {
-    const parts: Array<Buffer | DataPart> = [];
-    let size = takeFrames(this.control, parts, 0);
-    const beforeEvents = size;
-    size = takeFrames(this.events, parts, size);
-    this.eventBytes -= size - beforeEvents;
-    // Rounds until the batch is full: a lone bulk stream fills whole messages, several share them.
-    while (this.ready.length > 0 && size < BATCH_SIZE) {
-      const stream = this.ready.shift()!;
-      stream.inReadyList = false;
-      if (stream.destroyed) continue;
-      const data = stream.takeData(Math.min(DATA_CHUNK, BATCH_SIZE - size));
-      if (data) {
-        parts.push({ type: FrameType.DATA, streamId: stream.id, data });
-        size += HEADER_SIZE + data.length;
-      } else if (stream.takeFin()) {
-        parts.push({ type: FrameType.FIN, streamId: stream.id, data: null });
-        size += HEADER_SIZE;
-      }
-      if (stream.hasSendable && !stream.inReadyList) {
-        stream.inReadyList = true;
-        this.ready.push(stream);
-      }
-    }
-    if (size === 0) return null;
-    if (parts.length === 1 && Buffer.isBuffer(parts[0])) return parts[0];
-    const message = Buffer.allocUnsafe(size);
-    let offset = 0;
-    for (const part of parts) {
-      if (Buffer.isBuffer(part)) {
-        part.copy(message, offset);
-        offset += part.length;
-        continue;
-      }
-      const length = part.data?.length ?? 0;
-      writeHeader(message, offset, part.type, 0, part.streamId, length);
-      if (part.data) part.data.copy(message, offset + HEADER_SIZE);
-      offset += HEADER_SIZE + length;
-    }
-    return message;
-  }
-
-  private send(message: Buffer): void {
-    const size = message.length;
-    this.inFlight += size;
-    this.ws.send(message, { binary: true }, () => {
-      this.inFlight -= size;
-      if (this.hasUrgent) this.scheduleFlush();
-      else if (this.events.length > 0) this.lingerEvents();
-      else if (this.closing) this.maybeFinishClose();
-    });
+  private sendResetFor(streamId: number, code: ErrorCode, reason: string): void {
+    this.writer.queueControl(encodeFrame(FrameType.RESET, 0, streamId, encodeCodeAndReason(code, reason)));
   }
 
   private maybeFinishClose(): void {
-    if (this.closed) return;
-    if (this.hasQueued || this.inFlight > 0) return;
+    if (this.lifecycle !== 'closing' || !this.writer.idle) return;
     this.destroy(this.closeCode, this.closeReason);
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    if (this.closed) return;
+    if (this.lifecycle === 'closed') return;
     this.lastReceivedAt = performance.now();
     try {
       if (!isBinary) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'text message on the tunnel (frames are binary)');
-      this.decoder.write(data, (frame) => this.onFrame(frame));
+      this.decoder.write(data, this.onFrameBound);
       if (!this.decoder.atBoundary) {
         throw new ProtocolError(
           ErrorCode.FRAME_SIZE_ERROR,
@@ -403,21 +293,23 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
     }
   }
 
+  private readonly onFrameBound = (frame: Frame): void => this.onFrame(frame);
+
   private onFrame(frame: Frame): void {
-    if (this.closed) return;
+    if (this.lifecycle === 'closed') return;
     const { type, streamId, payload } = frame;
     switch (type) {
       case FrameType.PING:
         if (frame.flags & Flag.ACK) {
           const rtt = performance.now() - payload.readDoubleBE(0);
-          if (rtt >= 0 && rtt < 60_000) this.rttMs = this.rttMs * 0.75 + rtt * 0.25;
+          if (rtt >= 0 && rtt < 60_000) this.rtt = this.rtt * 0.75 + rtt * 0.25;
         } else {
-          this.queueControl(encodeFrame(FrameType.PING, Flag.ACK, 0, payload));
+          this.writer.queueControl(encodeFrame(FrameType.PING, Flag.ACK, 0, payload));
         }
         return;
       case FrameType.GOAWAY: {
         const { code, reason } = decodeCodeAndReason(payload);
-        this.remoteGoAway = true;
+        this.peerGoneAway = true;
         this.emit('goaway', code, reason);
         return;
       }
@@ -430,7 +322,7 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
         this.emit('event', decodeJson<Readonly<Record<string, unknown>>>(payload, 'EVENT'));
         return;
       case FrameType.OPEN:
-        this.onOpen(streamId, payload);
+        this.onOpen(streamId, payload, (frame.flags & Flag.FIN) !== 0);
         return;
     }
     const stream = this.streams.get(streamId);
@@ -438,12 +330,16 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
       this.checkKnownId(streamId, type);
       return; // a frame racing a reset of a closed stream: ignore it
     }
+    const fin = (frame.flags & Flag.FIN) !== 0;
     switch (type) {
+      case FrameType.DATA:
+        stream.handleData(payload, fin);
+        return;
+      case FrameType.RESPONSE:
+        this.onResponse(stream, payload, fin);
+        return;
       case FrameType.ACCEPT:
         stream.handleAccept();
-        return;
-      case FrameType.DATA:
-        stream.handleData(payload);
         return;
       case FrameType.WINDOW: {
         const increment = payload.readUInt32BE(0);
@@ -467,14 +363,26 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
   /** A frame for a stream we do not hold: fine if it was closed, an error if it never existed. */
   private checkKnownId(streamId: number, type: FrameType): void {
     const peerParity = this.opts.role === 'edge' ? 0 : 1;
-    const neverOpened =
-      streamId % 2 === peerParity ? streamId > this.lastPeerId : streamId >= this.nextLocalId;
+    const neverOpened = streamId % 2 === peerParity ? streamId > this.lastPeerId : streamId >= this.nextLocalId;
     if (neverOpened) {
       throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `frame type 0x${type.toString(16)} for unknown stream ${streamId}`);
     }
   }
 
-  private onOpen(streamId: number, payload: Buffer): void {
+  private onResponse(stream: MuxStream, payload: Buffer, fin: boolean): void {
+    if (!stream.local) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `RESPONSE on stream ${stream.id}, which the peer opened`);
+    let head;
+    try {
+      head = decodeResponse(payload);
+    } catch (err) {
+      if (!(err instanceof MalformedHeadError)) throw err;
+      stream.reset(ErrorCode.PROTOCOL_ERROR, err.message);
+      return;
+    }
+    stream.handleResponse(head, fin);
+  }
+
+  private onOpen(streamId: number, payload: Buffer, fin: boolean): void {
     const peerParity = this.opts.role === 'edge' ? 0 : 1;
     if (streamId % 2 !== peerParity) {
       throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `peer opened stream ${streamId} with the wrong parity`);
@@ -483,15 +391,16 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
       throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `peer reused stream id ${streamId}`);
     }
     this.lastPeerId = streamId;
-    const preamble = decodeJson<OpenPreamble>(payload, 'OPEN preamble');
-    if (preamble.v !== 1 || !STREAM_KINDS.has(preamble.kind)) {
-      this.queueControl(
-        encodeFrame(FrameType.RESET, 0, streamId, encodeCodeAndReason(ErrorCode.PROTOCOL_ERROR, 'unsupported stream preamble')),
-      );
+    let preamble: OpenPreamble;
+    try {
+      preamble = decodeOpen(payload);
+    } catch (err) {
+      if (!(err instanceof MalformedHeadError)) throw err;
+      this.sendResetFor(streamId, ErrorCode.PROTOCOL_ERROR, `unsupported stream preamble: ${err.message}`);
       return;
     }
     const refusal =
-      this.localGoAway || this.closing
+      this.lifecycle !== 'open'
         ? 'draining'
         : this.streams.size >= this.opts.maxStreams
           ? 'too many streams'
@@ -499,12 +408,14 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
             ? 'this side accepts no streams'
             : null;
     if (refusal) {
-      const reason = refusal;
-      this.queueControl(encodeFrame(FrameType.RESET, 0, streamId, encodeCodeAndReason(ErrorCode.REFUSED_STREAM, reason)));
+      this.sendResetFor(streamId, ErrorCode.REFUSED_STREAM, refusal);
       return;
     }
-    const stream = this.createStream(streamId, preamble.kind, false);
-    this.emit('stream', stream, preamble);
+    const stream = new MuxStream(streamId, preamble.kind, this, this.windows, null, null, false);
+    this.streams.set(streamId, stream);
+    this.emit('stream', stream, preamble, fin);
+    if (!stream.attached) return stream.reset(ErrorCode.INTERNAL_ERROR, 'no handler for the stream');
+    if (fin) stream.handleFin();
   }
 
   private onPingTimer(): void {
@@ -518,45 +429,27 @@ export class MuxSession extends EventEmitter<SessionEvents> implements StreamHos
   private sendPing(): void {
     const payload = Buffer.allocUnsafe(8);
     payload.writeDoubleBE(performance.now(), 0);
-    this.queueControl(encodeFrame(FrameType.PING, 0, 0, payload));
+    this.writer.queueControl(encodeFrame(FrameType.PING, 0, 0, payload));
   }
 
   private fail(err: ProtocolError): void {
-    if (this.closed) return;
+    if (this.lifecycle === 'closed') return;
     // Best effort: tell the peer why, then close with a code it can show.
-    try {
-      this.ws.send(encodeFrame(FrameType.GOAWAY, 0, 0, encodeCodeAndReason(err.code, err.message)));
-    } catch {
-      /* the socket is already gone */
-    }
+    this.writer.sendNow(encodeFrame(FrameType.GOAWAY, 0, 0, encodeCodeAndReason(err.code, err.message)));
     const closeCode = err.code === ErrorCode.VERSION_MISMATCH ? CloseCode.VERSION_MISMATCH : CloseCode.PROTOCOL_ERROR;
     this.destroy(closeCode, err.message, err);
   }
 
   private onClose(code: number, reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.lifecycle === 'closed') return;
+    this.lifecycle = 'closed';
     clearInterval(this.pingTimer);
-    clearTimeout(this.eventTimer);
+    this.writer.stop();
     const cause = this.failure ?? new SessionClosedError(`tunnel connection closed (${code}${reason ? `: ${reason}` : ''})`);
     for (const stream of [...this.streams.values()]) stream.abort(cause);
     this.streams.clear();
-    this.control.length = 0;
-    this.events.length = 0;
-    this.eventBytes = 0;
-    this.ready.length = 0;
     this.emit('close', { code, reason, ...(this.failure ? { error: this.failure } : {}) });
   }
-}
-
-/** Moves whole frames from `queue` into `parts` while they fit in one message; returns the new size. */
-function takeFrames(queue: Buffer[], parts: Array<Buffer | DataPart>, size: number): number {
-  while (queue.length > 0 && (size === 0 || size + queue[0]!.length <= BATCH_SIZE)) {
-    const frame = queue.shift()!;
-    parts.push(frame);
-    size += frame.length;
-  }
-  return size;
 }
 
 /** WebSocket close reasons are limited to 123 bytes. */
@@ -564,5 +457,3 @@ function truncateReason(reason: string): string {
   const bytes = Buffer.from(reason, 'utf8');
   return bytes.length <= 123 ? reason : bytes.subarray(0, 120).toString('utf8') + '...';
 }
-
-

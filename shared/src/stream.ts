@@ -1,14 +1,12 @@
-import { Duplex } from 'node:stream';
 import { StreamResetError } from './errors.js';
-import { ErrorCode, type StreamKind } from './frame.js';
+import { ErrorCode, Flag, FrameType, type ResponseHead, type StreamKind } from './frame.js';
+import { responseText } from './head.js';
 import { ReceiveWindow } from './window.js';
-
-const ignoreError = (): void => undefined;
 
 /** What a stream needs from its session; kept narrow so the stream is testable alone. */
 export interface StreamHost {
   readonly rttMs: number;
-  /** The stream has data or a FIN it can send now. */
+  /** The stream has a frame it can send now. */
   markSendable(stream: MuxStream): void;
   sendWindowUpdate(stream: MuxStream, increment: number): void;
   sendReset(stream: MuxStream, code: ErrorCode, reason: string): void;
@@ -18,56 +16,100 @@ export interface StreamHost {
 }
 
 /**
- * One multiplexed byte stream as a Node Duplex. Writes wait for credit from the peer; credit is
- * returned to the peer only when our consumer has read the bytes (see ReceiveWindow).
+ * Whoever consumes a stream. Calls arrive in order and synchronously as frames are read. A handler
+ * that throws ends its own stream (RESET INTERNAL_ERROR, then onStreamClose with that error), never
+ * the session and the other streams on it.
  */
-export class MuxStream extends Duplex {
+export interface StreamHandler {
+  /** The answer's head arrived (the opener of an http or websocket stream). */
+  onStreamHead?(head: ResponseHead): void;
+  /** The peer accepted the stream (tcp: its target was reachable). */
+  onStreamAccept?(): void;
+  /**
+   * Bytes from the peer, in order; `last` once the peer's FIN came (the chunk may then be empty).
+   * The window is returned to the peer only as the handler reports bytes taken (`consumed()`).
+   */
+  onStreamData(chunk: Buffer, last: boolean): void;
+  /** write() returned false earlier, and the queue is below its mark again. */
+  onStreamDrain?(): void;
+  /** The stream is over, once: cleanly when both directions ended (no error), or with the reset or failure that ended it. */
+  onStreamClose(err?: Error): void;
+}
+
+/** One frame taken by the session's writer; a head travels as latin1 text, copied straight into the message. */
+export interface OutFrame {
+  readonly type: FrameType;
+  readonly flags: number;
+  readonly payload: Buffer | string | null;
+}
+
+/** Bytes a stream queues for the writer before write() asks its source to wait. */
+export const STREAM_WRITE_HIGH_WATER = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One multiplexed stream: a head (OPEN or RESPONSE), bytes each way with credit windows, and a FIN
+ * each way or a RESET. Not a Node stream: the handler gets each chunk as it is read, which is what
+ * the edge's HTTP answers and the connector's HTTP client want (StreamDuplex adapts it for pipe()).
+ * Writes wait for credit from the peer; credit is returned only for bytes the handler reported taken.
+ */
+export class MuxStream {
   /** Bytes the peer has allowed us to send. */
   sendCredit: number;
-  /** The session's scheduler holds this stream in its ready list. */
+  /** The session's writer holds this stream in its ready list. */
   inReadyList = false;
 
+  private handler: StreamHandler | null;
   private readonly recv: ReceiveWindow;
-  private pushedTotal = 0;
-  private consumedCounted = 0;
-
-  private outChunk: Buffer | null = null;
-  private outOffset = 0;
-  private outCallback: ((err?: Error | null) => void) | null = null;
-  private finCallback: ((err?: Error | null) => void) | null = null;
+  /** Bytes handed to the handler and not yet reported taken. */
+  private unconsumed = 0;
+  private head: { readonly type: FrameType; readonly payload: string } | null = null;
+  private headSent: boolean;
+  private readonly out: Buffer[] = [];
+  private outBytes = 0;
+  private needDrain = false;
+  private finQueued = false;
   private finSent = false;
   private finReceived = false;
-  /** The peer's FIN arrived while bytes before it were still buffered: not yet given to the consumer. */
-  private finHeld = false;
-  private resetSeen = false;
-  private acceptState: 'pending' | 'accepted' | 'failed';
-  private acceptWaiters: Array<(err?: Error) => void> | null = null;
+  private responded = false;
+  private accepted: boolean;
+  private isClosed = false;
+  /** We opened it (our id parity). */
+  readonly local: boolean;
 
   constructor(
     readonly id: number,
     readonly kind: StreamKind,
     private readonly host: StreamHost,
-    peerInitialWindow: number,
-    localInitialWindow: number,
-    maxWindow: number,
-    initiatedLocally: boolean,
+    windows: { readonly peerInitial: number; readonly localInitial: number; readonly max: number },
+    /** For a stream we open: its OPEN payload (latin1 text, sent by the writer before any DATA), its handler, and whether it ends our direction. */
+    open: string | null,
+    handler: StreamHandler | null,
+    fin: boolean,
   ) {
-    // The readable buffer may hold up to the window: the peer cannot send more than that.
-    super({ allowHalfOpen: true, readableHighWaterMark: maxWindow, writableHighWaterMark: 64 * 1024 });
-    this.sendCredit = peerInitialWindow;
-    this.recv = new ReceiveWindow(localInitialWindow, maxWindow, performance.now());
-    this.acceptState = initiatedLocally ? 'pending' : 'accepted';
-    // A stream error must never crash the process: owners that care attach their own listener.
-    this.on('error', ignoreError);
+    this.sendCredit = windows.peerInitial;
+    this.recv = new ReceiveWindow(windows.localInitial, windows.max, performance.now());
+    this.local = open !== null;
+    this.handler = handler;
+    this.headSent = !this.local;
+    this.accepted = !this.local;
+    if (open !== null) {
+      this.head = { type: FrameType.OPEN, payload: open };
+      this.finQueued = fin;
+    }
   }
 
-  /** Calls back once the peer accepted the stream (its target was reachable) or refused it. */
-  whenAccepted(callback: (err?: Error) => void): void {
-    if (this.acceptState === 'accepted') return callback();
-    if (this.acceptState === 'failed' || this.destroyed) {
-      return callback((this.errored as Error | null) ?? new StreamResetError(ErrorCode.CANCEL, 'stream closed', false));
-    }
-    (this.acceptWaiters ??= []).push(callback);
+  /** Sets (or replaces) the handler; the acceptor of a stream must call this from its 'stream' listener. */
+  attach(handler: StreamHandler): void {
+    this.handler = handler;
+  }
+
+  get attached(): boolean {
+    return this.handler !== null;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
   }
 
   /** Current receive window size (grows while the consumer keeps up). */
@@ -75,15 +117,93 @@ export class MuxStream extends Duplex {
     return this.recv.size;
   }
 
+  /** Bytes queued for sending (not yet taken by the writer). */
+  get writableLength(): number {
+    return this.outBytes;
+  }
+
+  // ---- called by the owner ----
+
+  /** Queues bytes; false once STREAM_WRITE_HIGH_WATER bytes wait (then onStreamDrain follows). */
+  write(chunk: Buffer): boolean {
+    if (this.isClosed || this.finQueued) return false;
+    if (chunk.length > 0) {
+      this.out.push(chunk);
+      this.outBytes += chunk.length;
+      if (this.sendCredit > 0 || this.head) this.host.markSendable(this);
+    }
+    if (this.outBytes < STREAM_WRITE_HIGH_WATER) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  /** No more bytes this way: a FIN follows what is queued (as a flag on its last frame when it can). */
+  end(): void {
+    if (this.isClosed || this.finQueued) return;
+    this.finQueued = true;
+    this.host.markSendable(this);
+  }
+
+  /** The acceptor of an http or websocket stream answers with the app's head; `fin` when no body follows. Throws HeadError. */
+  respond(head: ResponseHead, fin = false): void {
+    if (this.isClosed || this.responded || this.local) return;
+    this.head = { type: FrameType.RESPONSE, payload: responseText(head) };
+    this.responded = true;
+    if (fin) this.finQueued = true;
+    this.host.markSendable(this);
+  }
+
+  /** Reports `bytes` of received data taken by the consumer: credit flows back once enough is owed. */
+  consumed(bytes: number): void {
+    if (bytes <= 0) return;
+    this.unconsumed -= bytes;
+    this.recv.consume(bytes);
+    if (this.finReceived || this.isClosed || !this.recv.due) return;
+    const grant = this.recv.grant(performance.now(), this.unconsumed, this.host.rttMs);
+    if (grant) this.host.sendWindowUpdate(this, grant.increment);
+  }
+
+  /** Ends the stream at once; the peer gets RESET(code, reason) if it knows the stream. The handler's onStreamClose gets the error. */
+  reset(code: ErrorCode = ErrorCode.CANCEL, reason = ''): void {
+    this.closeWith(new StreamResetError(code, reason, false), this.headSent);
+  }
+
   // ---- called by the session for incoming frames ----
 
   handleAccept(): void {
-    if (this.acceptState !== 'pending') return;
-    this.acceptState = 'accepted';
-    this.settleAccept();
+    if (this.kind !== 'tcp') {
+      this.host.violation(ErrorCode.PROTOCOL_ERROR, `ACCEPT on ${this.kind} stream ${this.id}: it is answered with RESPONSE`);
+      return;
+    }
+    if (this.accepted || this.isClosed) return;
+    this.accepted = true;
+    try {
+      this.handler?.onStreamAccept?.();
+    } catch (err) {
+      this.handlerFailed(err);
+    }
   }
 
-  handleData(payload: Buffer): void {
+  handleResponse(head: ResponseHead, fin: boolean): void {
+    if (this.accepted || this.kind === 'tcp') {
+      this.host.violation(ErrorCode.PROTOCOL_ERROR, `RESPONSE on stream ${this.id}, which is not waiting for one`);
+      return;
+    }
+    this.accepted = true;
+    if (this.isClosed) return;
+    try {
+      this.handler?.onStreamHead?.(head);
+    } catch (err) {
+      return this.handlerFailed(err);
+    }
+    if (fin) this.handleData(EMPTY, true);
+  }
+
+  handleData(payload: Buffer, fin: boolean): void {
+    if (!this.accepted) {
+      this.host.violation(ErrorCode.PROTOCOL_ERROR, `DATA or FIN on stream ${this.id} before its ${this.kind === 'tcp' ? 'ACCEPT' : 'RESPONSE'}`);
+      return;
+    }
     if (this.finReceived) {
       this.host.violation(ErrorCode.STREAM_CLOSED, `DATA on stream ${this.id} after its FIN`);
       return;
@@ -92,147 +212,137 @@ export class MuxStream extends Duplex {
       this.host.violation(ErrorCode.FLOW_CONTROL_ERROR, `stream ${this.id} overran its window of ${this.recv.size} bytes`);
       return;
     }
-    if (this.destroyed) return;
-    this.pushedTotal += payload.length;
-    this.push(payload);
-    this.maybeGrant();
+    if (this.isClosed) return; // reset here, the peer has not heard yet
+    if (fin) this.finReceived = true;
+    this.unconsumed += payload.length;
+    try {
+      this.handler?.onStreamData(payload, fin);
+    } catch (err) {
+      return this.handlerFailed(err);
+    }
+    if (fin && this.finSent) this.closeClean();
   }
 
-  /**
-   * The peer's FIN becomes our end-of-stream only once the consumer has taken every byte before it
-   * and asks for more (see read()). Pushed at once, 'end' would fire right after the read() that
-   * returned the last bytes, even if the consumer paused on them: undici 7's HTTP/1.1 parser,
-   * paused by backpressure on the last body chunk of a close-delimited or `Connection: close`
-   * answer, then runs `Parser.finish()` and throws `assert(!this.paused)` from the 'end' handler,
-   * which nothing can catch (nodejs/undici#5360, fixed only in undici 8, which needs Node 22).
-   */
   handleFin(): void {
     if (this.finReceived) return;
-    this.finReceived = true;
-    if (this.readableLength === 0) this.push(null);
-    else this.finHeld = true;
+    this.handleData(EMPTY, true);
   }
 
   handleReset(code: ErrorCode, reason: string): void {
-    this.resetSeen = true;
-    this.destroy(new StreamResetError(code, reason, true));
+    this.closeWith(new StreamResetError(code, reason, true), false);
   }
 
   handleWindow(increment: number): void {
     this.sendCredit += increment;
-    if (this.outChunk) this.host.markSendable(this);
+    if (this.outBytes > 0) this.host.markSendable(this);
   }
 
   /** The session is gone: fail without sending anything. */
   abort(err: Error): void {
-    this.resetSeen = true;
-    this.destroy(err);
+    this.closeWith(err, false);
   }
 
-  // ---- called by the session's scheduler ----
+  // ---- called by the session's writer ----
 
-  /** Whether a DATA or FIN frame can be produced now. */
+  /** Whether a frame can be taken now. */
   get hasSendable(): boolean {
-    if (this.outChunk) return this.sendCredit > 0;
-    return this.finCallback !== null && !this.finSent;
-  }
-
-  /** Takes up to `max` bytes of pending data within credit; returns null when there are none. */
-  takeData(max: number): Buffer | null {
-    const chunk = this.outChunk;
-    if (!chunk || this.sendCredit <= 0) return null;
-    const n = Math.min(max, this.sendCredit, chunk.length - this.outOffset);
-    const slice = chunk.subarray(this.outOffset, this.outOffset + n);
-    this.outOffset += n;
-    this.sendCredit -= n;
-    if (this.outOffset === chunk.length) {
-      const cb = this.outCallback;
-      this.outChunk = null;
-      this.outCallback = null;
-      cb?.();
-    }
-    return slice;
-  }
-
-  /** Marks the FIN as sent; returns false if no FIN is due. */
-  takeFin(): boolean {
-    if (this.outChunk || !this.finCallback || this.finSent) return false;
-    this.finSent = true;
-    const cb = this.finCallback;
-    this.finCallback = null;
-    cb();
-    return true;
-  }
-
-  // ---- Duplex implementation ----
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (chunk.length === 0) return callback();
-    this.outChunk = chunk;
-    this.outOffset = 0;
-    this.outCallback = callback;
-    this.host.markSendable(this);
-  }
-
-  override _final(callback: (err?: Error | null) => void): void {
-    this.finCallback = callback;
-    this.host.markSendable(this);
-  }
-
-  override _read(): void {
-    this.maybeGrant();
+    if (this.isClosed) return false;
+    if (this.head) return true;
+    if (this.outBytes > 0) return this.sendCredit > 0;
+    return this.finQueued && !this.finSent;
   }
 
   /**
-   * Node calls _read() only while the buffer is below its mark, not when a paused consumer later
-   * drains it (resume, pipe 'drain', async iteration). Every path takes bytes through read(), so
-   * credit is checked here too; without it a stream whose reader paused once would stall.
+   * The next frame to send: the head first (heads are not flow-controlled), then DATA of at most
+   * `max` bytes within credit, then the FIN, carried as a flag on the frame that empties the queue.
    */
-  override read(size?: number): any {
-    if (this.finHeld && this.readableLength === 0) {
-      // Asked for more after the last byte: the consumer is not paused. A tick later, so the EOF
-      // is not delivered inside this read() (no re-entrant 'readable').
-      this.finHeld = false;
-      process.nextTick(() => this.destroyed || this.push(null));
+  takeFrame(max: number): OutFrame | null {
+    if (this.isClosed) return null;
+    if (this.head) {
+      const { type, payload } = this.head;
+      this.head = null;
+      this.headSent = true;
+      return { type, flags: this.takeFinFlag(), payload };
     }
-    const chunk: unknown = super.read(size);
-    this.maybeGrant();
-    return chunk;
+    if (this.outBytes > 0) {
+      if (this.sendCredit <= 0) return null;
+      const chunk = this.out[0]!;
+      const n = Math.min(max, this.sendCredit, chunk.length);
+      let payload: Buffer;
+      if (n === chunk.length) {
+        this.out.shift();
+        payload = chunk;
+      } else {
+        payload = chunk.subarray(0, n);
+        this.out[0] = chunk.subarray(n);
+      }
+      this.outBytes -= n;
+      this.sendCredit -= n;
+      if (this.needDrain && this.outBytes < STREAM_WRITE_HIGH_WATER) {
+        this.needDrain = false;
+        queueMicrotask(this.drained);
+      }
+      return { type: FrameType.DATA, flags: this.takeFinFlag(), payload };
+    }
+    if (this.finQueued && !this.finSent) {
+      this.markFinSent();
+      return { type: FrameType.FIN, flags: 0, payload: null };
+    }
+    return null;
   }
 
-  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    if (!this.resetSeen && !(this.finSent && this.finReceived)) {
-      const code = err instanceof StreamResetError ? err.code : err ? ErrorCode.INTERNAL_ERROR : ErrorCode.CANCEL;
-      this.host.sendReset(this, code, err instanceof StreamResetError ? err.reason : (err?.message ?? ''));
+  // ---- internals ----
+
+  private takeFinFlag(): number {
+    if (!this.finQueued || this.outBytes > 0) return 0;
+    this.markFinSent();
+    return Flag.FIN;
+  }
+
+  private markFinSent(): void {
+    this.finSent = true;
+    // The writer is building a message: close once it is done, not in the middle of it.
+    if (this.finReceived) queueMicrotask(() => this.closeClean());
+  }
+
+  private readonly drained = (): void => {
+    if (this.isClosed) return;
+    try {
+      this.handler?.onStreamDrain?.();
+    } catch (err) {
+      this.handlerFailed(err);
     }
-    this.outChunk = null;
-    this.outCallback = null;
-    this.finCallback = null;
-    if (this.acceptState === 'pending') {
-      this.acceptState = 'failed';
-      this.settleAccept(err ?? new StreamResetError(ErrorCode.CANCEL, 'stream closed before it was accepted', false));
-    }
+  };
+
+  /** The handler threw: this stream alone ends, the peer told (RESET INTERNAL_ERROR) if it knows it. */
+  private handlerFailed(err: unknown): void {
+    const reason = `the stream's consumer failed: ${err instanceof Error ? err.message : String(err)}`;
+    this.closeWith(new StreamResetError(ErrorCode.INTERNAL_ERROR, reason, false), this.headSent);
+  }
+
+  private closeClean(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.host.onStreamClosed(this);
-    callback(err);
-  }
-
-  private settleAccept(err?: Error): void {
-    const waiters = this.acceptWaiters;
-    this.acceptWaiters = null;
-    if (waiters) for (const w of waiters) w(err);
-  }
-
-  /** Returns credit for what the consumer has taken, when enough is owed. */
-  private maybeGrant(): void {
-    if (this.finReceived || this.destroyed) return;
-    const buffered = this.readableLength;
-    const consumed = this.pushedTotal - buffered;
-    if (consumed > this.consumedCounted) {
-      this.recv.consume(consumed - this.consumedCounted);
-      this.consumedCounted = consumed;
+    try {
+      this.handler?.onStreamClose();
+    } catch {
+      // closed already: there is nothing left of this stream to end
     }
-    if (!this.recv.due) return;
-    const grant = this.recv.grant(performance.now(), buffered, this.host.rttMs);
-    if (grant) this.host.sendWindowUpdate(this, grant.increment);
+  }
+
+  private closeWith(err: Error, sendReset: boolean): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    if (sendReset && err instanceof StreamResetError) this.host.sendReset(this, err.code, err.reason);
+    this.head = null;
+    this.out.length = 0;
+    this.outBytes = 0;
+    this.host.onStreamClosed(this);
+    try {
+      this.handler?.onStreamClose(err);
+    } catch {
+      // closed already: there is nothing left of this stream to end
+    }
   }
 }

@@ -79,7 +79,7 @@ function chunk(buf: Buffer, cuts: readonly number[]): Buffer[] {
 // ---------------------------------------------------------------------------------------------
 
 const REF_LIMITS: Record<number, [number, number]> = {
-  0x01: [2, 16 * 1024], // OPEN
+  0x01: [1, 64 * 1024], // OPEN
   0x02: [0, 0], // ACCEPT
   0x03: [0, 64 * 1024], // DATA
   0x04: [4, 4], // WINDOW
@@ -89,6 +89,7 @@ const REF_LIMITS: Record<number, [number, number]> = {
   0x08: [4, 1028], // GOAWAY
   0x09: [2, 16 * 1024], // HELLO
   0x0a: [2, 4 * 1024], // EVENT
+  0x0b: [1, 64 * 1024], // RESPONSE
 };
 const REF_SESSION_TYPES = [0x07, 0x08, 0x09, 0x0a];
 
@@ -106,7 +107,7 @@ function referenceDecode(input: Buffer): RefResult {
     const flags = input[i + 2]! * 256 + input[i + 3]!;
     const streamId = ((input[i + 4]! << 24) >>> 0) + (input[i + 5]! << 16) + (input[i + 6]! << 8) + input[i + 7]!;
     const length = ((input[i + 8]! << 24) >>> 0) + (input[i + 9]! << 16) + (input[i + 10]! << 8) + input[i + 11]!;
-    if (version !== 1) return { frames, error: ErrorCode.VERSION_MISMATCH, rest: 0 };
+    if (version !== 2) return { frames, error: ErrorCode.VERSION_MISMATCH, rest: 0 };
     const limits = REF_LIMITS[type];
     if (!limits) return { frames, error: ErrorCode.PROTOCOL_ERROR, rest: 0 };
     if (length < limits[0] || length > limits[1]) return { frames, error: ErrorCode.FRAME_SIZE_ERROR, rest: 0 };
@@ -168,79 +169,89 @@ interface Vector {
 
 const VECTORS: Vector[] = [
   {
-    name: 'OPEN stream 1 with an http preamble',
-    frame: { type: FrameType.OPEN, flags: 0, streamId: 1, payload: Buffer.from('{"v":1,"kind":"http"}') },
-    wire: '01 01 0000 00000001 00000015 7b2276223a312c226b696e64223a2268747470227d',
+    name: 'OPEN stream 1 of kind tcp',
+    frame: { type: FrameType.OPEN, flags: 0, streamId: 1, payload: Buffer.from([3]) },
+    wire: '02 01 0000 00000001 00000001 03',
+  },
+  {
+    name: 'OPEN stream 3 of kind http, GET / with one header, FIN (no body)',
+    frame: { type: FrameType.OPEN, flags: Flag.FIN, streamId: 3, payload: Buffer.from('\x01:method\0GET\0:target\0/\0host\0a', 'latin1') },
+    wire: '02 01 0002 00000003 0000001d 01 3a6d6574686f64 00 474554 00 3a746172676574 00 2f 00 686f7374 00 61',
   },
   {
     name: 'ACCEPT stream 2',
     frame: { type: FrameType.ACCEPT, flags: 0, streamId: 2, payload: Buffer.alloc(0) },
-    wire: '01 02 0000 00000002 00000000',
+    wire: '02 02 0000 00000002 00000000',
   },
   {
     name: 'DATA stream 3 "hello"',
     frame: { type: FrameType.DATA, flags: 0, streamId: 3, payload: Buffer.from('hello') },
-    wire: '01 03 0000 00000003 00000005 68656c6c6f',
+    wire: '02 03 0000 00000003 00000005 68656c6c6f',
   },
   {
     name: 'DATA with an empty payload',
     frame: { type: FrameType.DATA, flags: 0, streamId: 5, payload: Buffer.alloc(0) },
-    wire: '01 03 0000 00000005 00000000',
+    wire: '02 03 0000 00000005 00000000',
   },
   {
     name: 'DATA on the largest stream id',
     frame: { type: FrameType.DATA, flags: 0, streamId: 0xffff_fffe, payload: Buffer.from([0xff]) },
-    wire: '01 03 0000 fffffffe 00000001 ff',
+    wire: '02 03 0000 fffffffe 00000001 ff',
   },
   {
     name: 'WINDOW stream 1 +256 KiB',
     frame: { type: FrameType.WINDOW, flags: 0, streamId: 1, payload: encodeU32(256 * 1024) },
-    wire: '01 04 0000 00000001 00000004 00040000',
+    wire: '02 04 0000 00000001 00000004 00040000',
   },
   {
     name: 'FIN stream 4',
     frame: { type: FrameType.FIN, flags: 0, streamId: 4, payload: Buffer.alloc(0) },
-    wire: '01 05 0000 00000004 00000000',
+    wire: '02 05 0000 00000004 00000000',
   },
   {
     name: 'RESET stream 5 CANCEL "bye"',
     frame: { type: FrameType.RESET, flags: 0, streamId: 5, payload: encodeCodeAndReason(ErrorCode.CANCEL, 'bye') },
-    wire: '01 06 0000 00000005 00000007 00000005 627965',
+    wire: '02 06 0000 00000005 00000007 00000005 627965',
   },
   {
     name: 'RESET TARGET_UNREACHABLE without a reason',
     frame: { type: FrameType.RESET, flags: 0, streamId: 6, payload: encodeCodeAndReason(ErrorCode.TARGET_UNREACHABLE, '') },
-    wire: '01 06 0000 00000006 00000004 00000006',
+    wire: '02 06 0000 00000006 00000004 00000006',
   },
   {
     name: 'PING (timestamp 1.5 ms as a big-endian double)',
     frame: { type: FrameType.PING, flags: 0, streamId: 0, payload: hex('3ff8000000000000') },
-    wire: '01 07 0000 00000000 00000008 3ff8000000000000',
+    wire: '02 07 0000 00000000 00000008 3ff8000000000000',
   },
   {
     name: 'PING answer (ACK flag)',
     frame: { type: FrameType.PING, flags: Flag.ACK, streamId: 0, payload: hex('3ff8000000000000') },
-    wire: '01 07 0001 00000000 00000008 3ff8000000000000',
+    wire: '02 07 0001 00000000 00000008 3ff8000000000000',
   },
   {
     name: 'GOAWAY NO_ERROR "draining"',
     frame: { type: FrameType.GOAWAY, flags: 0, streamId: 0, payload: encodeCodeAndReason(ErrorCode.NO_ERROR, 'draining') },
-    wire: '01 08 0000 00000000 0000000c 00000000 647261696e696e67',
+    wire: '02 08 0000 00000000 0000000c 00000000 647261696e696e67',
   },
   {
     name: 'GOAWAY PROTOCOL_ERROR "x"',
     frame: { type: FrameType.GOAWAY, flags: 0, streamId: 0, payload: encodeCodeAndReason(ErrorCode.PROTOCOL_ERROR, 'x') },
-    wire: '01 08 0000 00000000 00000005 00000001 78',
+    wire: '02 08 0000 00000000 00000005 00000001 78',
   },
   {
     name: 'HELLO {"v":1}',
     frame: { type: FrameType.HELLO, flags: 0, streamId: 0, payload: Buffer.from('{"v":1}') },
-    wire: '01 09 0000 00000000 00000007 7b2276223a317d',
+    wire: '02 09 0000 00000000 00000007 7b2276223a317d',
+  },
+  {
+    name: 'RESPONSE stream 3: 204, FIN',
+    frame: { type: FrameType.RESPONSE, flags: Flag.FIN, streamId: 3, payload: Buffer.from(':status\x00204') },
+    wire: '02 0b 0002 00000003 0000000b 3a737461747573 00 323034',
   },
   {
     name: 'EVENT {"t":"request"}',
     frame: { type: FrameType.EVENT, flags: 0, streamId: 0, payload: Buffer.from('{"t":"request"}') },
-    wire: '01 0a 0000 00000000 0000000f 7b2274223a2272657175657374227d',
+    wire: '02 0a 0000 00000000 0000000f 7b2274223a2272657175657374227d',
   },
 ];
 
@@ -275,13 +286,13 @@ describe('codec: fixed vectors', () => {
 
   it('has the documented header layout constants', () => {
     assert.equal(HEADER_SIZE, 12);
-    assert.equal(PROTOCOL_VERSION, 1);
+    assert.equal(PROTOCOL_VERSION, 2);
     assert.equal(MAX_PAYLOAD, 64 * 1024);
     assert.equal(MAX_EVENT_PAYLOAD, 4 * 1024);
   });
 
   it('encodes an absent payload as a zero length', () => {
-    assert.equal(encodeFrame(FrameType.FIN, 0, 9).toString('hex'), '010500000000000900000000');
+    assert.equal(encodeFrame(FrameType.FIN, 0, 9).toString('hex'), '020500000000000900000000');
   });
 
   it('round-trips code and reason, truncating the reason to 1024 bytes', () => {
@@ -300,16 +311,16 @@ describe('codec: fixed vectors', () => {
 
   it('decodes payloads at the size limits', () => {
     const maxData = encodeFrame(FrameType.DATA, 0, 1, Buffer.alloc(MAX_PAYLOAD, 0xab));
-    const maxOpen = encodeFrame(FrameType.OPEN, 0, 2, Buffer.alloc(16 * 1024, 0x20));
+    const maxOpen = encodeFrame(FrameType.OPEN, 0, 2, Buffer.alloc(64 * 1024, 0x20));
     const maxReset = encodeFrame(FrameType.RESET, 0, 3, Buffer.alloc(1028, 0x41));
     const maxEvent = encodeFrame(FrameType.EVENT, 0, 0, Buffer.alloc(MAX_EVENT_PAYLOAD, 0x20));
-    const r = runDecoder(chunk(Buffer.concat([maxData, maxOpen, maxReset, maxEvent]), [1, 100, 70_000, 80_000, 83_000]));
+    const r = runDecoder(chunk(Buffer.concat([maxData, maxOpen, maxReset, maxEvent]), [1, 100, 70_000, 140_000, 133_000]));
     assert.equal(r.error, null);
     assert.deepEqual(
       r.frames.map((f) => [f.type, f.payload.length / 2]),
       [
         [FrameType.DATA, MAX_PAYLOAD],
-        [FrameType.OPEN, 16 * 1024],
+        [FrameType.OPEN, 64 * 1024],
         [FrameType.RESET, 1028],
         [FrameType.EVENT, MAX_EVENT_PAYLOAD],
       ],
@@ -325,7 +336,7 @@ describe('codec: fixed vectors', () => {
   });
 
   it('keeps only the partial tail of a chunk that ends inside a frame', () => {
-    const big = Buffer.concat([encodeFrame(FrameType.DATA, 0, 1, Buffer.alloc(60_000)), hex('0103')]);
+    const big = Buffer.concat([encodeFrame(FrameType.DATA, 0, 1, Buffer.alloc(60_000)), hex('0203')]);
     const decoder = new FrameDecoder();
     decoder.write(big, () => {});
     assert.equal(decoder.bufferedBytes, 2);
@@ -368,36 +379,40 @@ interface BadCase {
 
 const BAD: BadCase[] = [
   { name: 'version 0', wire: '00 03 0000 00000001 00000000', code: ErrorCode.VERSION_MISMATCH },
-  { name: 'version 2', wire: '02 03 0000 00000001 00000000', code: ErrorCode.VERSION_MISMATCH },
-  { name: 'version 2 wins over an unknown type', wire: '02 ff 0000 00000000 ffffffff', code: ErrorCode.VERSION_MISMATCH },
-  { name: 'type 0x00', wire: '01 00 0000 00000001 00000000', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'type 0x0b', wire: '01 0b 0000 00000000 00000002 7b7d', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'type 0xff', wire: '01 ff 0000 00000001 00000000', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'DATA one byte over MAX_PAYLOAD', wire: '01 03 0000 00000001 00010001', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'DATA with length 0xffffffff', wire: '01 03 0000 00000001 ffffffff', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'OPEN over 16 KiB', wire: '01 01 0000 00000001 00004001', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'OPEN with 1 byte', wire: '01 01 0000 00000001 00000001 7b', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'ACCEPT with a payload', wire: '01 02 0000 00000001 00000001 00', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'WINDOW with 3 bytes', wire: '01 04 0000 00000001 00000003 000001', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'WINDOW with 5 bytes', wire: '01 04 0000 00000001 00000005 0000000100', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'FIN with a payload', wire: '01 05 0000 00000001 00000001 00', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'RESET with 3 bytes', wire: '01 06 0000 00000001 00000003 000000', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'RESET with a reason over 1024 bytes', wire: '01 06 0000 00000001 00000405', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'PING with 7 bytes', wire: '01 07 0000 00000000 00000007 00000000000000', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'GOAWAY with 0 bytes', wire: '01 08 0000 00000000 00000000', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'HELLO over 16 KiB', wire: '01 09 0000 00000000 00004001', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'EVENT over 4 KiB', wire: '01 0a 0000 00000000 00001001', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'EVENT with 1 byte', wire: '01 0a 0000 00000000 00000001 7b', code: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'OPEN on stream 0', wire: '01 01 0000 00000000 00000002 7b7d', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'ACCEPT on stream 0', wire: '01 02 0000 00000000 00000000', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'DATA on stream 0', wire: '01 03 0000 00000000 00000000', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'WINDOW on stream 0', wire: '01 04 0000 00000000 00000004 00000001', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'FIN on stream 0', wire: '01 05 0000 00000000 00000000', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'RESET on stream 0', wire: '01 06 0000 00000000 00000004 00000000', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'PING on stream 1', wire: '01 07 0000 00000001 00000008 0000000000000000', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'GOAWAY on stream 3', wire: '01 08 0000 00000003 00000004 00000000', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'HELLO on stream 2', wire: '01 09 0000 00000002 00000002 7b7d', code: ErrorCode.PROTOCOL_ERROR },
-  { name: 'EVENT on stream 1', wire: '01 0a 0000 00000001 00000002 7b7d', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'version 1 (the previous protocol)', wire: '01 03 0000 00000001 00000000', code: ErrorCode.VERSION_MISMATCH },
+  { name: 'version 3', wire: '03 03 0000 00000001 00000000', code: ErrorCode.VERSION_MISMATCH },
+  { name: 'version 1 wins over an unknown type', wire: '01 ff 0000 00000000 ffffffff', code: ErrorCode.VERSION_MISMATCH },
+  { name: 'type 0x00', wire: '02 00 0000 00000001 00000000', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'type 0x0c', wire: '02 0c 0000 00000000 00000002 7b7d', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'type 0xff', wire: '02 ff 0000 00000001 00000000', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'DATA one byte over MAX_PAYLOAD', wire: '02 03 0000 00000001 00010001', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'DATA with length 0xffffffff', wire: '02 03 0000 00000001 ffffffff', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'OPEN over 64 KiB', wire: '02 01 0000 00000001 00010001', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'OPEN with no payload', wire: '02 01 0000 00000001 00000000', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'RESPONSE over 64 KiB', wire: '02 0b 0000 00000001 00010001', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'RESPONSE with no payload', wire: '02 0b 0000 00000001 00000000', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'RESPONSE on stream 0', wire: '02 0b 0000 00000000 00000001 00', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'ACCEPT with a payload', wire: '02 02 0000 00000001 00000001 00', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'WINDOW with 3 bytes', wire: '02 04 0000 00000001 00000003 000001', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'WINDOW with 5 bytes', wire: '02 04 0000 00000001 00000005 0000000100', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'FIN with a payload', wire: '02 05 0000 00000001 00000001 00', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'RESET with 3 bytes', wire: '02 06 0000 00000001 00000003 000000', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'RESET with a reason over 1024 bytes', wire: '02 06 0000 00000001 00000405', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'PING with 7 bytes', wire: '02 07 0000 00000000 00000007 00000000000000', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'GOAWAY with 0 bytes', wire: '02 08 0000 00000000 00000000', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'HELLO over 16 KiB', wire: '02 09 0000 00000000 00004001', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'EVENT over 4 KiB', wire: '02 0a 0000 00000000 00001001', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'EVENT with 1 byte', wire: '02 0a 0000 00000000 00000001 7b', code: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'OPEN on stream 0', wire: '02 01 0000 00000000 00000002 7b7d', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'ACCEPT on stream 0', wire: '02 02 0000 00000000 00000000', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'DATA on stream 0', wire: '02 03 0000 00000000 00000000', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'WINDOW on stream 0', wire: '02 04 0000 00000000 00000004 00000001', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'FIN on stream 0', wire: '02 05 0000 00000000 00000000', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'RESET on stream 0', wire: '02 06 0000 00000000 00000004 00000000', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'PING on stream 1', wire: '02 07 0000 00000001 00000008 0000000000000000', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'GOAWAY on stream 3', wire: '02 08 0000 00000003 00000004 00000000', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'HELLO on stream 2', wire: '02 09 0000 00000002 00000002 7b7d', code: ErrorCode.PROTOCOL_ERROR },
+  { name: 'EVENT on stream 1', wire: '02 0a 0000 00000001 00000002 7b7d', code: ErrorCode.PROTOCOL_ERROR },
 ];
 
 describe('codec: invalid input raises ProtocolError', () => {
@@ -417,13 +432,13 @@ describe('codec: invalid input raises ProtocolError', () => {
   it('rejects a bad header as soon as its 12 bytes arrive, before any payload', () => {
     const decoder = new FrameDecoder();
     assert.throws(
-      () => decoder.write(hex('01 03 0000 00000001 7fffffff'), () => {}),
+      () => decoder.write(hex('02 03 0000 00000001 7fffffff'), () => {}),
       (err: unknown) => err instanceof ProtocolError && err.code === ErrorCode.FRAME_SIZE_ERROR,
     );
   });
 
   it('emits the valid frames that precede a bad one', () => {
-    const wire = Buffer.concat([hex(VECTORS[2]!.wire), hex('01 0b 0000 00000001 00000000')]);
+    const wire = Buffer.concat([hex(VECTORS[2]!.wire), hex('02 0c 0000 00000001 00000000')]);
     const r = runDecoder([wire]);
     assert.equal(r.frames.length, 1);
     assert.equal(r.error?.code, ErrorCode.PROTOCOL_ERROR);
@@ -539,7 +554,7 @@ describe('codec: properties', () => {
 
   it('answers a wrong version, unknown type, oversized length or wrong stream-0 use with the right code', () => {
     const badHeader = fc.oneof(
-      fc.record({ kind: fc.constant('version' as const), v: fc.integer({ min: 0, max: 255 }).filter((v) => v !== 1) }),
+      fc.record({ kind: fc.constant('version' as const), v: fc.integer({ min: 0, max: 255 }).filter((v) => v !== 2) }),
       fc.record({ kind: fc.constant('type' as const), v: fc.integer({ min: 0, max: 255 }).filter((t) => !REF_LIMITS[t]) }),
       fc.record({ kind: fc.constant('size' as const), v: fc.integer({ min: 0, max: 0xffff_ffff }) }),
       fc.record({ kind: fc.constant('stream0' as const), v: fc.integer({ min: 0, max: 0xffff_ffff }) }),

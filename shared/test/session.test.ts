@@ -23,10 +23,13 @@ import {
   MuxSession,
   ProtocolError,
   SessionClosedError,
+  StreamDuplex,
   StreamResetError,
+  encodeOpen,
   type Frame,
   type MuxStream,
   type OpenPreamble,
+  type RequestHead,
   type RequestEvent,
   type SessionCloseInfo,
   type SessionOptions,
@@ -94,7 +97,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 /** Reads a stream to its end. */
-function collect(stream: MuxStream): Promise<Buffer> {
+function collect(stream: StreamDuplex): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     stream.on('data', (c: Buffer) => parts.push(c));
@@ -103,13 +106,39 @@ function collect(stream: MuxStream): Promise<Buffer> {
   });
 }
 
-function accepted(stream: MuxStream): Promise<void> {
-  return new Promise((resolve, reject) => stream.whenAccepted((err) => (err ? reject(err) : resolve())));
+/** A byte stream we open (kind tcp), as a Duplex, with a promise for the peer's ACCEPT. */
+interface Opened extends StreamDuplex {
+  accepted: Promise<void>;
+}
+
+function openBytes(session: MuxSession): Opened {
+  const mux = session.open({ kind: 'tcp' }, { onStreamData: noop, onStreamClose: noop });
+  const stream = new StreamDuplex(mux) as Opened;
+  stream.accepted = new Promise<void>((resolve, reject) => {
+    (stream as unknown as { onStreamAccept(): void }).onStreamAccept = resolve;
+    stream.once('error', reject);
+    stream.once('close', () => reject(new Error('closed before it was accepted')));
+  });
+  stream.accepted.catch(noop);
+  return stream;
+}
+
+function accepted(stream: Opened): Promise<void> {
+  return stream.accepted;
 }
 
 /** The error a stream is destroyed with. */
-function streamError(stream: MuxStream): Promise<Error> {
+function streamError(stream: StreamDuplex): Promise<Error> {
   return new Promise((resolve) => stream.once('error', resolve));
+}
+
+/** Accepts every stream the peer opens on `session` as a byte stream; `use` gets each one. */
+function acceptBytes(session: MuxSession, use: (stream: StreamDuplex, mux: MuxStream) => void): void {
+  session.on('stream', (mux) => {
+    const stream = new StreamDuplex(mux);
+    session.accept(mux);
+    use(stream, mux);
+  });
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -129,10 +158,7 @@ async function connect(wss: WebSocketServer, url: string): Promise<{ client: Web
 }
 
 async function shutdown(wss: WebSocketServer, sockets: WebSocket[], sessions: MuxSession[]): Promise<void> {
-  for (const session of sessions) {
-    for (const stream of session.streams.values()) stream.on('error', noop);
-    session.destroy();
-  }
+  for (const session of sessions) session.destroy();
   for (const ws of [...sockets, ...wss.clients]) ws.terminate();
   await new Promise<void>((resolve) => wss.close(() => resolve()));
 }
@@ -154,15 +180,11 @@ async function pair(edgeOptions: Options = {}, connectorOptions: Options = {}): 
 
 /** Makes `session` echo every stream it is offered. */
 function echo(session: MuxSession): void {
-  session.on('stream', (stream) => {
-    session.accept(stream);
-    stream.on('error', noop);
-    stream.pipe(stream);
-  });
+  acceptBytes(session, (stream) => stream.pipe(stream));
 }
 
 interface RawPeer {
-  /** The edge-side MuxSession under test. */
+  /** The MuxSession under test (the edge's side unless asked otherwise). */
   session: MuxSession;
   /** A bare ws client that plays the connector by hand. */
   raw: WebSocket;
@@ -179,10 +201,10 @@ interface RawPeer {
   close(): Promise<void>;
 }
 
-async function rawPeer(options: Options = {}): Promise<RawPeer> {
+async function rawPeer(options: Options = {}, role: 'edge' | 'connector' = 'edge'): Promise<RawPeer> {
   const { wss, url } = await listen();
   const { client: raw, server } = await connect(wss, url);
-  const session = new MuxSession(server, { role: 'edge', ...options });
+  const session = new MuxSession(server, { role, ...options });
   const frames: Frame[] = [];
   const messageSizes: number[] = [];
   raw.on('message', (data: Buffer) => {
@@ -213,8 +235,11 @@ async function rawPeer(options: Options = {}): Promise<RawPeer> {
   };
 }
 
+/** A connector-side session facing a raw client that plays the edge. */
+const rawEdgeSide = (): Promise<RawPeer> => rawPeer({}, 'connector');
+
 const preamble = (p: object): Buffer => Buffer.from(JSON.stringify(p));
-const openFrame = (id: number, kind = 'tcp'): Buffer => encodeFrame(FrameType.OPEN, 0, id, preamble({ v: 1, kind }));
+const openFrame = (id: number): Buffer => encodeFrame(FrameType.OPEN, 0, id, encodeOpen({ kind: 'tcp' }));
 const dataFrame = (id: number, payload: Buffer): Buffer => encodeFrame(FrameType.DATA, 0, id, payload);
 const pingFrame = (flags: number, payload: Buffer): Buffer => encodeFrame(FrameType.PING, flags, 0, payload);
 
@@ -232,10 +257,10 @@ describe('session: streams', () => {
       echo(p.edge);
       echo(p.connector);
 
-      const fromEdge = [p.edge.open('http'), p.edge.open('tcp')];
-      const fromConnector = [p.connector.open('tcp'), p.connector.open('http')];
-      assert.deepEqual(fromEdge.map((s) => s.id), [1, 3]);
-      assert.deepEqual(fromConnector.map((s) => s.id), [2, 4]);
+      const fromEdge = [openBytes(p.edge), openBytes(p.edge)];
+      const fromConnector = [openBytes(p.connector), openBytes(p.connector)];
+      assert.deepEqual(fromEdge.map((s) => s.stream.id), [1, 3]);
+      assert.deepEqual(fromConnector.map((s) => s.stream.id), [2, 4]);
 
       const results = await withTimeout(
         Promise.all(
@@ -252,12 +277,12 @@ describe('session: streams', () => {
       );
       for (const [sent, got] of results) assert.equal(sha256(got), sha256(sent));
       assert.deepEqual(
-        offered.sort((a, b) => a[0] - b[0]),
+        offered.sort((a, b) => a[0] - b[0]).map(([id, pre]) => [id, pre.kind]),
         [
-          [1, { v: 1, kind: 'http' }],
-          [2, { v: 1, kind: 'tcp' }],
-          [3, { v: 1, kind: 'tcp' }],
-          [4, { v: 1, kind: 'http' }],
+          [1, 'tcp'],
+          [2, 'tcp'],
+          [3, 'tcp'],
+          [4, 'tcp'],
         ],
       );
       // Both FINs seen and both sides done: the streams are gone from both sessions.
@@ -267,14 +292,116 @@ describe('session: streams', () => {
     }
   });
 
+  it('carries a request head in OPEN and the answer head in RESPONSE, with FIN riding on the last frame', async () => {
+    const peer = await rawPeer();
+    try {
+      const request: RequestHead = { method: 'GET', target: '/a?b=c', headers: ['host', 'app.test', 'x-bytes', '\xe9\xff'] };
+      const heads: unknown[] = [];
+      const body: Buffer[] = [];
+      let ended = false;
+      let closed: Error | undefined | 'open' = 'open';
+      const mux = peer.session.open({ kind: 'http', request }, {
+        onStreamHead: (head) => void heads.push(head),
+        onStreamData: (chunk, last) => {
+          body.push(Buffer.from(chunk));
+          if (last) ended = true;
+        },
+        onStreamClose: (err) => void (closed = err),
+      }, true);
+      const open = await peer.waitFrame((f) => f.type === FrameType.OPEN, 'the OPEN');
+      assert.equal(open.streamId, mux.id);
+      assert.equal(open.flags, Flag.FIN, 'a request without a body is one frame');
+      // Header bytes travel as they are (latin1: one character, one byte).
+      assert.equal(open.payload.toString('latin1'), '\x01:method\0GET\0:target\0/a?b=c\0host\0app.test\0x-bytes\0\xe9\xff');
+
+      peer.send(
+        encodeFrame(FrameType.RESPONSE, 0, mux.id, Buffer.from(':status\x00200\x00content-type\x00text/plain\x00set-cookie\x00a=1\x00set-cookie\x00b=2', 'latin1')),
+        encodeFrame(FrameType.DATA, Flag.FIN, mux.id, Buffer.from('hello')),
+      );
+      await until(() => ended && closed !== 'open', 'the answer');
+      assert.deepEqual(heads, [{ status: 200, headers: ['content-type', 'text/plain', 'set-cookie', 'a=1', 'set-cookie', 'b=2'] }]);
+      assert.equal(Buffer.concat(body).toString(), 'hello');
+      assert.equal(closed, undefined, 'both directions ended: a clean close');
+      assert.equal(peer.session.activeStreams, 0);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('hands the acceptor the request head and whether a body follows; its answer goes out as RESPONSE then DATA|FIN', async () => {
+    const p = await pair();
+    try {
+      const seen: Array<[OpenPreamble, boolean]> = [];
+      p.connector.on('stream', (mux, pre, ended) => {
+        seen.push([pre, ended]);
+        const parts: Buffer[] = [];
+        mux.attach({
+          onStreamData: (chunk, last) => {
+            parts.push(Buffer.from(chunk));
+            mux.consumed(chunk.length);
+            if (!last) return;
+            mux.respond({ status: 201, headers: ['x-got', String(Buffer.concat(parts).length)] });
+            mux.write(Buffer.from('created'));
+            mux.end();
+          },
+          onStreamClose: noop,
+        });
+      });
+      const answers: Array<{ status: number; body: string }> = [];
+      for (const withBody of [false, true]) {
+        const chunks: Buffer[] = [];
+        let status = 0;
+        const done = new Promise<void>((resolve, reject) => {
+          const mux = p.edge.open({ kind: 'http', request: { method: withBody ? 'POST' : 'GET', target: '/', headers: [] } }, {
+            onStreamHead: (head) => void (status = head.status),
+            onStreamData: (chunk, last) => {
+              chunks.push(Buffer.from(chunk));
+              if (last) resolve();
+            },
+            onStreamClose: (err) => (err ? reject(err) : undefined),
+          }, !withBody);
+          if (withBody) {
+            mux.write(Buffer.alloc(1000, 0x61));
+            mux.end();
+          }
+        });
+        await withTimeout(done, 2000, 'the answer');
+        answers.push({ status, body: Buffer.concat(chunks).toString() });
+      }
+      assert.deepEqual(seen.map(([pre, ended]) => [pre.kind === 'tcp' ? '' : pre.request.method, ended]), [['GET', true], ['POST', false]]);
+      assert.deepEqual(answers, [{ status: 201, body: 'created' }, { status: 201, body: 'created' }]);
+      await until(() => p.edge.activeStreams === 0 && p.connector.activeStreams === 0, 'the streams to close');
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('merges FIN into the RESPONSE of an answer without a body', async () => {
+    const peer = await rawEdgeSide();
+    try {
+      peer.session.on('stream', (mux) => {
+        mux.attach({ onStreamData: noop, onStreamClose: noop });
+        mux.respond({ status: 204, headers: [] });
+        mux.end();
+      });
+      peer.send(encodeFrame(FrameType.OPEN, Flag.FIN, 1, encodeOpen({ kind: 'http', request: { method: 'DELETE', target: '/x', headers: [] } })));
+      const response = await peer.waitFrame((f) => f.type === FrameType.RESPONSE, 'the RESPONSE');
+      assert.equal(response.flags, Flag.FIN);
+      assert.equal(response.payload.toString(), ':status\x00204');
+      await delay(20);
+      assert.deepEqual(peer.frames.filter((f) => f.streamId === 1).map((f) => f.type), [FrameType.RESPONSE], 'no separate FIN frame');
+    } finally {
+      await peer.close();
+    }
+  });
+
   it('half-closes each direction on its own (FIN from either side first)', async () => {
     const p = await pair();
     try {
       const log: string[] = [];
-      p.connector.on('stream', (s) => {
-        p.connector.accept(s);
+      acceptBytes(p.connector, (s, mux) => {
         s.on('error', (err) => log.push(`connector error ${err.message}`));
-        if (s.id === 1) {
+        if (mux.id === 1) {
           // Edge ends first; the connector answers after it saw the end of the request.
           collect(s).then((req) => {
             log.push(`connector got ${req}`);
@@ -288,12 +415,12 @@ describe('session: streams', () => {
         }
       });
 
-      const a = p.edge.open('http');
+      const a = openBytes(p.edge);
       a.on('error', (err) => log.push(`edge error ${err.message}`));
       const aReply = collect(a);
       a.end('request A');
 
-      const b = p.edge.open('http');
+      const b = openBytes(p.edge);
       b.on('error', (err) => log.push(`edge error ${err.message}`));
       const bReply = await withTimeout(collect(b), 2000, 'the early answer');
       assert.equal(bReply.toString(), 'early answer');
@@ -314,17 +441,13 @@ describe('session: streams', () => {
   it('propagates a RESET to the peer as a StreamResetError with its code', async () => {
     const p = await pair();
     try {
-      const peers: MuxStream[] = [];
-      p.connector.on('stream', (s) => {
-        p.connector.accept(s);
-        peers.push(s);
-      });
+      const peers: StreamDuplex[] = [];
+      acceptBytes(p.connector, (s) => void peers.push(s));
 
       // Connector side cancels: the edge stream fails with CANCEL, by peer.
-      const a = p.edge.open('tcp');
+      const a = openBytes(p.edge);
       await withTimeout(accepted(a), 2000, 'accept');
       const aErr = streamError(a);
-      peers[0]!.on('error', noop);
       peers[0]!.destroy();
       const errA = await withTimeout(aErr, 2000, 'the reset');
       assert.ok(errA instanceof StreamResetError);
@@ -332,10 +455,9 @@ describe('session: streams', () => {
       assert.equal(errA.byPeer, true);
 
       // Edge side fails with a specific code: the connector stream sees that code.
-      const b = p.edge.open('tcp');
+      const b = openBytes(p.edge);
       await withTimeout(accepted(b), 2000, 'accept');
       const bErr = streamError(peers[1]!);
-      b.on('error', noop);
       b.destroy(new StreamResetError(ErrorCode.TARGET_UNREACHABLE, 'connect ECONNREFUSED 127.0.0.1:3000', false));
       const errB = await withTimeout(bErr, 2000, 'the reset');
       assert.ok(errB instanceof StreamResetError);
@@ -343,15 +465,10 @@ describe('session: streams', () => {
       assert.equal(errB.reason, 'connect ECONNREFUSED 127.0.0.1:3000');
       assert.equal(errB.byPeer, true);
 
-      // No 'stream' listener: the OPEN is refused and the opener learns it through whenAccepted.
+      // No 'stream' listener: the OPEN is refused, and the opener's stream fails with REFUSED_STREAM.
       p.connector.removeAllListeners('stream');
-      const c = p.edge.open('http');
-      c.on('error', noop);
-      const refused = await withTimeout(
-        new Promise<Error | undefined>((resolve) => c.whenAccepted(resolve)),
-        2000,
-        'the refusal',
-      );
+      const c = openBytes(p.edge);
+      const refused = await withTimeout(streamError(c), 2000, 'the refusal');
       assert.ok(refused instanceof StreamResetError);
       assert.equal(refused.code, ErrorCode.REFUSED_STREAM);
 
@@ -361,6 +478,49 @@ describe('session: streams', () => {
       await p.close();
     }
   });
+
+  it("a handler that throws ends its own stream (RESET INTERNAL_ERROR to the peer), not the session or the other streams", async () => {
+    const p = await pair();
+    try {
+      echo(p.connector);
+      const bystander = openBytes(p.edge);
+      await withTimeout(accepted(bystander), 2000, 'accept');
+      let closedWith: Error | undefined;
+      const mux = p.edge.open({ kind: 'tcp' }, {
+        onStreamAccept: () => {
+          throw new Error('boom in a handler');
+        },
+        onStreamData: noop,
+        onStreamClose: (err) => void (closedWith = err),
+      });
+      await until(() => closedWith !== undefined, 'the failing stream to close');
+      assert.ok(closedWith instanceof StreamResetError);
+      assert.equal(closedWith.code, ErrorCode.INTERNAL_ERROR);
+      assert.match(closedWith.reason, /boom in a handler/);
+      assert.equal(mux.closed, true);
+      assert.equal(p.edge.closed, false, 'the session lives on');
+      const echoed = collect(bystander);
+      bystander.end('still here');
+      assert.equal(String(await withTimeout(echoed, 2000, 'the echo')), 'still here');
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('a stream reset before its OPEN left sends nothing at all', async () => {
+    const peer = await rawPeer();
+    try {
+      const mux = peer.session.open({ kind: 'tcp' }, { onStreamData: noop, onStreamClose: noop });
+      mux.reset();
+      const probe = Buffer.from('0011223344556677', 'hex');
+      peer.send(pingFrame(0, probe));
+      await peer.waitFrame((f) => f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0, 'the PING answer');
+      assert.deepEqual(peer.frames.filter((f) => f.streamId === mux.id), []);
+      assert.equal(peer.session.activeStreams, 0);
+    } finally {
+      await peer.close();
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -368,7 +528,7 @@ describe('session: streams', () => {
 // ---------------------------------------------------------------------------------------------
 
 /** Writes `data` to `stream` in 64 KiB writes, honouring write() === false; returns bytes handed over so far. */
-function produce(stream: MuxStream, data: Buffer): { handed: () => number } {
+function produce(stream: StreamDuplex, data: Buffer): { handed: () => number } {
   let offset = 0;
   const pump = (): void => {
     while (offset < data.length) {
@@ -389,14 +549,12 @@ describe('session: back-pressure', () => {
   it('a stream whose consumer does not read stays bounded, then delivers every byte once it reads', async () => {
     const p = await pair();
     try {
-      let peer: MuxStream | undefined;
-      p.connector.on('stream', (s) => {
-        p.connector.accept(s);
-        s.on('error', noop);
+      let peer: StreamDuplex | undefined;
+      acceptBytes(p.connector, (s) => {
         peer = s; // not read: stays paused
       });
       const data = randomBytes(4 * MiB);
-      const s = p.edge.open('tcp');
+      const s = openBytes(p.edge);
       s.on('error', noop);
       const producer = produce(s, data);
 
@@ -448,20 +606,19 @@ describe('session: back-pressure', () => {
       let got = 0;
       let maxOverWindow = -Infinity;
       let done = false;
-      p.connector.on('stream', (s) => {
-        p.connector.accept(s);
+      acceptBytes(p.connector, (s) => {
         const slow = new Writable({
           highWaterMark: 16 * KiB,
           write(chunk: Buffer, _enc, cb) {
             hash.update(chunk);
             got += chunk.length;
-            maxOverWindow = Math.max(maxOverWindow, s.readableLength - s.receiveWindow);
+            maxOverWindow = Math.max(maxOverWindow, s.readableLength - s.stream.receiveWindow);
             setImmediate(cb);
           },
         });
         pipeline(s, slow).then(() => (done = true), noop);
       });
-      const s = p.edge.open('tcp');
+      const s = openBytes(p.edge);
       s.on('error', noop);
       produce(s, data);
       await untilDone(() => done, () => got, 'piping into a slow writable');
@@ -480,7 +637,7 @@ describe('session: back-pressure', () => {
       // The raw client never reads: its kernel buffers fill, then the session's queue must stop growing.
       (peer.raw as unknown as { _socket: Socket })._socket.pause();
       // 64 windows of 256 KiB: more than loopback socket buffers of a reader that never reads absorb.
-      const streams = Array.from({ length: 64 }, () => peer.session.open('tcp'));
+      const streams = Array.from({ length: 64 }, () => openBytes(peer.session));
       const chunk = Buffer.alloc(64 * KiB, 0x61);
       let handed = 0;
       for (const s of streams) {
@@ -522,8 +679,8 @@ describe('session: fairness', () => {
   it('interleaves ready streams round-robin in DATA chunks of at most 16 KiB, in messages of at most 64 KiB', async () => {
     const peer = await rawPeer();
     try {
-      const a = peer.session.open('tcp');
-      const b = peer.session.open('tcp');
+      const a = openBytes(peer.session);
+      const b = openBytes(peer.session);
       a.on('error', noop);
       b.on('error', noop);
       // Both become ready in the same tick; neither is ever granted more than the initial window.
@@ -539,13 +696,29 @@ describe('session: fairness', () => {
       assert.ok(peer.messageSizes.every((n) => n <= MAX_MESSAGE), `message sizes ${peer.messageSizes}`);
       // Strict alternation while both have credit and data.
       const ids = data.map((f) => f.streamId);
-      const firstDone = Math.min(ids.lastIndexOf(a.id), ids.lastIndexOf(b.id));
+      const firstDone = Math.min(ids.lastIndexOf(a.stream.id), ids.lastIndexOf(b.stream.id));
       for (let i = 1; i <= firstDone; i++) assert.notEqual(ids[i], ids[i - 1], `two chunks in a row for stream ${ids[i]} at ${i}`);
       // OPEN frames (control) went out before any DATA.
       const firstData = peer.frames.findIndex((f) => f.type === FrameType.DATA);
       const opens = peer.frames.map((f, i) => [f.type, i] as const).filter(([t]) => t === FrameType.OPEN);
       assert.equal(opens.length, 2);
       assert.ok(opens.every(([, i]) => i < firstData));
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('lets a lone stream fill a message with one large DATA frame, and interleaves in 16 KiB once another is ready', async () => {
+    const peer = await rawPeer();
+    try {
+      const a = openBytes(peer.session);
+      a.write(Buffer.alloc(INITIAL_WINDOW, 0x61));
+      const dataOf = (id: number): Frame[] => peer.frames.filter((f) => f.type === FrameType.DATA && f.streamId === id);
+      await until(() => dataOf(a.stream.id).reduce((n, f) => n + f.payload.length, 0) === INITIAL_WINDOW, 'the lone stream\'s window');
+      const lone = dataOf(a.stream.id).map((f) => f.payload.length);
+      assert.ok(Math.max(...lone) > DATA_CHUNK, `a lone stream used frames of at most ${Math.max(...lone)} bytes`);
+      assert.ok(lone.length <= Math.ceil(INITIAL_WINDOW / (60 * KiB)), `${lone.length} frames for one window`);
+      assert.ok(peer.messageSizes.every((n) => n <= MAX_MESSAGE), `message sizes ${peer.messageSizes}`);
     } finally {
       await peer.close();
     }
@@ -561,14 +734,12 @@ describe('session: fairness', () => {
       const BULK = 200 * MiB;
       let bulkGot = 0;
       let order = 0;
-      p.connector.on('stream', (s) => {
-        p.connector.accept(s);
-        s.on('error', noop);
+      acceptBytes(p.connector, (s) => {
         if (order++ === 0) s.on('data', (c: Buffer) => void (bulkGot += c.length)); // fast sink
         else s.pipe(s); // echo
       });
 
-      const bulk = p.edge.open('tcp');
+      const bulk = openBytes(p.edge);
       bulk.on('error', noop);
       const block = Buffer.alloc(64 * KiB, 0x42);
       let bulkSent = 0;
@@ -582,7 +753,7 @@ describe('session: fairness', () => {
       pump();
       await until(() => bulkGot >= 2 * MiB, 'the bulk transfer to get going');
 
-      const rr = p.edge.open('tcp');
+      const rr = openBytes(p.edge);
       rr.on('error', noop);
       let replies = Buffer.alloc(0);
       rr.on('data', (c: Buffer) => void (replies = Buffer.concat([replies, c])));
@@ -644,7 +815,7 @@ const BAD_INPUT: BadInput[] = [
   },
   {
     name: 'an unknown frame type',
-    send: (p) => p.send(encodeFrame(0x0b as FrameType, 0, 2)),
+    send: (p) => p.send(encodeFrame(0x0c as FrameType, 0, 2)),
     code: ErrorCode.PROTOCOL_ERROR,
     closeCode: CloseCode.PROTOCOL_ERROR,
   },
@@ -673,8 +844,18 @@ const BAD_INPUT: BadInput[] = [
     closeCode: CloseCode.PROTOCOL_ERROR,
   },
   {
-    name: 'an OPEN whose preamble is not JSON',
-    send: (p) => p.send(encodeFrame(FrameType.OPEN, 0, 2, Buffer.from('no'))),
+    name: 'a RESPONSE on a stream the peer opened',
+    send: (p) => p.send(openFrame(2), encodeFrame(FrameType.RESPONSE, 0, 2, Buffer.from(':status\x00200'))),
+    code: ErrorCode.PROTOCOL_ERROR,
+    closeCode: CloseCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'a RESPONSE to a tcp stream',
+    send: async (p) => {
+      const mine = p.session.open({ kind: 'tcp' }, { onStreamData: noop, onStreamClose: noop });
+      await p.waitFrame((f) => f.type === FrameType.OPEN, 'the OPEN');
+      p.send(encodeFrame(FrameType.RESPONSE, 0, mine.id, Buffer.from(':status\x00200')));
+    },
     code: ErrorCode.PROTOCOL_ERROR,
     closeCode: CloseCode.PROTOCOL_ERROR,
   },
@@ -720,10 +901,10 @@ const BAD_INPUT: BadInput[] = [
     closeCode: CloseCode.PROTOCOL_ERROR,
   },
   {
-    name: 'a frame with version 2',
+    name: 'a frame of protocol version 1',
     send: (p) => {
       const f = Buffer.from(pingFrame(0, Buffer.alloc(8)));
-      f[0] = 2;
+      f[0] = 1;
       p.send(f);
     },
     code: ErrorCode.VERSION_MISMATCH,
@@ -736,7 +917,7 @@ describe('session: malformed input closes the session with a ProtocolError', () 
     it(`${c.name} → ${c.closeCode}`, async () => {
       const peer = await rawPeer();
       try {
-        peer.session.on('stream', (s) => s.on('error', noop)); // accept OPENs, never read
+        peer.session.on('stream', (s) => s.attach({ onStreamData: noop, onStreamClose: noop })); // accept OPENs, never read
         await c.send(peer);
         const info = await withTimeout(peer.sessionClosed, 2000, 'the session to close');
         assert.equal(info.code, c.closeCode);
@@ -758,7 +939,7 @@ describe('session: malformed input closes the session with a ProtocolError', () 
   it('fails the streams of a session that closes on a protocol error', async () => {
     const peer = await rawPeer();
     try {
-      const s = peer.session.open('tcp');
+      const s = openBytes(peer.session);
       const err = streamError(s);
       peer.raw.send('not a frame');
       const e = await withTimeout(err, 2000, 'the stream to fail');
@@ -773,8 +954,8 @@ describe('session: malformed input closes the session with a ProtocolError', () 
     const peer = await rawPeer();
     try {
       peer.session.on('stream', (s) => {
-        s.on('error', noop);
-        s.destroy(); // answered with RESET CANCEL
+        s.attach({ onStreamData: noop, onStreamClose: noop });
+        s.reset(); // answered with RESET CANCEL
       });
       peer.send(openFrame(2));
       const reset = await peer.waitFrame((f) => f.type === FrameType.RESET && f.streamId === 2, 'the RESET');
@@ -788,11 +969,12 @@ describe('session: malformed input closes the session with a ProtocolError', () 
         encodeFrame(FrameType.RESET, 0, 2, encodeCodeAndReason(ErrorCode.CANCEL, '')),
       );
       // Same for a stream this side opened and then reset.
-      const mine = peer.session.open('tcp');
-      mine.on('error', noop);
+      const mine = openBytes(peer.session);
+      const id = mine.stream.id;
+      await peer.waitFrame((f) => f.type === FrameType.OPEN && f.streamId === id, 'our OPEN');
       mine.destroy();
-      await peer.waitFrame((f) => f.type === FrameType.RESET && f.streamId === mine.id, 'our RESET');
-      peer.send(dataFrame(mine.id, Buffer.from('late')), encodeFrame(FrameType.FIN, 0, mine.id));
+      await peer.waitFrame((f) => f.type === FrameType.RESET && f.streamId === id, 'our RESET');
+      peer.send(dataFrame(id, Buffer.from('late')), encodeFrame(FrameType.FIN, 0, id));
       // The session is alive: it still answers a PING.
       const probe = Buffer.from('0011223344556677', 'hex');
       peer.send(pingFrame(0, probe));
@@ -808,9 +990,11 @@ describe('session: malformed input closes the session with a ProtocolError', () 
     try {
       let offered = 0;
       peer.session.on('stream', () => void offered++);
-      peer.send(encodeFrame(FrameType.OPEN, 0, 2, preamble({ v: 2, kind: 'tcp' })));
-      peer.send(encodeFrame(FrameType.OPEN, 0, 4, preamble({ v: 1, kind: 'udp' })));
-      for (const id of [2, 4]) {
+      peer.send(encodeFrame(FrameType.OPEN, 0, 2, Buffer.from([9]))); // an unknown kind
+      peer.send(encodeFrame(FrameType.OPEN, 0, 4, Buffer.from('\x01:method\x00GET', 'latin1'))); // no :target
+      peer.send(encodeFrame(FrameType.OPEN, 0, 6, Buffer.from('\x01:method\x00GET\x00:target\x00/\x00x\x00a\r\nb', 'latin1')));
+      peer.send(encodeFrame(FrameType.OPEN, 0, 8, Buffer.from('\x01:method\x00GET\x00:target\x00/\x00odd', 'latin1')));
+      for (const id of [2, 4, 6, 8]) {
         const reset = await peer.waitFrame((f) => f.type === FrameType.RESET && f.streamId === id, `RESET ${id}`);
         assert.equal(reset.payload.readUInt32BE(0), ErrorCode.PROTOCOL_ERROR);
       }
@@ -831,23 +1015,23 @@ describe('session: go-away', () => {
     const p = await pair();
     try {
       echo(p.edge);
-      const before = p.connector.open('tcp');
+      const before = openBytes(p.connector);
       await withTimeout(accepted(before), 2000, 'accept');
       const goaway = once(p.connector, 'goaway') as Promise<[number, string]>;
       p.edge.goAway();
       const [code, reason] = await withTimeout(goaway, 2000, 'the goaway event');
       assert.equal(code, ErrorCode.NO_ERROR);
       assert.equal(reason, 'draining');
-      assert.equal(p.connector.remoteGoAway, true);
-      assert.equal(p.edge.localGoAway, true);
-      assert.throws(() => p.connector.open('tcp'), SessionClosedError);
+      assert.equal(p.connector.peerDraining, true);
+      assert.equal(p.edge.state, 'draining');
+      assert.throws(() => p.connector.open({ kind: 'tcp' }, { onStreamData: noop, onStreamClose: noop }), SessionClosedError);
       // The stream opened before the go-away still works.
       const reply = collect(before);
       before.end('still here');
       assert.equal((await withTimeout(reply, 2000, 'the echo')).toString(), 'still here');
       // The edge itself may still open streams.
       echo(p.connector);
-      const fromEdge = p.edge.open('tcp');
+      const fromEdge = openBytes(p.edge);
       await withTimeout(accepted(fromEdge), 2000, 'accept');
       fromEdge.destroy();
     } finally {
@@ -877,7 +1061,7 @@ describe('session: go-away', () => {
     try {
       peer.session.goAway();
       peer.session.close();
-      assert.throws(() => peer.session.open('tcp'), SessionClosedError);
+      assert.throws(() => peer.session.open({ kind: 'tcp' }, { onStreamData: noop, onStreamClose: noop }), SessionClosedError);
       const raw = await withTimeout(peer.rawClosed, 2000, 'the close');
       assert.equal(raw.code, CloseCode.NORMAL);
       assert.ok(peer.frames.some((f) => f.type === FrameType.GOAWAY), 'the queued GOAWAY went out first');
@@ -953,7 +1137,7 @@ describe('session: ping and dead link', () => {
       });
       await delay(250);
       assert.equal(peer.session.closed, false, 'a peer that answers is alive');
-      const s = peer.session.open('tcp');
+      const s = openBytes(peer.session);
       const err = streamError(s);
       // Now it goes silent: nothing read, nothing answered.
       (peer.raw as unknown as { _socket: Socket })._socket.pause();
@@ -1022,7 +1206,7 @@ describe('session: events', () => {
   it('sends events ahead of stream data queued in the same turn', async () => {
     const peer = await rawPeer();
     try {
-      const s = peer.session.open('tcp');
+      const s = openBytes(peer.session);
       s.on('error', noop);
       s.write(Buffer.alloc(4 * DATA_CHUNK, 0x61));
       peer.session.sendEvent(requestEvent(1));
@@ -1039,7 +1223,7 @@ describe('session: events', () => {
   it('an event rides along in the next message the writer sends anyway, not in one of its own', async () => {
     const peer = await rawPeer();
     try {
-      const s = peer.session.open('tcp');
+      const s = openBytes(peer.session);
       s.on('error', noop);
       await peer.waitFrame((f) => f.type === FrameType.OPEN, 'the OPEN');
       const messagesBefore = peer.messageSizes.length;
@@ -1080,7 +1264,7 @@ describe('session: events', () => {
     try {
       // The peer stops reading: stream data fills the writer up to its high-water mark.
       (peer.raw as unknown as { _socket: Socket })._socket.pause();
-      const streams = Array.from({ length: 32 }, () => peer.session.open('tcp'));
+      const streams = Array.from({ length: 32 }, () => openBytes(peer.session));
       for (const s of streams) {
         s.on('error', noop);
         s.write(Buffer.alloc(INITIAL_WINDOW, 0x62));

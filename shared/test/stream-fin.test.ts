@@ -1,12 +1,13 @@
 /**
- * The peer's FIN reaches a MuxStream's consumer as 'end' only after the consumer took every byte and
- * asked for more: a consumer paused on the last bytes (undici's HTTP parser under backpressure)
- * must not be told the stream ended (see MuxStream.handleFin).
+ * The peer's FIN reaches a byte stream's reader (a StreamDuplex) as 'end' only after the reader took
+ * every byte and asked for more: a reader paused on the last bytes (undici's HTTP parser under
+ * backpressure) must not be told the stream ended (see StreamDuplex.read).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
+import { StreamDuplex } from '../src/stream-duplex.js';
 import { MuxStream, type StreamHost } from '../src/stream.js';
 
 const host: StreamHost = {
@@ -18,12 +19,19 @@ const host: StreamHost = {
   violation: (_code, message) => assert.fail(message),
 };
 
-const newStream = (): MuxStream => new MuxStream(1, 'http', host, 256 * 1024, 256 * 1024, 1024 * 1024, false);
+const windows = { peerInitial: 256 * 1024, localInitial: 256 * 1024, max: 1024 * 1024 };
 
-describe('MuxStream: FIN after buffered bytes', () => {
+/** A byte stream the peer opened, and what its reader sees; `data`/`fin` play the peer's frames. */
+function newStream(): { reader: StreamDuplex; data: (text: string) => void; fin: () => void } {
+  const mux = new MuxStream(2, 'tcp', host, windows, null, null, false);
+  const reader = new StreamDuplex(mux);
+  return { reader, data: (text) => mux.handleData(Buffer.from(text), false), fin: () => mux.handleFin() };
+}
+
+describe('StreamDuplex: FIN after buffered bytes', () => {
   it('no "end" while the consumer is paused on the last bytes; "end" once it reads on', async () => {
     // Reads like undici's HTTP/1.1 parser: on 'readable', read until null unless paused.
-    const stream = newStream();
+    const { reader: stream, data, fin } = newStream();
     let paused = false;
     let ended = false;
     const taken: string[] = [];
@@ -40,8 +48,8 @@ describe('MuxStream: FIN after buffered bytes', () => {
       assert.equal(paused, false, '"end" while the consumer was paused');
       ended = true;
     });
-    stream.handleData(Buffer.from('last bytes'));
-    stream.handleFin();
+    data('last bytes');
+    fin();
     await tick();
     await tick();
     assert.deepEqual(taken, ['last bytes']);
@@ -52,21 +60,21 @@ describe('MuxStream: FIN after buffered bytes', () => {
   });
 
   it('a FIN on an empty buffer ends a waiting reader at once', async () => {
-    const stream = newStream();
+    const { reader: stream, data, fin } = newStream();
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.handleData(Buffer.from('abc'));
+    data('abc');
     await tick();
-    stream.handleFin();
+    fin();
     await once(stream, 'end');
     assert.equal(Buffer.concat(chunks).toString(), 'abc');
   });
 
   it('a flowing reader gets every byte, then "end"', async () => {
-    const stream = newStream();
-    stream.handleData(Buffer.from('one '));
-    stream.handleData(Buffer.from('two'));
-    stream.handleFin();
+    const { reader: stream, data, fin } = newStream();
+    data('one ');
+    data('two');
+    fin();
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
     await once(stream, 'end');
@@ -74,9 +82,9 @@ describe('MuxStream: FIN after buffered bytes', () => {
   });
 
   it('async iteration ends after the last chunk', async () => {
-    const stream = newStream();
-    stream.handleData(Buffer.from('x'.repeat(1000)));
-    stream.handleFin();
+    const { reader: stream, data, fin } = newStream();
+    data('x'.repeat(1000));
+    fin();
     let total = 0;
     for await (const chunk of stream) total += (chunk as Buffer).length;
     assert.equal(total, 1000);

@@ -171,6 +171,7 @@ export function registerConnect(program: Command): void {
       ]);
       await cleanUp();
       await monitoring?.close();
+      view.flush();
       if (outcome) throw new CliError(outcome.message);
       view.stopped();
       process.exit(0);

@@ -11,9 +11,19 @@ import { StreamQuota } from './stream-quota.js';
 /** What a client is told to wait when streams are full: they free up as requests finish. */
 const STREAMS_RETRY_AFTER_S = 1;
 
+/** What an exchange holds once its limits let it start: its stream slot, and its body behind the body limits. */
+export interface ExchangeAllowance {
+  /** Gives the stream slot back (safe to call more than once). */
+  readonly release: () => void;
+  /** The client's body behind its size and idle limits; null when there is none. */
+  readonly body: RequestBodyGuard | null;
+}
+
 /**
- * The limits of the proxy path for socket hosts, per request: aborted-request rate per client
- * address, declared and streamed body size, body idleness, streams per user and a busy tunnel.
+ * The limits of the proxy path for socket hosts, one call per stage of a request: before any
+ * policy (`checkResets`: aborted-request rate per client address), before its identity is prepared
+ * (`checkDeclaredBody`), and as its exchange starts (`openExchange`: a stream slot per user, the
+ * streamed body's size and idleness). `tunnelBusy` is the answer when every tunnel connection is full.
  * Each refusal is an EdgeError with its status and headers, reported once to the LimitReporter.
  */
 export class ProxyLimits {
@@ -59,8 +69,18 @@ export class ProxyLimits {
     return bodyTooLarge(max);
   }
 
+  /**
+   * The limits of an exchange that is about to start: a stream slot for whoever asks (the 429 to
+   * answer when they hold too many), and the body (`withBody`) behind the size and idle checks.
+   */
+  openExchange(req: IncomingMessage, socket: SocketRecord, userId: string | null, withBody: boolean): ExchangeAllowance | EdgeError {
+    const release = this.acquireStream(req, socket, userId);
+    if (release instanceof EdgeError) return release;
+    return { release, body: withBody ? this.guardBody(req, socket) : null };
+  }
+
   /** Wraps the request body of `req` in the size and idle checks of its socket. */
-  guardBody(req: IncomingMessage, socket: SocketRecord): RequestBodyGuard {
+  private guardBody(req: IncomingMessage, socket: SocketRecord): RequestBodyGuard {
     const max = this.maxBodyBytes(socket);
     return new RequestBodyGuard(req, {
       maxBytes: max,
@@ -73,7 +93,7 @@ export class ProxyLimits {
    * A stream slot for whoever asks: the signed-in user on a socket with sign-in, the client address
    * on a public one. Returns its release, or the 429 to answer.
    */
-  acquireStream(req: IncomingMessage, socket: SocketRecord, userId: string | null): (() => void) | EdgeError {
+  private acquireStream(req: IncomingMessage, socket: SocketRecord, userId: string | null): (() => void) | EdgeError {
     const who = userId ?? clientAddress(req);
     const release = this.streams.acquire(`${socket.id}\u0000${who}`);
     if (release) return release;

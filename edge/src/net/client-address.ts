@@ -11,8 +11,9 @@ interface ClientView {
   readonly scheme: 'http' | 'https';
 }
 
-/** Filled once per request as it arrives (see ProxyTrust.identify), read anywhere after. */
-const views = new WeakMap<IncomingMessage, ClientView>();
+/** Filled once per request as it arrives (see ProxyTrust.identify), read anywhere after. A property, not a WeakMap: one per request, gone with it. */
+const VIEW = Symbol('postern.clientView');
+type Viewed = IncomingMessage & { [VIEW]?: ClientView };
 
 /**
  * The client's address: the TCP peer, unless that peer is a trusted proxy, in which case the
@@ -20,7 +21,7 @@ const views = new WeakMap<IncomingMessage, ClientView>();
  * addresses in the edge (audit records, logs, the X-Forwarded-For the app receives).
  */
 export function clientAddress(req: IncomingMessage): string {
-  return views.get(req)?.address ?? req.socket.remoteAddress ?? '';
+  return (req as Viewed)[VIEW]?.address ?? req.socket.remoteAddress ?? '';
 }
 
 /** The peer of a connection, for one whose request head could not be parsed (no header to trust yet). */
@@ -34,7 +35,7 @@ export function peerAddress(socket: Duplex): string {
  * counts as what its own socket is.)
  */
 export function clientScheme(req: IncomingMessage): 'http' | 'https' {
-  return views.get(req)?.scheme ?? ((req.socket as TLSSocket).encrypted ? 'https' : 'http');
+  return (req as Viewed)[VIEW]?.scheme ?? ((req.socket as TLSSocket).encrypted ? 'https' : 'http');
 }
 
 const familyOf = (address: string): 'ipv4' | 'ipv6' | undefined => {
@@ -60,10 +61,10 @@ export class ProxyTrust {
     const peer = req.socket.remoteAddress ?? '';
     const encrypted = (req.socket as TLSSocket).encrypted === true;
     if (!this.any || !this.isTrusted(peer)) {
-      views.set(req, { address: peer, scheme: encrypted ? 'https' : this.config.publicScheme });
+      (req as Viewed)[VIEW] = { address: peer, scheme: encrypted ? 'https' : this.config.publicScheme };
       return;
     }
-    views.set(req, { address: this.forwardedFor(req, peer), scheme: encrypted ? 'https' : (this.forwardedProto(req) ?? this.config.publicScheme) });
+    (req as Viewed)[VIEW] = { address: this.forwardedFor(req, peer), scheme: encrypted ? 'https' : (this.forwardedProto(req) ?? this.config.publicScheme) };
   }
 
   /** Whether a peer is a `--trusted-proxy` (its connections carry many clients). */

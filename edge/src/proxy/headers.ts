@@ -1,11 +1,9 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { RESERVED_COOKIE_NAMES, setsReservedCookie, stripReservedCookies } from '../auth/cookies.js';
 import { carriesPosternToken } from '../auth/postern-token.js';
 import type { HeaderNameMatcher } from './foreign-identity.js';
 import { REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { HSTS_HEADER } from '../net/hsts.js';
-
-export type HeaderMap = Record<string, string | string[] | undefined>;
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and others that describe one connection, not the message. */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -50,10 +48,12 @@ export function isUsableIdentityHeaderName(name: string): boolean {
   return !HOP_BY_HOP.has(canonical) && !EDGE_OWNED.has(canonical) && !FRAMING_AND_CREDENTIALS.has(canonical) && !EDGE_OWNED_PREFIXES.some((p) => canonical.startsWith(p));
 }
 
-/** Names listed in a Connection header, canonicalised. */
-function connectionListed(value: string | string[] | undefined): Set<string> {
+const NONE_LISTED: ReadonlySet<string> = new Set();
+
+/** Names listed in a Connection header, canonicalised (nothing is allocated for a request without one). */
+function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
+  if (!value) return NONE_LISTED;
   const listed = new Set<string>();
-  if (!value) return listed;
   for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const name = part.trim();
     if (name) listed.add(canonicalName(name));
@@ -115,7 +115,15 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
   return out;
 }
 
+/** The names a field list's Connection headers list (most answers have none: nothing is allocated then). */
+function connectionListedIn(fields: readonly string[]): ReadonlySet<string> {
+  let values: string[] | undefined;
+  for (let i = 0; i < fields.length; i += 2) if (fields[i]!.toLowerCase() === 'connection') (values ??= []).push(fields[i + 1]!);
+  return values ? connectionListed(values) : NONE_LISTED;
+}
+
 /**
+
  * Response headers an app may not send, whatever it is: they act on the whole parent domain or on
  * the edge itself. `Clear-Site-Data` would sign the visitor out of the edge (it clears the socket
  * host's cookies, and a sibling can provoke it), `Postern-Error` would pass the app's answer off as
@@ -138,18 +146,21 @@ export function hostOnlyCookie(line: string): string {
 }
 
 /**
- * Response headers for the browser: hop-by-hop ones removed (Node frames the body itself), the
- * app's X-Request-Id (the client gets the edge's id) and the app's HSTS (the edge owns TLS)
- * dropped; Set-Cookie made host-only and never for a reserved name; APP_FORBIDDEN headers and any
- * other header naming an edge cookie dropped.
+ * Response headers for the browser, from the app's head as the connector sent it (a field list,
+ * duplicates kept): names lower-cased, hop-by-hop ones removed (the edge's server frames the body
+ * itself), the app's X-Request-Id (the client gets the edge's id) and the app's HSTS (the edge owns
+ * TLS) dropped; Set-Cookie made host-only and never for a reserved name; APP_FORBIDDEN headers and
+ * any other header naming an edge cookie dropped. `keepUpgrade` keeps Connection and Upgrade for a
+ * 101 answer.
  */
-export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = false): HeaderMap {
-  const listed = keepUpgrade ? new Set<string>() : connectionListed(headers.connection);
-  const out: HeaderMap = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
+export function downstreamResponseHeaders(fields: readonly string[], keepUpgrade = false): string[] {
+  const listed = keepUpgrade ? NONE_LISTED : connectionListedIn(fields);
+  const out: string[] = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!.toLowerCase();
+    const value = fields[i + 1]!;
     if (keepUpgrade && (name === 'connection' || name === 'upgrade')) {
-      out[name] = value;
+      out.push(name, value);
       continue;
     }
     if (HOP_BY_HOP.has(name) || listed.has(name) || name === REQUEST_ID_HEADER) continue;
@@ -157,34 +168,18 @@ export function downstreamResponseHeaders(headers: HeaderMap, keepUpgrade = fals
     if (name === HSTS_HEADER || APP_FORBIDDEN.has(name)) continue;
     if (name === 'set-cookie') {
       // An app may not set (or overwrite) the edge's session cookies on its host, nor any cookie beyond it.
-      const kept = (Array.isArray(value) ? value : [value]).filter((line) => !setsReservedCookie(line)).map(hostOnlyCookie);
-      if (kept.length > 0) out[name] = kept;
+      if (!setsReservedCookie(value)) out.push(name, hostOnlyCookie(value));
       continue;
     }
-    if ((Array.isArray(value) ? value : [value]).some((v) => NAMES_EDGE_COOKIE.test(v))) continue;
-    out[name] = value;
+    if (NAMES_EDGE_COOKIE.test(value)) continue;
+    out.push(name, value);
   }
   return out;
 }
 
-/** Reason phrases relayed as the app wrote them: tab, space and visible ASCII (RFC 9112, section 4). */
-const PLAIN_REASON = /^[\t\x20-\x7e]+$/;
-
-/**
- * The reason phrase the client gets: the app's when it is plain text, else the standard one for the
- * code. Bytes that are not text (`200 \xffOK`, UTF-8) reach us already decoded and cannot be
- * relayed as they were; clients ignore the phrase anyway (HTTP/2 has none).
- */
-export function relayedReason(statusCode: number, reason: string | undefined): string {
-  return reason !== undefined && PLAIN_REASON.test(reason) ? reason : (STATUS_CODES[statusCode] ?? '');
-}
-
-/** Serialises a response head for a raw socket (upgrade answers); values come from a strict parser. */
-export function serializeResponseHead(statusCode: number, statusMessage: string, headers: HeaderMap): string {
+/** Serialises a response head for a raw socket (upgrade answers); fields come from a strict parser, policed. */
+export function serializeResponseHead(statusCode: number, statusMessage: string, fields: readonly string[]): string {
   let head = `HTTP/1.1 ${statusCode} ${statusMessage}\r\n`;
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
-  }
+  for (let i = 0; i < fields.length; i += 2) head += `${fields[i]}: ${fields[i + 1]}\r\n`;
   return head + '\r\n';
 }

@@ -8,7 +8,7 @@ import {
   TcpCloseCode,
   TcpStreamError,
   WebSocketByteStream,
-  type MuxStream,
+  type StreamDuplex,
 } from '@postern/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -82,11 +82,11 @@ export class TcpEndpoint {
   }
 
   /** Opens a stream to the app through the grant's connector, bounded by the upstream timeout. */
-  private openToApp(grant: TcpGrant, connection: TunnelConnection, client: Duplex, done: (opened: MuxStream | EdgeError) => void): void {
+  private openToApp(grant: TcpGrant, connection: TunnelConnection, client: Duplex, done: (opened: StreamDuplex | EdgeError) => void): void {
     let settled = false;
     // The stream counts against the connection from now until it closes.
     const release = connection.holdStream();
-    const settle = (opened: MuxStream | EdgeError) => {
+    const settle = (opened: StreamDuplex | EdgeError) => {
       settled = true;
       clearTimeout(timer);
       client.off('close', onClientGone);
@@ -100,14 +100,14 @@ export class TcpEndpoint {
       this.config.upstreamTimeoutMs,
     );
     client.once('close', onClientGone);
-    connection.openStream('tcp', (err, stream) => {
+    connection.openStream((err, stream) => {
       if (settled) return stream?.destroy(); // timed out, or nobody is waiting any more
       settle(stream ?? upstreamError(err, grant.hostname));
     });
   }
 
   /** Pipes the client's WebSocket and the app's stream both ways, until both ends finished or one failed. */
-  private relay(ws: WebSocket, stream: MuxStream, grant: TcpGrant, connection: TunnelConnection, remote: string | null): void {
+  private relay(ws: WebSocket, stream: StreamDuplex, grant: TcpGrant, connection: TunnelConnection, remote: string | null): void {
     const { socket, hostname } = grant;
     const client = new WebSocketByteStream(ws, {
       abortClose: { code: TcpCloseCode.ACCESS_ENDED, reason: `access to ${hostname} ended: token revoked or expired, or the socket's rules changed` },

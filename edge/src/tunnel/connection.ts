@@ -1,6 +1,4 @@
-import { MuxSession, type MuxStream } from '@postern/shared';
-import { Pool, type buildConnector } from 'undici';
-import { containStreamListeners } from '../proxy/exchange-faults.js';
+import { StreamDuplex, type MuxSession, type MuxStream, type RequestHead, type StreamHandler } from '@postern/shared';
 
 export interface TunnelConnectionInfo {
   readonly id: string;
@@ -19,40 +17,47 @@ export interface TunnelConnectionInfo {
 }
 
 /**
- * One WebSocket from one connector. Requests reach the app through an undici Pool whose
- * "sockets" are mux streams: each keep-alive HTTP/1.1 connection is one stream.
+ * One WebSocket from one connector. Each request is one stream whose OPEN carries the request head;
+ * the connector makes the request to its app and answers with the response head (see proxy/exchange.ts).
  */
 export class TunnelConnection {
-  readonly pool: Pool;
   readonly connectedAt = Date.now();
-  /** Requests dispatched and not finished; the registry spreads new ones by this count. */
-  inFlight = 0;
+  private requests = 0;
   /** Upgraded WebSockets and TCP streams open on this connection (they outlive their request). */
-  longLived = 0;
-  draining = false;
+  private longLived = 0;
+  private draining = false;
 
   constructor(
     readonly info: TunnelConnectionInfo,
     readonly session: MuxSession,
-    upstreamTimeoutMs: number,
-  ) {
-    this.pool = new Pool('http://tunnel.postern.invalid', {
-      connect: (_options, callback) => this.openHttpStream(callback),
-      pipelining: 1,
-      headersTimeout: upstreamTimeoutMs,
-      bodyTimeout: 0, // SSE and long downloads may idle for long; the link itself is watched by pings
-      keepAliveTimeout: 4_000,
-      connectTimeout: upstreamTimeoutMs,
-    });
+  ) {}
+
+  /** Requests sent and not finished; the registry spreads new ones by this count. */
+  get inFlight(): number {
+    return this.requests;
   }
 
   get usable(): boolean {
-    return !this.draining && !this.session.closed && !this.session.remoteGoAway;
+    return !this.draining && this.session.canOpen;
   }
 
-  /** Streams carrying a request, a WebSocket or a TCP connection now (idle keep-alive streams are free). */
+  /** Streams carrying a request, a WebSocket or a TCP connection now. */
   get streamsInUse(): number {
-    return this.inFlight + this.longLived;
+    return this.requests + this.longLived;
+  }
+
+  /** Opens the stream of one HTTP request (`fin`: it has no body); its answer goes to `handler`. Throws SessionClosedError, HeadError. */
+  openRequest(kind: 'http' | 'websocket', request: RequestHead, handler: StreamHandler, fin: boolean): MuxStream {
+    return this.session.open({ kind, request }, handler, fin);
+  }
+
+  /** Counts a request from its first attempt on this connection until it settles (see proxy/exchange.ts). */
+  requestStarted(): void {
+    this.requests++;
+  }
+
+  requestEnded(): void {
+    this.requests--;
   }
 
   /** Counts a WebSocket or TCP stream for as long as it is open; returns its release (safe to call twice). */
@@ -66,32 +71,28 @@ export class TunnelConnection {
     };
   }
 
-  /** Stop routing new requests here; in-flight ones finish, idle streams close. */
+  /** Stop routing new requests here; in-flight ones finish. */
   drain(): void {
-    if (this.draining) return;
     this.draining = true;
-    this.pool.close().catch(() => undefined);
   }
 
-  /** Opens a raw stream (TCP sockets, later); the connector pipes it to its target. */
-  openStream(kind: 'http' | 'tcp', callback: (err: Error | null, stream?: MuxStream) => void): void {
-    let stream: MuxStream;
+  /** Opens a raw tcp stream; calls back once the connector reached its target (ACCEPT) or could not. */
+  openStream(callback: (err: Error | null, stream?: StreamDuplex) => void): void {
+    let settled = false;
+    const settle = (err: Error | null, stream?: StreamDuplex): void => {
+      if (settled) return;
+      settled = true;
+      callback(err, stream);
+    };
+    let mux: MuxStream;
     try {
-      stream = this.session.open(kind);
+      mux = this.session.open({ kind: 'tcp' }, {
+        onStreamAccept: () => settle(null, new StreamDuplex(mux)),
+        onStreamData: () => undefined, // the connector sends bytes only after ACCEPT
+        onStreamClose: (err) => settle(err ?? new Error('the stream closed before it was accepted')),
+      });
     } catch (err) {
-      callback(err as Error);
-      return;
+      settle(err as Error);
     }
-    stream.whenAccepted((err) => (err ? callback(err) : callback(null, stream)));
-  }
-
-  private openHttpStream(callback: buildConnector.Callback): void {
-    // undici drives HTTP/1.1 over the mux stream as if it were a TCP socket; its parser runs in
-    // the stream's listeners, whose exceptions must fail one request, not the edge.
-    this.openStream('http', (err, stream) => {
-      if (err || !stream) return callback(err ?? new Error('no stream'), null);
-      containStreamListeners(stream);
-      callback(null, stream as never);
-    });
   }
 }

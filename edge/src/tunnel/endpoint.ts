@@ -63,7 +63,7 @@ export class TunnelEndpoint {
         pingIntervalMs: this.config.tunnelPingIntervalMs,
         deadAfterMs: this.config.tunnelPingTimeoutMs,
       });
-      const tunnel = new TunnelConnection(info, session, this.config.upstreamTimeoutMs);
+      const tunnel = new TunnelConnection(info, session);
       const socketRecord = this.store.sockets.findById(info.socketId);
       if (!socketRecord) {
         session.destroy(CloseCode.SOCKET_DELETED, 'socket was deleted');
@@ -87,7 +87,6 @@ export class TunnelEndpoint {
         this.metrics.tunnelDisconnected(info.socketId);
         this.audit.record({ ...auditBase, type: 'tunnel.disconnect', detail: { ...detail, code, duration_ms: Date.now() - tunnel.connectedAt } });
         tunnel.drain();
-        tunnel.pool.destroy().catch(() => undefined);
         if ((error as NodeJS.ErrnoException | undefined)?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
           const max = this.config.limits.tunnelMaxMessageBytes;
           this.limits.hit('tunnel_message_size', info.id, `tunnel closed: the connector sent a message over ${formatByteSize(max)}`, {
@@ -105,14 +104,7 @@ export class TunnelEndpoint {
   /** Validates the handshake; throws EdgeError with the status the connector will see. */
   private authorize(req: IncomingMessage) {
     const version = header(req, HandshakeHeader.PROTOCOL);
-    if (version !== String(PROTOCOL_VERSION)) {
-      throw new EdgeError(
-        'PROTOCOL_VERSION',
-        version
-          ? `the connector speaks tunnel protocol ${version}, this edge speaks ${PROTOCOL_VERSION}: upgrade the older side`
-          : `the connector did not say which tunnel protocol it speaks; this edge speaks ${PROTOCOL_VERSION}`,
-      );
-    }
+    if (version !== String(PROTOCOL_VERSION)) throw new EdgeError('PROTOCOL_VERSION', versionMismatch(version));
     const token = posternBearerToken(header(req, 'authorization'));
     const check = token ? this.store.tokens.check(token) : undefined;
     if (!check) throw tokenFailure(undefined);
@@ -146,6 +138,14 @@ export class TunnelEndpoint {
       requestEvents: header(req, HandshakeHeader.EVENTS) === 'request',
     };
   }
+}
+
+/** One line that says which side to upgrade. */
+function versionMismatch(version: string | undefined): string {
+  if (!version) return `the connector did not say which tunnel protocol it speaks; this edge speaks ${PROTOCOL_VERSION}: upgrade the connector`;
+  const theirs = Number(version);
+  const older = Number.isInteger(theirs) && theirs < PROTOCOL_VERSION ? 'connector' : Number.isInteger(theirs) ? 'edge' : 'older side';
+  return `the connector speaks tunnel protocol ${version}, this edge speaks ${PROTOCOL_VERSION}: upgrade the ${older}`;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
