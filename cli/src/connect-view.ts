@@ -9,6 +9,8 @@ export interface ConnectViewOptions {
   readonly json: boolean;
   /** No request lines; the ready block, warnings and tunnel state changes still show. */
   readonly quiet: boolean;
+  /** The request inspector's page, when --inspect serves one. */
+  readonly inspectUrl?: string | undefined;
 }
 
 type ConnectionChange = ConnectorEvents['connection'][0];
@@ -57,6 +59,7 @@ export class ConnectView {
         cloudauth: socket.cloudauth,
         allowed_email_domains: socket.allowed_email_domains,
         allowed_email_addresses: socket.allowed_email_addresses,
+        ...(this.options.inspectUrl ? { inspect_url: this.options.inspectUrl } : {}),
       });
       return;
     }
@@ -70,6 +73,7 @@ export class ConnectView {
     out.success(`${socket.name} is live at ${out.highlight(socket.url)} → ${this.target}`);
     if (!socket.cloudauth) out.warn('this socket is public: anyone who knows the URL can reach it (no sign-in; add --cloudauth)');
     else out.info(`sign-in required; allowed: ${describeRules(socket)}`);
+    if (this.options.inspectUrl) out.info(`inspector: ${out.highlight(this.options.inspectUrl)} (requests with headers and bodies, replay)`);
     out.info('press Ctrl-C to stop');
   }
 

@@ -8,13 +8,14 @@ import { ApiClient } from '../api-client.js';
 import { resolveCredentials } from '../credentials.js';
 import { ConnectView } from '../connect-view.js';
 import { CliError } from '../errors.js';
+import { addInspectOptions, inspectSettings, startInspector, type InspectOptions, type RunningInspector } from '../inspect-options.js';
 import { addLimitOptions, limitsBody, type LimitOptions } from '../limit-options.js';
 import { parseDuration, parseIntInRange, parseListenAddress } from '../parse.js';
 import { requireOption } from '../required-option.js';
 import { addRuleOptions, rulesBody, type RuleOptions } from '../rule-options.js';
 import { onShutdown } from '../signals.js';
 
-interface ConnectOptions extends RuleOptions, LimitOptions {
+interface ConnectOptions extends RuleOptions, LimitOptions, InspectOptions {
   port: string;
   host: string;
   name?: string;
@@ -106,7 +107,8 @@ export function registerConnect(program: Command): void {
     .option('--quiet', 'no line per request (the URL, warnings and tunnel state still show)')
     .option('--edge <url>', 'edge URL (or POSTERN_EDGE; default: the one you logged in to)')
     .option('--token-file <file>', 'file holding an API token (or POSTERN_TOKEN; default: your login)')
-    .option('--metrics <[host:]port>', 'serve Prometheus /metrics, /healthz and /readyz here (host defaults to 127.0.0.1)')
+    .option('--metrics <[host:]port>', 'serve Prometheus /metrics, /healthz and /readyz here (host defaults to 127.0.0.1)');
+  addInspectOptions(command)
     .action(async (opts: ConnectOptions) => {
       const port = parseIntInRange(opts.port, 1, 65535, '--port');
       const connections = parseIntInRange(opts.connections, 1, 16, '--connections');
@@ -121,6 +123,7 @@ export function registerConnect(program: Command): void {
       }
       const hostRewrite = opts.rewriteHost === true ? `${opts.host}:${port}` : opts.rewriteHost || undefined;
       const metricsAt = opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics, '--metrics');
+      const inspect = inspectSettings(opts);
       const creds = resolveCredentials(opts);
       const api = new ApiClient(creds.edgeUrl, creds.token);
       // Up before anything else, so probes see "not ready" (503) rather than nothing while it starts.
@@ -134,6 +137,14 @@ export function registerConnect(program: Command): void {
         await monitoring?.close();
         throw err;
       });
+      let inspector: RunningInspector | undefined;
+      if (inspect) {
+        inspector = await startInspector(inspect, socket, { host: opts.host, port }).catch(async (err: unknown) => {
+          await cleanUp();
+          await monitoring?.close();
+          throw err;
+        });
+      }
 
       const connector = new Connector({
         edgeUrl: creds.edgeUrl,
@@ -149,9 +160,9 @@ export function registerConnect(program: Command): void {
         pingIntervalMs,
         deadAfterMs,
         connectorId: randomUUID(),
-      }, metrics);
+      }, metrics, inspector?.observe);
       metrics?.watch(connector);
-      const view = new ConnectView(socket, `${opts.host}:${port}`, { json: Boolean(opts.json), quiet: Boolean(opts.quiet) });
+      const view = new ConnectView(socket, `${opts.host}:${port}`, { json: Boolean(opts.json), quiet: Boolean(opts.quiet), inspectUrl: inspector?.server.url });
 
       const fatal = new Promise<ConnectorError>((resolve) => connector.once('fatal', resolve));
       connector.on('ready', async (hello) => {
@@ -171,6 +182,7 @@ export function registerConnect(program: Command): void {
       ]);
       await cleanUp();
       await monitoring?.close();
+      await inspector?.server.close();
       view.flush();
       if (outcome) throw new CliError(outcome.message);
       view.stopped();

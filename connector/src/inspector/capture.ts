@@ -1,0 +1,71 @@
+import type { RequestHead, ResponseHead } from '@postern/shared';
+import type { ExchangeObserver, ObserveExchange } from '../target.js';
+import { BodyCapture } from './body.js';
+import type { ExchangeLog } from './exchange-log.js';
+import { field } from './mask.js';
+
+export interface CaptureOptions {
+  /** Bytes of each body kept (request and response). */
+  readonly bodyLimit: number;
+  /** The socket's e-mail identity header (lower-case): who the user is. */
+  readonly userHeader: string;
+}
+
+/** Records one exchange as it passes and adds it to the log when it ends. */
+class Recorder implements ExchangeObserver {
+  private readonly startedAt = Date.now();
+  private readonly started = performance.now();
+  private readonly requestBytes: BodyCapture;
+  private readonly responseBytes: BodyCapture;
+  private head: ResponseHead | null = null;
+
+  constructor(
+    private readonly log: ExchangeLog,
+    private readonly request: RequestHead,
+    private readonly kind: 'http' | 'websocket',
+    private readonly options: CaptureOptions,
+  ) {
+    this.requestBytes = new BodyCapture(options.bodyLimit);
+    this.responseBytes = new BodyCapture(options.bodyLimit);
+  }
+
+  requestBody(chunk: Buffer): void {
+    this.requestBytes.add(chunk);
+  }
+
+  responseBody(chunk: Buffer): void {
+    this.responseBytes.add(chunk);
+  }
+
+  response(head: ResponseHead): void {
+    this.head = head;
+  }
+
+  end(error: Error | undefined): void {
+    const { request, head } = this;
+    this.log.add({
+      id: this.log.id(),
+      kind: this.kind,
+      startedAt: this.startedAt,
+      durationMs: performance.now() - this.started,
+      user: field(request.headers, this.options.userHeader) ?? null,
+      method: request.method,
+      target: request.target,
+      requestHeaders: request.headers,
+      requestBody: this.requestBytes.finish(),
+      status: head?.status ?? null,
+      responseHeaders: head?.headers ?? [],
+      responseBody: this.responseBytes.finish(),
+      error: error ? error.message : null,
+    });
+  }
+}
+
+/**
+ * The connector's exchange hook for a request inspector: every HTTP exchange and WebSocket is
+ * recorded (heads, and the first `bodyLimit` bytes of each body) into `log`. Installed only when
+ * the inspector is on: without it the data path has no hook at all.
+ */
+export function captureInto(log: ExchangeLog, options: CaptureOptions): ObserveExchange {
+  return (request, kind) => new Recorder(log, request, kind, options);
+}

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumAvailable, launchChromium, screenshot } from './lib/browser.js';
+import { request } from './lib/http.js';
+import { ConnectorProcess, EdgeProcess, cleanEnv, createAccount, freePort, makeTempDir } from './lib/postern.js';
+import { killAll, ManagedProcess } from './lib/process.js';
+import { pollUntil } from './lib/wait.js';
+
+const EMAIL = 'alice@mycorp.com';
+const skip = !chromiumAvailable() && !process.env.CI && 'chromium is not installed';
+
+/** Python's http.server on a free loopback port, serving `dir`; waits until it accepts requests. */
+async function startPythonServer(dir: string): Promise<{ proc: ManagedProcess; port: number }> {
+  const port = await freePort();
+  const proc = new ManagedProcess(`python:${port}`, 'python3', ['-u', '-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir], cleanEnv());
+  await proc.waitForLine((line) => line.includes('Serving HTTP'), 15_000, 'python http.server to listen');
+  return { proc, port };
+}
+
+/** Requests python logged for `path` (its access log on stderr): what really reached the app. */
+const hits = (proc: ManagedProcess, path: string): number => proc.stderrLines.filter((l) => l.includes(`"GET ${path} HTTP/1.1"`)).length;
+
+describe('request inspector: postern connect --inspect', { skip }, () => {
+  const tmp = makeTempDir('inspect');
+  const site = join(tmp.dir, 'site');
+  let edge: EdgeProcess;
+  let token: string;
+  let app: { proc: ManagedProcess; port: number };
+  let connector: ConnectorProcess;
+  let inspectUrl: string;
+  let browser: Browser;
+  let page: Page;
+  let attacker: Server;
+  let attackerPort: number;
+
+  before(async () => {
+    mkdirSync(site);
+    writeFileSync(join(site, 'hello.txt'), 'version one\n');
+    writeFileSync(join(site, 'data.json'), '{"items":[1,2],"name":"<img src=x onerror=alert(1)>"}');
+    edge = await EdgeProcess.start({ db: join(tmp.dir, 'edge.db') });
+    token = await createAccount(edge.db, EMAIL);
+    app = await startPythonServer(site);
+    connector = await ConnectorProcess.start({
+      edge,
+      token,
+      appPort: app.port,
+      args: ['--name', 'inspected', '--cloudauth', '--allowed-email-domains', 'mycorp.com', '--inspect', `127.0.0.1:${await freePort()}`],
+    });
+    inspectUrl = String(connector.ready!['inspect_url']);
+    browser = await launchChromium();
+    page = await browser.newPage();
+    // Another local page: it knows the inspector's address but not its token.
+    attacker = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>evil</title><p>evil</p>');
+    });
+    attackerPort = await freePort();
+    await new Promise<void>((resolve) => attacker.listen(attackerPort, '127.0.0.1', resolve));
+  });
+
+  after(async () => {
+    await browser?.close();
+    attacker?.close();
+    await connector?.stop();
+    await killAll();
+    tmp.remove();
+  });
+
+  /** A signed-in request through the edge, with a cookie of the app's. */
+  const viaEdge = (path: string) =>
+    request({ port: edge.port, host: connector.publicHost, path, headers: { authorization: `Bearer ${token}`, cookie: 'theme=dark; app_session=s3cr3t-cookie' } });
+
+  it('shows each request live, with identity headers, cookies and the assertion masked, and bodies as text or pretty JSON', async () => {
+    assert.match(inspectUrl, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    await page.goto(inspectUrl);
+    await page.locator('#live.up').waitFor({ timeout: 10_000 });
+    const hello = await viaEdge('/hello.txt');
+    assert.equal(hello.status, 200);
+    assert.equal(hello.body.toString(), 'version one\n');
+    assert.equal((await viaEdge('/data.json')).status, 200);
+
+    // Both lines arrive over server-sent events, newest first, with the signed-in user.
+    const rows = page.locator('#rows tr');
+    await pollUntil(async () => ((await rows.count()) === 2 ? true : undefined), { timeoutMs: 10_000, intervalMs: 100, what: 'two rows' });
+    assert.deepEqual(await rows.nth(1).locator('td').allInnerTexts().then((cells) => cells.slice(1, 5)), [EMAIL, 'GET', '/hello.txt', '200']);
+
+    await rows.nth(1).click();
+    const detail = page.locator('#detail');
+    await detail.locator('h2', { hasText: 'GET /hello.txt' }).waitFor({ timeout: 5_000 });
+    const text = await detail.innerText();
+    const requestHeaders = await detail.locator('.message').first().locator('table.headers tr').evaluateAll((trs) =>
+      trs.map((tr) => ({ name: tr.children[0]!.textContent!.toLowerCase(), value: tr.children[1]!.textContent!, masked: tr.children[1]!.className === 'masked' })),
+    );
+    for (const name of ['x-auth-email', 'x-auth-user', 'x-postern-assertion', 'cookie']) {
+      const shown = requestHeaders.find((h) => h.name === name);
+      assert.ok(shown, `${name} is listed`);
+      assert.ok(shown.masked, `${name} is masked`);
+      assert.match(shown.value, /^•••• masked \(\d+ characters\)$/);
+    }
+    const requestId = requestHeaders.find((h) => h.name === 'x-request-id');
+    assert.ok(requestId && !requestId.masked && requestId.value.length > 0, 'other headers are shown as they are');
+    assert.ok(!text.includes('s3cr3t-cookie'), 'the cookie value is not on the page');
+    assert.ok(!/eyJ[\w-]+\.[\w-]+\./.test(text), 'no JWT on the page');
+    assert.ok(text.includes('version one'), 'the text body is shown');
+
+    // JSON pretty-printed, and what the app sent is text on the page, never markup.
+    await rows.nth(0).click();
+    const body = detail.locator('.original pre.body');
+    await body.waitFor({ timeout: 5_000 });
+    assert.equal(await body.innerText(), JSON.stringify({ items: [1, 2], name: '<img src=x onerror=alert(1)>' }, null, 2));
+    assert.equal(await page.locator('#detail img').count(), 0);
+
+    // Filters: by path and status.
+    await page.fill('input[name=path]', 'json');
+    await pollUntil(async () => ((await rows.count()) === 1 ? true : undefined), { timeoutMs: 5_000, intervalMs: 50, what: 'the path filter' });
+    await page.fill('input[name=path]', '');
+    await page.fill('input[name=status]', '4xx');
+    await pollUntil(async () => ((await rows.count()) === 0 ? true : undefined), { timeoutMs: 5_000, intervalMs: 50, what: 'the status filter' });
+    await page.fill('input[name=status]', '');
+    await screenshot(page, 'inspector');
+  });
+
+  it('replays a captured request to the local app (not through the edge) and shows the new answer beside the old one', async () => {
+    const rows = page.locator('#rows tr');
+    await rows.nth(1).click();
+    await page.locator('#detail h2', { hasText: 'GET /hello.txt' }).waitFor({ timeout: 5_000 });
+    writeFileSync(join(site, 'hello.txt'), 'version two\n');
+    const before = hits(app.proc, '/hello.txt');
+    await page.click('#replay');
+    const replayed = page.locator('#compare .replayed pre.body');
+    await replayed.waitFor({ timeout: 10_000 });
+    assert.equal(await replayed.innerText(), 'version two\n');
+    assert.equal(await page.locator('#compare .original pre.body').innerText(), 'version one\n');
+    assert.equal(hits(app.proc, '/hello.txt'), before + 1, 'the app got the replay');
+    // The edge never saw it: a replay is not a request through the tunnel, so no new line in the list.
+    assert.equal(await rows.count(), 2);
+    await screenshot(page, 'inspector-replay');
+  });
+
+  it('refuses replays and reads from other pages: cross-site fetch, a leaked token from another Origin, a rebinding Host', async () => {
+    const before = hits(app.proc, '/hello.txt');
+    const replayUrl = new URL('/api/exchanges/1/replay', inspectUrl);
+    const evil = await browser.newPage();
+    await evil.goto(`http://evil.localhost:${attackerPort}/`);
+    const outcome = await evil.evaluate(async (url) => {
+      const results: string[] = [];
+      // A simple (no-preflight) cross-site POST reaches the server: it must be refused there (its
+      // answer is then withheld from the page by Cross-Origin-Resource-Policy, so the fetch fails).
+      await fetch(url, { method: 'POST', mode: 'no-cors' }).then(() => results.push('settled'), () => results.push('settled'));
+      // With a token header the browser preflights, which the inspector never grants.
+      await fetch(url, { method: 'POST', headers: { 'x-inspector-token': 'guessed' } }).then((r) => results.push(`read ${r.status}`), () => results.push('blocked'));
+      await fetch(url.replace(/\/1\/replay$/, ''), {}).then((r) => results.push(`read ${r.status}`), () => results.push('blocked'));
+      return results;
+    }, replayUrl.href);
+    assert.deepEqual(outcome, ['settled', 'blocked', 'blocked']);
+    await evil.close();
+
+    const pageToken = await page.locator('meta[name="inspector-token"]').getAttribute('content');
+    assert.ok(pageToken && pageToken.length >= 32);
+    const port = Number(replayUrl.port);
+    const post = (headers: Record<string, string>) => request({ port, host: `127.0.0.1:${port}`, method: 'POST', path: replayUrl.pathname, headers });
+    assert.equal((await post({ origin: `http://127.0.0.1:${port}` })).status, 403, 'no token');
+    assert.equal((await post({ 'x-inspector-token': pageToken, origin: `http://evil.localhost:${attackerPort}` })).status, 403, 'token from another origin');
+    assert.equal((await post({ 'x-inspector-token': pageToken })).status, 403, 'token without an Origin');
+    const rebound = await request({ port, host: `evil.example:${port}`, path: '/api/exchanges', headers: { 'x-inspector-token': pageToken } });
+    assert.equal(rebound.status, 421, 'a DNS-rebinding Host');
+    assert.equal(hits(app.proc, '/hello.txt'), before, 'nothing reached the app');
+    // The page itself may replay: same Origin, token from the page.
+    const ok = await post({ 'x-inspector-token': pageToken, origin: `http://127.0.0.1:${port}` });
+    assert.equal(ok.status, 200);
+    assert.equal(hits(app.proc, '/hello.txt'), before + 1);
+  });
+});
