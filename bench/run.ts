@@ -13,7 +13,7 @@
  *
  * Environment knobs (for iterating; the defaults are what docs/BENCHMARKS.md reports):
  *   BENCH_PHASES=small,transfer,fairness,ws,stall,reconnect,restart,soak   which phases to run
- *   BENCH_TARGETS=direct,postern,nginx,ssh          which paths to measure
+ *   BENCH_TARGETS=direct,postern,postern-signed-in,postern-inspect,nginx,ssh   which paths to measure
  *   BENCH_SECONDS=10        small-GET measurement length per target
  *   BENCH_WS=10000          idle WebSockets to open
  *   BENCH_SOAK_SECONDS=20   length of the soak phase (`npm run soak` runs the long one)
@@ -57,7 +57,7 @@ const RESULTS = resolve(process.env.BENCH_RESULTS ?? join(ROOT, 'bench/results/l
 
 const env = process.env;
 const PHASES = new Set((env.BENCH_PHASES ?? 'small,transfer,fairness,ws,stall,reconnect,restart,soak').split(',').map((s) => s.trim()));
-const WANTED = new Set((env.BENCH_TARGETS ?? 'direct,postern,postern-signed-in,nginx,ssh').split(',').map((s) => s.trim()));
+const WANTED = new Set((env.BENCH_TARGETS ?? 'direct,postern,postern-signed-in,postern-inspect,nginx,ssh').split(',').map((s) => s.trim()));
 const SMALL = { connections: 50, warmSeconds: 3, seconds: Number(env.BENCH_SECONDS ?? 10) };
 const TRANSFER = { bytes: 100 * MiB, runs: 3, warmups: 1 };
 /** The bulk reader pauses whenever it is `readerAheadMs` ahead of `bulkRate`: smooth ~100 MB/s reading. */
@@ -447,6 +447,13 @@ function verdicts(results: readonly TargetResult[], ws: WsResult | undefined, st
     '≥ 0.9×',
     (v) => v >= 0.9,
   );
+  add(
+    'inspector on vs off, small GETs',
+    ratio(by('postern-inspect')?.small?.rps, p?.small?.rps),
+    (v) => `${v.toFixed(2)}×`,
+    '≥ 0.8×',
+    (v) => v >= 0.8,
+  );
   add('download vs ssh -R', ratio(p?.download?.mibps, s?.download?.mibps), (v) => `${v.toFixed(2)}×`, '≥ 1.0×', (v) => v >= 1.0);
   add('upload vs ssh -R', ratio(p?.upload?.mibps, s?.upload?.mibps), (v) => `${v.toFixed(2)}×`, '≥ 1.2×', (v) => v >= 1.2);
   // A ratio only means something if the bulk download really ran beside the small requests.
@@ -594,12 +601,14 @@ async function main(): Promise<number> {
   // The same path behind sign-in (policy, session/token lookup, identity headers, signed assertion):
   // measured for small GETs only, against the open socket (target >= 0.9x).
   await tryStart('postern-signed-in', () => startPostern(ROOT, dir, origin, { tag: 'auth', connections: 1, signedIn: true }));
+  // The open socket again with the request inspector capturing every exchange (small GETs only).
+  await tryStart('postern-inspect', () => startPostern(ROOT, dir, origin, { tag: 'inspect', connections: 1, inspect: true }));
   if (nginxPath) await tryStart('nginx', () => startNginx(dir, origin));
   if (ssh) await tryStart('ssh', () => startSshTunnel(dir, origin));
   log(`paths: ${targets.map((t) => `${t.label} → 127.0.0.1:${t.port}${t.host ? ` (Host: ${t.host})` : ''}`).join('; ')}`);
 
   const resultOf = (t: Target): TargetResult => results.find((r) => r.key === t.key)!;
-  const bulkTargets = targets.filter((t) => t.key !== 'postern-signed-in');
+  const bulkTargets = targets.filter((t) => t.key !== 'postern-signed-in' && t.key !== 'postern-inspect');
   const guarded = async (t: Target, phase: string, fn: () => Promise<void>): Promise<void> => {
     try {
       await fn();

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumAvailable, launchChromium, screenshot } from './lib/browser.js';
 import { request } from './lib/http.js';
-import { ConnectorProcess, EdgeProcess, cleanEnv, createAccount, freePort, makeTempDir } from './lib/postern.js';
+import { ConnectorProcess, EdgeProcess, cleanEnv, createAccount, freePort, makeTempDir, runCli } from './lib/postern.js';
 import { killAll, ManagedProcess } from './lib/process.js';
 import { pollUntil } from './lib/wait.js';
 
@@ -139,6 +139,14 @@ describe('request inspector: postern connect --inspect', { skip }, () => {
     // The edge never saw it: a replay is not a request through the tunnel, so no new line in the list.
     assert.equal(await rows.count(), 2);
     await screenshot(page, 'inspector-replay');
+  });
+
+  it('refuses a non-loopback --inspect address in one readable line', async () => {
+    const res = await runCli(['connect', '--port', String(app.port), '--inspect', '0.0.0.0:4040'], { POSTERN_EDGE: edge.url, POSTERN_TOKEN: token });
+    assert.notEqual(res.code, 0);
+    const lines = res.stderr.filter((l) => l.trim() !== '');
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, /--inspect .*loopback only .*"0\.0\.0\.0"/);
   });
 
   it('refuses replays and reads from other pages: cross-site fetch, a leaked token from another Origin, a rebinding Host', async () => {

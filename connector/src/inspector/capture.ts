@@ -1,6 +1,6 @@
 import type { RequestHead, ResponseHead } from '@postern/shared';
 import type { ExchangeObserver, ObserveExchange } from '../target.js';
-import { BodyCapture } from './body.js';
+import { BodyCapture, NO_BODY } from './body.js';
 import type { ExchangeLog } from './exchange-log.js';
 import { field } from './mask.js';
 
@@ -15,8 +15,9 @@ export interface CaptureOptions {
 class Recorder implements ExchangeObserver {
   private readonly startedAt = Date.now();
   private readonly started = performance.now();
-  private readonly requestBytes: BodyCapture;
-  private readonly responseBytes: BodyCapture;
+  /** Made at the first body byte: most requests have no body. */
+  private requestBytes: BodyCapture | null = null;
+  private responseBytes: BodyCapture | null = null;
   private head: ResponseHead | null = null;
 
   constructor(
@@ -24,17 +25,14 @@ class Recorder implements ExchangeObserver {
     private readonly request: RequestHead,
     private readonly kind: 'http' | 'websocket',
     private readonly options: CaptureOptions,
-  ) {
-    this.requestBytes = new BodyCapture(options.bodyLimit);
-    this.responseBytes = new BodyCapture(options.bodyLimit);
-  }
+  ) {}
 
   requestBody(chunk: Buffer): void {
-    this.requestBytes.add(chunk);
+    (this.requestBytes ??= new BodyCapture(this.options.bodyLimit)).add(chunk);
   }
 
   responseBody(chunk: Buffer): void {
-    this.responseBytes.add(chunk);
+    (this.responseBytes ??= new BodyCapture(this.options.bodyLimit)).add(chunk);
   }
 
   response(head: ResponseHead): void {
@@ -52,10 +50,10 @@ class Recorder implements ExchangeObserver {
       method: request.method,
       target: request.target,
       requestHeaders: request.headers,
-      requestBody: this.requestBytes.finish(),
+      requestBody: this.requestBytes?.finish() ?? NO_BODY,
       status: head?.status ?? null,
       responseHeaders: head?.headers ?? [],
-      responseBody: this.responseBytes.finish(),
+      responseBody: this.responseBytes?.finish() ?? NO_BODY,
       error: error ? error.message : null,
     });
   }
