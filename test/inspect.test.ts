@@ -86,7 +86,7 @@ describe('request inspector: postern connect --inspect', { skip }, () => {
     // Both lines arrive over server-sent events, newest first, with the signed-in user.
     const rows = page.locator('#rows tr');
     await pollUntil(async () => ((await rows.count()) === 2 ? true : undefined), { timeoutMs: 10_000, intervalMs: 100, what: 'two rows' });
-    assert.deepEqual(await rows.nth(1).locator('td').allInnerTexts().then((cells) => cells.slice(1, 5)), [EMAIL, 'GET', '/hello.txt', '200']);
+    assert.deepEqual(await rows.nth(1).locator('td').allInnerTexts().then((cells) => cells.slice(1, 6)), ['inspected', EMAIL, 'GET', '/hello.txt', '200']);
 
     await rows.nth(1).click();
     const detail = page.locator('#detail');

@@ -1,7 +1,7 @@
 import type { ConnectorEvents, RequestLogEntry } from '@postern/connector';
 import type { SocketView } from '@postern/edge';
 import { out } from './output.js';
-import { clock, printable, requestLine, type RequestLineLayout } from './request-line.js';
+import { clock, fit, printable, requestLine, type RequestLineLayout } from './request-line.js';
 import { describeRules } from './rule-options.js';
 
 export interface ConnectViewOptions {
@@ -11,6 +11,8 @@ export interface ConnectViewOptions {
   readonly quiet: boolean;
   /** The request inspector's page, when --inspect serves one. */
   readonly inspectUrl?: string | undefined;
+  /** The socket's name, on every line (`connect --config` shows several sockets in one view). */
+  readonly label?: string;
 }
 
 type ConnectionChange = ConnectorEvents['connection'][0];
@@ -19,6 +21,8 @@ type ConnectionChange = ConnectorEvents['connection'][0];
 const USER_WIDTH = 24;
 /** Path column bounds: wide enough to read, narrow enough that short paths leave no gulf. */
 const PATH_WIDTH = { min: 16, max: 40 } as const;
+/** The socket column of `connect --config`: most names fit, longer ones are cut. */
+const LABEL_WIDTH = 12;
 /** A request line without its user and path columns: time, method, status, duration and the gaps. */
 const FIXED_WIDTH = 8 + 7 + 3 + 8 + 5 * 2;
 
@@ -48,6 +52,7 @@ export class ConnectView {
     if (this.options.json) {
       out.json({
         event: 'ready',
+        ...this.labelField(),
         url: socket.url,
         protocol: socket.protocol,
         socket_id: socket.id,
@@ -80,7 +85,7 @@ export class ConnectView {
   nothingListening(): void {
     this.flush();
     const text = `nothing is listening on ${this.target} yet: visitors get a 502 page until the app starts`;
-    if (this.options.json) out.json({ event: 'warning', message: text });
+    if (this.options.json) out.json({ event: 'warning', ...this.labelField(), message: text });
     else out.warn(text);
   }
 
@@ -91,6 +96,7 @@ export class ConnectView {
       // snake_case like every other field the CLI prints as JSON (the ready line's connection_id).
       out.json({
         event: 'connection',
+        ...this.labelField(),
         slot: event.slot,
         state: event.state,
         ...(event.connectionId !== undefined ? { connection_id: event.connectionId } : {}),
@@ -99,7 +105,7 @@ export class ConnectView {
       });
       return;
     }
-    const tunnel = `${clock(new Date())}  tunnel ${event.slot + 1}`;
+    const tunnel = `${clock(new Date())}  ${this.options.label ? `${printable(this.options.label)} ` : ''}tunnel ${event.slot + 1}`;
     if (event.state === 'up') out.line(`${tunnel}: ${out.good('up')}`);
     else if (event.state === 'reconnecting') {
       const retryIn = `${((event.retryInMs ?? 0) / 1000).toFixed(1)}s`;
@@ -112,6 +118,7 @@ export class ConnectView {
     if (this.options.json) {
       this.queue(JSON.stringify({
         event: entry.kind,
+        ...this.labelField(),
         time: entry.time.toISOString(),
         email: entry.email,
         method: entry.method,
@@ -149,10 +156,16 @@ export class ConnectView {
     else out.info('stopped');
   }
 
+  /** `socket: NAME` in JSON lines when the view shows several sockets. */
+  private labelField(): { socket?: string } {
+    return this.options.label === undefined ? {} : { socket: this.options.label };
+  }
+
   /** Re-read on every line, so the columns follow a resized terminal. */
   private layout(): RequestLineLayout {
     const userWidth = this.socket.cloudauth ? USER_WIDTH : 1;
-    const room = (out.columns() ?? Infinity) - FIXED_WIDTH - userWidth;
-    return { userWidth, pathWidth: Math.max(PATH_WIDTH.min, Math.min(PATH_WIDTH.max, room)) };
+    const label = this.options.label === undefined ? undefined : fit(printable(this.options.label), LABEL_WIDTH);
+    const room = (out.columns() ?? Infinity) - FIXED_WIDTH - userWidth - (label === undefined ? 0 : LABEL_WIDTH + 2);
+    return { userWidth, pathWidth: Math.max(PATH_WIDTH.min, Math.min(PATH_WIDTH.max, room)), ...(label !== undefined ? { label } : {}) };
   }
 }

@@ -56,26 +56,26 @@ export function inspectSettings(opts: InspectOptions): InspectSettings | undefin
 }
 
 export interface RunningInspector {
-  /** The connector's exchange hook. */
-  readonly observe: ObserveExchange;
+  /** The exchange hook for one HTTP socket whose app is `app`. */
+  observe(socket: SocketView, app: Target): ObserveExchange;
   readonly server: InspectorServer;
 }
 
-/** Starts the inspector's page and the capture for `socket`'s HTTP exchanges to `target`. */
-export async function startInspector(settings: InspectSettings, socket: SocketView, target: Target): Promise<RunningInspector> {
-  if (socket.protocol === 'tcp') throw new CliError(`--inspect shows HTTP requests; socket ${socket.name} is TCP`);
-  const { email, user } = socket.identity_headers;
+/** Starts the inspector's page (titled `title`); each socket served then gets its capture from observe(). */
+export async function startInspector(settings: InspectSettings, title: string): Promise<RunningInspector> {
   const log = new ExchangeLog({ count: settings.keep, bytes: INSPECT_MEMORY_BYTES });
+  let server: InspectorServer;
   try {
-    const server = await InspectorServer.listen(settings.host, settings.port, {
-      log,
-      mask: new HeaderMask([email, user], !settings.unmask),
-      target,
-      bodyLimit: settings.bodyLimit,
-      title: socket.name,
-    });
-    return { observe: captureInto(log, { bodyLimit: settings.bodyLimit, userHeader: email.toLowerCase() }), server };
+    server = await InspectorServer.listen(settings.host, settings.port, { log, bodyLimit: settings.bodyLimit, title });
   } catch (err) {
     throw new CliError(`cannot serve --inspect on ${settings.host}:${settings.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  return {
+    server,
+    observe: (socket, app) => {
+      const { email, user } = socket.identity_headers;
+      const mask = new HeaderMask([email, user], !settings.unmask);
+      return captureInto(log, { name: socket.name, app, mask, userHeader: email.toLowerCase() }, settings.bodyLimit);
+    },
+  };
 }

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it, test } from 'node:test';
 import { BodyCapture, HEX_HEAD_BYTES, hexHead, viewBody } from '../src/inspector/body.js';
 import { captureInto } from '../src/inspector/capture.js';
-import { ExchangeLog, exchangeBytes, type CapturedExchange } from '../src/inspector/exchange-log.js';
+import { ExchangeLog, exchangeBytes, type CapturedExchange, type InspectedSocket } from '../src/inspector/exchange-log.js';
 import { HeaderMask } from '../src/inspector/mask.js';
 import { inspectorPage } from '../src/inspector/page.js';
 import { replayRefusal } from '../src/inspector/present.js';
@@ -16,9 +16,12 @@ const body = (text: string | Buffer, size?: number) => {
   return { bytes, size: size ?? bytes.length };
 };
 
+const SOCKET: InspectedSocket = { name: 'app', app: { host: '127.0.0.1', port: 1 }, mask: new HeaderMask(['X-Auth-Email']), userHeader: 'x-auth-email' };
+
 function exchange(id: number, over: Partial<CapturedExchange> = {}): CapturedExchange {
   return {
     id,
+    socket: SOCKET,
     kind: 'http',
     startedAt: 0,
     durationMs: 1,
@@ -93,7 +96,7 @@ test('capture: one record per exchange, with the user from the socket identity h
   const log = new ExchangeLog({ count: 10, bytes: 1_000_000 });
   const seen: number[] = [];
   log.watch((x) => seen.push(x.id));
-  const observe = captureInto(log, { bodyLimit: 4, userHeader: 'x-auth-email' });
+  const observe = captureInto(log, SOCKET, 4);
   const x = observe({ method: 'POST', target: '/a?b=1', headers: ['X-Auth-Email', 'alice@corp.com', 'content-length', '6'] }, 'http')!;
   x.requestBody!(Buffer.from('abcdef'));
   x.response!({ status: 201, headers: ['content-type', 'text/plain'] });
@@ -132,15 +135,10 @@ describe('inspector server: Host, token and Origin checks; replay to the app', (
   before(async () => {
     app.listen(0, '127.0.0.1');
     await once(app, 'listening');
-    inspector = await InspectorServer.listen('127.0.0.1', 0, {
-      log,
-      mask: new HeaderMask(['X-Auth-Email']),
-      target: { host: '127.0.0.1', port: (app.address() as AddressInfo).port },
-      bodyLimit: 1024,
-      title: 'app',
-    });
+    inspector = await InspectorServer.listen('127.0.0.1', 0, { log, bodyLimit: 1024, title: 'app' });
     port = Number(new URL(inspector.url).port);
-    log.add(exchange(log.id(), { target: '/x?y=1', requestHeaders: ['host', 'public.example', 'X-Auth-Email', 'a@corp.com'] }));
+    const socket = { ...SOCKET, app: { host: '127.0.0.1', port: (app.address() as AddressInfo).port } };
+    log.add(exchange(log.id(), { socket, target: '/x?y=1', requestHeaders: ['host', 'public.example', 'X-Auth-Email', 'a@corp.com'] }));
   });
   after(async () => {
     await inspector.close();

@@ -1,19 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import { connect as tcpConnect } from 'node:net';
-import { Connector, ConnectorMetrics, DEFAULT_CONNECTIONS, DEFAULT_GRACE_MS, type ConnectorError } from '@postern/connector';
+import { ConnectorMetrics, DEFAULT_CONNECTIONS, DEFAULT_GRACE_MS } from '@postern/connector';
 import type { MonitoringServer } from '@postern/shared';
 import type { SocketView } from '@postern/edge';
 import type { Command } from 'commander';
 import { ApiClient } from '../api-client.js';
 import { resolveCredentials } from '../credentials.js';
-import { ConnectView } from '../connect-view.js';
 import { CliError } from '../errors.js';
-import { addInspectOptions, inspectSettings, startInspector, type InspectOptions, type RunningInspector } from '../inspect-options.js';
+import { addInspectOptions, inspectSettings, startInspector, type InspectOptions } from '../inspect-options.js';
 import { addLimitOptions, limitsBody, type LimitOptions } from '../limit-options.js';
 import { parseDuration, parseIntInRange, parseListenAddress } from '../parse.js';
 import { requireOption } from '../required-option.js';
 import { addRuleOptions, rulesBody, type RuleOptions } from '../rule-options.js';
-import { onShutdown } from '../signals.js';
+import { serveSockets } from '../serve-sockets.js';
 
 interface ConnectOptions extends RuleOptions, LimitOptions, InspectOptions {
   port: string;
@@ -31,20 +28,6 @@ interface ConnectOptions extends RuleOptions, LimitOptions, InspectOptions {
   edge?: string;
   tokenFile?: string;
   metrics?: string;
-}
-
-/** Resolves whether something accepts TCP connections on host:port (a courtesy check, not a gate). */
-function probe(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }
 
 /** What a connect serves: a permanent socket (and tunnel), or a quick share made now and removed on exit. */
@@ -137,55 +120,38 @@ export function registerConnect(program: Command): void {
         await monitoring?.close();
         throw err;
       });
-      let inspector: RunningInspector | undefined;
-      if (inspect) {
-        inspector = await startInspector(inspect, socket, { host: opts.host, port }).catch(async (err: unknown) => {
-          await cleanUp();
-          await monitoring?.close();
-          throw err;
-        });
+      if (inspect && socket.protocol === 'tcp') {
+        await cleanUp();
+        await monitoring?.close();
+        throw new CliError(`--inspect shows HTTP requests; socket ${socket.name} is TCP`);
       }
+      const inspector = inspect
+        ? await startInspector(inspect, socket.name).catch(async (err: unknown) => {
+            await cleanUp();
+            await monitoring?.close();
+            throw err;
+          })
+        : undefined;
 
-      const connector = new Connector({
+      const { failure, views } = await serveSockets([{ socket, tunnelId, target: { host: opts.host, port }, hostRewrite }], {
         edgeUrl: creds.edgeUrl,
         token: creds.token,
-        socketId: socket.id,
-        tunnelId,
-        target: { host: opts.host, port },
         connections,
-        hostRewrite,
-        // Request counts come from the edge's request events.
-        requestEvents: !opts.quiet || metrics !== undefined,
         graceMs,
         pingIntervalMs,
         deadAfterMs,
-        connectorId: randomUUID(),
-      }, metrics, inspector?.observe);
-      metrics?.watch(connector);
-      const view = new ConnectView(socket, `${opts.host}:${port}`, { json: Boolean(opts.json), quiet: Boolean(opts.quiet), inspectUrl: inspector?.server.url });
-
-      const fatal = new Promise<ConnectorError>((resolve) => connector.once('fatal', resolve));
-      connector.on('ready', async (hello) => {
-        view.ready(hello.connectionId);
-        if (!(await probe(opts.host, port))) view.nothingListening();
+        json: Boolean(opts.json),
+        quiet: Boolean(opts.quiet),
+        labelled: false,
+        metrics,
+        inspector,
       });
-      connector.on('connection', (event) => view.connection(event));
-      connector.on('request', (entry) => view.request(entry));
-      connector.start();
-
-      const outcome = await Promise.race([
-        fatal,
-        onShutdown(async () => {
-          view.stopping(graceMs);
-          await connector.stop(graceMs);
-        }).then(() => null),
-      ]);
       await cleanUp();
       await monitoring?.close();
       await inspector?.server.close();
-      view.flush();
-      if (outcome) throw new CliError(outcome.message);
-      view.stopped();
+      for (const view of views) view.flush();
+      if (failure) throw new CliError(failure);
+      views[0]!.stopped();
       process.exit(0);
     });
 }

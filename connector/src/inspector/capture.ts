@@ -1,15 +1,9 @@
 import type { RequestHead, ResponseHead } from '@postern/shared';
 import type { ExchangeObserver, ObserveExchange } from '../target.js';
 import { BodyCapture, NO_BODY } from './body.js';
-import type { ExchangeLog } from './exchange-log.js';
+import type { ExchangeLog, InspectedSocket } from './exchange-log.js';
 import { field } from './mask.js';
 
-export interface CaptureOptions {
-  /** Bytes of each body kept (request and response). */
-  readonly bodyLimit: number;
-  /** The socket's e-mail identity header (lower-case): who the user is. */
-  readonly userHeader: string;
-}
 
 /** Records one exchange as it passes and adds it to the log when it ends. */
 class Recorder implements ExchangeObserver {
@@ -24,15 +18,16 @@ class Recorder implements ExchangeObserver {
     private readonly log: ExchangeLog,
     private readonly request: RequestHead,
     private readonly kind: 'http' | 'websocket',
-    private readonly options: CaptureOptions,
+    private readonly socket: InspectedSocket,
+    private readonly bodyLimit: number,
   ) {}
 
   requestBody(chunk: Buffer): void {
-    (this.requestBytes ??= new BodyCapture(this.options.bodyLimit)).add(chunk);
+    (this.requestBytes ??= new BodyCapture(this.bodyLimit)).add(chunk);
   }
 
   responseBody(chunk: Buffer): void {
-    (this.responseBytes ??= new BodyCapture(this.options.bodyLimit)).add(chunk);
+    (this.responseBytes ??= new BodyCapture(this.bodyLimit)).add(chunk);
   }
 
   response(head: ResponseHead): void {
@@ -43,10 +38,11 @@ class Recorder implements ExchangeObserver {
     const { request, head } = this;
     this.log.add({
       id: this.log.id(),
+      socket: this.socket,
       kind: this.kind,
       startedAt: this.startedAt,
       durationMs: performance.now() - this.started,
-      user: field(request.headers, this.options.userHeader) ?? null,
+      user: field(request.headers, this.socket.userHeader) ?? null,
       method: request.method,
       target: request.target,
       requestHeaders: request.headers,
@@ -60,10 +56,10 @@ class Recorder implements ExchangeObserver {
 }
 
 /**
- * The connector's exchange hook for a request inspector: every HTTP exchange and WebSocket is
- * recorded (heads, and the first `bodyLimit` bytes of each body) into `log`. Installed only when
- * the inspector is on: without it the data path has no hook at all.
+ * The connector's exchange hook for a request inspector: every HTTP exchange and WebSocket of
+ * `socket` is recorded (heads, and the first `bodyLimit` bytes of each body) into `log`. Installed
+ * only when the inspector is on: without it the data path has no hook at all.
  */
-export function captureInto(log: ExchangeLog, options: CaptureOptions): ObserveExchange {
-  return (request, kind) => new Recorder(log, request, kind, options);
+export function captureInto(log: ExchangeLog, socket: InspectedSocket, bodyLimit: number): ObserveExchange {
+  return (request, kind) => new Recorder(log, request, kind, socket, bodyLimit);
 }

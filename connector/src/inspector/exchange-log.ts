@@ -1,8 +1,22 @@
+import type { Target } from '../target.js';
 import type { CapturedBody } from './body.js';
+import type { HeaderMask } from './mask.js';
+
+/** A socket whose exchanges the inspector records (one connector may serve several). */
+export interface InspectedSocket {
+  readonly name: string;
+  /** Its local app: where a replay goes. */
+  readonly app: Target;
+  /** What its page hides (its identity header names differ per socket). */
+  readonly mask: HeaderMask;
+  /** Its e-mail identity header, lower-case: who the user is. */
+  readonly userHeader: string;
+}
 
 /** One HTTP exchange (or WebSocket) the connector carried, as the inspector keeps it. */
 export interface CapturedExchange {
   readonly id: number;
+  readonly socket: InspectedSocket;
   readonly kind: 'http' | 'websocket';
   /** Milliseconds since the epoch when the edge sent the request. */
   readonly startedAt: number;

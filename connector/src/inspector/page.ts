@@ -32,7 +32,7 @@ export function inspectorPage(title: string, token: string): string {
 <main>
   <section class="list">
     <table>
-      <thead><tr><th>time</th><th>user</th><th>method</th><th>path</th><th>status</th><th>duration</th></tr></thead>
+      <thead><tr><th>time</th><th>socket</th><th>user</th><th>method</th><th>path</th><th>status</th><th>duration</th></tr></thead>
       <tbody id="rows"></tbody>
     </table>
   </section>
@@ -135,6 +135,7 @@ export const INSPECTOR_JS = `'use strict';
   function row(x) {
     const tr = el('tr', { 'data-id': String(x.id) }, [
       el('td', { text: new Date(x.time).toLocaleTimeString() }),
+      el('td', { text: x.socket }),
       el('td', { text: x.user || '–' }),
       el('td', { text: x.method }),
       el('td', { text: x.path, title: x.path }),
@@ -210,7 +211,7 @@ export const INSPECTOR_JS = `'use strict';
     button.addEventListener('click', () => replay(x, compare, button));
     detail.replaceChildren(...[
       el('h2', { text: x.method + ' ' + x.path }),
-      el('p', { class: 'note', text: new Date(x.time).toLocaleString() + ' · ' + (x.user || 'no user (public socket)') + ' · ' + x.duration_ms + ' ms' }),
+      el('p', { class: 'note', text: new Date(x.time).toLocaleString() + ' · ' + x.socket + ' · ' + (x.user || 'no user (public socket)') + ' · ' + x.duration_ms + ' ms' }),
       button,
       x.replay_refused ? el('span', { class: 'note', text: ' ' + x.replay_refused }) : null,
       messageView('request', x.request),

@@ -5,6 +5,8 @@ import { field, type HeaderMask, type HeaderView } from './mask.js';
 /** A line of the page's list (what live updates carry). */
 export interface ExchangeSummary {
   readonly id: number;
+  /** The socket's name. */
+  readonly socket: string;
   readonly kind: 'http' | 'websocket';
   /** ISO time the request came in. */
   readonly time: string;
@@ -32,6 +34,7 @@ export interface ExchangeDetail extends ExchangeSummary {
 export function summarise(x: CapturedExchange): ExchangeSummary {
   return {
     id: x.id,
+    socket: x.socket.name,
     kind: x.kind,
     time: new Date(x.startedAt).toISOString(),
     user: x.user,
@@ -47,7 +50,8 @@ export function message(headers: readonly string[], body: CapturedBody, mask: He
   return { headers: mask.show(headers), body: viewBody(body, field(headers, 'content-type'), field(headers, 'content-encoding')) };
 }
 
-export function detail(x: CapturedExchange, mask: HeaderMask): ExchangeDetail {
+export function detail(x: CapturedExchange): ExchangeDetail {
+  const { mask } = x.socket;
   return {
     ...summarise(x),
     request: message(x.requestHeaders, x.requestBody, mask),

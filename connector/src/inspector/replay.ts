@@ -1,5 +1,4 @@
 import { request } from 'undici';
-import type { Target } from '../target.js';
 import { BodyCapture, type CapturedBody } from './body.js';
 import type { CapturedExchange } from './exchange-log.js';
 
@@ -19,7 +18,8 @@ const REPLAY_TIMEOUT_MS = 30_000;
  * method, target, headers (identity headers and assertion included, as the app first received
  * them) and body. The answer's body is kept up to `bodyLimit` bytes; the rest is read and counted.
  */
-export async function replay(target: Target, x: CapturedExchange, bodyLimit: number): Promise<ReplayAnswer> {
+export async function replay(x: CapturedExchange, bodyLimit: number): Promise<ReplayAnswer> {
+  const target = x.socket.app;
   const host = target.host.includes(':') ? `[${target.host}]` : target.host;
   const started = performance.now();
   const res = await request(`http://${host}:${target.port}${x.target}`, {

@@ -1,20 +1,16 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Target } from '../target.js';
 import type { CapturedExchange, ExchangeLog } from './exchange-log.js';
-import type { HeaderMask } from './mask.js';
 import { INSPECTOR_CSS, INSPECTOR_JS, inspectorPage } from './page.js';
 import { detail, message, replayRefusal, summarise, type ExchangeSummary } from './present.js';
 import { replay } from './replay.js';
 
 export interface InspectorServerOptions {
   readonly log: ExchangeLog;
-  readonly mask: HeaderMask;
-  /** The app replays go to (the connector's own target). */
-  readonly target: Target;
+  /** Bytes of a replay's answer kept. */
   readonly bodyLimit: number;
-  /** Shown in the page's title (the socket's name). */
+  /** Shown in the page's title (the socket's name, or the config file's). */
   readonly title: string;
 }
 
@@ -100,7 +96,7 @@ export class InspectorServer {
     const x = one ? this.options.log.get(Number(one[1])) : undefined;
     if (!one) return this.send(res, 404, { error: 'not found' });
     if (!x) return this.send(res, 404, { error: 'this exchange is no longer kept (the inspector keeps the last ones only)' });
-    if (method === 'GET' && !one[2]) return this.send(res, 200, detail(x, this.options.mask));
+    if (method === 'GET' && !one[2]) return this.send(res, 200, detail(x));
     if (method === 'POST' && one[2]) return this.replay(req, res, x);
     return this.send(res, 405, { error: `${method} is not allowed here` });
   }
@@ -113,10 +109,9 @@ export class InspectorServer {
     req.resume();
     const refused = replayRefusal(x);
     if (refused) return this.send(res, 409, { error: `this exchange cannot be replayed: ${refused}` });
-    const { target, bodyLimit, mask } = this.options;
     try {
-      const answer = await replay(target, x, bodyLimit);
-      this.send(res, 200, { status: answer.status, duration_ms: Math.round(answer.durationMs * 10) / 10, response: message(answer.headers, answer.body, mask) });
+      const answer = await replay(x, this.options.bodyLimit);
+      this.send(res, 200, { status: answer.status, duration_ms: Math.round(answer.durationMs * 10) / 10, response: message(answer.headers, answer.body, x.socket.mask) });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       this.send(res, 502, { error: `the app did not answer the replay: ${code && !(err as Error).message.includes(code) ? `${code}: ` : ''}${(err as Error).message}` });
