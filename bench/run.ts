@@ -6,14 +6,19 @@
  * small-request fairness under a bulk download, memory per idle WebSocket, edge memory under a
  * stalled upload, and (Postern only, one edge and two connectors on one socket) reconnect time after
  * an edge restart, requests failed while a connector restarts, and small-request p99 during a short
- * soak (bench/lib/soak.ts); prints tables and writes bench/results/latest.json. See docs/BENCHMARKS.md.
+ * soak (bench/lib/soak.ts); prints tables, writes bench/results/latest.json and regenerates
+ * docs/BENCHMARKS.md from it (bench/docs.ts). A bare node:http + undici proxy ("Node floor") is
+ * measured beside them for small GETs: the least a Node proxy of today's design costs.
  *
- * The load generator (autocannon) runs inside this process and shares the machine's cores with the
- * processes it measures; that holds for every column alike.
+ * The load generator for the small-request phases is wrk (a C program, in its own process) when it
+ * is installed, else autocannon inside this process with a note; either shares the machine's cores
+ * with the processes it measures, for every column alike. CPU per request is read from /proc for
+ * each process on the path (and wrk itself) during the same run.
  *
  * Environment knobs (for iterating; the defaults are what docs/BENCHMARKS.md reports):
  *   BENCH_PHASES=small,transfer,fairness,ws,stall,reconnect,restart,soak   which phases to run
- *   BENCH_TARGETS=direct,postern,postern-signed-in,postern-inspect,nginx,ssh   which paths to measure
+ *   BENCH_TARGETS=direct,postern,postern-signed-in,node-floor,nginx,ssh   which paths to measure
+ *   BENCH_LOAD=autocannon   use autocannon even when wrk is installed
  *   BENCH_SECONDS=10        small-GET measurement length per target
  *   BENCH_WS=10000          idle WebSockets to open
  *   BENCH_SOAK_SECONDS=20   length of the soak phase (`npm run soak` runs the long one)
@@ -28,10 +33,13 @@ import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gitState, machineBusy, runBounded, writeJsonAtomic } from './lib/lifecycle.js';
-import { CpuMeter, ForeignCpuMeter, smallGets, type LoadResult } from './lib/load.js';
+import { writeBenchmarksDoc } from './docs.js';
+import { CpuMeter, ForeignCpuMeter, loadGenerator, smallGets } from './lib/load.js';
 import { openFilesLimit, rssBytes, runCommand, sleep, startProcess } from './lib/procs.js';
-import { fmt, kib, log, mdTable, median, mib, MiB } from './lib/report.js';
-import { measureConnectorRestarts, measureReconnect, spreadText, type ReconnectResult, type RestartLoadResult } from './lib/restarts.js';
+import { comparisonTable, cpuTable, detailLines, targetsTable } from './lib/render.js';
+import { fmt, kib, log, median, mib, MiB } from './lib/report.js';
+import { measureConnectorRestarts, measureReconnect, type ReconnectResult, type RestartLoadResult } from './lib/restarts.js';
+import type { BenchResults, StallResult, TargetResult, WsResult } from './lib/results.js';
 import { Rig } from './lib/rig.js';
 import { runSoak, soakReport, soakSettings, type SoakResult } from './lib/soak.js';
 import {
@@ -42,6 +50,7 @@ import {
   sshTools,
   startNginx,
   startOrigin,
+  startNodeFloor,
   startPostern,
   startSshTunnel,
   which,
@@ -50,14 +59,17 @@ import {
   type Target,
 } from './lib/targets.js';
 import { download, getText, upload } from './lib/transfer.js';
+import { verdicts } from './lib/verdicts.js';
 import { closeAll, openMany, stillOpen } from './lib/websockets.js';
+import { WRK_HINT } from './lib/wrk.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const RESULTS = resolve(process.env.BENCH_RESULTS ?? join(ROOT, 'bench/results/latest.json'));
+const DEFAULT_RESULTS = join(ROOT, 'bench/results/latest.json');
+const RESULTS = resolve(process.env.BENCH_RESULTS ?? DEFAULT_RESULTS);
 
 const env = process.env;
 const PHASES = new Set((env.BENCH_PHASES ?? 'small,transfer,fairness,ws,stall,reconnect,restart,soak').split(',').map((s) => s.trim()));
-const WANTED = new Set((env.BENCH_TARGETS ?? 'direct,postern,postern-signed-in,postern-inspect,nginx,ssh').split(',').map((s) => s.trim()));
+const WANTED = new Set((env.BENCH_TARGETS ?? 'direct,postern,postern-signed-in,node-floor,nginx,ssh').split(',').map((s) => s.trim()));
 const SMALL = { connections: 50, warmSeconds: 3, seconds: Number(env.BENCH_SECONDS ?? 10) };
 const TRANSFER = { bytes: 100 * MiB, runs: 3, warmups: 1 };
 /** The bulk reader pauses whenever it is `readerAheadMs` ahead of `bulkRate`: smooth ~100 MB/s reading. */
@@ -73,81 +85,6 @@ const SOAK_SECONDS = Number(env.BENCH_SOAK_SECONDS ?? 20);
 const TARGET_PHASES = ['small', 'transfer', 'fairness'];
 /** The whole run is bounded: past this everything is stopped and the bench fails. */
 const WATCHDOG_MS = 12 * 60_000;
-
-// ------------------------------------------------------------------------------------------ results
-
-interface CpuShare {
-  [process: string]: number;
-}
-
-interface TransferResult {
-  /** Median of the runs. */
-  readonly mibps: number;
-  readonly runs: readonly number[];
-  readonly bytesOk: boolean;
-}
-
-interface FairnessResult {
-  readonly idle: LoadResult;
-  readonly loaded: LoadResult;
-  readonly ratio: number;
-  /** Rate the bulk download actually ran at during the loaded measurement. */
-  readonly bulkMBps: number;
-  readonly bulkNote?: string;
-}
-
-interface TargetResult {
-  key: string;
-  label: string;
-  /** CPU used by processes outside the bench during each measurement (% of one core). */
-  foreignCpu: Record<string, number>;
-  small?: LoadResult & { cpu: CpuShare };
-  download?: TransferResult;
-  upload?: TransferResult;
-  fairness?: FairnessResult;
-  errors: string[];
-}
-
-interface WsResult {
-  readonly requested: number;
-  readonly opened: number;
-  readonly failed: number;
-  readonly firstError: string | undefined;
-  readonly stillOpen: number;
-  readonly originSaw: number;
-  readonly openSeconds: number;
-  readonly edgeBefore: number;
-  readonly edgeAfter: number;
-  readonly connectorBefore: number;
-  readonly connectorAfter: number;
-  readonly edgePerStream: number;
-  readonly connectorPerStream: number;
-  readonly totalPerStream: number;
-  readonly note?: string;
-}
-
-interface StallResult {
-  readonly seconds: number;
-  readonly clientSentMiB: number;
-  readonly appReceivedMiB: number;
-  readonly edgeBaseline: number;
-  readonly edgePeak: number;
-  readonly edgeGrowthPeak: number;
-  readonly edgeGrowthFirstHalf: number;
-  readonly edgeGrowthSecondHalf: number;
-  readonly connectorGrowthPeak: number;
-  readonly bounded: boolean;
-  readonly samples: ReadonlyArray<readonly [number, number, number]>;
-}
-
-interface Verdict {
-  readonly target: string;
-  readonly value: string;
-  readonly goal: string;
-  /** null: not measured, or (with `info`) a reference figure rather than a target. */
-  readonly met: boolean | null;
-  readonly info?: boolean;
-}
 
 const notes: string[] = [];
 const note = (text: string): void => {
@@ -185,9 +122,12 @@ async function phaseSmall(origin: Origin, t: Target, r: TargetResult): Promise<v
   await smallGets(t, { connections: SMALL.connections, seconds: SMALL.warmSeconds });
   const meter = new CpuMeter(cpuGroups(origin, t));
   const res = await watched(r, 'small GETs', () => smallGets(t, { connections: SMALL.connections, seconds: SMALL.seconds }));
-  r.small = { ...res, cpu: meter.read() };
+  const { cpu } = meter.read();
+  const cpuUs = Object.fromEntries(Object.entries(cpu).map(([name, seconds]) => [name, (seconds * 1e6) / Math.max(1, res.ok)]));
+  r.small = { ...res, cpuSeconds: cpu, cpuUs };
   if (res.non2xx > 0 || res.errors > 0) r.errors.push(`small GETs: ${res.non2xx} non-2xx, ${res.errors} errors, ${res.timeouts} timeouts`);
-  log(`  ${t.label.padEnd(8)} small GETs  ${fmt(res.rps, 0)} req/s  p50 ${fmt(res.p50, 2)} ms  p99 ${fmt(res.p99, 2)} ms  cpu ${cpuText(r.small.cpu)}`);
+  const perRequest = Object.entries(cpuUs).map(([name, us]) => `${name} ${fmt(us, 1)}`).join(', ');
+  log(`  ${t.label.padEnd(8)} small GETs  ${fmt(res.rps, 0)} req/s  p50 ${fmt(res.p50, 2)} ms  p99 ${fmt(res.p99, 2)} ms  CPU µs/request: ${perRequest}`);
 }
 
 async function phaseTransfer(t: Target, r: TargetResult): Promise<void> {
@@ -380,157 +320,6 @@ async function phaseStall(dir: string, origin: Origin): Promise<StallResult> {
   }
 }
 
-// ------------------------------------------------------------------------------------------ report
-
-const cpuText = (cpu: CpuShare): string =>
-  Object.entries(cpu)
-    .map(([name, pct]) => `${name} ${pct.toFixed(0)}%`)
-    .join(', ');
-
-function comparisonTable(results: readonly TargetResult[]): string {
-  const header = ['metric', ...results.map((r) => r.label)];
-  const row = (name: string, pick: (r: TargetResult) => string): string[] => [name, ...results.map(pick)];
-  return mdTable(header, [
-    row(`small GET req/s (${SMALL.connections} conn)`, (r) => fmt(r.small?.rps, 0)),
-    row('small GET p50 ms', (r) => fmt(r.small?.p50, 2)),
-    row('small GET p99 ms', (r) => fmt(r.small?.p99, 2)),
-    row('download 100 MiB, MiB/s', (r) => fmt(r.download?.mibps, 0)),
-    row('upload 100 MiB, MiB/s', (r) => fmt(r.upload?.mibps, 0)),
-    row('fairness: idle req/s', (r) => fmt(r.fairness?.idle.rps, 0)),
-    row('fairness: req/s during bulk', (r) => fmt(r.fairness?.loaded.rps, 0)),
-    row('fairness: kept of idle rate', (r) => (r.fairness ? `${fmt(r.fairness.ratio * 100, 0)}%` : '—')),
-    row('fairness: p99 ms idle → bulk', (r) => (r.fairness ? `${fmt(r.fairness.idle.p99, 1)} → ${fmt(r.fairness.loaded.p99, 1)}` : '—')),
-    row('fairness: bulk ran at MB/s', (r) => fmt(r.fairness?.bulkMBps, 0)),
-    row('other processes\' CPU, max %', (r) => {
-      const values = Object.values(r.foreignCpu);
-      return values.length ? fmt(Math.max(...values), 0) : '—';
-    }),
-  ]);
-}
-
-interface FaultResults {
-  readonly reconnect?: ReconnectResult;
-  readonly restart?: readonly RestartLoadResult[];
-  readonly soak?: SoakResult;
-}
-
-function verdicts(results: readonly TargetResult[], ws: WsResult | undefined, stall: StallResult | undefined, faults: FaultResults): Verdict[] {
-  const by = (key: string): TargetResult | undefined => results.find((r) => r.key === key);
-  const p = by('postern');
-  const d = by('direct');
-  const s = by('ssh');
-  const out: Verdict[] = [];
-  const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
-  const add = (target: string, value: number | undefined, text: (v: number) => string, goal: string, ok: (v: number) => boolean): void => {
-    out.push(value === undefined ? { target, value: 'not measured', goal, met: null } : { target, value: text(value), goal, met: ok(value) });
-  };
-  add('small GETs vs ssh -R', ratio(p?.small?.rps, s?.small?.rps), (v) => `${v.toFixed(2)}×`, '≥ 1.5×', (v) => v >= 1.5);
-  const vsDirect = ratio(p?.small?.rps, d?.small?.rps);
-  out.push({
-    target: 'small GETs vs direct',
-    value: vsDirect === undefined ? 'not measured' : `${vsDirect.toFixed(2)}×`,
-    goal: '(1.5× ssh -R ≈ 0.45× here)',
-    met: null,
-    info: true,
-  });
-  add(
-    'added p99 (Postern − direct)',
-    p?.small && d?.small ? p.small.p99 - d.small.p99 : undefined,
-    (v) => `${v.toFixed(2)} ms`,
-    '≤ 5 ms',
-    (v) => v <= 5,
-  );
-  add(
-    'signed-in socket vs open socket, small GETs',
-    ratio(by('postern-signed-in')?.small?.rps, p?.small?.rps),
-    (v) => `${v.toFixed(2)}×`,
-    '≥ 0.9×',
-    (v) => v >= 0.9,
-  );
-  add(
-    'inspector on vs off, small GETs',
-    ratio(by('postern-inspect')?.small?.rps, p?.small?.rps),
-    (v) => `${v.toFixed(2)}×`,
-    '≥ 0.8×',
-    (v) => v >= 0.8,
-  );
-  add('download vs ssh -R', ratio(p?.download?.mibps, s?.download?.mibps), (v) => `${v.toFixed(2)}×`, '≥ 1.0×', (v) => v >= 1.0);
-  add('upload vs ssh -R', ratio(p?.upload?.mibps, s?.upload?.mibps), (v) => `${v.toFixed(2)}×`, '≥ 1.2×', (v) => v >= 1.2);
-  // A ratio only means something if the bulk download really ran beside the small requests.
-  const bulkRan = (r: TargetResult | undefined): boolean => (r?.fairness?.bulkMBps ?? 0) >= (0.5 * FAIR.bulkRate) / 1e6;
-  if (p?.fairness && !bulkRan(p)) {
-    const value = `bulk download ran at ${fmt(p.fairness.bulkMBps, 0)} MB/s, not ${FAIR.bulkRate / 1e6}`;
-    out.push({ target: 'small GETs during bulk, share of idle', value, goal: '≥ 80%', met: false });
-    out.push({ target: 'small GET p99 during bulk', value, goal: '≤ 20 ms', met: false });
-  } else {
-    add('small GETs during bulk, share of idle', p?.fairness?.ratio, (v) => `${(v * 100).toFixed(0)}%`, '≥ 80%', (v) => v >= 0.8);
-    add('small GET p99 during bulk', p?.fairness?.loaded.p99, (v) => `${v.toFixed(2)} ms`, '≤ 20 ms', (v) => v <= 20);
-  }
-  add('RSS per idle WebSocket (edge + connector)', ws?.totalPerStream, (v) => `${(v / 1024).toFixed(1)} KiB`, '≤ 24 KiB', (v) => v <= 24 * 1024);
-  if (stall) {
-    out.push({
-      target: 'edge RSS under a stalled 1 GiB upload',
-      value: `peak +${mib(stall.edgeGrowthPeak)} MiB (pushed ${fmt(stall.clientSentMiB, 0)} MiB)`,
-      goal: 'bounded (≤ 64 MiB, flat)',
-      met: stall.bounded,
-    });
-  } else out.push({ target: 'edge RSS under a stalled 1 GiB upload', value: 'not measured', goal: 'bounded', met: null });
-  out.push(...faultVerdicts(faults));
-  return out;
-}
-
-const NOT_MEASURED = 'not measured';
-
-function faultVerdicts({ reconnect, restart, soak }: FaultResults): Verdict[] {
-  const out: Verdict[] = [];
-  const serving = reconnect?.serving;
-  out.push({
-    target: 'edge restart: socket serving again after the new edge listens',
-    value: serving ? `median ${fmt(serving.median / 1000, 2)} s (${fmt(serving.min / 1000, 2)}–${fmt(serving.max / 1000, 2)} s, ${reconnect.restarts.length} restarts)` : NOT_MEASURED,
-    goal: '≤ 2 s, every restart',
-    met: serving ? serving.max <= 2000 && reconnect.failures.length === 0 : null,
-  });
-  out.push({
-    target: 'edge restart: all 4 tunnel connections back',
-    value: reconnect?.allUp ? `median ${fmt(reconnect.allUp.median / 1000, 2)} s (${fmt(reconnect.allUp.min / 1000, 2)}–${fmt(reconnect.allUp.max / 1000, 2)} s)` : NOT_MEASURED,
-    goal: '(2 connectors × 2)',
-    met: null,
-    info: true,
-  });
-  const failedText = (r: RestartLoadResult | undefined): string =>
-    r ? `${r.failed}/${r.total} failed (${fmt((100 * r.failed) / Math.max(1, r.total), 2)}%)` : NOT_MEASURED;
-  const drain = restart?.find((r) => r.signal === 'SIGTERM');
-  const kill = restart?.find((r) => r.signal === 'SIGKILL');
-  out.push({
-    target: 'small GETs during a connector SIGTERM drain (2 connectors)',
-    value: failedText(drain),
-    goal: '0 failed',
-    met: drain ? drain.failed === 0 : null,
-  });
-  out.push({
-    target: 'small GETs during a connector kill -9 (2 connectors)',
-    value: failedText(kill),
-    goal: '(reference: in-flight ones are lost)',
-    met: null,
-    info: true,
-  });
-  out.push({
-    target: 'small GET p99 during the soak vs idle',
-    value: soak ? `${fmt(soak.idle.p99, 1)} → ${fmt(soak.during.p99, 1)} ms (${fmt(soak.during.p99 / soak.idle.p99, 1)}×)` : NOT_MEASURED,
-    goal: `(${soak?.settings.smallGets.rate ?? '—'} req/s beside the soak traffic)`,
-    met: null,
-    info: true,
-  });
-  const checks = soak ? Object.values(soak.kinds).reduce((n, k) => n + k.ok, 0) : 0;
-  out.push({
-    target: 'soak: corrupted or silently truncated',
-    value: soak ? `${soak.integrityFailures} (of ${checks} verified, ${soak.cleanErrors} clean errors)` : NOT_MEASURED,
-    goal: '0',
-    met: soak ? soak.passed : null,
-  });
-  return out;
-}
-
 // ------------------------------------------------------------------------------------------ main
 
 async function toolVersion(command: string, args: string[]): Promise<string | undefined> {
@@ -555,6 +344,11 @@ async function main(): Promise<number> {
 
   const nginxPath = which('nginx');
   const ssh = sshTools();
+  const generator = loadGenerator();
+  const generatorText = generator === 'wrk' ? `wrk -t2 -c${SMALL.connections}, its own process` : 'autocannon 8, in the bench process';
+  if (generator === 'autocannon' && env.BENCH_LOAD !== 'autocannon') {
+    note(`wrk is not installed: small requests are generated with autocannon inside the bench, which eats a core of its own (ssh -R reads ~15k req/s with it instead of ~30k with wrk here). Install: ${WRK_HINT}`);
+  }
   const machine = {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model,
@@ -563,6 +357,7 @@ async function main(): Promise<number> {
     node: process.version,
     nginx: nginxPath ? await toolVersion(nginxPath, ['-v']) : undefined,
     ssh: ssh ? await toolVersion(ssh.ssh, ['-V']) : undefined,
+    wrk: generator === 'wrk' ? await toolVersion('wrk', ['--version']) : undefined,
     busyBeforeRun: +busyBefore.toFixed(3),
   };
   const source = await gitState(ROOT);
@@ -601,14 +396,14 @@ async function main(): Promise<number> {
   // The same path behind sign-in (policy, session/token lookup, identity headers, signed assertion):
   // measured for small GETs only, against the open socket (target >= 0.9x).
   await tryStart('postern-signed-in', () => startPostern(ROOT, dir, origin, { tag: 'auth', connections: 1, signedIn: true }));
-  // The open socket again with the request inspector capturing every exchange (small GETs only).
-  await tryStart('postern-inspect', () => startPostern(ROOT, dir, origin, { tag: 'inspect', connections: 1, inspect: true }));
+  // The least a Node proxy of today's design costs (node:http + an undici Pool): small GETs only.
+  await tryStart('node-floor', () => startNodeFloor(ROOT, dir, origin));
   if (nginxPath) await tryStart('nginx', () => startNginx(dir, origin));
   if (ssh) await tryStart('ssh', () => startSshTunnel(dir, origin));
   log(`paths: ${targets.map((t) => `${t.label} → 127.0.0.1:${t.port}${t.host ? ` (Host: ${t.host})` : ''}`).join('; ')}`);
 
   const resultOf = (t: Target): TargetResult => results.find((r) => r.key === t.key)!;
-  const bulkTargets = targets.filter((t) => t.key !== 'postern-signed-in' && t.key !== 'postern-inspect');
+  const bulkTargets = targets.filter((t) => t.key !== 'postern-signed-in' && t.key !== 'node-floor');
   const guarded = async (t: Target, phase: string, fn: () => Promise<void>): Promise<void> => {
     try {
       await fn();
@@ -691,85 +486,45 @@ async function main(): Promise<number> {
   }
   await origin.proc.stop();
 
-  const table = comparisonTable(results);
-  const checks = verdicts(results, ws, stall, { reconnect, restart, soak });
-  const checkTable = mdTable(
-    ['target', 'measured', 'goal', 'verdict'],
-    checks.map((c) => [c.target, c.value, c.goal, c.info ? 'info' : c.met === null ? 'n/a' : c.met ? 'met' : 'NOT met']),
-  );
-  const extra: string[] = [];
-  if (ws) {
-    extra.push(
-      `idle WebSockets: ${ws.opened}/${ws.requested} open (${ws.stillOpen} still open after 3 s, origin held ${ws.originSaw}), ` +
-        `edge +${kib(ws.edgePerStream)} KiB/stream (${mib(ws.edgeBefore)} → ${mib(ws.edgeAfter)} MiB), ` +
-        `connector +${kib(ws.connectorPerStream)} KiB/stream (${mib(ws.connectorBefore)} → ${mib(ws.connectorAfter)} MiB)`,
-    );
-  }
-  if (stall) {
-    extra.push(
-      `stalled upload: client pushed ${fmt(stall.clientSentMiB, 0)} MiB while the app read ${fmt(stall.appReceivedMiB, 0)} MiB in ${fmt(stall.seconds, 0)} s; ` +
-        `edge RSS ${mib(stall.edgeBaseline)} MiB → peak ${mib(stall.edgePeak)} MiB; connector peak +${mib(stall.connectorGrowthPeak)} MiB`,
-    );
-  }
-  for (const r of results) {
-    if (r.small) extra.push(`CPU during small GETs via ${r.label} (100% = one core): ${cpuText(r.small.cpu)}`);
-  }
-  for (const r of results) for (const e of r.errors) extra.push(`${r.label}: ${e}`);
-  if (reconnect) {
-    extra.push(
-      `edge restarts (${reconnect.restarts.length}): socket serving again ${spreadText(reconnect.serving)} after the new edge listened, ` +
-        `all tunnel connections back ${spreadText(reconnect.allUp)}; the old edge took ${reconnect.restarts.map((r) => fmt(r.stopMs / 1000, 1)).join('/')} s to stop`,
-    );
-  }
-  for (const r of restart ?? []) {
-    extra.push(
-      `connector ${r.signal === 'SIGTERM' ? 'SIGTERM drain' : 'kill -9'} under ${fmt(r.rate, 0)} small GETs/s: ${r.failed}/${r.total} failed` +
-        `${r.failed ? ` (${Object.entries(r.reasons).map(([k, v]) => `${v}× ${k}`).join(', ')}; by start time: ${r.when.before} before the signal, ${r.when.stopping} while it stopped, ${r.when.starting} while it started again, ${r.when.after} after)` : ''}` +
-        `; stopped in ${r.stopMs.map((v) => fmt(v / 1000, 1)).join('/')} s`,
-    );
-  }
-
-  log(`\nResults (${machine.cpus} × ${machine.cpuModel}; load generator in the bench process)\n`);
-  if (results.length) log(`${table}\n`);
-  log(checkTable);
-  log('');
-  for (const line of extra) log(`- ${line}`);
-  if (soak) log(`\nSoak (${fmt(soak.seconds, 0)} s)\n\n${soakReport(soak)}\n`);
   for (const retry of connectorRetries) note(`connector restarted: ${retry}`);
-  for (const n of notes) log(`- note: ${n}`);
-
   const finishedAt = new Date();
-  const json = {
+  const measured = { results, websockets: ws, stall, reconnect, connectorRestart: restart, soak };
+  const settings = {
+    small: SMALL,
+    transfer: TRANSFER,
+    fairness: FAIR,
+    websockets: WS,
+    stall: STALL,
+    reconnect: RECONNECT,
+    restart: RESTART,
+    soakSeconds: SOAK_SECONDS,
+    connectorConnections: 1,
+    loadGenerator: generatorText,
+  };
+  const json: BenchResults = {
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     durationSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
     machine,
     source,
-    settings: {
-      small: SMALL,
-      transfer: TRANSFER,
-      fairness: FAIR,
-      websockets: WS,
-      stall: STALL,
-      reconnect: RECONNECT,
-      restart: RESTART,
-      soakSeconds: SOAK_SECONDS,
-      connectorConnections: 1,
-      loadGenerator: 'autocannon 8, in the bench process',
-    },
-    results,
-    websockets: ws,
-    stall,
-    reconnect,
-    connectorRestart: restart,
-    soak,
-    targets: checks,
+    settings,
+    ...measured,
+    targets: verdicts({ ...measured, settings }),
     notes,
-    table,
-    targetsTable: checkTable,
   };
+
+  log(`\nResults (${machine.cpus} × ${machine.cpuModel}; load generator: ${generatorText})\n`);
+  if (results.length) log(`${comparisonTable(results, SMALL.connections)}\n\n${cpuTable(results, generator)}\n`);
+  log(targetsTable(json.targets));
+  log('');
+  for (const line of detailLines(json)) log(`- ${line}`);
+  if (soak) log(`\nSoak (${fmt(soak.seconds, 0)} s)\n\n${soakReport(soak)}\n`);
+  for (const n of notes) log(`- note: ${n}`);
+
   writeJsonAtomic(RESULTS, json);
   log(`\nwrote ${RESULTS} (${json.durationSeconds} s)`);
+  // A partial run written elsewhere (BENCH_RESULTS) leaves the published figures alone.
+  if (RESULTS === DEFAULT_RESULTS) log(`wrote ${writeBenchmarksDoc(ROOT)}`);
   // Data corrupted or silently truncated is a bug, not a slow figure: the run fails.
   const integrityFailures = (soak?.integrityFailures ?? 0) + (restart ?? []).reduce((n, r) => n + r.integrityFailures, 0);
   if (integrityFailures > 0) log(`FAILED: ${integrityFailures} corrupted or silently truncated answers (see above)`);

@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeBenchmarksDoc } from './docs.js';
 import { gitState, machineBusy, runBounded, writeJsonAtomic } from './lib/lifecycle.js';
 import { log } from './lib/report.js';
 import { Rig } from './lib/rig.js';
@@ -25,7 +26,8 @@ import { runSoak, soakReport, soakSettings } from './lib/soak.js';
 import { connectorRetries, startOrigin } from './lib/targets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const RESULTS = resolve(process.env.SOAK_RESULTS ?? join(ROOT, 'bench/results/soak-latest.json'));
+const DEFAULT_RESULTS = join(ROOT, 'bench/results/soak-latest.json');
+const RESULTS = resolve(process.env.SOAK_RESULTS ?? DEFAULT_RESULTS);
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
 
 async function main(): Promise<number> {
@@ -67,6 +69,7 @@ async function main(): Promise<number> {
     report,
   });
   log(`\nwrote ${RESULTS}`);
+  if (RESULTS === DEFAULT_RESULTS) log(`wrote ${writeBenchmarksDoc(ROOT)}`);
   if (process.env.BENCH_KEEP_TMP === '1' || !result.passed) log(`kept ${dir} (process logs)`);
   else rmSync(dir, { recursive: true, force: true });
   return result.passed ? 0 : 1;

@@ -1,11 +1,21 @@
 /**
- * Small-request load with autocannon, run inside the bench process. Latency percentiles are computed
- * from every 2xx response time autocannon reports (float milliseconds), not from its histogram,
- * which rounds to whole milliseconds.
+ * Small-request load: with wrk (C, a child process) when it is installed, else with autocannon
+ * inside the bench process, which eats a core of its own and reads about half the rate on two
+ * cores. With autocannon, latency percentiles are computed from every 2xx response time it reports
+ * (float milliseconds), not from its histogram, which rounds to whole milliseconds.
  */
 import autocannon from 'autocannon';
 import { readdirSync, readFileSync } from 'node:fs';
+import { which } from './targets.js';
 import type { Endpoint } from './transfer.js';
+import { runWrk } from './wrk.js';
+
+export type LoadGenerator = 'wrk' | 'autocannon';
+
+/** wrk when installed; `BENCH_LOAD=autocannon` forces autocannon (to compare the two). */
+export function loadGenerator(): LoadGenerator {
+  return process.env.BENCH_LOAD === 'autocannon' || !which('wrk') ? 'autocannon' : 'wrk';
+}
 
 export interface LoadResult {
   /** 2xx responses per second over the run. */
@@ -19,6 +29,9 @@ export interface LoadResult {
   readonly errors: number;
   readonly timeouts: number;
   readonly seconds: number;
+  readonly generator: LoadGenerator;
+  /** CPU the load generator itself used during the run. */
+  readonly generatorCpuSeconds: number;
 }
 
 export interface LoadOptions {
@@ -34,6 +47,31 @@ export function percentile(sorted: Float64Array, p: number): number {
 }
 
 export function smallGets(ep: Endpoint, opts: LoadOptions): Promise<LoadResult> {
+  return loadGenerator() === 'wrk' ? wrkGets(ep, opts) : autocannonGets(ep, opts);
+}
+
+async function wrkGets(ep: Endpoint, opts: LoadOptions): Promise<LoadResult> {
+  const { figures: f, cpuSeconds } = await runWrk(ep, opts);
+  const seconds = f.durationUs / 1e6;
+  const ok = f.requests - f.status;
+  return {
+    rps: ok / seconds,
+    p50: f.p50 / 1000,
+    p90: f.p90 / 1000,
+    p99: f.p99 / 1000,
+    max: f.max / 1000,
+    ok,
+    non2xx: f.status,
+    errors: f.connect + f.read + f.write,
+    timeouts: f.timeout,
+    seconds,
+    generator: 'wrk',
+    generatorCpuSeconds: cpuSeconds,
+  };
+}
+
+function autocannonGets(ep: Endpoint, opts: LoadOptions): Promise<LoadResult> {
+  const cpuBefore = process.cpuUsage();
   return new Promise((resolve, reject) => {
     let latencies = new Float64Array(1 << 16);
     let count = 0;
@@ -60,6 +98,8 @@ export function smallGets(ep: Endpoint, opts: LoadOptions): Promise<LoadResult> 
           errors: result.errors,
           timeouts: result.timeouts,
           seconds: result.duration,
+          generator: 'autocannon',
+          generatorCpuSeconds: ((u) => (u.user + u.system) / 1e6)(process.cpuUsage(cpuBefore)),
         });
       },
     );
@@ -106,29 +146,21 @@ export function treeCpuSeconds(rootPid: number): number {
   return total;
 }
 
-/** Measures CPU use of named process groups (and this process) over an interval, as % of one core. */
+/** Measures the CPU time of named process trees over an interval. */
 export class CpuMeter {
   private readonly start = new Map<string, number>();
-  private startSelf = process.cpuUsage();
-  private startedAt = performance.now();
+  private readonly startedAt = performance.now();
 
   constructor(private readonly groups: ReadonlyMap<string, number>) {
-    this.reset();
+    for (const [name, pid] of this.groups) this.start.set(name, treeCpuSeconds(pid));
   }
 
-  reset(): void {
-    for (const [name, pgid] of this.groups) this.start.set(name, treeCpuSeconds(pgid));
-    this.startSelf = process.cpuUsage();
-    this.startedAt = performance.now();
-  }
-
-  read(): Record<string, number> {
+  /** CPU seconds each tree used since the start, and the wall seconds elapsed. */
+  read(): { seconds: number; cpu: Record<string, number> } {
     const seconds = (performance.now() - this.startedAt) / 1000;
-    const out: Record<string, number> = {};
-    for (const [name, pgid] of this.groups) out[name] = ((treeCpuSeconds(pgid) - this.start.get(name)!) / seconds) * 100;
-    const self = process.cpuUsage(this.startSelf);
-    out['bench (load generator)'] = ((self.user + self.system) / 1e6 / seconds) * 100;
-    return out;
+    const cpu: Record<string, number> = {};
+    for (const [name, pid] of this.groups) cpu[name] = treeCpuSeconds(pid) - this.start.get(name)!;
+    return { seconds, cpu };
   }
 }
 

@@ -6,10 +6,11 @@ import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, 
 import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { freePort, runCommand, startProcess, waitForPort, type Proc } from './procs.js';
+import type { TargetKey } from './results.js';
 import type { Endpoint } from './transfer.js';
 
 export interface Target extends Endpoint {
-  readonly key: 'direct' | 'postern' | 'postern-signed-in' | 'postern-inspect' | 'nginx' | 'ssh';
+  readonly key: TargetKey;
   readonly label: string;
   /** Processes on the path (not the origin), by role; their process groups are CPU-metered. */
   readonly procs: ReadonlyMap<string, Proc>;
@@ -41,11 +42,12 @@ export interface Origin {
   readonly proc: Proc;
 }
 
-export async function startOrigin(repoRoot: string, dir: string): Promise<Origin> {
+/** Starts one of the bench's Node servers (`bench/dist/lib/<script>.js ARGS`); resolves once it printed its port. */
+async function startNodeServer(repoRoot: string, dir: string, name: string, script: string, args: readonly string[]): Promise<Origin> {
   const proc = startProcess({
-    name: 'origin',
+    name,
     command: process.execPath,
-    args: [join(repoRoot, 'bench/dist/lib/origin.js'), '0'],
+    args: [join(repoRoot, `bench/dist/lib/${script}.js`), ...args],
     nofile: NOFILE,
     logDir: dir,
   });
@@ -54,6 +56,10 @@ export async function startOrigin(repoRoot: string, dir: string): Promise<Origin
     return msg.event === 'listening' ? msg.port : undefined;
   }, 15_000);
   return { port, proc };
+}
+
+export function startOrigin(repoRoot: string, dir: string): Promise<Origin> {
+  return startNodeServer(repoRoot, dir, 'origin', 'origin', ['0']);
 }
 
 export function directTarget(origin: Origin): Target {
@@ -79,8 +85,6 @@ export interface PosternOptions {
   readonly connectorNodeFlags?: readonly string[];
   /** Publish with --cloudauth and send every request with the owner's bearer token. */
   readonly signedIn?: boolean;
-  /** Run the connector with the request inspector on (`--inspect`, its defaults: 100 exchanges, 64 KiB bodies). */
-  readonly inspect?: boolean;
 }
 
 export interface PosternTarget extends Target {
@@ -210,13 +214,13 @@ export async function startPostern(repoRoot: string, dir: string, origin: Origin
     appPort: origin.port,
     serve: ['--name', 'bench'],
     connections: opts.connections,
-    extraArgs: ['--grace', '2s', ...(opts.signedIn ? ['--cloudauth'] : []), ...(opts.inspect ? ['--inspect', '127.0.0.1:0'] : [])],
+    extraArgs: ['--grace', '2s', ...(opts.signedIn ? ['--cloudauth'] : [])],
     ...(opts.connectorNodeFlags ? { nodeFlags: opts.connectorNodeFlags } : {}),
   });
   const host = new URL(url).host;
   return {
-    key: opts.signedIn ? 'postern-signed-in' : opts.inspect ? 'postern-inspect' : 'postern',
-    label: opts.signedIn ? 'Postern (signed in)' : opts.inspect ? 'Postern (--inspect)' : 'Postern',
+    key: opts.signedIn ? 'postern-signed-in' : 'postern',
+    label: opts.signedIn ? 'Postern (signed in)' : 'Postern',
     port,
     host,
     ...(opts.signedIn ? { headers: { authorization: `Bearer ${token}` } } : {}),
@@ -231,6 +235,21 @@ export async function startPostern(repoRoot: string, dir: string, origin: Origin
       await conn.stop(5000);
       await edge.stop(5000);
     },
+  };
+}
+
+// ---------------------------------------------------------------- node floor
+
+/** A bare node:http server proxying through an undici Pool (bench/lib/node-floor.ts). */
+export async function startNodeFloor(repoRoot: string, dir: string, origin: Origin): Promise<Target> {
+  const { port, proc } = await startNodeServer(repoRoot, dir, 'node-floor', 'node-floor', [String(origin.port)]);
+  return {
+    key: 'node-floor',
+    label: 'Node floor',
+    port,
+    host: undefined,
+    procs: new Map([['node floor', proc]]),
+    stop: () => proc.stop(3000),
   };
 }
 

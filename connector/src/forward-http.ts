@@ -10,12 +10,28 @@ import {
   type ResponseHead,
   type StreamHandler,
 } from '@postern/shared';
-import type { Dispatcher } from 'undici';
+import { AssertionError } from 'node:assert';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { targetLabel } from './forward-tcp.js';
 import type { ExchangeObserver, StreamObserver, Target } from './target.js';
 
 /** undici refused the request itself (a field it does not allow): the edge sent a head it should not have. */
 const REFUSED_BY_CLIENT = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+
+/** Answers that never have a body, whatever length they declare (RFC 9110, sections 6.4.1 and 8.6). */
+const BODILESS = new Set([204, 304]);
+
+/** The app's bytes were not an HTTP/1.1 answer undici accepts (its parser, or its own checks, refused them). */
+function isBadResponse(err: Error): boolean {
+  return (
+    err instanceof undiciErrors.HTTPParserError ||
+    err instanceof undiciErrors.ResponseContentLengthMismatchError ||
+    err instanceof undiciErrors.HeadersOverflowError ||
+    // undici's own assertions on bytes it cannot place (a status line such as `099`)
+    err instanceof AssertionError ||
+    (err instanceof undiciErrors.SocketError && (err.message === 'bad response' || err.message === 'bad upgrade'))
+  );
+}
 
 /** The size of a head as HTTP/1.1 writes it (the start line, `name: value` lines, the blank line). */
 function headBytes(startLine: number, fields: readonly string[]): number {
@@ -51,6 +67,9 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
   /** The request body as undici reads it: the stream's bytes, credited back to the edge as undici takes them. */
   private readonly body: StreamDuplex | null;
   private responded = false;
+  /** The answer is whole already (a bodiless one): what undici reports after it changes nothing. */
+  private complete = false;
+  private readonly head: boolean;
   private finished = false;
   private bytesToApp = 0;
   private bytesFromApp = 0;
@@ -66,6 +85,7 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
     private readonly inspector: ExchangeObserver | undefined,
   ) {
     this.body = hasBody ? new StreamDuplex(stream, { detached: true }) : null;
+    this.head = request.method === 'HEAD';
     this.bytesToApp = headBytes(request.method.length + request.target.length + 11, request.headers);
     const { method, headers } = request;
     this.options = { method, path: request.target, headers: headers as string[], body: this.body, ...(upgrade ? { upgrade: 'websocket' } : {}) };
@@ -113,10 +133,14 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return; // informational: the edge answers 100-continue itself
-    this.respond(controller, { status: statusCode, headers: fieldList(headers) });
+    // Complete at its head: undici 7 then fails a 304 that declares its representation's
+    // Content-Length (which RFC 9110 allows) as a length mismatch; the client must not lose the answer.
+    const bodiless = BODILESS.has(statusCode) || this.head;
+    if (this.respond(controller, { status: statusCode, headers: fieldList(headers) }, bodiless)) this.complete = bodiless;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.complete) return;
     this.bytesFromApp += chunk.length;
     this.inspector?.responseBody?.(chunk);
     if (!this.stream.write(chunk)) controller.pause();
@@ -128,6 +152,7 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.stream.closed) return;
+    if (this.complete) return; // the stream closes once both ends are done
     if (this.responded) return this.fail(ErrorCode.TARGET_FAILED, `the app's answer broke off: ${describe(err)}`, err);
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
     if (REFUSED_BY_CLIENT.has(code)) return this.fail(ErrorCode.PROTOCOL_ERROR, `the request was refused by the HTTP client: ${err.message}`, err);
@@ -136,7 +161,7 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
       this.metrics?.dialFailed(code);
       return this.fail(ErrorCode.TARGET_UNREACHABLE, `${code === 'unknown' ? err.message : code} connecting to ${targetLabel(this.target)}`, err);
     }
-    this.fail(ErrorCode.TARGET_FAILED, describe(err), err);
+    this.fail(isBadResponse(err) ? ErrorCode.TARGET_BAD_RESPONSE : ErrorCode.TARGET_FAILED, describe(err), err);
   }
 
   onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
@@ -169,14 +194,14 @@ export class HttpForward implements StreamHandler, Dispatcher.DispatchHandler {
   // ---- internals ----
 
   /** Sends the answer's head; false (and the stream reset) when it cannot travel. */
-  private respond(controller: Dispatcher.DispatchController, head: ResponseHead): boolean {
+  private respond(controller: Dispatcher.DispatchController, head: ResponseHead, fin = false): boolean {
     if (this.responded || this.stream.closed) return false;
     try {
-      this.stream.respond(head);
+      this.stream.respond(head, fin);
     } catch (err) {
       if (!(err instanceof HeadError)) throw err;
       controller.abort(err);
-      this.fail(ErrorCode.TARGET_FAILED, `the app's response head cannot be relayed: ${err.message}`, err);
+      this.fail(ErrorCode.TARGET_BAD_RESPONSE, `the app's response head cannot be relayed: ${err.message}`, err);
       return false;
     }
     this.responded = true;

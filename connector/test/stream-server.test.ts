@@ -238,6 +238,45 @@ describe('connector: serving the streams the edge opens', () => {
     });
   }
 
+  /** A raw app that answers every request with `bytes`, then closes. */
+  async function scripted(bytes: string, test: (t: { edge: MuxSession }) => Promise<void>): Promise<void> {
+    const server = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.once('data', () => socket.end(Buffer.from(bytes, 'latin1')));
+    });
+    const t = await tunnel(new StreamServer({ target: { host: '127.0.0.1', port: await listen(server) } }));
+    try {
+      await test(t);
+    } finally {
+      await t.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  it('answers a 304 that declares a Content-Length as complete at its head (undici would fail it as a length mismatch)', async () => {
+    await scripted('HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 5\r\n\r\n', async (t) => {
+      const answer = await withTimeout(exchange(t.edge, { method: 'GET', target: '/', headers: ['host', 'a'] }), 5000, 'the 304');
+      assert.equal(answer.head?.status, 304);
+      assert.deepEqual(header(answer.head, 'etag'), ['"v1"']);
+      assert.equal(answer.error, undefined, 'a clean end');
+      assert.equal(answer.body.length, 0);
+    });
+  });
+
+  for (const [name, bytes] of [
+    ['not HTTP', 'SSH-2.0-OpenSSH_9.2p1\r\n'],
+    ['two Content-Lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok'],
+  ] as const) {
+    it(`resets with TARGET_BAD_RESPONSE when the app's answer is ${name} (the edge answers APP_BAD_RESPONSE)`, async () => {
+      await scripted(bytes, async (t) => {
+        const answer = await withTimeout(exchange(t.edge, { method: 'GET', target: '/', headers: ['host', 'a'] }), 5000, 'the reset');
+        assert.equal(answer.head, undefined);
+        assert.ok(answer.error instanceof StreamResetError);
+        assert.equal(answer.error.code, ErrorCode.TARGET_BAD_RESPONSE, answer.error.reason);
+      });
+    });
+  }
+
   it('refuses a request head its HTTP client does not allow (PROTOCOL_ERROR), without reaching the app', async () => {
     const before = requests;
     const t = await tunnel(new StreamServer({ target: { host: '127.0.0.1', port: appPort } }));

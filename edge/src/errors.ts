@@ -32,6 +32,8 @@ export const EDGE_ERRORS = {
   TUNNEL_ERROR: { status: 502, title: 'Tunnel connection lost' },
   APP_UNREACHABLE: { status: 502, title: 'App not reachable' },
   APP_ERROR: { status: 502, title: 'App closed the connection' },
+  APP_BAD_RESPONSE: { status: 502, title: 'Bad answer from the app' },
+  EXCHANGE_FAILED: { status: 502, title: 'Request failed at the edge' },
   TUNNEL_BUSY: { status: 503, title: 'Tunnel busy' },
   APP_TIMEOUT: { status: 504, title: 'App did not answer in time' },
 } as const satisfies Record<string, { status: number; title: string }>;

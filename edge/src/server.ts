@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TCP_PATH, TUNNEL_PATH } from '@postern/shared';
 import Fastify, { type FastifyInstance, type FastifyServerFactoryHandler } from 'fastify';
@@ -38,6 +39,7 @@ import { assignRequestId, requestIdOf, REQUEST_ID_HEADER } from './observability
 import { sendError, sendErrorOnSocket } from './pages/error-page.js';
 import { EDGE_PAGE_HEADERS } from './pages/frame-protection.js';
 import { portalRoutes } from './portal/routes.js';
+import { containRequest } from './proxy/exchange-faults.js';
 import { SocketGate } from './proxy/gate.js';
 import { ProxyHandler } from './proxy/handler.js';
 import { continueIfExpected } from './proxy/http.js';
@@ -123,7 +125,14 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
       const route = router.route(req.headers.host);
       // The proxy writes the edge's headers into each answer itself (one writeHead, no header map).
-      if (!tooMany && route.kind === 'socket') return proxy.handleRequest(req, res, route.socket, route.host);
+      if (!tooMany && route.kind === 'socket') {
+        const { socket, host } = route;
+        return containRequest(
+          () => proxy.handleRequest(req, res, socket, host),
+          (fault) => access.begin(req, host, socket.id, 'http').fault(fault),
+          (err) => (res.headersSent ? res.destroy() : (res.setHeader(REQUEST_ID_HEADER, requestIdOf(req)), sendError(req, res, err))),
+        );
+      }
       res.setHeader(REQUEST_ID_HEADER, requestIdOf(req));
       const sts = hsts(req);
       if (sts) res.setHeader(HSTS_HEADER, sts);
@@ -153,7 +162,14 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
       if (tooMany) return sendErrorOnSocket(req, socket, tooMany);
       const route = router.route(req.headers.host);
-      if (route.kind === 'socket') return proxy.handleUpgrade(req, socket, head, route.socket, route.host);
+      if (route.kind === 'socket') {
+        return containRequest(
+          () => proxy.handleUpgrade(req, socket, head, route.socket, route.host),
+          (fault) => access.begin(req, route.host, route.socket.id, 'websocket').fault(fault),
+          // A socket that already carried the app's answer (bytes written) is cut, not given a second answer.
+          (err) => ((socket as Partial<Socket>).bytesWritten ? socket.destroy() : sendErrorOnSocket(req, socket, err)),
+        );
+      }
       if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);
       if (route.kind === 'edge' && req.url === TCP_PATH) return tcp.handleUpgrade(req, socket, head);
       sendErrorOnSocket(req, socket, route.kind === 'edge' ? new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.') : unknownHost(route.host));

@@ -75,6 +75,8 @@ export const ErrorCode = {
   TIMEOUT: 10,
   /** The app broke the exchange after the request may have reached it: it closed or reset the connection, or answered something that is not HTTP. */
   TARGET_FAILED: 11,
+  /** The app's bytes were not an HTTP/1.1 answer the connector's HTTP client accepts (not HTTP, a smuggling-shaped or oversized head, a body longer or shorter than declared). */
+  TARGET_BAD_RESPONSE: 12,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

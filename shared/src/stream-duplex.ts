@@ -48,6 +48,8 @@ export class StreamDuplex extends Duplex implements StreamHandler {
   private readonly credit: ReadCredit;
   private readonly detached: boolean;
   private pendingWrite: ((err?: Error | null) => void) | null = null;
+  /** The peer's FIN came while bytes before it were still buffered: not yet given to the reader (see read()). */
+  private finHeld = false;
 
   constructor(
     readonly stream: MuxStream,
@@ -70,7 +72,9 @@ export class StreamDuplex extends Duplex implements StreamHandler {
       this.credit.pushed(chunk.length);
       this.push(chunk);
     }
-    if (last) this.push(null);
+    if (!last) return;
+    if (this.readableLength === 0) this.push(null);
+    else this.finHeld = true;
   }
 
   onStreamDrain(): void {
@@ -100,8 +104,21 @@ export class StreamDuplex extends Duplex implements StreamHandler {
     this.credit.settle(this.readableLength);
   }
 
-  /** See ReadCredit: credit is settled on every read, not only in _read(). */
+  /**
+   * See ReadCredit: credit is settled on every read, not only in _read(). And the peer's FIN becomes
+   * 'end' only once the reader took every byte before it and asks for more (not Node's own read(0)):
+   * pushed at once, 'end' would fire right after the read() that returned the last bytes, even if the
+   * reader paused on them. undici 7's HTTP/1.1 parser, paused on the last chunk of a close-delimited
+   * answer, then asserts `!this.paused` from its 'end' handler (nodejs/undici#5360; undici 8 needs
+   * Node 22), which nothing can catch: protocol 1 crashed the edge so. Protocol 2 runs no HTTP parser
+   * over a stream, but a byte stream's reader may still be paused on its last bytes.
+   */
   override read(size?: number): any {
+    if (this.finHeld && size !== 0 && this.readableLength === 0) {
+      // A tick later, so the end is not delivered inside this read() (no re-entrant 'readable').
+      this.finHeld = false;
+      process.nextTick(() => this.destroyed || this.push(null));
+    }
     const chunk: unknown = super.read(size);
     this.credit.settle(this.readableLength);
     return chunk;

@@ -16,8 +16,9 @@ export interface StreamHost {
 }
 
 /**
- * Whoever consumes a stream. Calls arrive in order and synchronously as frames are read; a handler
- * must not throw (the session would fail).
+ * Whoever consumes a stream. Calls arrive in order and synchronously as frames are read. A handler
+ * that throws ends its own stream (RESET INTERNAL_ERROR, then onStreamClose with that error), never
+ * the session and the other streams on it.
  */
 export interface StreamHandler {
   /** The answer's head arrived (the opener of an http or websocket stream). */
@@ -176,7 +177,11 @@ export class MuxStream {
     }
     if (this.accepted || this.isClosed) return;
     this.accepted = true;
-    this.handler?.onStreamAccept?.();
+    try {
+      this.handler?.onStreamAccept?.();
+    } catch (err) {
+      this.handlerFailed(err);
+    }
   }
 
   handleResponse(head: ResponseHead, fin: boolean): void {
@@ -186,7 +191,11 @@ export class MuxStream {
     }
     this.accepted = true;
     if (this.isClosed) return;
-    this.handler?.onStreamHead?.(head);
+    try {
+      this.handler?.onStreamHead?.(head);
+    } catch (err) {
+      return this.handlerFailed(err);
+    }
     if (fin) this.handleData(EMPTY, true);
   }
 
@@ -206,7 +215,11 @@ export class MuxStream {
     if (this.isClosed) return; // reset here, the peer has not heard yet
     if (fin) this.finReceived = true;
     this.unconsumed += payload.length;
-    this.handler?.onStreamData(payload, fin);
+    try {
+      this.handler?.onStreamData(payload, fin);
+    } catch (err) {
+      return this.handlerFailed(err);
+    }
     if (fin && this.finSent) this.closeClean();
   }
 
@@ -267,7 +280,7 @@ export class MuxStream {
       this.sendCredit -= n;
       if (this.needDrain && this.outBytes < STREAM_WRITE_HIGH_WATER) {
         this.needDrain = false;
-        queueMicrotask(() => this.isClosed || this.handler?.onStreamDrain?.());
+        queueMicrotask(this.drained);
       }
       return { type: FrameType.DATA, flags: this.takeFinFlag(), payload };
     }
@@ -292,11 +305,30 @@ export class MuxStream {
     if (this.finReceived) queueMicrotask(() => this.closeClean());
   }
 
+  private readonly drained = (): void => {
+    if (this.isClosed) return;
+    try {
+      this.handler?.onStreamDrain?.();
+    } catch (err) {
+      this.handlerFailed(err);
+    }
+  };
+
+  /** The handler threw: this stream alone ends, the peer told (RESET INTERNAL_ERROR) if it knows it. */
+  private handlerFailed(err: unknown): void {
+    const reason = `the stream's consumer failed: ${err instanceof Error ? err.message : String(err)}`;
+    this.closeWith(new StreamResetError(ErrorCode.INTERNAL_ERROR, reason, false), this.headSent);
+  }
+
   private closeClean(): void {
     if (this.isClosed) return;
     this.isClosed = true;
     this.host.onStreamClosed(this);
-    this.handler?.onStreamClose();
+    try {
+      this.handler?.onStreamClose();
+    } catch {
+      // closed already: there is nothing left of this stream to end
+    }
   }
 
   private closeWith(err: Error, sendReset: boolean): void {
@@ -307,6 +339,10 @@ export class MuxStream {
     this.out.length = 0;
     this.outBytes = 0;
     this.host.onStreamClosed(this);
-    this.handler?.onStreamClose(err);
+    try {
+      this.handler?.onStreamClose(err);
+    } catch {
+      // closed already: there is nothing left of this stream to end
+    }
   }
 }

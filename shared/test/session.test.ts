@@ -479,6 +479,34 @@ describe('session: streams', () => {
     }
   });
 
+  it("a handler that throws ends its own stream (RESET INTERNAL_ERROR to the peer), not the session or the other streams", async () => {
+    const p = await pair();
+    try {
+      echo(p.connector);
+      const bystander = openBytes(p.edge);
+      await withTimeout(accepted(bystander), 2000, 'accept');
+      let closedWith: Error | undefined;
+      const mux = p.edge.open({ kind: 'tcp' }, {
+        onStreamAccept: () => {
+          throw new Error('boom in a handler');
+        },
+        onStreamData: noop,
+        onStreamClose: (err) => void (closedWith = err),
+      });
+      await until(() => closedWith !== undefined, 'the failing stream to close');
+      assert.ok(closedWith instanceof StreamResetError);
+      assert.equal(closedWith.code, ErrorCode.INTERNAL_ERROR);
+      assert.match(closedWith.reason, /boom in a handler/);
+      assert.equal(mux.closed, true);
+      assert.equal(p.edge.closed, false, 'the session lives on');
+      const echoed = collect(bystander);
+      bystander.end('still here');
+      assert.equal(String(await withTimeout(echoed, 2000, 'the echo')), 'still here');
+    } finally {
+      await p.close();
+    }
+  });
+
   it('a stream reset before its OPEN left sends nothing at all', async () => {
     const peer = await rawPeer();
     try {

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { EdgeError, EdgeErrorCode } from '../errors.js';
+import type { ExchangeFault } from '../proxy/exchange-faults.js';
 import { loggedPath } from './logging.js';
 import { UNKNOWN_HOST_LABEL, type EdgeMetrics } from './metrics.js';
 import { clientRequestId, requestIdOf } from './request-id.js';
@@ -28,6 +29,7 @@ export class RequestTrace {
   status: number | undefined;
   private readonly startedAt = performance.now();
   private finished = false;
+  private faulted = false;
 
   constructor(
     private readonly sink: AccessLog,
@@ -41,6 +43,13 @@ export class RequestTrace {
   refused(err: EdgeError): void {
     this.status = err.status;
     this.error = err.code;
+  }
+
+  /** An exception ended this exchange inside the edge: logged and counted once, however many followed. */
+  fault(fault: ExchangeFault): void {
+    if (this.faulted) return;
+    this.faulted = true;
+    this.sink.fault(this, fault);
   }
 
   finish(status: number): void {
@@ -60,6 +69,16 @@ export class AccessLog {
 
   begin(req: IncomingMessage, host: string, socketId: string | null, kind: TraceKind): RequestTrace {
     return new RequestTrace(this, req, host, socketId, kind);
+  }
+
+  /** Called by RequestTrace.fault, at most once per request; logged whatever the access-log level. */
+  fault(trace: RequestTrace, fault: ExchangeFault): void {
+    this.metrics.exchangeFailed(fault.stage);
+    const { req } = trace;
+    this.log.error(
+      { reqId: requestIdOf(req), socket: trace.socketId, host: trace.host, method: req.method, path: loggedPath(req.url ?? '/'), stage: fault.stage, err: fault.cause },
+      'exchange failed inside the edge',
+    );
   }
 
   /** Called by RequestTrace.finish, once per request. */

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { EdgeErrorCode } from '../errors.js';
 import type { LimitName } from '../limits/reporter.js';
+import { FAULT_STAGES, type FaultStage } from '../proxy/exchange-faults.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import { RequestSeries } from './request-series.js';
 
@@ -50,6 +51,12 @@ export class EdgeMetrics {
     labelNames: ['limit'] as const,
     registers: [this.registry],
   });
+  private readonly exchangeFailures = new Counter({
+    name: 'postern_edge_exchange_failures_total',
+    help: 'Exchanges ended by an unexpected exception inside the edge (an answer it could not relay), by stage; the edge kept serving',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+  });
   private readonly signIns = new Counter({
     name: 'postern_edge_sign_ins_total',
     help: 'Browser sign-ins on the edge, by provider and result',
@@ -61,6 +68,8 @@ export class EdgeMetrics {
   private readonly liveTunnels = new Map<string, number>();
 
   constructor(tunnelRegistry: TunnelRegistry) {
+    // Every stage from the start, at 0: an alert on an increase needs the series to exist.
+    for (const stage of FAULT_STAGES) this.exchangeFailures.inc({ stage }, 0);
     // Streams open and close at the mux layer far more often than anyone scrapes: read them then.
     const streams = new Gauge({
       name: 'postern_edge_tunnel_streams',
@@ -91,6 +100,10 @@ export class EdgeMetrics {
 
   limitHit(limit: LimitName): void {
     this.limitHits.inc({ limit });
+  }
+
+  exchangeFailed(stage: FaultStage): void {
+    this.exchangeFailures.inc({ stage });
   }
 
   tunnelConnected(socket: string): void {

@@ -23,7 +23,8 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: EdgeEr
   }
   const json = wantsJson(req);
   const body = json ? JSON.stringify(err.toJSON()) : renderErrorHtml(err, req.headers.host ?? '');
-  res.writeHead(err.status, {
+  // The reason is given: a statusMessage an app's answer left on `res` must not be reused.
+  res.writeHead(err.status, err.title, {
     ...EDGE_PAGE_HEADERS,
     ...err.headers,
     'content-type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',

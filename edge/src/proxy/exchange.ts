@@ -13,9 +13,11 @@ import {
 import { EdgeError } from '../errors.js';
 import { CLIENT_CLOSED_REQUEST } from '../observability/access-log.js';
 import { loggedPath } from '../observability/logging.js';
+import { requestIdOf } from '../observability/request-id.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import type { Downstream } from './answer.js';
 import type { Deadlines, Expiring } from './deadlines.js';
+import { attempt, ExchangeFault, type FaultStage } from './exchange-faults.js';
 import { upstreamError } from './upstream-errors.js';
 
 /** What every exchange of the proxy uses, made once (no closures per request). */
@@ -61,6 +63,10 @@ const notDelivered = (err: Error): boolean =>
  * connection died before any answer (the app may have seen it, but repeating it has the same effect,
  * RFC 9110 section 9.2.2). When it ends, the connection that carried it tells its connector (a
  * request event: the live view of `postern connect`).
+ *
+ * No exception leaves an exchange: the session calls it only through the StreamHandler methods
+ * below, each of which catches what the exchange's own code throws (a header the client's socket
+ * refuses, a bug) and ends this exchange alone (`faulted`), never the session and its other streams.
  */
 export abstract class UpstreamExchange implements StreamHandler, Expiring {
   /** The live stream of the current attempt; null before it, after it ended, and once we let go of it. */
@@ -79,6 +85,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
   private retried = false;
   private settled = true;
   private clientGone = false;
+  private fault: ExchangeFault | undefined;
 
   constructor(
     protected readonly input: ExchangeInput,
@@ -90,6 +97,14 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
 
   /** Sends the request. */
   start(): void {
+    try {
+      this.open();
+    } catch (err) {
+      this.faulted('request', err);
+    }
+  }
+
+  private open(): void {
     this.settled = false;
     this.conn.requestStarted();
     try {
@@ -112,9 +127,14 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
 
   /** The app's head: write it to the client. */
   protected abstract deliverHead(head: ResponseHead): void;
+  /** The app's body bytes (see StreamHandler.onStreamData): write them to the client. */
+  protected abstract deliverBody(chunk: Buffer, last: boolean): void;
+  /** The stream's queue toward the app has room again. */
+  protected bodyDrained(): void {}
   /** The status the client was sent, once it was. */
   protected abstract get sentStatus(): number | undefined;
-  abstract onStreamData(chunk: Buffer, last: boolean): void;
+  /** The fault stage of the answer's body: a WebSocket's bytes are its relay's. */
+  protected abstract get bodyStage(): FaultStage;
 
   /** A limit the client broke on the way up (its body): answered instead of the upstream error, never retried. */
   protected get limitViolation(): EdgeError | undefined {
@@ -126,7 +146,27 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
   onStreamHead(head: ResponseHead): void {
     this.input.proxy.deadlines.delete(this);
     this.answered = true;
-    this.deliverHead(head);
+    try {
+      this.deliverHead(head);
+    } catch (err) {
+      this.faulted('response_head', err);
+    }
+  }
+
+  onStreamData(chunk: Buffer, last: boolean): void {
+    try {
+      this.deliverBody(chunk, last);
+    } catch (err) {
+      this.faulted(this.bodyStage, err);
+    }
+  }
+
+  onStreamDrain(): void {
+    try {
+      this.bodyDrained();
+    } catch (err) {
+      this.faulted('request', err);
+    }
   }
 
   onStreamClose(err?: Error): void {
@@ -134,7 +174,30 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
     this.stream = null;
     this.input.proxy.deadlines.delete(this);
     this.settle();
-    if (err) this.failed(err, true);
+    if (!err) return;
+    try {
+      this.failed(err, true);
+    } catch (thrown) {
+      this.faulted(this.answered ? this.bodyStage : 'response_head', thrown);
+    }
+  }
+
+  /**
+   * An exception inside this exchange: logged and counted once (the request's trace), the app's
+   * stream reset, and the client answered with the edge's page if nothing was sent yet, or its
+   * answer cut (never complete-looking). Nothing here may throw in turn.
+   */
+  protected faulted(stage: FaultStage, err: unknown): void {
+    if (this.fault) return;
+    const fault = err instanceof ExchangeFault ? err : new ExchangeFault(stage, err);
+    this.fault = fault;
+    const { downstream, targetName } = this.input;
+    attempt(stage, () => downstream.trace.fault(fault));
+    const message = `The edge could not complete this request to ${targetName}; it is logged with request id ${requestIdOf(downstream.req)}.`;
+    const failed = attempt(stage, () => this.giveUp(new EdgeError('EXCHANGE_FAILED', message, { cause: fault })));
+    if (!failed) return;
+    attempt(stage, () => this.release(ErrorCode.CANCEL, message));
+    attempt(stage, () => downstream.cut(fault));
   }
 
   // ---- for subclasses ----
@@ -162,14 +225,18 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
     this.report(err.status);
   }
 
-  /** The client went away: the app's stream is reset at once. */
+  /** The client went away (its socket's 'close'): the app's stream is reset at once. */
   protected clientClosed(sentStatus: number | undefined): void {
     this.clientGone = true;
-    if (!this.settled) {
-      this.release(ErrorCode.CANCEL, 'the client closed the connection');
-      this.input.proxy.abandoned(this.input.downstream.req);
+    try {
+      if (!this.settled) {
+        this.release(ErrorCode.CANCEL, 'the client closed the connection');
+        this.input.proxy.abandoned(this.input.downstream.req);
+      }
+      this.report(sentStatus ?? CLIENT_CLOSED_REQUEST);
+    } catch (err) {
+      this.faulted(this.bodyStage, err);
     }
-    this.report(sentStatus ?? CLIENT_CLOSED_REQUEST);
   }
 
   /**
@@ -190,7 +257,11 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
     this.waitingDrain = false;
     const owed = this.owed;
     this.owed = 0;
-    this.stream?.consumed(owed);
+    try {
+      this.stream?.consumed(owed);
+    } catch (err) {
+      this.faulted(this.bodyStage, err);
+    }
   };
 
   /** The app took more of the request (its body moves on): the answer timeout starts over. */
@@ -239,7 +310,11 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
   expire(now: number): void {
     if (this.answered || this.stream === null) return;
     if (this.deadline > now) return this.input.proxy.deadlines.add(this); // the body moved on meanwhile
-    this.giveUp(new EdgeError('APP_TIMEOUT', `The app behind ${this.input.targetName} did not answer within ${this.input.proxy.timeoutMs / 1000} s.`));
+    try {
+      this.giveUp(new EdgeError('APP_TIMEOUT', `The app behind ${this.input.targetName} did not answer within ${this.input.proxy.timeoutMs / 1000} s.`));
+    } catch (err) {
+      this.faulted('response_head', err);
+    }
   }
 
   /** The attempt failed with `err`; `opened`: its stream existed (the OPEN may have reached the connector). */
@@ -257,7 +332,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
       if (next) {
         this.retried = true;
         this.conn = next;
-        this.start();
+        this.open();
         return;
       }
     }

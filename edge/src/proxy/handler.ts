@@ -18,6 +18,7 @@ import type { TunnelRegistry } from '../tunnel/registry.js';
 import { hasBody, ResponseDownstream, SocketDownstream, type Downstream } from './answer.js';
 import { Deadlines } from './deadlines.js';
 import type { ExchangeInput, ExchangeServices } from './exchange.js';
+import { containRequest } from './exchange-faults.js';
 import type { GateDecision, SocketGate } from './gate.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { continueIfExpected, HttpExchange } from './http.js';
@@ -90,7 +91,7 @@ export class ProxyHandler {
     if (tooLarge) return down.refuse(tooLarge);
     const identity = this.identity(socket, host, decision);
     if (!(identity instanceof Promise)) return this.forward(down, socket, host, decision, identity);
-    identity.then((headers) => this.forward(down, socket, host, decision, headers), (err: unknown) => this.internal(down, err));
+    identity.then((headers) => this.contained(down, () => this.forward(down, socket, host, decision, headers)), (err: unknown) => this.internal(down, err));
   }
 
   /** A request refused before it reached a socket (no such host, or malformed), logged and counted like any request. */
@@ -120,7 +121,7 @@ export class ProxyHandler {
     }
     const identity = this.identity(socket, host, decision);
     if (!(identity instanceof Promise)) return this.forwardUpgrade(down, head, socket, host, decision, identity);
-    identity.then((headers) => this.forwardUpgrade(down, head, socket, host, decision, headers), (err: unknown) => this.internal(down, err));
+    identity.then((headers) => this.contained(down, () => this.forwardUpgrade(down, head, socket, host, decision, headers)), (err: unknown) => this.internal(down, err));
   }
 
   // ---- stages ----
@@ -236,6 +237,11 @@ export class ProxyHandler {
     const openedAt = Date.now();
     this.deps.audit.record({ ...base, type: 'stream.open', detail: { kind: 'websocket', path } });
     client.once('close', () => this.deps.audit.record({ ...base, type: 'stream.close', detail: { kind: 'websocket', path, duration_ms: Date.now() - openedAt } }));
+  }
+
+  /** A step that runs after the assertion was signed, outside server.ts's boundary: contained the same way. */
+  private contained(down: Downstream, step: () => void): void {
+    containRequest(step, (fault) => down.trace.fault(fault), (err) => down.refuse(err));
   }
 
   private internal(down: Downstream, err: unknown): void {

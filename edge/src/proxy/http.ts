@@ -6,6 +6,7 @@ import type { RequestBodyGuard } from '../limits/request-body.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import type { ResponseDownstream } from './answer.js';
 import { UpstreamExchange, type ExchangeInput } from './exchange.js';
+import type { FaultStage } from './exchange-faults.js';
 import { downstreamResponseHeaders } from './headers.js';
 
 /**
@@ -59,6 +60,10 @@ export class HttpExchange extends UpstreamExchange {
     return this.res.headersSent ? this.res.statusCode : undefined;
   }
 
+  protected get bodyStage(): FaultStage {
+    return 'response_body';
+  }
+
   protected deliverHead(head: ResponseHead): void {
     const { res } = this;
     if (head.status < 200 || head.status > 599) return this.giveUp(this.appError(`answered with status ${head.status}`));
@@ -80,7 +85,7 @@ export class HttpExchange extends UpstreamExchange {
     if (!sized) queueMicrotask(this.flushHead);
   }
 
-  onStreamData(chunk: Buffer, last: boolean): void {
+  protected deliverBody(chunk: Buffer, last: boolean): void {
     if (last) return this.finish(chunk);
     if (chunk.length === 0) return;
     this.wroteBody = true;
@@ -91,7 +96,7 @@ export class HttpExchange extends UpstreamExchange {
     }
   }
 
-  onStreamDrain(): void {
+  protected override bodyDrained(): void {
     this.progressed();
     this.body?.resume();
   }
@@ -146,26 +151,40 @@ export class HttpExchange extends UpstreamExchange {
     if (!this.wroteBody && !this.res.writableEnded && !this.res.destroyed) this.res.flushHeaders();
   };
 
+  // The body's listeners run inside Node's stream machinery: what they throw ends this exchange only.
+
   private readonly onBodyData = (chunk: Buffer): void => {
     const { stream } = this;
     if (!stream) return;
     this.input.downstream.trace.bytesIn += chunk.length;
     this.bodySent += chunk.length;
-    if (stream.write(chunk)) this.progressed();
-    else this.body!.pause();
+    try {
+      if (stream.write(chunk)) this.progressed();
+      else this.body!.pause();
+    } catch (err) {
+      this.faulted('request', err);
+    }
   };
 
   private readonly onBodyEnd = (): void => {
     this.bodyEnded = true;
     this.progressed();
-    this.stream?.end();
+    try {
+      this.stream?.end();
+    } catch (err) {
+      this.faulted('request', err);
+    }
   };
 
   /** The body broke a limit (413, 408), or the client left in the middle of it. */
   private readonly onBodyError = (): void => {
     if (this.stream === null) return;
-    const violation = this.body?.violation;
-    if (violation) return this.giveUp(violation);
-    this.release(ErrorCode.CANCEL, 'the client closed the connection before the end of the request body');
+    try {
+      const violation = this.body?.violation;
+      if (violation) return this.giveUp(violation);
+      this.release(ErrorCode.CANCEL, 'the client closed the connection before the end of the request body');
+    } catch (err) {
+      this.faulted('request', err);
+    }
   };
 }

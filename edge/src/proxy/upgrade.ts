@@ -1,9 +1,10 @@
 import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
-import { StreamDuplex, type ResponseHead } from '@postern/shared';
+import { StreamDuplex, type MuxStream, type ResponseHead } from '@postern/shared';
 import { EdgeError } from '../errors.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import type { SocketDownstream } from './answer.js';
 import { UpstreamExchange, type ExchangeInput } from './exchange.js';
+import type { FaultStage } from './exchange-faults.js';
 import { downstreamResponseHeaders, serializeResponseHead } from './headers.js';
 
 /**
@@ -36,6 +37,10 @@ export class UpgradeExchange extends UpstreamExchange {
     return this.downstream.untouched ? undefined : (this.downstream.trace.status ?? undefined);
   }
 
+  protected get bodyStage(): FaultStage {
+    return 'response_body';
+  }
+
   protected deliverHead(head: ResponseHead): void {
     // This head is written to the socket by hand, not by node:http: its fields are checked here.
     try {
@@ -46,7 +51,15 @@ export class UpgradeExchange extends UpstreamExchange {
     } catch (err) {
       return this.giveUp(new EdgeError('APP_ERROR', `The app behind ${this.input.targetName} answered the upgrade with a header the edge cannot relay.`, { cause: err }));
     }
-    if (head.status === 101) return this.switchProtocols(head);
+    if (head.status === 101) {
+      const stream = this.stream!;
+      try {
+        return this.switchProtocols(stream, head);
+      } catch (err) {
+        stream.reset();
+        return this.faulted('upgrade', err);
+      }
+    }
     if (head.status < 200 || head.status > 599) {
       return this.giveUp(new EdgeError('APP_ERROR', `The app behind ${this.input.targetName} answered the upgrade with status ${head.status}.`));
     }
@@ -55,7 +68,7 @@ export class UpgradeExchange extends UpstreamExchange {
     this.downstream.socket.write(serializeResponseHead(head.status, STATUS_CODES[head.status] ?? '', fields));
   }
 
-  onStreamData(chunk: Buffer, last: boolean): void {
+  protected deliverBody(chunk: Buffer, last: boolean): void {
     const { socket } = this.downstream;
     if (chunk.length > 0) this.writeToClient(socket, chunk);
     if (!last) return;
@@ -63,9 +76,8 @@ export class UpgradeExchange extends UpstreamExchange {
     this.report(this.downstream.trace.status ?? 502);
   }
 
-  private switchProtocols(head: ResponseHead): void {
+  private switchProtocols(stream: MuxStream, head: ResponseHead): void {
     const { socket, trace } = this.downstream;
-    const stream = this.stream!;
     this.stream = null; // the byte relay below owns it from now on
     this.upgraded = true;
     this.settle();

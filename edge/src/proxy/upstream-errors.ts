@@ -8,6 +8,9 @@ export function upstreamError(err: unknown, target: string): EdgeError {
       // `target` is the public name; the app is whatever the connector serves on its own machine.
       return new EdgeError('APP_UNREACHABLE', `The connector for ${target} is online, but the app it serves on its machine is not answering (${err.reason}).`, { cause: err });
     }
+    if (err.code === ErrorCode.TARGET_BAD_RESPONSE) {
+      return new EdgeError('APP_BAD_RESPONSE', `The app behind ${target} answered with something that is not a valid HTTP/1.1 response: ${err.reason}.`, { cause: err });
+    }
     if (err.code === ErrorCode.TARGET_FAILED) {
       return new EdgeError('APP_ERROR', `The app behind ${target} did not answer properly: ${err.reason || 'it closed the connection'}.`, { cause: err });
     }
