@@ -83,7 +83,7 @@ export interface PosternOptions {
   readonly edgeNodeFlags?: readonly string[];
   /** Extra node flags for the connector. */
   readonly connectorNodeFlags?: readonly string[];
-  /** Publish with --cloudauth and send every request with the owner's bearer token. */
+  /** Publish behind a 20-rule policy (bench/signed-in-policy.yaml) and send every request with the owner's bearer token. */
   readonly signedIn?: boolean;
   /** Run the connector with the request inspector on (`--inspect`, its defaults: 100 exchanges, 64 KiB bodies). */
   readonly inspect?: boolean;
@@ -216,7 +216,7 @@ export async function startPostern(repoRoot: string, dir: string, origin: Origin
     appPort: origin.port,
     serve: ['--name', 'bench'],
     connections: opts.connections,
-    extraArgs: ['--grace', '2s', ...(opts.signedIn ? ['--cloudauth'] : []), ...(opts.inspect ? ['--inspect', '127.0.0.1:0'] : [])],
+    extraArgs: ['--grace', '2s', ...(opts.signedIn ? ['--policy-file', join(repoRoot, 'bench', 'signed-in-policy.yaml')] : []), ...(opts.inspect ? ['--inspect', '127.0.0.1:0'] : [])],
     ...(opts.connectorNodeFlags ? { nodeFlags: opts.connectorNodeFlags } : {}),
   });
   const host = new URL(url).host;

@@ -76,7 +76,8 @@ export class ConnectView {
       return;
     }
     out.success(`${socket.name} is live at ${out.highlight(socket.url)} → ${this.target}`);
-    if (!socket.cloudauth) out.warn('this socket is public: anyone who knows the URL can reach it (no sign-in; add --cloudauth)');
+    if (!socket.cloudauth && socket.rules.length === 0) out.warn('this socket is public: anyone who knows the URL can reach it (no sign-in; add --cloudauth)');
+    else if (!socket.cloudauth) out.info(`public except where a rule says otherwise; allowed: ${describeRules(socket)}`);
     else out.info(`sign-in required; allowed: ${describeRules(socket)}`);
     if (this.options.inspectUrl) out.info(`inspector: ${out.highlight(this.options.inspectUrl)} (requests with headers and bodies, replay)`);
     out.info('press Ctrl-C to stop');

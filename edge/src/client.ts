@@ -8,4 +8,5 @@
 export { RATE_LIMIT_DEFAULTS, RATE_LIMIT_FLAGS } from './rate-limit-flags.js';
 export { MAX_SOCKET_BODY_BYTES } from './api/schemas.js';
 export { parseByteSize, formatByteSize } from './limits/size.js';
+export { DEFAULT_IDENTITY_HEADERS } from './proxy/identity-header-defaults.js';
 export { ConfigError } from './config-values.js';

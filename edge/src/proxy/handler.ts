@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RequestHead } from '@postern/shared';
 import type { FastifyBaseLogger } from 'fastify';
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AccessDetail, AuditLog } from '../audit/audit-log.js';
 import type { AuthContext } from '../auth/context.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
@@ -158,6 +158,7 @@ export class ProxyHandler {
     client.once('close', allowed.release);
     // Sign-out, expiry, revocation and rule changes close this connection (see auth/live-connections.ts).
     if (decision.credential) this.deps.auth.live.add(decision.credential, socket.id, client);
+    this.deps.gate.trackStream(decision.grant, 'websocket', client, req);
     this.recordStream(req, socket, decision, client);
     new UpgradeExchange(this.exchangeInput(down, prepared, socket, host), prepared.conn, down, head, prepared.edgeHeaders).start();
   }
@@ -223,10 +224,10 @@ export class ProxyHandler {
     down.refuse(new EdgeError('POLICY_DENIED', decision.reason), page);
   }
 
-  private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: { readonly who: string; readonly reason: string }, via: string, trace: RequestTrace): void {
+  private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: { readonly who: string; readonly reason: string; readonly access?: AccessDetail }, via: string, trace: RequestTrace): void {
     trace.user = decision.who;
     trace.reason = decision.reason;
-    this.deps.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via });
+    this.deps.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via, access: decision.access });
   }
 
   /** WebSocket sessions of signed-in sockets are audited with who and how long (public ones are not: no one to name). */

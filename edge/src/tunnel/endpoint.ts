@@ -17,7 +17,7 @@ import { clientAddress } from '../net/client-address.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { randomId } from '../store/ids.js';
 import type { Store } from '../store/index.js';
-import { socketView } from '../api/socket-view.js';
+import { helloSocket } from '../api/socket-view.js';
 import { TunnelConnection, type TunnelConnectionInfo } from './connection.js';
 import type { TunnelRegistry } from './registry.js';
 
@@ -79,7 +79,7 @@ export class TunnelEndpoint {
       const auditBase = { accountId: info.accountId, socketId: info.socketId, actor: info.actor, remote: info.remoteAddress };
       const detail = { tunnel_id: info.tunnelId, connection_id: info.id, connector_id: info.connectorId };
       this.audit.record({ ...auditBase, type: 'tunnel.connect', detail });
-      session.sendHello({ v: 1, connectionId: info.id, socket: socketView(socketRecord, this.config) });
+      session.sendHello({ v: 1, connectionId: info.id, socket: helloSocket(socketRecord, this.config) });
       session.on('goaway', (code, reason) => {
         log.info({ code: ERROR_CODE_NAMES[code] ?? code, reason }, 'connector is draining');
         tunnel.drain();
