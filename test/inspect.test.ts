@@ -6,8 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumAvailable, launchChromium, screenshot } from './lib/browser.js';
 import { request } from './lib/http.js';
-import { ConnectorProcess, EdgeProcess, cleanEnv, createAccount, freePort, makeTempDir, runCli } from './lib/postern.js';
+import { api, CLI, ConnectorProcess, EdgeProcess, cleanEnv, createAccount, freePort, makeTempDir, parseJson, runCli, type ConnectEvent, type ReadyEvent } from './lib/postern.js';
 import { killAll, ManagedProcess } from './lib/process.js';
+import { runStdio } from './lib/tcp.js';
 import { pollUntil } from './lib/wait.js';
 
 const EMAIL = 'alice@mycorp.com';
@@ -181,5 +182,126 @@ describe('request inspector: postern connect --inspect', { skip }, () => {
     const ok = await post({ 'x-inspector-token': pageToken, origin: `http://127.0.0.1:${port}` });
     assert.equal(ok.status, 200);
     assert.equal(hits(app.proc, '/hello.txt'), before + 1);
+  });
+});
+
+describe('one connector, several apps: postern connect --config postern.yaml', () => {
+  const tmp = makeTempDir('connect-config');
+  const site = join(tmp.dir, 'site');
+  const file = join(tmp.dir, 'postern.yaml');
+  let edge: EdgeProcess;
+  let token: string;
+  let web: { proc: ManagedProcess; port: number };
+  let files: { proc: ManagedProcess; port: number };
+
+  before(async () => {
+    mkdirSync(site);
+    writeFileSync(join(site, 'hello.txt'), 'served by python\n');
+    edge = await EdgeProcess.start({ db: join(tmp.dir, 'edge.db') });
+    token = await createAccount(edge.db, EMAIL);
+    [web, files] = await Promise.all([startPythonServer(site), startPythonServer(site)]);
+    writeFileSync(
+      file,
+      [
+        'sockets:',
+        '  - name: web',
+        `    to: http://127.0.0.1:${web.port}`,
+        '    rewrite_host: true',
+        '    allowed_email_domains: [mycorp.com]',
+        '    rules:',
+        '      - {paths: [/hello.txt], action: public}',
+        '  - name: files',
+        `    to: tcp://127.0.0.1:${files.port}`,
+        `    allowed_email_addresses: [${EMAIL}]`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  after(async () => {
+    await killAll();
+    tmp.remove();
+  });
+
+  const env = () => cleanEnv({ POSTERN_EDGE: edge.url, POSTERN_TOKEN: token, ...edge.clientEnv });
+
+  /** `connect --config FILE --json` until both sockets printed their ready line. */
+  async function serveFile(): Promise<{ proc: ManagedProcess; ready: Map<string, ReadyEvent> }> {
+    const proc = new ManagedProcess('connect --config', process.execPath, [CLI, 'connect', '--config', file, '--json'], env());
+    const ready = new Map<string, ReadyEvent>();
+    await proc.waitForLine(
+      (line) => {
+        const event = parseJson<ConnectEvent>(line);
+        if (event?.event === 'ready') ready.set(String(event['socket']), event as ReadyEvent);
+        return ready.size === 2;
+      },
+      20_000,
+      'a ready line for each socket',
+    );
+    return { proc, ready };
+  }
+
+  /** What the edge holds for the account: its sockets (with their policies) and tunnels. */
+  const edgeState = async () => ({
+    sockets: ((await api(edge, token, 'GET', '/sockets')).json as Record<string, unknown>[]).map(({ id, name, protocol, rules, default: fallback, updated_at }) => ({ id, name, protocol, rules, fallback, updated_at })),
+    tunnels: ((await api(edge, token, 'GET', '/tunnels')).json as Record<string, unknown>[]).map(({ id, socket_id, name, ephemeral }) => ({ id, socket_id, name, ephemeral })),
+  });
+
+  it('creates both sockets and their tunnels, serves an HTTP and a TCP app from one process, one view naming each socket', async () => {
+    const { proc, ready } = await serveFile();
+    const webReady = ready.get('web')!;
+    const filesReady = ready.get('files')!;
+    assert.equal(webReady['socket_change'], 'created');
+    assert.equal(webReady['tunnel_change'], 'created');
+    assert.equal(filesReady['protocol'], 'tcp');
+
+    // HTTP, through the edge: the public rule of the file lets an anonymous request through; the Host is rewritten.
+    const hello = await request({ port: edge.port, host: new URL(webReady.url).host, path: '/hello.txt' });
+    assert.equal(hello.status, 200);
+    assert.equal(hello.body.toString(), 'served by python\n');
+    const other = await request({ port: edge.port, host: new URL(webReady.url).host, path: '/' });
+    assert.notEqual(other.status, 200, 'the rest of the socket needs sign-in');
+    // TCP, through `postern tcp`: raw bytes to the second python server.
+    const tcp = await runStdio(['--socket', filesReady.hostname], { POSTERN_EDGE: edge.url, POSTERN_TOKEN: token }, Buffer.from('GET /hello.txt HTTP/1.0\r\n\r\n'));
+    assert.equal(tcp.code, 0, tcp.stderr);
+    assert.match(tcp.stdout.toString(), /^HTTP\/1\.0 200 [\s\S]*served by python\n$/);
+    await proc.waitForLine((line) => parseJson<ConnectEvent>(line)?.event === 'request' && parseJson<ConnectEvent>(line)?.['socket'] === 'web', 10_000, 'the request line of web');
+    // The host python saw is the target's own (rewrite_host: true).
+    assert.ok(web.proc.stderrLines.some((l) => l.includes('"GET /hello.txt HTTP/1.1" 200')));
+
+    const state = await edgeState();
+    assert.deepEqual(state.sockets.map((s) => s.name).sort(), ['files', 'web']);
+    assert.equal(state.tunnels.filter((t) => t.name === 'connect --config' && !t.ephemeral).length, 2);
+    const stopped = await proc.stop('SIGTERM', 15_000);
+    assert.equal(stopped.code, 0, proc.output());
+  });
+
+  it('a second run changes nothing on the edge and serves the same sockets through the same tunnels', async () => {
+    const before = await edgeState();
+    const { proc, ready } = await serveFile();
+    for (const name of ['web', 'files']) {
+      assert.equal(ready.get(name)!['socket_change'], 'unchanged', name);
+      assert.equal(ready.get(name)!['tunnel_change'], 'reused', name);
+    }
+    assert.deepEqual(await edgeState(), before);
+    await proc.stop('SIGTERM', 15_000);
+  });
+
+  it('refuses an unknown key and a bad value with the file, line and key, in one line', async () => {
+    const bad = join(tmp.dir, 'bad.yaml');
+    writeFileSync(bad, `sockets:\n  - name: web\n    to: http://127.0.0.1:${web.port}\n    rewrite_hots: true\n`);
+    const res = await runCli(['connect', '--config', bad], { POSTERN_EDGE: edge.url, POSTERN_TOKEN: token });
+    assert.notEqual(res.code, 0);
+    const lines = res.stderr.filter((l) => l.trim() !== '');
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:5: sockets\\[0\\]\\.rewrite_hots`));
+    writeFileSync(bad, `sockets:\n  - name: web\n    to: ftp://127.0.0.1:21\n`);
+    const value = await runCli(['connect', '--config', bad], { POSTERN_EDGE: edge.url, POSTERN_TOKEN: token });
+    assert.match(value.stderr.join('\n'), /bad\.yaml:3:5: sockets\[0\]\.to: /);
+    writeFileSync(bad, `sockets:\n  - name: web\n    cloudauth: true\n`);
+    const missing = await runCli(['connect', '--config', bad], { POSTERN_EDGE: edge.url, POSTERN_TOKEN: token });
+    assert.match(missing.stderr.join('\n'), /bad\.yaml:2:5: sockets\[0\]\.to: connect --config needs the local target of "web"/);
+    const mixed = await runCli(['connect', '--config', file, '--port', '3000'], { POSTERN_EDGE: edge.url, POSTERN_TOKEN: token });
+    assert.match(mixed.stderr.join('\n'), /--config describes the sockets in the file: drop --port/);
   });
 });

@@ -1,5 +1,6 @@
 import type { ConnectorEvents, RequestLogEntry } from '@postern/connector';
 import type { SocketView } from '@postern/edge';
+import type { ConfigChange } from './config-sockets.js';
 import { out } from './output.js';
 import { clock, fit, printable, requestLine, type RequestLineLayout } from './request-line.js';
 import { describeRules } from './rule-options.js';
@@ -13,6 +14,8 @@ export interface ConnectViewOptions {
   readonly inspectUrl?: string | undefined;
   /** The socket's name, on every line (`connect --config` shows several sockets in one view). */
   readonly label?: string;
+  /** What `connect --config` did to the socket and its tunnel before serving it. */
+  readonly change?: ConfigChange | undefined;
 }
 
 type ConnectionChange = ConnectorEvents['connection'][0];
@@ -65,17 +68,19 @@ export class ConnectView {
         allowed_email_domains: socket.allowed_email_domains,
         allowed_email_addresses: socket.allowed_email_addresses,
         ...(this.options.inspectUrl ? { inspect_url: this.options.inspectUrl } : {}),
+        ...(this.options.change ? { socket_change: this.options.change.socket, tunnel_change: this.options.change.tunnel } : {}),
       });
       return;
     }
+    const change = this.options.change ? ` (socket ${this.options.change.socket}, tunnel ${this.options.change.tunnel})` : '';
     if (socket.protocol === 'tcp') {
-      out.success(`${socket.name} (TCP) is live → ${this.target}`);
+      out.success(`${socket.name} (TCP) is live → ${this.target}${change}`);
       out.info(`reach it with: postern tcp --socket ${socket.hostname} --listen 127.0.0.1:<port>   (or --stdio for ssh ProxyCommand)`);
       out.info(`allowed: ${describeRules(socket)}`);
       out.info('press Ctrl-C to stop');
       return;
     }
-    out.success(`${socket.name} is live at ${out.highlight(socket.url)} → ${this.target}`);
+    out.success(`${socket.name} is live at ${out.highlight(socket.url)} → ${this.target}${change}`);
     if (!socket.cloudauth && socket.rules.length === 0) out.warn('this socket is public: anyone who knows the URL can reach it (no sign-in; add --cloudauth)');
     else if (!socket.cloudauth) out.info(`public except where a rule says otherwise; allowed: ${describeRules(socket)}`);
     else out.info(`sign-in required; allowed: ${describeRules(socket)}`);

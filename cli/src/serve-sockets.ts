@@ -3,6 +3,7 @@ import { connect as tcpConnect } from 'node:net';
 import { Connector, type ConnectorMetrics, type Target } from '@postern/connector';
 import type { SocketView } from '@postern/edge';
 import { ConnectView } from './connect-view.js';
+import type { ConfigChange } from './config-sockets.js';
 import type { RunningInspector } from './inspect-options.js';
 import { onShutdown } from './signals.js';
 
@@ -13,6 +14,8 @@ export interface ServedSocket {
   readonly tunnelId: string | undefined;
   readonly target: Target;
   readonly hostRewrite: string | undefined;
+  /** What `connect --config` did to it before serving (shown on its ready line). */
+  readonly change?: ConfigChange;
 }
 
 export interface ServeSettings {
@@ -79,6 +82,7 @@ export async function serveSockets(served: readonly ServedSocket[], settings: Se
       json: settings.json,
       quiet: settings.quiet,
       inspectUrl: inspector?.server.url,
+      change: s.change,
       ...(settings.labelled ? { label: s.socket.name } : {}),
     });
     connector.on('ready', async (hello) => {
