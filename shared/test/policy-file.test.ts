@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { entryOf, formatPosternFile, parsePosternFile, PolicyFileError, readPolicyFile, readPosternFile } from '../src/policy/file.js';
 import { importPomerium } from '../src/policy/pomerium.js';
@@ -67,12 +68,51 @@ const BAD_FILES: Array<[string, RegExp]> = [
   ['sockets:\n  - name: a\n    name: b\n', /^postern\.yaml:3:5: .*(unique|duplicate|Map keys)/i],
   ['sockets:\n  - name: a\n    allowed_email_domains: [*.corp.com]\n', /^postern\.yaml:3:\d+: .*quote values that start with \*/],
   ['sockets: [\n', /^postern\.yaml:\d+:\d+: /],
+  ['sockets:\n  - name: a\n    rewrite_host: "grafana internal"\n', /^postern\.yaml:3:5: sockets\[0\]\.rewrite_host: must be true, false or a host\[:port\]/],
 ];
 for (const [text, expected] of BAD_FILES) {
   test(`a bad file names file, line, column and key: ${JSON.stringify(text.split('\n').at(-2))}`, () => {
     assert.match(errorOf(text), expected);
   });
 }
+
+test('what `postern connect --config` reads: every key of an entry lands in the spec under a fixed name', () => {
+  const text = `sockets:
+  - name: wiki
+    to: http://127.0.0.1:8080
+    protocol: http
+    rewrite_host: wiki.internal:8080
+    rules: [{paths: [/health], action: public}]
+    default: {action: allow, domains: [corp.com]}
+    identity_headers: {email: X-Forwarded-Email}
+    max_body_bytes: 1048576
+    allow_cross_origin_requests: true
+  - name: db
+    to: tcp://127.0.0.1:5432
+    rewrite_host: true
+`;
+  assert.deepEqual(parsePosternFile(text, 'postern.yaml'), [
+    {
+      name: 'wiki',
+      protocol: 'http',
+      to: 'http://127.0.0.1:8080',
+      rewriteHost: 'wiki.internal:8080',
+      policy: { version: 1, rules: [{ paths: ['/health'], action: 'public' }], default: { action: 'allow', domains: ['corp.com'] } },
+      identityHeaders: { email: 'X-Forwarded-Email' },
+      maxBodyBytes: 1048576,
+      allowCrossOriginRequests: true,
+    },
+    { name: 'db', protocol: 'tcp', to: 'tcp://127.0.0.1:5432', rewriteHost: true, policy: { version: 1, rules: [], default: { action: 'allow' } } },
+  ]);
+});
+
+test('the file module is client code: it imports no edge code (the CLI and connectors load it alone)', () => {
+  const src = fileURLToPath(new URL('../../src/policy/', import.meta.url));
+  for (const name of readdirSync(src).filter((f) => f.endsWith('.ts'))) {
+    const imports = [...readFileSync(join(src, name), 'utf8').matchAll(/^import\s[^;]*?from '([^']+)'/gm)].map((m) => m[1]!);
+    for (const from of imports) assert.match(from, /^(\.\/|\.\.\/frame\.js$|node:|yaml$|ajv$)/, `${name} imports ${from}`);
+  }
+});
 
 test('every problem of a file is listed, one line each', () => {
   try {

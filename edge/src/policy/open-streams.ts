@@ -65,9 +65,7 @@ export class OpenStreams {
       if (entry.socket.policyRevision === stream.socket.policyRevision && !entry.policy.timeDependent) continue;
       const verdict = entry.policy.decide(stream.identity, { ...stream.facts, at: now });
       if (verdict.kind === 'allow') continue;
-      this.open.delete(connection);
-      connection.destroy();
-      this.onCut(stream, verdict);
+      this.cut(connection, stream, verdict);
     }
   }
 
@@ -91,10 +89,14 @@ export class OpenStreams {
         this.open.set(connection, { ...stream, identity });
         continue;
       }
-      this.open.delete(connection);
-      connection.destroy();
-      this.onCut(stream, verdict);
+      this.cut(connection, stream, verdict);
     }
+  }
+
+  private cut(connection: Duplex, stream: OpenStream, verdict: Verdict): void {
+    this.open.delete(connection);
+    connection.destroy();
+    this.onCut(stream, verdict);
   }
 
   /** The streams open to a socket now. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CloseCode, ERROR_CODE_NAMES, HandshakeHeader, MuxSession, PROTOCOL_VERSION } from '@postern/shared';
+import { CloseCode, ERROR_CODE_NAMES, HandshakeHeader, HOST_REWRITE_VALUE, MuxSession, PROTOCOL_VERSION } from '@postern/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -20,8 +20,6 @@ import type { Store } from '../store/index.js';
 import { helloSocket } from '../api/socket-view.js';
 import { TunnelConnection, type TunnelConnectionInfo } from './connection.js';
 import type { TunnelRegistry } from './registry.js';
-
-const HOST_REWRITE = /^[a-z0-9.-]{1,253}(?::\d{1,5})?$|^\[[0-9a-f:]+\](?::\d{1,5})?$/i;
 
 /**
  * Accepts connectors: checks protocol version, token and socket ownership before upgrading,
@@ -124,7 +122,7 @@ export class TunnelEndpoint {
       throw new EdgeError('BAD_REQUEST', `tunnel ${tunnel.id} belongs to socket ${tunnel.socketId}, not ${socketId}`);
     }
     const hostRewrite = header(req, HandshakeHeader.HOST_REWRITE);
-    if (hostRewrite !== undefined && !HOST_REWRITE.test(hostRewrite)) {
+    if (hostRewrite !== undefined && !HOST_REWRITE_VALUE.test(hostRewrite)) {
       throw new EdgeError('BAD_REQUEST', `invalid ${HandshakeHeader.HOST_REWRITE} header`);
     }
     const connectorId = header(req, HandshakeHeader.CONNECTOR) ?? 'unnamed';

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
+import { HOST_REWRITE_VALUE } from '../frame.js';
 import { IDENTITY_FIELDS } from './fields.js';
 import { policyInputSchema, resolvePolicy, type PolicyInput } from './normalise.js';
 import { at, checkSchema, formatProblem, PolicyError, type KeyPath, type Problem } from './problems.js';
@@ -105,6 +106,10 @@ function checkTarget(to: string, protocol: SocketProtocol): void {
   if ((m[1] === 'tcp') !== (protocol === 'tcp')) throw new Error(`is a ${m[1]}:// target, but the socket's protocol is ${protocol}`);
 }
 
+function checkRewriteHost(value: boolean | string): void {
+  if (typeof value === 'string' && !HOST_REWRITE_VALUE.test(value)) throw new Error(`must be true, false or a host[:port] such as grafana.internal:3000, not "${value}"`);
+}
+
 const POLICY_KEYS = ['cloudauth', ...IDENTITY_FIELDS.map((f) => f.shorthand), 'rules', 'default'] as const;
 
 /** One entry (already schema-checked) → its normalised spec. */
@@ -112,6 +117,7 @@ function normaliseEntry(entry: SocketEntry): SocketSpec {
   const to = entry.to as string | undefined;
   const protocol = (entry.protocol as SocketProtocol | undefined) ?? (to?.startsWith('tcp://') ? 'tcp' : 'http');
   if (to !== undefined) at(['to'], () => checkTarget(to, protocol));
+  if (entry.rewrite_host !== undefined) at(['rewrite_host'], () => checkRewriteHost(entry.rewrite_host as boolean | string));
   const input = Object.fromEntries(POLICY_KEYS.filter((k) => entry[k] !== undefined).map((k) => [k, entry[k]])) as PolicyInput;
   const policy = resolvePolicy(input, undefined, protocol);
   return {
