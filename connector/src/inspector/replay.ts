@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { fieldList } from '../forward-http.js';
 import { BodyCapture, type CapturedBody } from './body.js';
 import type { CapturedExchange } from './exchange-log.js';
 
@@ -32,10 +33,5 @@ export async function replay(x: CapturedExchange, bodyLimit: number): Promise<Re
   });
   const body = new BodyCapture(bodyLimit);
   for await (const chunk of res.body) body.add(chunk as Buffer);
-  const headers: string[] = [];
-  for (const [name, value] of Object.entries(res.headers)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) headers.push(name, v);
-  }
-  return { status: res.statusCode, headers, body: body.finish(), durationMs: performance.now() - started };
+  return { status: res.statusCode, headers: fieldList(res.headers), body: body.finish(), durationMs: performance.now() - started };
 }
