@@ -383,8 +383,8 @@ async function main(): Promise<number> {
   };
   await tryStart('direct', async () => directTarget(origin));
   let postern: PosternTarget | undefined;
+  const flags = (name: string): string[] => env[name]?.split(/\s+/).filter(Boolean) ?? [];
   await tryStart('postern', async () => {
-    const flags = (name: string): string[] => env[name]?.split(/\s+/).filter(Boolean) ?? [];
     postern = await startPostern(ROOT, dir, origin, {
       tag: 'main',
       connections: 1,
@@ -396,8 +396,9 @@ async function main(): Promise<number> {
   // The same path behind sign-in (policy, session/token lookup, identity headers, signed assertion):
   // measured for small GETs only, against the open socket (target >= 0.9x).
   await tryStart('postern-signed-in', () => startPostern(ROOT, dir, origin, { tag: 'auth', connections: 1, signedIn: true }));
-  // The open socket again with the request inspector recording every exchange (small GETs only).
-  await tryStart('postern-inspect', () => startPostern(ROOT, dir, origin, { tag: 'inspect', connections: 1, inspect: true }));
+  // The open socket again with the request inspector recording every exchange (small GETs only;
+  // BENCH_CONNECTOR_NODE_FLAGS apply to its connector too, to profile what the inspector costs).
+  await tryStart('postern-inspect', () => startPostern(ROOT, dir, origin, { tag: 'inspect', connections: 1, inspect: true, connectorNodeFlags: flags('BENCH_CONNECTOR_NODE_FLAGS') }));
   // The least a Node proxy of today's design costs (node:http + an undici Pool): small GETs only.
   await tryStart('node-floor', () => startNodeFloor(ROOT, dir, origin));
   if (nginxPath) await tryStart('nginx', () => startNginx(dir, origin));
