@@ -120,6 +120,7 @@ describe('request inspector: postern connect --inspect', { skip }, () => {
 
     // JSON pretty-printed, and what the app sent is text on the page, never markup.
     await rows.nth(0).click();
+    await detail.locator('h2', { hasText: 'GET /data.json' }).waitFor({ timeout: 5_000 });
     const body = detail.locator('.original pre.body');
     await body.waitFor({ timeout: 5_000 });
     assert.equal(await body.innerText(), JSON.stringify({ items: [1, 2], name: '<img src=x onerror=alert(1)>' }, null, 2));

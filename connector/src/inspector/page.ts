@@ -201,9 +201,10 @@ export const INSPECTOR_JS = `'use strict';
     try {
       x = await api('/api/exchanges/' + id);
     } catch (err) {
-      detail.replaceChildren(el('p', { class: 'error', text: err.message }));
+      if (selected === tr) detail.replaceChildren(el('p', { class: 'error', text: err.message }));
       return;
     }
+    if (selected !== tr) return; // another line was clicked meanwhile: its answer shows, not this one
     const answer = x.response ? messageView('response', x.response, x.status) : el('p', { class: 'error', text: 'no answer: ' + (x.error || 'unknown') });
     const compare = el('div', { class: 'compare', id: 'compare' }, [el('div', { class: 'original' }, [answer])]);
     const button = el('button', { type: 'button', id: 'replay', text: 'Replay' });
