@@ -85,6 +85,8 @@ export interface PosternOptions {
   readonly connectorNodeFlags?: readonly string[];
   /** Publish behind a 20-rule policy (bench/signed-in-policy.yaml) and send every request with the owner's bearer token. */
   readonly signedIn?: boolean;
+  /** Run the connector with the request inspector on (`--inspect`, its defaults: 100 exchanges, 64 KiB bodies). */
+  readonly inspect?: boolean;
 }
 
 export interface PosternTarget extends Target {
@@ -214,13 +216,13 @@ export async function startPostern(repoRoot: string, dir: string, origin: Origin
     appPort: origin.port,
     serve: ['--name', 'bench'],
     connections: opts.connections,
-    extraArgs: ['--grace', '2s', ...(opts.signedIn ? ['--policy-file', join(repoRoot, 'bench', 'signed-in-policy.yaml')] : [])],
+    extraArgs: ['--grace', '2s', ...(opts.signedIn ? ['--policy-file', join(repoRoot, 'bench', 'signed-in-policy.yaml')] : []), ...(opts.inspect ? ['--inspect', '127.0.0.1:0'] : [])],
     ...(opts.connectorNodeFlags ? { nodeFlags: opts.connectorNodeFlags } : {}),
   });
   const host = new URL(url).host;
   return {
-    key: opts.signedIn ? 'postern-signed-in' : 'postern',
-    label: opts.signedIn ? 'Postern (signed in)' : 'Postern',
+    key: opts.signedIn ? 'postern-signed-in' : opts.inspect ? 'postern-inspect' : 'postern',
+    label: opts.signedIn ? 'Postern (signed in)' : opts.inspect ? 'Postern (--inspect)' : 'Postern',
     port,
     host,
     ...(opts.signedIn ? { headers: { authorization: `Bearer ${token}` } } : {}),

@@ -61,6 +61,12 @@ export function verdicts(input: VerdictInput): Verdict[] {
   info('small GETs vs direct', ratio(p?.small?.rps, d?.small?.rps), times, '(reference)');
   add('added p99 at 50 connections (Postern − direct)', p?.small && d?.small ? p.small.p99 - d.small.p99 : undefined, (v) => `${v.toFixed(2)} ms`, `≤ ${GOALS.addedP99Ms} ms`, (v) => v <= GOALS.addedP99Ms);
   add('signed-in socket vs open socket, small GETs', ratio(by('postern-signed-in')?.small?.rps, p?.small?.rps), times, `≥ ${GOALS.signedInVsOpen.toFixed(1)}×`, (v) => v >= GOALS.signedInVsOpen);
+  // What the request inspector costs when on (connect --inspect; off, it installs no hook at all).
+  const inspect = by('postern-inspect');
+  const connectorOn = cpuUsOf(inspect, ['connector']);
+  const connectorOff = cpuUsOf(p, ['connector']);
+  info('connector CPU per small request with --inspect', connectorOn, us, connectorOff === undefined ? '(reference)' : `(reference: ${us(connectorOff)} without)`);
+  info('small GETs with --inspect vs without', ratio(inspect?.small?.rps, p?.small?.rps), times, '(reference)');
   add('download vs ssh -R (100 MiB, one stream)', ratio(p?.download?.mibps, s?.download?.mibps), times, `≥ ${GOALS.downloadVsSsh.toFixed(1)}×`, (v) => v >= GOALS.downloadVsSsh);
   add('upload vs ssh -R (100 MiB, one stream)', ratio(p?.upload?.mibps, s?.upload?.mibps), times, `≥ ${GOALS.uploadVsSsh.toFixed(1)}×`, (v) => v >= GOALS.uploadVsSsh);
   out.push(...fairnessVerdicts(p, input.settings.fairness.bulkRate));

@@ -1,7 +1,8 @@
 import type { CreateSocketBody, UpdateSocketBody } from '@postern/edge';
 import { DEFAULT_IDENTITY_HEADERS, formatByteSize } from '@postern/edge/client';
 import { describePolicy, type Policy, type SocketSpec } from '@postern/shared/policy';
-import type { SocketInfo } from './api-client.js';
+import type { ApiClient, SocketInfo } from './api-client.js';
+import { CliError } from './errors.js';
 
 /** One step of `postern apply`: what it does, in words, and the API call that does it. */
 export type Step =
@@ -107,4 +108,21 @@ export function planApply(specs: readonly SocketSpec[], sockets: readonly Socket
   const extra = permanent.filter((s) => !listed.has(key(s.name)));
   if (prune) for (const s of extra) steps.push({ op: 'delete', name: s.name, id: s.id, changes: [`${s.hostname}, its tunnels and every connection to it`] });
   return { steps, unchanged, notInFile: prune ? [] : extra.map((s) => s.name), conflicts };
+}
+
+/** Runs the steps in order, telling `done` of each; a failure stops there and says what was already done. */
+export async function runPlan(api: ApiClient, plan: Plan, done?: (step: Step) => void): Promise<void> {
+  const finished: string[] = [];
+  for (const step of plan.steps) {
+    try {
+      if (step.op === 'create') await api.createSocket(step.body);
+      else if (step.op === 'update') await api.updateSocket(step.id, step.body);
+      else await api.deleteSocket(step.id);
+    } catch (err) {
+      const before = finished.length > 0 ? `; already done: ${finished.join(', ')}` : '; nothing was changed';
+      throw new CliError(`${step.op} ${step.name} failed: ${(err as Error).message}${before}`);
+    }
+    finished.push(`${step.op} ${step.name}`);
+    done?.(step);
+  }
 }

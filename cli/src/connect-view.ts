@@ -1,7 +1,8 @@
 import type { ConnectorEvents, RequestLogEntry } from '@postern/connector';
 import type { SocketView } from '@postern/edge';
+import type { ConfigChange } from './config-sockets.js';
 import { out } from './output.js';
-import { clock, printable, requestLine, type RequestLineLayout } from './request-line.js';
+import { clock, fit, printable, requestLine, type RequestLineLayout } from './request-line.js';
 import { describeRules } from './rule-options.js';
 
 export interface ConnectViewOptions {
@@ -9,6 +10,12 @@ export interface ConnectViewOptions {
   readonly json: boolean;
   /** No request lines; the ready block, warnings and tunnel state changes still show. */
   readonly quiet: boolean;
+  /** The request inspector's page, when --inspect serves one. */
+  readonly inspectUrl?: string | undefined;
+  /** The socket's name, on every line (`connect --config` shows several sockets in one view). */
+  readonly label?: string;
+  /** What `connect --config` did to the socket and its tunnel before serving it. */
+  readonly change?: ConfigChange | undefined;
 }
 
 type ConnectionChange = ConnectorEvents['connection'][0];
@@ -17,6 +24,8 @@ type ConnectionChange = ConnectorEvents['connection'][0];
 const USER_WIDTH = 24;
 /** Path column bounds: wide enough to read, narrow enough that short paths leave no gulf. */
 const PATH_WIDTH = { min: 16, max: 40 } as const;
+/** The socket column of `connect --config`: most names fit, longer ones are cut. */
+const LABEL_WIDTH = 12;
 /** A request line without its user and path columns: time, method, status, duration and the gaps. */
 const FIXED_WIDTH = 8 + 7 + 3 + 8 + 5 * 2;
 
@@ -46,6 +55,7 @@ export class ConnectView {
     if (this.options.json) {
       out.json({
         event: 'ready',
+        ...this.labelField(),
         url: socket.url,
         protocol: socket.protocol,
         socket_id: socket.id,
@@ -57,27 +67,31 @@ export class ConnectView {
         cloudauth: socket.cloudauth,
         allowed_email_domains: socket.allowed_email_domains,
         allowed_email_addresses: socket.allowed_email_addresses,
+        ...(this.options.inspectUrl ? { inspect_url: this.options.inspectUrl } : {}),
+        ...(this.options.change ? { socket_change: this.options.change.socket, tunnel_change: this.options.change.tunnel } : {}),
       });
       return;
     }
+    const change = this.options.change ? ` (socket ${this.options.change.socket}, tunnel ${this.options.change.tunnel})` : '';
     if (socket.protocol === 'tcp') {
-      out.success(`${socket.name} (TCP) is live → ${this.target}`);
+      out.success(`${socket.name} (TCP) is live → ${this.target}${change}`);
       out.info(`reach it with: postern tcp --socket ${socket.hostname} --listen 127.0.0.1:<port>   (or --stdio for ssh ProxyCommand)`);
       out.info(`allowed: ${describeRules(socket)}`);
       out.info('press Ctrl-C to stop');
       return;
     }
-    out.success(`${socket.name} is live at ${out.highlight(socket.url)} → ${this.target}`);
+    out.success(`${socket.name} is live at ${out.highlight(socket.url)} → ${this.target}${change}`);
     if (!socket.cloudauth && socket.rules.length === 0) out.warn('this socket is public: anyone who knows the URL can reach it (no sign-in; add --cloudauth)');
     else if (!socket.cloudauth) out.info(`public except where a rule says otherwise; allowed: ${describeRules(socket)}`);
     else out.info(`sign-in required; allowed: ${describeRules(socket)}`);
+    if (this.options.inspectUrl) out.info(`inspector: ${out.highlight(this.options.inspectUrl)} (requests with headers and bodies, replay)`);
     out.info('press Ctrl-C to stop');
   }
 
   nothingListening(): void {
     this.flush();
     const text = `nothing is listening on ${this.target} yet: visitors get a 502 page until the app starts`;
-    if (this.options.json) out.json({ event: 'warning', message: text });
+    if (this.options.json) out.json({ event: 'warning', ...this.labelField(), message: text });
     else out.warn(text);
   }
 
@@ -88,6 +102,7 @@ export class ConnectView {
       // snake_case like every other field the CLI prints as JSON (the ready line's connection_id).
       out.json({
         event: 'connection',
+        ...this.labelField(),
         slot: event.slot,
         state: event.state,
         ...(event.connectionId !== undefined ? { connection_id: event.connectionId } : {}),
@@ -96,7 +111,7 @@ export class ConnectView {
       });
       return;
     }
-    const tunnel = `${clock(new Date())}  tunnel ${event.slot + 1}`;
+    const tunnel = `${clock(new Date())}  ${this.options.label ? `${printable(this.options.label)} ` : ''}tunnel ${event.slot + 1}`;
     if (event.state === 'up') out.line(`${tunnel}: ${out.good('up')}`);
     else if (event.state === 'reconnecting') {
       const retryIn = `${((event.retryInMs ?? 0) / 1000).toFixed(1)}s`;
@@ -109,6 +124,7 @@ export class ConnectView {
     if (this.options.json) {
       this.queue(JSON.stringify({
         event: entry.kind,
+        ...this.labelField(),
         time: entry.time.toISOString(),
         email: entry.email,
         method: entry.method,
@@ -146,10 +162,16 @@ export class ConnectView {
     else out.info('stopped');
   }
 
+  /** `socket: NAME` in JSON lines when the view shows several sockets. */
+  private labelField(): { socket?: string } {
+    return this.options.label === undefined ? {} : { socket: this.options.label };
+  }
+
   /** Re-read on every line, so the columns follow a resized terminal. */
   private layout(): RequestLineLayout {
     const userWidth = this.socket.cloudauth ? USER_WIDTH : 1;
-    const room = (out.columns() ?? Infinity) - FIXED_WIDTH - userWidth;
-    return { userWidth, pathWidth: Math.max(PATH_WIDTH.min, Math.min(PATH_WIDTH.max, room)) };
+    const label = this.options.label === undefined ? undefined : fit(printable(this.options.label), LABEL_WIDTH);
+    const room = (out.columns() ?? Infinity) - FIXED_WIDTH - userWidth - (label === undefined ? 0 : LABEL_WIDTH + 2);
+    return { userWidth, pathWidth: Math.max(PATH_WIDTH.min, Math.min(PATH_WIDTH.max, room)), ...(label !== undefined ? { label } : {}) };
   }
 }

@@ -7,6 +7,8 @@ export interface RequestLineLayout {
   readonly userWidth: number;
   /** The path column: longer paths are cut with "…". */
   readonly pathWidth: number;
+  /** The socket's name, already fitted to its column (`connect --config`). */
+  readonly label?: string;
 }
 
 /** Wide enough for every standard method but the WebDAV ones. */
@@ -21,7 +23,7 @@ export function printable(text: string): string {
 }
 
 /** `text` padded to `width`, or cut to it with "…". */
-function fit(text: string, width: number): string {
+export function fit(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
 }
 
@@ -49,5 +51,5 @@ export function requestLine(entry: RequestLogEntry, layout: RequestLineLayout): 
   const method = printable(entry.method).padEnd(METHOD_WIDTH);
   const path = fit(printable(entry.path), layout.pathWidth);
   const closed = entry.kind === 'websocket_close' ? `  ${out.dim('websocket closed')}` : '';
-  return `${clock(entry.time)}  ${user}  ${method}  ${path}  ${paintStatus(entry.status)}  ${formatDuration(entry.durationMs)}${closed}`;
+  return `${clock(entry.time)}  ${layout.label !== undefined ? `${layout.label}  ` : ''}${user}  ${method}  ${path}  ${paintStatus(entry.status)}  ${formatDuration(entry.durationMs)}${closed}`;
 }

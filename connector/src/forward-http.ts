@@ -41,7 +41,7 @@ function headBytes(startLine: number, fields: readonly string[]): number {
 }
 
 /** Response header object (undici's) as a field list; names are lower-case already. */
-function fieldList(headers: IncomingHttpHeaders): string[] {
+export function fieldList(headers: IncomingHttpHeaders): string[] {
   const out: string[] = [];
   for (const name in headers) {
     const value = headers[name];

@@ -5,3 +5,4 @@ export { Backoff } from './backoff.js';
 export { type RequestLogEntry } from './request-log.js';
 export { ConnectorMetrics } from './metrics.js';
 export { type Target, type StreamObserver, type ExchangeObserver, type ObserveExchange } from './target.js';
+export * from './inspector/index.js';

@@ -12,7 +12,8 @@ const errorCodeLabel = (code: string): string => (/^E[A-Z0-9_]{2,24}$/.test(code
  */
 export class ConnectorMetrics implements StreamObserver {
   readonly registry = new Registry();
-  private connector: Connector | undefined;
+  /** The connectors followed: one per socket (`connect --config` serves several). */
+  private readonly connectors: Connector[] = [];
   private readonly reconnects = new Counter({
     name: 'postern_connector_reconnects_total',
     help: 'Times a tunnel connection was lost or could not be opened and a new attempt was scheduled',
@@ -44,7 +45,7 @@ export class ConnectorMetrics implements StreamObserver {
       help: 'Tunnel connections to the edge that are up',
       registers: [this.registry],
       collect: () => {
-        tunnels.set(this.connector?.connectionsUp ?? 0);
+        tunnels.set(this.connectors.reduce((n, c) => n + c.connectionsUp, 0));
       },
     });
     const streams = new Gauge({
@@ -52,15 +53,15 @@ export class ConnectorMetrics implements StreamObserver {
       help: 'Streams open to the local app',
       registers: [this.registry],
       collect: () => {
-        streams.set(this.connector?.activeStreams ?? 0);
+        streams.set(this.connectors.reduce((n, c) => n + c.activeStreams, 0));
       },
     });
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Follows a connector's connections and finished requests (call once, before it starts). */
+  /** Follows a connector's connections and finished requests (once per connector, before it starts). */
   watch(connector: Connector): void {
-    this.connector = connector;
+    this.connectors.push(connector);
     connector.on('connection', (event) => {
       if (event.state === 'reconnecting') this.reconnects.inc();
     });
@@ -78,15 +79,15 @@ export class ConnectorMetrics implements StreamObserver {
     if (bytesFromApp > 0) this.bytes.inc({ direction: 'from_app' }, bytesFromApp);
   }
 
-  /** Liveness: at least one tunnel connection is up. */
+  /** Liveness: every socket served has at least one tunnel connection up. */
   live(): ProbeResult {
-    if (!this.connector) return { ok: false, reason: 'starting: no tunnel connection yet' };
-    return this.connector.connectionsUp > 0 ? { ok: true } : { ok: false, reason: 'no tunnel connection to the edge is up' };
+    if (this.connectors.length === 0) return { ok: false, reason: 'starting: no tunnel connection yet' };
+    return this.connectors.every((c) => c.connectionsUp > 0) ? { ok: true } : { ok: false, reason: 'no tunnel connection to the edge is up' };
   }
 
   /** Readiness: up, and not draining. */
   ready(): ProbeResult {
-    if (this.connector?.stopping) return { ok: false, reason: 'stopping: in-flight requests are draining' };
+    if (this.connectors.some((c) => c.stopping)) return { ok: false, reason: 'stopping: in-flight requests are draining' };
     return this.live();
   }
 

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { importPomerium, normaliseFile, PolicyError, readPosternFile, type SocketSpec } from '@postern/shared/policy';
 import type { Command } from 'commander';
-import type { ApiClient } from '../api-client.js';
-import { planApply, type Plan, type Step } from '../apply-plan.js';
+import { planApply, runPlan, type Plan, type Step } from '../apply-plan.js';
 import { apiClient, clientOptions } from '../client-command.js';
 import type { ClientOptions } from '../credentials.js';
 import { CliError } from '../errors.js';
@@ -37,6 +36,7 @@ export function readPomerium(path: string): { specs: SocketSpec[]; report: reado
 }
 
 const SIGN: Readonly<Record<Step['op'], string>> = { create: '+ create', update: '~ update', delete: '- delete' };
+const PAST: Readonly<Record<Step['op'], string>> = { create: 'created', update: 'updated', delete: 'deleted' };
 
 function printPlan(plan: Plan, dryRun: boolean): void {
   for (const step of plan.steps) {
@@ -48,23 +48,6 @@ function printPlan(plan: Plan, dryRun: boolean): void {
   const counts = (['create', 'update', 'delete'] as const).map((op) => `${plan.steps.filter((s) => s.op === op).length} to ${op}`).join(', ');
   if (dryRun) out.info(`dry run: nothing changed (${counts})`);
   else if (plan.steps.length === 0) out.success('nothing to change: the edge matches the file');
-}
-
-/** Runs the steps in order; a failure stops there and says what was already done. */
-async function run(api: ApiClient, plan: Plan, quiet: boolean): Promise<void> {
-  const done: string[] = [];
-  for (const step of plan.steps) {
-    try {
-      if (step.op === 'create') await api.createSocket(step.body);
-      else if (step.op === 'update') await api.updateSocket(step.id, step.body);
-      else await api.deleteSocket(step.id);
-    } catch (err) {
-      const before = done.length > 0 ? `; already done: ${done.join(', ')}` : '; nothing was changed';
-      throw new CliError(`${step.op} ${step.name} failed: ${(err as Error).message}${before}`);
-    }
-    done.push(`${step.op} ${step.name}`);
-    if (!quiet) out.success(`${step.op === 'create' ? 'created' : step.op === 'update' ? 'updated' : 'deleted'} ${printable(step.name)}`);
-  }
 }
 
 export function registerApply(program: Command): void {
@@ -83,7 +66,7 @@ export function registerApply(program: Command): void {
     const plan = planApply(specs, await api.listSockets(), Boolean(opts.prune));
     if (plan.conflicts.length > 0) throw new CliError(`${plan.conflicts[0]}${plan.conflicts.length > 1 ? ` (and ${plan.conflicts.length - 1} more)` : ''}`);
     if (opts.json) {
-      if (!opts.dryRun) await run(api, plan, true);
+      if (!opts.dryRun) await runPlan(api, plan);
       return out.json({
         dry_run: Boolean(opts.dryRun),
         changes: plan.steps.map(({ op, name, changes, ...rest }) => ({ op, name, ...('id' in rest ? { id: rest.id } : {}), changes })),
@@ -94,6 +77,6 @@ export function registerApply(program: Command): void {
     }
     for (const line of report) out.warn(printable(line));
     printPlan(plan, Boolean(opts.dryRun));
-    if (!opts.dryRun) await run(api, plan, false);
+    if (!opts.dryRun) await runPlan(api, plan, (step) => out.success(`${PAST[step.op]} ${printable(step.name)}`));
   });
 }

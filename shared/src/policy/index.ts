@@ -25,6 +25,7 @@ export { CompiledPolicy, type Verdict } from './compile.js';
 export { describeRule, describeDefault, describePolicy, describeAccess } from './describe.js';
 export {
   parsePosternFile,
+  parseYamlWithPositions,
   readPosternFile,
   readPolicyFile,
   normaliseFile,
