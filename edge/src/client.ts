@@ -5,7 +5,7 @@
  * (test/release-tarball.test.ts), and the bundle check in the release build fails when one slips in.
  * Types come from `@postern/edge` itself (`import type` costs nothing at run time).
  */
-export { EDGE_SETTINGS, EDGE_SETTING_ROWS, OIDC_SETTING_ROWS } from './settings.js';
+export { EDGE_SETTING_ROWS, OIDC_SETTING_ROWS } from './settings.js';
 export { defaultText, type SettingRow } from './setting.js';
 export { MAX_SOCKET_BODY_BYTES } from './api/schemas.js';
 export { parseByteSize, formatByteSize } from './limits/size.js';

@@ -85,7 +85,7 @@ export interface AuthConfig {
   readonly sessionRevalidateMs: number;
 }
 
-export const ENTRA_ISSUER = (tenant: string): string => `https://login.microsoftonline.com/${tenant}/v2.0`;
+const ENTRA_ISSUER = (tenant: string): string => `https://login.microsoftonline.com/${tenant}/v2.0`;
 /** Ids the presets and local accounts use: an issuer named "Google" gets `google-2`. */
 const RESERVED_IDS = ['local', 'google', 'github', 'facebook'];
 
@@ -136,14 +136,14 @@ function uniqueId(name: string, ids: Set<string>): string {
 }
 
 /**
- * How config.ts names a setting for an error: as the source it came from does (by its flag when it
- * was not set), or as the source of `like` would (so a missing partner is named where it belongs).
+ * How config.ts names a setting for an error: as the source it came from does; one left at its
+ * default as the source of `partner` (the setting it is checked against) would, else by its flag.
  */
-export type NameOf = (key: keyof EdgeSettings, like?: keyof EdgeSettings) => string;
+export type NameOf = (key: keyof EdgeSettings, partner?: keyof EdgeSettings) => string;
 
 /** A setting that means nothing without another: named as its source names both. */
 function needs(settings: EdgeSettings, name: NameOf, dependent: keyof EdgeSettings, required: keyof EdgeSettings, why = ''): void {
-  if (settings[dependent] !== undefined && settings[required] === undefined) throw new ConfigError(`${name(dependent)} needs ${name(required, dependent)}${why}`);
+  if (settings[dependent] !== undefined && settings[required] === undefined) throw new ConfigError(`${name(dependent, required)} needs ${name(required, dependent)}${why}`);
 }
 
 export function resolveAuth(s: EdgeSettings, name: NameOf): AuthConfig {

@@ -103,7 +103,7 @@ export function settingsFromFile(path: string): SettingsSource {
   let values: Values = {};
   let oidc: Values[] | undefined;
   if (doc !== null && doc !== undefined && doc !== '') {
-    values = mappingValues(doc, EDGE_YAML_KEYS, `config file ${path}`, 'oidc');
+    values = mappingValues(doc, EDGE_YAML_KEYS, path, 'oidc');
     const issuers = (doc as Record<string, unknown>).oidc;
     if (issuers !== undefined && issuers !== '') {
       if (!Array.isArray(issuers)) throw new ConfigError(`${path}: oidc must be a list of {issuer, client_id, client_secret_file, name, …}`);

@@ -168,17 +168,13 @@ export const secondsOrZero: ValueType<number> = {
   format: (seconds) => (seconds === 0 ? 0 : formatDuration(seconds * 1000)),
 };
 
-export function parseDuration(value: string, flag: string): number {
-  return duration().parse(value, flag);
-}
-
 export interface ListenAddress {
   readonly host: string;
   readonly port: number;
 }
 
 /** `host:port`, with IPv6 hosts in brackets as --listen takes them. */
-export const formatHostPort = ({ host, port }: ListenAddress): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+const formatHostPort = ({ host, port }: ListenAddress): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
 
 /** HOST:PORT, `[v6]:PORT`, or a bare port (127.0.0.1). */
 export const listen: ValueType<ListenAddress> = {

@@ -141,13 +141,13 @@ function resolveSettings(sources: readonly SettingsSource[]): { settings: EdgeSe
   for (const row of EDGE_SETTING_ROWS) if (typeof row.default !== 'function') parse(row, row.default);
   const providers = (settings.oidc as unknown[]).length + ['googleClientId', 'githubClientId', 'facebookClientId'].filter((key) => settings[key] !== undefined).length;
   for (const row of EDGE_SETTING_ROWS) if (typeof row.default === 'function') parse(row, row.default({ settings, providers }));
-  const name: NameOf = (key, like) => (from.get(like ?? key) ?? from.get(key) ?? sources[0]!).name(rowOf(key));
+  const name: NameOf = (key, partner) => (from.get(key) ?? (partner && from.get(partner)) ?? sources[0]!).name(rowOf(key));
   return { settings: settings as EdgeSettings, name };
 }
 
 /** Freezes `value` and everything it holds, so the running edge can only read its configuration. */
 function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+  if (typeof value === 'object' && value !== null) {
     Object.freeze(value);
     for (const inner of Object.values(value)) deepFreeze(inner);
   }
@@ -163,18 +163,18 @@ export function resolveEdgeConfig(flags: SettingsInput | SettingsSource = {}, en
   const sources = [flags, env, file].map((source) => (isSource(source) ? source : settingsFromInput(source)));
   const { settings: s, name } = resolveSettings(sources);
   const tls = s.tlsCert === undefined && s.tlsKey === undefined ? undefined : { certFile: s.tlsCert, keyFile: s.tlsKey };
-  if (tls && !tls.certFile) throw new ConfigError(`${name('tlsKey')} needs ${name('tlsCert', 'tlsKey')} (the PEM certificate chain)`);
-  if (tls && !tls.keyFile) throw new ConfigError(`${name('tlsCert')} needs ${name('tlsKey', 'tlsCert')} (the PEM private key)`);
-  if (tls && s.publicScheme === 'http') throw new ConfigError(`${name('publicScheme')} http contradicts ${name('tlsCert')}: an edge that serves TLS is reached with https`);
+  if (tls && !tls.certFile) throw new ConfigError(`${name('tlsKey', 'tlsCert')} needs ${name('tlsCert', 'tlsKey')} (the PEM certificate chain)`);
+  if (tls && !tls.keyFile) throw new ConfigError(`${name('tlsCert', 'tlsKey')} needs ${name('tlsKey', 'tlsCert')} (the PEM private key)`);
+  if (tls && s.publicScheme === 'http') throw new ConfigError(`${name('publicScheme', 'tlsCert')} http contradicts ${name('tlsCert', 'publicScheme')}: an edge that serves TLS is reached with https`);
   if (s.httpRedirectListen && s.publicScheme !== 'https') {
-    throw new ConfigError(`${name('httpRedirectListen')} needs an https edge (${name('tlsCert', 'httpRedirectListen')}, or ${name('publicScheme', 'httpRedirectListen')} https behind a TLS proxy)`);
+    throw new ConfigError(`${name('httpRedirectListen', 'publicScheme')} needs an https edge (${name('tlsCert', 'httpRedirectListen')}, or ${name('publicScheme', 'httpRedirectListen')} https behind a TLS proxy)`);
   }
   // The monitoring listener must be a port of its own: it never shares the public one.
   if (s.metricsListen && s.metricsListen.port !== 0 && s.metricsListen.port === s.listen.port) {
-    throw new ConfigError(`${name('metricsListen')} needs a port of its own, not the edge's port ${s.listen.port}: metrics stay off the public listener`);
+    throw new ConfigError(`${name('metricsListen', 'listen')} needs a port of its own, not the edge's port ${s.listen.port}: metrics stay off the public listener`);
   }
   if (s.tunnelPingTimeout <= s.tunnelPingInterval) {
-    throw new ConfigError(`${name('tunnelPingTimeout')} must be longer than ${name('tunnelPingInterval', 'tunnelPingTimeout')} (a link is dead after missing more than one ping)`);
+    throw new ConfigError(`${name('tunnelPingTimeout', 'tunnelPingInterval')} must be longer than ${name('tunnelPingInterval', 'tunnelPingTimeout')} (a link is dead after missing more than one ping)`);
   }
   return deepFreeze({
     listenHost: s.listen.host,

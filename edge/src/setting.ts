@@ -43,7 +43,7 @@ export interface SettingNames {
 const words = (key: string): string[] => key.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`).split(' ');
 
 /** The names of `key` in a table whose flags start with `flagPrefix` and variables with `envPrefix`. */
-export function settingNames(key: string, spec: Pick<SettingSpec<unknown>, 'flag' | 'env' | 'yaml'>, flagPrefix = '--', envPrefix = 'POSTERN_'): SettingNames {
+function settingNames(key: string, spec: Pick<SettingSpec<unknown>, 'flag' | 'env' | 'yaml'>, flagPrefix = '--', envPrefix = 'POSTERN_'): SettingNames {
   const parts = words(key);
   return {
     key,

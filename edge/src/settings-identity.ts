@@ -23,7 +23,7 @@ function readFile(file: string, name: string): string {
 }
 
 /** A file holding a client secret (read once, trimmed, never empty). */
-export const secretFile: ValueType<SecretFile> = {
+const secretFile: ValueType<SecretFile> = {
   metavar: '<file>',
   parse: (raw, name) => {
     const file = text('<file>').parse(raw, name);
@@ -62,12 +62,12 @@ export const serviceAccountFile: ValueType<ServiceAccountKey> = {
       throw new ConfigError(`${name} must be a service account key (JSON), and ${file} is not JSON`);
     }
     const d = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<string, unknown>;
-    if (d.type !== 'service_account') throw new ConfigError(`${name}: ${file} is not a service account key (its "type" is not "service_account")`);
+    if (d.type !== 'service_account') throw new ConfigError(`${name} must be a service account key, and ${file} is not one (its "type" is not "service_account")`);
     const str = (k: string) => (typeof d[k] === 'string' && d[k] ? (d[k] as string) : undefined);
     const clientEmail = str('client_email');
     const privateKey = str('private_key');
     if (!clientEmail || !privateKey?.includes('-----BEGIN PRIVATE KEY-----')) {
-      throw new ConfigError(`${name}: ${file} needs "client_email" and a PKCS #8 "private_key" (download a new JSON key for the service account)`);
+      throw new ConfigError(`${name} must be a service account key with "client_email" and a PKCS #8 "private_key", and ${file} has not both (download a new JSON key for the service account)`);
     }
     const key = { file, clientEmail, privateKey, privateKeyId: str('private_key_id'), tokenUri: str('token_uri') ?? GOOGLE_TOKEN_URI, impersonateUser: str('impersonate_user') };
     return Object.freeze(key);
@@ -79,7 +79,7 @@ const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 const TENANT_EXPECTED = 'directory (tenant) ids such as 72f988bf-86f1-41af-91ab-2d7cd011db47';
 
 /** An Entra ID directory (tenant) id, lower-case. */
-export const tenantId: ValueType<string> = {
+const tenantId: ValueType<string> = {
   metavar: '<tid>',
   parse: (raw, name) => {
     const id = text('<tid>').parse(raw, name).toLowerCase();
@@ -112,7 +112,7 @@ const scopes = list('<scopes>', /[\s,]+/, (item, name) => {
   return item;
 });
 
-export const OIDC_KINDS = ['oidc', 'entra'] as const;
+const OIDC_KINDS = ['oidc', 'entra'] as const;
 
 /** How `postern edge` reads a per-issuer setting from the command line. */
 export type IssuerFlagRole = 'starts' | 'positional' | 'switch';

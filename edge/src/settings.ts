@@ -12,7 +12,7 @@ import { IDENTITY_SETTINGS, OIDC_SETTINGS, type OidcSettingSpec } from './settin
  * config.ts). Client-safe: the CLI builds its options from it without loading the edge.
  */
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
  * `--foreign-identity-headers`: names (in any case, `_` read as `-`), a trailing `*` for a prefix;

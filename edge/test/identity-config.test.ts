@@ -105,8 +105,8 @@ test('the Google preset: hosted domain, directory credentials (with Pomerium\'s 
   fails({ ...google, googleDirectoryCredentialsFile: key }, /needs --google-directory-admin/);
   const impersonating = keyFile('sa-imp.json', { ...serviceAccount, impersonate_user: 'boss@corp.example' });
   assert.equal(oidcOf({ ...google, googleDirectoryCredentialsFile: impersonating })[0]!.directory?.admin, 'boss@corp.example');
-  fails({ ...google, googleDirectoryCredentialsFile: keyFile('user.json', { type: 'authorized_user' }) }, /is not a service account key/);
-  fails({ ...google, googleDirectoryCredentialsFile: keyFile('nokey.json', { type: 'service_account', client_email: 'x@y' }) }, /needs "client_email" and a PKCS #8 "private_key"/);
+  fails({ ...google, googleDirectoryCredentialsFile: keyFile('user.json', { type: 'authorized_user' }) }, /--google-directory-credentials-file must be a service account key, and .*user\.json is not one/);
+  fails({ ...google, googleDirectoryCredentialsFile: keyFile('nokey.json', { type: 'service_account', client_email: 'x@y' }) }, /must be a service account key with "client_email" and a PKCS #8 "private_key"/);
   fails({ ...google, googleDirectoryCredentialsFile: join(dir, 'missing.json') }, /--google-directory-credentials-file names a file that cannot be read: .*missing\.json: ENOENT/);
   fails({ ...google, googleDirectoryAdmin: 'admin@corp.example' }, /--google-directory-admin needs --google-directory-credentials-file/);
 });
