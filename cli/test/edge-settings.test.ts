@@ -145,7 +145,8 @@ function fromYaml(yaml: string): { path: string; config: () => EdgeConfig } {
 
 const refusedAs = (name: string) => (err: unknown) => {
   assert.ok(err instanceof ConfigError, String(err));
-  assert.ok(err.message.startsWith(`${name} `), `"${err.message}" should start with "${name} "`);
+  // "NAME must be …", or for a file it names "cannot read NAME PATH: ENOENT" (the CLI's wording for files).
+  assert.ok(err.message.startsWith(`${name} `) || err.message.startsWith(`cannot read ${name} `), `"${err.message}" should start with "${name} "`);
   return true;
 };
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { formatByteSize, parseByteSize } from './limits/size.js';
 
@@ -11,6 +12,15 @@ import { formatByteSize, parseByteSize } from './limits/size.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+}
+
+/** A file a setting names (a secret, a key, a certificate), or the one-line error that names the setting. */
+export function readConfigFile(file: string, name: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${name} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 /** What a source hands over for one setting: text, or a list of texts (a YAML sequence, a repeated flag). */

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { boolean, ConfigError, duration, email, hostedDomain, invalid, list, oneOf, text, url, type ValueType } from './config-values.js';
+import { boolean, ConfigError, duration, email, hostedDomain, invalid, list, oneOf, readConfigFile, text, url, type ValueType } from './config-values.js';
 import { setting, type SettingSpec } from './setting.js';
 
 /**
@@ -14,20 +13,12 @@ export interface SecretFile {
   readonly secret: string;
 }
 
-function readFile(file: string, name: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${name} names a file that cannot be read: ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
-
 /** A file holding a client secret (read once, trimmed, never empty). */
 const secretFile: ValueType<SecretFile> = {
   metavar: '<file>',
   parse: (raw, name) => {
     const file = text('<file>').parse(raw, name);
-    const secret = readFile(file, name).trim();
+    const secret = readConfigFile(file, name).trim();
     if (!secret) throw new ConfigError(`${name} names an empty file: ${file}`);
     return Object.freeze({ file, secret });
   },
@@ -56,7 +47,7 @@ export const serviceAccountFile: ValueType<ServiceAccountKey> = {
     const file = text('<file>').parse(raw, name);
     let doc: unknown;
     try {
-      doc = JSON.parse(readFile(file, name));
+      doc = JSON.parse(readConfigFile(file, name));
     } catch (err) {
       if (err instanceof ConfigError) throw err;
       throw new ConfigError(`${name} must be a service account key (JSON), and ${file} is not JSON`);

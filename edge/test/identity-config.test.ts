@@ -107,7 +107,7 @@ test('the Google preset: hosted domain, directory credentials (with Pomerium\'s 
   assert.equal(oidcOf({ ...google, googleDirectoryCredentialsFile: impersonating })[0]!.directory?.admin, 'boss@corp.example');
   fails({ ...google, googleDirectoryCredentialsFile: keyFile('user.json', { type: 'authorized_user' }) }, /--google-directory-credentials-file must be a service account key, and .*user\.json is not one/);
   fails({ ...google, googleDirectoryCredentialsFile: keyFile('nokey.json', { type: 'service_account', client_email: 'x@y' }) }, /must be a service account key with "client_email" and a PKCS #8 "private_key"/);
-  fails({ ...google, googleDirectoryCredentialsFile: join(dir, 'missing.json') }, /--google-directory-credentials-file names a file that cannot be read: .*missing\.json: ENOENT/);
+  fails({ ...google, googleDirectoryCredentialsFile: join(dir, 'missing.json') }, /cannot read --google-directory-credentials-file .*missing\.json: ENOENT/);
   fails({ ...google, googleDirectoryAdmin: 'admin@corp.example' }, /--google-directory-admin needs --google-directory-credentials-file/);
 });
 
