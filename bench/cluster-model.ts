@@ -139,8 +139,8 @@ async function main(): Promise<void> {
 
     // Row sizes for the model: sockets, presence.
     await db.exec(
-      `INSERT INTO sockets (id, account_id, name, hostname, protocol, cloudauth, allowed_email_domains, created_at)
-       SELECT 'sck_' || i, 'acc', 'app ' || i, 'app-' || i || '-x1y2z3', 'http', 1, '["example.com"]', 1796147924161 FROM generate_series(1, 100000) AS i`,
+      `INSERT INTO sockets (id, account_id, name, hostname, protocol, policy, created_at)
+       SELECT 'sck_' || i, 'acc', 'app ' || i, 'app-' || i || '-x1y2z3', 'http', '{"version":1,"rules":[],"default":{"action":"allow","domains":["example.com"]}}', 1796147924161 FROM generate_series(1, 100000) AS i`,
     );
     await db.exec(
       `INSERT INTO cluster_presence (connection_id, edge_id, socket_id, tunnel_id, connected_at)

@@ -36,8 +36,8 @@ async function edgeDatabase(path: string): Promise<void> {
     const now = 1_796_147_924_161;
     await db.exec("INSERT INTO users (id, issuer, subject, email, name, groups, created_at, last_login_at) VALUES ('usr_1', 'https://idp.example', 'sub-1', 'alice@example.com', 'Älice', '[\"ops\"]', ?, ?)", [now, now]);
     await db.exec(
-      `INSERT INTO sockets (id, account_id, name, hostname, protocol, cloudauth, allowed_email_domains, identity_headers, max_body_bytes, created_at)
-       VALUES ('sck_1', ?, 'Grafana', 'grafana-abc123', 'http', 1, '["example.com"]', '{"email":"X-Email"}', 52428800, ?)`,
+      `INSERT INTO sockets (id, account_id, name, hostname, protocol, policy, identity_headers, max_body_bytes, created_at)
+       VALUES ('sck_1', ?, 'Grafana', 'grafana-abc123', 'http', '{"version":1,"rules":[],"default":{"action":"allow","domains":["example.com"]}}', '{"email":"X-Email"}', 52428800, ?)`,
       [accountId, now],
     );
     await db.exec("INSERT INTO tunnels (id, socket_id, account_id, name, created_at, last_connected_at) VALUES ('tun_1', 'sck_1', ?, 'laptop', ?, ?)", [accountId, now, now]);

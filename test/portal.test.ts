@@ -245,6 +245,8 @@ describe('portal: the apps a person may open, and their own sockets', { skip: !c
       github_orgs: [],
       github_teams: [],
       groups: [],
+      rules: [],
+      default: 'you and anyone @corp.test',
     });
     const office = byHost.get(hostOf(wiki))?.tunnels.find((t) => t.id === officeTunnel);
     assert.equal(office?.status, 'connected');

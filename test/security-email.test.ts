@@ -25,7 +25,7 @@ const verified = (email: string): IdpAccount => ({ email, email_verified: true }
  * Email-rule edge cases (SECURITY.md rule 5) end to end: each identity signs in through a real
  * OpenID provider and tries three sockets, whose rules are `corp.com`, `*.corp.com` and the exact
  * addresses alice@corp.com, kate@corp.com, bob+tag@corp.com. The unit table of the same rules is
- * edge/test/policy.test.ts.
+ * shared/test/policy-evaluate.test.ts.
  */
 const CASES: readonly EmailCase[] = [
   { what: 'the plain address', claims: verified('alice@corp.com'), seenAs: 'alice@corp.com', domain: true, wildcard: false, address: true },

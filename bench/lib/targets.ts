@@ -83,7 +83,7 @@ export interface PosternOptions {
   readonly edgeNodeFlags?: readonly string[];
   /** Extra node flags for the connector. */
   readonly connectorNodeFlags?: readonly string[];
-  /** Publish with --cloudauth and send every request with the owner's bearer token. */
+  /** Publish behind a 20-rule policy (bench/signed-in-policy.yaml) and send every request with the owner's bearer token. */
   readonly signedIn?: boolean;
 }
 
@@ -214,7 +214,7 @@ export async function startPostern(repoRoot: string, dir: string, origin: Origin
     appPort: origin.port,
     serve: ['--name', 'bench'],
     connections: opts.connections,
-    extraArgs: ['--grace', '2s', ...(opts.signedIn ? ['--cloudauth'] : [])],
+    extraArgs: ['--grace', '2s', ...(opts.signedIn ? ['--policy-file', join(repoRoot, 'bench', 'signed-in-policy.yaml')] : [])],
     ...(opts.connectorNodeFlags ? { nodeFlags: opts.connectorNodeFlags } : {}),
   });
   const host = new URL(url).host;

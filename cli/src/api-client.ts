@@ -4,6 +4,10 @@ import type {
   CreateTunnelBody,
   DeviceStart,
   DeviceToken,
+  PolicyDiff,
+  PolicyDiffBody,
+  PolicyTestBody,
+  PolicyTestResult,
   SocketView,
   TokenView,
   TunnelView,
@@ -55,6 +59,8 @@ export class ApiClient {
   getSocket = (id: string) => this.call<SocketInfo>('GET', `/sockets/${enc(id)}`);
   updateSocket = (id: string, patch: UpdateSocketBody) => this.call<SocketInfo>('PATCH', `/sockets/${enc(id)}`, patch);
   deleteSocket = (id: string) => this.call<void>('DELETE', `/sockets/${enc(id)}`);
+  testPolicy = (id: string, body: PolicyTestBody) => this.call<PolicyTestResult>('POST', `/sockets/${enc(id)}/policy/test`, body);
+  diffPolicy = (id: string, body: PolicyDiffBody) => this.call<PolicyDiff>('POST', `/sockets/${enc(id)}/policy/diff`, body);
 
   createTunnel = (input: CreateTunnelBody) => this.call<TunnelView>('POST', '/tunnels', input);
   listTunnels = (socketId?: string) => this.call<TunnelView[]>('GET', socketId ? `/tunnels?socket=${enc(socketId)}` : '/tunnels');

@@ -62,7 +62,8 @@ export class ConnectView {
       return;
     }
     out.success(`${socket.name} is live at ${out.highlight(socket.url)} → ${this.target}`);
-    if (!socket.cloudauth) out.warn('this socket is public: anyone who knows the URL can reach it (no sign-in; add --cloudauth)');
+    if (!socket.cloudauth && socket.rules.length === 0) out.warn('this socket is public: anyone who knows the URL can reach it (no sign-in; add --cloudauth)');
+    else if (!socket.cloudauth) out.info(`public except where a rule says otherwise; allowed: ${describeRules(socket)}`);
     else out.info(`sign-in required; allowed: ${describeRules(socket)}`);
     out.info('press Ctrl-C to stop');
   }

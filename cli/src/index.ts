@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { PolicyError, PolicyFileError } from '@postern/shared/policy';
 import { CommanderError } from 'commander';
 import { normalizeAliases } from './rule-options.js';
 import { CliError } from './errors.js';
@@ -13,7 +14,11 @@ function report(thrown: unknown): never {
   if (thrown instanceof CommanderError) process.exit(thrown.exitCode);
   const err = leftOutPackageError(thrown) ?? thrown; // e.g. pg, imported once the edge opens PostgreSQL
   const edge = loadedEdge(); // its errors exist only once an edge command has loaded it
-  const known = err instanceof CliError || (edge !== undefined && (err instanceof edge.ConfigError || err instanceof edge.AdminError));
+  const known =
+    err instanceof CliError ||
+    err instanceof PolicyFileError ||
+    err instanceof PolicyError ||
+    (edge !== undefined && (err instanceof edge.ConfigError || err instanceof edge.AdminError));
   const message = err instanceof Error ? err.message : String(err);
   out.error(known ? message : `unexpected failure: ${message}`);
   if (program.opts<{ debug?: boolean }>().debug) out.debug(thrown);

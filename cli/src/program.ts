@@ -1,10 +1,13 @@
 import { Command } from 'commander';
 import { registerAdmin } from './commands/admin.js';
+import { registerApply } from './commands/apply.js';
 import { registerAudit } from './commands/audit.js';
 import { registerConnect } from './commands/connect.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEdge } from './commands/edge.js';
+import { registerExport } from './commands/export.js';
 import { registerLogin } from './commands/login.js';
+import { registerPolicy } from './commands/policy.js';
 import { registerSocket } from './commands/socket.js';
 import { registerService } from './commands/service.js';
 import { registerTcp } from './commands/tcp.js';
@@ -33,6 +36,9 @@ export function buildProgram(): Command {
   registerLogin(program);
   registerConnect(program);
   registerSocket(program);
+  registerPolicy(program);
+  registerApply(program);
+  registerExport(program);
   registerTunnel(program);
   registerTcp(program);
   registerToken(program);

@@ -1,54 +1,57 @@
 import type { SocketRulesBody } from '@postern/edge';
+import { describeAccess, IDENTITY_FIELDS, readPolicyFile, type DefaultRule, type Rule, type ShorthandKey, type SocketProtocol } from '@postern/shared/policy';
 import type { Command } from 'commander';
+import { CliError } from './errors.js';
+
+/** `allowed_email_domains` → `--allowed-email-domains` (the flag) and `allowedEmailDomains` (commander's key). */
+const flagOf = (key: ShorthandKey): string => `--${key.replace(/_/g, '-')}`;
+const optionOf = (key: ShorthandKey): string => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** The access-rule flags, shared by `connect`, `socket create` and `socket update`. */
-export interface RuleOptions {
+export type RuleOptions = {
   cloudauth?: boolean;
-  allowedEmailDomains?: string[];
-  allowedEmailAddresses?: string[];
-  allowedGithubOrgs?: string[];
-  allowedGithubTeams?: string[];
-  allowedGroups?: string[];
   emailHeader?: string;
   userHeader?: string;
-}
+  policyFile?: string;
+} & { [flag: string]: unknown };
 
 /** Comma-separated lists, also accepted as repeated flags. */
 const list = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 
+/** Today's flags set the default rule (the policy's field list names them); `--policy-file` gives the whole policy. */
 export function addRuleOptions(command: Command): Command {
+  command.option('--cloudauth', 'require sign-in at the edge (without it an HTTP socket is public)');
+  for (const field of IDENTITY_FIELDS) command.option(`${flagOf(field.shorthand)} <list>`, field.help, list);
   return command
-    .option('--cloudauth', 'require sign-in at the edge (without it an HTTP socket is public)')
-    .option('--allowed-email-domains <list>', 'who may sign in: email domains, comma-separated (*.corp.com for subdomains)', list)
-    .option('--allowed-email-addresses <list>', 'who may sign in: email addresses, comma-separated', list)
-    .option('--allowed-github-orgs <list>', 'who may sign in: GitHub organisations', list)
-    .option('--allowed-github-teams <list>', 'who may sign in: GitHub teams as org/team', list)
-    .option('--allowed-groups <list>', "who may sign in: values of the IdP's groups claim", list)
+    .option('--policy-file <file>', 'the whole policy (rules and default) from a YAML file: a postern.yaml with one socket, or rules:/default: alone')
     .option('--email-header <name>', 'header that carries the user email to the app (default X-Auth-Email)')
     .option('--user-header <name>', 'header that carries the user name to the app (default X-Auth-User)');
 }
 
-/** The API body for the rule flags given; flags not given are left out (an update keeps them). */
-export function rulesBody(opts: RuleOptions): SocketRulesBody {
+/**
+ * The API body for the rule flags given; flags not given are left out (an update keeps them). A
+ * policy file replaces rules and default whole; it cannot be mixed with the shorthand flags.
+ */
+export function rulesBody(opts: RuleOptions, protocol: SocketProtocol = 'http'): SocketRulesBody {
   const headers = { ...(opts.emailHeader ? { email: opts.emailHeader } : {}), ...(opts.userHeader ? { user: opts.userHeader } : {}) };
+  const shorthand = Object.fromEntries(
+    IDENTITY_FIELDS.filter((f) => opts[optionOf(f.shorthand)] !== undefined).map((f) => [f.shorthand, opts[optionOf(f.shorthand)] as string[]]),
+  );
+  if (opts.policyFile && (opts.cloudauth || Object.keys(shorthand).length > 0)) {
+    throw new CliError('--policy-file gives the whole policy: put --cloudauth and the --allowed-* lists in the file instead');
+  }
+  const policy = opts.policyFile ? readPolicyFile(opts.policyFile, protocol) : undefined;
   return {
     ...(opts.cloudauth ? { cloudauth: true } : {}),
-    ...(opts.allowedEmailDomains ? { allowed_email_domains: opts.allowedEmailDomains } : {}),
-    ...(opts.allowedEmailAddresses ? { allowed_email_addresses: opts.allowedEmailAddresses } : {}),
-    ...(opts.allowedGithubOrgs ? { allowed_github_orgs: opts.allowedGithubOrgs } : {}),
-    ...(opts.allowedGithubTeams ? { allowed_github_teams: opts.allowedGithubTeams } : {}),
-    ...(opts.allowedGroups ? { allowed_groups: opts.allowedGroups } : {}),
+    ...shorthand,
+    ...(policy ? { rules: policy.rules, default: policy.default } : {}),
     ...(Object.keys(headers).length > 0 ? { identity_headers: headers } : {}),
   };
 }
 
 /** mysocketctl spells these with underscores; scripts written for it keep working. */
 const UNDERSCORE_ALIASES: Readonly<Record<string, string>> = {
-  '--allowed_email_domains': '--allowed-email-domains',
-  '--allowed_email_addresses': '--allowed-email-addresses',
-  '--allowed_github_orgs': '--allowed-github-orgs',
-  '--allowed_github_teams': '--allowed-github-teams',
-  '--allowed_groups': '--allowed-groups',
+  ...Object.fromEntries(IDENTITY_FIELDS.map((f) => [`--${f.shorthand}`, flagOf(f.shorthand)])),
   '--socket_id': '--socket',
   '--tunnel_id': '--tunnel',
 };
@@ -62,22 +65,7 @@ export function normalizeAliases(argv: readonly string[]): string[] {
   });
 }
 
-/** Who may enter, in words (for human output). */
-export function describeRules(socket: {
-  cloudauth: boolean;
-  allowed_email_domains: readonly string[];
-  allowed_email_addresses: readonly string[];
-  allowed_github_orgs: readonly string[];
-  allowed_github_teams: readonly string[];
-  allowed_groups: readonly string[];
-}): string {
-  if (!socket.cloudauth) return 'anyone (public, no sign-in)';
-  const rules = [
-    ...socket.allowed_email_domains.map((d) => `@${d}`),
-    ...socket.allowed_email_addresses,
-    ...socket.allowed_github_orgs.map((o) => `GitHub org ${o}`),
-    ...socket.allowed_github_teams.map((t) => `GitHub team ${t}`),
-    ...socket.allowed_groups.map((g) => `group ${g}`),
-  ];
-  return rules.length > 0 ? `you and ${rules.join(', ')}` : 'only you (the owner)';
+/** Who may enter, in words (for human output): describe() of the socket's policy, as its owner reads it. */
+export function describeRules(socket: { readonly rules: readonly Rule[]; readonly default: DefaultRule }): string {
+  return describeAccess({ version: 1, rules: socket.rules, default: socket.default }, 'you');
 }

@@ -9,4 +9,5 @@ export { EDGE_SETTING_ROWS, OIDC_SETTING_ROWS } from './settings.js';
 export { defaultText, type SettingRow } from './setting.js';
 export { MAX_SOCKET_BODY_BYTES } from './api/schemas.js';
 export { parseByteSize, formatByteSize } from './limits/size.js';
+export { DEFAULT_IDENTITY_HEADERS } from './proxy/identity-header-defaults.js';
 export { ConfigError } from './config-values.js';

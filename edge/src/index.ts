@@ -16,6 +16,8 @@ export { migrateStore, type MigrateStoreResult } from './store/migrate-store.js'
 export { EdgeError, EDGE_ERRORS, type EdgeErrorCode } from './errors.js';
 export type { SocketView } from './api/socket-view.js';
 export type { CreateSocketBody, UpdateSocketBody, SocketRulesBody, SocketLimitsBody } from './api/sockets.js';
+export type { PolicyTestBody, PolicyTestResult, PolicyDiffBody } from './api/policy.js';
+export type { PolicyDiff, AccessChange, StreamCut, Outcome } from './policy/replay.js';
 export { MAX_SOCKET_BODY_BYTES } from './api/schemas.js';
 export { parseByteSize, formatByteSize } from './limits/size.js';
 export type { CreateTunnelBody } from './api/tunnels.js';

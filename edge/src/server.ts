@@ -19,6 +19,8 @@ import { SessionRevalidator } from './auth/revalidation.js';
 import { rpLogoutRoutes } from './auth/rp-logout.js';
 import { authRoutes } from './auth/routes.js';
 import type { EdgeConfig } from './config.js';
+import { CompiledPolicies } from './policy/compiled-policies.js';
+import { OpenStreams, reportCuts } from './policy/open-streams.js';
 import { ControlPlane } from './control/control-plane.js';
 import { QuickShareReaper } from './control/reaper.js';
 import { EdgeError } from './errors.js';
@@ -190,10 +192,13 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl, auth.idp);
   const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs);
+  const policies = new CompiledPolicies(store);
+  const streams = new OpenStreams(policies, store, reportCuts(audit, app.log));
+  app.addHook('onClose', async () => streams.stop());
   const rateLimits = new RateLimits(config.rateLimits, app.log);
   const badTokens = new BadTokenGuard(rateLimits);
-  const gate = new SocketGate(config, store, auth, badTokens);
-  const consent = new HandoffConsent(store, auth.sessions, audit, (socket) => gate.rules(socket));
+  const gate = new SocketGate(config, store, auth, badTokens, policies, streams, audit);
+  const consent = new HandoffConsent(store, auth.sessions, audit, (socket) => policies.of(socket));
   const pruner = new ExpiredRowPruner(store.db, config.auth.sessionIdleMs);
   pruner.start((counts) => app.log.info({ deleted: counts }, 'expired sessions, sign-ins and codes pruned'));
   const tunnelCredentials = new TunnelCredentialSweep(registry, store.tokens, (tokenId, reason) => control.endTunnelsOfToken(tokenId, reason), app.log);
@@ -202,7 +207,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     store,
     idp: auth.idp,
     providers: auth.providers,
-    identities: new IdentityUpdater(store, auth.sessions, auth.live, (socket) => gate.rules(socket), config.auth.sessionIdleMs),
+    identities: new IdentityUpdater(store, auth.sessions, auth.live, streams, config.auth.sessionIdleMs),
     audit,
     log: app.log,
     periodMs: config.auth.sessionRevalidateMs,
@@ -234,12 +239,12 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   });
   // Without Upgrade the TCP path only checks access: `postern tcp --listen` fails fast, before it listens.
   app.get(TCP_PATH, async (request) => tcp.preflight(request.raw));
-  app.register(portalRoutes, { config, store, auth, registry, gate });
+  app.register(portalRoutes, { config, store, auth, registry, policies });
   // Sign-in and device forms post url-encoded bodies; small ones only.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
-  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, reaper, devices, limits: rateLimits });
+  app.register(apiRoutes, { prefix: '/api/v1', config, store, registry, control, reaper, devices, limits: rateLimits, policies, streams });
   app.register(authRoutes, { config, store, auth, router, audit, limits: rateLimits, metrics, consent });
   app.register(deviceRoutes, { config, store, auth, devices, limits: rateLimits });
   app.register(rpLogoutRoutes, { config });

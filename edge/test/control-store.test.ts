@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import type { Policy } from '@postern/shared/policy';
 import { validationMessage } from '../src/api/validation-message.js';
 import { normalizeUserCode } from '../src/store/devices.js';
 import { Store } from '../src/store/index.js';
@@ -34,14 +35,18 @@ test('reserved and empty names are refused with a reason', () => {
   assert.equal(socketNameProblem('Grafana'), null);
 });
 
-test('updating a socket replaces its rules but never its hostname; deleting it removes its tunnels', () => {
+test('updating a socket replaces its policy (a new revision) but never its hostname; deleting it removes its tunnels', () => {
   const store = open('update');
   const { account } = store.accounts.ensure('owner@example.com');
-  const socket = store.sockets.create({ accountId: account.id, name: 'wiki', allowedEmailDomains: ['a.com'] });
-  const updated = store.sockets.update(socket.id, { allowedEmailDomains: ['b.com'], name: 'Team wiki' });
-  assert.deepEqual(updated?.allowedEmailDomains, ['b.com']);
+  const policyFor = (domain: string): Policy => ({ version: 1, rules: [], default: { action: 'allow', domains: [domain] } });
+  const socket = store.sockets.create({ accountId: account.id, name: 'wiki', policy: policyFor('a.com') });
+  assert.equal(socket.policyRevision, 1);
+  const updated = store.sockets.update(socket.id, { policy: policyFor('b.com'), name: 'Team wiki' });
+  assert.deepEqual(updated?.policy, policyFor('b.com'));
+  assert.equal(updated?.policyRevision, 2);
   assert.equal(updated?.hostname, socket.hostname);
-  assert.deepEqual(store.sockets.findById(socket.id)?.allowedEmailDomains, ['b.com']);
+  assert.deepEqual(store.sockets.findById(socket.id)?.policy, policyFor('b.com'));
+  assert.equal(store.sockets.update(socket.id, { name: 'Wiki' })?.policyRevision, 2, 'a rename is not a new policy');
   const tunnel = store.tunnels.create({ socketId: socket.id, accountId: account.id, name: 'nas' });
   assert.equal(store.tunnels.listBySocket(socket.id).length, 1);
   store.sockets.delete(socket.id);

@@ -1,43 +1,34 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { resolvePolicy, type PolicyInput } from '@postern/shared/policy';
 import { portalPage } from '../src/pages/portal-page.js';
 import { renderPage } from '../src/pages/layout.js';
 import { timeAgo, timeSpan } from '../src/pages/relative-time.js';
 import { accessSummary } from '../src/portal/access.js';
 import type { PortalView } from '../src/portal/portal-view.js';
-import type { SocketRecord } from '../src/store/sockets.js';
 
-const socket = (over: Partial<SocketRecord> = {}): SocketRecord => ({
-  id: 'sck_aaaaaaaaaaaa',
-  accountId: 'acct1234',
-  name: 'wiki',
-  hostname: 'wiki-acct',
-  protocol: 'http',
-  cloudauth: true,
-  allowedEmailDomains: [],
-  allowedEmailAddresses: [],
-  allowedGithubOrgs: [],
-  allowedGithubTeams: [],
-  allowedGroups: [],
-  identityHeaders: {},
-  maxBodyBytes: null,
-  allowCrossOriginRequests: false,
-  ephemeral: false,
-  createdAt: 0,
-  ...over,
-});
+const policy = (input: PolicyInput) => resolvePolicy(input, undefined, 'http');
 
 test('the access summary follows the policy: no sign-in is public, sign-in without rules is the owner alone', () => {
-  assert.deepEqual(accessSummary(socket({ cloudauth: false })), { kind: 'public' });
-  assert.deepEqual(accessSummary(socket()), { kind: 'owner-only' });
-  assert.deepEqual(accessSummary(socket({ allowedEmailDomains: ['corp.com'], allowedGroups: ['eng'] })), {
+  assert.deepEqual(accessSummary(policy({ cloudauth: false })), { kind: 'public' });
+  assert.deepEqual(accessSummary(policy({ cloudauth: true })), { kind: 'owner-only' });
+  assert.deepEqual(accessSummary(policy({ allowed_email_domains: ['corp.com'], allowed_groups: ['eng'] })), {
     kind: 'rules',
     email_domains: ['corp.com'],
     email_addresses: [],
     github_orgs: [],
     github_teams: [],
     groups: ['eng'],
+    rules: [],
+    default: 'you and anyone @corp.com, group eng',
   });
+});
+
+test('the access summary lists the rules in the words describe() gives them', () => {
+  const summary = accessSummary(policy({ rules: [{ paths: ['/hook'], methods: ['post'], action: 'public' }, { paths: ['/admin/*'], action: 'deny' }], cloudauth: true }));
+  assert.equal(summary.kind, 'rules');
+  assert.deepEqual(summary.kind === 'rules' && summary.rules, ['public on POST /hook', 'deny everyone on /admin/*']);
+  assert.equal(summary.kind === 'rules' && summary.default, 'only you');
 });
 
 // [elapsed ms, expected]
@@ -83,7 +74,7 @@ test('the portal page escapes every value it shows', () => {
         online: false,
         connections: 0,
         ephemeral: false,
-        access: { kind: 'rules', email_domains: [], email_addresses: [], github_orgs: [], github_teams: [], groups: [evil] },
+        access: { kind: 'rules', email_domains: [], email_addresses: [], github_orgs: [], github_teams: [], groups: [evil], rules: [evil], default: evil },
         tunnels: [{ id: 'tun_1', socket_id: 'sck_aaaaaaaaaaaa', name: evil, ephemeral: false, status: 'offline', connections: 0, created_at: '', last_connected_at: null }],
       },
     ],

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { after, beforeEach, describe, test } from 'node:test';
+import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import type { FastifyBaseLogger } from 'fastify';
 import { AuditLog } from '../src/audit/audit-log.js';
 import { GrantSeal } from '../src/auth/grant-seal.js';
@@ -13,7 +13,10 @@ import { LiveConnections } from '../src/auth/live-connections.js';
 import { GrantEndedError, type ProviderGrant, type RedirectProvider, type SignIn, type VerifiedIdentity } from '../src/auth/providers/types.js';
 import { SessionRevalidator } from '../src/auth/revalidation.js';
 import { SessionService } from '../src/auth/sessions.js';
+import { CompiledPolicies } from '../src/policy/compiled-policies.js';
+import { OpenStreams } from '../src/policy/open-streams.js';
 import { Store } from '../src/store/index.js';
+import type { SocketRecord } from '../src/store/sockets.js';
 import { randomHandle } from '../src/store/secrets.js';
 
 const PERIOD = 60_000;
@@ -46,6 +49,7 @@ describe('session re-validation', () => {
   let scripted: ScriptedProvider;
   let idp: IdpSessions;
   let live: LiveConnections;
+  let streams: OpenStreams;
   let revalidator: SessionRevalidator;
   let n = 0;
 
@@ -57,20 +61,32 @@ describe('session re-validation', () => {
     const sessions = new SessionService(store, { absoluteMs: 24 * HOUR, idleMs: 8 * HOUR }, (hashes) => liveRef?.close(hashes));
     live = liveRef = new LiveConnections(() => true, 3600_000);
     idp = new IdpSessions(store, providers, new Map([['corp', GrantSeal.forProvider('secret', 'corp')]]), sessions, live, PERIOD);
-    const ownerEmail = 'owner@corp.example';
-    const identities = new IdentityUpdater(store, sessions, live, (socket) => ({ cloudauth: true, allowedEmailDomains: [], allowedEmailAddresses: [], allowedGithubOrgs: [], allowedGithubTeams: [], allowedGroups: socket.allowedGroups, ownerEmail }), 8 * HOUR);
+    streams = new OpenStreams(new CompiledPolicies(store), store, () => {});
+    const identities = new IdentityUpdater(store, sessions, live, streams, 8 * HOUR);
     revalidator = new SessionRevalidator({ store, idp, providers, identities, audit: new AuditLog(store.audit, quiet), log: quiet, periodMs: PERIOD, idleMs: 8 * HOUR });
   });
+
+  afterEach(() => streams.stop());
+
+  /** A WebSocket-like stream of bob's on a socket, by the credential that opened it, decided on `path`. */
+  function follow(credential: string, socket: SocketRecord, path = '/'): PassThrough {
+    const stream = new PassThrough();
+    live.add(credential, socket.id, stream);
+    const identity = { email: bob.email, groups: bob.groups, githubOrgs: [], githubTeams: [] };
+    streams.track({ socket, identity, facts: { path, method: 'GET', ip: '127.0.0.1', at: Date.now(), corsPreflight: false }, actor: bob.email }, 'websocket', stream);
+    return stream;
+  }
+
+  const groupsOnly = (groups: string[]) => ({ version: 1 as const, rules: [], default: { action: 'allow' as const, groups } });
 
   /** Bob signed in (now), with a socket session for a socket that requires `groups`, and a live stream on it. */
   async function signedIn(now: number, groups = ['dev']) {
     const user = store.users.upsert(bob);
     const { account } = store.accounts.ensure('owner@corp.example');
-    const socket = store.sockets.create({ accountId: account.id, name: `s${groups.join('-')}`, cloudauth: true, allowedGroups: groups });
+    const socket = store.sockets.create({ accountId: account.id, name: `s${groups.join('-')}`, policy: groupsOnly(groups) });
     const login = store.sessions.create(randomHandle(), { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 24 * HOUR });
     const child = store.sessions.create(randomHandle(), { userId: user.id, socketId: socket.id, parentHash: login.idHash, expiresAt: login.expiresAt });
-    const stream = new PassThrough();
-    live.add(child.idHash, socket.id, stream);
+    const stream = follow(child.idHash, socket);
     const grant = await idp.attach(login, 'corp', { identity: bob, grant: { refreshToken: 'rt-1', sid: 'sid-1' }, notices: [] }, now);
     return { user, socket, login, child, stream, grant };
   }
@@ -97,10 +113,9 @@ describe('session re-validation', () => {
     const now = Date.now();
     const { user, stream, login } = await signedIn(now, ['dev']);
     const { account } = store.accounts.ensure('owner@corp.example');
-    const opsOnly = store.sockets.create({ accountId: account.id, name: 'ops-only', cloudauth: true, allowedGroups: ['ops'] });
+    const opsOnly = store.sockets.create({ accountId: account.id, name: 'ops-only', policy: groupsOnly(['ops']) });
     const opsSession = store.sessions.create(randomHandle(), { userId: user.id, socketId: opsOnly.id, parentHash: login.idHash, expiresAt: login.expiresAt });
-    const other = new PassThrough();
-    live.add(opsSession.idHash, opsOnly.id, other);
+    const other = follow(opsSession.idHash, opsOnly);
     scripted.answer = (grant) => ({ identity: { ...bob, groups: ['ops'] }, grant, notices: [] });
     await revalidator.runDue(now + PERIOD);
     assert.deepEqual(store.users.findById(user.id)?.groups, ['ops']);
@@ -108,6 +123,34 @@ describe('session re-validation', () => {
     assert.equal(other.destroyed, false, 'the ops-only socket now does');
     const [changed] = events('session.changed');
     assert.deepEqual([changed?.detail.groupsAdded, changed?.detail.groupsRemoved], [['ops'], ['dev']]);
+  });
+
+  test('changed groups: each stream is decided again on the path it was opened on, and kept ones follow the new identity', async () => {
+    const now = Date.now();
+    const user = store.users.upsert({ ...bob, groups: ['dev', 'admins'] });
+    const { account } = store.accounts.ensure('owner@corp.example');
+    const policy = {
+      version: 1 as const,
+      rules: [
+        { paths: ['/admin/*'], action: 'allow' as const, groups: ['admins'] },
+        { paths: ['/admin/*'], action: 'deny' as const },
+      ],
+      default: { action: 'allow' as const, groups: ['dev'] },
+    };
+    const socket = store.sockets.create({ accountId: account.id, name: 'wiki', policy });
+    const login = store.sessions.create(randomHandle(), { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 24 * HOUR });
+    const child = store.sessions.create(randomHandle(), { userId: user.id, socketId: socket.id, parentHash: login.idHash, expiresAt: login.expiresAt });
+    const admin = follow(child.idHash, socket, '/admin/live');
+    const page = follow(child.idHash, socket, '/live');
+    await idp.attach(login, 'corp', { identity: { ...bob, groups: ['dev', 'admins'] }, grant: { refreshToken: 'rt-1', sid: 'sid-1' }, notices: [] }, now);
+    scripted.answer = (grant) => ({ identity: bob, grant, notices: [] }); // no longer in admins
+    await revalidator.runDue(now + PERIOD);
+    assert.equal(admin.destroyed, true, '/admin/* is for admins only');
+    assert.equal(page.destroyed, false, 'the rest of the wiki still admits dev');
+    // A later policy change decides the kept stream with the identity the IdP gave last.
+    store.sockets.update(socket.id, { policy: { ...policy, default: { action: 'allow', groups: ['admins'] } } });
+    streams.recheck();
+    assert.equal(page.destroyed, true, 'bob is no longer in admins');
   });
 
   test('a refusal ends the login, its socket sessions and the tokens made with it, streams included', async () => {
@@ -171,7 +214,7 @@ describe('session re-validation', () => {
       await gate;
       return slow(g, p);
     };
-    const other = new SessionRevalidator({ store, idp, providers: new Map([['corp', scripted.provider]]), identities: new IdentityUpdater(store, new SessionService(store, { absoluteMs: HOUR, idleMs: HOUR }, () => undefined), live, () => { throw new Error('unused'); }, HOUR), audit: new AuditLog(store.audit, quiet), log: quiet, periodMs: PERIOD, idleMs: 8 * HOUR });
+    const other = new SessionRevalidator({ store, idp, providers: new Map([['corp', scripted.provider]]), identities: new IdentityUpdater(store, new SessionService(store, { absoluteMs: HOUR, idleMs: HOUR }, () => undefined), live, streams, HOUR), audit: new AuditLog(store.audit, quiet), log: quiet, periodMs: PERIOD, idleMs: 8 * HOUR });
     const passes = [revalidator.runDue(now + PERIOD), other.runDue(now + PERIOD)];
     release();
     await Promise.all(passes);

@@ -95,6 +95,9 @@ export const HandshakeHeader = {
   EVENTS: 'postern-events',
 } as const;
 
+/** What a connector may send as `postern-host-rewrite` (and `rewrite_host:` in postern.yaml): host or host:port. */
+export const HOST_REWRITE_VALUE = /^[a-z0-9.-]{1,253}(?::\d{1,5})?$|^\[[0-9a-f:]+\](?::\d{1,5})?$/i;
+
 /** Path of the tunnel endpoint on the edge's own host. */
 export const TUNNEL_PATH = '/v1/tunnel';
 

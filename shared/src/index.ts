@@ -11,6 +11,7 @@ export {
   FRAME_TYPE_NAMES,
   CloseCode,
   HandshakeHeader,
+  HOST_REWRITE_VALUE,
   TUNNEL_PATH,
   TCP_PATH,
   type Frame,

@@ -28,7 +28,7 @@ function showSocket(socket: SocketInfo): void {
       ['id', socket.id],
       ['protocol', socket.protocol],
       ['status', `${status(socket)}${socket.connections > 0 ? ` (${socket.connections} connection${socket.connections === 1 ? '' : 's'})` : ''}`],
-      ['access', describeRules(socket)],
+      ...socket.access.map((line, i) => [i === 0 ? 'access' : '', line]),
       ['headers', `${socket.identity_headers.email}, ${socket.identity_headers.user}, X-Postern-Assertion`],
       ['max body', describeBodyLimit(socket)],
       ['created', socket.created_at + (socket.ephemeral ? ' (quick share)' : '')],
@@ -47,7 +47,7 @@ export function registerSocket(program: Command): void {
   ).option('--protocol <protocol>', 'http, or tcp for raw TCP (ssh, databases; reached with postern tcp)', 'http');
   clientOptions(addLimitOptions(addRuleOptions(create))).action(async (opts: Opts & { name: string; protocol: string }) => {
     if (opts.protocol !== 'http' && opts.protocol !== 'tcp') throw new CliError(`--protocol must be http or tcp, not "${opts.protocol}"`);
-    const created = await apiClient(opts).createSocket({ name: opts.name, protocol: opts.protocol, ...rulesBody(opts), ...limitsBody(opts) });
+    const created = await apiClient(opts).createSocket({ name: opts.name, protocol: opts.protocol, ...rulesBody(opts, opts.protocol), ...limitsBody(opts) });
     if (opts.json) return out.json(created);
     out.success(`socket ${created.id} created: ${out.highlight(created.url)}`);
     if (!created.cloudauth) out.warn('this socket is public: anyone who knows the URL can reach it (add --cloudauth or allowed-* rules)');
@@ -76,9 +76,13 @@ export function registerSocket(program: Command): void {
     // --no-cloudauth gives cloudauth a default of true: only a flag actually typed may change it.
     const { cloudauth, ...rest } = opts;
     const typed = command.getOptionValueSource('cloudauth') === 'cli' ? { cloudauth } : {};
-    const patch = { ...rulesBody(rest), ...limitsBody(rest), ...typed, ...(opts.name ? { name: opts.name } : {}) };
-    if (Object.keys(patch).length === 0) throw new CliError('nothing to change: give --name, --cloudauth/--no-cloudauth, an --allowed-* rule or --max-body-size');
-    const updated = await apiClient(opts).updateSocket(id, patch);
+    const api = apiClient(opts);
+    // A policy file is checked against the socket's own protocol (TCP sockets have no paths).
+    const protocol = opts.policyFile ? (await api.getSocket(id)).protocol : 'http';
+    const patch = { ...rulesBody(rest, protocol), ...limitsBody(rest), ...typed, ...(opts.name ? { name: opts.name } : {}) };
+    if (Object.keys(patch).length === 0) throw new CliError('nothing to change: give --name, --cloudauth/--no-cloudauth, an --allowed-* rule, --policy-file or --max-body-size');
+    if (typed.cloudauth !== undefined && opts.policyFile) throw new CliError('--policy-file gives the whole policy: put cloudauth in the file instead');
+    const updated = await api.updateSocket(id, patch);
     if (opts.json) return out.json(updated);
     out.success(`socket ${updated.id} updated; access: ${describeRules(updated)}`);
   });

@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { DeviceFlow } from '../auth/device-flow.js';
 import type { EdgeConfig } from '../config.js';
 import type { ControlPlane } from '../control/control-plane.js';
+import type { CompiledPolicies } from '../policy/compiled-policies.js';
+import type { OpenStreams } from '../policy/open-streams.js';
 import type { QuickShareReaper } from '../control/reaper.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import type { Store } from '../store/index.js';
@@ -10,6 +12,7 @@ import type { TunnelRegistry } from '../tunnel/registry.js';
 import { auditRoutes } from './audit.js';
 import { requireToken } from './authenticate.js';
 import { deviceApiRoutes } from './device.js';
+import { policyRoutes } from './policy.js';
 import { auditEventSchema, errorSchema, socketSchema, tokenSchema, tunnelSchema } from './schemas.js';
 import { socketRoutes } from './sockets.js';
 import { tokenRoutes } from './tokens.js';
@@ -23,13 +26,15 @@ export interface ApiDeps {
   readonly reaper: Pick<QuickShareReaper, 'removalAt'>;
   readonly devices: DeviceFlow;
   readonly limits: RateLimits;
+  readonly policies: CompiledPolicies;
+  readonly streams: OpenStreams;
 }
 
 /** The REST API under `/api/v1`, described by the OpenAPI document at `/api/v1/openapi.json`. */
 export async function apiRoutes(app: FastifyInstance, options: ApiDeps): Promise<void> {
   // Only the dependencies travel on: the options also carry this plugin's own `prefix`.
-  const { config, store, registry, control, reaper, devices, limits } = options;
-  const deps: ApiDeps = { config, store, registry, control, reaper, devices, limits };
+  const { config, store, registry, control, reaper, devices, limits, policies, streams } = options;
+  const deps: ApiDeps = { config, store, registry, control, reaper, devices, limits, policies, streams };
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -52,6 +57,7 @@ export async function apiRoutes(app: FastifyInstance, options: ApiDeps): Promise
     requireToken(authenticated, deps.store, deps.limits);
     await authenticated.register(tokenRoutes, deps);
     await authenticated.register(socketRoutes, deps);
+    await authenticated.register(policyRoutes, deps);
     await authenticated.register(tunnelRoutes, deps);
     await authenticated.register(auditRoutes, deps);
   });

@@ -1,3 +1,4 @@
+import { defaultSchema, rulesSchema, shorthandProperties, IDENTITY_FIELDS } from '@postern/shared/policy';
 import { EDGE_ERRORS } from '../errors.js';
 
 /** JSON schemas shared by the API routes; @fastify/swagger turns them into the OpenAPI document. */
@@ -8,7 +9,6 @@ const bool = { type: 'boolean' } as const;
 const int = { type: 'integer' } as const;
 const strings = { type: 'array', items: str } as const;
 
-export const stringList = { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 254 } } as const;
 const headerName = { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' } as const;
 
 export const errorSchema = {
@@ -25,14 +25,15 @@ export const errorSchema = {
   required: ['error'],
 } as const;
 
-/** Fields a socket's rules are made of; shared by create and update. */
-export const ruleProperties = {
-  cloudauth: { ...bool, description: 'Sign-in required. Without it the socket is public. Any allowed_* rule turns it on.' },
-  allowed_email_domains: { ...stringList, description: 'corp.com, or *.corp.com for its subdomains only' },
-  allowed_email_addresses: stringList,
-  allowed_github_orgs: stringList,
-  allowed_github_teams: { ...stringList, description: 'org/team-slug' },
-  allowed_groups: { ...stringList, description: "values of the IdP's groups claim" },
+/**
+ * A socket's policy as create and update take it: `rules` and `default` as in postern.yaml, and the
+ * default's shorthand (`cloudauth`, `allowed_*`) as today's flags set it. Built from the policy's
+ * field list (@postern/shared/policy), as the file's JSON Schema is.
+ */
+export const policyProperties = {
+  ...shorthandProperties,
+  rules: { ...rulesSchema, description: 'Ordered; the first rule that applies decides. Replaces the old list.' },
+  default: defaultSchema,
   identity_headers: {
     type: 'object',
     additionalProperties: false,
@@ -69,12 +70,12 @@ export const socketSchema = {
     hostname: str,
     url: str,
     protocol: { type: 'string', enum: ['http', 'tcp'] },
-    cloudauth: bool,
-    allowed_email_domains: strings,
-    allowed_email_addresses: strings,
-    allowed_github_orgs: strings,
-    allowed_github_teams: strings,
-    allowed_groups: strings,
+    cloudauth: { ...bool, description: 'the default is not public: sign-in is required unless a rule says otherwise' },
+    ...Object.fromEntries(IDENTITY_FIELDS.map((f) => [f.shorthand, { ...strings, description: `the default rule's ${f.key}` }])),
+    rules: { type: 'array', items: { type: 'object', additionalProperties: true }, description: 'as postern.yaml writes them (see the request schema)' },
+    default: { type: ['string', 'object'], additionalProperties: true },
+    policy_revision: { ...int, description: 'goes up by one with every change of the policy' },
+    access: { ...strings, description: 'the policy in words, one line per rule, then the default' },
     identity_headers: { type: 'object', properties: { email: str, user: str } },
     max_body_bytes: { type: ['integer', 'null'], description: "null: the edge's default applies" },
     allow_cross_origin_requests: bool,

@@ -1,27 +1,21 @@
+import { formatProblem, IDENTITY_FIELDS, PolicyError, resolvePolicy, type Policy, type PolicyInput } from '@postern/shared/policy';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EdgeConfig } from '../config.js';
 import type { ControlPlane } from '../control/control-plane.js';
 import type { QuickShareReaper } from '../control/reaper.js';
 import { EdgeError } from '../errors.js';
-import { normalizeDomain, normalizeEmail } from '../policy/email.js';
 import { isUsableIdentityHeaderName } from '../proxy/headers.js';
 import type { Store } from '../store/index.js';
 import { socketNameProblem } from '../store/labels.js';
 import { LabelTakenError, type SocketPatch, type SocketRecord } from '../store/sockets.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import { accountOf, actorOf, requirePublisher } from './authenticate.js';
-import { authErrors, idParams, limitProperties, listOf, ref, ruleProperties, socketName } from './schemas.js';
+import { authErrors, idParams, limitProperties, listOf, policyProperties, ref, socketName } from './schemas.js';
 import { socketView, type SocketView } from './socket-view.js';
 import { socketStatus } from './views.js';
 
-/** The rule fields of `POST /api/v1/sockets` and `PATCH /api/v1/sockets/:id`. */
-export interface SocketRulesBody {
-  cloudauth?: boolean;
-  allowed_email_domains?: string[];
-  allowed_email_addresses?: string[];
-  allowed_github_orgs?: string[];
-  allowed_github_teams?: string[];
-  allowed_groups?: string[];
+/** The policy fields of `POST /api/v1/sockets` and `PATCH /api/v1/sockets/:id` (a postern.yaml entry's, too). */
+export interface SocketRulesBody extends PolicyInput {
   identity_headers?: { email?: string; user?: string };
 }
 
@@ -43,44 +37,6 @@ export interface UpdateSocketBody extends SocketRulesBody, SocketLimitsBody {
   name?: string;
 }
 
-type Rules = Required<Omit<SocketPatch, 'name' | 'maxBodyBytes' | 'allowCrossOriginRequests'>>;
-
-const slug = /^[a-z0-9](?:[a-z0-9-]{0,38})$/i;
-
-function normalizeDomains(raw: readonly string[]): string[] {
-  return raw.map((value) => {
-    const wildcard = value.trim().startsWith('*.');
-    const domain = normalizeDomain(wildcard ? value.trim().slice(2) : value);
-    if (!domain) throw new EdgeError('BAD_REQUEST', `"${value}" is not an email domain (write corp.com, or *.corp.com for its subdomains)`);
-    return wildcard ? `*.${domain}` : domain;
-  });
-}
-
-function normalizeAddresses(raw: readonly string[]): string[] {
-  return raw.map((value) => {
-    const email = normalizeEmail(value.trim());
-    if (!email) throw new EdgeError('BAD_REQUEST', `"${value}" is not an email address`);
-    return email;
-  });
-}
-
-function normalizeOrgs(raw: readonly string[]): string[] {
-  return raw.map((org) => {
-    if (!slug.test(org)) throw new EdgeError('BAD_REQUEST', `"${org}" is not a GitHub organisation name`);
-    return org.toLowerCase();
-  });
-}
-
-function normalizeTeams(raw: readonly string[]): string[] {
-  return raw.map((value) => {
-    const [org, team, extra] = value.split('/');
-    if (!org || !team || extra !== undefined || !slug.test(org) || !/^[a-z0-9_.-]{1,100}$/i.test(team)) {
-      throw new EdgeError('BAD_REQUEST', `"${value}" is not a GitHub team (write org/team-slug)`);
-    }
-    return value.toLowerCase();
-  });
-}
-
 function checkIdentityHeaders(names: { email?: string; user?: string }): { email?: string; user?: string } {
   for (const name of [names.email, names.user]) {
     if (name !== undefined && !isUsableIdentityHeaderName(name)) {
@@ -90,31 +46,33 @@ function checkIdentityHeaders(names: { email?: string; user?: string }): { email
   return names;
 }
 
-/**
- * The complete rule set after applying `body` to `base` (empty for a new socket), normalised and
- * checked as a whole, refusing the first bad value with a message that names it.
- */
-function resolveRules(body: SocketRulesBody, base: Rules | undefined, protocol: SocketRecord['protocol']): Rules {
-  const rules: Rules = {
-    cloudauth: base?.cloudauth ?? false,
-    allowedEmailDomains: body.allowed_email_domains ? normalizeDomains(body.allowed_email_domains) : (base?.allowedEmailDomains ?? []),
-    allowedEmailAddresses: body.allowed_email_addresses ? normalizeAddresses(body.allowed_email_addresses) : (base?.allowedEmailAddresses ?? []),
-    allowedGithubOrgs: body.allowed_github_orgs ? normalizeOrgs(body.allowed_github_orgs) : (base?.allowedGithubOrgs ?? []),
-    allowedGithubTeams: body.allowed_github_teams ? normalizeTeams(body.allowed_github_teams) : (base?.allowedGithubTeams ?? []),
-    allowedGroups: body.allowed_groups ?? base?.allowedGroups ?? [],
-    identityHeaders: body.identity_headers ? checkIdentityHeaders(body.identity_headers) : (base?.identityHeaders ?? {}),
-  };
-  const anyRule =
-    rules.allowedEmailDomains.length + rules.allowedEmailAddresses.length + rules.allowedGithubOrgs.length +
-      rules.allowedGithubTeams.length + rules.allowedGroups.length > 0;
-  if (body.cloudauth === false && anyRule) {
-    throw new EdgeError('BAD_REQUEST', 'access rules need sign-in: drop cloudauth=false, or remove the rules to publish openly');
+/** The shorthand keys name their value in the message already, as the flags' errors always did. */
+const SHORTHAND = new Set(['cloudauth', ...IDENTITY_FIELDS.map((f) => f.shorthand)]);
+
+/** A policy problem as the API answers it: the key (`rules[1].paths[0]: …`), then what is wrong. */
+export function policyRefusal(err: PolicyError): EdgeError {
+  const first = err.problems[0]!;
+  const top = first.path[0];
+  const message = typeof top === 'string' && SHORTHAND.has(top) ? first.message : formatProblem(first);
+  const more = err.problems.length > 1 ? ` (and ${err.problems.length - 1} more)` : '';
+  return new EdgeError('BAD_REQUEST', `${message}${more}`);
+}
+
+/** The socket's policy after `body` (normalised once, here), or the refusal naming the key at fault. */
+function resolveBodyPolicy(body: SocketRulesBody, base: Policy | undefined, protocol: SocketRecord['protocol']): Policy {
+  try {
+    return resolvePolicy(body, base, protocol);
+  } catch (err) {
+    if (err instanceof PolicyError) throw policyRefusal(err);
+    throw err;
   }
-  if (protocol === 'tcp' && body.cloudauth === false) {
-    throw new EdgeError('BAD_REQUEST', 'TCP sockets always check who connects (through "postern tcp"); they cannot be public');
-  }
-  // Rules only make sense behind sign-in: giving one turns it on. TCP sockets are never public.
-  return { ...rules, cloudauth: protocol === 'tcp' || anyRule || (body.cloudauth ?? rules.cloudauth) };
+}
+
+/** The caller's socket `:id`; another account's is reported as missing (ids are not an oracle). */
+export function callersSocket(store: Store, request: FastifyRequest<{ Params: { id: string } }>): SocketRecord {
+  const socket = store.sockets.findById(request.params.id);
+  if (!socket || socket.accountId !== accountOf(request).id) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${request.params.id} does not exist`);
+  return socket;
 }
 
 function checkName(name: string): void {
@@ -138,12 +96,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
     return { ...socketView(socket, config), ...socketStatus(socket, registry), removal_at: removalAt === undefined ? null : new Date(removalAt).toISOString() };
   };
 
-  const ownSocket = (request: FastifyRequest<{ Params: { id: string } }>): SocketRecord => {
-    const socket = store.sockets.findById(request.params.id);
-    // Another account's socket is reported as missing: ids are not an oracle.
-    if (!socket || socket.accountId !== accountOf(request).id) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${request.params.id} does not exist`);
-    return socket;
-  };
+  const ownSocket = (request: FastifyRequest<{ Params: { id: string } }>): SocketRecord => callersSocket(store, request);
 
   app.post<{ Body: CreateSocketBody }>(
     '/sockets',
@@ -155,7 +108,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
           type: 'object',
           additionalProperties: false,
           required: ['name'],
-          properties: { name: socketName, protocol: { type: 'string', enum: ['http', 'tcp'] }, ephemeral: { type: 'boolean' }, ...ruleProperties, ...limitProperties },
+          properties: { name: socketName, protocol: { type: 'string', enum: ['http', 'tcp'] }, ephemeral: { type: 'boolean' }, ...policyProperties, ...limitProperties },
         },
         response: { 201: ref('Socket'), ...authErrors, 403: ref('Error'), 409: ref('Error') },
       },
@@ -164,7 +117,8 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
       const account = requirePublisher(request);
       checkName(request.body.name);
       const protocol = request.body.protocol ?? 'http';
-      const rules = resolveRules(request.body, undefined, protocol);
+      const policy = resolveBodyPolicy(request.body, undefined, protocol);
+      const identityHeaders = checkIdentityHeaders(request.body.identity_headers ?? {});
       let socket: SocketRecord;
       try {
         socket = store.sockets.create({
@@ -174,7 +128,8 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
           ephemeral: request.body.ephemeral ?? false,
           maxBodyBytes: request.body.max_body_bytes ?? null,
           allowCrossOriginRequests: request.body.allow_cross_origin_requests ?? false,
-          ...rules,
+          policy,
+          identityHeaders,
         });
       } catch (err) {
         if (err instanceof LabelTakenError) throw new EdgeError('SOCKET_NAME_TAKEN', `${err.message}: pick another name, or delete that socket first`);
@@ -203,16 +158,16 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
         summary: 'Change a socket’s name, rules or limits',
         description: 'Lists replace the old ones. The hostname never changes. Open WebSocket and TCP streams are closed so they are checked against the new rules.',
         params: idParams('sck'),
-        body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { name: socketName, ...ruleProperties, ...limitProperties } },
+        body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { name: socketName, ...policyProperties, ...limitProperties } },
         response: { 200: ref('Socket'), ...authErrors, 404: ref('Error') },
       },
     },
     async (request) => {
       const socket = ownSocket(request);
       if (request.body.name !== undefined) checkName(request.body.name);
-      const rules = resolveRules(request.body, socket, socket.protocol);
       const patch: SocketPatch = {
-        ...rules,
+        policy: resolveBodyPolicy(request.body, socket.policy, socket.protocol),
+        ...(request.body.identity_headers !== undefined ? { identityHeaders: checkIdentityHeaders(request.body.identity_headers) } : {}),
         ...(request.body.name !== undefined ? { name: request.body.name.trim() } : {}),
         ...(request.body.max_body_bytes !== undefined ? { maxBodyBytes: request.body.max_body_bytes } : {}),
         ...(request.body.allow_cross_origin_requests !== undefined ? { allowCrossOriginRequests: request.body.allow_cross_origin_requests } : {}),

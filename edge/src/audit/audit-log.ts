@@ -1,3 +1,4 @@
+import type { RequestFacts } from '@postern/shared/policy';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuditStore, NewAuditEvent } from '../store/audit.js';
 
@@ -5,6 +6,18 @@ import type { AuditStore, NewAuditEvent } from '../store/audit.js';
 export const AUDIT_RETENTION_MS = 90 * 24 * 3600_000;
 /** A person hammering a socket they may not use is recorded once per minute, not per request. */
 const DENIAL_REPEAT_MS = 60_000;
+/** An access the policy let through is recorded once per (who, method, path, rule) and hour: what `policy diff` replays. */
+const ACCESS_REPEAT_MS = 3600_000;
+/** New access rows per socket and minute at most: a client walking random paths cannot fill the disk. */
+const ACCESS_ROWS_PER_MINUTE = 600;
+
+/** Where a request was going when the policy decided (kept for `policy diff`). */
+export interface AccessDetail {
+  readonly path: string | null;
+  readonly method: string | null;
+  readonly rule: number | null;
+  readonly user_id?: string;
+}
 
 /**
  * Records what happened, for the owner of the resource concerned. Writing an event never fails the
@@ -12,6 +25,8 @@ const DENIAL_REPEAT_MS = 60_000;
  */
 export class AuditLog {
   private readonly recentDenials = new Map<string, number>();
+  private readonly recentAccesses = new Map<string, number>();
+  private readonly accessBudget = new Map<string, { minute: number; rows: number }>();
   private readonly pruner: NodeJS.Timeout;
 
   constructor(
@@ -28,13 +43,13 @@ export class AuditLog {
     this.safely(() => this.store.append(event));
   }
 
-  /** A policy denial, de-duplicated per (socket, who, reason) within a minute. */
-  denied(event: { accountId: string; socketId: string; actor: string; remote: string | null; reason: string; via: string }, now = Date.now()): void {
-    const key = `${event.socketId}\n${event.actor}\n${event.reason}`;
-    const last = this.recentDenials.get(key);
-    if (last !== undefined && now - last < DENIAL_REPEAT_MS) return;
-    if (this.recentDenials.size > 10_000) this.recentDenials.clear();
-    this.recentDenials.set(key, now);
+  /** A policy denial, de-duplicated per (socket, who, reason, path, method) within a minute. */
+  denied(
+    event: { accountId: string; socketId: string; actor: string; remote: string | null; reason: string; via: string; access?: AccessDetail },
+    now = Date.now(),
+  ): void {
+    const key = `${event.socketId}\n${event.actor}\n${event.reason}\n${event.access?.method}\n${event.access?.path}`;
+    if (!fresh(this.recentDenials, key, now, DENIAL_REPEAT_MS) || !this.withinBudget(event.socketId, now)) return;
     this.record({
       type: 'access.denied',
       at: now,
@@ -42,8 +57,32 @@ export class AuditLog {
       socketId: event.socketId,
       actor: event.actor,
       remote: event.remote,
-      detail: { reason: event.reason, via: event.via },
+      detail: { ...event.access, reason: event.reason, via: event.via },
     });
+  }
+
+  /**
+   * An access the policy allowed (null actor: a public rule), once per (socket, who, method, path,
+   * rule) and hour. Fully public sockets never call this.
+   */
+  allowed(event: { socket: { id: string; accountId: string }; actor: string | null; facts: RequestFacts; rule: number | null; userId?: string }): void {
+    const { socket, actor, facts } = event;
+    const key = `${socket.id}\n${actor}\n${facts.method}\n${facts.path}\n${event.rule}`;
+    if (!fresh(this.recentAccesses, key, facts.at, ACCESS_REPEAT_MS) || !this.withinBudget(socket.id, facts.at)) return;
+    const access: AccessDetail = { path: facts.path, method: facts.method, rule: event.rule, ...(event.userId ? { user_id: event.userId } : {}) };
+    const detail = { ...access, ...(facts.corsPreflight ? { preflight: true } : {}) };
+    this.record({ type: 'access.allowed', at: facts.at, accountId: socket.accountId, socketId: socket.id, actor, remote: facts.ip, detail });
+  }
+
+  private withinBudget(socketId: string, now: number): boolean {
+    const minute = Math.floor(now / 60_000);
+    const budget = this.accessBudget.get(socketId);
+    if (budget?.minute !== minute) {
+      if (this.accessBudget.size > 10_000) this.accessBudget.clear();
+      this.accessBudget.set(socketId, { minute, rows: 1 });
+      return true;
+    }
+    return ++budget.rows <= ACCESS_ROWS_PER_MINUTE;
   }
 
   stop(): void {
@@ -57,4 +96,13 @@ export class AuditLog {
       this.log.error({ err }, 'could not write the audit log');
     }
   }
+}
+
+/** True (and remembered) when `key` was not seen within `windowMs`; the memory is bounded. */
+function fresh(recent: Map<string, number>, key: string, now: number, windowMs: number): boolean {
+  const last = recent.get(key);
+  if (last !== undefined && now - last < windowMs) return false;
+  if (recent.size > 10_000) recent.clear();
+  recent.set(key, now);
+  return true;
 }

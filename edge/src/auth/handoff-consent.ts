@@ -1,5 +1,6 @@
+import type { CompiledPolicy } from '@postern/shared/policy';
 import type { AuditLog } from '../audit/audit-log.js';
-import { evaluate, type AccessRules } from '../policy/evaluate.js';
+import { identityOf } from '../policy/identity.js';
 import type { Store } from '../store/index.js';
 import type { SocketRecord } from '../store/sockets.js';
 import type { User } from '../store/users.js';
@@ -18,14 +19,14 @@ export interface ConsentQuestion {
  * own rules to a visitor's domain and collect verified emails, names and signed assertions with one
  * link or a hidden iframe. The yes is remembered per user and socket, and revocable in the portal
  * (which also ends the person's sessions on that socket). The person's own sockets need none, and
- * neither do sockets whose rules turn the person away (the app learns nothing then).
+ * neither do sockets whose rules let the person in nowhere (the app learns nothing then).
  */
 export class HandoffConsent {
   constructor(
     private readonly store: Store,
     private readonly sessions: SessionService,
     private readonly audit: AuditLog,
-    private readonly rulesOf: (socket: SocketRecord) => AccessRules,
+    private readonly policyOf: (socket: SocketRecord) => CompiledPolicy,
   ) {}
 
   /** The question to ask before handing `user`'s login to `socket`, or undefined when there is none. */
@@ -34,9 +35,8 @@ export class HandoffConsent {
     // Sessions carry only a verified email, so an account found by it really is this person's.
     if (owner && user.email !== null && owner.email.toLowerCase() === user.email.toLowerCase()) return undefined;
     if (this.store.consents.has(user.id, socket.id)) return undefined;
-    // Someone the rules turn away learns the edge's 403 page there, and the app nothing: no question.
-    const identity = { email: user.email, groups: user.groups, githubOrgs: user.githubOrgs, githubTeams: user.githubTeams };
-    if (!evaluate(this.rulesOf(socket), identity).allow) return undefined;
+    // Someone the rules turn away everywhere learns the edge's 403 page there, and the app nothing: no question.
+    if (!this.policyOf(socket).mayAdmit(identityOf(user))) return undefined;
     return { host, owner: owner?.email ?? 'an unknown account', who: user.email ?? user.name ?? user.subject };
   }
 

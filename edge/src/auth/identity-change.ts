@@ -1,6 +1,5 @@
-import { evaluate, type AccessRules } from '../policy/evaluate.js';
 import type { Store } from '../store/index.js';
-import type { SocketRecord } from '../store/sockets.js';
+import type { OpenStreams } from '../policy/open-streams.js';
 import type { User } from '../store/users.js';
 import { TOKEN_CREDENTIAL } from './credential-keys.js';
 import type { LiveConnections } from './live-connections.js';
@@ -39,15 +38,15 @@ export function identityChanges(before: VerifiedIdentity, after: VerifiedIdentit
 
 /**
  * Applies what the IdP now says about a user: the stored identity, the session cache, and every
- * live WebSocket and TCP stream of theirs whose socket's rules no longer let them in (closed now;
- * requests are checked against the new identity from the next one on).
+ * live WebSocket and TCP stream of theirs, decided again with the new identity (those the policy
+ * no longer lets in are closed now; requests are checked against it from the next one on).
  */
 export class IdentityUpdater {
   constructor(
     private readonly store: Store,
     private readonly sessions: SessionService,
     private readonly live: LiveConnections,
-    private readonly rulesOf: (socket: SocketRecord) => AccessRules,
+    private readonly streams: Pick<OpenStreams, 'reidentify'>,
     private readonly idleMs: number,
   ) {}
 
@@ -55,23 +54,13 @@ export class IdentityUpdater {
     const user = this.store.users.refresh(userId, identity);
     this.sessions.forgetUser(userId);
     if (!user) return undefined;
-    const subject = { email: user.email, groups: user.groups, githubOrgs: user.githubOrgs, githubTeams: user.githubTeams };
-    const verdicts = new Map<string, boolean>();
-    const refused = (socketId: string): boolean => {
-      let refuse = verdicts.get(socketId);
-      if (refuse === undefined) {
-        const socket = this.store.sockets.findById(socketId);
-        refuse = socket ? !evaluate(this.rulesOf(socket), subject).allow : false;
-        verdicts.set(socketId, refuse);
-      }
-      return refuse;
-    };
+    const current = { email: user.email, groups: user.groups, githubOrgs: user.githubOrgs, githubTeams: user.githubTeams };
     for (const session of this.store.idpGrants.liveSocketSessionsOfUser(userId, now, this.idleMs)) {
-      this.live.closeWhere(session.idHash, refused);
+      this.streams.reidentify(this.live.connectionsOf(session.idHash), current, now);
     }
     // Tokens made by `postern login` carry this user's identity (proxy/gate.ts reads it from the user).
     for (const tokenId of this.store.idpGrants.liveTokensOfUser(userId, now)) {
-      this.live.closeWhere(`${TOKEN_CREDENTIAL}${tokenId}`, refused);
+      this.streams.reidentify(this.live.connectionsOf(`${TOKEN_CREDENTIAL}${tokenId}`), current, now);
     }
     return user;
   }

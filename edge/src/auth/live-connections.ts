@@ -51,17 +51,9 @@ export class LiveConnections {
     for (const connection of this.bySocket.get(socketId) ?? []) connection.destroy();
   }
 
-  /**
-   * Closes the connections one credential opened to the sockets `refuse` names: its holder's
-   * identity changed and those sockets' rules no longer let them in. Clients reconnect and are checked again.
-   */
-  closeWhere(credential: string, refuse: (socketId: string) => boolean): void {
-    const mine = this.byCredential.get(credential);
-    if (!mine) return;
-    for (const [socketId, set] of this.bySocket) {
-      if (!refuse(socketId)) continue;
-      for (const connection of set) if (mine.has(connection)) connection.destroy();
-    }
+  /** The open connections of one credential (its holder's identity changed: they are decided again). */
+  connectionsOf(credential: string): readonly Duplex[] {
+    return [...(this.byCredential.get(credential) ?? [])];
   }
 
   get size(): number {

@@ -9,7 +9,7 @@ import { localLoginPage, signedOutPage, signInFailedPage, signOutConfirmPage } f
 import { loginChooserPage } from '../pages/idp-pages.js';
 import { sendError } from '../pages/error-page.js';
 import { handoffConsentPage } from '../pages/handoff-page.js';
-import { normalizeEmail } from '../policy/email.js';
+import { normalizeEmail } from '@postern/shared/policy';
 import type { HostRouter } from '../proxy/router.js';
 import type { Store } from '../store/index.js';
 import { randomHandle } from '../store/secrets.js';

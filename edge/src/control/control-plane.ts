@@ -38,7 +38,7 @@ export class ControlPlane {
       socketId: socket.id,
       actor: actor.email,
       remote: actor.remote,
-      detail: { name: socket.name, hostname: socket.hostname, protocol: socket.protocol, cloudauth: socket.cloudauth, ephemeral: socket.ephemeral },
+      detail: { name: socket.name, hostname: socket.hostname, protocol: socket.protocol, cloudauth: socket.policy.default.action !== 'public', rules: socket.policy.rules.length, ephemeral: socket.ephemeral },
     });
   }
 

@@ -108,6 +108,9 @@ ${socket.tunnels.length > 0 ? html`<dt>Tunnels</dt><dd><ul class="plain">${socke
 function accessText(access: AccessSummary): SafeHtml | string {
   if (access.kind === 'public') return 'Anyone with the link, without signing in';
   if (access.kind === 'owner-only') return 'Only you';
+  if (access.rules.length > 0) {
+    return html`<ol class="rules plain">${access.rules.map((rule) => html`<li>${rule}</li>`)}<li>otherwise: ${access.default}</li></ol>`;
+  }
   const grants = [
     ...access.email_domains.map((d) => `anyone @${d}`),
     ...access.email_addresses,
@@ -115,6 +118,7 @@ function accessText(access: AccessSummary): SafeHtml | string {
     ...access.github_teams.map((t) => `GitHub team ${t}`),
     ...access.groups.map((g) => `group ${g}`),
   ];
+  if (grants.length === 0) return access.default;
   return html`You, and ${grants.map((g) => html`<span class="badge">${g}</span>`)}`;
 }
 

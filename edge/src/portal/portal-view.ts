@@ -1,8 +1,8 @@
 import { socketView } from '../api/socket-view.js';
 import { socketStatus, tunnelView, type TunnelView } from '../api/views.js';
 import type { EdgeConfig } from '../config.js';
-import { evaluate, type Identity } from '../policy/evaluate.js';
-import type { SocketGate } from '../proxy/gate.js';
+import type { CompiledPolicies } from '../policy/compiled-policies.js';
+import { identityOf } from '../policy/identity.js';
 import type { Store } from '../store/index.js';
 import type { SocketRecord } from '../store/sockets.js';
 import type { User } from '../store/users.js';
@@ -70,23 +70,28 @@ export interface PortalDeps {
   readonly config: EdgeConfig;
   readonly store: Store;
   readonly registry: TunnelRegistry;
-  readonly gate: Pick<SocketGate, 'rules'>;
+  readonly policies: Pick<CompiledPolicies, 'of'>;
 }
 
 const byName = (a: PortalApp, b: PortalApp): number => a.name.localeCompare(b.name) || a.hostname.localeCompare(b.hostname);
 
-export function buildPortal(deps: PortalDeps, user: User): PortalView {
-  const { config, store, registry, gate } = deps;
+/** `ip`: the portal visitor's trusted address, for rules on source networks. */
+export function buildPortal(deps: PortalDeps, user: User, ip: string | null = null): PortalView {
+  const { config, store, registry, policies } = deps;
   // Sessions carry only a verified email, so an account found by it really is this person's.
   const account = user.email ? store.accounts.findByEmail(user.email) : undefined;
-  const identity: Identity = { email: user.email, groups: user.groups, githubOrgs: user.githubOrgs, githubTeams: user.githubTeams };
+  const identity = identityOf(user);
+  const home = { path: '/', method: 'GET', ip, at: Date.now(), corsPreflight: false };
+  /** Its policy lets this person (not just anyone) open the app's home page now. */
+  const admits = (socket: SocketRecord): boolean => {
+    const verdict = policies.of(socket).decide(identity, home);
+    return verdict.kind === 'allow' && !verdict.anonymous;
+  };
 
   // Public sockets of other accounts are unlisted by design: publishing openly shares a link, it
   // does not advertise the app to everyone who signs in. Only sign-in sockets whose rules let this
   // person in are listed, plus the person's own.
-  const reachable = store.sockets
-    .all()
-    .filter((socket) => socket.accountId === account?.id || (socket.cloudauth && evaluate(gate.rules(socket), identity).allow));
+  const reachable = store.sockets.all().filter((socket) => socket.accountId === account?.id || admits(socket));
 
   const apps = reachable
     .map((socket): PortalApp => {
@@ -143,7 +148,7 @@ function ownSockets(deps: PortalDeps, accountId: string): PortalSocket[] {
       protocol: socket.protocol,
       ...socketStatus(socket, registry),
       ephemeral: socket.ephemeral,
-      access: accessSummary(socket),
+      access: accessSummary(socket.policy),
       tunnels: tunnels.filter((tunnel) => tunnel.socket_id === socket.id),
     };
   });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthContext } from '../auth/context.js';
 import { readCookie } from '../auth/cookies.js';
+import { clientAddress } from '../net/client-address.js';
 import { wantsJson } from '../pages/error-page.js';
 import { FAVICON_HEADERS, FAVICON_PATH, FAVICON_SVG } from '../pages/favicon.js';
 import { portalPage, portalSignedOutPage } from '../pages/portal-page.js';
@@ -32,7 +33,7 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalRouteDeps):
       if (json) return { edge: config.domain, user: null, apps: [], sockets: [], sign_in: SIGN_IN_HREF };
       return reply.type('text/html; charset=utf-8').send(portalSignedOutPage({ domain: config.domain, signInHref: SIGN_IN_HREF, footer: config.domain }));
     }
-    const view = buildPortal(deps, login.user);
+    const view = buildPortal(deps, login.user, clientAddress(request.raw) || null);
     if (json) return view;
     return reply.type('text/html; charset=utf-8').send(portalPage(view, { signOutHref: SIGN_OUT_HREF, footer: config.domain, now: Date.now() }));
   });

@@ -1,4 +1,7 @@
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Identity, RequestFacts, Verdict } from '@postern/shared/policy';
+import type { AccessDetail, AuditLog } from '../audit/audit-log.js';
 import type { BadTokenGuard } from '../auth/bad-token-guard.js';
 import { TOKEN_CREDENTIAL, type AuthContext } from '../auth/context.js';
 import { readCookie } from '../auth/cookies.js';
@@ -6,7 +9,10 @@ import { claimedOrigin, isSafeMethod, isSameOriginRequest } from '../auth/origin
 import { posternBearerToken } from '../auth/postern-token.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
-import { evaluate, type AccessRules, type Identity } from '../policy/evaluate.js';
+import type { CompiledPolicies } from '../policy/compiled-policies.js';
+import { httpFacts } from '../policy/facts.js';
+import { identityOf } from '../policy/identity.js';
+import type { OpenStreams, StreamGrant } from '../policy/open-streams.js';
 import type { Store } from '../store/index.js';
 import type { SocketRecord } from '../store/sockets.js';
 
@@ -30,15 +36,22 @@ export type GateDecision =
       readonly credential: string | null;
       /** The request's Authorization header was our bearer token: it must not reach the app. */
       readonly consumedAuthorization: boolean;
+      /** What the policy decided on, for streams that outlive the request (see trackStream). */
+      readonly grant: StreamGrant;
     }
   | { readonly kind: 'login'; readonly location: string }
   | { readonly kind: 'unauthorized'; readonly message: string }
-  | { readonly kind: 'forbidden'; readonly who: string; readonly reason: string }
+  /** `access`: what the audit log keeps for `policy diff` (path, method, deciding rule). */
+  | { readonly kind: 'forbidden'; readonly who: string; readonly reason: string; readonly access: AccessDetail }
   /**
-   * Refused for what the request is, not who sent it: the edge's error page with this error. A
-   * `denial` is audited like a policy denial (cross-socket request forgery); a 429 is not.
+   * Refused for what the request is, not who sent it: the edge's error page with this error (also a
+   * path spelled ambiguously where path rules apply, or a rule that denies everyone). A `denial` is
+   * audited like a policy denial (cross-socket request forgery); a 429 is not.
    */
   | { readonly kind: 'refused'; readonly error: EdgeError; readonly denial?: { readonly who: string; readonly reason: string } };
+
+/** A fully public socket decides nothing per request: its facts are read only for a stream that stays open. */
+const UNUSED_FACTS: RequestFacts = { path: null, method: null, ip: null, at: 0, corsPreflight: false };
 
 /** Verified tokens are re-checked against SQLite this often (as sessions are). */
 const TOKEN_CACHE_MS = 5_000;
@@ -49,17 +62,17 @@ interface TokenHolder {
   readonly email: string;
   readonly name: string | null;
   readonly identity: Identity;
+  readonly userId: string | null;
   readonly expiresAt: number | null;
   readonly checkedAt: number;
 }
 
 /**
- * Decides one request to a socket: who is asking (session cookie of this host, or a Postern bearer
- * token), then the socket's policy. Pure lookups plus the policy function; the caller answers.
+ * Decides one request to a socket: its compiled policy first (a public rule needs no one), then who
+ * is asking (session cookie of this host, or a Postern bearer token) where the policy needs to know.
+ * Pure lookups plus the policy; the caller answers.
  */
 export class SocketGate {
-  /** Rules per socket record (records are replaced, never mutated, so identity is a safe key). */
-  private readonly rulesCache = new WeakMap<SocketRecord, AccessRules>();
   private readonly tokens = new Map<string, TokenHolder>();
 
   constructor(
@@ -67,6 +80,9 @@ export class SocketGate {
     private readonly store: Store,
     private readonly auth: AuthContext,
     private readonly badTokens: BadTokenGuard,
+    private readonly policies: CompiledPolicies,
+    private readonly streams: OpenStreams,
+    private readonly audit: AuditLog,
   ) {
     // A revoked token stops working at once, not when its cache entry ages out.
     auth.live.onClose((credentials) => this.forgetTokens(credentials));
@@ -74,20 +90,27 @@ export class SocketGate {
 
   check(req: IncomingMessage, socket: SocketRecord, host: string): GateDecision {
     const token = posternBearerToken(req.headers.authorization);
-    if (!socket.cloudauth) {
+    const policy = this.policies.of(socket);
+    if (policy.fullyPublic) {
       // A Postern token is never the app's business, even on a public socket (the app may be anyone's);
       // proxy/headers.ts also drops one in any other spelling.
-      return { kind: 'allow', identity: null, sessionHash: null, credential: null, consumedAuthorization: token !== undefined };
+      const grant = { socket, identity: null, facts: UNUSED_FACTS, actor: null };
+      return { kind: 'allow', identity: null, sessionHash: null, credential: null, consumedAuthorization: token !== undefined, grant };
     }
-    const rules = this.rules(socket);
+    const facts = httpFacts(req, policy);
+    if ('problem' in facts) return { kind: 'refused', error: new EdgeError('BAD_REQUEST', `This app's access rules match on paths, and the request has ${facts.problem}.`) };
+    const anonymous = policy.decide(null, facts);
+    if (anonymous.kind === 'allow') return this.publicAllow(socket, facts, anonymous, token !== undefined);
     if (token !== undefined) {
-      const decision = this.checkToken(token, rules);
+      const decision = this.checkToken(token, socket, facts, anonymous);
       if (decision.kind !== 'unauthorized') return decision;
       return { kind: 'refused', error: this.badTokens.failed(req, new EdgeError('UNAUTHORIZED', decision.message)) };
     }
 
     const session = this.auth.sessions.resolve(readCookie(req, this.auth.cookies.session), socket.id);
     if (!session) {
+      // Refused whoever asks: no one to name on the page, nothing worth an audit row.
+      if (anonymous.kind === 'deny') return { kind: 'refused', error: new EdgeError('POLICY_DENIED', anonymous.reason) };
       const wantsPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html') && req.headers.upgrade === undefined;
       if (!wantsPage) return { kind: 'unauthorized', message: `Sign in at ${this.auth.edgeUrl}/auth/login or send a Postern token.` };
       const rd = `${this.config.publicScheme}://${host}${req.url ?? '/'}`;
@@ -96,15 +119,19 @@ export class SocketGate {
     const { user, record } = session;
     const forgery = this.crossOrigin(req, socket, host, user.email ?? user.id);
     if (forgery) return forgery;
-    const identity: Identity = { email: user.email, groups: user.groups, githubOrgs: user.githubOrgs, githubTeams: user.githubTeams };
-    const decision = evaluate(rules, identity);
-    if (!decision.allow) return { kind: 'forbidden', who: user.email ?? `${user.name ?? user.subject} (no verified email)`, reason: decision.reason };
+    const identity = identityOf(user);
+    const verdict = policy.decideFor(identity, facts, anonymous);
+    const who = user.email ?? `${user.name ?? user.subject} (no verified email)`;
+    if (verdict.kind !== 'allow') return this.forbidden(who, facts, verdict, user.id);
+    if (verdict.anonymous) return this.publicAllow(socket, facts, verdict, false);
+    this.audit.allowed({ socket, actor: user.email ?? user.id, facts, rule: verdict.rule, userId: user.id });
     return {
       kind: 'allow',
       identity: { userId: user.id, email: user.email, name: user.name, groups: user.groups, assertionKey: record.idHash },
       sessionHash: record.idHash,
       credential: record.idHash,
       consumedAuthorization: false,
+      grant: { socket, identity, facts, actor: user.email ?? user.id },
     };
   }
 
@@ -125,19 +152,45 @@ export class SocketGate {
     };
   }
 
-  /** A bearer token under the same policy as a browser session (also used by `postern tcp`). */
-  checkToken(token: string, rules: AccessRules): Extract<GateDecision, { kind: 'allow' | 'unauthorized' | 'forbidden' }> {
+  /**
+   * A bearer token under the same policy as a browser session (also used by `postern tcp`, whose
+   * facts have no path or method). `anonymous` is the policy's answer without an identity, if known.
+   */
+  checkToken(token: string, socket: SocketRecord, facts: RequestFacts, anonymous?: Verdict): Extract<GateDecision, { kind: 'allow' | 'unauthorized' | 'forbidden' }> {
     const holder = this.verifyToken(token);
     if (!holder) return { kind: 'unauthorized', message: 'The Postern token is invalid, expired or revoked.' };
-    const decision = evaluate(rules, holder.identity);
-    if (!decision.allow) return { kind: 'forbidden', who: holder.email, reason: decision.reason };
+    const policy = this.policies.of(socket);
+    const verdict = policy.decideFor(holder.identity, facts, anonymous ?? policy.decide(null, facts));
+    if (verdict.kind !== 'allow') return this.forbidden(holder.email, facts, verdict, holder.userId ?? undefined);
+    if (verdict.anonymous) return this.publicAllow(socket, facts, verdict, true);
+    this.audit.allowed({ socket, actor: holder.email, facts, rule: verdict.rule, userId: holder.userId ?? undefined });
     return {
       kind: 'allow',
       identity: { userId: holder.accountId, email: holder.email, name: holder.name, groups: holder.identity.groups, assertionKey: `token:${holder.tokenId}` },
       sessionHash: null,
       credential: `${TOKEN_CREDENTIAL}${holder.tokenId}`,
       consumedAuthorization: true,
+      grant: { socket, identity: holder.identity, facts, actor: holder.email },
     };
+  }
+
+  /**
+   * Follows an upgraded WebSocket or TCP stream for as long as it is open: a rule that expires, a
+   * time window that ends or a rule change closes it (policy/open-streams.ts).
+   */
+  trackStream(grant: StreamGrant, kind: 'websocket' | 'tcp', connection: Duplex, req?: IncomingMessage): void {
+    const facts = grant.facts === UNUSED_FACTS && req ? httpFacts(req, this.policies.of(grant.socket)) : grant.facts;
+    if (!('problem' in facts)) this.streams.track({ ...grant, facts }, kind, connection);
+  }
+
+  private publicAllow(socket: SocketRecord, facts: RequestFacts, verdict: Verdict, consumedAuthorization: boolean): Extract<GateDecision, { kind: 'allow' }> {
+    this.audit.allowed({ socket, actor: null, facts, rule: verdict.rule });
+    return { kind: 'allow', identity: null, sessionHash: null, credential: null, consumedAuthorization, grant: { socket, identity: null, facts, actor: null } };
+  }
+
+  private forbidden(who: string, facts: RequestFacts, verdict: Verdict, userId?: string): Extract<GateDecision, { kind: 'forbidden' }> {
+    const access: AccessDetail = { path: facts.path, method: facts.method, rule: verdict.rule, ...(userId ? { user_id: userId } : {}) };
+    return { kind: 'forbidden', who, reason: verdict.reason, access };
   }
 
   /**
@@ -160,7 +213,8 @@ export class SocketGate {
       accountId: account.id,
       email: account.email,
       name: user?.name ?? null,
-      identity: { email: account.email, groups: user?.groups ?? [], githubOrgs: user?.githubOrgs ?? [], githubTeams: user?.githubTeams ?? [] },
+      identity: identityOf({ email: account.email, groups: user?.groups ?? [], githubOrgs: user?.githubOrgs ?? [], githubTeams: user?.githubTeams ?? [] }),
+      userId: user?.id ?? null,
       expiresAt: record.expiresAt,
       checkedAt: now,
     };
@@ -172,23 +226,5 @@ export class SocketGate {
     const ids = new Set(credentials.filter((c) => c.startsWith(TOKEN_CREDENTIAL)).map((c) => c.slice(TOKEN_CREDENTIAL.length)));
     if (ids.size === 0) return;
     for (const [token, holder] of this.tokens) if (ids.has(holder.tokenId)) this.tokens.delete(token);
-  }
-
-  /** The access rules of a socket, with its owner's email. */
-  rules(socket: SocketRecord): AccessRules {
-    let rules = this.rulesCache.get(socket);
-    if (!rules) {
-      rules = {
-        cloudauth: socket.cloudauth,
-        allowedEmailDomains: socket.allowedEmailDomains,
-        allowedEmailAddresses: socket.allowedEmailAddresses,
-        allowedGithubOrgs: socket.allowedGithubOrgs,
-        allowedGithubTeams: socket.allowedGithubTeams,
-        allowedGroups: socket.allowedGroups,
-        ownerEmail: this.store.accounts.findById(socket.accountId)?.email ?? '',
-      };
-      this.rulesCache.set(socket, rules);
-    }
-    return rules;
   }
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AccessDetail, AuditLog } from '../audit/audit-log.js';
 import type { AuthContext } from '../auth/context.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
@@ -107,6 +107,7 @@ export class ProxyHandler {
       client.once('close', release);
       // Sign-out, expiry, revocation and rule changes close this connection (see auth/live-connections.ts).
       if (decision.credential) this.auth.live.add(decision.credential, socket.id, client);
+      this.gate.trackStream(decision.grant, 'websocket', client, req);
       this.recordStream(req, socket, decision, client);
       new UpgradeExchange(input, conn, client, head).start();
     }, () => refuse(new EdgeError('INTERNAL', 'internal error')));
@@ -134,10 +135,10 @@ export class ProxyHandler {
     headers.then(then, fail);
   }
 
-  private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: { readonly who: string; readonly reason: string }, via: string, trace: RequestTrace): void {
+  private recordDenial(req: IncomingMessage, socket: SocketRecord, decision: { readonly who: string; readonly reason: string; readonly access?: AccessDetail }, via: string, trace: RequestTrace): void {
     trace.user = decision.who;
     trace.reason = decision.reason;
-    this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via });
+    this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via, access: decision.access });
   }
 
   /** WebSocket sessions of signed-in sockets are audited with who and how long (public ones are not: no one to name). */

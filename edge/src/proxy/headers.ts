@@ -61,8 +61,6 @@ function connectionListed(value: string | string[] | undefined): Set<string> {
   return listed;
 }
 
-/** Identity headers the app receives unless the socket names others (Grafana auth.proxy defaults). */
-export const DEFAULT_IDENTITY_HEADERS = { email: 'X-Auth-Email', user: 'X-Auth-User' } as const;
 export const ASSERTION_HEADER = 'X-Postern-Assertion';
 
 export interface ForwardContext {

@@ -2,7 +2,8 @@ import type { AuthContext } from '../auth/context.js';
 import type { SocketRecord } from '../store/sockets.js';
 import type { AppIdentity } from './gate.js';
 import { eitherMatcher, headerNameMatcher, type HeaderNameMatcher } from './foreign-identity.js';
-import { ASSERTION_HEADER, canonicalName, DEFAULT_IDENTITY_HEADERS } from './headers.js';
+import { ASSERTION_HEADER, canonicalName } from './headers.js';
+import { DEFAULT_IDENTITY_HEADERS } from './identity-header-defaults.js';
 
 const DEFAULT_RESERVED = new Set([DEFAULT_IDENTITY_HEADERS.email, DEFAULT_IDENTITY_HEADERS.user].map(canonicalName));
 /** Built once per list and per socket record (records are replaced, never mutated). */

@@ -6,6 +6,7 @@ export type AuditType =
   | 'signin.failed'
   | 'signout'
   | 'access.denied'
+  | 'access.allowed'
   | 'socket.create'
   | 'socket.update'
   | 'socket.delete'
@@ -75,6 +76,7 @@ export class AuditStore {
   private readonly insert;
   private readonly query;
   private readonly prune;
+  private readonly accesses;
 
   constructor(db: Db) {
     this.insert = db.prepare(
@@ -88,6 +90,9 @@ export class AuditStore {
        ORDER BY at DESC, id DESC LIMIT @limit`,
     );
     this.prune = db.prepare<[number]>('DELETE FROM audit_events WHERE at < ?');
+    this.accesses = db.prepare<[string, number, number], AuditRow>(
+      `SELECT * FROM audit_events WHERE socket_id = ? AND at >= ? AND type IN ('access.allowed', 'access.denied') ORDER BY at, id LIMIT ?`,
+    );
   }
 
   append(event: NewAuditEvent): void {
@@ -104,6 +109,11 @@ export class AuditStore {
 
   list(q: AuditQuery): AuditEvent[] {
     return this.query.all({ account_id: q.accountId, socket_id: q.socketId ?? null, since: q.since ?? 0, limit: q.limit }).map(toEvent);
+  }
+
+  /** A socket's audited accesses (allowed and denied) since `since`, oldest first: what `policy diff` replays. */
+  accessesOf(socketId: string, since: number, limit: number): AuditEvent[] {
+    return this.accesses.all(socketId, since, limit).map(toEvent);
   }
 
   /** Deletes events older than `before`; returns how many. */

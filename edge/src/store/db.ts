@@ -181,6 +181,26 @@ export const MIGRATIONS: readonly string[] = [
      expires_at INTEGER NOT NULL,
      PRIMARY KEY (issuer, jti)
    );`,
+  // Issue 14 (migration 7): a socket's rules become one JSON datum, `policy` (version 1, see @postern/shared/policy), with a
+  // revision the edge compiles it by. Sign-in with lists becomes the default `allow` with the same
+  // lists (normalised already by the API that wrote them; an empty list is left out, as the
+  // normaliser does); no sign-in becomes the default `public`. Mirrored in postgres-migrations.ts.
+  `ALTER TABLE sockets ADD COLUMN policy TEXT NOT NULL DEFAULT '{"version":1,"rules":[],"default":{"action":"public"}}';
+   ALTER TABLE sockets ADD COLUMN policy_revision INTEGER NOT NULL DEFAULT 1;
+   UPDATE sockets SET policy = json_object('version', 1, 'rules', json('[]'), 'default', CASE WHEN cloudauth = 1
+     THEN json_patch('{"action":"allow"}', json_object(
+       'emails', CASE WHEN allowed_email_addresses <> '[]' THEN json(allowed_email_addresses) END,
+       'domains', CASE WHEN allowed_email_domains <> '[]' THEN json(allowed_email_domains) END,
+       'github_orgs', CASE WHEN allowed_github_orgs <> '[]' THEN json(allowed_github_orgs) END,
+       'github_teams', CASE WHEN allowed_github_teams <> '[]' THEN json(allowed_github_teams) END,
+       'groups', CASE WHEN allowed_groups <> '[]' THEN json(allowed_groups) END))
+     ELSE json('{"action":"public"}') END);
+   ALTER TABLE sockets DROP COLUMN cloudauth;
+   ALTER TABLE sockets DROP COLUMN allowed_email_domains;
+   ALTER TABLE sockets DROP COLUMN allowed_email_addresses;
+   ALTER TABLE sockets DROP COLUMN allowed_github_orgs;
+   ALTER TABLE sockets DROP COLUMN allowed_github_teams;
+   ALTER TABLE sockets DROP COLUMN allowed_groups;`,
 ];
 
 /** The schema version a database has once opened by this Postern. */
@@ -209,14 +229,15 @@ function openFile(path: string): Db {
   }
 }
 
-function migrate(db: Db): void {
+/** Applies the migrations the database lacks, up to `upTo` (tests build older schemas with it). */
+export function migrate(db: Db, upTo = MIGRATIONS.length): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
     throw new Error(
       `database schema version ${current} is newer than this Postern (${MIGRATIONS.length}); upgrade Postern`,
     );
   }
-  for (let version = current; version < MIGRATIONS.length; version++) {
+  for (let version = current; version < upTo; version++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[version]!);
       db.pragma(`user_version = ${version + 1}`);

@@ -1,3 +1,4 @@
+import { PUBLIC_POLICY, type Policy } from '@postern/shared/policy';
 import type { Db } from './db.js';
 import { randomId } from './ids.js';
 import { accountSuffix, labelStem } from './labels.js';
@@ -17,12 +18,10 @@ export interface SocketRecord {
   /** The DNS label under the edge domain, e.g. `grafana-x1y2`. */
   readonly hostname: string;
   readonly protocol: SocketProtocol;
-  readonly cloudauth: boolean;
-  readonly allowedEmailDomains: readonly string[];
-  readonly allowedEmailAddresses: readonly string[];
-  readonly allowedGithubOrgs: readonly string[];
-  readonly allowedGithubTeams: readonly string[];
-  readonly allowedGroups: readonly string[];
+  /** Who may reach it: one normalised datum (@postern/shared/policy). */
+  readonly policy: Policy;
+  /** Goes up by one whenever the policy changes: the edge compiles each revision once. */
+  readonly policyRevision: number;
   /** Header names the app receives the identity in (defaults: X-Auth-Email, X-Auth-User). */
   readonly identityHeaders: IdentityHeaderNames;
   /** Largest request body the app accepts; null means the edge's default. */
@@ -43,12 +42,8 @@ interface SocketRow {
   name: string;
   hostname: string;
   protocol: SocketProtocol;
-  cloudauth: number;
-  allowed_email_domains: string;
-  allowed_email_addresses: string;
-  allowed_github_orgs: string;
-  allowed_github_teams: string;
-  allowed_groups: string;
+  policy: string;
+  policy_revision: number;
   identity_headers: string;
   max_body_bytes: number | null;
   allow_cross_origin_requests: number;
@@ -62,12 +57,9 @@ const toSocket = (row: SocketRow): SocketRecord => ({
   name: row.name,
   hostname: row.hostname,
   protocol: row.protocol,
-  cloudauth: row.cloudauth === 1,
-  allowedEmailDomains: JSON.parse(row.allowed_email_domains) as string[],
-  allowedEmailAddresses: JSON.parse(row.allowed_email_addresses) as string[],
-  allowedGithubOrgs: JSON.parse(row.allowed_github_orgs) as string[],
-  allowedGithubTeams: JSON.parse(row.allowed_github_teams) as string[],
-  allowedGroups: JSON.parse(row.allowed_groups) as string[],
+  // Written only by the normaliser (api/sockets.ts), so read as it is.
+  policy: JSON.parse(row.policy) as Policy,
+  policyRevision: row.policy_revision,
   identityHeaders: JSON.parse(row.identity_headers) as IdentityHeaderNames,
   maxBodyBytes: row.max_body_bytes,
   allowCrossOriginRequests: row.allow_cross_origin_requests === 1,
@@ -76,38 +68,19 @@ const toSocket = (row: SocketRow): SocketRecord => ({
 });
 
 /** What a new socket needs: an owner and a name; everything else defaults to an open HTTP socket. */
-export type NewSocket = Pick<SocketRecord, 'accountId' | 'name'> & Partial<Omit<SocketRecord, 'id' | 'hostname' | 'createdAt'>>;
+export type NewSocket = Pick<SocketRecord, 'accountId' | 'name'> & Partial<Omit<SocketRecord, 'id' | 'hostname' | 'createdAt' | 'policyRevision'>>;
 
 const SOCKET_DEFAULTS = {
   protocol: 'http',
-  cloudauth: false,
-  allowedEmailDomains: [],
-  allowedEmailAddresses: [],
-  allowedGithubOrgs: [],
-  allowedGithubTeams: [],
-  allowedGroups: [],
+  policy: PUBLIC_POLICY,
   identityHeaders: {},
   maxBodyBytes: null,
   allowCrossOriginRequests: false,
   ephemeral: false,
-} as const satisfies Omit<SocketRecord, 'id' | 'hostname' | 'createdAt' | 'accountId' | 'name'>;
+} as const satisfies Omit<SocketRecord, 'id' | 'hostname' | 'createdAt' | 'accountId' | 'name' | 'policyRevision'>;
 
 /** What `socket update` may change. The hostname is fixed at creation: links and DNS keep working. */
-export type SocketPatch = Partial<
-  Pick<
-    SocketRecord,
-    | 'name'
-    | 'cloudauth'
-    | 'allowedEmailDomains'
-    | 'allowedEmailAddresses'
-    | 'allowedGithubOrgs'
-    | 'allowedGithubTeams'
-    | 'allowedGroups'
-    | 'identityHeaders'
-    | 'maxBodyBytes'
-    | 'allowCrossOriginRequests'
-  >
->;
+export type SocketPatch = Partial<Pick<SocketRecord, 'name' | 'policy' | 'identityHeaders' | 'maxBodyBytes' | 'allowCrossOriginRequests'>>;
 
 /** The account already has a permanent socket with this hostname. */
 export class LabelTakenError extends Error {
@@ -123,12 +96,8 @@ const toRow = (record: SocketRecord): SocketRow => ({
   name: record.name,
   hostname: record.hostname,
   protocol: record.protocol,
-  cloudauth: record.cloudauth ? 1 : 0,
-  allowed_email_domains: JSON.stringify(record.allowedEmailDomains),
-  allowed_email_addresses: JSON.stringify(record.allowedEmailAddresses),
-  allowed_github_orgs: JSON.stringify(record.allowedGithubOrgs),
-  allowed_github_teams: JSON.stringify(record.allowedGithubTeams),
-  allowed_groups: JSON.stringify(record.allowedGroups),
+  policy: JSON.stringify(record.policy),
+  policy_revision: record.policyRevision,
   identity_headers: JSON.stringify(record.identityHeaders),
   max_body_bytes: record.maxBodyBytes,
   allow_cross_origin_requests: record.allowCrossOriginRequests ? 1 : 0,
@@ -148,11 +117,9 @@ export class SocketStore {
 
   constructor(db: Db) {
     this.insert = db.prepare(
-      `INSERT INTO sockets (id, account_id, name, hostname, protocol, cloudauth, allowed_email_domains,
-         allowed_email_addresses, allowed_github_orgs, allowed_github_teams, allowed_groups, identity_headers,
+      `INSERT INTO sockets (id, account_id, name, hostname, protocol, policy, policy_revision, identity_headers,
          max_body_bytes, allow_cross_origin_requests, ephemeral, created_at)
-       VALUES (@id, @account_id, @name, @hostname, @protocol, @cloudauth, @allowed_email_domains,
-         @allowed_email_addresses, @allowed_github_orgs, @allowed_github_teams, @allowed_groups, @identity_headers,
+       VALUES (@id, @account_id, @name, @hostname, @protocol, @policy, @policy_revision, @identity_headers,
          @max_body_bytes, @allow_cross_origin_requests, @ephemeral, @created_at)`,
     );
     this.byId = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE id = ?');
@@ -162,9 +129,7 @@ export class SocketStore {
     this.ephemeralStmt = db.prepare<[], SocketRow>('SELECT * FROM sockets WHERE ephemeral = 1');
     this.deleteById = db.prepare<[string]>('DELETE FROM sockets WHERE id = ?');
     this.updateStmt = db.prepare(
-      `UPDATE sockets SET name = @name, cloudauth = @cloudauth, allowed_email_domains = @allowed_email_domains,
-         allowed_email_addresses = @allowed_email_addresses, allowed_github_orgs = @allowed_github_orgs,
-         allowed_github_teams = @allowed_github_teams, allowed_groups = @allowed_groups, identity_headers = @identity_headers,
+      `UPDATE sockets SET name = @name, policy = @policy, policy_revision = @policy_revision, identity_headers = @identity_headers,
          max_body_bytes = @max_body_bytes, allow_cross_origin_requests = @allow_cross_origin_requests
        WHERE id = @id`,
     );
@@ -183,7 +148,7 @@ export class SocketStore {
       const holder = this.byHostname.get(hostname);
       if (holder?.account_id === input.accountId && !input.ephemeral) throw new LabelTakenError(toSocket(holder));
       if (holder) continue; // another account's short id shares the prefix: the long suffix is unique
-      const record: SocketRecord = { ...SOCKET_DEFAULTS, ...input, id: `sck_${randomId(12)}`, hostname, createdAt: Date.now() };
+      const record: SocketRecord = { ...SOCKET_DEFAULTS, ...input, id: `sck_${randomId(12)}`, hostname, policyRevision: 1, createdAt: Date.now() };
       this.insert.run(toRow(record));
       return record;
     }
@@ -194,7 +159,8 @@ export class SocketStore {
   update(id: string, patch: SocketPatch): SocketRecord | undefined {
     const current = this.findById(id);
     if (!current) return undefined;
-    const next: SocketRecord = { ...current, ...patch };
+    const policyChanged = patch.policy !== undefined && JSON.stringify(patch.policy) !== JSON.stringify(current.policy);
+    const next: SocketRecord = { ...current, ...patch, policyRevision: current.policyRevision + (policyChanged ? 1 : 0) };
     this.updateStmt.run(toRow(next));
     return next;
   }

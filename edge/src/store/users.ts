@@ -33,6 +33,7 @@ export class UserStore {
   private readonly upsertStmt;
   private readonly byKey;
   private readonly byId;
+  private readonly byEmail;
   private readonly refreshStmt;
 
   constructor(db: Db) {
@@ -45,6 +46,7 @@ export class UserStore {
     );
     this.byKey = db.prepare<[string, string], UserRow>('SELECT * FROM users WHERE issuer = ? AND subject = ?');
     this.byId = db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?');
+    this.byEmail = db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ? ORDER BY last_login_at DESC LIMIT 1');
     this.refreshStmt = db.prepare(
       `UPDATE users SET email = @email, name = @name, groups = @groups, github_orgs = @github_orgs, github_teams = @github_teams
        WHERE id = @id`,
@@ -81,6 +83,12 @@ export class UserStore {
 
   findById(id: string): User | undefined {
     const row = this.byId.get(id);
+    return row && toUser(row);
+  }
+
+  /** The user who last signed in with this (normalised, verified) email. */
+  latestByEmail(email: string): User | undefined {
+    const row = this.byEmail.get(email);
     return row && toUser(row);
   }
 }

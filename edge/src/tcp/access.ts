@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { HandshakeHeader } from '@postern/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { domainHost, socketAuthority } from '../api/socket-view.js';
@@ -10,6 +11,8 @@ import { tokenFailure } from '../auth/token-failure.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
 import { clientAddress } from '../net/client-address.js';
+import { tcpFacts } from '../policy/facts.js';
+import type { StreamGrant } from '../policy/open-streams.js';
 import type { SocketGate } from '../proxy/gate.js';
 import type { Store } from '../store/index.js';
 import type { SocketRecord } from '../store/sockets.js';
@@ -25,6 +28,8 @@ export interface TcpGrant {
   readonly actor: string;
   /** `token:<id>`: revoking the token closes the stream (see auth/live-connections.ts). */
   readonly credential: string;
+  /** What the policy decided on: an expiring rule closes the stream (see SocketGate.trackStream). */
+  readonly policy: StreamGrant;
 }
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -60,17 +65,22 @@ export class TcpAccess {
       throw new EdgeError('WRONG_PROTOCOL', `${hostname} is an HTTP socket: open ${this.config.publicScheme}://${socketAuthority(socket.hostname, this.config)} instead`);
     }
 
-    const decision = this.gate.checkToken(token, this.gate.rules(socket));
+    const decision = this.gate.checkToken(token, socket, tcpFacts(req));
     if (decision.kind === 'unauthorized') throw tokenFailure(undefined);
     if (decision.kind === 'forbidden') {
       this.log.info({ socket: socket.id, user: decision.who, reason: decision.reason }, 'access denied');
-      this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via: 'tcp' });
+      this.audit.denied({ accountId: socket.accountId, socketId: socket.id, actor: decision.who, remote: clientAddress(req) || null, reason: decision.reason, via: 'tcp', access: decision.access });
       throw new EdgeError('POLICY_DENIED', `${decision.who} may not use ${hostname}: ${decision.reason}`);
     }
 
     const actor = decision.identity?.email ?? decision.identity?.userId ?? tokenCheck.token.accountId;
     const credential = decision.credential ?? `${TOKEN_CREDENTIAL}${tokenCheck.token.id}`;
-    return { socket, hostname, actor, credential };
+    return { socket, hostname, actor, credential, policy: decision.grant };
+  }
+
+  /** Follows an open stream under the policy that let it in. */
+  track(grant: TcpGrant, client: Duplex): void {
+    this.gate.trackStream(grant.policy, 'tcp', client);
   }
 
   /** The least busy connector connection serving the socket, or undefined when none is online or has a free stream. */

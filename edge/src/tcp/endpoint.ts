@@ -114,6 +114,7 @@ export class TcpEndpoint {
     });
     // Revocation, expiry, rule changes and deletion destroy `client` (see auth/live-connections.ts).
     this.live.add(grant.credential, socket.id, client);
+    this.access.track(grant, client);
     const log = this.log.child({ socket: socket.id, user: grant.actor, connection: connection.info.id });
     const audit = { accountId: socket.accountId, socketId: socket.id, actor: grant.actor, remote };
     const openedAt = Date.now();

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CloseCode, ERROR_CODE_NAMES, HandshakeHeader, MuxSession, PROTOCOL_VERSION } from '@postern/shared';
+import { CloseCode, ERROR_CODE_NAMES, HandshakeHeader, HOST_REWRITE_VALUE, MuxSession, PROTOCOL_VERSION } from '@postern/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -17,11 +17,9 @@ import { clientAddress } from '../net/client-address.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { randomId } from '../store/ids.js';
 import type { Store } from '../store/index.js';
-import { socketView } from '../api/socket-view.js';
+import { helloSocket } from '../api/socket-view.js';
 import { TunnelConnection, type TunnelConnectionInfo } from './connection.js';
 import type { TunnelRegistry } from './registry.js';
-
-const HOST_REWRITE = /^[a-z0-9.-]{1,253}(?::\d{1,5})?$|^\[[0-9a-f:]+\](?::\d{1,5})?$/i;
 
 /**
  * Accepts connectors: checks protocol version, token and socket ownership before upgrading,
@@ -79,7 +77,7 @@ export class TunnelEndpoint {
       const auditBase = { accountId: info.accountId, socketId: info.socketId, actor: info.actor, remote: info.remoteAddress };
       const detail = { tunnel_id: info.tunnelId, connection_id: info.id, connector_id: info.connectorId };
       this.audit.record({ ...auditBase, type: 'tunnel.connect', detail });
-      session.sendHello({ v: 1, connectionId: info.id, socket: socketView(socketRecord, this.config) });
+      session.sendHello({ v: 1, connectionId: info.id, socket: helloSocket(socketRecord, this.config) });
       session.on('goaway', (code, reason) => {
         log.info({ code: ERROR_CODE_NAMES[code] ?? code, reason }, 'connector is draining');
         tunnel.drain();
@@ -132,7 +130,7 @@ export class TunnelEndpoint {
       throw new EdgeError('BAD_REQUEST', `tunnel ${tunnel.id} belongs to socket ${tunnel.socketId}, not ${socketId}`);
     }
     const hostRewrite = header(req, HandshakeHeader.HOST_REWRITE);
-    if (hostRewrite !== undefined && !HOST_REWRITE.test(hostRewrite)) {
+    if (hostRewrite !== undefined && !HOST_REWRITE_VALUE.test(hostRewrite)) {
       throw new EdgeError('BAD_REQUEST', `invalid ${HandshakeHeader.HOST_REWRITE} header`);
     }
     const connectorId = header(req, HandshakeHeader.CONNECTOR) ?? 'unnamed';

@@ -3,7 +3,7 @@
  * per-issuer rules that refuse a sign-in (Entra tenant pin, Google hosted domain, MFA). Pure: the same
  * claims and rules always give the same answer; sign-in and every re-validation both come here.
  */
-import { normalizeEmail } from '../../policy/email.js';
+import { normalizeEmail } from '@postern/shared/policy';
 import { emailDomainOwnerVerified, groupsOverage, tenantAllowed } from './entra.js';
 import { ProviderError, type SignInNotice } from './types.js';
 

@@ -214,4 +214,17 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      PRIMARY KEY (issuer, jti)
    );
    CREATE INDEX logout_token_ids_expires ON logout_token_ids(expires_at);`,
+  // Issue 14 (SQLite migration 7): a socket's rules become one JSON datum, with the same mapping.
+  `ALTER TABLE sockets ADD COLUMN policy TEXT NOT NULL DEFAULT '{"version":1,"rules":[],"default":{"action":"public"}}';
+   ALTER TABLE sockets ADD COLUMN policy_revision INTEGER NOT NULL DEFAULT 1;
+   UPDATE sockets SET policy = json_build_object('version', 1, 'rules', '[]'::json, 'default', CASE WHEN cloudauth = 1
+     THEN json_strip_nulls(json_build_object('action', 'allow',
+       'emails', CASE WHEN allowed_email_addresses <> '[]' THEN allowed_email_addresses::json END,
+       'domains', CASE WHEN allowed_email_domains <> '[]' THEN allowed_email_domains::json END,
+       'github_orgs', CASE WHEN allowed_github_orgs <> '[]' THEN allowed_github_orgs::json END,
+       'github_teams', CASE WHEN allowed_github_teams <> '[]' THEN allowed_github_teams::json END,
+       'groups', CASE WHEN allowed_groups <> '[]' THEN allowed_groups::json END))
+     ELSE '{"action":"public"}'::json END)::text;
+   ALTER TABLE sockets DROP COLUMN cloudauth, DROP COLUMN allowed_email_domains, DROP COLUMN allowed_email_addresses,
+     DROP COLUMN allowed_github_orgs, DROP COLUMN allowed_github_teams, DROP COLUMN allowed_groups;`,
 ];
