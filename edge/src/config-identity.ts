@@ -1,6 +1,6 @@
 import { ConfigError, type RawValue } from './config-values.js';
 import type { SettingNames } from './setting.js';
-import { OIDC_SETTING_ROWS, type EdgeSettings, type OidcSettings } from './settings.js';
+import { OIDC_SETTING_ROWS, type EdgeSettingKey, type EdgeSettings, type OidcSettings } from './settings.js';
 import { GOOGLE_DIRECTORY_URL, GOOGLE_ISSUER, OIDC_SETTINGS, type OidcSettingKey, type ServiceAccountKey } from './settings-identity.js';
 
 export type { ServiceAccountKey } from './settings-identity.js';
@@ -139,23 +139,23 @@ function uniqueId(name: string, ids: Set<string>): string {
  * How config.ts names a setting for an error: as the source it came from does; one left at its
  * default as the source of `partner` (the setting it is checked against) would, else by its flag.
  */
-export type NameOf = (key: keyof EdgeSettings, partner?: keyof EdgeSettings) => string;
+export type NameOf = (key: EdgeSettingKey, partner?: EdgeSettingKey) => string;
 
 /** A setting that means nothing without another: named as its source names both. */
-function needs(settings: EdgeSettings, name: NameOf, dependent: keyof EdgeSettings, required: keyof EdgeSettings, why = ''): void {
+function needs(settings: EdgeSettings, name: NameOf, dependent: EdgeSettingKey, required: EdgeSettingKey, why = ''): void {
   if (settings[dependent] !== undefined && settings[required] === undefined) throw new ConfigError(`${name(dependent, required)} needs ${name(required, dependent)}${why}`);
 }
 
 export function resolveAuth(s: EdgeSettings, name: NameOf): AuthConfig {
   const ids = new Set<string>(RESERVED_IDS);
   const providers: ProviderConfig[] = s.oidc.map((o) => ({
-    kind: o.kind!,
-    id: uniqueId(o.name!, ids),
-    name: o.name!,
-    issuer: o.issuer!,
-    clientId: o.clientId!,
-    clientSecret: o.clientSecretFile!.secret,
-    tenants: o.tenants ?? [],
+    kind: o.kind,
+    id: uniqueId(o.name, ids),
+    name: o.name,
+    issuer: o.issuer,
+    clientId: o.clientId,
+    clientSecret: o.clientSecretFile.secret,
+    tenants: o.tenants,
     emailClaim: o.emailClaim,
     groupsClaim: o.groupsClaim,
     scopes: o.scopes,

@@ -119,7 +119,7 @@ export const edgeConfigFromEnv = settingsFromEnv;
 export const edgeConfigFromFile = settingsFromFile;
 
 const ROWS = new Map(EDGE_SETTING_ROWS.map((row) => [row.key, row]));
-const rowOf = (key: EdgeSettingKey | 'oidc'): SettingNames => ROWS.get(key) ?? { key, flag: '--oidc-issuer', env: 'POSTERN_OIDC_ISSUER', yaml: 'oidc' };
+const rowOf = (key: EdgeSettingKey): SettingNames => ROWS.get(key)!;
 
 /**
  * Every setting through its row's parser: from the flags, else the environment, else the file,

@@ -104,6 +104,7 @@ const scopes = list('<scopes>', /[\s,]+/, (item, name) => {
 });
 
 const OIDC_KINDS = ['oidc', 'entra'] as const;
+export type IssuerKind = (typeof OIDC_KINDS)[number];
 
 /** How `postern edge` reads a per-issuer setting from the command line. */
 export type IssuerFlagRole = 'starts' | 'positional' | 'switch';

@@ -3,7 +3,7 @@ import { cidrs, ConfigError, count, domain, duration, items, listen, oneOf, rate
 import { defaultMaxConnections } from './net/fd-limit.js';
 import { DEFAULT_FOREIGN_IDENTITY_HEADERS } from './proxy/foreign-identity.js';
 import { rowsOf, setting, type SettingRow, type SettingSpec } from './setting.js';
-import { IDENTITY_SETTINGS, OIDC_SETTINGS, type OidcSettingSpec } from './settings-identity.js';
+import { IDENTITY_SETTINGS, OIDC_SETTINGS, type IssuerKind, type OidcSettingSpec, type SecretFile } from './settings-identity.js';
 
 /**
  * The edge's settings, declared once. `postern edge`'s options, the POSTERN_* reader, the YAML
@@ -149,8 +149,15 @@ export type EdgeSettingKey = keyof typeof EDGE_SETTINGS;
 type ValueOf<S> = S extends SettingSpec<infer T> ? T : never;
 type Resolved<Table> = { readonly [K in keyof Table]: Table[K] extends { readonly default: unknown } ? ValueOf<Table[K]> : ValueOf<Table[K]> | undefined };
 
-/** One OIDC issuer's settings as resolved (config-identity.ts fills the computed ones). */
-export type OidcSettings = Resolved<typeof OIDC_SETTINGS>;
+/** One OIDC issuer's settings as resolved: config-identity.ts fills the ones that follow from others and checks the required ones. */
+export type OidcSettings = Resolved<typeof OIDC_SETTINGS> & {
+  readonly issuer: string;
+  readonly kind: IssuerKind;
+  readonly name: string;
+  readonly tenants: readonly string[];
+  readonly clientId: string;
+  readonly clientSecretFile: SecretFile;
+};
 
 /** Every setting's typed value, as the edge runs with it and `--print-config` prints it. */
 export type EdgeSettings = Resolved<typeof EDGE_SETTINGS> & { readonly oidc: readonly OidcSettings[] };
