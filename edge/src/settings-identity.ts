@@ -179,7 +179,7 @@ export const IDENTITY_SETTINGS = {
     group: 'identity',
     default: ({ providers }) => String(providers === 0),
     defaultHelp: 'on only when no other provider is set',
-    help: 'allow sign-in with local accounts (--no-local-accounts: never)',
+    help: 'allow sign-in with local accounts (passwords set with postern admin user add --password-file)',
   }),
   sessionTtl: setting({ value: duration(), group: 'identity', default: '24h', help: 'sessions end this long after sign-in' }),
   sessionIdle: setting({ value: duration(), group: 'identity', default: '8h', help: 'sessions end after this long without a request' }),

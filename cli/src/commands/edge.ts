@@ -16,7 +16,7 @@ export function registerEdgeSettings(command: Command): (opts: Readonly<Record<s
   let issuers: ReturnType<typeof registerIssuerOptions> | undefined;
   for (const row of EDGE_SETTING_ROWS) {
     if (row.group === 'identity') issuers ??= registerIssuerOptions(command);
-    const option = new Option(row.value.metavar ? `${row.flag} ${row.value.metavar}` : row.flag, withDefault(row));
+    const option = new Option(row.value.metavar ? `${row.flag} ${row.value.metavar}` : row.flag, `${withDefault(row)}${row.repeatable ? ' (repeatable)' : ''}`);
     if (row.repeatable) option.argParser(collect);
     command.addOption(option);
     if (!row.value.metavar) command.addOption(new Option(`--no-${row.flag.slice(2)}`, `turn ${row.flag} off`));
