@@ -131,7 +131,6 @@ function resolveSettings(sources: readonly SettingsSource[]): { settings: EdgeSe
   const settings: Record<string, unknown> = {};
   const issuers = sources.find((source) => source.oidc !== undefined);
   settings.oidc = Object.freeze((issuers?.oidc ?? []).map((entry, i) => resolveIssuer(entry, (setting) => issuers!.issuerName(setting, i))));
-  if (issuers) from.set('oidc', issuers);
   const parse = (row: (typeof EDGE_SETTING_ROWS)[number], fallback: string | undefined) => {
     const source = sources.find((s) => s.values[row.key] !== undefined);
     const raw: RawValue | undefined = source ? source.values[row.key] : fallback;
