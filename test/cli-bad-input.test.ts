@@ -174,6 +174,11 @@ describe('postern CLI: bad input', () => {
     await inBatches(cases, async ([argv, expected]) => {
       assert.match(await alice.fails(argv), expected, argv.join(' '));
     });
+    // The edge's settings name their source: a variable, or the config file and its key.
+    assert.match(await alice.fails(['edge', '--print-config'], { POSTERN_UPSTREAM_TIMEOUT: '-5s' }), /^error: POSTERN_UPSTREAM_TIMEOUT must be a positive duration such as 30s.*, not "-5s"$/);
+    const edgeYaml = join(tmp.dir, 'bad-edge.yaml');
+    writeFileSync(edgeYaml, 'local_accounts: "maybe"\n');
+    assert.equal(await alice.fails(['edge', '--config', edgeYaml, '--print-config']), `error: ${edgeYaml}: local_accounts must be true or false, not "maybe"`);
     assert.equal(await alicesSockets(), before, 'no socket was created or changed by a refused command (quick connects included)');
     const tunnels = await api(edge, aliceToken, 'GET', '/tunnels');
     assert.deepEqual(tunnels.json, [], 'and no tunnel was left behind');

@@ -3,12 +3,9 @@ export {
   edgeConfigFromEnv,
   edgeConfigFromFile,
   ConfigError,
-  RATE_LIMIT_DEFAULTS,
-  RATE_LIMIT_FLAGS,
   type EdgeConfig,
   type EdgeConfigInput,
   type OidcInput,
-  type IdentityInput,
   type RateLimitsConfig,
 } from './config.js';
 export { printConfig } from './config-print.js';

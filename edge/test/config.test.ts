@@ -42,29 +42,29 @@ test('tunnel pings and the shutdown grace have defaults and parse', () => {
 
 for (const [flags, fragment] of [
   [{ listen: 'nonsense' }, '--listen must be HOST:PORT'],
-  [{ listen: '127.0.0.1:99999' }, 'port must be 0-65535'],
+  [{ listen: '127.0.0.1:99999' }, '--listen must be HOST:PORT with a port from 0 to 65535'],
   [{ domain: 'http://edge.example.com' }, '--domain must be a DNS name'],
   [{ domain: 'edge..example.com' }, '--domain must be a DNS name'],
-  [{ upstreamTimeout: 'soon' }, '--upstream-timeout must be a duration'],
+  [{ upstreamTimeout: 'soon' }, '--upstream-timeout must be a positive duration'],
   [{ logLevel: 'loud' }, '--log-level must be one of'],
-  [{ publicScheme: 'ftp' }, '--public-scheme must be http or https'],
+  [{ publicScheme: 'ftp' }, '--public-scheme must be one of http, https, not "ftp"'],
   [{ maxHeaderBytes: '-1' }, '--max-header-bytes must be a positive whole number'],
   [{ metricsListen: 'metrics' }, '--metrics-listen must be HOST:PORT'],
   [{ listen: '0.0.0.0:8080', metricsListen: '127.0.0.1:8080' }, '--metrics-listen needs a port of its own'],
   [{ tunnelPingInterval: '10s', tunnelPingTimeout: '10s' }, '--tunnel-ping-timeout must be longer than --tunnel-ping-interval'],
-  [{ tunnelPingInterval: 'often' }, '--tunnel-ping-interval must be a duration'],
-  [{ shutdownGrace: '0s' }, '--shutdown-grace must be greater than zero'],
+  [{ tunnelPingInterval: 'often' }, '--tunnel-ping-interval must be a positive duration'],
+  [{ shutdownGrace: '0s' }, '--shutdown-grace must be a positive duration'],
   [{ maxHeaderCount: '0' }, '--max-header-count must be a positive whole number'],
   [{ maxBodyBytes: 'lots' }, '--max-body-bytes must be a size'],
   [{ maxBodyBytes: '0' }, '--max-body-bytes must be a size'],
-  [{ headerTimeout: 'never' }, '--header-timeout must be a duration'],
-  [{ bodyIdleTimeout: '0s' }, '--body-idle-timeout must be greater than zero'],
-  [{ keepAliveTimeout: '-5s' }, '--keep-alive-timeout must be a duration'],
+  [{ headerTimeout: 'never' }, '--header-timeout must be a positive duration'],
+  [{ bodyIdleTimeout: '0s' }, '--body-idle-timeout must be a positive duration'],
+  [{ keepAliveTimeout: '-5s' }, '--keep-alive-timeout must be a positive duration'],
   [{ maxStreamsPerConnection: '20001' }, '--max-streams-per-connection must be at most 20000'],
   [{ maxStreamsPerUser: '1.5' }, '--max-streams-per-user must be a positive whole number'],
   [{ maxClientResets: 'many' }, '--max-client-resets must be a positive whole number'],
-  [{ clientResetWindow: 'soon' }, '--client-reset-window must be a duration'],
-  [{ tunnelMaxMessage: '64KiB' }, '--tunnel-max-message must be from 128KiB to 64MiB'],
+  [{ clientResetWindow: 'soon' }, '--client-reset-window must be a positive duration'],
+  [{ tunnelMaxMessage: '64KiB' }, '--tunnel-max-message must be a size from 128KiB to 64MiB'],
   [{ tlsKey: '/k.pem' }, '--tls-key needs --tls-cert'],
   [{ tlsCert: '/c.pem' }, '--tls-cert needs --tls-key'],
   [{ tlsCert: '/c.pem', tlsKey: '/k.pem', publicScheme: 'http' }, '--public-scheme http contradicts --tls-cert'],
@@ -87,9 +87,9 @@ test('rate limits have defaults, and flags, env and file each set one limit with
   assert.deepEqual(defaults.apiPerAccount, { count: 600, windowMs: 60_000 });
   assert.ok(Object.isFrozen(defaults));
   const config = resolveEdgeConfig(
-    { rateLimits: { loginPerEmail: '3/10m' } },
+    { rateLoginPerEmail: '3/10m' },
     edgeConfigFromEnv({ POSTERN_RATE_API_PER_ACCOUNT: '5/30s', POSTERN_RATE_LOGIN_PER_EMAIL: '99/1m' }),
-    { rateLimits: { signinPerAddress: 'off', apiPerAccount: '1/1h' } },
+    { rateSigninPerAddress: 'off', rateApiPerAccount: '1/1h' },
   );
   assert.deepEqual(config.rateLimits.loginPerEmail, { count: 3, windowMs: 600_000 }, 'flag wins over env');
   assert.deepEqual(config.rateLimits.apiPerAccount, { count: 5, windowMs: 30_000 }, 'env wins over file');
@@ -188,15 +188,16 @@ test('limits come from flags, POSTERN_* variables and snake_case YAML keys, and 
 });
 
 for (const [value, fragment] of [
-  ['10', 'must be COUNT/DURATION such as 10/1m'],
-  ['0/1m', '--rate-login-per-email count must be a positive whole number'],
+  ['10', '--rate-login-per-email must be COUNT/DURATION with a positive count and duration, such as 10/1m or 600/1m, or off, not "10"'],
+  ['0/1m', '--rate-login-per-email must be COUNT/DURATION with a positive count'],
   ['-1/1m', 'must be COUNT/DURATION'],
-  ['10/soon', '--rate-login-per-email window must be a duration'],
+  ['10/soon', '--rate-login-per-email must be COUNT/DURATION'],
+  ['10/0s', '--rate-login-per-email must be COUNT/DURATION'],
   ['ten/1m', 'must be COUNT/DURATION'],
 ] as const) {
   test(`a bad rate limit is refused with a precise message: ${value}`, () => {
     assert.throws(
-      () => resolveEdgeConfig({ rateLimits: { loginPerEmail: value } }),
+      () => resolveEdgeConfig({ rateLoginPerEmail: value }),
       (err: unknown) => err instanceof ConfigError && err.message.includes(fragment),
     );
   });

@@ -105,9 +105,9 @@ test('the Google preset: hosted domain, directory credentials (with Pomerium\'s 
   fails({ ...google, googleDirectoryCredentialsFile: key }, /needs --google-directory-admin/);
   const impersonating = keyFile('sa-imp.json', { ...serviceAccount, impersonate_user: 'boss@corp.example' });
   assert.equal(oidcOf({ ...google, googleDirectoryCredentialsFile: impersonating })[0]!.directory?.admin, 'boss@corp.example');
-  fails({ ...google, googleDirectoryCredentialsFile: keyFile('user.json', { type: 'authorized_user' }) }, /is not a service account key/);
-  fails({ ...google, googleDirectoryCredentialsFile: keyFile('nokey.json', { type: 'service_account', client_email: 'x@y' }) }, /needs "client_email" and a PKCS #8 "private_key"/);
-  fails({ ...google, googleDirectoryCredentialsFile: join(dir, 'missing.json') }, /cannot read --google-directory-credentials-file .*ENOENT/);
+  fails({ ...google, googleDirectoryCredentialsFile: keyFile('user.json', { type: 'authorized_user' }) }, /--google-directory-credentials-file must be a service account key, and .*user\.json is not one/);
+  fails({ ...google, googleDirectoryCredentialsFile: keyFile('nokey.json', { type: 'service_account', client_email: 'x@y' }) }, /must be a service account key with "client_email" and a PKCS #8 "private_key"/);
+  fails({ ...google, googleDirectoryCredentialsFile: join(dir, 'missing.json') }, /cannot read --google-directory-credentials-file .*missing\.json: ENOENT/);
   fails({ ...google, googleDirectoryAdmin: 'admin@corp.example' }, /--google-directory-admin needs --google-directory-credentials-file/);
 });
 
@@ -124,8 +124,8 @@ test('Facebook, GitHub and an issuer named like a preset keep distinct ids; sess
   assert.deepEqual(config.auth.providers.map((p) => p.id), ['google-2', 'google', 'github', 'facebook']);
   assert.equal(config.auth.sessionRevalidateMs, 15 * 60_000);
   fails({ facebookClientSecretFile: secret }, /--facebook-client-secret-file needs --facebook-client-id/);
-  fails({ facebookClientId: 'fb' }, /--facebook-client-secret-file is required/);
-  fails({ sessionRevalidate: 'often' }, /--session-revalidate must be a duration/);
+  fails({ facebookClientId: 'fb' }, /--facebook-client-id needs --facebook-client-secret-file/);
+  fails({ sessionRevalidate: 'often' }, /--session-revalidate must be a positive duration/);
 });
 
 test('one issuer from POSTERN_* variables, with its knobs', () => {
@@ -141,7 +141,7 @@ test('one issuer from POSTERN_* variables, with its knobs', () => {
   assert.equal(p!.kind, 'entra');
   assert.equal(p!.requireMfa, true);
   assert.equal(config.auth.sessionRevalidateMs, 600_000);
-  assert.throws(() => edgeConfigFromEnv({ POSTERN_OIDC_ISSUER: 'https://x.example', POSTERN_OIDC_TRUST_EMAIL: 'maybe' }), /POSTERN_OIDC_TRUST_EMAIL must be true or false/);
+  assert.throws(() => resolveEdgeConfig({}, edgeConfigFromEnv({ POSTERN_OIDC_ISSUER: 'https://x.example', POSTERN_OIDC_TRUST_EMAIL: 'maybe' })), /POSTERN_OIDC_TRUST_EMAIL must be true or false/);
 });
 
 test('--print-config shows each issuer\'s knobs and presets, never a secret or a private key', () => {
@@ -160,9 +160,24 @@ test('--print-config shows each issuer\'s knobs and presets, never a secret or a
   assert.ok(!text.includes('the-secret') && !text.includes('PRIVATE KEY'), text);
   assert.match(text, /back-channel logout URI http:\/\/localhost:8080\/auth\/backchannel-logout/);
   const doc = parseYaml(text) as Record<string, unknown>;
-  assert.deepEqual(doc.oidc, [{ name: 'Microsoft', issuer: `https://login.microsoftonline.com/${TENANT}/v2.0`, client_id: 'app', client_secret: '********', kind: 'entra', tenants: [TENANT], require_mfa: true }]);
+  assert.deepEqual(doc.oidc, [{
+    issuer: `https://login.microsoftonline.com/${TENANT}/v2.0`,
+    entra_tenant: TENANT,
+    client_id: 'app',
+    client_secret_file: secret,
+    name: 'Microsoft',
+    kind: 'entra',
+    tenants: [TENANT],
+    email_claim: 'email',
+    groups_claim: 'groups',
+    scopes: [],
+    id_token_alg: 'RS256',
+    trust_email: false,
+    require_mfa: true,
+    rp_logout: false,
+  }]);
   assert.equal(doc.google_hosted_domain, 'corp.example');
   assert.equal(doc.google_directory_credentials_file, key);
-  assert.equal(doc.facebook_client_secret, '********');
+  assert.equal(doc.facebook_client_secret_file, secret);
   assert.equal(doc.session_revalidate, '15m');
 });

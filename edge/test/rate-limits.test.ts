@@ -3,14 +3,16 @@ import { describe, test } from 'node:test';
 import type { FastifyBaseLogger } from 'fastify';
 import { resolveEdgeConfig } from '../src/config.js';
 import { EdgeError } from '../src/errors.js';
-import { addressKey, RateLimits, waitInWords } from '../src/limits/rate-limits.js';
+import { addressKey, RateLimits, waitInWords, type RateLimitName } from '../src/limits/rate-limits.js';
 
 /** The edge's limits from real config flags, on a hand-moved clock, with warn lines recorded. */
-function limits(flags: Parameters<typeof resolveEdgeConfig>[0]['rateLimits']) {
+function limits(rates: Partial<Record<RateLimitName, string>>) {
+  // The flag of limit `loginPerEmail` is --rate-login-per-email: its setting is `rateLoginPerEmail`.
+  const flags = Object.fromEntries(Object.entries(rates).map(([name, rate]) => [`rate${name[0]!.toUpperCase()}${name.slice(1)}`, rate]));
   const clock = { now: 5_000_000 };
   const warnings: { fields: Record<string, unknown>; msg: string }[] = [];
   const log = { warn: (fields: Record<string, unknown>, msg: string) => warnings.push({ fields, msg }) } as unknown as FastifyBaseLogger;
-  return { clock, warnings, limits: new RateLimits(resolveEdgeConfig({ rateLimits: flags }).rateLimits, log, () => clock.now) };
+  return { clock, warnings, limits: new RateLimits(resolveEdgeConfig(flags).rateLimits, log, () => clock.now) };
 }
 
 describe('the edge rate limits', () => {

@@ -1,7 +1,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { ConfigError, type TlsFiles } from '../config.js';
+import { readConfigFile } from '../config-values.js';
 
 /** TLS 1.2 and 1.3 only; Node's default cipher list (forward-secret AEAD suites first) is kept. */
 export const MIN_TLS_VERSION = 'TLSv1.2';
@@ -16,21 +16,13 @@ export interface TlsCredentials {
   readonly names: string;
 }
 
-function readPem(path: string, flag: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
-
 /**
  * Reads the PEM files and checks that they make a usable pair: a certificate Node can parse, a
  * private key, the key belonging to the certificate. Every failure is one ConfigError line.
  */
 export function loadTlsCredentials(files: TlsFiles): TlsCredentials {
-  const cert = readPem(files.certFile, '--tls-cert');
-  const key = readPem(files.keyFile, '--tls-key');
+  const cert = readConfigFile(files.certFile, '--tls-cert');
+  const key = readConfigFile(files.keyFile, '--tls-key');
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(cert);
