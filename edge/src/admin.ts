@@ -9,11 +9,11 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$|^[^\s@]+@localhost$/;
 
 /** Work done on the edge host directly against its database (`postern admin ...`). */
 export async function withStore<T>(dbPath: string, work: (store: Store) => T | Promise<T>): Promise<T> {
-  const store = Store.open(dbPath);
+  const store = await Store.open(dbPath);
   try {
     return await work(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -239,7 +239,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   app.addHook('onResponse', async (_request, reply) => metrics.requestDone(EDGE_LABEL, reply.statusCode, reply.elapsedTime / 1000, 0, 0));
   app.get('/healthz', async () => health.live());
   app.get('/readyz', async (_request, reply) => {
-    const ready = health.ready();
+    const ready = await health.ready();
     return reply.code(ready.ok ? 200 : 503).header('cache-control', 'no-store').send(ready);
   });
   // Without Upgrade the TCP path only checks access: `postern tcp --listen` fails fast, before it listens.

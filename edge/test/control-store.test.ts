@@ -14,8 +14,8 @@ const dir = mkdtempSync(join(tmpdir(), 'postern-control-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const open = (name: string) => Store.open(join(dir, `${name}.db`));
 
-test('permanent sockets get a stable <stem>-<account> label; the same name twice is refused', () => {
-  const store = open('labels');
+test('permanent sockets get a stable <stem>-<account> label; the same name twice is refused', async () => {
+  const store = await open('labels');
   const { account } = store.accounts.ensure('owner@example.com');
   const first = store.sockets.create({ accountId: account.id, name: 'Grafana' });
   assert.equal(first.hostname, `grafana-${account.id.slice(0, 6)}`);
@@ -24,10 +24,10 @@ test('permanent sockets get a stable <stem>-<account> label; the same name twice
   assert.equal(store.sockets.create({ accountId: account.id, name: 'Grafana' }).hostname, first.hostname, 'same label after re-creation');
   // A quick share with the same name gets a random suffix and does not collide.
   assert.match(store.sockets.create({ accountId: account.id, name: 'Grafana', ephemeral: true }).hostname, /^grafana-[a-z0-9]{4,}$/);
-  store.close();
+  await store.close();
 });
 
-test('reserved and empty names are refused with a reason', () => {
+test('reserved and empty names are refused with a reason', async () => {
   assert.match(socketNameProblem('admin') ?? '', /reserved/);
   assert.match(socketNameProblem('  API ') ?? '', /reserved/);
   assert.match(socketNameProblem('!!!') ?? '', /no letters or digits/);
@@ -35,8 +35,8 @@ test('reserved and empty names are refused with a reason', () => {
   assert.equal(socketNameProblem('Grafana'), null);
 });
 
-test('updating a socket replaces its policy (a new revision) but never its hostname; deleting it removes its tunnels', () => {
-  const store = open('update');
+test('updating a socket replaces its policy (a new revision) but never its hostname; deleting it removes its tunnels', async () => {
+  const store = await open('update');
   const { account } = store.accounts.ensure('owner@example.com');
   const policyFor = (domain: string): Policy => ({ version: 1, rules: [], default: { action: 'allow', domains: [domain] } });
   const socket = store.sockets.create({ accountId: account.id, name: 'wiki', policy: policyFor('a.com') });
@@ -51,11 +51,11 @@ test('updating a socket replaces its policy (a new revision) but never its hostn
   assert.equal(store.tunnels.listBySocket(socket.id).length, 1);
   store.sockets.delete(socket.id);
   assert.equal(store.tunnels.findById(tunnel.id), undefined, 'tunnels go with their socket');
-  store.close();
+  await store.close();
 });
 
-test('tokens say why they fail: unknown, expired or revoked; revocation is visible to the live check', () => {
-  const store = open('tokens');
+test('tokens say why they fail: unknown, expired or revoked; revocation is visible to the live check', async () => {
+  const store = await open('tokens');
   const { account } = store.accounts.ensure('owner@example.com');
   const { token, record } = store.tokens.create(account.id, 'ci', Date.now() + 60_000);
   assert.equal(store.tokens.check(token).ok, true);
@@ -68,24 +68,24 @@ test('tokens say why they fail: unknown, expired or revoked; revocation is visib
   const revoked = store.tokens.check(token);
   assert.equal(!revoked.ok && revoked.reason, 'revoked');
   assert.equal(store.tokens.findLive(record.id), false);
-  store.close();
+  await store.close();
 });
 
-test('accounts made by a sign-in reach sockets only until the admin promotes them', () => {
-  const store = open('accounts');
+test('accounts made by a sign-in reach sockets only until the admin promotes them', async () => {
+  const store = await open('accounts');
   const member = store.accounts.ensure('contractor@gmail.com', { publisher: false });
   assert.equal(member.account.publisher, false);
   assert.equal(store.accounts.ensure('contractor@gmail.com', { publisher: false }).account.publisher, false);
   assert.equal(store.accounts.ensure('contractor@gmail.com').account.publisher, true, 'admin user add promotes');
   assert.equal(store.accounts.ensure('contractor@gmail.com', { publisher: false }).account.publisher, true, 'never demoted');
-  store.close();
+  await store.close();
 });
 
-test('device codes: loose user-code input, single answer, single use', () => {
+test('device codes: loose user-code input, single answer, single use', async () => {
   assert.equal(normalizeUserCode('bcdf ghjk'), 'BCDF-GHJK');
   assert.equal(normalizeUserCode('BCDF-GHJ'), undefined);
   assert.equal(normalizeUserCode('ABCD-EFGH'), undefined, 'vowels are not in the alphabet');
-  const store = open('devices');
+  const store = await open('devices');
   const { account } = store.accounts.ensure('owner@example.com');
   const auth = store.devices.create('device-secret-1234567890', { clientName: 'laptop', remote: '127.0.0.1', ttlMs: 60_000 });
   assert.match(auth.userCode, /^[B-DF-HJ-NP-TV-XZ]{4}-[B-DF-HJ-NP-TV-XZ]{4}$/);
@@ -94,11 +94,11 @@ test('device codes: loose user-code input, single answer, single use', () => {
   assert.equal(store.devices.answer(auth.userCode, { status: 'approved', userId: 'u', accountId: account.id }), false, 'the first answer stands');
   store.devices.delete(auth.deviceHash);
   assert.equal(store.devices.findByDeviceCode('device-secret-1234567890'), undefined);
-  store.close();
+  await store.close();
 });
 
-test('the audit log is scoped to an account, filterable by socket and time, newest first, and pruned', () => {
-  const store = open('audit');
+test('the audit log is scoped to an account, filterable by socket and time, newest first, and pruned', async () => {
+  const store = await open('audit');
   store.audit.append({ type: 'socket.create', accountId: 'acc1', socketId: 's1', at: 1000 });
   store.audit.append({ type: 'access.denied', accountId: 'acc1', socketId: 's2', at: 2000, actor: 'eve@x.com', detail: { reason: 'not allowed' } });
   store.audit.append({ type: 'socket.create', accountId: 'acc2', socketId: 's3', at: 3000 });
@@ -109,10 +109,10 @@ test('the audit log is scoped to an account, filterable by socket and time, newe
   assert.equal(store.audit.list({ accountId: 'acc1', since: 1500, limit: 10 }).length, 1);
   assert.equal(store.audit.pruneBefore(2500), 2);
   assert.equal(store.audit.list({ accountId: 'acc2', limit: 10 }).length, 1);
-  store.close();
+  await store.close();
 });
 
-test('validation errors name the field at fault', () => {
+test('validation errors name the field at fault', async () => {
   assert.equal(validationMessage('body', [{ keyword: 'additionalProperties', instancePath: '', params: { additionalProperty: 'bogus' } }]), 'body has an unknown field "bogus"');
   assert.equal(
     validationMessage('body', [{ keyword: 'minLength', instancePath: '/allowed_email_domains/0', params: {}, message: 'must NOT have fewer than 1 characters' }]),

@@ -44,7 +44,7 @@ class ScriptedProvider {
   };
 }
 
-describe('session re-validation', () => {
+describe('session re-validation', async () => {
   let store: Store;
   let scripted: ScriptedProvider;
   let idp: IdpSessions;
@@ -53,8 +53,8 @@ describe('session re-validation', () => {
   let revalidator: SessionRevalidator;
   let n = 0;
 
-  beforeEach(() => {
-    store = Store.open(join(dir, `r${++n}.db`));
+  beforeEach(async () => {
+    store = await Store.open(join(dir, `r${++n}.db`));
     scripted = new ScriptedProvider();
     const providers = new Map([['corp', scripted.provider]]);
     let liveRef: LiveConnections | undefined;
