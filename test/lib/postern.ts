@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isPostgresUrl } from '@postern/edge/sql';
 import { ManagedProcess, runToExit } from './process.js';
 import { request } from './http.js';
 import { pollUntil } from './wait.js';
@@ -44,6 +45,14 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
   return runToExit(`postern ${args[0] ?? ''}`, process.execPath, [CLI, ...args], cleanEnv(env), timeoutMs);
 }
 
+/**
+ * The flag naming an edge's store: `--store` for a PostgreSQL URL, `--db` for a SQLite file (the
+ * admin commands take the same two).
+ */
+export function storeArgs(target: string): string[] {
+  return isPostgresUrl(target) ? ['--store', target] : ['--db', target];
+}
+
 export interface EdgeLogLine {
   level?: number;
   msg?: string;
@@ -51,6 +60,7 @@ export interface EdgeLogLine {
 }
 
 export interface EdgeOptions {
+  /** A SQLite file or a PostgreSQL URL (see storeArgs). */
   readonly db: string;
   readonly port?: number;
   readonly extraArgs?: readonly string[];
@@ -127,7 +137,7 @@ export class EdgeProcess {
       const proc = new ManagedProcess(
         options.label ?? `edge:${port}`,
         process.execPath,
-        [CLI, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', options.domain ?? `localhost:${options.front?.port ?? port}`, '--db', options.db, ...tlsArgs, ...extraArgs],
+        [CLI, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', options.domain ?? `localhost:${options.front?.port ?? port}`, ...storeArgs(options.db), ...tlsArgs, ...extraArgs],
         cleanEnv(),
       );
       try {
@@ -168,17 +178,25 @@ export function parseJson<T>(line: string): T | undefined {
   }
 }
 
-/** Creates an account (with a local-account password when given) and returns a fresh API/tunnel token for it. */
+/**
+ * Creates an account (with a local-account password when given) in a SQLite file or PostgreSQL
+ * database and returns a fresh API/tunnel token for it.
+ */
 export async function createAccount(db: string, email: string, password?: string): Promise<string> {
-  let passwordArgs: string[] = [];
-  if (password !== undefined) {
-    const file = join(dirname(db), `password-${email}`);
-    writeFileSync(file, `${password}\n`, { mode: 0o600 });
-    passwordArgs = ['--password-file', file];
+  const passwordDir = password === undefined ? undefined : makeTempDir('password');
+  try {
+    let passwordArgs: string[] = [];
+    if (passwordDir) {
+      const file = join(passwordDir.dir, 'password');
+      writeFileSync(file, `${password}\n`, { mode: 0o600 });
+      passwordArgs = ['--password-file', file];
+    }
+    const add = await runCli(['admin', 'user', 'add', email, ...passwordArgs, ...storeArgs(db)]);
+    if (add.code !== 0) throw new Error(`admin user add failed (${add.code}): ${add.stderr.join('\n')}`);
+  } finally {
+    passwordDir?.remove();
   }
-  const add = await runCli(['admin', 'user', 'add', email, ...passwordArgs, '--db', db]);
-  if (add.code !== 0) throw new Error(`admin user add failed (${add.code}): ${add.stderr.join('\n')}`);
-  const created = await runCli(['admin', 'token', 'create', email, '--db', db]);
+  const created = await runCli(['admin', 'token', 'create', email, ...storeArgs(db)]);
   if (created.code !== 0) throw new Error(`admin token create failed (${created.code}): ${created.stderr.join('\n')}`);
   const lines = created.stdout.filter((l) => l.trim() !== '');
   if (lines.length !== 1) throw new Error(`admin token create printed ${lines.length} lines, expected only the token: ${lines.join(' | ')}`);

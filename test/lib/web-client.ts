@@ -116,7 +116,18 @@ export class WebClient {
   }
 
   /** One request with the jar's cookies; the jar learns from the answer. No redirect following. */
-  async fetch(url: string | URL, init: { method?: string; headers?: OutgoingHttpHeaders; form?: Record<string, string>; cookies?: boolean } = {}): Promise<Hop> {
+  async fetch(
+    url: string | URL,
+    init: {
+      method?: string;
+      headers?: OutgoingHttpHeaders;
+      form?: Record<string, string>;
+      cookies?: boolean;
+      /** Connect to this port instead of the URL's (the Host stays the URL's): one edge of several behind a name. */
+      via?: number;
+      timeoutMs?: number;
+    } = {},
+  ): Promise<Hop> {
     const u = new URL(url);
     const headers: OutgoingHttpHeaders = { accept: BROWSER_ACCEPT, ...init.headers };
     if (init.cookies !== false && headers.cookie === undefined) {
@@ -131,12 +142,13 @@ export class WebClient {
     }
     const method = init.method ?? (init.form ? 'POST' : 'GET');
     const res = await request({
-      port: Number(u.port || 80),
+      port: init.via ?? Number(u.port || 80),
       host: u.host,
       method,
       path: u.pathname + u.search,
       headers,
       body,
+      ...(init.timeoutMs ? { timeoutMs: init.timeoutMs } : {}),
       ...(this.localAddress ? { localAddress: this.localAddress } : {}),
     });
     const setCookie = res.headers['set-cookie'] ?? [];
@@ -219,4 +231,23 @@ export class WebClient {
     this.cookies = this.cookies.filter((c) => !(c.name === name && c.path === path && c.host === url.hostname));
     if (!expired) this.cookies.push({ name, value, host: url.hostname, path, raw: line, domainAttribute });
   }
+}
+
+/**
+ * Signs `client` in with a local account (email and password) on its way to `appUrl`, stopping
+ * before the hand-off callback to the app: the edge's redirect to `/.postern/callback?code=…`.
+ */
+export async function localSignInHandoff(client: WebClient, edgeUrl: string, appUrl: string, email: string, password: string): Promise<Hop> {
+  const toForm = await client.navigate(appUrl);
+  const tx = /name="tx" value="([^"]+)"/.exec(toForm.last.body)?.[1];
+  if (!tx) throw new Error(`no local sign-in form on the way to ${appUrl}: got ${toForm.last.status} at ${toForm.last.url}`);
+  const posted = await client.fetch(`${edgeUrl}/auth/local`, { form: { tx, email, password } });
+  if (posted.status !== 302 || !posted.location) throw new Error(`POST /auth/local answered ${posted.status}: ${posted.body.slice(0, 300)}`);
+  return posted;
+}
+
+/** Signs `client` in with a local account on its way to `appUrl`; returns the app's final answer. */
+export async function signInLocal(client: WebClient, edgeUrl: string, appUrl: string, email: string, password: string): Promise<Hop> {
+  const handoff = await localSignInHandoff(client, edgeUrl, appUrl, email, password);
+  return (await client.navigate(handoff.location!)).last;
 }
