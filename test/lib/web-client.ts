@@ -234,20 +234,22 @@ export class WebClient {
 }
 
 /**
- * Signs `client` in with a local account (email and password) on its way to `appUrl`, stopping
- * before the hand-off callback to the app: the edge's redirect to `/.postern/callback?code=…`.
+ * Signs `client` in with a local account (email and password) on its way to `appUrl` and follows
+ * the redirects up to the hand-off to the app: returns the `/.postern/callback?code=…` URL, not
+ * requested yet.
  */
-export async function localSignInHandoff(client: WebClient, edgeUrl: string, appUrl: string, email: string, password: string): Promise<Hop> {
+export async function localSignInHandoff(client: WebClient, edgeUrl: string, appUrl: string, email: string, password: string): Promise<URL> {
   const toForm = await client.navigate(appUrl);
   const tx = /name="tx" value="([^"]+)"/.exec(toForm.last.body)?.[1];
   if (!tx) throw new Error(`no local sign-in form on the way to ${appUrl}: got ${toForm.last.status} at ${toForm.last.url}`);
   const posted = await client.fetch(`${edgeUrl}/auth/local`, { form: { tx, email, password } });
   if (posted.status !== 302 || !posted.location) throw new Error(`POST /auth/local answered ${posted.status}: ${posted.body.slice(0, 300)}`);
-  return posted;
+  const toApp = await client.navigate(posted.location, { stopAt: (u) => u.pathname === '/.postern/callback' });
+  if (!toApp.stoppedAt) throw new Error(`no hand-off to the app after signing in: ${toApp.last.status} at ${toApp.last.url}`);
+  return toApp.stoppedAt;
 }
 
 /** Signs `client` in with a local account on its way to `appUrl`; returns the app's final answer. */
 export async function signInLocal(client: WebClient, edgeUrl: string, appUrl: string, email: string, password: string): Promise<Hop> {
-  const handoff = await localSignInHandoff(client, edgeUrl, appUrl, email, password);
-  return (await client.navigate(handoff.location!)).last;
+  return (await client.navigate(await localSignInHandoff(client, edgeUrl, appUrl, email, password))).last;
 }
