@@ -52,3 +52,21 @@ describe('docs/BENCHMARKS.md is generated', () => {
     assert.match(empty, /run `npm run soak`/);
   });
 });
+
+describe('the relayed row (two edges on one PostgreSQL)', () => {
+  it('shows as its own column with both edges metered, and only when it was measured', () => {
+    const inputs = loadInputs(ROOT);
+    assert.ok(inputs.latest);
+    const postern = inputs.latest.results.find((r) => r.key === 'postern')!;
+    const small = { ...postern.small!, rps: 12_345, cpuUs: { origin: 10, edge: 41, 'tunnel edge': 37, connector: 30, postgres: 0 } };
+    const relayed = { key: 'postern-relayed' as const, label: 'Postern (relayed)', foreignCpu: {}, errors: [], small };
+    const template = '{{comparison}}\n{{cpu}}\n{{details}}\n';
+    const without = renderBenchmarks({ ...inputs, template });
+    const doc = renderBenchmarks({ ...inputs, template, latest: { ...inputs.latest, results: [...inputs.latest.results, relayed] } });
+    assert.doesNotMatch(without, /relayed/i, 'a run without it renders nothing about it');
+    assert.match(doc, /\| Postern \(relayed\) \|/);
+    assert.match(doc, /\| both edges \(relayed\) [^\n]*\|\s+78\.0 \|\n/, 'both edges summed, in the relayed column (the last)');
+    assert.match(doc, /edge taking the request 41\.0, edge holding the tunnel 37\.0/);
+    assert.match(doc, / 12345 req\/s against \d+ local/);
+  });
+});

@@ -17,7 +17,7 @@
  *
  * Environment knobs (for iterating; the defaults are what docs/BENCHMARKS.md reports):
  *   BENCH_PHASES=small,transfer,fairness,ws,stall,reconnect,restart,soak   which phases to run
- *   BENCH_TARGETS=direct,postern,postern-signed-in,postern-inspect,node-floor,nginx,ssh   which paths to measure
+ *   BENCH_TARGETS=direct,postern,postern-signed-in,postern-inspect,postern-relayed,node-floor,nginx,ssh   which paths to measure
  *   BENCH_LOAD=autocannon   use autocannon even when wrk is installed
  *   BENCH_SECONDS=10        small-GET measurement length per target
  *   BENCH_WS=10000          idle WebSockets to open
@@ -52,6 +52,7 @@ import {
   startOrigin,
   startNodeFloor,
   startPostern,
+  startPosternRelayed,
   startSshTunnel,
   which,
   type Origin,
@@ -69,7 +70,7 @@ const RESULTS = resolve(process.env.BENCH_RESULTS ?? DEFAULT_RESULTS);
 
 const env = process.env;
 const PHASES = new Set((env.BENCH_PHASES ?? 'small,transfer,fairness,ws,stall,reconnect,restart,soak').split(',').map((s) => s.trim()));
-const WANTED = new Set((env.BENCH_TARGETS ?? 'direct,postern,postern-signed-in,postern-inspect,node-floor,nginx,ssh').split(',').map((s) => s.trim()));
+const WANTED = new Set((env.BENCH_TARGETS ?? 'direct,postern,postern-signed-in,postern-inspect,postern-relayed,node-floor,nginx,ssh').split(',').map((s) => s.trim()));
 const SMALL = { connections: 50, warmSeconds: 3, seconds: Number(env.BENCH_SECONDS ?? 10) };
 const TRANSFER = { bytes: 100 * MiB, runs: 3, warmups: 1 };
 /** The bulk reader pauses whenever it is `readerAheadMs` ahead of `bulkRate`: smooth ~100 MB/s reading. */
@@ -399,6 +400,9 @@ async function main(): Promise<number> {
   // The open socket again with the request inspector recording every exchange (small GETs only;
   // BENCH_CONNECTOR_NODE_FLAGS apply to its connector too, to profile what the inspector costs).
   await tryStart('postern-inspect', () => startPostern(ROOT, dir, origin, { tag: 'inspect', connections: 1, inspect: true, connectorNodeFlags: flags('BENCH_CONNECTOR_NODE_FLAGS') }));
+  // Scale-out: two edges on one PostgreSQL, the connector on one and the load through the other, so
+  // every request crosses the edge-to-edge relay (small GETs only, against the local column above).
+  await tryStart('postern-relayed', () => startPosternRelayed(ROOT, dir, origin));
   // The least a Node proxy of today's design costs (node:http + an undici Pool): small GETs only.
   await tryStart('node-floor', () => startNodeFloor(ROOT, dir, origin));
   if (nginxPath) await tryStart('nginx', () => startNginx(dir, origin));
@@ -406,7 +410,8 @@ async function main(): Promise<number> {
   log(`paths: ${targets.map((t) => `${t.label} → 127.0.0.1:${t.port}${t.host ? ` (Host: ${t.host})` : ''}`).join('; ')}`);
 
   const resultOf = (t: Target): TargetResult => results.find((r) => r.key === t.key)!;
-  const bulkTargets = targets.filter((t) => t.key !== 'postern-signed-in' && t.key !== 'postern-inspect' && t.key !== 'node-floor');
+  const smallOnly = new Set<string>(['postern-signed-in', 'postern-inspect', 'postern-relayed', 'node-floor']);
+  const bulkTargets = targets.filter((t) => !smallOnly.has(t.key));
   const guarded = async (t: Target, phase: string, fn: () => Promise<void>): Promise<void> => {
     try {
       await fn();

@@ -13,6 +13,10 @@ const CPU_ROWS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['edge', ['edge']],
   ['connector', ['connector']],
   ['edge + connector', ['edge', 'connector']],
+  ['tunnel edge (relayed: holds the connector)', ['tunnel edge']],
+  ['both edges (relayed)', ['edge', 'tunnel edge']],
+  ['both edges + connector (relayed)', ['edge', 'tunnel edge', 'connector']],
+  ['postgres', ['postgres']],
   ['node floor proxy', ['node floor']],
   ['nginx', ['nginx']],
   ['ssh', ['ssh']],
@@ -80,6 +84,16 @@ export function detailLines(b: Pick<BenchResults, 'results' | 'websockets' | 'st
     out.push(
       `stalled upload: client pushed ${fmt(stall.clientSentMiB, 0)} MiB while the app read ${fmt(stall.appReceivedMiB, 0)} MiB in ${fmt(stall.seconds, 0)} s; ` +
         `edge RSS ${mib(stall.edgeBaseline)} MiB → peak ${mib(stall.edgePeak)} MiB; connector peak +${mib(stall.connectorGrowthPeak)} MiB`,
+    );
+  }
+  const local = b.results.find((r) => r.key === 'postern')?.small;
+  const relayed = b.results.find((r) => r.key === 'postern-relayed')?.small;
+  if (relayed) {
+    const vsLocal = local ? ` against ${fmt(local.rps, 0)} local (${fmt(relayed.rps / local.rps, 2)}×), p99 ${fmt(local.p99, 2)} → ${fmt(relayed.p99, 2)} ms` : '';
+    out.push(
+      `relayed small GETs (two edges on one PostgreSQL, connector on one, load through the other): ${fmt(relayed.rps, 0)} req/s${vsLocal}; ` +
+        `CPU µs per request: edge taking the request ${fmt(relayed.cpuUs.edge, 1)}, edge holding the tunnel ${fmt(relayed.cpuUs['tunnel edge'], 1)}` +
+        `${local ? ` (one local edge: ${fmt(local.cpuUs.edge, 1)})` : ''}, PostgreSQL ${fmt(relayed.cpuUs.postgres, 1)}`,
     );
   }
   for (const r of b.results) for (const e of r.errors) out.push(`${r.label}: ${e}`);

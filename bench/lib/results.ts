@@ -6,7 +6,7 @@ import type { LoadResult } from './load.js';
 import type { ReconnectResult, RestartLoadResult } from './restarts.js';
 import type { SoakResult } from './soak.js';
 
-export type TargetKey = 'direct' | 'postern' | 'postern-signed-in' | 'postern-inspect' | 'node-floor' | 'nginx' | 'ssh';
+export type TargetKey = 'direct' | 'postern' | 'postern-signed-in' | 'postern-inspect' | 'postern-relayed' | 'node-floor' | 'nginx' | 'ssh';
 
 export interface SmallResult extends LoadResult {
   /** CPU seconds each process tree on the path used during the run (origin included). */

@@ -4,7 +4,10 @@
  */
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { delimiter, join } from 'node:path';
+import { PostgresServer } from '#test-lib/postgres.js';
+import { storeArgs } from '#test-lib/postern.js';
 import { freePort, runCommand, startProcess, waitForPort, type Proc } from './procs.js';
 import type { TargetKey } from './results.js';
 import type { Endpoint } from './transfer.js';
@@ -12,8 +15,8 @@ import type { Endpoint } from './transfer.js';
 export interface Target extends Endpoint {
   readonly key: TargetKey;
   readonly label: string;
-  /** Processes on the path (not the origin), by role; their process groups are CPU-metered. */
-  readonly procs: ReadonlyMap<string, Proc>;
+  /** Processes on the path (not the origin), by role; their process trees are CPU-metered. */
+  readonly procs: ReadonlyMap<string, { readonly pid: number }>;
   stop(): Promise<void>;
 }
 
@@ -95,11 +98,12 @@ export interface PosternTarget extends Target {
   readonly url: string;
 }
 
-/** An edge database with one user and an API token for it. */
+/** An edge database (SQLite file or PostgreSQL URL) with one user and an API token for it. */
 export interface PosternAccount {
   readonly db: string;
   readonly token: string;
 }
+
 
 /**
  * The bench is one client address opening 10 000 WebSockets and aborting load-generator requests at
@@ -108,12 +112,12 @@ export interface PosternAccount {
  */
 const CAPACITY_LIMITS = ['--max-streams-per-user', '1000000', '--max-streams-per-connection', '20000', '--max-client-resets', '1000000', '--max-connections-per-address', '1000000'];
 
-export async function createAccount(repoRoot: string, dir: string, tag: string): Promise<PosternAccount> {
+/** The account in `db` (default: a new SQLite file for `tag`). */
+export async function createAccount(repoRoot: string, dir: string, tag: string, db = join(dir, `postern-${tag}.db`)): Promise<PosternAccount> {
   const cli = join(repoRoot, 'cli/bin/postern.js');
-  const db = join(dir, `postern-${tag}.db`);
   const email = 'bench@postern.invalid';
-  await runCommand(process.execPath, [cli, 'admin', 'user', 'add', email, '--db', db], { timeoutMs: 20_000 });
-  const token = (await runCommand(process.execPath, [cli, 'admin', 'token', 'create', email, '--db', db], { timeoutMs: 20_000 })).trim();
+  await runCommand(process.execPath, [cli, 'admin', 'user', 'add', email, ...storeArgs(db)], { timeoutMs: 20_000 });
+  const token = (await runCommand(process.execPath, [cli, 'admin', 'token', 'create', email, ...storeArgs(db)], { timeoutMs: 20_000 })).trim();
   if (!/^\S+$/.test(token)) throw new Error(`unexpected token output: ${JSON.stringify(token)}`);
   return { db, token };
 }
@@ -124,6 +128,10 @@ export interface EdgeStart {
   readonly port: number;
   readonly db: string;
   readonly nodeFlags?: readonly string[];
+  /** The domain served, when it is not this edge's own address (edges of a cluster share one). */
+  readonly domain?: string;
+  /** More edge flags (a cluster's secret file and advertised URL). */
+  readonly extraArgs?: readonly string[];
 }
 
 /** Starts `postern edge` on 127.0.0.1:port; resolves once the port accepts connections. */
@@ -133,8 +141,8 @@ export async function startEdge(repoRoot: string, dir: string, opts: EdgeStart):
     command: process.execPath,
     args: [
       ...(opts.nodeFlags ?? []),
-      join(repoRoot, 'cli/bin/postern.js'), 'edge', '--listen', `127.0.0.1:${opts.port}`, '--domain', `localhost:${opts.port}`, '--db', opts.db, '--log-level', 'warn',
-      ...CAPACITY_LIMITS,
+      join(repoRoot, 'cli/bin/postern.js'), 'edge', '--listen', `127.0.0.1:${opts.port}`, '--domain', opts.domain ?? `localhost:${opts.port}`, ...storeArgs(opts.db), '--log-level', 'warn',
+      ...CAPACITY_LIMITS, ...(opts.extraArgs ?? []),
     ],
     nofile: NOFILE,
     logDir: dir,
@@ -238,6 +246,64 @@ export async function startPostern(repoRoot: string, dir: string, origin: Origin
       await edge.stop(5000);
     },
   };
+}
+
+/**
+ * Two edges on one PostgreSQL (a throwaway local server) serving one domain, the connector on edge 1
+ * and the load through edge 2: every request is relayed edge to edge. Metered apart: `edge` (the one
+ * the client reached: routing, policy, the relay's sending side), `tunnel edge` (edge 1: the relay's
+ * receiving side and the tunnel) and `postgres` (nothing on the request path should touch it).
+ */
+export async function startPosternRelayed(repoRoot: string, dir: string, origin: Origin): Promise<PosternTarget> {
+  const pg = await PostgresServer.start();
+  const procs: Proc[] = [];
+  const stop = async (): Promise<void> => {
+    for (const proc of procs.reverse()) await proc.stop(5000);
+    await pg.destroy();
+  };
+  try {
+    const store = await pg.createDatabase();
+    const secretFile = join(dir, 'cluster-secret');
+    writeFileSync(secretFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+    const [tunnelPort, entryPort] = [await freePort(), await freePort()];
+    const domain = `localhost:${tunnelPort}`;
+    const clusterEdge = (name: string, port: number): Promise<Proc> =>
+      startEdge(repoRoot, dir, { name, port, db: store, domain, extraArgs: ['--cluster-secret-file', secretFile, '--advertise', `http://127.0.0.1:${port}`] });
+    const tunnelEdge = await clusterEdge('edge-relay-1', tunnelPort);
+    procs.push(tunnelEdge);
+    const entryEdge = await clusterEdge('edge-relay-2', entryPort);
+    procs.push(entryEdge);
+    const { token } = await createAccount(repoRoot, dir, 'relay', store);
+    const { proc: conn, url } = await startConnector(repoRoot, dir, {
+      name: 'connector-relay',
+      edgePort: tunnelPort,
+      token,
+      appPort: origin.port,
+      serve: ['--name', 'bench'],
+      connections: 1,
+      extraArgs: ['--grace', '2s'],
+    });
+    procs.push(conn);
+    return {
+      key: 'postern-relayed',
+      label: 'Postern (relayed)',
+      port: entryPort,
+      host: new URL(url).host,
+      url,
+      edge: entryEdge,
+      connector: conn,
+      procs: new Map<string, { readonly pid: number }>([
+        ['edge', entryEdge],
+        ['tunnel edge', tunnelEdge],
+        ['connector', conn],
+        ['postgres', { pid: pg.pid! }],
+      ]),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 // ---------------------------------------------------------------- node floor
