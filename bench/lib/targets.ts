@@ -248,60 +248,94 @@ export async function startPostern(repoRoot: string, dir: string, origin: Origin
   };
 }
 
+export interface ClusterEdge {
+  readonly proc: Proc;
+  readonly port: number;
+  /** Its --advertise URL, on its own listening address. */
+  readonly url: string;
+}
+
+export interface BenchCluster {
+  readonly pg: PostgresServer;
+  /** The PostgreSQL URL every edge and `admin --store` use. */
+  readonly store: string;
+  /** What every edge serves: the first edge's own address, as a load balancer's name would be. */
+  readonly domain: string;
+  readonly edges: readonly ClusterEdge[];
+  stop(): Promise<void>;
+}
+
 /**
- * Two edges on one PostgreSQL (a throwaway local server) serving one domain, the connector on edge 1
- * and the load through edge 2: every request is relayed edge to edge. Metered apart: `edge` (the one
- * the client reached: routing, policy, the relay's sending side), `tunnel edge` (edge 1: the relay's
- * receiving side and the tunnel) and `postgres` (nothing on the request path should touch it).
+ * `count` edges on one throwaway PostgreSQL serving one domain (`localhost:<first edge's port>`), each
+ * with the cluster secret and its own address advertised; `edgeArgs(i)` adds flags to edge i.
  */
-export async function startPosternRelayed(repoRoot: string, dir: string, origin: Origin): Promise<PosternTarget> {
+export async function startCluster(repoRoot: string, dir: string, tag: string, count: number, edgeArgs: (i: number) => readonly string[] = () => []): Promise<BenchCluster> {
   const pg = await PostgresServer.start();
-  const procs: Proc[] = [];
+  const edges: ClusterEdge[] = [];
   const stop = async (): Promise<void> => {
-    for (const proc of procs.reverse()) await proc.stop(5000);
+    for (const edge of [...edges].reverse()) await edge.proc.stop(5000);
     await pg.destroy();
   };
   try {
     const store = await pg.createDatabase();
-    const secretFile = join(dir, 'cluster-secret');
+    const secretFile = join(dir, `cluster-secret-${tag}`);
     writeFileSync(secretFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
-    const [tunnelPort, entryPort] = [await freePort(), await freePort()];
-    const domain = `localhost:${tunnelPort}`;
-    const clusterEdge = (name: string, port: number): Promise<Proc> =>
-      startEdge(repoRoot, dir, { name, port, db: store, domain, extraArgs: ['--cluster-secret-file', secretFile, '--advertise', `http://127.0.0.1:${port}`] });
-    const tunnelEdge = await clusterEdge('edge-relay-1', tunnelPort);
-    procs.push(tunnelEdge);
-    const entryEdge = await clusterEdge('edge-relay-2', entryPort);
-    procs.push(entryEdge);
-    const { token } = await createAccount(repoRoot, dir, 'relay', store);
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) ports.push(await freePort());
+    const domain = `localhost:${ports[0]}`;
+    for (const [i, port] of ports.entries()) {
+      const url = `http://127.0.0.1:${port}`;
+      const proc = await startEdge(repoRoot, dir, { name: `edge-${tag}-${i + 1}`, port, db: store, domain, extraArgs: ['--cluster-secret-file', secretFile, '--advertise', url, ...edgeArgs(i)] });
+      edges.push({ proc, port, url });
+    }
+    return { pg, store, domain, edges, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/**
+ * Two edges on one PostgreSQL serving one domain, the connector on edge 1 and the load through edge 2:
+ * every request is relayed edge to edge. Metered apart: `edge` (the one the client reached: routing,
+ * policy, the relay's sending side), `tunnel edge` (edge 1: the relay's receiving side and the tunnel)
+ * and `postgres` (nothing on the request path should touch it).
+ */
+export async function startPosternRelayed(repoRoot: string, dir: string, origin: Origin): Promise<PosternTarget> {
+  const cluster = await startCluster(repoRoot, dir, 'relay', 2);
+  try {
+    const [tunnelEdge, entryEdge] = cluster.edges as [ClusterEdge, ClusterEdge];
+    const { token } = await createAccount(repoRoot, dir, 'relay', cluster.store);
     const { proc: conn, url } = await startConnector(repoRoot, dir, {
       name: 'connector-relay',
-      edgePort: tunnelPort,
+      edgePort: tunnelEdge.port,
       token,
       appPort: origin.port,
       serve: ['--name', 'bench'],
       connections: 1,
       extraArgs: ['--grace', '2s'],
     });
-    procs.push(conn);
     return {
       key: 'postern-relayed',
       label: 'Postern (relayed)',
-      port: entryPort,
+      port: entryEdge.port,
       host: new URL(url).host,
       url,
-      edge: entryEdge,
+      edge: entryEdge.proc,
       connector: conn,
       procs: new Map<string, { readonly pid: number }>([
-        ['edge', entryEdge],
-        ['tunnel edge', tunnelEdge],
+        ['edge', entryEdge.proc],
+        ['tunnel edge', tunnelEdge.proc],
         ['connector', conn],
-        ['postgres', { pid: pg.pid! }],
+        ['postgres', { pid: cluster.pg.pid! }],
       ]),
-      stop,
+      stop: async () => {
+        await conn.stop(5000);
+        await cluster.stop();
+      },
     };
   } catch (err) {
-    await stop();
+    await cluster.stop();
     throw err;
   }
 }
