@@ -31,7 +31,7 @@ export function registerAdmin(program: Command): void {
       const password = opts.passwordFile === undefined ? undefined : await readPassword(opts.passwordFile, email);
       const { addUser, setPassword, withStore } = await loadEdge('admin');
       const result = await withStore(opts.db, async (store) => {
-        const added = addUser(store, email);
+        const added = await addUser(store, email);
         if (password !== undefined) await setPassword(store, added.email, password);
         return { ...added, password_set: password !== undefined };
       });
