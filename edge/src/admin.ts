@@ -1,5 +1,7 @@
 import { hashPassword, passwordPolicyError } from './auth/providers/local.js';
 import { Store } from './store/index.js';
+import { SqlError } from './store/sql/driver.js';
+import { describeStore } from './store/sql/open.js';
 
 export class AdminError extends Error {
   override readonly name = 'AdminError';
@@ -9,7 +11,14 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$|^[^\s@]+@localhost$/;
 
 /** Work done on the edge host directly against its store (`postern admin ...`): a SQLite file or a PostgreSQL URL. */
 export async function withStore<T>(target: string, work: (store: Store) => T | Promise<T>): Promise<T> {
-  const store = await Store.open(target);
+  let store: Store;
+  try {
+    store = await Store.open(target);
+  } catch (err) {
+    if (!(err instanceof SqlError && err.kind === 'unavailable')) throw err;
+    // One line that names the store that is not there (never with its password).
+    throw new AdminError(`cannot open the store ${describeStore(target)}: ${(err as Error).message}`, { cause: err });
+  }
   try {
     return await work(store);
   } finally {
