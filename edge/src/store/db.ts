@@ -20,7 +20,8 @@ export async function openSqliteStore(path: string): Promise<SqliteDriver> {
   try {
     driver = SqliteDriver.open(path);
   } catch (err) {
-    const code = err instanceof SqlError ? (err.cause as { code?: unknown } | undefined)?.code : undefined;
+    if (!(err instanceof SqlError)) throw err; // opened, but not a database (say): not the file's place or the flag's fault
+    const code = (err.cause as { code?: unknown } | undefined)?.code;
     const reason = code === 'SQLITE_CANTOPEN' ? 'the file cannot be created or opened there (permissions?)' : (err as Error).message;
     throw new ConfigError(`cannot open the database ${path} (--db): ${reason}`, { cause: err });
   }
