@@ -16,7 +16,7 @@ async function readPassword(path: string, email: string): Promise<string> {
 }
 
 const DB_HELP = 'SQLite database file of the edge (default ./postern.db)';
-const STORE_HELP = "the edge's store: a postgres://USER@HOST:PORT/DB URL (password from PGPASSFILE, never in the URL) or a SQLite file";
+const STORE_HELP = "the edge's store instead of --db: a SQLite file or a postgres://USER@HOST:PORT/DB URL (PGPASSFILE keeps the password out of argv)";
 
 /** `--db FILE` and `--store FILE|URL` name the same thing; one of them, or ./postern.db. */
 function storeTarget(opts: { db?: string; store?: string }): string {
