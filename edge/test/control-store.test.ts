@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Policy } from '@postern/shared/policy';
+import type { FastifyBaseLogger } from 'fastify';
+import { AuditLog } from '../src/audit/audit-log.js';
 import { validationMessage } from '../src/api/validation-message.js';
 import { normalizeUserCode } from '../src/store/devices.js';
 import { Store } from '../src/store/index.js';
@@ -112,6 +114,21 @@ test('the audit log is scoped to an account, filterable by socket and time, newe
   assert.equal(await store.audit.pruneBefore(2500), 2);
   assert.equal((await store.audit.list({ accountId: 'acc2', limit: 10 })).length, 1);
   await store.close();
+});
+
+test('the audit log writes events in the order recorded (in batches while a write is under way) and never fails its caller', async () => {
+  const store = await open('audit-log');
+  const errors: unknown[] = [];
+  const log = new AuditLog(store.audit, { error: (...args: unknown[]) => errors.push(args) } as unknown as FastifyBaseLogger);
+  for (let i = 0; i < 250; i++) log.record({ type: 'signin', accountId: 'acc1', at: 1000 + i, detail: { i } });
+  await log.settled();
+  const events = (await store.audit.list({ accountId: 'acc1', limit: 1000 })).reverse();
+  assert.deepEqual(events.map((e) => e.detail.i), Array.from({ length: 250 }, (_, i) => i));
+  assert.ok(events.every((e, i) => i === 0 || e.id > events[i - 1]!.id), 'ids in the order recorded');
+  await store.close();
+  log.record({ type: 'signin', accountId: 'acc1' });
+  await log.stop();
+  assert.equal(errors.length, 1, 'a write that fails is logged, not thrown');
 });
 
 test('validation errors name the field at fault', async () => {
