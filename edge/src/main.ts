@@ -40,7 +40,7 @@ const listenOn = (server: HttpServer, host: string, port: number): Promise<numbe
 export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
   // Certificate trouble is found before anything is opened or created.
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
-  const store = Store.open(config.dbPath);
+  const store = await Store.open(config.dbPath);
   let edge: Edge;
   let auth: AuthContext;
   let monitoring: MonitoringServer | undefined;
@@ -71,7 +71,7 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
   } catch (err) {
     redirect?.close();
     await monitoring?.close();
-    store.close();
+    await store.close();
     throw err;
   }
   const address = edge.server.address();
@@ -105,12 +105,12 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       await edge.revalidator.stop();
       await edge.app.close();
       auth.live.stop();
-      edge.audit.stop();
+      await edge.audit.stop();
       edge.reaper.stop();
-      edge.pruner.stop();
+      await edge.pruner.stop();
       edge.tunnelCredentials.stop();
       await monitoring?.close();
-      store.close();
+      await store.close();
       edge.app.log.info('edge stopped');
     })());
 

@@ -204,8 +204,12 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const badTokens = new BadTokenGuard(rateLimits);
   const gate = new SocketGate(config, store, auth, badTokens, policies, streams, audit);
   const consent = new HandoffConsent(store, auth.sessions, audit, (socket) => policies.of(socket));
-  const pruner = new ExpiredRowPruner(store.db, config.auth.sessionIdleMs);
-  pruner.start((counts) => app.log.info({ deleted: counts }, 'expired sessions, sign-ins and codes pruned'));
+  const pruner = new ExpiredRowPruner(store.sql, config.auth.sessionIdleMs);
+  pruner.start(
+    store.cluster,
+    (counts) => app.log.info({ deleted: counts }, 'expired sessions, sign-ins and codes pruned'),
+    (err) => app.log.error({ err }, 'pruning expired rows failed; the next run tries again'),
+  );
   const tunnelCredentials = new TunnelCredentialSweep(registry, store.tokens, (tokenId, reason) => control.endTunnelsOfToken(tokenId, reason), app.log);
   const backchannel = new BackchannelLogout(store, auth.providers, auth.idp, audit, app.log);
   const revalidator = new SessionRevalidator({
@@ -239,7 +243,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   app.addHook('onResponse', async (_request, reply) => metrics.requestDone(EDGE_LABEL, reply.statusCode, reply.elapsedTime / 1000, 0, 0));
   app.get('/healthz', async () => health.live());
   app.get('/readyz', async (_request, reply) => {
-    const ready = health.ready();
+    const ready = await health.ready();
     return reply.code(ready.ok ? 200 : 503).header('cache-control', 'no-store').send(ready);
   });
   // Without Upgrade the TCP path only checks access: `postern tcp --listen` fails fast, before it listens.

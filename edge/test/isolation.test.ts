@@ -24,7 +24,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const fakeRequest = (headers: Record<string, string>, method = 'POST', raw: string[] = []): IncomingMessage =>
   ({ method, headers, rawHeaders: raw.length > 0 ? raw : Object.entries(headers).flat() }) as unknown as IncomingMessage;
 
-test('same-origin requests: Origin must match exactly; without it only Sec-Fetch-Site same-origin, none or absent pass', () => {
+test('same-origin requests: Origin must match exactly; without it only Sec-Fetch-Site same-origin, none or absent pass', async () => {
   const origin = 'https://app-x1.edge.example.com';
   const cases: Array<[Record<string, string>, boolean]> = [
     [{ origin }, true],
@@ -44,7 +44,7 @@ test('same-origin requests: Origin must match exactly; without it only Sec-Fetch
   for (const [headers, expected] of cases) assert.equal(isSameOriginRequest(fakeRequest(headers), origin), expected, JSON.stringify(headers));
 });
 
-test('a Postern token is taken in any spelling of the Bearer scheme and found in any other spelling', () => {
+test('a Postern token is taken in any spelling of the Bearer scheme and found in any other spelling', async () => {
   const token = `pst_${'a'.repeat(43)}`;
   for (const value of [`Bearer ${token}`, `bearer ${token}`, `BEARER ${token}`, `Bearer  ${token}`, `Bearer\t${token}`, ` Bearer ${token} `]) {
     assert.equal(posternBearerToken(value), token, JSON.stringify(value));
@@ -54,7 +54,7 @@ test('a Postern token is taken in any spelling of the Bearer scheme and found in
   assert.ok(!carriesPosternToken('Basic YWxpY2U6cHc='), 'an app credential is left alone');
 });
 
-test('Authorization carrying a Postern token never reaches the app, whatever else the request says', () => {
+test('Authorization carrying a Postern token never reaches the app, whatever else the request says', async () => {
   const token = `pst_${'b'.repeat(43)}`;
   const raw = ['Authorization', 'Basic YWxpY2U6cHc=', 'Authorization', `bearer  ${token}`, 'authorization', `Token ${token}`, 'Accept', '*/*'];
   const ctx = { reservedNames: headerNameMatcher([]), identity: [], stripAuthorization: false, clientIp: '203.0.113.9', proto: 'https' as const, publicHost: 'a.e', upstreamHost: 'a.e', requestId: 'r' };
@@ -62,7 +62,7 @@ test('Authorization carrying a Postern token never reaches the app, whatever els
   assert.deepEqual(out.slice(0, 4), ['Authorization', 'Basic YWxpY2U6cHc=', 'Accept', '*/*']);
 });
 
-test("other proxies' identity headers are stripped in every spelling, prefixes included", () => {
+test("other proxies' identity headers are stripped in every spelling, prefixes included", async () => {
   const matcher = headerNameMatcher(DEFAULT_FOREIGN_IDENTITY_HEADERS);
   const raw = [
     'Remote-User', 'admin', 'X-WEBAUTH-USER', 'admin', 'x_webauth_email', 'a@b', 'X-Auth-Request-Email', 'a@b', 'Cf-Access-Authenticated-User-Email', 'a@b',
@@ -74,7 +74,7 @@ test("other proxies' identity headers are stripped in every spelling, prefixes i
   assert.equal(out.length, 2 + 10, 'only the kept header and the five the edge sets');
 });
 
-test('foreign identity headers: configurable, "default" extends the built-in list, "none" empties it, bad names refused', () => {
+test('foreign identity headers: configurable, "default" extends the built-in list, "none" empties it, bad names refused', async () => {
   assert.deepEqual(resolveEdgeConfig({}).foreignIdentityHeaders, DEFAULT_FOREIGN_IDENTITY_HEADERS);
   assert.deepEqual(resolveEdgeConfig({ foreignIdentityHeaders: 'X_Corp_User, x-team-*' }).foreignIdentityHeaders, ['x-corp-user', 'x-team-*']);
   assert.deepEqual(resolveEdgeConfig({ foreignIdentityHeaders: 'default,X-Corp-User' }).foreignIdentityHeaders, [...DEFAULT_FOREIGN_IDENTITY_HEADERS, 'x-corp-user']);
@@ -85,7 +85,7 @@ test('foreign identity headers: configurable, "default" extends the built-in lis
   }
 });
 
-test("an app's Set-Cookie is made host-only; Clear-Site-Data, Postern-Error and headers naming edge cookies are dropped", () => {
+test("an app's Set-Cookie is made host-only; Clear-Site-Data, Postern-Error and headers naming edge cookies are dropped", async () => {
   assert.equal(hostOnlyCookie('a=1; Domain=edge.example.com; Path=/; Secure'), 'a=1; Path=/; Secure');
   assert.equal(hostOnlyCookie('a=1;domain=.edge.example.com;DOMAIN = x;Path=/'), 'a=1;Path=/');
   assert.equal(hostOnlyCookie('a=domain=x; Max-Age=5'), 'a=domain=x; Max-Age=5', 'a value that says domain= is left alone');
@@ -102,12 +102,12 @@ test("an app's Set-Cookie is made host-only; Clear-Site-Data, Postern-Error and 
   assert.deepEqual(out, ['set-cookie', 'bomb=xxxx; Path=/; Max-Age=31536000', 'set-cookie', 'pref=dark; Path=/', 'content-type', 'text/html']);
 });
 
-test('the 431 page clears the edge domain and every name above it, never a public suffix alone', () => {
+test('the 431 page clears the edge domain and every name above it, never a public suffix alone', async () => {
   assert.deepEqual(parentCookieDomains('edge.example.com:8443'), ['edge.example.com', 'example.com']);
   assert.deepEqual(parentCookieDomains('localhost:8080'), []);
 });
 
-test('max connections: the open-file limit less a reserve, so the process keeps descriptors for itself', () => {
+test('max connections: the open-file limit less a reserve, so the process keeps descriptors for itself', async () => {
   assert.equal(maxConnectionsFor(1024), 768);
   assert.equal(maxConnectionsFor(20_000), 18_000);
   assert.equal(maxConnectionsFor(undefined), 65_536);
@@ -117,33 +117,33 @@ test('max connections: the open-file limit less a reserve, so the process keeps 
   assert.equal(openFileLimit(join(dir, 'missing')), undefined);
 });
 
-test('pruning: expired, idle and revoked sessions, expired transactions and codes go; live rows stay (table sizes measured)', () => {
-  const store = Store.open(join(dir, 'prune.db'));
+test('pruning: expired, idle and revoked sessions, expired transactions and codes go; live rows stay (table sizes measured)', async () => {
+  const store = await Store.open(join(dir, 'prune.db'));
   const now = Date.now();
-  const user = store.users.upsert({ issuer: 'i', subject: 's', email: 'a@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
-  const { account } = store.accounts.ensure('owner@example.com');
+  const user = await store.users.upsert({ issuer: 'i', subject: 's', email: 'a@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
+  const { account } = await store.accounts.ensure('owner@example.com');
   const socket = store.sockets.create({ accountId: account.id, name: 'app' });
   const idleMs = 8 * 3600_000;
   for (let i = 0; i < 1000; i++) {
     const live = store.sessions.create(`live-${i}`, { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 3600_000 });
     store.sessions.create(`expired-${i}`, { userId: user.id, socketId: socket.id, parentHash: live.idHash, expiresAt: now - 1 });
-    store.transactions.create(`tx-old-${i}`, { provider: 'local', secrets: {}, returnTo: '/' }, -1);
+    await store.transactions.create(`tx-old-${i}`, { provider: 'local', secrets: {}, returnTo: '/' }, -60_000);
     store.sessions.createCode(`code-live-${i}`, { parentHash: live.idHash, socketId: socket.id, returnPath: '/', expiresAt: now + 60_000 });
   }
   const revoked = store.sessions.create('revoked', { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 3600_000 });
   store.sessions.revokeTree(revoked.idHash);
   const idle = store.sessions.create('idle', { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 48 * 3600_000 });
   store.sessions.touch(idle.idHash, now - idleMs - 10 * 60_000);
-  store.transactions.create('tx-live', { provider: 'local', secrets: {}, returnTo: '/' }, 600_000);
+  await store.transactions.create('tx-live', { provider: 'local', secrets: {}, returnTo: '/' }, 600_000);
   const count = (table: string) => (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
   assert.equal(count('sessions'), 2002);
-  const pruned = new ExpiredRowPruner(store.db, idleMs).prune(now);
+  const pruned = await new ExpiredRowPruner(store.sql, idleMs).prune(now);
   assert.equal(pruned.sessions, 1002, 'expired, revoked and idle sessions');
   assert.equal(count('sessions'), 1000, 'the live ones stay');
   assert.equal(count('login_transactions'), 1, 'only the live transaction');
   assert.equal(count('handoff_codes'), 1000, 'live codes stay');
-  assert.equal(new ExpiredRowPruner(store.db, idleMs).prune(now + 61_000).handoffCodes, 1000, 'codes go once expired');
-  store.close();
+  assert.equal((await new ExpiredRowPruner(store.sql, idleMs).prune(now + 61_000)).handoffCodes, 1000, 'codes go once expired');
+  await store.close();
 });
 
 test('connection guard: a per-address cap and a first-byte timeout, each counted', async () => {

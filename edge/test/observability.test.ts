@@ -32,8 +32,8 @@ function capturingApp() {
 
 const fakeRequest = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 
-describe('logging', () => {
-  test('paths are logged without their query string and bounded in length', () => {
+describe('logging', async () => {
+  test('paths are logged without their query string and bounded in length', async () => {
     assert.equal(loggedPath('/auth/callback?code=abc&state=def'), '/auth/callback');
     assert.equal(loggedPath('/plain'), '/plain');
     assert.equal(loggedPath('/?'), '/');
@@ -42,7 +42,7 @@ describe('logging', () => {
     assert.ok(long.endsWith('…'));
   });
 
-  test('Postern tokens are masked anywhere in a line', () => {
+  test('Postern tokens are masked anywhere in a line', async () => {
     const token = 'pst_AbC-d_e0123456789abcdefghijklmnopqrstuvwxyzAB';
     assert.equal(redactTokens(`{"msg":"x","a":"${token}","b":"Bearer ${token}, again ${token}"}`), '{"msg":"x","a":"pst_[redacted]","b":"Bearer pst_[redacted], again pst_[redacted]"}');
     const plain = '{"msg":"nothing to hide"}';
@@ -81,7 +81,7 @@ describe('logging', () => {
     assert.notEqual(incoming?.reqId, 'trace-7', 'the client id is not taken as ours');
   });
 
-  test('the access line is written at info and below, not at warn and above', () => {
+  test('the access line is written at info and below, not at warn and above', async () => {
     assert.deepEqual(
       (['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const).map(accessLogEnabled),
       [true, true, true, false, false, false, false],
@@ -89,8 +89,8 @@ describe('logging', () => {
   });
 });
 
-describe('request ids', () => {
-  test('the edge gives each request a fresh UUID and keeps it', () => {
+describe('request ids', async () => {
+  test('the edge gives each request a fresh UUID and keeps it', async () => {
     const a = fakeRequest({});
     const b = fakeRequest({});
     const id = assignRequestId(a);
@@ -100,7 +100,7 @@ describe('request ids', () => {
     assert.equal(requestIdOf(b), requestIdOf(b), 'one is given on first use and kept');
   });
 
-  test('a client id is logged only when it is one plain token', () => {
+  test('a client id is logged only when it is one plain token', async () => {
     const cases: Array<[string, string | undefined]> = [
       ['abc-123', 'abc-123'],
       ['4bf92f3577b34da6a3ce929d0e0e4736', '4bf92f3577b34da6a3ce929d0e0e4736'],
@@ -117,10 +117,10 @@ describe('request ids', () => {
   });
 });
 
-describe('metrics', () => {
+describe('metrics', async () => {
   const text = (metrics: EdgeMetrics) => metrics.registry.metrics();
 
-  test('status classes', () => {
+  test('status classes', async () => {
     assert.deepEqual([101, 200, 204, 302, 404, 499, 500, 504, 0, 999].map(statusClass), ['1xx', '2xx', '2xx', '3xx', '4xx', '4xx', '5xx', '5xx', '5xx', '5xx']);
   });
 
@@ -180,17 +180,17 @@ describe('metrics', () => {
   });
 });
 
-describe('health', () => {
-  test('ready while the database answers and the edge is not draining', () => {
-    const store = Store.open(join(dir, 'health.db'));
+describe('health', async () => {
+  test('ready while the database answers and the edge is not draining', async () => {
+    const store = await Store.open(join(dir, 'health.db'));
     const health = new EdgeHealth(store);
     assert.deepEqual(health.live(), { ok: true });
-    assert.deepEqual(health.ready(), { ok: true });
+    assert.deepEqual(await health.ready(), { ok: true });
     health.draining = true;
-    assert.deepEqual(health.ready(), { ok: false, reason: 'draining: the edge is shutting down' });
+    assert.deepEqual(await health.ready(), { ok: false, reason: 'draining: the edge is shutting down' });
     health.draining = false;
-    store.close();
-    assert.deepEqual(health.ready(), { ok: false, reason: 'the database does not answer' });
+    await store.close();
+    assert.deepEqual(await health.ready(), { ok: false, reason: 'the database does not answer' });
     assert.deepEqual(health.live(), { ok: true }, 'liveness does not depend on the database');
   });
 });

@@ -20,9 +20,9 @@ const carol: Identity = { email: 'carol@contractor.io', groups: [], githubOrgs: 
 const ann: Identity = { email: 'ann@corp.com', groups: [], githubOrgs: [], githubTeams: [] };
 const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({ path: '/ws', method: 'GET', ip: '127.0.0.1', at: T0, corsPreflight: false, ...over });
 
-function setup(name: string, input: PolicyInput) {
-  const store = Store.open(join(dir, `${name}.db`));
-  const { account } = store.accounts.ensure('owner@corp.com');
+async function setup(name: string, input: PolicyInput) {
+  const store = await Store.open(join(dir, `${name}.db`));
+  const { account } = await store.accounts.ensure('owner@corp.com');
   const socket = store.sockets.create({ accountId: account.id, name, policy: resolvePolicy(input, undefined, 'http') });
   const policies = new CompiledPolicies(store);
   const cuts: string[] = [];
@@ -33,7 +33,7 @@ function setup(name: string, input: PolicyInput) {
 const CONTRACTOR: PolicyInput = { rules: [{ action: 'allow', emails: ['carol@contractor.io'], expires: '2027-01-31T17:00:00Z' }], allowed_email_domains: ['corp.com'] };
 
 test('open streams: the one an expiring rule let in closes when it expires; the others stay', async () => {
-  const { store, socket, streams, cuts } = setup('expiry', CONTRACTOR);
+  const { store, socket, streams, cuts } = await setup('expiry', CONTRACTOR);
   const carols = new PassThrough();
   const anns = new PassThrough();
   streams.track({ socket, identity: carol, facts: facts(), actor: 'carol@contractor.io' }, 'websocket', carols);
@@ -49,11 +49,11 @@ test('open streams: the one an expiring rule let in closes when it expires; the 
   await once(anns, 'close');
   assert.equal(streams.size, 0, 'closed streams are forgotten');
   streams.stop();
-  store.close();
+  await store.close();
 });
 
-test('open streams: a policy that does not depend on time is not decided again until it changes; then public streams follow it too', () => {
-  const { store, socket, streams, cuts } = setup('change', { rules: [{ paths: ['/ws'], action: 'public' }], cloudauth: true });
+test('open streams: a policy that does not depend on time is not decided again until it changes; then public streams follow it too', async () => {
+  const { store, socket, streams, cuts } = await setup('change', { rules: [{ paths: ['/ws'], action: 'public' }], cloudauth: true });
   const anonymous = new PassThrough();
   streams.track({ socket, identity: null, facts: facts(), actor: null }, 'websocket', anonymous);
   streams.recheck(T0 + 3600_000);
@@ -63,7 +63,7 @@ test('open streams: a policy that does not depend on time is not decided again u
   assert.equal(anonymous.destroyed, true, 'the public rule is gone: the anonymous WebSocket closes');
   assert.deepEqual(cuts, ['null: sign-in required']);
   streams.stop();
-  store.close();
+  await store.close();
 });
 
 const event = (id: number, actor: string | null, path: string, over: Partial<AuditEvent> = {}): AuditEvent => ({
@@ -78,8 +78,8 @@ const event = (id: number, actor: string | null, path: string, over: Partial<Aud
   ...over,
 });
 
-test('policy diff: replays audited accesses through both policies and groups what changes by person, method and path', () => {
-  const { store, socket, policies, streams } = setup('diff', { allowed_email_domains: ['corp.com'] });
+test('policy diff: replays audited accesses through both policies and groups what changes by person, method and path', async () => {
+  const { store, socket, policies, streams } = await setup('diff', { allowed_email_domains: ['corp.com'] });
   const narrowed = policies.compile(resolvePolicy({ rules: [{ paths: ['/reports/*'], action: 'allow', emails: ['ann@corp.com'] }, { paths: ['/reports/*'], action: 'deny' }], allowed_email_domains: ['corp.com'] }, undefined, 'http'), socket);
   const identities: Record<string, Identity> = { 'ann@corp.com': ann, 'bob@corp.com': { ...ann, email: 'bob@corp.com' }, 'eve@evil.com': { ...ann, email: 'eve@evil.com' } };
   const events = [
@@ -108,5 +108,5 @@ test('policy diff: replays audited accesses through both policies and groups wha
   assert.deepEqual(diff.gain, []);
   assert.deepEqual(diff.streams_cut.map((s) => [s.kind, s.actor, s.path]), [['websocket', 'bob@corp.com', '/reports/live']]);
   streams.stop();
-  store.close();
+  await store.close();
 });

@@ -20,14 +20,14 @@ import { TunnelRegistry } from '../src/tunnel/registry.js';
 const dir = mkdtempSync(join(tmpdir(), 'postern-reaper-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function setUp(name: string, timeoutMs: number) {
-  const store = Store.open(join(dir, `${name}.db`));
+async function setUp(name: string, timeoutMs: number) {
+  const store = await Store.open(join(dir, `${name}.db`));
   const registry = new TunnelRegistry();
   const live = new LiveConnections(() => true);
   const audit = new AuditLog(store.audit, { error: () => undefined } as unknown as FastifyBaseLogger);
   const control = new ControlPlane(store, registry, new HostRouter(resolveEdgeConfig({}), store), live, audit, new EdgeMetrics(registry));
   const reaper = new QuickShareReaper(store, registry, control, timeoutMs);
-  const { account } = store.accounts.ensure('owner@example.com');
+  const { account } = await store.accounts.ensure('owner@example.com');
   /** A stand-in tunnel connection: the reaper and control plane read its info and may destroy its session. */
   const connect = (socketId: string, tokenId: string) => {
     const closed: { code: number; reason: string }[] = [];
@@ -38,17 +38,17 @@ function setUp(name: string, timeoutMs: number) {
     registry.add(conn);
     return closed;
   };
-  const stop = () => {
+  const stop = async () => {
     reaper.stop();
-    audit.stop();
+    await audit.stop();
     live.stop();
-    store.close();
+    await store.close();
   };
-  return { store, registry, control, reaper, account, connect, stop };
+  return { store, registry, control, reaper, account, connect, stop, audit };
 }
 
-test('a quick share without a connector for the timeout is deleted and audited; served and permanent ones stay', () => {
-  const { store, reaper, account, connect, stop } = setUp('timeout', 60_000);
+test('a quick share without a connector for the timeout is deleted and audited; served and permanent ones stay', async () => {
+  const { store, reaper, account, connect, stop, audit } = await setUp('timeout', 60_000);
   try {
     const orphan = store.sockets.create({ accountId: account.id, name: 'orphan', ephemeral: true });
     const served = store.sockets.create({ accountId: account.id, name: 'served', ephemeral: true });
@@ -65,16 +65,17 @@ test('a quick share without a connector for the timeout is deleted and audited; 
     assert.equal(store.sockets.findById(orphan.id), undefined);
     assert.ok(store.sockets.findById(served.id));
     assert.ok(store.sockets.findById(permanent.id));
-    const events = store.audit.list({ accountId: account.id, socketId: orphan.id, limit: 10 });
+    await audit.settled();
+    const events = await store.audit.list({ accountId: account.id, socketId: orphan.id, limit: 10 });
     assert.equal(events[0]?.type, 'socket.delete');
     assert.match(String(events[0]?.detail.reason), /without a connector/);
   } finally {
-    stop();
+    await stop();
   }
 });
 
-test('a connector that comes back in time keeps its quick share, and the clock starts again when it leaves', () => {
-  const { store, registry, reaper, account, connect, stop } = setUp('back', 60_000);
+test('a connector that comes back in time keeps its quick share, and the clock starts again when it leaves', async () => {
+  const { store, registry, reaper, account, connect, stop } = await setUp('back', 60_000);
   try {
     const share = store.sockets.create({ accountId: account.id, name: 'share', ephemeral: true });
     const token = store.tokens.create(account.id, 'cli').record;
@@ -86,12 +87,12 @@ test('a connector that comes back in time keeps its quick share, and the clock s
     assert.ok(store.sockets.findById(share.id), 'offline since 70 s, not since 0');
     assert.equal(reaper.removalAt(share.id), 130_000);
   } finally {
-    stop();
+    await stop();
   }
 });
 
-test("an expired token ends its tunnels and removes the quick share they alone served; a revoked one does at once", () => {
-  const { store, control, registry, account, connect, stop } = setUp('tokens', 3600_000);
+test("an expired token ends its tunnels and removes the quick share they alone served; a revoked one does at once", async () => {
+  const { store, control, registry, account, connect, stop } = await setUp('tokens', 3600_000);
   const credentials = new TunnelCredentialSweep(registry, store.tokens, (tokenId, reason) => control.endTunnelsOfToken(tokenId, reason), { info: () => undefined }, 3600_000);
   try {
     const expiring = store.tokens.create(account.id, 'short', 1000).record;
@@ -120,6 +121,6 @@ test("an expired token ends its tunnels and removes the quick share they alone s
     assert.equal(store.sockets.findById(quick.id), undefined, 'removed with the revocation, not at the next sweep');
   } finally {
     credentials.stop();
-    stop();
+    await stop();
   }
 });

@@ -21,7 +21,7 @@ export interface MonitoringProbes {
   /** Liveness (`/healthz`). */
   readonly live: () => ProbeResult;
   /** Readiness (`/readyz`): whether new work should be sent here. */
-  readonly ready: () => ProbeResult;
+  readonly ready: () => ProbeResult | Promise<ProbeResult>;
 }
 
 export interface MonitoringServer {
@@ -51,8 +51,11 @@ export function startMonitoringServer(host: string, port: number, probes: Monito
     }
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz' || path === '/readyz') {
-      const result = path === '/healthz' ? probes.live() : probes.ready();
-      return json(res, result.ok ? 200 : 503, result);
+      Promise.resolve(path === '/healthz' ? probes.live() : probes.ready()).then(
+        (result) => json(res, result.ok ? 200 : 503, result),
+        (err: unknown) => json(res, 503, { ok: false, reason: `the probe failed: ${err instanceof Error ? err.message : String(err)}` }),
+      );
+      return;
     }
     if (path !== '/metrics') return json(res, 404, { ok: false, reason: 'only /metrics, /healthz and /readyz are served here' });
     probes.metrics().then(

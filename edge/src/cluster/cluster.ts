@@ -1,5 +1,5 @@
 import type { SqlDriver } from '../store/sql/driver.js';
-import { PostgresDriver } from '../store/sql/postgres-driver.js';
+import type { PostgresDriver } from '../store/sql/postgres-driver.js';
 import { FEED_DEFAULTS, PostgresChangeFeed, type ChangeFeed, type FeedTiming } from './change-feed.js';
 import { LEASE_DEFAULTS, PostgresEdgeLease, type EdgeInfo, type EdgeLease, type LeaseTiming } from './edge-lease.js';
 import { LocalChangeFeed, LocalEdgeLease, LocalPresence } from './local.js';
@@ -37,7 +37,7 @@ export interface Cluster {
 export function createCluster(db: SqlDriver, self: EdgeInfo, timing: ClusterTiming = CLUSTER_DEFAULTS): Cluster {
   const jobs: SingletonJob[] = [];
   const job: Cluster['job'] = (name, everyMs, work, onError) => {
-    const lease = db instanceof PostgresDriver ? new PostgresJobLease(db, name, self.edgeId, 3 * everyMs) : soleHolder;
+    const lease = db.backend === 'postgres' ? new PostgresJobLease(db, name, self.edgeId, 3 * everyMs) : soleHolder;
     const singleton = new SingletonJob(lease, everyMs, work, onError);
     jobs.push(singleton);
     singleton.start();
@@ -45,7 +45,8 @@ export function createCluster(db: SqlDriver, self: EdgeInfo, timing: ClusterTimi
   };
   const stopJobs = () => Promise.all(jobs.splice(0).map((j) => j.stop()));
 
-  if (!(db instanceof PostgresDriver)) {
+  // A type-only import: an edge on SQLite never loads pg.
+  if (db.backend !== 'postgres') {
     const lease = new LocalEdgeLease(self);
     const changes = new LocalChangeFeed();
     return {
@@ -63,7 +64,7 @@ export function createCluster(db: SqlDriver, self: EdgeInfo, timing: ClusterTimi
   }
 
   const lease = new PostgresEdgeLease(db, self, timing.lease);
-  const changes = new PostgresChangeFeed(db, timing.feed);
+  const changes = new PostgresChangeFeed(db as PostgresDriver, timing.feed);
   return {
     self,
     lease,

@@ -12,9 +12,9 @@ export class EdgeHealth {
     return { ok: true };
   }
 
-  ready(): ProbeResult {
+  async ready(): Promise<ProbeResult> {
     if (this.draining) return { ok: false, reason: 'draining: the edge is shutting down' };
-    if (!this.store.ping()) return { ok: false, reason: 'the database does not answer' };
+    if (!(await this.store.ping())) return { ok: false, reason: 'the database does not answer' };
     return { ok: true };
   }
 }

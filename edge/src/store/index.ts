@@ -1,10 +1,12 @@
-import type Database from 'better-sqlite3';
+import { createCluster, type Cluster } from '../cluster/cluster.js';
+import type { EdgeInfo } from '../cluster/edge-lease.js';
 import { AccountStore } from './accounts.js';
 import { AuditStore } from './audit.js';
 import { ConsentStore } from './consents.js';
 import { DeviceStore } from './devices.js';
-import { openDatabase, type Db } from './db.js';
+import { openSqliteStore, type Db } from './db.js';
 import { IdpGrantStore } from './idp-grants.js';
+import { randomId } from './ids.js';
 import { LogoutTokenIdStore } from './logout-token-ids.js';
 import { SocketStore } from './sockets.js';
 import { PasswordStore } from './passwords.js';
@@ -14,8 +16,20 @@ import { TokenStore } from './tokens.js';
 import { TransactionStore } from './transactions.js';
 import { TunnelStore } from './tunnels.js';
 import { UserStore } from './users.js';
+import type { SqlDriver } from './sql/driver.js';
+import { isPostgresUrl, openSql } from './sql/open.js';
+import { SqliteDriver } from './sql/sqlite-driver.js';
 
-/** Every table of the edge, over one SQLite connection. */
+export interface StoreOptions {
+  /** This process in the cluster (edge id, where peers reach it); admin commands and tests get a throwaway one. */
+  readonly self?: EdgeInfo;
+}
+
+/**
+ * Every table of the edge over one SqlDriver (SQLite file or PostgreSQL), and this process's view of
+ * the cluster (on SQLite: one edge, in memory). The edge starts `cluster`; admin commands only publish
+ * changes through it.
+ */
 export class Store {
   readonly accounts: AccountStore;
   readonly tokens: TokenStore;
@@ -31,40 +45,55 @@ export class Store {
   readonly consents: ConsentStore;
   readonly idpGrants: IdpGrantStore;
   readonly logoutTokenIds: LogoutTokenIdStore;
-  private readonly probe: Database.Statement;
+  /** The SQLite connection of the table modules not yet moved onto `sql` (phase 2 of issue 13 removes it). */
+  readonly db: Db;
 
-  constructor(readonly db: Db) {
-    this.accounts = new AccountStore(db);
+  constructor(
+    readonly sql: SqlDriver,
+    readonly cluster: Cluster,
+  ) {
+    if (!(sql instanceof SqliteDriver)) throw new Error('the PostgreSQL store is not wired to the table modules yet');
+    const db = sql.db;
+    this.db = db;
+    this.accounts = new AccountStore(sql);
     this.tokens = new TokenStore(db);
     this.sockets = new SocketStore(db);
-    this.users = new UserStore(db);
-    this.passwords = new PasswordStore(db);
-    this.transactions = new TransactionStore(db);
+    this.users = new UserStore(sql);
+    this.passwords = new PasswordStore(sql);
+    this.transactions = new TransactionStore(sql);
     this.sessions = new SessionStore(db);
-    this.signingKeys = new SigningKeyStore(db);
-    this.tunnels = new TunnelStore(db);
-    this.audit = new AuditStore(db);
-    this.devices = new DeviceStore(db);
-    this.consents = new ConsentStore(db);
-    this.idpGrants = new IdpGrantStore(db);
-    this.logoutTokenIds = new LogoutTokenIdStore(db);
-    this.probe = db.prepare('SELECT 1');
+    this.signingKeys = new SigningKeyStore(sql);
+    this.tunnels = new TunnelStore(sql, cluster.changes);
+    this.audit = new AuditStore(sql);
+    this.devices = new DeviceStore(sql);
+    this.consents = new ConsentStore(sql);
+    this.idpGrants = new IdpGrantStore(sql);
+    this.logoutTokenIds = new LogoutTokenIdStore(sql);
   }
 
   /** Whether the database answers a query (readiness); false once closed or broken. */
-  ping(): boolean {
+  ping(): Promise<boolean> {
+    return this.sql.ping();
+  }
+
+  /**
+   * Opens a store: a PostgreSQL URL, or a SQLite file (created if missing; its errors name the file and
+   * `--db`). The schema is brought up to date under the backend's lock.
+   */
+  static async open(target: string, options: StoreOptions = {}): Promise<Store> {
+    const sql = isPostgresUrl(target) ? await openSql(target) : await openSqliteStore(target);
+    const self = options.self ?? { edgeId: `edge_${randomId(10)}`, advertiseUrl: '' };
     try {
-      return this.probe.get() !== undefined;
-    } catch {
-      return false;
+      return new Store(sql, createCluster(sql, self));
+    } catch (err) {
+      await sql.close();
+      throw err;
     }
   }
 
-  static open(path: string): Store {
-    return new Store(openDatabase(path));
-  }
-
-  close(): void {
-    this.db.close();
+  /** Stops the cluster work (lease, feed, jobs) and closes the database. */
+  async close(): Promise<void> {
+    await this.cluster.stop();
+    await this.sql.close();
   }
 }
