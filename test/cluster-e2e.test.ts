@@ -108,9 +108,11 @@ const world = once(async () => {
   };
   const www = await socket('files');
   const ws = await socket('echo');
-  // The connectors reach the domain, which the load balancer sends to edge 1: edges 2 and 3 have no tunnel.
-  await ConnectorProcess.start({ edge: e1, token: alice, appPort: files.port, args: ['--socket', www.id], label: 'connect:files' });
-  await ConnectorProcess.start({ edge: e1, token: alice, appPort: echo.port, args: ['--socket', ws.id], label: 'connect:echo' });
+  // The connectors reach the domain, which the load balancer sends to edge 1, with one connection each
+  // (more would spread over the peers edge 1 names): edges 2 and 3 have no tunnel and must relay.
+  const onEdge1 = ['--connections', '1'];
+  await ConnectorProcess.start({ edge: e1, token: alice, appPort: files.port, args: ['--socket', www.id, ...onEdge1], label: 'connect:files' });
+  await ConnectorProcess.start({ edge: e1, token: alice, appPort: echo.port, args: ['--socket', ws.id, ...onEdge1], label: 'connect:echo' });
   return { alice, bob, www, ws };
 });
 
