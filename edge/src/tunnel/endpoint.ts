@@ -37,6 +37,8 @@ export class TunnelEndpoint {
     private readonly metrics: EdgeMetrics,
     private readonly limits: LimitReporter,
     private readonly badTokens: BadTokenGuard,
+    /** The cluster's live edges, for connectors to spread their connections over (empty for a lone edge). */
+    readonly peers: () => readonly string[] = () => [],
   ) {
     // A connector's message is a batch of frames (see shared/session.ts); a larger one closes the tunnel with 1009.
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: config.limits.tunnelMaxMessageBytes });
