@@ -115,7 +115,7 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       await edge.app.close();
       auth.live.stop();
       edge.audit.stop();
-      edge.reaper.stop();
+      await edge.reaper.stop();
       edge.pruner.stop();
       edge.tunnelCredentials.stop();
       await monitoring?.close();

@@ -226,7 +226,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const health = new EdgeHealth(store);
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl, auth.idp);
-  const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs);
+  const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs, (err) => app.log.error({ err }, 'quick share sweep failed'));
   const policies = new CompiledPolicies(store);
   const streams = new OpenStreams(policies, store, reportCuts(audit, app.log));
   app.addHook('onClose', async () => streams.stop());
