@@ -6,9 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import { closeOf, nextMessage, openWebSocket, rawUpgrade, request } from './lib/http.js';
 import { scrape } from './lib/metrics.js';
 import { PostgresServer } from './lib/postgres.js';
-import { ConnectorProcess, EdgeProcess, freePort, makeTempDir, runCli } from './lib/postern.js';
+import { api, ConnectorProcess, EdgeProcess, freePort, makeTempDir, runCli, type SocketView } from './lib/postern.js';
 import { killAll } from './lib/process.js';
 import { PythonServer } from './lib/python-server.js';
+import { runStdio, sha256, startEchoServer } from './lib/tcp.js';
 import { pollUntil } from './lib/wait.js';
 
 /**
@@ -25,6 +26,9 @@ let edge2: EdgeProcess;
 let impostor: EdgeProcess;
 let app: PythonServer;
 let host2: string;
+let token: string;
+let echo: Awaited<ReturnType<typeof startEchoServer>>;
+let tcpSocket: SocketView;
 const metrics = { edge1: 0, edge2: 0, impostor: 0 };
 const blob = randomBytes(3 * 1024 * 1024 + 17);
 
@@ -63,13 +67,21 @@ describe('cluster relay: a request through the edge without the connector is rel
     edge1 = await clusterEdge(url, secret, 'edge-1', m1);
     [edge2, impostor, app] = await Promise.all([clusterEdge(url, secret, 'edge-2', m2), clusterEdge(url, wrong, 'edge-impostor', m3), PythonServer.start(tmp.dir, true)]);
     await admin(url, ['user', 'add', 'alice@example.com']);
-    const token = await admin(url, ['token', 'create', 'alice@example.com']);
-    const conn = await ConnectorProcess.startServing({ edge: edge1, token, appPort: app.port, name: 'web', connections: 2 });
+    token = await admin(url, ['token', 'create', 'alice@example.com']);
+    echo = await startEchoServer();
+    const created = await api(edge1, token, 'POST', '/sockets', { name: 'echo', protocol: 'tcp', ephemeral: false });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    tcpSocket = created.json as SocketView;
+    const [conn] = await Promise.all([
+      ConnectorProcess.startServing({ edge: edge1, token, appPort: app.port, name: 'web', connections: 2 }),
+      ConnectorProcess.startServing({ edge: edge1, token, appPort: echo.port, socket: tcpSocket, label: 'connect:echo' }),
+    ]);
     host2 = `${conn.publicHost.split('.')[0]}.${edge2.domain}`;
   });
 
   after(async () => {
     await killAll();
+    await echo?.close();
     await server?.destroy();
     tmp.remove();
   });
@@ -105,6 +117,24 @@ describe('cluster relay: a request through the edge without the connector is rel
     ws.close(1000, 'done');
     assert.equal((await closeOf(ws)).code, 1000);
     assert.equal(await relayed(metrics.edge1, 'in'), before + 1, 'the WebSocket went over the link to edge 1');
+  });
+
+  it('relays a postern tcp stream through edge 2: access decided there, bytes carried by edge 1', async () => {
+    const before = await relayed(metrics.edge1, 'in');
+    const data = randomBytes(700 * 1024);
+    const result = await runStdio(['--socket', tcpSocket.hostname.split('.')[0]!], { POSTERN_EDGE: edge2.url, POSTERN_TOKEN: token }, data);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(sha256(result.stdout), sha256(data));
+    assert.equal(await relayed(metrics.edge1, 'in'), before + 1);
+  });
+
+  it('lists the connections cluster-wide with the edge each is on, from either edge', async () => {
+    const fromEdge2 = (await api(edge2, token, 'GET', `/sockets/${tcpSocket.id}`)).json as { online: boolean; connections: number };
+    assert.deepEqual([fromEdge2.online, fromEdge2.connections], [true, 2], 'edge 2 counts the connections edge 1 holds');
+    const tunnels = (await api(edge2, token, 'GET', '/tunnels')).json as { name: string; status: string; live_connections: { edge_url: string }[] }[];
+    const share = tunnels.find((t) => t.name === 'quick share');
+    assert.equal(share?.status, 'connected', JSON.stringify(tunnels));
+    assert.deepEqual(new Set(share!.live_connections.map((c) => c.edge_url)), new Set([`http://127.0.0.1:${edge1.port}`]), 'on edge 1');
   });
 
   it('refuses a link made with the wrong secret, or none: the impostor edge cannot reach the connector', async () => {
