@@ -155,6 +155,8 @@ export interface Hello {
   readonly v: 1;
   readonly connectionId: string;
   readonly socket: { readonly id: string; readonly name: string; readonly hostname: string; readonly url: string };
+  /** The cluster's live edges, as URLs connectors can dial (optional; the connector filters them, see its edges.ts). */
+  readonly peers?: readonly string[];
 }
 
 /**

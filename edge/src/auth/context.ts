@@ -58,7 +58,7 @@ export async function createAuthContext(config: EdgeConfig, store: Store, warn: 
     providers,
     localAccounts: config.auth.localAccounts,
     sessions,
-    signer: await AssertionSigner.load(store.signingKeys, edgeUrl),
+    signer: await AssertionSigner.load(store.signingKeys, store.cluster.changes, edgeUrl),
     live,
     idp: new IdpSessions(store, providers, seals, sessions, live, config.auth.sessionRevalidateMs),
     redirectUri: `${edgeUrl}/auth/callback`,

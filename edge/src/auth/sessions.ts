@@ -1,5 +1,6 @@
 import { hashHandle, randomHandle } from '../store/secrets.js';
 import type { Store } from '../store/index.js';
+import { userNow } from '../store/interim-sync.js';
 import type { SessionRecord } from '../store/sessions.js';
 import type { User } from '../store/users.js';
 
@@ -82,7 +83,7 @@ export class SessionService {
     if (!resolved) {
       this.cache.delete(handle);
       const record = this.store.sessions.find(hashHandle(handle));
-      const user = record && this.store.users.findById(record.userId);
+      const user = record && userNow(this.store, record.userId);
       if (!record || !user) return undefined;
       resolved = { record, user };
       if (this.cache.size > 100_000) this.cache.clear();

@@ -37,8 +37,8 @@ export class TunnelEndpoint {
     private readonly metrics: EdgeMetrics,
     private readonly limits: LimitReporter,
     private readonly badTokens: BadTokenGuard,
-    /** The cluster's live edges, for connectors to spread their connections over (empty for a lone edge). */
-    readonly peers: () => readonly string[] = () => [],
+    /** The cluster's live edges' public tunnel URLs, announced in HELLO as `peers` (none: the field is left out). */
+    private readonly peers?: () => readonly string[],
   ) {
     // A connector's message is a batch of frames (see shared/session.ts); a larger one closes the tunnel with 1009.
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: config.limits.tunnelMaxMessageBytes });
@@ -47,9 +47,13 @@ export class TunnelEndpoint {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    void this.admit(req, socket, head);
+  }
+
+  private async admit(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     let conn: Omit<TunnelConnectionInfo, 'id'> & { readonly actor: string };
     try {
-      conn = this.authorize(req);
+      conn = await this.authorize(req);
     } catch (err) {
       const edgeErr = err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'tunnel handshake failed');
       this.log.warn({ reqId: requestIdOf(req), remote: clientAddress(req), code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
@@ -73,13 +77,14 @@ export class TunnelEndpoint {
       }
       this.registry.add(tunnel);
       this.metrics.tunnelConnected(info.socketId);
-      if (info.tunnelId) this.store.tunnels.markConnected(info.tunnelId);
       const log = this.log.child({ reqId: requestIdOf(req), socket: info.socketId, connection: info.id, connector: info.connectorId });
       log.info({ remote: info.remoteAddress, tunnel: info.tunnelId }, 'tunnel connected');
+      if (info.tunnelId) this.store.tunnels.markConnected(info.tunnelId).catch((err: unknown) => log.warn({ err }, 'could not record the tunnel connection time'));
       const auditBase = { accountId: info.accountId, socketId: info.socketId, actor: info.actor, remote: info.remoteAddress };
       const detail = { tunnel_id: info.tunnelId, connection_id: info.id, connector_id: info.connectorId };
       this.audit.record({ ...auditBase, type: 'tunnel.connect', detail });
-      session.sendHello({ v: 1, connectionId: info.id, socket: helloSocket(socketRecord, this.config) });
+      const peers = this.peers?.();
+      session.sendHello({ v: 1, connectionId: info.id, socket: helloSocket(socketRecord, this.config), ...(peers ? { peers } : {}) });
       session.on('goaway', (code, reason) => {
         log.info({ code: ERROR_CODE_NAMES[code] ?? code, reason }, 'connector is draining');
         tunnel.drain();
@@ -104,7 +109,7 @@ export class TunnelEndpoint {
   }
 
   /** Validates the handshake; throws EdgeError with the status the connector will see. */
-  private authorize(req: IncomingMessage) {
+  private async authorize(req: IncomingMessage) {
     const version = header(req, HandshakeHeader.PROTOCOL);
     if (version !== String(PROTOCOL_VERSION)) throw new EdgeError('PROTOCOL_VERSION', versionMismatch(version));
     const token = posternBearerToken(header(req, 'authorization'));
@@ -118,7 +123,7 @@ export class TunnelEndpoint {
     // Another account's socket answers exactly like one that does not exist: ids are not an oracle.
     if (!socket || socket.accountId !== record.accountId) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${socketId} does not exist`);
     const tunnelId = header(req, HandshakeHeader.TUNNEL) ?? null;
-    const tunnel = tunnelId ? this.store.tunnels.findById(tunnelId) : undefined;
+    const tunnel = tunnelId ? await this.store.tunnels.findById(tunnelId) : undefined;
     if (tunnelId && (!tunnel || tunnel.accountId !== record.accountId)) throw new EdgeError('TUNNEL_NOT_FOUND', `tunnel ${tunnelId} does not exist`);
     if (tunnel && tunnel.socketId !== socketId) {
       throw new EdgeError('BAD_REQUEST', `tunnel ${tunnel.id} belongs to socket ${tunnel.socketId}, not ${socketId}`);
@@ -133,7 +138,7 @@ export class TunnelEndpoint {
       tunnelId,
       accountId: record.accountId,
       tokenId: record.id,
-      actor: this.store.accounts.findById(record.accountId)?.email ?? record.accountId,
+      actor: (await this.store.accounts.findById(record.accountId))?.email ?? record.accountId,
       connectorId: connectorId.slice(0, 64),
       remoteAddress: clientAddress(req),
       hostRewrite,
