@@ -58,7 +58,7 @@ describe('the relayed row (two edges on one PostgreSQL)', () => {
     const inputs = loadInputs(ROOT);
     assert.ok(inputs.latest);
     const postern = inputs.latest.results.find((r) => r.key === 'postern')!;
-    const small = { ...postern.small!, rps: 12_345, cpuUs: { origin: 10, edge: 41, 'tunnel edge': 37, connector: 30, postgres: 0 } };
+    const small = { ...postern.small!, rps: 12_345, cpuUs: { origin: 10, edge: 41, 'tunnel edge': 37, connector: 30 } };
     const relayed = { key: 'postern-relayed' as const, label: 'Postern (relayed)', foreignCpu: {}, errors: [], small };
     const template = '{{comparison}}\n{{cpu}}\n{{details}}\n';
     const without = renderBenchmarks({ ...inputs, template });

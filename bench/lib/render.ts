@@ -16,7 +16,6 @@ const CPU_ROWS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['tunnel edge (relayed: holds the connector)', ['tunnel edge']],
   ['both edges (relayed)', ['edge', 'tunnel edge']],
   ['both edges + connector (relayed)', ['edge', 'tunnel edge', 'connector']],
-  ['postgres', ['postgres']],
   ['node floor proxy', ['node floor']],
   ['nginx', ['nginx']],
   ['ssh', ['ssh']],
@@ -93,7 +92,7 @@ export function detailLines(b: Pick<BenchResults, 'results' | 'websockets' | 'st
     out.push(
       `relayed small GETs (two edges on one PostgreSQL, connector on one, load through the other): ${fmt(relayed.rps, 0)} req/s${vsLocal}; ` +
         `CPU µs per request: edge taking the request ${fmt(relayed.cpuUs.edge, 1)}, edge holding the tunnel ${fmt(relayed.cpuUs['tunnel edge'], 1)}` +
-        `${local ? ` (one local edge: ${fmt(local.cpuUs.edge, 1)})` : ''}, PostgreSQL ${fmt(relayed.cpuUs.postgres, 1)}`,
+        `${local ? ` (one local edge: ${fmt(local.cpuUs.edge, 1)})` : ''}`,
     );
   }
   for (const r of b.results) for (const e of r.errors) out.push(`${r.label}: ${e}`);

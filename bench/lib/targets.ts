@@ -15,8 +15,8 @@ import type { Endpoint } from './transfer.js';
 export interface Target extends Endpoint {
   readonly key: TargetKey;
   readonly label: string;
-  /** Processes on the path (not the origin), by role; their process trees are CPU-metered. */
-  readonly procs: ReadonlyMap<string, { readonly pid: number }>;
+  /** Processes on the path (not the origin), by role; their process groups are CPU-metered. */
+  readonly procs: ReadonlyMap<string, Proc>;
   stop(): Promise<void>;
 }
 
@@ -298,8 +298,9 @@ export async function startCluster(repoRoot: string, dir: string, tag: string, c
 /**
  * Two edges on one PostgreSQL serving one domain, the connector on edge 1 and the load through edge 2:
  * every request is relayed edge to edge. Metered apart: `edge` (the one the client reached: routing,
- * policy, the relay's sending side), `tunnel edge` (edge 1: the relay's receiving side and the tunnel)
- * and `postgres` (nothing on the request path should touch it).
+ * policy, the relay's sending side) and `tunnel edge` (edge 1: the relay's receiving side and the
+ * tunnel). PostgreSQL is not metered: nothing on the request path asks it, and its process tree's
+ * CPU counters go backwards when a backend exits, which makes a per-request figure noise.
  */
 export async function startPosternRelayed(repoRoot: string, dir: string, origin: Origin): Promise<PosternTarget> {
   const cluster = await startCluster(repoRoot, dir, 'relay', 2);
@@ -323,11 +324,10 @@ export async function startPosternRelayed(repoRoot: string, dir: string, origin:
       url,
       edge: entryEdge.proc,
       connector: conn,
-      procs: new Map<string, { readonly pid: number }>([
+      procs: new Map([
         ['edge', entryEdge.proc],
         ['tunnel edge', tunnelEdge.proc],
         ['connector', conn],
-        ['postgres', { pid: cluster.pg.pid! }],
       ]),
       stop: async () => {
         await conn.stop(5000);
