@@ -59,7 +59,6 @@ async function main(): Promise<number> {
         name: `connector-rss-${i}`,
         edgePort: edge.port,
         token,
-        appPort: origin.port,
         serve: ['--config', config],
         connections: CONNECTIONS,
         extraArgs: ['--edge', edge.url],

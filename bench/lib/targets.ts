@@ -165,8 +165,9 @@ export interface ConnectorStart {
   readonly name: string;
   readonly edgePort: number;
   readonly token: string;
-  readonly appPort: number;
-  /** What to serve: `['--name', n]` (a quick share) or `['--socket', id]`. */
+  /** The app's port (left out with `--config`, whose entries name their targets). */
+  readonly appPort?: number;
+  /** What to serve: `['--name', n]` (a quick share), `['--socket', id]` or `['--config', file]`. */
   readonly serve: readonly string[];
   readonly connections: number;
   readonly extraArgs?: readonly string[];
@@ -191,7 +192,7 @@ export async function startConnector(repoRoot: string, dir: string, opts: Connec
       command: process.execPath,
       args: [
         ...(opts.nodeFlags ?? []),
-        join(repoRoot, 'cli/bin/postern.js'), 'connect', '--port', String(opts.appPort), ...opts.serve, '--json', '--connections', String(opts.connections),
+        join(repoRoot, 'cli/bin/postern.js'), 'connect', ...(opts.appPort === undefined ? [] : ['--port', String(opts.appPort)]), ...opts.serve, '--json', '--connections', String(opts.connections),
         ...(opts.extraArgs ?? []),
       ],
       env: { ...process.env, POSTERN_EDGE: `http://localhost:${opts.edgePort}`, POSTERN_TOKEN: opts.token, NO_COLOR: '1' },
