@@ -362,27 +362,30 @@ describe('cluster: three edges on one PostgreSQL behind one name', () => {
     const socket = await openWebSocket(e3.port, hostOf(ws), '/ws', { cookie: echoSession.cookie, origin: new URL(ws.url).origin });
 
     await pg.stop();
-    const outage = performance.now();
     let probes = 0;
-    while (performance.now() - outage < 10_000) {
-      for (const edge of edges) {
-        const res = await get(edge, www, '/hello.txt', { cookie: known.cookie });
-        assert.ok(served(res, HELLO), `a known session is served by ${edge.proc.label} ${fmtMs(performance.now() - outage)} into the outage: ${res.status}`);
-        probes++;
+    try {
+      const outage = performance.now();
+      while (performance.now() - outage < 10_000) {
+        for (const edge of edges) {
+          const res = await get(edge, www, '/hello.txt', { cookie: known.cookie });
+          assert.ok(served(res, HELLO), `a known session is served by ${edge.proc.label} ${fmtMs(performance.now() - outage)} into the outage: ${res.status}`);
+          probes++;
+        }
+        await sleep(250);
       }
-      await sleep(250);
+      const stranger = await get(e3, www, '/hello.txt', { cookie: unseen.cookie });
+      assert.equal(stranger.status, 503, `a session edge 3 has not seen: ${stranger.status} ${stranger.body.toString('utf8').slice(0, 200)}`);
+      assert.ok(!stranger.body.includes(HELLO), 'the app is not shown');
+      const forged = await get(e3, www, '/hello.txt', { cookie: `${unseen.cookie.split('=')[0]}=${randomBytes(32).toString('base64url')}` });
+      assert.ok(forged.status !== 200 && !forged.body.includes(HELLO), `a made-up session cookie: ${forged.status}`);
+      const ready = await request({ port: e2.port, host: e2.domain, path: '/readyz' });
+      assert.equal(ready.status, 503, `/readyz while the store is down: ${ready.status}`);
+      socket.send('still there');
+      assert.equal((await nextMessage(socket, 5_000)).data.toString('utf8'), 'still there', 'the open WebSocket carries messages through the outage');
+    } finally {
+      // Whatever failed above, the database comes back for the cases after this one.
+      await pg.resume();
     }
-    const stranger = await get(e3, www, '/hello.txt', { cookie: unseen.cookie });
-    assert.equal(stranger.status, 503, `a session edge 3 has not seen: ${stranger.status} ${stranger.body.toString('utf8').slice(0, 200)}`);
-    assert.ok(!stranger.body.includes(HELLO), 'the app is not shown');
-    const forged = await get(e3, www, '/hello.txt', { cookie: `${unseen.cookie.split('=')[0]}=${randomBytes(32).toString('base64url')}` });
-    assert.ok(forged.status !== 200 && !forged.body.includes(HELLO), `a made-up session cookie: ${forged.status}`);
-    const ready = await request({ port: e2.port, host: e2.domain, path: '/readyz' });
-    assert.equal(ready.status, 503, `/readyz while the store is down: ${ready.status}`);
-    socket.send('still there');
-    assert.equal((await nextMessage(socket, 5_000)).data.toString('utf8'), 'still there', 'the open WebSocket carries messages through the outage');
-
-    await pg.resume();
     const restarted = performance.now();
     await pollUntil(
       async () => ((await Promise.all(edges.map(async (edge) => (await request({ port: edge.port, host: edge.domain, path: '/readyz' })).status))).every((s) => s === 200) ? true : undefined),
