@@ -110,7 +110,7 @@ export async function policyRoutes(app: FastifyInstance, deps: PolicyRouteDeps):
       },
     },
     async (request): Promise<PolicyTestResult> => {
-      const socket = callersSocket(store, request);
+      const socket = await callersSocket(store, request);
       const policy = policies.of(socket);
       const { identity, ...who } = testIdentity(store, request.body);
       const at = instant(request.body.at, 'at', Date.now());
@@ -150,7 +150,7 @@ export async function policyRoutes(app: FastifyInstance, deps: PolicyRouteDeps):
       },
     },
     async (request) => {
-      const socket = callersSocket(store, request);
+      const socket = await callersSocket(store, request);
       let next;
       try {
         next = policies.compile(resolvePolicy(request.body.policy, undefined, socket.protocol), socket);

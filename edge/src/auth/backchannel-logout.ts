@@ -137,7 +137,7 @@ export class BackchannelLogout {
       const owned = request.sid !== undefined && request.sub !== undefined
         ? grants.filter((g) => this.store.users.findById(g.userId)?.subject === request.sub)
         : grants;
-      for (const grant of owned) this.idp.endIdpSession(grant);
+      for (const grant of owned) await this.idp.endIdpSession(grant);
       const users = [...new Set(owned.map((g) => g.userId))].map((id) => this.store.users.findById(id));
       for (const user of users) {
         const actor = user?.email ?? (user ? `${user.issuer} ${user.subject}` : null);

@@ -57,7 +57,7 @@ export class DeviceFlow {
   }
 
   /** One poll: the token once approved, otherwise an error whose code says what to do next. */
-  poll(deviceCode: string, remote: string | null, now = Date.now()): DeviceToken {
+  async poll(deviceCode: string, remote: string | null, now = Date.now()): Promise<DeviceToken> {
     const auth = this.store.devices.findByDeviceCode(deviceCode);
     if (!auth || auth.expiresAt <= now) {
       if (auth) this.store.devices.delete(auth.deviceHash);
@@ -77,7 +77,7 @@ export class DeviceFlow {
     this.store.devices.delete(auth.deviceHash); // single use, whatever happens next
     if (!account) throw new EdgeError('DEVICE_CODE_EXPIRED', 'the approving account no longer exists: run "postern login" again');
     const expiresAt = now + LOGIN_TOKEN_TTL_MS;
-    const { token, record } = this.store.tokens.create(account.id, `postern login (${auth.clientName})`, expiresAt, auth.userId);
+    const { token, record } = await this.store.tokens.create(account.id, `postern login (${auth.clientName})`, expiresAt, auth.userId);
     this.idp?.tokenIssued(auth.deviceHash, record.id);
     this.audit.record({ type: 'token.create', accountId: account.id, actor: account.email, remote, detail: { token_id: record.id, name: record.name, via: 'device login' } });
     return { token, token_id: record.id, email: account.email, publisher: account.publisher, expires_at: new Date(expiresAt).toISOString() };

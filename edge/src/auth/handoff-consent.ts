@@ -47,9 +47,9 @@ export class HandoffConsent {
   }
 
   /** Withdraws the yes and signs the person out of that socket; false when there was none. */
-  revoke(user: User, socket: SocketRecord, remote: string | null): boolean {
+  async revoke(user: User, socket: SocketRecord, remote: string | null): Promise<boolean> {
     if (!this.store.consents.revoke(user.id, socket.id)) return false;
-    this.sessions.signOutOfSocket(user.id, socket.id);
+    await this.sessions.signOutOfSocket(user.id, socket.id);
     this.audit.record({ type: 'handoff.revoke', accountId: socket.accountId, socketId: socket.id, actor: user.email ?? user.id, remote, detail: {} });
     return true;
   }

@@ -89,13 +89,13 @@ export class SessionRevalidator {
     await idp.validated(grant, result.grant, Date.now());
     const changes = identityChanges(user, result.identity);
     if (!changes) return;
-    this.deps.identities.apply(user.id, result.identity);
+    await this.deps.identities.apply(user.id, result.identity);
     this.deps.log.info({ provider: provider.id, user: who(user), changes }, 'identity changed at the IdP');
     this.deps.audit.record({ type: 'session.changed', accountId: this.accountOf(user), actor: who(user), detail: { provider: provider.id, ...changes } });
   }
 
-  private end(grant: IdpGrantRecord, user: User | undefined, reason: string): void {
-    const { tokens } = this.deps.idp.endGrant(grant);
+  private async end(grant: IdpGrantRecord, user: User | undefined, reason: string): Promise<void> {
+    const { tokens } = await this.deps.idp.endGrant(grant);
     const actor = user ? who(user) : grant.userId;
     this.deps.log.info({ provider: grant.provider, user: actor, reason, tokens_revoked: tokens.length }, 'session ended by its IdP');
     this.deps.audit.record({

@@ -17,6 +17,7 @@ export class QuickShareReaper {
   /** Quick shares seen without a connector, since when (ms). */
   private readonly offlineSince = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
+  private sweeping: Promise<void> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -24,13 +25,20 @@ export class QuickShareReaper {
     private readonly control: ControlPlane,
     readonly timeoutMs: number,
   ) {
-    this.timer = setInterval(() => this.sweep(), sweepInterval(timeoutMs));
+    // A sweep that fails (the store away) is simply tried again at the next tick.
+    this.timer = setInterval(() => void this.sweep().catch(() => undefined), sweepInterval(timeoutMs));
     this.timer.unref();
   }
 
-  sweep(now = Date.now()): void {
+  /** One sweep at a time. */
+  sweep(now = Date.now()): Promise<void> {
+    this.sweeping ??= this.pass(now).finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  private async pass(now: number): Promise<void> {
     const seen = new Set<string>();
-    for (const socket of this.store.sockets.listEphemeral()) {
+    for (const socket of await this.store.sockets.listEphemeral()) {
       seen.add(socket.id);
       if (this.registry.connections(socket.id).length > 0) {
         this.offlineSince.delete(socket.id);
@@ -40,7 +48,7 @@ export class QuickShareReaper {
       this.offlineSince.set(socket.id, since);
       if (now - since >= this.timeoutMs) {
         this.offlineSince.delete(socket.id);
-        this.control.delete(socket, { email: 'edge', remote: null }, 'quick share left without a connector');
+        await this.control.delete(socket, { email: 'edge', remote: null }, 'quick share left without a connector');
       }
     }
     for (const id of this.offlineSince.keys()) if (!seen.has(id)) this.offlineSince.delete(id);

@@ -23,6 +23,15 @@ export class CompiledPolicies {
     return compiled;
   }
 
+  /** The socket changed or went (a `socket` change): the compiled form is dropped with it. */
+  forget(socketId: string): void {
+    this.cache.delete(socketId);
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+
   /** A policy for this socket that is not stored (what `policy diff` compares with). */
   compile(policy: Policy, socket: SocketRecord): CompiledPolicy {
     const owner = this.store.accounts.findById(socket.accountId)?.email;

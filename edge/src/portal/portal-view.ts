@@ -76,7 +76,7 @@ export interface PortalDeps {
 const byName = (a: PortalApp, b: PortalApp): number => a.name.localeCompare(b.name) || a.hostname.localeCompare(b.hostname);
 
 /** `ip`: the portal visitor's trusted address, for rules on source networks. */
-export function buildPortal(deps: PortalDeps, user: User, ip: string | null = null): PortalView {
+export async function buildPortal(deps: PortalDeps, user: User, ip: string | null = null): Promise<PortalView> {
   const { config, store, registry, policies } = deps;
   // Sessions carry only a verified email, so an account found by it really is this person's.
   const account = user.email ? store.accounts.findByEmail(user.email) : undefined;
@@ -91,7 +91,7 @@ export function buildPortal(deps: PortalDeps, user: User, ip: string | null = nu
   // Public sockets of other accounts are unlisted by design: publishing openly shares a link, it
   // does not advertise the app to everyone who signs in. Only sign-in sockets whose rules let this
   // person in are listed, plus the person's own.
-  const reachable = store.sockets.all().filter((socket) => socket.accountId === account?.id || admits(socket));
+  const reachable = (await store.sockets.all()).filter((socket) => socket.accountId === account?.id || admits(socket));
 
   const apps = reachable
     .map((socket): PortalApp => {
@@ -114,15 +114,17 @@ export function buildPortal(deps: PortalDeps, user: User, ip: string | null = nu
     user: { email: user.email, name: user.name },
     publisher: account?.publisher ?? false,
     apps,
-    sockets: account ? ownSockets(deps, account.id) : [],
-    consents: consentsOf(deps, user),
+    sockets: account ? await ownSockets(deps, account.id) : [],
+    consents: await consentsOf(deps, user),
   };
 }
 
-function consentsOf(deps: PortalDeps, user: User): PortalConsent[] {
+async function consentsOf(deps: PortalDeps, user: User): Promise<PortalConsent[]> {
   const { config, store } = deps;
-  return store.consents.listByUser(user.id).flatMap((consent) => {
-    const socket = store.sockets.findById(consent.socketId);
+  const consents = store.consents.listByUser(user.id);
+  const sockets = await Promise.all(consents.map((consent) => store.sockets.findById(consent.socketId)));
+  return consents.flatMap((consent, i) => {
+    const socket = sockets[i];
     if (!socket) return [];
     return [{
       name: socket.name,
@@ -135,10 +137,10 @@ function consentsOf(deps: PortalDeps, user: User): PortalConsent[] {
 }
 
 /** The account's sockets in creation order (as `postern socket list` shows them), each with its tunnels. */
-function ownSockets(deps: PortalDeps, accountId: string): PortalSocket[] {
+async function ownSockets(deps: PortalDeps, accountId: string): Promise<PortalSocket[]> {
   const { config, store, registry } = deps;
   const tunnels = store.tunnels.listByAccount(accountId).map((tunnel) => tunnelView(tunnel, registry));
-  return store.sockets.listByAccount(accountId).map((socket) => {
+  return (await store.sockets.listByAccount(accountId)).map((socket) => {
     const view = socketView(socket, config);
     return {
       id: socket.id,

@@ -56,12 +56,12 @@ export class Store {
     const db = sql.db;
     this.db = db;
     this.accounts = new AccountStore(db);
-    this.tokens = new TokenStore(db);
-    this.sockets = new SocketStore(db);
+    this.tokens = new TokenStore(sql, cluster.changes);
+    this.sockets = new SocketStore(sql, cluster.changes);
     this.users = new UserStore(db);
     this.passwords = new PasswordStore(db);
     this.transactions = new TransactionStore(db);
-    this.sessions = new SessionStore(db);
+    this.sessions = new SessionStore(sql, cluster.changes);
     this.signingKeys = new SigningKeyStore(db);
     this.tunnels = new TunnelStore(db);
     this.audit = new AuditStore(db);

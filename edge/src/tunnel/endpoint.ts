@@ -1,11 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CloseCode, ERROR_CODE_NAMES, HandshakeHeader, HOST_REWRITE_VALUE, MuxSession, PROTOCOL_VERSION } from '@postern/shared';
+import { ERROR_CODE_NAMES, HandshakeHeader, HOST_REWRITE_VALUE, MuxSession, PROTOCOL_VERSION } from '@postern/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { BadTokenGuard } from '../auth/bad-token-guard.js';
 import { posternBearerToken } from '../auth/postern-token.js';
+import type { TokenCache } from '../auth/token-cache.js';
 import { tokenFailure } from '../auth/token-failure.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
@@ -18,7 +19,7 @@ import { sendErrorOnSocket } from '../pages/error-page.js';
 import { randomId } from '../store/ids.js';
 import type { Store } from '../store/index.js';
 import { helloSocket } from '../api/socket-view.js';
-import { TunnelConnection, type TunnelConnectionInfo } from './connection.js';
+import { TunnelConnection } from './connection.js';
 import type { TunnelRegistry } from './registry.js';
 
 /**
@@ -37,6 +38,7 @@ export class TunnelEndpoint {
     private readonly metrics: EdgeMetrics,
     private readonly limits: LimitReporter,
     private readonly badTokens: BadTokenGuard,
+    private readonly tokens: Pick<TokenCache, 'check'>,
   ) {
     // A connector's message is a batch of frames (see shared/session.ts); a larger one closes the tunnel with 1009.
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: config.limits.tunnelMaxMessageBytes });
@@ -45,17 +47,21 @@ export class TunnelEndpoint {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    let conn: Omit<TunnelConnectionInfo, 'id'> & { readonly actor: string };
-    try {
-      conn = this.authorize(req);
-    } catch (err) {
-      const edgeErr = err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'tunnel handshake failed');
-      this.log.warn({ reqId: requestIdOf(req), remote: clientAddress(req), code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
-      this.metrics.refused(edgeErr.code, 'tunnel');
-      req.headers.accept = 'application/json';
-      sendErrorOnSocket(req, socket, edgeErr);
-      return;
-    }
+    this.authorize(req).then(
+      (conn) => this.accept(req, socket, head, conn),
+      (err: unknown) => {
+        const edgeErr = err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'tunnel handshake failed');
+        this.log.warn({ reqId: requestIdOf(req), remote: clientAddress(req), code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
+        this.metrics.refused(edgeErr.code, 'tunnel');
+        req.headers.accept = 'application/json';
+        sendErrorOnSocket(req, socket, edgeErr);
+      },
+    );
+  }
+
+  /** The handshake passed: the WebSocket, the mux session, and the connection in the registry. */
+  private accept(req: IncomingMessage, socket: Duplex, head: Buffer, handshake: Awaited<ReturnType<TunnelEndpoint['authorize']>>): void {
+    const { socket: socketRecord, ...conn } = handshake;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const info = { ...conn, id: `conn_${randomId(10)}` };
       const session = new MuxSession(ws, {
@@ -64,11 +70,6 @@ export class TunnelEndpoint {
         deadAfterMs: this.config.tunnelPingTimeoutMs,
       });
       const tunnel = new TunnelConnection(info, session);
-      const socketRecord = this.store.sockets.findById(info.socketId);
-      if (!socketRecord) {
-        session.destroy(CloseCode.SOCKET_DELETED, 'socket was deleted');
-        return;
-      }
       this.registry.add(tunnel);
       this.metrics.tunnelConnected(info.socketId);
       if (info.tunnelId) this.store.tunnels.markConnected(info.tunnelId);
@@ -102,17 +103,17 @@ export class TunnelEndpoint {
   }
 
   /** Validates the handshake; throws EdgeError with the status the connector will see. */
-  private authorize(req: IncomingMessage) {
+  private async authorize(req: IncomingMessage) {
     const version = header(req, HandshakeHeader.PROTOCOL);
     if (version !== String(PROTOCOL_VERSION)) throw new EdgeError('PROTOCOL_VERSION', versionMismatch(version));
     const token = posternBearerToken(header(req, 'authorization'));
-    const check = token ? this.store.tokens.check(token) : undefined;
+    const check = token ? await this.tokens.check(token) : undefined;
     if (!check) throw tokenFailure(undefined);
     if (!check.ok) throw this.badTokens.failed(req, tokenFailure(check));
     const record = check.token;
     const socketId = header(req, HandshakeHeader.SOCKET);
     if (!socketId) throw new EdgeError('BAD_REQUEST', `the ${HandshakeHeader.SOCKET} header is required`);
-    const socket = this.store.sockets.findById(socketId);
+    const socket = await this.store.sockets.findById(socketId);
     // Another account's socket answers exactly like one that does not exist: ids are not an oracle.
     if (!socket || socket.accountId !== record.accountId) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${socketId} does not exist`);
     const tunnelId = header(req, HandshakeHeader.TUNNEL) ?? null;
@@ -127,6 +128,7 @@ export class TunnelEndpoint {
     }
     const connectorId = header(req, HandshakeHeader.CONNECTOR) ?? 'unnamed';
     return {
+      socket,
       socketId,
       tunnelId,
       accountId: record.accountId,
