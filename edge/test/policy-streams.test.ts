@@ -23,7 +23,7 @@ const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({ path: '/ws'
 async function setup(name: string, input: PolicyInput) {
   const store = await Store.open(join(dir, `${name}.db`));
   const { account } = store.accounts.ensure('owner@corp.com');
-  const socket = store.sockets.create({ accountId: account.id, name, policy: resolvePolicy(input, undefined, 'http') });
+  const socket = await store.sockets.create({ accountId: account.id, name, policy: resolvePolicy(input, undefined, 'http') });
   const policies = new CompiledPolicies(store);
   const cuts: string[] = [];
   const streams = new OpenStreams(policies, store, (stream, verdict) => cuts.push(`${stream.actor}: ${verdict.reason}`), 3_600_000);
@@ -38,9 +38,9 @@ test('open streams: the one an expiring rule let in closes when it expires; the 
   const anns = new PassThrough();
   streams.track({ socket, identity: carol, facts: facts(), actor: 'carol@contractor.io' }, 'websocket', carols);
   streams.track({ socket, identity: ann, facts: facts(), actor: 'ann@corp.com' }, 'tcp', anns);
-  streams.recheck(Date.parse('2027-01-31T16:59:59Z'));
+  await streams.recheck(Date.parse('2027-01-31T16:59:59Z'));
   assert.equal(carols.destroyed, false, 'still inside the rule');
-  streams.recheck(Date.parse('2027-01-31T17:00:00Z'));
+  await streams.recheck(Date.parse('2027-01-31T17:00:00Z'));
   assert.equal(carols.destroyed, true);
   assert.equal(anns.destroyed, false, "ann is let in by the default, which does not expire");
   assert.deepEqual(cuts, ["carol@contractor.io: carol@contractor.io is not allowed by this socket's rules; rules[0] would let them in, but only until 2027-01-31T17:00:00Z"]);
@@ -56,10 +56,10 @@ test('open streams: a policy that does not depend on time is not decided again u
   const { store, socket, streams, cuts } = await setup('change', { rules: [{ paths: ['/ws'], action: 'public' }], cloudauth: true });
   const anonymous = new PassThrough();
   streams.track({ socket, identity: null, facts: facts(), actor: null }, 'websocket', anonymous);
-  streams.recheck(T0 + 3600_000);
+  await streams.recheck(T0 + 3600_000);
   assert.equal(anonymous.destroyed, false);
-  store.sockets.update(socket.id, { policy: resolvePolicy({ cloudauth: true }, undefined, 'http') });
-  streams.recheck(T0);
+  await store.sockets.update(socket.id, { policy: resolvePolicy({ cloudauth: true }, undefined, 'http') });
+  await streams.recheck(T0);
   assert.equal(anonymous.destroyed, true, 'the public rule is gone: the anonymous WebSocket closes');
   assert.deepEqual(cuts, ['null: sign-in required']);
   streams.stop();
