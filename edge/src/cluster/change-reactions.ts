@@ -123,8 +123,8 @@ export class ChangeReactions {
   }
 }
 
-/** Whether two versions of a socket let in the same streams (all but the body limit, which only requests use). */
+/** Whether two versions of a socket let in the same streams: every field `socket update` changes but the body limit, which only requests use. */
 function sameRules(a: SocketRecord, b: SocketRecord): boolean {
-  const rules = (s: SocketRecord) => JSON.stringify({ ...s, maxBodyBytes: null });
+  const rules = (s: SocketRecord) => JSON.stringify([s.name, s.policyRevision, s.identityHeaders, s.allowCrossOriginRequests]);
   return rules(a) === rules(b);
 }
