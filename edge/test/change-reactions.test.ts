@@ -131,7 +131,7 @@ test('a reset drops every cache and checks every live credential now', async () 
   let emit!: (event: FeedEvent) => void;
   const feed = { ...store.cluster.changes, subscribe: (listener: (event: FeedEvent) => void) => ((emit = listener), () => undefined) };
   const reactions = reactionsFor(Object.assign(Object.create(store) as Store, { cluster: { ...store.cluster, changes: feed } }), {
-    sessions: { forget: note('sessions.forget'), forgetAll: note('sessions') },
+    sessions: { forget: note('sessions.forget'), forgetUser: note('sessions.forgetUser'), forgetAll: note('sessions') },
     tokens: { forget: note('tokens.forget'), clear: note('tokens') },
     gate: { forgetToken: note('gate.forget'), forgetAll: note('gate') },
     router: { forgetSocket: note('router.forget'), clear: note('router') },

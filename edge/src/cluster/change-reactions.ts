@@ -17,7 +17,7 @@ import type { Change, ChangeFeed, FeedEvent } from './change-feed.js';
 
 export interface ChangeReactionDeps {
   readonly store: Store;
-  readonly sessions: Pick<SessionService, 'forget' | 'forgetAll'>;
+  readonly sessions: Pick<SessionService, 'forget' | 'forgetUser' | 'forgetAll'>;
   readonly tokens: Pick<TokenCache, 'forget' | 'clear'>;
   readonly gate: Pick<SocketGate, 'forgetToken' | 'forgetAll'>;
   readonly signer: Pick<AssertionSigner, 'forget'>;
@@ -69,6 +69,8 @@ export class ChangeReactions {
     if (topic === 'session') return this.sessionChanged(key);
     if (topic === 'token') return this.tokenChanged(key);
     if (topic === 'socket') return this.socketChanged(key);
+    // A user's identity changed (re-validation on some edge): their sessions are read again. Token holders follow within 5 s.
+    if (topic === 'user') this.deps.sessions.forgetUser(key);
   }
 
   /** Sessions are only ever revoked: it is over everywhere, its streams close, its assertions go. */

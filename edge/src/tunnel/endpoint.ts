@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ERROR_CODE_NAMES, HandshakeHeader, HOST_REWRITE_VALUE, MuxSession, PROTOCOL_VERSION } from '@postern/shared';
+import { CloseCode, ERROR_CODE_NAMES, HandshakeHeader, HOST_REWRITE_VALUE, MuxSession, PROTOCOL_VERSION } from '@postern/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -71,6 +71,11 @@ export class TunnelEndpoint {
       });
       const tunnel = new TunnelConnection(info, session);
       this.registry.add(tunnel);
+      // A delete heard between the handshake's read and now found no connection to close: look again (its close handlers are on by then).
+      this.store.sockets.findById(info.socketId).then(
+        (current) => current ?? session.destroy(CloseCode.SOCKET_DELETED, 'socket was deleted'),
+        () => undefined, // the store is away: the handshake just read the socket; the next change or request tells
+      );
       this.metrics.tunnelConnected(info.socketId);
       if (info.tunnelId) this.store.tunnels.markConnected(info.tunnelId);
       const log = this.log.child({ reqId: requestIdOf(req), socket: info.socketId, connection: info.id, connector: info.connectorId });

@@ -9,7 +9,7 @@ export const quietLog = { info: noop, warn: noop, error: noop, debug: noop } as 
 export function reactionsFor(store: Store, parts: Partial<ChangeReactionDeps>): ChangeReactions {
   return new ChangeReactions(store.cluster.changes, {
     store,
-    sessions: { forget: noop, forgetAll: noop },
+    sessions: { forget: noop, forgetUser: noop, forgetAll: noop },
     tokens: { forget: noop, clear: noop },
     gate: { forgetToken: noop, forgetAll: noop },
     signer: { forget: noop },
