@@ -28,7 +28,7 @@ async function edgeParts() {
   const audit = new AuditLog(store.audit, quietLog);
   const control = new ControlPlane(store, registry, router, live, audit, new EdgeMetrics(registry));
   const reactions = reactionsFor(store, { live, router, policies, streams, control });
-  const { account } = store.accounts.ensure('owner@example.com');
+  const { account } = await store.accounts.ensure('owner@example.com');
   const actor = { email: 'owner@example.com', remote: null };
   /** A stand-in tunnel connection that records how it was closed. */
   const tunnel = (socketId: string, tokenId: string) => {
@@ -56,7 +56,7 @@ async function edgeParts() {
 
 test('a published sign-out closes the live streams of every session it ended, and only those', async () => {
   const { store, reactions, stream, account, stop } = await edgeParts();
-  const user = store.users.upsert({ issuer: 'https://idp.test', subject: 'ann', email: 'ann@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
+  const user = await store.users.upsert({ issuer: 'https://idp.test', subject: 'ann', email: 'ann@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
   const socket = await store.sockets.create({ accountId: account.id, name: 'app' });
   const login = await store.sessions.create('login-handle', { userId: user.id, socketId: null, parentHash: null, expiresAt: Date.now() + 60_000 });
   const child = await store.sessions.create('child-handle', { userId: user.id, socketId: socket.id, parentHash: login.idHash, expiresAt: login.expiresAt });

@@ -22,7 +22,7 @@ const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({ path: '/ws'
 
 async function setup(name: string, input: PolicyInput) {
   const store = await Store.open(join(dir, `${name}.db`));
-  const { account } = store.accounts.ensure('owner@corp.com');
+  const { account } = await store.accounts.ensure('owner@corp.com');
   const socket = await store.sockets.create({ accountId: account.id, name, policy: resolvePolicy(input, undefined, 'http') });
   const policies = new CompiledPolicies(store);
   const cuts: string[] = [];
@@ -80,7 +80,7 @@ const event = (id: number, actor: string | null, path: string, over: Partial<Aud
 
 test('policy diff: replays audited accesses through both policies and groups what changes by person, method and path', async () => {
   const { store, socket, policies, streams } = await setup('diff', { allowed_email_domains: ['corp.com'] });
-  const narrowed = policies.compile(resolvePolicy({ rules: [{ paths: ['/reports/*'], action: 'allow', emails: ['ann@corp.com'] }, { paths: ['/reports/*'], action: 'deny' }], allowed_email_domains: ['corp.com'] }, undefined, 'http'), socket);
+  const narrowed = await policies.compile(resolvePolicy({ rules: [{ paths: ['/reports/*'], action: 'allow', emails: ['ann@corp.com'] }, { paths: ['/reports/*'], action: 'deny' }], allowed_email_domains: ['corp.com'] }, undefined, 'http'), socket);
   const identities: Record<string, Identity> = { 'ann@corp.com': ann, 'bob@corp.com': { ...ann, email: 'bob@corp.com' }, 'eve@evil.com': { ...ann, email: 'eve@evil.com' } };
   const events = [
     event(1, 'ann@corp.com', '/reports/q1'),
@@ -95,7 +95,7 @@ test('policy diff: replays audited accesses through both policies and groups wha
     since: T0,
     events,
     truncated: false,
-    current: policies.of(socket),
+    current: await policies.of(socket),
     next: narrowed,
     streams: [bobs],
     identityOf: (e) => (e.actor === null ? null : identities[e.actor]!),

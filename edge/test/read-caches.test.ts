@@ -44,7 +44,7 @@ test('read cache: entries expire after their TTL; a load under way when somethin
 
 test('token cache: a hit is synchronous and judged against the clock; a token change evicts; unknown secrets are never kept', async () => {
   const store = await Store.open(':memory:');
-  const { account } = store.accounts.ensure('ci@example.com');
+  const { account } = await store.accounts.ensure('ci@example.com');
   const { token, record } = await store.tokens.create(account.id, 'ci', Date.now() + 60_000);
   let reads = 0;
   const cache = new TokenCache({ check: (secret, now) => (reads++, store.tokens.check(secret, now)) });
@@ -69,7 +69,7 @@ test('token cache: a hit is synchronous and judged against the clock; a token ch
 
 test('sessions: a cached session resolves synchronously; its revocation, heard on the feed, evicts it at once', async () => {
   const store = await Store.open(':memory:');
-  const user = store.users.upsert({ issuer: 'https://idp.test', subject: 'ann', email: 'ann@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
+  const user = await store.users.upsert({ issuer: 'https://idp.test', subject: 'ann', email: 'ann@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
   const sessions = new SessionService(store, { absoluteMs: 3_600_000, idleMs: 3_600_000 });
   const reactions = reactionsFor(store, { sessions });
   const { handle, record } = await sessions.createLogin(user.id);
@@ -89,7 +89,7 @@ test('sessions: a cached session resolves synchronously; its revocation, heard o
 
 test('sessions: last-seen times are collected and written for many sessions in one batch, not per request', async () => {
   const store = await Store.open(':memory:');
-  const user = store.users.upsert({ issuer: 'https://idp.test', subject: 'bo', email: 'bo@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
+  const user = await store.users.upsert({ issuer: 'https://idp.test', subject: 'bo', email: 'bo@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
   const sessions = new SessionService(store, { absoluteMs: 3_600_000, idleMs: 3_600_000 });
   const logins = await Promise.all(Array.from({ length: 3 }, () => sessions.createLogin(user.id)));
   const later = Date.now() + 120_000;
@@ -110,7 +110,7 @@ test('sessions: last-seen times are collected and written for many sessions in o
 
 test('sessions: a touch that could not be written is tried again at the next flush', async () => {
   const store = await Store.open(':memory:');
-  const user = store.users.upsert({ issuer: 'https://idp.test', subject: 'cy', email: 'cy@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
+  const user = await store.users.upsert({ issuer: 'https://idp.test', subject: 'cy', email: 'cy@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
   const sessions = new SessionService(store, { absoluteMs: 3_600_000, idleMs: 3_600_000 });
   const { handle, record } = await sessions.createLogin(user.id);
   const later = Date.now() + 120_000;

@@ -57,7 +57,7 @@ export async function createAuthContext(config: EdgeConfig, store: Store, warn: 
     localAccounts: config.auth.localAccounts,
     sessions,
     tokens: new TokenCache(store.tokens),
-    signer: await AssertionSigner.load(store.signingKeys, edgeUrl),
+    signer: await AssertionSigner.load(store.signingKeys, store.cluster.changes, edgeUrl),
     live,
     idp: new IdpSessions(store, providers, seals, sessions, config.auth.sessionRevalidateMs),
     redirectUri: `${edgeUrl}/auth/callback`,

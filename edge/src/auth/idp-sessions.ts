@@ -51,7 +51,7 @@ export class IdpSessions {
     const credential = credentialOf(rest);
     const seal = this.seals.get(grant.provider);
     const sealed = credential && seal ? await seal.seal(grant.id, credential) : null;
-    this.store.idpGrants.validated(grant.id, { sealed, sid: sid ?? grant.sid, revalidateAt: sealed ? now + this.revalidateMs : null }, now);
+    await this.store.idpGrants.validated(grant.id, { sealed, sid: sid ?? grant.sid, revalidateAt: sealed ? now + this.revalidateMs : null }, now);
   }
 
   /**
@@ -60,10 +60,10 @@ export class IdpSessions {
    */
   async endGrant(grant: IdpGrantRecord): Promise<{ readonly tokens: readonly string[] }> {
     await this.endLogin(grant);
-    const tokens = this.store.idpGrants.liveTokens(grant.id);
+    const tokens = await this.store.idpGrants.liveTokens(grant.id);
     // Each revocation is published: every edge closes the token's tunnels and streams (cluster/change-reactions.ts).
     for (const id of tokens) await this.store.tokens.revoke(id);
-    this.store.idpGrants.remove(grant.id);
+    await this.store.idpGrants.remove(grant.id);
     return { tokens };
   }
 
@@ -74,7 +74,7 @@ export class IdpSessions {
    */
   async endIdpSession(grant: IdpGrantRecord, now = Date.now()): Promise<void> {
     await this.endLogin(grant);
-    if (this.store.idpGrants.liveTokens(grant.id, now).length === 0) this.store.idpGrants.remove(grant.id);
+    if ((await this.store.idpGrants.liveTokens(grant.id, now)).length === 0) await this.store.idpGrants.remove(grant.id);
   }
 
   /**
@@ -82,7 +82,7 @@ export class IdpSessions {
    * issuer has it turned on. Read before the login is signed out.
    */
   async endSessionUrl(login: SessionRecord, postLogoutRedirectUri: string): Promise<URL | undefined> {
-    const grant = this.store.idpGrants.findByLogin(login.idHash);
+    const grant = await this.store.idpGrants.findByLogin(login.idHash);
     const oidc = grant && this.providers.get(grant.provider)?.oidc;
     if (!grant || !oidc?.endSessionEndpoint) return undefined;
     const url = new URL(oidc.endSessionEndpoint);
@@ -94,13 +94,13 @@ export class IdpSessions {
   }
 
   /** `postern login` approved in a browser signed in with `loginHash`: its token will follow that grant. */
-  deviceApproved(deviceHash: string, loginHash: string, expiresAt: number): void {
-    const grant = this.store.idpGrants.findByLogin(loginHash);
-    if (grant) this.store.idpGrants.linkDevice(deviceHash, grant.id, expiresAt);
+  async deviceApproved(deviceHash: string, loginHash: string, expiresAt: number): Promise<void> {
+    const grant = await this.store.idpGrants.findByLogin(loginHash);
+    if (grant) await this.store.idpGrants.linkDevice(deviceHash, grant.id, expiresAt);
   }
 
-  tokenIssued(deviceHash: string, tokenId: string): void {
-    this.store.idpGrants.linkTokenOfDevice(deviceHash, tokenId);
+  async tokenIssued(deviceHash: string, tokenId: string): Promise<void> {
+    await this.store.idpGrants.linkTokenOfDevice(deviceHash, tokenId);
   }
 
   /** Signs the login out with every socket session handed off from it (their streams close). */

@@ -153,7 +153,7 @@ export class SessionService {
 
   private async load(idHash: string): Promise<ResolvedSession | undefined> {
     const record = await this.store.sessions.find(idHash);
-    const user = record && this.store.users.findById(record.userId);
+    const user = record && (await this.store.users.findById(record.userId));
     return record && user ? { record, user } : undefined;
   }
 

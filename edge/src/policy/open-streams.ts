@@ -57,7 +57,7 @@ export class OpenStreams {
     const current = new Map<string, { socket: SocketRecord | undefined; policy: CompiledPolicy | undefined }>();
     for (const id of new Set([...this.open.values()].map((stream) => stream.socket.id))) {
       const socket = await this.store.sockets.findById(id);
-      current.set(id, { socket, policy: socket && this.policies.of(socket) });
+      current.set(id, { socket, policy: socket && (await this.policies.of(socket)) });
     }
     for (const [connection, stream] of this.open) {
       const entry = current.get(stream.socket.id);
@@ -82,7 +82,7 @@ export class OpenStreams {
         continue;
       }
       const socket = await this.store.sockets.findById(stream.socket.id);
-      const policy = socket && this.policies.of(socket);
+      const policy = socket && (await this.policies.of(socket));
       if (!socket || !policy) continue; // deleted: the control plane closes its streams
       const verdict = policy.decide(identity, { ...stream.facts, at: now });
       if (verdict.kind === 'allow') {

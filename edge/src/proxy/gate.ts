@@ -52,6 +52,8 @@ export type GateDecision =
    */
   | { readonly kind: 'refused'; readonly error: EdgeError; readonly denial?: { readonly who: string; readonly reason: string } };
 
+type TokenDecision = Extract<GateDecision, { kind: 'allow' | 'unauthorized' | 'forbidden' }>;
+
 /** A fully public socket decides nothing per request: its facts are read only for a stream that stays open. */
 const UNUSED_FACTS: RequestFacts = { path: null, method: null, ip: null, at: 0, corsPreflight: false };
 
@@ -89,10 +91,13 @@ export class SocketGate {
     private readonly audit: AuditLog,
   ) {}
 
-  /** Synchronous while the session or token is cached; a promise when the store must be read. */
+  /** Synchronous while the policy and the session or token are cached; a promise when the store must be read. */
   check(req: IncomingMessage, socket: SocketRecord, host: string): Maybe<GateDecision> {
+    return andThen(this.policies.of(socket), (policy) => this.checkUnder(policy, req, socket, host));
+  }
+
+  private checkUnder(policy: CompiledPolicy, req: IncomingMessage, socket: SocketRecord, host: string): Maybe<GateDecision> {
     const token = posternBearerToken(req.headers.authorization);
-    const policy = this.policies.of(socket);
     if (policy.fullyPublic) {
       // A Postern token is never the app's business, even on a public socket (the app may be anyone's);
       // proxy/headers.ts also drops one in any other spelling.
@@ -104,7 +109,7 @@ export class SocketGate {
     const anonymous = policy.decide(null, facts);
     if (anonymous.kind === 'allow') return this.publicAllow(socket, facts, anonymous, token !== undefined);
     if (token !== undefined) {
-      return andThen(this.checkToken(token, socket, facts, anonymous), (decision): GateDecision => {
+      return andThen(this.tokenUnder(policy, token, socket, facts, anonymous), (decision): GateDecision => {
         if (decision.kind !== 'unauthorized') return decision;
         return { kind: 'refused', error: this.badTokens.failed(req, new EdgeError('UNAUTHORIZED', decision.message)) };
       });
@@ -163,13 +168,16 @@ export class SocketGate {
    * A bearer token under the same policy as a browser session (also used by `postern tcp`, whose
    * facts have no path or method). `anonymous` is the policy's answer without an identity, if known.
    */
-  checkToken(token: string, socket: SocketRecord, facts: RequestFacts, anonymous?: Verdict): Maybe<Extract<GateDecision, { kind: 'allow' | 'unauthorized' | 'forbidden' }>> {
-    return andThen(this.verifyToken(token), (holder) => this.decideToken(holder, socket, facts, anonymous));
+  checkToken(token: string, socket: SocketRecord, facts: RequestFacts): Maybe<TokenDecision> {
+    return andThen(this.policies.of(socket), (policy) => this.tokenUnder(policy, token, socket, facts));
   }
 
-  private decideToken(holder: TokenHolder | undefined, socket: SocketRecord, facts: RequestFacts, anonymous?: Verdict): Extract<GateDecision, { kind: 'allow' | 'unauthorized' | 'forbidden' }> {
+  private tokenUnder(policy: CompiledPolicy, token: string, socket: SocketRecord, facts: RequestFacts, anonymous?: Verdict): Maybe<TokenDecision> {
+    return andThen(this.verifyToken(token), (holder) => this.decideToken(policy, holder, socket, facts, anonymous));
+  }
+
+  private decideToken(policy: CompiledPolicy, holder: TokenHolder | undefined, socket: SocketRecord, facts: RequestFacts, anonymous?: Verdict): TokenDecision {
     if (!holder) return { kind: 'unauthorized', message: 'The Postern token is invalid, expired or revoked.' };
-    const policy = this.policies.of(socket);
     const verdict = policy.decideFor(holder.identity, facts, anonymous ?? policy.decide(null, facts));
     if (verdict.kind !== 'allow') return this.forbidden(holder.email, facts, verdict, holder.userId ?? undefined);
     if (verdict.anonymous) return this.publicAllow(socket, facts, verdict, true);
@@ -189,8 +197,14 @@ export class SocketGate {
    * time window that ends or a rule change closes it (policy/open-streams.ts).
    */
   trackStream(grant: StreamGrant, kind: 'websocket' | 'tcp', connection: Duplex, req?: IncomingMessage): void {
-    const facts = grant.facts === UNUSED_FACTS && req ? httpFacts(req, this.policies.of(grant.socket)) : grant.facts;
-    if (!('problem' in facts)) this.streams.track({ ...grant, facts }, kind, connection);
+    const follow = (facts: ReturnType<typeof httpFacts>) => {
+      if (!('problem' in facts)) this.streams.track({ ...grant, facts }, kind, connection);
+    };
+    if (grant.facts !== UNUSED_FACTS || !req) return follow(grant.facts);
+    const policy = this.policies.of(grant.socket);
+    if (!(policy instanceof Promise)) return follow(httpFacts(req, policy));
+    // A stream the edge cannot follow is not kept (fail closed).
+    policy.then((compiled) => follow(httpFacts(req, compiled)), () => connection.destroy());
   }
 
   private publicAllow(socket: SocketRecord, facts: RequestFacts, verdict: Verdict, consumedAuthorization: boolean): Extract<GateDecision, { kind: 'allow' }> {
@@ -217,9 +231,9 @@ export class SocketGate {
   private async holderOf(token: string, now: number): Promise<TokenHolder | undefined> {
     const check = await this.auth.tokens.check(token, now);
     const record = check.ok ? check.token : undefined;
-    const account = record && this.store.accounts.findById(record.accountId);
+    const account = record && (await this.store.accounts.findById(record.accountId));
     if (!record || !account) return undefined;
-    const user = record.userId ? this.store.users.findById(record.userId) : undefined;
+    const user = record.userId ? await this.store.users.findById(record.userId) : undefined;
     return {
       tokenId: record.id,
       accountId: account.id,

@@ -77,9 +77,9 @@ export class TunnelEndpoint {
         () => undefined, // the store is away: the handshake just read the socket; the next change or request tells
       );
       this.metrics.tunnelConnected(info.socketId);
-      if (info.tunnelId) this.store.tunnels.markConnected(info.tunnelId);
       const log = this.log.child({ reqId: requestIdOf(req), socket: info.socketId, connection: info.id, connector: info.connectorId });
       log.info({ remote: info.remoteAddress, tunnel: info.tunnelId }, 'tunnel connected');
+      if (info.tunnelId) this.store.tunnels.markConnected(info.tunnelId).catch((err: unknown) => log.warn({ err }, 'could not record the tunnel connection time'));
       const auditBase = { accountId: info.accountId, socketId: info.socketId, actor: info.actor, remote: info.remoteAddress };
       const detail = { tunnel_id: info.tunnelId, connection_id: info.id, connector_id: info.connectorId };
       this.audit.record({ ...auditBase, type: 'tunnel.connect', detail });
@@ -122,7 +122,7 @@ export class TunnelEndpoint {
     // Another account's socket answers exactly like one that does not exist: ids are not an oracle.
     if (!socket || socket.accountId !== record.accountId) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${socketId} does not exist`);
     const tunnelId = header(req, HandshakeHeader.TUNNEL) ?? null;
-    const tunnel = tunnelId ? this.store.tunnels.findById(tunnelId) : undefined;
+    const tunnel = tunnelId ? await this.store.tunnels.findById(tunnelId) : undefined;
     if (tunnelId && (!tunnel || tunnel.accountId !== record.accountId)) throw new EdgeError('TUNNEL_NOT_FOUND', `tunnel ${tunnelId} does not exist`);
     if (tunnel && tunnel.socketId !== socketId) {
       throw new EdgeError('BAD_REQUEST', `tunnel ${tunnel.id} belongs to socket ${tunnel.socketId}, not ${socketId}`);
@@ -138,7 +138,7 @@ export class TunnelEndpoint {
       tunnelId,
       accountId: record.accountId,
       tokenId: record.id,
-      actor: this.store.accounts.findById(record.accountId)?.email ?? record.accountId,
+      actor: (await this.store.accounts.findById(record.accountId))?.email ?? record.accountId,
       connectorId: connectorId.slice(0, 64),
       remoteAddress: clientAddress(req),
       hostRewrite,
