@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SessionService } from '../src/auth/sessions.js';
 import { TokenCache } from '../src/auth/token-cache.js';
+import { CompiledPolicies } from '../src/policy/compiled-policies.js';
 import { Store } from '../src/store/index.js';
 import { ReadCache } from '../src/store/read-cache.js';
 import { reactionsFor } from './support/reactions.js';
@@ -123,5 +124,21 @@ test('sessions: a touch that could not be written is tried again at the next flu
   store.sessions.touch = touch;
   await sessions.flushTouches(later);
   assert.equal((await store.sessions.find(record.idHash))!.lastSeenAt, later);
+  await store.close();
+});
+
+test('compiled policies: compiled once per revision (then synchronous); a socket change drops the compiled form', async () => {
+  const store = await Store.open(':memory:');
+  const { account } = await store.accounts.ensure('owner@example.com');
+  const socket = await store.sockets.create({ accountId: account.id, name: 'app' });
+  const policies = new CompiledPolicies(store);
+  const first = policies.of(socket);
+  assert.ok(first instanceof Promise, 'the owner is read once');
+  const compiled = await first;
+  assert.equal(policies.of(socket), compiled, 'then the same compiled form, synchronously');
+  const updated = (await store.sockets.update(socket.id, { policy: { version: 1, rules: [], default: { action: 'allow' } } }))!;
+  assert.ok(policies.of(updated) instanceof Promise, 'a new revision is compiled afresh');
+  policies.forget(socket.id);
+  assert.ok(policies.of(socket) instanceof Promise, 'forgotten: compiled again');
   await store.close();
 });
