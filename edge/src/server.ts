@@ -54,6 +54,10 @@ import type { Store } from './store/index.js';
 import { ExpiredRowPruner } from './store/pruner.js';
 import { TcpAccess } from './tcp/access.js';
 import { TcpEndpoint } from './tcp/endpoint.js';
+import { EdgeRelay } from './relay/edge-relay.js';
+import { LINK_PATH, LinkEndpoint } from './relay/link-endpoint.js';
+import { LiveEdgeList } from './relay/live-edges.js';
+import { LINK_CONNECT_TIMEOUT_MS, PeerLinks } from './relay/peer-links.js';
 import { TunnelEndpoint } from './tunnel/endpoint.js';
 import { TunnelRegistry } from './tunnel/registry.js';
 
@@ -79,6 +83,30 @@ export interface Edge {
   readonly revalidator: SessionRevalidator;
   /** Acts on the change feed: evicts caches, closes what a revocation or socket change ends. */
   readonly reactions: ChangeReactions;
+  /** The links to and from the other edges (PostgreSQL store); undefined for a lone edge. */
+  readonly cluster: ClusterLinks | undefined;
+}
+
+/** What an edge of a cluster holds besides a lone edge: its links to peers, the endpoint of theirs, the live edge list. */
+export interface ClusterLinks {
+  readonly links: PeerLinks;
+  readonly endpoint: LinkEndpoint;
+  readonly liveEdges: LiveEdgeList;
+  readonly relay: EdgeRelay;
+}
+
+/** Where a peer edge's link upgrade lands: any host that is not a socket's (peers dial the advertised address). */
+function clusterLinks(config: EdgeConfig, store: Store, registry: TunnelRegistry, log: FastifyInstance['log'], metrics: EdgeMetrics): ClusterLinks | undefined {
+  if (!config.cluster) return undefined;
+  const { self, presence, lease } = store.cluster;
+  const timing = { connectTimeoutMs: LINK_CONNECT_TIMEOUT_MS, pingIntervalMs: config.tunnelPingIntervalMs, deadAfterMs: config.tunnelPingTimeoutMs };
+  const links = new PeerLinks(self, config.cluster.secret, timing, config.limits.tunnelMaxMessageBytes);
+  return {
+    links,
+    endpoint: new LinkEndpoint(config.cluster.secret, self.edgeId, config, registry, log, metrics),
+    liveEdges: new LiveEdgeList(lease),
+    relay: new EdgeRelay(presence, links, metrics),
+  };
 }
 
 const unknownHost = (host: string) =>
@@ -92,7 +120,7 @@ const unknownHost = (host: string) =>
 export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const { store, auth } = deps;
   const { limits } = config;
-  const registry = new TunnelRegistry(limits.maxStreamsPerConnection);
+  const registry = new TunnelRegistry(limits.maxStreamsPerConnection, store.cluster.presence);
   const router = new HostRouter(config, store);
   const strict = new StrictIntake();
   const trust = new ProxyTrust(config);
@@ -190,6 +218,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         );
       }
       if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);
+      if (cluster && req.url === LINK_PATH) return cluster.endpoint.handleUpgrade(req, socket, head);
       if (route.kind === 'edge' && req.url === TCP_PATH) return tcp.handleUpgrade(req, socket, head);
       sendErrorOnSocket(req, socket, route.kind === 'edge' ? new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.') : unknownHost(route.host));
     };
@@ -212,13 +241,14 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     answer();
   };
   const metrics = new EdgeMetrics(registry);
+  const cluster = clusterLinks(config, store, registry, app.log, metrics);
   reporter = new LimitReporter(app.log, Date.now, (limit) => metrics.limitHit(limit));
   const proxyLimits = new ProxyLimits(limits, reporter);
   const audit = new AuditLog(store.audit, app.log);
   const health = new EdgeHealth(store);
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl, auth.idp);
-  const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs);
+  const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs, (err) => app.log.error({ err }, 'quick share sweep failed'));
   const policies = new CompiledPolicies(store);
   const streams = new OpenStreams(policies, store, reportCuts(audit, app.log));
   app.addHook('onClose', async () => streams.stop());
@@ -256,9 +286,9 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     idleMs: config.auth.sessionIdleMs,
   });
   const access = new AccessLog(app.log, metrics, accessLogEnabled(config.logLevel));
-  const proxy = new ProxyHandler({ config, registry, log: app.log, gate, auth, reserved: new ReservedPaths(config, auth), audit, access, limits: proxyLimits, hsts });
-  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics, reporter, badTokens, auth.tokens);
-  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log, badTokens, auth.tokens), auth.live, audit, app.log, metrics, proxyLimits);
+  const proxy = new ProxyHandler({ config, registry, log: app.log, gate, auth, reserved: new ReservedPaths(config, auth), audit, access, limits: proxyLimits, hsts, relay: cluster?.relay });
+  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics, reporter, badTokens, auth.tokens, cluster?.liveEdges.current);
+  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log, badTokens, auth.tokens), auth.live, audit, app.log, metrics, proxyLimits, cluster?.relay);
 
   app.setErrorHandler((err: Error & { validation?: Parameters<typeof validationMessage>[1]; validationContext?: string; statusCode?: number }, request, reply) => {
     const clientFault = err.validation !== undefined || (err.statusCode !== undefined && err.statusCode < 500);
@@ -292,5 +322,5 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   app.register(rpLogoutRoutes, { config });
 
   if (!server) throw new Error('fastify did not create the HTTP server');
-  return { app, server, registry, audit, reaper, metrics, health, pruner, tunnelCredentials, revalidator, reactions };
+  return { app, server, registry, audit, reaper, metrics, health, pruner, tunnelCredentials, revalidator, reactions, cluster };
 }

@@ -17,6 +17,7 @@ import { DEFAULT_FOREIGN_IDENTITY_HEADERS, headerNameMatcher } from '../src/prox
 import { downstreamResponseHeaders, hostOnlyCookie, upstreamRequestHeaders } from '../src/proxy/headers.js';
 import { Store } from '../src/store/index.js';
 import { ExpiredRowPruner } from '../src/store/pruner.js';
+import { sqliteOf } from './support/sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'postern-isolation-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -135,7 +136,7 @@ test('pruning: expired, idle and revoked sessions, expired transactions and code
   const idle = await store.sessions.create('idle', { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 48 * 3600_000 });
   await store.sessions.touch([idle.idHash], now - idleMs - 10 * 60_000);
   await store.transactions.create('tx-live', { provider: 'local', secrets: {}, returnTo: '/' }, 600_000);
-  const count = (table: string) => (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const count = (table: string) => (sqliteOf(store).prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
   assert.equal(count('sessions'), 2002);
   const pruned = await new ExpiredRowPruner(store.sql, idleMs).prune(now);
   assert.equal(pruned.sessions, 1002, 'expired, revoked and idle sessions');

@@ -23,24 +23,26 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function setUp(name: string, timeoutMs: number) {
   const store = await Store.open(join(dir, `${name}.db`));
-  const registry = new TunnelRegistry();
+  const registry = new TunnelRegistry(undefined, store.cluster.presence);
   const live = new LiveConnections(async () => true);
   const audit = new AuditLog(store.audit, { error: () => undefined } as unknown as FastifyBaseLogger);
   const control = new ControlPlane(store, registry, new HostRouter(resolveEdgeConfig({}), store), live, audit, new EdgeMetrics(registry));
   const reaper = new QuickShareReaper(store, registry, control, timeoutMs);
+  await reaper.stop(); // these tests sweep by hand, at times of their own
   const { account } = await store.accounts.ensure('owner@example.com');
   /** A stand-in tunnel connection: the reaper and control plane read its info and may destroy its session. */
+  let connections = 0;
   const connect = (socketId: string, tokenId: string) => {
     const closed: { code: number; reason: string }[] = [];
     const conn = {
-      info: { socketId, tokenId },
+      info: { id: `conn_${++connections}`, socketId, tokenId, tunnelId: null },
       session: { destroy: (code: number, reason: string) => (closed.push({ code, reason }), registry.remove(conn)) },
     } as unknown as TunnelConnection;
     registry.add(conn);
     return closed;
   };
   const stop = async () => {
-    reaper.stop();
+    await reaper.stop();
     await audit.stop();
     live.stop();
     await store.close();
@@ -87,6 +89,25 @@ test('a connector that comes back in time keeps its quick share, and the clock s
     await reaper.sweep(70_000);
     assert.ok(await store.sockets.findById(share.id), 'offline since 70 s, not since 0');
     assert.equal(reaper.removalAt(share.id), 130_000);
+  } finally {
+    await stop();
+  }
+});
+
+test('a quick share whose connector is on another edge of the cluster stays (presence, not this edge\'s registry)', async () => {
+  const { store, reaper, account, stop } = await setUp('elsewhere', 60_000);
+  try {
+    const share = await store.sockets.create({ accountId: account.id, name: 'elsewhere', ephemeral: true });
+    const other = { edgeId: 'edge_other', advertiseUrl: 'http://10.0.0.6:8080' };
+    let live = [{ connectionId: 'conn_there', socketId: share.id, tunnelId: null, connectedAt: 0, edge: other }];
+    Object.assign(store.cluster.presence, { liveConnections: async () => live });
+    await reaper.sweep(0);
+    await reaper.sweep(60_000);
+    assert.ok(await store.sockets.findById(share.id), 'served on the other edge');
+    live = [];
+    await reaper.sweep(70_000);
+    await reaper.sweep(130_000);
+    assert.equal(await store.sockets.findById(share.id), undefined, 'gone from the whole cluster for the timeout');
   } finally {
     await stop();
   }

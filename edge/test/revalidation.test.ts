@@ -20,6 +20,7 @@ import { Store } from '../src/store/index.js';
 import type { SocketRecord } from '../src/store/sockets.js';
 import { randomHandle } from '../src/store/secrets.js';
 import { reactionsFor } from './support/reactions.js';
+import { sqliteOf } from './support/sqlite.js';
 
 const PERIOD = 60_000;
 const HOUR = 3600_000;
@@ -99,7 +100,7 @@ describe('session re-validation', async () => {
   }
 
   const events = (type: string) =>
-    (store.db.prepare('SELECT actor, detail FROM audit_events WHERE type = ?').all(type) as { actor: string; detail: string }[]).map((r) => ({ actor: r.actor, detail: JSON.parse(r.detail) as Record<string, unknown> }));
+    (sqliteOf(store).prepare('SELECT actor, detail FROM audit_events WHERE type = ?').all(type) as { actor: string; detail: string }[]).map((r) => ({ actor: r.actor, detail: JSON.parse(r.detail) as Record<string, unknown> }));
 
   test('nothing happens before a grant is due; when due, the rotated refresh token is sealed and the next check scheduled', async () => {
     const now = Date.now();
@@ -233,7 +234,7 @@ describe('session re-validation', async () => {
   test('a seal that no longer opens (the client secret changed) ends the session', async () => {
     const now = Date.now();
     const { grant } = await signedIn(now);
-    store.db.prepare('UPDATE idp_grants SET sealed = ? WHERE id = ?').run(await GrantSeal.forProvider('old-secret', 'corp').seal(grant.id, { refreshToken: 'x' }), grant.id);
+    sqliteOf(store).prepare('UPDATE idp_grants SET sealed = ? WHERE id = ?').run(await GrantSeal.forProvider('old-secret', 'corp').seal(grant.id, { refreshToken: 'x' }), grant.id);
     await revalidator.runDue(now + PERIOD);
     assert.equal(scripted.seen.length, 0);
     assert.match(String(events('session.ended')[0]?.detail.reason), /no longer opens/);

@@ -10,6 +10,7 @@ import { Store } from '../src/store/index.js';
 import { labelStem } from '../src/store/labels.js';
 import { SQLITE_MIGRATIONS } from '../src/store/sql/sqlite-migrations.js';
 import { SqliteDriver } from '../src/store/sql/sqlite-driver.js';
+import { sqliteOf } from './support/sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'postern-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,12 +26,12 @@ async function atVersion(path: string, version: number): Promise<Database.Databa
 test('the database is created in WAL mode with the schema migrated, and reopening keeps data', async () => {
   const path = join(dir, 'a.db');
   const store = await Store.open(path);
-  assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+  assert.equal(sqliteOf(store).pragma('journal_mode', { simple: true }), 'wal');
   const { account } = await store.accounts.ensure('Alice@Example.com');
   await store.close();
   const again = await Store.open(path);
   assert.equal((await again.accounts.findByEmail('alice@example.com'))?.id, account.id);
-  assert.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(sqliteOf(again).pragma('user_version', { simple: true }), SCHEMA_VERSION);
   await again.close();
 });
 
@@ -43,7 +44,7 @@ test("migration 4 gives existing sockets the edge's body limit (null); a socket'
   v3.close();
   const upgraded = await Store.open(path);
   const account = (await upgraded.accounts.findByEmail('dana@example.com'))!;
-  assert.equal(upgraded.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(sqliteOf(upgraded).pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.equal((await upgraded.sockets.findById('sck_old'))?.maxBodyBytes, null);
   const limited = await upgraded.sockets.create({ accountId: account.id, name: 'uploads', maxBodyBytes: 50 * 1024 * 1024 });
   assert.equal((await upgraded.sockets.findById(limited.id))?.maxBodyBytes, 50 * 1024 * 1024);
@@ -61,7 +62,7 @@ test('migration 5 gives existing sockets no cross-origin opt-out and an empty co
            INSERT INTO sockets (id, account_id, name, hostname, protocol, created_at) VALUES ('sck_old', 'acc1', 'old', 'old-acc1', 'http', 0);`);
   v4.close();
   const upgraded = await Store.open(path);
-  assert.equal(upgraded.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(sqliteOf(upgraded).pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.equal((await upgraded.sockets.findById('sck_old'))?.allowCrossOriginRequests, false);
   assert.equal((await upgraded.sockets.update('sck_old', { allowCrossOriginRequests: true }))?.allowCrossOriginRequests, true);
   assert.equal((await upgraded.sockets.findById('sck_old'))?.allowCrossOriginRequests, true);
@@ -81,7 +82,7 @@ test('migration 7 turns the rule columns into one policy datum without changing 
       ('sck_ssh', 'acc1', 'ssh', 'ssh-acc1', 'tcp', 1, '[]', '["ext@other.com"]', '[]', '[]', '[]', 0);`);
   v6.close();
   const store = await Store.open(path);
-  assert.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(sqliteOf(store).pragma('user_version', { simple: true }), SCHEMA_VERSION);
   const ids = ['sck_open', 'sck_owner', 'sck_rules', 'sck_ssh'];
   const policies = new Map(await Promise.all(ids.map(async (id) => [id, (await store.sockets.findById(id))!.policy] as const)));
   const policy = (id: string) => policies.get(id)!;
@@ -95,7 +96,7 @@ test('migration 7 turns the rule columns into one policy datum without changing 
   });
   assert.deepEqual(policy('sck_ssh').default, { action: 'allow', emails: ['ext@other.com'] });
   assert.equal((await store.sockets.findById('sck_rules'))!.policyRevision, 1);
-  const columns = (store.db.prepare('PRAGMA table_info(sockets)').all() as { name: string }[]).map((c) => c.name);
+  const columns = (sqliteOf(store).prepare('PRAGMA table_info(sockets)').all() as { name: string }[]).map((c) => c.name);
   assert.ok(!columns.some((c) => c === 'cloudauth' || c.startsWith('allowed_')), `the old columns are gone: ${columns.join(', ')}`);
 
   // Who gets in is unchanged: the same people as the old evaluate admitted.
@@ -134,7 +135,7 @@ test('processes that open a new database file at the same moment make one schema
 test('a database from a newer Postern is refused', async () => {
   const path = join(dir, 'newer.db');
   const store = await Store.open(path);
-  store.db.pragma('user_version = 99');
+  sqliteOf(store).pragma('user_version = 99');
   await store.close();
   await assert.rejects(Store.open(path), /newer than this Postern/);
 });
@@ -144,7 +145,7 @@ test('tokens: prefixed, 256-bit, stored hashed, verified, expiring', async () =>
   const { account } = await store.accounts.ensure('bob@example.com');
   const { token } = await store.tokens.create(account.id);
   assert.match(token, /^pst_[A-Za-z0-9_-]{43}$/);
-  const stored = store.db.prepare('SELECT hash FROM api_tokens').all() as Array<{ hash: string }>;
+  const stored = sqliteOf(store).prepare('SELECT hash FROM api_tokens').all() as Array<{ hash: string }>;
   assert.ok(stored.every((row) => !row.hash.includes(token.slice(4))), 'the secret is not stored');
   const verified = async (secret: string, now?: number) => {
     const check = await store.tokens.check(secret, now);

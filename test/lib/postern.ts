@@ -50,7 +50,11 @@ export interface EdgeLogLine {
   [key: string]: unknown;
 }
 
+/** `--store` for a PostgreSQL URL, `--db` for a SQLite file. */
+const storeFlag = (target: string): string => (/^postgres(ql)?:\/\//i.test(target) ? '--store' : '--db');
+
 export interface EdgeOptions {
+  /** The SQLite file, or a PostgreSQL URL (several edges on one database). */
   readonly db: string;
   readonly port?: number;
   readonly extraArgs?: readonly string[];
@@ -127,7 +131,7 @@ export class EdgeProcess {
       const proc = new ManagedProcess(
         options.label ?? `edge:${port}`,
         process.execPath,
-        [CLI, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', options.domain ?? `localhost:${options.front?.port ?? port}`, '--db', options.db, ...tlsArgs, ...extraArgs],
+        [CLI, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', options.domain ?? `localhost:${options.front?.port ?? port}`, storeFlag(options.db), options.db, ...tlsArgs, ...extraArgs],
         cleanEnv(),
       );
       try {

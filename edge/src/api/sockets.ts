@@ -12,7 +12,7 @@ import type { TunnelRegistry } from '../tunnel/registry.js';
 import { accountOf, actorOf, requirePublisher } from './authenticate.js';
 import { authErrors, idParams, limitProperties, listOf, policyProperties, ref, socketName } from './schemas.js';
 import { socketView, type SocketView } from './socket-view.js';
-import { socketStatus } from './views.js';
+import { ConnectionCensus, socketStatus } from './views.js';
 
 /** The policy fields of `POST /api/v1/sockets` and `PATCH /api/v1/sockets/:id` (a postern.yaml entry's, too). */
 export interface SocketRulesBody extends PolicyInput {
@@ -91,10 +91,12 @@ export interface SocketRouteDeps {
 /** `/api/v1/sockets`: create, list, show, update and delete the caller's sockets. */
 export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps): Promise<void> {
   const { config, store, registry, control, reaper } = deps;
-  const view = (socket: SocketRecord): SocketView & ReturnType<typeof socketStatus> & { removal_at: string | null } => {
+  const viewWith = (census: ConnectionCensus) => (socket: SocketRecord): SocketView & ReturnType<typeof socketStatus> & { removal_at: string | null } => {
     const removalAt = reaper.removalAt(socket.id);
-    return { ...socketView(socket, config), ...socketStatus(socket, registry), removal_at: removalAt === undefined ? null : new Date(removalAt).toISOString() };
+    return { ...socketView(socket, config), ...socketStatus(socket, census), removal_at: removalAt === undefined ? null : new Date(removalAt).toISOString() };
   };
+  /** A socket's view with its connections counted over the whole cluster. */
+  const view = async (socket: SocketRecord) => viewWith(await ConnectionCensus.take(store.cluster, registry))(socket);
 
   const ownSocket = (request: FastifyRequest<{ Params: { id: string } }>): Promise<SocketRecord> => callersSocket(store, request);
 
@@ -137,12 +139,12 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
       }
       control.created(socket, actorOf(request));
       request.log.info({ socket: socket.id, label: socket.hostname }, 'socket created');
-      return reply.code(201).send(view(socket));
+      return reply.code(201).send(await view(socket));
     },
   );
 
   app.get('/sockets', { schema: { summary: 'List your sockets', response: { 200: listOf('Socket'), ...authErrors } } }, async (request) =>
-    (await store.sockets.listByAccount(accountOf(request).id)).map(view),
+    (await store.sockets.listByAccount(accountOf(request).id)).map(viewWith(await ConnectionCensus.take(store.cluster, registry))),
   );
 
   app.get<{ Params: { id: string } }>(

@@ -1,5 +1,5 @@
 import { socketView } from '../api/socket-view.js';
-import { socketStatus, tunnelView, type TunnelView } from '../api/views.js';
+import { socketStatus, tunnelView, type ConnectionCensus, type TunnelView } from '../api/views.js';
 import type { EdgeConfig } from '../config.js';
 import type { CompiledPolicies } from '../policy/compiled-policies.js';
 import { identityOf } from '../policy/identity.js';
@@ -76,8 +76,8 @@ export interface PortalDeps {
 const byName = (a: PortalApp, b: PortalApp): number => a.name.localeCompare(b.name) || a.hostname.localeCompare(b.hostname);
 
 /** `ip`: the portal visitor's trusted address, for rules on source networks. */
-export async function buildPortal(deps: PortalDeps, user: User, ip: string | null = null): Promise<PortalView> {
-  const { config, store, registry, policies } = deps;
+export async function buildPortal(deps: PortalDeps, census: ConnectionCensus, user: User, ip: string | null = null): Promise<PortalView> {
+  const { config, store, policies } = deps;
   // Sessions carry only a verified email, so an account found by it really is this person's.
   const account = user.email ? await store.accounts.findByEmail(user.email) : undefined;
   const ownerOf = ownerEmails(store);
@@ -105,7 +105,7 @@ export async function buildPortal(deps: PortalDeps, user: User, ip: string | nul
         hostname: view.hostname,
         url: view.url,
         protocol: socket.protocol,
-          online: socketStatus(socket, registry).online,
+          online: socketStatus(socket, census).online,
           yours: socket.accountId === account?.id,
           owner: socket.accountId === account?.id ? null : await ownerOf(socket.accountId),
           ...(socket.accountId === account?.id ? { ephemeral: socket.ephemeral, created_at: view.created_at } : {}),
@@ -119,7 +119,7 @@ export async function buildPortal(deps: PortalDeps, user: User, ip: string | nul
     user: { email: user.email, name: user.name },
     publisher: account?.publisher ?? false,
     apps,
-    sockets: account ? await ownSockets(deps, account.id) : [],
+    sockets: account ? await ownSockets(deps, census, account.id) : [],
     consents: await consentsOf(deps, user, ownerOf),
   };
 }
@@ -154,9 +154,9 @@ async function consentsOf(deps: PortalDeps, user: User, ownerOf: (accountId: str
 }
 
 /** The account's sockets in creation order (as `postern socket list` shows them), each with its tunnels. */
-async function ownSockets(deps: PortalDeps, accountId: string): Promise<PortalSocket[]> {
-  const { config, store, registry } = deps;
-  const tunnels = (await store.tunnels.listByAccount(accountId)).map((tunnel) => tunnelView(tunnel, registry));
+async function ownSockets(deps: PortalDeps, census: ConnectionCensus, accountId: string): Promise<PortalSocket[]> {
+  const { config, store } = deps;
+  const tunnels = (await store.tunnels.listByAccount(accountId)).map((tunnel) => tunnelView(tunnel, census));
   return (await store.sockets.listByAccount(accountId)).map((socket) => {
     const view = socketView(socket, config);
     return {
@@ -165,7 +165,7 @@ async function ownSockets(deps: PortalDeps, accountId: string): Promise<PortalSo
       hostname: view.hostname,
       url: view.url,
       protocol: socket.protocol,
-      ...socketStatus(socket, registry),
+      ...socketStatus(socket, census),
       ephemeral: socket.ephemeral,
       access: accessSummary(socket.policy),
       tunnels: tunnels.filter((tunnel) => tunnel.socket_id === socket.id),

@@ -5,6 +5,7 @@ import { clientAddress } from '../net/client-address.js';
 import { wantsJson } from '../pages/error-page.js';
 import { FAVICON_HEADERS, FAVICON_PATH, FAVICON_SVG } from '../pages/favicon.js';
 import { portalPage, portalSignedOutPage } from '../pages/portal-page.js';
+import { ConnectionCensus } from '../api/views.js';
 import { buildPortal, type PortalDeps } from './portal-view.js';
 
 export interface PortalRouteDeps extends PortalDeps {
@@ -33,7 +34,7 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalRouteDeps):
       if (json) return { edge: config.domain, user: null, apps: [], sockets: [], sign_in: SIGN_IN_HREF };
       return reply.type('text/html; charset=utf-8').send(portalSignedOutPage({ domain: config.domain, signInHref: SIGN_IN_HREF, footer: config.domain }));
     }
-    const view = await buildPortal(deps, login.user, clientAddress(request.raw) || null);
+    const view = await buildPortal(deps, await ConnectionCensus.take(deps.store.cluster, deps.registry), login.user, clientAddress(request.raw) || null);
     if (json) return view;
     return reply.type('text/html; charset=utf-8').send(portalPage(view, { signOutHref: SIGN_OUT_HREF, footer: config.domain, now: Date.now() }));
   });

@@ -39,6 +39,8 @@ export class TunnelEndpoint {
     private readonly limits: LimitReporter,
     private readonly badTokens: BadTokenGuard,
     private readonly tokens: Pick<TokenCache, 'check'>,
+    /** The cluster's live edges' public tunnel URLs, announced in HELLO as `peers` (none: the field is left out). */
+    private readonly peers?: () => readonly string[],
   ) {
     // A connector's message is a batch of frames (see shared/session.ts); a larger one closes the tunnel with 1009.
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: config.limits.tunnelMaxMessageBytes });
@@ -83,7 +85,8 @@ export class TunnelEndpoint {
       const auditBase = { accountId: info.accountId, socketId: info.socketId, actor: info.actor, remote: info.remoteAddress };
       const detail = { tunnel_id: info.tunnelId, connection_id: info.id, connector_id: info.connectorId };
       this.audit.record({ ...auditBase, type: 'tunnel.connect', detail });
-      session.sendHello({ v: 1, connectionId: info.id, socket: helloSocket(socketRecord, this.config) });
+      const peers = this.peers?.();
+      session.sendHello({ v: 1, connectionId: info.id, socket: helloSocket(socketRecord, this.config), ...(peers ? { peers } : {}) });
       session.on('goaway', (code, reason) => {
         log.info({ code: ERROR_CODE_NAMES[code] ?? code, reason }, 'connector is draining');
         tunnel.drain();
