@@ -17,11 +17,6 @@ import { pollUntil } from './lib/wait.js';
  * Requests through edge 2 are routed and policed there, then relayed over the authenticated
  * edge-to-edge link to edge 1, which hands them to its connector: a non-Node app answers them.
  * A third edge with the wrong cluster secret is refused by edge 1 and cannot relay.
- *
- * NEEDS THE POSTGRESQL STORE: until every table module runs on `store.sql` and the Store
- * constructor's interim guard is gone (issue 13, storehot), edge 1 fails to start ("the PostgreSQL
- * store is not wired to the table modules yet") and so does this test. It passed (5/5, ~9 s) with
- * the table modules on a shared SQLite file and the cluster on this PostgreSQL (a local hack).
  */
 
 const tmp = makeTempDir('cluster-relay');

@@ -69,8 +69,8 @@ function resolveBodyPolicy(body: SocketRulesBody, base: Policy | undefined, prot
 }
 
 /** The caller's socket `:id`; another account's is reported as missing (ids are not an oracle). */
-export function callersSocket(store: Store, request: FastifyRequest<{ Params: { id: string } }>): SocketRecord {
-  const socket = store.sockets.findById(request.params.id);
+export async function callersSocket(store: Store, request: FastifyRequest<{ Params: { id: string } }>): Promise<SocketRecord> {
+  const socket = await store.sockets.findById(request.params.id);
   if (!socket || socket.accountId !== accountOf(request).id) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${request.params.id} does not exist`);
   return socket;
 }
@@ -98,7 +98,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
   /** A socket's view with its connections counted over the whole cluster. */
   const view = async (socket: SocketRecord) => viewWith(await ConnectionCensus.take(store.cluster, registry))(socket);
 
-  const ownSocket = (request: FastifyRequest<{ Params: { id: string } }>): SocketRecord => callersSocket(store, request);
+  const ownSocket = (request: FastifyRequest<{ Params: { id: string } }>): Promise<SocketRecord> => callersSocket(store, request);
 
   app.post<{ Body: CreateSocketBody }>(
     '/sockets',
@@ -123,7 +123,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
       const identityHeaders = checkIdentityHeaders(request.body.identity_headers ?? {});
       let socket: SocketRecord;
       try {
-        socket = store.sockets.create({
+        socket = await store.sockets.create({
           accountId: account.id,
           name: request.body.name.trim(),
           protocol,
@@ -144,13 +144,13 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
   );
 
   app.get('/sockets', { schema: { summary: 'List your sockets', response: { 200: listOf('Socket'), ...authErrors } } }, async (request) =>
-    store.sockets.listByAccount(accountOf(request).id).map(viewWith(await ConnectionCensus.take(store.cluster, registry))),
+    (await store.sockets.listByAccount(accountOf(request).id)).map(viewWith(await ConnectionCensus.take(store.cluster, registry))),
   );
 
   app.get<{ Params: { id: string } }>(
     '/sockets/:id',
     { schema: { summary: 'Show one socket', params: idParams('sck'), response: { 200: ref('Socket'), ...authErrors, 404: ref('Error') } } },
-    async (request) => view(ownSocket(request)),
+    async (request) => view(await ownSocket(request)),
   );
 
   app.patch<{ Params: { id: string }; Body: UpdateSocketBody }>(
@@ -165,7 +165,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
       },
     },
     async (request) => {
-      const socket = ownSocket(request);
+      const socket = await ownSocket(request);
       if (request.body.name !== undefined) checkName(request.body.name);
       const patch: SocketPatch = {
         policy: resolveBodyPolicy(request.body, socket.policy, socket.protocol),
@@ -174,7 +174,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
         ...(request.body.max_body_bytes !== undefined ? { maxBodyBytes: request.body.max_body_bytes } : {}),
         ...(request.body.allow_cross_origin_requests !== undefined ? { allowCrossOriginRequests: request.body.allow_cross_origin_requests } : {}),
       };
-      return view(control.update(socket, patch, actorOf(request), Object.keys(request.body)));
+      return view(await control.update(socket, patch, actorOf(request), Object.keys(request.body)));
     },
   );
 
@@ -182,8 +182,8 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
     '/sockets/:id',
     { schema: { summary: 'Delete a socket, its tunnels and every connection to it', params: idParams('sck'), response: { 204: { type: 'null' }, ...authErrors, 404: ref('Error') } } },
     async (request, reply) => {
-      const socket = ownSocket(request);
-      control.delete(socket, actorOf(request));
+      const socket = await ownSocket(request);
+      await control.delete(socket, actorOf(request));
       request.log.info({ socket: socket.id }, 'socket deleted');
       return reply.code(204).send();
     },

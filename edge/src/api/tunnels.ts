@@ -51,7 +51,7 @@ export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps):
     },
     async (request, reply) => {
       const account = requirePublisher(request);
-      const socket = store.sockets.findById(request.body.socket_id);
+      const socket = await store.sockets.findById(request.body.socket_id);
       if (!socket || socket.accountId !== account.id) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${request.body.socket_id} does not exist`);
       const tunnel = await store.tunnels.create({
         socketId: socket.id,

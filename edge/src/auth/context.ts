@@ -9,6 +9,7 @@ import { LiveConnections } from './live-connections.js';
 import { createProvider } from './providers/from-config.js';
 import type { RedirectProvider } from './providers/types.js';
 import { SessionService } from './sessions.js';
+import { TokenCache } from './token-cache.js';
 
 export { TOKEN_CREDENTIAL } from './credential-keys.js';
 
@@ -20,6 +21,8 @@ export interface AuthContext {
   readonly providers: ReadonlyMap<string, RedirectProvider>;
   readonly localAccounts: boolean;
   readonly sessions: SessionService;
+  /** Token checks of the request path and the tunnel/TCP handshakes (evicted by `token` changes). */
+  readonly tokens: TokenCache;
   readonly signer: AssertionSigner;
   readonly live: LiveConnections;
   /** Which IdP session each login came from, and what re-validates it. */
@@ -41,13 +44,8 @@ export async function createAuthContext(config: EdgeConfig, store: Store, warn: 
     }
     seals.set(p.id, GrantSeal.forProvider(p.clientSecret, p.id));
   }
-  let live: LiveConnections | undefined;
-  const sessions = new SessionService(
-    store,
-    { absoluteMs: config.auth.sessionTtlMs, idleMs: config.auth.sessionIdleMs },
-    (hashes) => live?.close(hashes),
-  );
-  live = new LiveConnections((credential) =>
+  const sessions = new SessionService(store, { absoluteMs: config.auth.sessionTtlMs, idleMs: config.auth.sessionIdleMs });
+  const live = new LiveConnections((credential) =>
     credential.startsWith(TOKEN_CREDENTIAL) ? store.tokens.findLive(credential.slice(TOKEN_CREDENTIAL.length)) : sessions.isLive(credential),
   );
   const secure = config.publicScheme === 'https';
@@ -58,9 +56,10 @@ export async function createAuthContext(config: EdgeConfig, store: Store, warn: 
     providers,
     localAccounts: config.auth.localAccounts,
     sessions,
+    tokens: new TokenCache(store.tokens),
     signer: await AssertionSigner.load(store.signingKeys, store.cluster.changes, edgeUrl),
     live,
-    idp: new IdpSessions(store, providers, seals, sessions, live, config.auth.sessionRevalidateMs),
+    idp: new IdpSessions(store, providers, seals, sessions, config.auth.sessionRevalidateMs),
     redirectUri: `${edgeUrl}/auth/callback`,
   };
 }

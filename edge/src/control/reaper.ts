@@ -34,7 +34,7 @@ export class QuickShareReaper {
   async sweep(now = Date.now()): Promise<void> {
     const served = new Set((await this.store.cluster.presence.liveConnections()).map((conn) => conn.socketId));
     const seen = new Set<string>();
-    for (const socket of this.store.sockets.listEphemeral()) {
+    for (const socket of await this.store.sockets.listEphemeral()) {
       seen.add(socket.id);
       if (served.has(socket.id) || this.registry.connections(socket.id).length > 0) {
         this.offlineSince.delete(socket.id);
@@ -44,7 +44,7 @@ export class QuickShareReaper {
       this.offlineSince.set(socket.id, since);
       if (now - since >= this.timeoutMs) {
         this.offlineSince.delete(socket.id);
-        this.control.delete(socket, { email: 'edge', remote: null }, 'quick share left without a connector');
+        await this.control.delete(socket, { email: 'edge', remote: null }, 'quick share left without a connector');
       }
     }
     for (const id of this.offlineSince.keys()) if (!seen.has(id)) this.offlineSince.delete(id);

@@ -84,15 +84,17 @@ export async function buildPortal(deps: PortalDeps, census: ConnectionCensus, us
   const identity = identityOf(user);
   const home = { path: '/', method: 'GET', ip, at: Date.now(), corsPreflight: false };
   /** Its policy lets this person (not just anyone) open the app's home page now. */
-  const admits = (socket: SocketRecord): boolean => {
-    const verdict = policies.of(socket).decide(identity, home);
+  const admits = async (socket: SocketRecord): Promise<boolean> => {
+    const verdict = (await policies.of(socket)).decide(identity, home);
     return verdict.kind === 'allow' && !verdict.anonymous;
   };
 
   // Public sockets of other accounts are unlisted by design: publishing openly shares a link, it
   // does not advertise the app to everyone who signs in. Only sign-in sockets whose rules let this
   // person in are listed, plus the person's own.
-  const reachable = store.sockets.all().filter((socket) => socket.accountId === account?.id || admits(socket));
+  const sockets = await store.sockets.all();
+  const listed = await Promise.all(sockets.map((socket) => socket.accountId === account?.id || admits(socket)));
+  const reachable = sockets.filter((_, i) => listed[i]);
 
   const apps = (
     await Promise.all(
@@ -137,7 +139,7 @@ async function consentsOf(deps: PortalDeps, user: User, ownerOf: (accountId: str
   const consents = await store.consents.listByUser(user.id);
   const lines = await Promise.all(
     consents.map(async (consent): Promise<PortalConsent | undefined> => {
-      const socket = store.sockets.findById(consent.socketId);
+      const socket = await store.sockets.findById(consent.socketId);
       if (!socket) return undefined;
       return {
         name: socket.name,
@@ -155,7 +157,7 @@ async function consentsOf(deps: PortalDeps, user: User, ownerOf: (accountId: str
 async function ownSockets(deps: PortalDeps, census: ConnectionCensus, accountId: string): Promise<PortalSocket[]> {
   const { config, store } = deps;
   const tunnels = (await store.tunnels.listByAccount(accountId)).map((tunnel) => tunnelView(tunnel, census));
-  return store.sockets.listByAccount(accountId).map((socket) => {
+  return (await store.sockets.listByAccount(accountId)).map((socket) => {
     const view = socketView(socket, config);
     return {
       id: socket.id,

@@ -29,7 +29,7 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalRouteDeps):
     // Per person and live: never stored by a browser or a shared cache.
     reply.header('cache-control', 'no-store').header('vary', 'accept, cookie');
     const json = wantsJson(request.raw);
-    const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+    const login = await auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     if (!login) {
       if (json) return { edge: config.domain, user: null, apps: [], sockets: [], sign_in: SIGN_IN_HREF };
       return reply.type('text/html; charset=utf-8').send(portalSignedOutPage({ domain: config.domain, signInHref: SIGN_IN_HREF, footer: config.domain }));

@@ -88,6 +88,13 @@ export class ProxyHandler {
       return;
     }
     const decision = this.deps.gate.check(req, socket, host);
+    if (!(decision instanceof Promise)) return this.decided(down, socket, host, decision);
+    decision.then((d) => this.contained(down, () => this.decided(down, socket, host, d)), (err: unknown) => this.internal(down, err));
+  }
+
+  /** After the gate (synchronous while the session or token is cached). */
+  private decided(down: ResponseDownstream, socket: SocketRecord, host: string, decision: GateDecision): void {
+    const { req } = down;
     if (decision.kind !== 'allow') return this.deny(down, decision, socket, host);
     down.trace.user = decision.identity?.email ?? null;
     const tooLarge = this.deps.limits.checkDeclaredBody(req, socket);
@@ -109,6 +116,12 @@ export class ProxyHandler {
     const refusal = this.admit(req, socket, host) ?? (req.url!.startsWith(RESERVED_PREFIX) ? new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.') : undefined);
     if (refusal) return down.refuse(refusal);
     const decision = this.deps.gate.check(req, socket, host);
+    if (!(decision instanceof Promise)) return this.decidedUpgrade(down, head, socket, host, decision);
+    decision.then((d) => this.contained(down, () => this.decidedUpgrade(down, head, socket, host, d)), (err: unknown) => this.internal(down, err));
+  }
+
+  private decidedUpgrade(down: SocketDownstream, head: Buffer, socket: SocketRecord, host: string, decision: GateDecision): void {
+    const { req, trace } = down;
     if (decision.kind === 'refused') return down.refuse(decision.error);
     if (decision.kind === 'login' || decision.kind === 'unauthorized') {
       return down.refuse(new EdgeError('UNAUTHORIZED', 'Sign in before opening a WebSocket to this app.'));

@@ -57,7 +57,7 @@ export class TcpEndpoint {
    * connector is online now, which may change before the first stream.
    */
   async preflight(req: IncomingMessage): Promise<{ socket: { name: string; hostname: string }; online: boolean }> {
-    const grant = this.access.authorize(req);
+    const grant = await this.access.authorize(req);
     const online = this.access.connection(grant) !== undefined || ((await this.peers?.located(grant.socket.id))?.length ?? 0) > 0;
     return { socket: { name: grant.socket.name, hostname: grant.hostname }, online };
   }
@@ -69,13 +69,24 @@ export class TcpEndpoint {
       req.headers.accept = 'application/json';
       sendErrorOnSocket(req, client, err);
     };
-    let grant: TcpGrant;
-    try {
-      grant = this.access.authorize(req);
-    } catch (err) {
-      if (!(err instanceof EdgeError)) this.log.error({ err }, 'tcp access check failed');
-      return refuse(err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'internal error'));
-    }
+    this.access
+      .authorize(req)
+      .then(
+        (grant) => this.open(req, client, head, grant, refuse),
+        (err: unknown) => {
+          if (!(err instanceof EdgeError)) this.log.error({ err }, 'tcp access check failed');
+          refuse(err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'internal error'));
+        },
+      )
+      .catch((err: unknown) => {
+        this.log.error({ err }, 'tcp stream failed');
+        client.destroy();
+      });
+  }
+
+  /** The stream was let in: to the app through a connector, then upgraded. */
+  private open(req: IncomingMessage, client: Duplex, head: Buffer, grant: TcpGrant, refuse: (err: EdgeError) => void): void {
+    if (client.destroyed) return; // the client gave up during the checks
     const connection = this.access.connection(grant);
     if (connection) return this.openAndUpgrade(req, client, head, grant, connection, refuse);
     if (this.access.busy(grant)) return refuse(this.limits.tunnelBusy(grant.socket, grant.hostname));
