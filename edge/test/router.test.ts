@@ -17,6 +17,14 @@ test('the edge host routes to the edge', async () => {
   assert.deepEqual(router.route('LOCALHOST:8080'), { kind: 'edge' });
 });
 
+test("in a cluster, the edge's own --advertise name is the edge too; nothing else new is", () => {
+  const clustered = new HostRouter({ ...config, cluster: { secret: 'x'.repeat(32), advertiseUrl: 'https://Edge-2.example.net:8443' } }, store);
+  assert.deepEqual(clustered.route('edge-2.example.net:8443'), { kind: 'edge' });
+  assert.deepEqual(clustered.route('localhost:8080'), { kind: 'edge' });
+  assert.deepEqual(clustered.route('edge-2.example.net'), { kind: 'unknown', host: 'edge-2.example.net' }, 'another port is another name');
+  assert.deepEqual(router.route('edge-2.example.net:8443'), { kind: 'unknown', host: 'edge-2.example.net:8443' }, 'a single edge has no second name');
+});
+
 test('a socket host routes to its socket, case-insensitively; once read, synchronously', async () => {
   const first = router.route(`${socket.hostname.toUpperCase()}.localhost:8080`);
   const route = await first;

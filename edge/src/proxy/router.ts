@@ -23,6 +23,8 @@ const MAX_ENTRIES = 10_000;
  */
 export class HostRouter {
   private readonly suffix: string;
+  /** This edge's own address in a cluster (`--advertise`): connectors and peers dial each edge there. */
+  private readonly ownHost: string | undefined;
   private readonly cache = new ReadCache<string, SocketRecord | undefined>({
     maxEntries: MAX_ENTRIES,
     ttlMs: (socket) => (socket ? TTL_MS : NEGATIVE_TTL_MS),
@@ -33,11 +35,13 @@ export class HostRouter {
     private readonly store: Store,
   ) {
     this.suffix = `.${config.domain}`;
+    this.ownHost = config.cluster && new URL(config.cluster.advertiseUrl).host.toLowerCase();
   }
 
   route(hostHeader: string | undefined): Maybe<Route> {
     const host = (hostHeader ?? '').toLowerCase();
-    if (host === this.config.domain) return { kind: 'edge' };
+    // The shared name and, in a cluster, this edge's own name are the edge; sockets live only under the domain.
+    if (host === this.config.domain || host === this.ownHost) return { kind: 'edge' };
     if (!host.endsWith(this.suffix)) return { kind: 'unknown', host };
     const label = host.slice(0, -this.suffix.length);
     if (!LABEL.test(label)) return { kind: 'unknown', host };
