@@ -576,11 +576,16 @@ for (const backend of backends) {
       assert.deepEqual((await grantsB.matching('corp', { sid: 'sid-1' })).map((g) => g.id), [grant.id]);
       assert.deepEqual((await grantsB.matching('corp', { subject: 'sub-1' })).map((g) => g.id), [grant.id]);
       assert.equal(await grantsA.held(grant, now, 3600_000), false, 'no session, no token rests on it');
-      const tokenId = 'tok_1';
-      await dbA.exec('INSERT INTO api_tokens (id, account_id, prefix, hash, created_at, user_id) VALUES (?, ?, ?, ?, ?, ?)', [tokenId, accountId, 'pst_', 'h1', now, x.id]);
+      // Two edges each minting a token for the same approved device: the link is used once, by one of them.
+      for (const id of ['tok_1', 'tok_2']) {
+        await dbA.exec('INSERT INTO api_tokens (id, account_id, prefix, hash, created_at, user_id) VALUES (?, ?, ?, ?, ?, ?)', [id, accountId, 'pst_', `h-${id}`, now, x.id]);
+      }
       await grantsA.linkDevice('device-1', grant.id, now + 60_000);
-      await Promise.all([grantsA.linkTokenOfDevice('device-1', tokenId), grantsB.linkTokenOfDevice('device-1', 'tok_none')]);
-      assert.deepEqual(await grantsB.liveTokens(grant.id), [tokenId], 'the link is used once, by the token minted first');
+      await Promise.all([grantsA.linkTokenOfDevice('device-1', 'tok_1'), grantsB.linkTokenOfDevice('device-1', 'tok_2')]);
+      const linked = await grantsB.liveTokens(grant.id);
+      assert.equal(linked.length, 1, `the link is used once, not by both: ${linked.join(', ')}`);
+      const tokenId = linked[0]!;
+      await dbA.exec('UPDATE api_tokens SET revoked_at = ? WHERE id = ?', [now, tokenId === 'tok_1' ? 'tok_2' : 'tok_1']);
       assert.equal(await grantsB.held(grant, now, 3600_000), true);
       assert.deepEqual(await grantsB.liveTokensOfUser(x.id, now), [tokenId]);
       await grantsB.remove(grant.id);
