@@ -6,6 +6,7 @@ import type { EdgeConfig } from './config.js';
 import { createRedirectServer } from './net/http-redirect.js';
 import { listenError } from './net/listen-error.js';
 import { loadTlsCredentials, secureContextOptions } from './net/tls.js';
+import { StoreHealth } from './observability/store-health.js';
 import { buildServer, type Edge } from './server.js';
 import { Store } from './store/index.js';
 
@@ -41,6 +42,7 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
   // Certificate trouble is found before anything is opened or created.
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
   const store = await Store.open(config.dbPath);
+  const storeHealth = new StoreHealth(() => store.ping());
   let edge: Edge;
   let auth: AuthContext;
   let monitoring: MonitoringServer | undefined;
@@ -48,8 +50,8 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
   let redirectPort: number | undefined;
   try {
     const warnings: string[] = [];
-    auth = await createAuthContext(config, store, (msg) => warnings.push(msg));
-    edge = buildServer(config, { store, auth, tls });
+    auth = await createAuthContext(config, store, storeHealth, (msg) => warnings.push(msg));
+    edge = buildServer(config, { store, auth, storeHealth, tls });
     for (const msg of warnings) edge.app.log.warn(msg);
     monitoring = config.metricsListen && (await startMonitoring(edge, config.metricsListen));
     await edge.app
@@ -74,6 +76,7 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
     await store.close();
     throw err;
   }
+  storeHealth.start();
   const address = edge.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listenPort;
   const log = edge.app.log;
@@ -110,6 +113,7 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       edge.pruner.stop();
       edge.tunnelCredentials.stop();
       await monitoring?.close();
+      storeHealth.stop();
       await store.close();
       edge.app.log.info('edge stopped');
     })());

@@ -37,6 +37,7 @@ import { AccessLog } from './observability/access-log.js';
 import { EdgeHealth } from './observability/health.js';
 import { accessLogEnabled, edgeLoggerOptions } from './observability/logging.js';
 import { EDGE_LABEL, EdgeMetrics } from './observability/metrics.js';
+import type { StoreHealth } from './observability/store-health.js';
 import { assignRequestId, requestIdOf, REQUEST_ID_HEADER } from './observability/request-id.js';
 import { sendError, sendErrorOnSocket } from './pages/error-page.js';
 import { EDGE_PAGE_HEADERS } from './pages/frame-protection.js';
@@ -49,6 +50,7 @@ import { ReservedPaths } from './proxy/reserved.js';
 import { HostRouter } from './proxy/router.js';
 import { StrictIntake } from './proxy/strict-http.js';
 import type { Store } from './store/index.js';
+import { storeOutageOf } from './store-outage.js';
 import { ExpiredRowPruner } from './store/pruner.js';
 import { TcpAccess } from './tcp/access.js';
 import { TcpEndpoint } from './tcp/endpoint.js';
@@ -58,6 +60,8 @@ import { TunnelRegistry } from './tunnel/registry.js';
 export interface EdgeDeps {
   readonly store: Store;
   readonly auth: AuthContext;
+  /** Whether the database answers (started and stopped by the caller, like the store). */
+  readonly storeHealth: StoreHealth;
   /** Already loaded from config.tls (startEdge checks them before opening anything); read here when absent. */
   readonly tls?: TlsCredentials | undefined;
 }
@@ -86,7 +90,7 @@ const unknownHost = (host: string) =>
  * data path pays for no routing or hooks it does not use.
  */
 export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
-  const { store, auth } = deps;
+  const { store, auth, storeHealth } = deps;
   const { limits } = config;
   const registry = new TunnelRegistry(limits.maxStreamsPerConnection);
   const router = new HostRouter(config, store);
@@ -132,7 +136,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         return containRequest(
           () => proxy.handleRequest(req, res, socket, host),
           (fault) => access.begin(req, host, socket.id, 'http').fault(fault),
-          (err) => (res.headersSent ? res.destroy() : (res.setHeader(REQUEST_ID_HEADER, requestIdOf(req)), sendError(req, res, err))),
+          (err) => (storeHealth.report(err), res.headersSent ? res.destroy() : (res.setHeader(REQUEST_ID_HEADER, requestIdOf(req)), sendError(req, res, err))),
         );
       }
       res.setHeader(REQUEST_ID_HEADER, requestIdOf(req));
@@ -169,7 +173,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
           () => proxy.handleUpgrade(req, socket, head, route.socket, route.host),
           (fault) => access.begin(req, route.host, route.socket.id, 'websocket').fault(fault),
           // A socket that already carried the app's answer (bytes written) is cut, not given a second answer.
-          (err) => ((socket as Partial<Socket>).bytesWritten ? socket.destroy() : sendErrorOnSocket(req, socket, err)),
+          (err) => (storeHealth.report(err), (socket as Partial<Socket>).bytesWritten ? socket.destroy() : sendErrorOnSocket(req, socket, err)),
         );
       }
       if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);
@@ -189,11 +193,16 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     genReqId: requestIdOf,
   });
 
-  const metrics = new EdgeMetrics(registry);
+  const metrics = new EdgeMetrics(registry, storeHealth);
   reporter = new LimitReporter(app.log, Date.now, (limit) => metrics.limitHit(limit));
   const proxyLimits = new ProxyLimits(limits, reporter);
   const audit = new AuditLog(store.audit, app.log);
-  const health = new EdgeHealth(store);
+  const health = new EdgeHealth(storeHealth, store.cluster.lease);
+  const storeDown = (since: number) =>
+    app.log.error({ since: new Date(since).toISOString() }, 'store down: the database does not answer; requests that need it get 503, cached sessions serve for --store-outage-grace');
+  const storeBack = (downMs: number) => app.log.info({ down_ms: downMs }, 'store back: the database answers again');
+  storeHealth.on('down', storeDown).on('up', storeBack);
+  app.addHook('onClose', async () => void storeHealth.off('down', storeDown).off('up', storeBack));
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl, auth.idp);
   const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs);
@@ -224,10 +233,20 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log, badTokens), auth.live, audit, app.log, metrics, proxyLimits);
 
   app.setErrorHandler((err: Error & { validation?: Parameters<typeof validationMessage>[1]; validationContext?: string; statusCode?: number }, request, reply) => {
+    // Fail closed: a sign-in, page or API call that needed the database gets 503; pages get the edge's page.
+    const outage = storeOutageOf(err);
+    if (outage) {
+      storeHealth.report(err);
+      metrics.refused(outage.code, 'http');
+      if (!request.url.startsWith('/api/')) {
+        sendError(request.raw, reply.raw, outage);
+        return reply.hijack();
+      }
+    }
     const clientFault = err.validation !== undefined || (err.statusCode !== undefined && err.statusCode < 500);
     const message = err.validation ? validationMessage(err.validationContext, err.validation) : err.message;
     const edgeErr =
-      err instanceof EdgeError ? err : clientFault ? new EdgeError('BAD_REQUEST', message) : new EdgeError('INTERNAL', 'internal error');
+      outage ?? (err instanceof EdgeError ? err : clientFault ? new EdgeError('BAD_REQUEST', message) : new EdgeError('INTERNAL', 'internal error'));
     if (edgeErr.code === 'INTERNAL') request.log.error({ err }, 'request failed');
     reply.code(edgeErr.status).headers(edgeErr.headers).header('postern-error', edgeErr.code).send(edgeErr.toJSON());
   });

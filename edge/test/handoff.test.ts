@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { StoreOutageGrace } from '../src/auth/outage-grace.js';
 import { SessionService } from '../src/auth/sessions.js';
+import { StoreHealth } from '../src/observability/store-health.js';
 import { Store } from '../src/store/index.js';
 import { randomHandle } from '../src/store/secrets.js';
 
@@ -16,7 +18,7 @@ async function setup() {
   const socket = store.sockets.create({ accountId: account.id, name: 'app', ephemeral: false });
   const other = store.sockets.create({ accountId: account.id, name: 'other', ephemeral: false });
   const user = store.users.upsert({ issuer: 'https://idp.test', subject: 'bob', email: 'bob@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
-  const sessions = new SessionService(store, { absoluteMs: 3600_000, idleMs: 3600_000 }, () => undefined);
+  const sessions = new SessionService(store, { absoluteMs: 3600_000, idleMs: 3600_000 }, () => undefined, new StoreOutageGrace(new StoreHealth(async () => true), 3600_000));
   const { record: login } = sessions.createLogin(user.id);
   return { store, socket, other, sessions, login };
 }

@@ -25,7 +25,7 @@ async function setUp(name: string, timeoutMs: number) {
   const registry = new TunnelRegistry();
   const live = new LiveConnections(() => true);
   const audit = new AuditLog(store.audit, { error: () => undefined } as unknown as FastifyBaseLogger);
-  const control = new ControlPlane(store, registry, new HostRouter(resolveEdgeConfig({}), store), live, audit, new EdgeMetrics(registry));
+  const control = new ControlPlane(store, registry, new HostRouter(resolveEdgeConfig({}), store), live, audit, new EdgeMetrics(registry, { up: true }));
   const reaper = new QuickShareReaper(store, registry, control, timeoutMs);
   const { account } = store.accounts.ensure('owner@example.com');
   /** A stand-in tunnel connection: the reaper and control plane read its info and may destroy its session. */

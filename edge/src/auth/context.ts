@@ -1,4 +1,5 @@
 import { ConfigError, type EdgeConfig } from '../config.js';
+import type { StoreHealth } from '../observability/store-health.js';
 import type { Store } from '../store/index.js';
 import { AssertionSigner } from './assertion.js';
 import { cookieNames, type CookieNames } from './cookies.js';
@@ -6,6 +7,7 @@ import { TOKEN_CREDENTIAL } from './credential-keys.js';
 import { GrantSeal } from './grant-seal.js';
 import { IdpSessions } from './idp-sessions.js';
 import { LiveConnections } from './live-connections.js';
+import { StoreOutageGrace } from './outage-grace.js';
 import { createProvider } from './providers/from-config.js';
 import type { RedirectProvider } from './providers/types.js';
 import { SessionService } from './sessions.js';
@@ -22,13 +24,15 @@ export interface AuthContext {
   readonly sessions: SessionService;
   readonly signer: AssertionSigner;
   readonly live: LiveConnections;
+  /** What cached credentials may do while the database does not answer (--store-outage-grace). */
+  readonly outage: StoreOutageGrace;
   /** Which IdP session each login came from, and what re-validates it. */
   readonly idp: IdpSessions;
   /** `<edge URL>/auth/callback`: the redirect URI registered at every IdP. */
   readonly redirectUri: string;
 }
 
-export async function createAuthContext(config: EdgeConfig, store: Store, warn: (msg: string) => void): Promise<AuthContext> {
+export async function createAuthContext(config: EdgeConfig, store: Store, storeHealth: StoreHealth, warn: (msg: string) => void): Promise<AuthContext> {
   const edgeUrl = `${config.publicScheme}://${config.domain}`;
   const providers = new Map<string, RedirectProvider>();
   const seals = new Map<string, GrantSeal>();
@@ -42,14 +46,21 @@ export async function createAuthContext(config: EdgeConfig, store: Store, warn: 
     seals.set(p.id, GrantSeal.forProvider(p.clientSecret, p.id));
   }
   let live: LiveConnections | undefined;
+  const outage = new StoreOutageGrace(storeHealth, config.storeOutageGraceMs);
   const sessions = new SessionService(
     store,
     { absoluteMs: config.auth.sessionTtlMs, idleMs: config.auth.sessionIdleMs },
     (hashes) => live?.close(hashes),
+    outage,
   );
-  live = new LiveConnections((credential) =>
-    credential.startsWith(TOKEN_CREDENTIAL) ? store.tokens.findLive(credential.slice(TOKEN_CREDENTIAL.length)) : sessions.isLive(credential),
-  );
+  live = new LiveConnections((credential) => {
+    try {
+      return credential.startsWith(TOKEN_CREDENTIAL) ? store.tokens.findLive(credential.slice(TOKEN_CREDENTIAL.length)) : sessions.isLive(credential);
+    } catch (err) {
+      // An open WebSocket or TCP stream whose credential cannot be checked lasts the grace, then closes.
+      return outage.holdsDuringOutage(err);
+    }
+  });
   const secure = config.publicScheme === 'https';
   return {
     edgeUrl,
@@ -60,6 +71,7 @@ export async function createAuthContext(config: EdgeConfig, store: Store, warn: 
     sessions,
     signer: await AssertionSigner.load(store.signingKeys, edgeUrl),
     live,
+    outage,
     idp: new IdpSessions(store, providers, seals, sessions, live, config.auth.sessionRevalidateMs),
     redirectUri: `${edgeUrl}/auth/callback`,
   };

@@ -2,6 +2,7 @@ import { hashHandle, randomHandle } from '../store/secrets.js';
 import type { Store } from '../store/index.js';
 import type { SessionRecord } from '../store/sessions.js';
 import type { User } from '../store/users.js';
+import type { StoreOutageGrace } from './outage-grace.js';
 
 export interface SessionLifetimes {
   /** A session ends this long after sign-in, whatever happens. */
@@ -38,6 +39,7 @@ export class SessionService {
     private readonly store: Store,
     readonly lifetimes: SessionLifetimes,
     private readonly onRevoke: (idHashes: readonly string[]) => void,
+    private readonly outage: StoreOutageGrace,
   ) {}
 
   /** A new login session on the edge host. */
@@ -78,18 +80,28 @@ export class SessionService {
   resolve(handle: string | undefined, socketId: string | null, now = Date.now()): ResolvedSession | undefined {
     if (!handle || handle.length > 100) return undefined;
     const cached = this.cache.get(handle);
+    if (cached && this.outage.storeDown) {
+      // The database is down: the cache answers alone (no re-check, no touch) until the grace ends, then 503.
+      if (!this.outage.allows(now)) throw this.outage.refusal();
+      return this.servedOn(cached.resolved, socketId, now);
+    }
     let resolved = cached && now - cached.checkedAt < CACHE_TTL_MS ? cached.resolved : undefined;
     if (!resolved) {
+      let found: ResolvedSession | undefined;
+      try {
+        found = this.load(handle);
+      } catch (err) {
+        // The re-check found the database gone: what the cache held serves within the grace.
+        return this.servedOn(this.outage.cachedOnOutage(err, cached?.resolved, now), socketId, now);
+      }
       this.cache.delete(handle);
-      const record = this.store.sessions.find(hashHandle(handle));
-      const user = record && this.store.users.findById(record.userId);
-      if (!record || !user) return undefined;
-      resolved = { record, user };
+      if (!found) return undefined;
+      resolved = found;
       if (this.cache.size > 100_000) this.cache.clear();
       this.cache.set(handle, { resolved, checkedAt: now });
     }
     const { record } = resolved;
-    if (record.socketId !== socketId || !this.isValid(record, now)) return undefined;
+    if (!this.servedOn(resolved, socketId, now)) return undefined;
     if (now - record.lastSeenAt > TOUCH_EVERY_MS) {
       this.store.sessions.touch(record.idHash, now);
       resolved = { ...resolved, record: { ...record, lastSeenAt: now } };
@@ -128,6 +140,17 @@ export class SessionService {
     const set = new Set(hashes);
     for (const [handle, entry] of this.cache) if (set.has(entry.resolved.record.idHash)) this.cache.delete(handle);
     this.onRevoke(hashes);
+  }
+
+  private load(handle: string): ResolvedSession | undefined {
+    const record = this.store.sessions.find(hashHandle(handle));
+    const user = record && this.store.users.findById(record.userId);
+    return record && user ? { record, user } : undefined;
+  }
+
+  /** The session, if it is live and for this host. */
+  private servedOn(resolved: ResolvedSession, socketId: string | null, now: number): ResolvedSession | undefined {
+    return resolved.record.socketId === socketId && this.isValid(resolved.record, now) ? resolved : undefined;
   }
 
   private isValid(record: SessionRecord, now: number): boolean {

@@ -200,8 +200,13 @@ export class SocketGate {
    */
   private verifyToken(token: string, now = Date.now()): TokenHolder | undefined {
     const cached = this.tokens.get(token);
-    const fresh = cached && now - cached.checkedAt < TOKEN_CACHE_MS && (cached.expiresAt === null || now < cached.expiresAt);
-    if (fresh) return cached;
+    const unexpired = cached && (cached.expiresAt === null || now < cached.expiresAt);
+    if (cached && this.auth.outage.storeDown) {
+      // As for sessions (auth/sessions.ts): the cache alone until the grace ends, then 503.
+      if (!this.auth.outage.allows(now)) throw this.auth.outage.refusal();
+      return unexpired ? cached : undefined;
+    }
+    if (unexpired && now - cached.checkedAt < TOKEN_CACHE_MS) return cached;
     this.tokens.delete(token);
     const record = this.store.tokens.verify(token, now);
     const account = record && this.store.accounts.findById(record.accountId);

@@ -23,6 +23,7 @@ import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { clientAddress } from '../net/client-address.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { upstreamError } from '../proxy/upstream-errors.js';
+import { storeOutageOf } from '../store-outage.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import type { TcpAccess, TcpGrant } from './access.js';
 
@@ -69,8 +70,9 @@ export class TcpEndpoint {
     try {
       grant = this.access.authorize(req);
     } catch (err) {
-      if (!(err instanceof EdgeError)) this.log.error({ err }, 'tcp access check failed');
-      return refuse(err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'internal error'));
+      const known = err instanceof EdgeError ? err : storeOutageOf(err);
+      if (!known) this.log.error({ err }, 'tcp access check failed');
+      return refuse(known ?? new EdgeError('INTERNAL', 'internal error'));
     }
     const connection = this.access.connection(grant);
     if (!connection) return refuse(this.access.busy(grant) ? this.limits.tunnelBusy(grant.socket, grant.hostname) : offline(grant));

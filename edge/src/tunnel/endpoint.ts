@@ -17,6 +17,7 @@ import { clientAddress } from '../net/client-address.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { randomId } from '../store/ids.js';
 import type { Store } from '../store/index.js';
+import { storeOutageOf } from '../store-outage.js';
 import { helloSocket } from '../api/socket-view.js';
 import { TunnelConnection, type TunnelConnectionInfo } from './connection.js';
 import type { TunnelRegistry } from './registry.js';
@@ -49,7 +50,7 @@ export class TunnelEndpoint {
     try {
       conn = this.authorize(req);
     } catch (err) {
-      const edgeErr = err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'tunnel handshake failed');
+      const edgeErr = err instanceof EdgeError ? err : (storeOutageOf(err) ?? new EdgeError('INTERNAL', 'tunnel handshake failed'));
       this.log.warn({ reqId: requestIdOf(req), remote: clientAddress(req), code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
       this.metrics.refused(edgeErr.code, 'tunnel');
       req.headers.accept = 'application/json';

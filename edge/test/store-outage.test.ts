@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { StoreOutageGrace } from '../src/auth/outage-grace.js';
+import { SessionService } from '../src/auth/sessions.js';
+import { EdgeError } from '../src/errors.js';
+import { EdgeMetrics } from '../src/observability/metrics.js';
+import { StoreHealth } from '../src/observability/store-health.js';
+import { containRequest, ExchangeFault } from '../src/proxy/exchange-faults.js';
+import { Store } from '../src/store/index.js';
+import { randomHandle } from '../src/store/secrets.js';
+import { SqlError } from '../src/store/sql/driver.js';
+import { isStoreOutage, storeOutageOf } from '../src/store-outage.js';
+import { TunnelRegistry } from '../src/tunnel/registry.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'postern-store-outage-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const refused = () => new SqlError('unavailable', 'connect ECONNREFUSED 127.0.0.1:5432');
+const MINUTE = 60_000;
+
+/** A store whose ping answers as told: the boundary the monitor sees. */
+function fakePing() {
+  const state = { answers: true, calls: 0, hang: false };
+  const ping = async (): Promise<boolean> => {
+    state.calls++;
+    if (state.hang) return new Promise<boolean>(() => undefined);
+    return state.answers;
+  };
+  return { state, ping };
+}
+
+describe('StoreHealth', () => {
+  test('a failed ping marks the store down with its start, an answering one marks it up; each change is one event', async () => {
+    const { state, ping } = fakePing();
+    let now = 1_000;
+    const health = new StoreHealth(ping, { everyMs: 1_000, timeoutMs: 500 }, () => now);
+    const events: string[] = [];
+    health.on('down', (since: number) => events.push(`down@${since}`)).on('up', (ms: number) => events.push(`up after ${ms}`));
+    assert.equal(await health.probe(), true);
+    assert.equal(health.up, true);
+    state.answers = false;
+    assert.equal(await health.probe(), false);
+    now = 4_000;
+    assert.equal(await health.probe(), false);
+    assert.equal(health.up, false);
+    assert.equal(health.downSince, 1_000, 'the outage runs from the first failure');
+    state.answers = true;
+    now = 11_000;
+    assert.equal(await health.probe(), true);
+    assert.equal(health.downSince, undefined);
+    assert.deepEqual(events, ['down@1000', 'up after 10000']);
+  });
+
+  test('a query refused because the store is away marks it down at once; other failures do not', () => {
+    const health = new StoreHealth(async () => true);
+    assert.equal(health.report(new SqlError('unique', 'duplicate key')), false);
+    assert.equal(health.report(new Error('bug')), false);
+    assert.equal(health.up, true);
+    assert.equal(health.report(new ExchangeFault('request', refused())), true, 'found inside the fault that carried it');
+    assert.equal(health.up, false);
+  });
+
+  test('a ping that hangs counts as down after the timeout, and no second ping starts beside it', async () => {
+    const { state, ping } = fakePing();
+    state.hang = true;
+    const health = new StoreHealth(ping, { everyMs: 1_000, timeoutMs: 30 });
+    assert.equal(await health.probe(), false);
+    assert.equal(await health.probe(), false);
+    assert.equal(state.calls, 1, 'the hung ping is waited for, not repeated');
+    assert.equal(health.up, false);
+  });
+
+  test('started, it sees an outage and the recovery by itself', async () => {
+    const { state, ping } = fakePing();
+    const health = new StoreHealth(ping, { everyMs: 10, timeoutMs: 100 });
+    health.start();
+    try {
+      // Bounded, and a timer of its own keeps the test alive (the monitor's timer does not hold a process).
+      const next = (event: 'down' | 'up') =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no ${event} within 5 s`)), 5_000);
+          health.once(event, () => resolve(clearTimeout(timer)));
+        });
+      state.answers = false;
+      await next('down');
+      state.answers = true;
+      await next('up');
+      assert.equal(health.up, true);
+    } finally {
+      health.stop();
+    }
+  });
+});
+
+describe('store outage answers', () => {
+  test('an unavailable SqlError, bare or wrapped, is a 503 STORE_UNAVAILABLE with Retry-After; other errors are not', () => {
+    const answer = storeOutageOf(new ExchangeFault('request', refused()));
+    assert.ok(answer instanceof EdgeError);
+    assert.deepEqual([answer.code, answer.status, answer.headers['retry-after']], ['STORE_UNAVAILABLE', 503, '5']);
+    assert.equal(storeOutageOf(answer), answer, 'an answer already made is kept');
+    assert.equal(storeOutageOf(new SqlError('other', 'syntax error')), undefined);
+    assert.equal(storeOutageOf(new EdgeError('INTERNAL', 'x')), undefined);
+    assert.equal(storeOutageOf('not an error'), undefined);
+    assert.equal(isStoreOutage(new Error('outer', { cause: new Error('middle', { cause: refused() }) })), true);
+  });
+
+  test('containRequest: the store not answering, thrown or rejected, is answered 503 and is not an exchange fault', async () => {
+    const faults: ExchangeFault[] = [];
+    const answers: string[] = [];
+    const fault = (f: ExchangeFault) => faults.push(f);
+    const respond = (err: EdgeError) => answers.push(err.code);
+    containRequest(() => {
+      throw refused();
+    }, fault, respond);
+    containRequest(() => Promise.reject(refused()), fault, respond);
+    containRequest(() => Promise.reject(new Error('a bug')), fault, respond);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(answers, ['STORE_UNAVAILABLE', 'STORE_UNAVAILABLE', 'EXCHANGE_FAILED']);
+    assert.equal(faults.length, 1, 'only the bug is logged and counted as a fault');
+  });
+
+  test('postern_store_up follows the monitor; store refusals are counted by where they happened', async () => {
+    const store = { up: true };
+    const metrics = new EdgeMetrics(new TunnelRegistry(), store);
+    assert.match(await metrics.registry.metrics(), /^postern_store_up 1$/m);
+    assert.match(await metrics.registry.metrics(), /^postern_edge_store_unavailable_total\{via="tunnel"\} 0$/m, 'series exist before the first outage');
+    store.up = false;
+    metrics.refused('STORE_UNAVAILABLE', 'http');
+    metrics.refused('STORE_UNAVAILABLE', 'http');
+    metrics.refused('STORE_UNAVAILABLE', 'tunnel');
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^postern_store_up 0$/m);
+    assert.match(text, /^postern_edge_store_unavailable_total\{via="http"\} 2$/m);
+    assert.match(text, /^postern_edge_store_unavailable_total\{via="tunnel"\} 1$/m);
+    assert.doesNotMatch(text, /postern_edge_auth_denials_total\{[^}]*store/, 'an outage is not an auth denial');
+  });
+});
+
+describe('StoreOutageGrace', () => {
+  test('allows cached credentials from the start of the outage for the grace, then refuses with 503', () => {
+    let now = 0;
+    const health = new StoreHealth(async () => true, undefined, () => now);
+    const grace = new StoreOutageGrace(health, 5 * MINUTE);
+    assert.equal(grace.storeDown, false);
+    assert.equal(grace.allows(10 * MINUTE), true, 'no outage: no limit');
+    now = 1 * MINUTE;
+    health.report(refused());
+    assert.equal(grace.storeDown, true);
+    assert.equal(grace.allows(now + 5 * MINUTE - 1), true);
+    assert.equal(grace.allows(now + 5 * MINUTE), false);
+    assert.equal(grace.refusal().code, 'STORE_UNAVAILABLE');
+    assert.equal(grace.holdsDuringOutage(refused(), now + MINUTE), true, 'an open stream lasts the grace');
+    assert.equal(grace.holdsDuringOutage(refused(), now + 6 * MINUTE), false, 'then it closes');
+    assert.throws(() => grace.holdsDuringOutage(new Error('a bug'), now), /a bug/, 'a failure that is no outage is not hidden');
+    assert.equal(grace.cachedOnOutage(refused(), 'cached', now + MINUTE), 'cached');
+    assert.throws(() => grace.cachedOnOutage(refused(), undefined, now + MINUTE), SqlError, 'nothing cached: the outage is answered 503 upstream');
+    assert.throws(() => grace.cachedOnOutage(refused(), 'cached', now + 6 * MINUTE), SqlError);
+  });
+
+  test('sessions: a cached one serves through the grace without the store, then gets 503; unknown ones never serve', async () => {
+    const store = await Store.open(join(dir, 'sessions.db'));
+    after(() => store.close());
+    const health = new StoreHealth(async () => true);
+    const sessions = new SessionService(store, { absoluteMs: 24 * 60 * MINUTE, idleMs: 8 * 60 * MINUTE }, () => undefined, new StoreOutageGrace(health, 5 * MINUTE));
+    const user = store.users.upsert({ issuer: 'https://idp.test', subject: 'alice', email: 'alice@example.com', name: 'Alice', groups: [], githubOrgs: [], githubTeams: [] });
+    const t0 = Date.now();
+    const { handle } = sessions.createLogin(user.id, t0);
+    assert.equal(sessions.resolve(handle, null, t0)?.user.id, user.id, 'cached by this lookup');
+
+    // The database goes away (what the converted table modules throw then: an unavailable SqlError).
+    const lookups = { count: 0 };
+    store.sessions.find = () => {
+      lookups.count++;
+      throw refused();
+    };
+    const stale = t0 + 10_000; // past the cache's re-check time
+    assert.equal(sessions.resolve(handle, null, stale)?.user.id, user.id, 'the failed re-check falls back on the cache');
+    assert.equal(lookups.count, 1);
+    assert.equal(health.up, false, 'the failed query told the monitor');
+    assert.equal(sessions.resolve(handle, null, stale + MINUTE)?.user.id, user.id, 'the store known down: served from the cache');
+    assert.equal(lookups.count, 1, 'without asking the store again');
+    assert.equal(sessions.resolve(handle, 'sck_other', stale + MINUTE), undefined, 'the cache still only serves the host it was made for');
+    assert.throws(() => sessions.resolve(randomHandle(), null, stale + MINUTE), (err: unknown) => storeOutageOf(err)?.status === 503, 'unknown: 503, never let through');
+    const past = (health.downSince ?? 0) + 5 * MINUTE;
+    assert.throws(() => sessions.resolve(handle, null, past), (err: unknown) => err instanceof EdgeError && err.code === 'STORE_UNAVAILABLE', 'past the grace: 503');
+  });
+});
