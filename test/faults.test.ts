@@ -21,7 +21,7 @@ import { killAll } from './lib/process.js';
 import { TcpRelay } from './lib/relay.js';
 import { RssSampler, mib } from './lib/rss.js';
 import { pollUntil, withTimeout } from './lib/wait.js';
-import { WebClient, type Hop } from './lib/web-client.js';
+import { signInLocal, WebClient } from './lib/web-client.js';
 
 /**
  * Fault survival with real processes: an edge, connectors and an app over loopback, and faults done
@@ -220,16 +220,6 @@ function loggedAt(edge: EdgeProcess, msg: string | RegExp, fields: Record<string
     .map((l) => Number(l.time));
 }
 
-/** Signs `client` in with a local account on its way to `appUrl`; returns the app's final answer. */
-async function signInLocal(client: WebClient, edge: EdgeProcess, appUrl: string, email: string, password: string): Promise<Hop> {
-  const toForm = await client.navigate(appUrl);
-  const tx = /name="tx" value="([^"]+)"/.exec(toForm.last.body)?.[1];
-  assert.ok(tx, `the local sign-in form, got ${toForm.last.status} at ${toForm.last.url}`);
-  const posted = await client.fetch(`${edge.url}/auth/local`, { form: { tx, email, password } });
-  assert.equal(posted.status, 302, posted.body);
-  return (await client.navigate(posted.location!)).last;
-}
-
 describe('faults: edge restart', () => {
   const password = 'correct horse battery staple';
   let edge: EdgeProcess;
@@ -248,7 +238,7 @@ describe('faults: edge restart', () => {
       connectors.push(await ConnectorProcess.startServing({ edge, token, appPort: origin.port, socket, label: `connect:restart-${label}` }));
     }
     await tunnelsConnected(edge, socket.id, 4);
-    const page = await signInLocal(client, edge, `${socket.url}/hello`, 'rita@example.com', password);
+    const page = await signInLocal(client, edge.url, `${socket.url}/hello`, 'rita@example.com', password);
     assert.equal(page.status, 200);
     assert.equal(page.body, 'hello from origin');
   });

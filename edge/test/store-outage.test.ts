@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { StoreOutageGrace } from '../src/auth/outage-grace.js';
+import { TunnelCredentialSweep } from '../src/auth/tunnel-credentials.js';
 import { SessionService } from '../src/auth/sessions.js';
 import { EdgeError } from '../src/errors.js';
 import { EdgeMetrics } from '../src/observability/metrics.js';
@@ -61,6 +62,23 @@ describe('StoreHealth', () => {
     assert.equal(health.up, true);
     assert.equal(health.report(new ExchangeFault('request', refused())), true, 'found inside the fault that carried it');
     assert.equal(health.up, false);
+  });
+
+  test('a ping sent before a query failed cannot clear that failure: no flapping at the start of an outage', async () => {
+    let answer: (ok: boolean) => void = () => undefined;
+    const health = new StoreHealth(() => new Promise<boolean>((resolve) => (answer = resolve)), { everyMs: 1_000, timeoutMs: 1_000 });
+    const downs: number[] = [];
+    health.on('down', (since: number) => downs.push(since));
+    const early = health.probe();
+    health.report(refused());
+    answer(true);
+    assert.equal(await early, true);
+    assert.equal(health.up, false, 'the report stands');
+    const later = health.probe();
+    answer(true);
+    assert.equal(await later, true);
+    assert.equal(health.up, true, 'a ping sent after it clears it');
+    assert.equal(downs.length, 1);
   });
 
   test('a ping that hangs counts as down after the timeout, and no second ping starts beside it', async () => {
@@ -187,4 +205,16 @@ describe('StoreOutageGrace', () => {
     const past = (health.downSince ?? 0) + 5 * MINUTE;
     assert.throws(() => sessions.resolve(handle, null, past), (err: unknown) => err instanceof EdgeError && err.code === 'STORE_UNAVAILABLE', 'past the grace: 503');
   });
+});
+
+test('tunnels stay up while the database is down: the token sweep ends none and does not throw', () => {
+  const registry = { all: () => [{ info: { id: 'c1', tokenId: 'tok_1', socketId: 'sck_x' }, session: { closed: false } }] };
+  const ended: string[] = [];
+  const sweep = new TunnelCredentialSweep(registry as never, { checkById: () => { throw refused(); } }, (tokenId) => ended.push(tokenId), { info: () => undefined }, 60_000);
+  try {
+    assert.doesNotThrow(() => sweep.sweep());
+  } finally {
+    sweep.stop();
+  }
+  assert.deepEqual(ended, []);
 });

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isPostgresUrl } from '@postern/edge/sql';
 import { ManagedProcess, runToExit } from './process.js';
 import { request } from './http.js';
 import { pollUntil } from './wait.js';
@@ -50,7 +51,11 @@ export interface EdgeLogLine {
   [key: string]: unknown;
 }
 
+/** How the edge and `postern admin` are told where the store is: a SQLite file (`--db`), or a PostgreSQL URL (`--store`). */
+export const storeArgs = (target: string): string[] => (isPostgresUrl(target) ? ['--store', target] : ['--db', target]);
+
 export interface EdgeOptions {
+  /** A SQLite file, or a PostgreSQL URL. */
   readonly db: string;
   readonly port?: number;
   readonly extraArgs?: readonly string[];
@@ -127,7 +132,7 @@ export class EdgeProcess {
       const proc = new ManagedProcess(
         options.label ?? `edge:${port}`,
         process.execPath,
-        [CLI, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', options.domain ?? `localhost:${options.front?.port ?? port}`, '--db', options.db, ...tlsArgs, ...extraArgs],
+        [CLI, 'edge', '--listen', `127.0.0.1:${port}`, '--domain', options.domain ?? `localhost:${options.front?.port ?? port}`, ...storeArgs(options.db), ...tlsArgs, ...extraArgs],
         cleanEnv(),
       );
       try {
@@ -172,13 +177,13 @@ export function parseJson<T>(line: string): T | undefined {
 export async function createAccount(db: string, email: string, password?: string): Promise<string> {
   let passwordArgs: string[] = [];
   if (password !== undefined) {
-    const file = join(dirname(db), `password-${email}`);
+    const file = join(isPostgresUrl(db) ? tmpdir() : dirname(db), `password-${process.pid}-${email}`);
     writeFileSync(file, `${password}\n`, { mode: 0o600 });
     passwordArgs = ['--password-file', file];
   }
-  const add = await runCli(['admin', 'user', 'add', email, ...passwordArgs, '--db', db]);
+  const add = await runCli(['admin', 'user', 'add', email, ...passwordArgs, ...storeArgs(db)]).finally(() => passwordArgs[1] && rmSync(passwordArgs[1], { force: true }));
   if (add.code !== 0) throw new Error(`admin user add failed (${add.code}): ${add.stderr.join('\n')}`);
-  const created = await runCli(['admin', 'token', 'create', email, '--db', db]);
+  const created = await runCli(['admin', 'token', 'create', email, ...storeArgs(db)]);
   if (created.code !== 0) throw new Error(`admin token create failed (${created.code}): ${created.stderr.join('\n')}`);
   const lines = created.stdout.filter((l) => l.trim() !== '');
   if (lines.length !== 1) throw new Error(`admin token create printed ${lines.length} lines, expected only the token: ${lines.join(' | ')}`);

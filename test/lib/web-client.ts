@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { request } from './http.js';
 
@@ -219,4 +220,14 @@ export class WebClient {
     this.cookies = this.cookies.filter((c) => !(c.name === name && c.path === path && c.host === url.hostname));
     if (!expired) this.cookies.push({ name, value, host: url.hostname, path, raw: line, domainAttribute });
   }
+}
+
+/** Signs `client` in with a local account on its way to `appUrl` (through the edge at `edgeUrl`); returns the app's final answer. */
+export async function signInLocal(client: WebClient, edgeUrl: string, appUrl: string, email: string, password: string): Promise<Hop> {
+  const toForm = await client.navigate(appUrl);
+  const tx = /name="tx" value="([^"]+)"/.exec(toForm.last.body)?.[1];
+  assert.ok(tx, `the local sign-in form, got ${toForm.last.status} at ${toForm.last.url}`);
+  const posted = await client.fetch(`${edgeUrl}/auth/local`, { form: { tx, email, password } });
+  assert.equal(posted.status, 302, posted.body);
+  return (await client.navigate(posted.location!)).last;
 }

@@ -20,8 +20,9 @@ export const STORE_HEALTH_DEFAULTS: StoreHealthTiming = { everyMs: 1_000, timeou
  */
 export class StoreHealth extends EventEmitter {
   private since: number | undefined;
-  /** The ping under way (it may outlive its timeout). */
-  private pending: Promise<boolean> | undefined;
+  /** The ping under way (it may outlive its timeout), and how many failed queries had been reported when it was sent. */
+  private pending: { readonly answer: Promise<boolean>; readonly reportsBefore: number } | undefined;
+  private reports = 0;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
@@ -58,27 +59,32 @@ export class StoreHealth extends EventEmitter {
    * twice at once and pings cannot pile up in the pool.
    */
   async probe(): Promise<boolean> {
-    const answered = await this.pingBounded();
-    if (answered) this.markUp();
-    else this.markDown();
+    const { answered, reportsBefore } = await this.pingBounded();
+    // A ping sent before a query failed says nothing about after: it cannot clear that report.
+    if (answered && reportsBefore === this.reports) this.markUp();
+    else if (!answered) this.markDown();
     return answered;
   }
 
   /** A query failed: true (and the store marked down) when it failed because the store did not answer. */
   report(err: unknown): boolean {
     if (!isStoreOutage(err)) return false;
+    this.reports++;
     this.markDown();
     return true;
   }
 
-  private async pingBounded(): Promise<boolean> {
+  private async pingBounded(): Promise<{ answered: boolean; reportsBefore: number }> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.timing.timeoutMs)));
-    this.pending ??= this.ping()
-      .catch(() => false)
-      .finally(() => (this.pending = undefined));
+    const pending = (this.pending ??= {
+      answer: this.ping()
+        .catch(() => false)
+        .finally(() => (this.pending = undefined)),
+      reportsBefore: this.reports,
+    });
     try {
-      return await Promise.race([this.pending, timedOut]);
+      return { answered: await Promise.race([pending.answer, timedOut]), reportsBefore: pending.reportsBefore };
     } finally {
       clearTimeout(timer);
     }

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Store } from '../store/index.js';
 import type { SocketRecord } from '../store/sockets.js';
+import { isStoreOutage } from '../store-outage.js';
 import type { CompiledPolicies } from './compiled-policies.js';
 
 /**
@@ -57,7 +58,14 @@ export class OpenStreams {
     for (const [connection, stream] of this.open) {
       let entry = current.get(stream.socket.id);
       if (!entry) {
-        const socket = this.store.sockets.findById(stream.socket.id);
+        let socket: SocketRecord | undefined;
+        try {
+          socket = this.store.sockets.findById(stream.socket.id);
+        } catch (err) {
+          // The database is down: streams keep the rules they had; their credentials' grace ends them (auth/outage-grace.ts).
+          if (isStoreOutage(err)) return;
+          throw err;
+        }
         entry = { socket, policy: socket && this.policies.of(socket) };
         current.set(stream.socket.id, entry);
       }
