@@ -36,7 +36,7 @@ import { loadTlsCredentials, secureContextOptions, type TlsCredentials } from '.
 import { AccessLog } from './observability/access-log.js';
 import { EdgeHealth } from './observability/health.js';
 import { accessLogEnabled, edgeLoggerOptions } from './observability/logging.js';
-import { EDGE_LABEL, EdgeMetrics } from './observability/metrics.js';
+import { EDGE_LABEL, EdgeMetrics, type DenialVia } from './observability/metrics.js';
 import type { StoreHealth } from './observability/store-health.js';
 import { assignRequestId, requestIdOf, REQUEST_ID_HEADER } from './observability/request-id.js';
 import { sendError, sendErrorOnSocket } from './pages/error-page.js';
@@ -136,7 +136,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         return containRequest(
           () => proxy.handleRequest(req, res, socket, host),
           (fault) => access.begin(req, host, socket.id, 'http').fault(fault),
-          (err) => (storeHealth.report(err), res.headersSent ? res.destroy() : (res.setHeader(REQUEST_ID_HEADER, requestIdOf(req)), sendError(req, res, err))),
+          (err) => (storeRefused(err, 'http'), res.headersSent ? res.destroy() : (res.setHeader(REQUEST_ID_HEADER, requestIdOf(req)), sendError(req, res, err))),
         );
       }
       res.setHeader(REQUEST_ID_HEADER, requestIdOf(req));
@@ -173,7 +173,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
           () => proxy.handleUpgrade(req, socket, head, route.socket, route.host),
           (fault) => access.begin(req, route.host, route.socket.id, 'websocket').fault(fault),
           // A socket that already carried the app's answer (bytes written) is cut, not given a second answer.
-          (err) => (storeHealth.report(err), (socket as Partial<Socket>).bytesWritten ? socket.destroy() : sendErrorOnSocket(req, socket, err)),
+          (err) => (storeRefused(err, 'websocket'), (socket as Partial<Socket>).bytesWritten ? socket.destroy() : sendErrorOnSocket(req, socket, err)),
         );
       }
       if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);
@@ -203,6 +203,10 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const storeBack = (downMs: number) => app.log.info({ down_ms: downMs }, 'store back: the database answers again');
   storeHealth.on('down', storeDown).on('up', storeBack);
   app.addHook('onClose', async () => void storeHealth.off('down', storeDown).off('up', storeBack));
+  /** A request refused because the store did not answer: the monitor hears of it at once, and it is counted. */
+  const storeRefused = (err: EdgeError, via: DenialVia): void => {
+    if (storeHealth.report(err)) metrics.refused(err.code, via);
+  };
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl, auth.idp);
   const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs);
@@ -236,8 +240,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     // Fail closed: a sign-in, page or API call that needed the database gets 503; pages get the edge's page.
     const outage = storeOutageOf(err);
     if (outage) {
-      storeHealth.report(err);
-      metrics.refused(outage.code, 'http');
+      storeRefused(outage, 'http');
       if (!request.url.startsWith('/api/')) {
         sendError(request.raw, reply.raw, outage);
         return reply.hijack();
