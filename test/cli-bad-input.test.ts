@@ -170,6 +170,10 @@ describe('postern CLI: bad input', () => {
       [['demo', '--port', '0'], /^error: --port must be a whole number from 1 to 65535/],
       [['admin', 'user', 'add', 'not-an-email', '--db', join(tmp.dir, 'admin.db')], /^error: "not-an-email" is not an email address$/],
       [['admin', 'token', 'create', 'nobody@example.com', '--db', db], /^error: no account for nobody@example\.com/],
+      [['admin', 'token', 'create', 'nobody@example.com', '--store', db], /^error: no account for nobody@example\.com/],
+      [['admin', 'user', 'add', 'x@example.com', '--db', db, '--store', db], /^error: give --db or --store, not both: /],
+      // A store that is not there is named without its password.
+      [['admin', 'user', 'add', 'x@example.com', '--store', 'postgres://edge:s3cret@127.0.0.1:1/postern'], /^error: cannot open the store postgres:\/\/edge@127\.0\.0\.1:1\/postern: (?!.*s3cret)/],
     ];
     await inBatches(cases, async ([argv, expected]) => {
       assert.match(await alice.fails(argv), expected, argv.join(' '));

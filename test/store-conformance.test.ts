@@ -3,9 +3,26 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ensureSigningKeys } from '@postern/edge/cluster';
+import { decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
+import { createCluster, ensureSigningKeys, type Cluster } from '@postern/edge/cluster';
 import { isPostgresUrl, migrationsFor, openSql, PostgresDriver, SqlError, SqliteDriver, type SqlDriver } from '@postern/edge/sql';
+import {
+  AccountStore,
+  AssertionSigner,
+  AuditStore,
+  ConsentStore,
+  DeviceStore,
+  ExpiredRowPruner,
+  IdpGrantStore,
+  LogoutTokenIdStore,
+  PasswordStore,
+  SigningKeyStore,
+  TransactionStore,
+  TunnelStore,
+  UserStore,
+} from '@postern/edge/tables';
 import { PostgresServer } from './lib/postgres.js';
+import { pollUntil } from './lib/wait.js';
 
 /**
  * One suite, two backends: every case runs against SQLite (two connections to one file stand for
@@ -15,12 +32,14 @@ import { PostgresServer } from './lib/postgres.js';
 const dir = mkdtempSync(join(tmpdir(), 'postern-conformance-'));
 let server: PostgresServer;
 const opened: SqlDriver[] = [];
+const clusters: Cluster[] = [];
 
 before(async () => {
   server = await PostgresServer.start();
 });
 
 after(async () => {
+  await Promise.all(clusters.splice(0).map((cluster) => cluster.stop()));
   await Promise.all(opened.splice(0).map((db) => db.close()));
   await server?.destroy();
   rmSync(dir, { recursive: true, force: true });
@@ -380,3 +399,193 @@ describe('schema parity', () => {
     assert.deepEqual(got.fks, want.fks, 'foreign keys');
   });
 });
+
+/** This process as an edge of the cluster on `db` (on SQLite: one edge, in memory). */
+async function edgeOn(db: SqlDriver, name: string): Promise<Cluster> {
+  const cluster = createCluster(db, { edgeId: `edge_${name}_${++files}`, advertiseUrl: '' });
+  await cluster.start();
+  clusters.push(cluster);
+  return cluster;
+}
+
+const identity = (subject: string, email: string | null, groups: string[] = []) => ({ issuer: 'https://idp.example', subject, email, name: null, groups, githubOrgs: [], githubTeams: [] });
+
+for (const backend of backends) {
+  describe(`table modules: ${backend.name}`, () => {
+    test('accounts.ensure: two edges ensuring one email at once both get the one row, exactly one made it (20 trials); lookups ignore case; publisher promotes, never demotes', async () => {
+      const target = await backend.fresh();
+      const [a, b] = [new AccountStore(await connect(target)), new AccountStore(await connect(target))];
+      for (let trial = 0; trial < 20; trial++) {
+        const [x, y] = await Promise.all([a.ensure(`Person${trial}@Example.com`, { publisher: false }), b.ensure(`person${trial}@example.COM`, { publisher: false })]);
+        assert.equal(x.account.id, y.account.id, `trial ${trial}`);
+        assert.equal([x, y].filter((r) => r.created).length, 1, `trial ${trial}: one of them made it`);
+        assert.equal(x.account.email, `person${trial}@example.com`, 'stored lower-case');
+      }
+      const db = await connect(target);
+      assert.equal((await db.one<{ n: number }>('SELECT COUNT(*) AS n FROM accounts'))?.n, 20);
+      assert.equal((await b.findByEmail('PERSON3@example.com'))?.email, 'person3@example.com');
+      assert.equal((await a.ensure('person3@example.com')).account.publisher, true, 'admin user add promotes');
+      assert.equal((await b.ensure('person3@example.com', { publisher: false })).account.publisher, true, 'never demoted');
+      assert.equal((await a.findById((await a.findByEmail('person3@example.com'))!.id))?.publisher, true);
+    });
+
+    test('login transactions: consumed by two edges at once, exactly one gets it (20 trials); an expired one is nobody’s', async () => {
+      const target = await backend.fresh();
+      const [a, b] = [new TransactionStore(await connect(target)), new TransactionStore(await connect(target))];
+      for (let trial = 0; trial < 20; trial++) {
+        await a.create(`tx-${trial}`, { provider: 'corp', secrets: { codeVerifier: 'v', nonce: 'n' }, returnTo: '/there' }, 60_000);
+        const results = await Promise.all([a.consume(`tx-${trial}`), b.consume(`tx-${trial}`)]);
+        const winners = results.filter((r) => r !== undefined);
+        assert.equal(winners.length, 1, `trial ${trial}: ${JSON.stringify(results)}`);
+        assert.deepEqual(winners[0], { provider: 'corp', secrets: { codeVerifier: 'v', nonce: 'n' }, returnTo: '/there' });
+      }
+      await a.create('old', { provider: 'local', secrets: {}, returnTo: '/' }, -1_000);
+      assert.equal(await b.consume('old'), undefined);
+    });
+
+    test('device codes: answered once; two polls of an approved code at once, exactly one takes it (20 trials)', async () => {
+      const target = await backend.fresh();
+      const db = await connect(target);
+      const accountId = await addAccount(db, 'owner@example.com');
+      const userId = (await new UserStore(db).upsert(identity('sub-1', 'owner@example.com'))).id;
+      const [a, b] = [new DeviceStore(db), new DeviceStore(await connect(target))];
+      for (let trial = 0; trial < 20; trial++) {
+        const code = `device-code-${trial}`;
+        const auth = await a.create(code, { clientName: 'laptop', remote: null, ttlMs: 60_000 });
+        assert.equal(await b.settle(code), undefined, 'pending: nothing to take');
+        const answers = await Promise.all([a.answer(auth.userCode, { status: 'denied' }), b.answer(auth.userCode, { status: 'approved', userId, accountId })]);
+        assert.equal(answers.filter((r) => r !== undefined).length, 1, `trial ${trial}: one answer stands`);
+        const taken = (await Promise.all([a.settle(code), b.settle(code)])).filter((r) => r !== undefined);
+        assert.equal(taken.length, 1, `trial ${trial}`);
+        assert.equal(taken[0]!.status, answers.find((r) => r !== undefined)!.status);
+      }
+      const late = await a.create('late', { clientName: 'laptop', remote: null, ttlMs: 1_000 });
+      assert.equal(await b.answer(late.userCode, { status: 'denied' }, Date.now() + 2_000), undefined, 'an expired code takes no answer');
+      assert.equal((await b.settle('late', Date.now() + 2_000))?.status, 'pending', 'an expired code is taken to be refused');
+    });
+
+    test('back-channel logout token ids: two edges given one token at once, exactly one accepts it', async () => {
+      const target = await backend.fresh();
+      const [a, b] = [new LogoutTokenIdStore(await connect(target)), new LogoutTokenIdStore(await connect(target))];
+      for (let trial = 0; trial < 20; trial++) {
+        const results = await Promise.all([a.remember('https://idp.example', `jti-${trial}`, BIG_TIME), b.remember('https://idp.example', `jti-${trial}`, BIG_TIME)]);
+        assert.deepEqual(results.sort(), [false, true], `trial ${trial}`);
+      }
+      assert.equal(await a.remember('https://other.example', 'jti-0', BIG_TIME), true, 'per issuer');
+    });
+
+    test('users, passwords, consents and IdP grants: one user per identity across edges; a due grant is claimed by one edge; a device link is used once', async () => {
+      const target = await backend.fresh();
+      const [dbA, dbB] = [await connect(target), await connect(target)];
+      const [usersA, usersB] = [new UserStore(dbA), new UserStore(dbB)];
+      const [x, y] = await Promise.all([usersA.upsert(identity('sub-1', 'bob@example.com', ['dev'])), usersB.upsert(identity('sub-1', 'bob@example.com', ['ops']))]);
+      assert.equal(x.id, y.id);
+      assert.deepEqual((await usersA.refresh(x.id, identity('sub-1', 'bob@example.com', ['admins'])))?.groups, ['admins']);
+      assert.equal((await usersB.latestByEmail('bob@example.com'))?.id, x.id);
+      const accountId = await addAccount(dbA, 'bob@example.com');
+      const passwords = new PasswordStore(dbA);
+      await passwords.set(accountId, 'scrypt$1');
+      await passwords.set(accountId, 'scrypt$2');
+      assert.equal(await new PasswordStore(dbB).get(accountId), 'scrypt$2');
+      const socketId = await addSocket(dbA, accountId, 'app-x1');
+      const consents = new ConsentStore(dbA);
+      assert.deepEqual(await Promise.all([consents.grant(x.id, socketId), new ConsentStore(dbB).grant(x.id, socketId)]).then((r) => r.sort()), [false, true]);
+      assert.equal(await consents.has(x.id, socketId), true);
+      assert.equal(await consents.revoke(x.id, socketId), true);
+      assert.deepEqual(await consents.listByUser(x.id), []);
+
+      const [grantsA, grantsB] = [new IdpGrantStore(dbA), new IdpGrantStore(dbB)];
+      const now = Date.now();
+      const grant = await grantsA.create({ id: IdpGrantStore.newId(), loginHash: 'login-1', userId: x.id, provider: 'corp', sid: 'sid-1', sealed: 'jwe', revalidateAt: now - 1 });
+      const [due] = await grantsB.due(now, 10);
+      assert.equal(due?.id, grant.id);
+      assert.deepEqual((await Promise.all([grantsA.claim(due!, now + 60_000), grantsB.claim(due!, now + 60_000)])).sort(), [false, true], 'one edge re-validates it');
+      assert.deepEqual((await grantsB.matching('corp', { sid: 'sid-1' })).map((g) => g.id), [grant.id]);
+      assert.deepEqual((await grantsB.matching('corp', { subject: 'sub-1' })).map((g) => g.id), [grant.id]);
+      assert.equal(await grantsA.held(grant, now, 3600_000), false, 'no session, no token rests on it');
+      const tokenId = 'tok_1';
+      await dbA.exec('INSERT INTO api_tokens (id, account_id, prefix, hash, created_at, user_id) VALUES (?, ?, ?, ?, ?, ?)', [tokenId, accountId, 'pst_', 'h1', now, x.id]);
+      await grantsA.linkDevice('device-1', grant.id, now + 60_000);
+      await Promise.all([grantsA.linkTokenOfDevice('device-1', tokenId), grantsB.linkTokenOfDevice('device-1', 'tok_none')]);
+      assert.deepEqual(await grantsB.liveTokens(grant.id), [tokenId], 'the link is used once, by the token minted first');
+      assert.equal(await grantsB.held(grant, now, 3600_000), true);
+      assert.deepEqual(await grantsB.liveTokensOfUser(x.id, now), [tokenId]);
+      await grantsB.remove(grant.id);
+      assert.equal(await grantsA.findById(grant.id), undefined);
+    });
+
+    test('audit: a batch keeps its order; filters by socket (or none) and time; accesses for policy diff; pruning', async () => {
+      const db = await connect(await backend.fresh());
+      const audit = new AuditStore(db);
+      await audit.append(
+        { type: 'socket.create', accountId: 'acc1', socketId: 's1', at: 1000 },
+        { type: 'access.denied', accountId: 'acc1', socketId: 's1', at: 2000, actor: 'eve@x.com', detail: { reason: 'not allowed', path: '/' } },
+        { type: 'access.allowed', accountId: 'acc1', socketId: 's1', at: 2000, actor: null, detail: { path: '/' } },
+        { type: 'socket.create', accountId: 'acc1', socketId: 's2', at: BIG_TIME },
+      );
+      assert.deepEqual((await audit.list({ accountId: 'acc1', limit: 10 })).map((e) => e.type), ['socket.create', 'access.allowed', 'access.denied', 'socket.create']);
+      assert.deepEqual((await audit.list({ accountId: 'acc1', socketId: 's2', limit: 10 })).map((e) => e.at), [BIG_TIME]);
+      assert.equal((await audit.list({ accountId: 'acc1', since: 1500, limit: 2 })).length, 2);
+      assert.deepEqual((await audit.accessesOf('s1', 0, 10)).map((e) => [e.type, e.detail]), [['access.denied', { reason: 'not allowed', path: '/' }], ['access.allowed', { path: '/' }]]);
+      assert.equal(await audit.pruneBefore(2500), 3);
+    });
+
+    test('tunnels: a delete is published as a tunnel change (heard once committed); the pruner deletes only what can never be used', async () => {
+      const db = await connect(await backend.fresh());
+      const cluster = await edgeOn(db, 'tunnels');
+      const accountId = await addAccount(db, 'owner@example.com');
+      const socketId = await addSocket(db, accountId, 'app-x1');
+      const tunnels = new TunnelStore(db, cluster.changes);
+      const tunnel = await tunnels.create({ socketId, accountId, name: 'nas' });
+      await tunnels.markConnected(tunnel.id, BIG_TIME);
+      assert.equal((await tunnels.findById(tunnel.id))?.lastConnectedAt, BIG_TIME);
+      assert.deepEqual((await tunnels.listByAccount(accountId)).map((t) => t.id), [tunnel.id]);
+      const heard: string[] = [];
+      cluster.changes.subscribe((event) => event.type === 'change' && event.change.topic === 'tunnel' && heard.push(event.change.key));
+      assert.equal(await tunnels.delete(tunnel.id), true);
+      assert.equal(await tunnels.delete(tunnel.id), false, 'nothing to delete, nothing published');
+      await pollUntil(async () => (heard.length > 0 ? true : undefined), { timeoutMs: 5_000, what: 'the tunnel change' });
+      assert.deepEqual(heard, [tunnel.id]);
+
+      const now = Date.now();
+      await new TransactionStore(db).create('old', { provider: 'local', secrets: {}, returnTo: '/' }, -60_000);
+      await new TransactionStore(db).create('live', { provider: 'local', secrets: {}, returnTo: '/' }, 60_000);
+      await new LogoutTokenIdStore(db).remember('https://idp.example', 'jti-old', now - 1);
+      await new AuditStore(db).append({ type: 'signin', at: now - 100 * 24 * 3600_000 }, { type: 'signin', at: now });
+      const counts = await new ExpiredRowPruner(db, 3600_000).prune(now);
+      assert.deepEqual(counts, { sessions: 0, transactions: 1, handoffCodes: 0, deviceCodes: 0, deviceLinks: 0, logoutTokenIds: 1, auditEvents: 1 });
+      assert.equal((await db.one<{ n: number }>('SELECT COUNT(*) AS n FROM login_transactions'))?.n, 1);
+    });
+
+    test('signing keys: edges starting together make one key; a key added later is signed with and listed everywhere after its change', async () => {
+      const target = await backend.fresh();
+      const [dbA, dbB] = [await connect(target), await connect(target)];
+      const cluster = await edgeOn(dbA, 'keys');
+      const [signerA, signerB] = await Promise.all([
+        AssertionSigner.load(new SigningKeyStore(dbA), cluster.changes, 'https://edge.example'),
+        AssertionSigner.load(new SigningKeyStore(dbB), (await edgeOn(dbB, 'keys-b')).changes, 'https://edge.example'),
+      ]);
+      assert.equal(signerA.jwks.keys.length, 1);
+      assert.deepEqual(signerB.jwks, signerA.jwks, 'one key, listed by both');
+      const [first] = signerA.jwks.keys;
+      // A second key (a rotation), written and announced in one transaction.
+      const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+      const kid = 'kid-2';
+      await dbA.transaction(async (tx) => {
+        await tx.exec('INSERT INTO signing_keys (kid, private_jwk, public_jwk, created_at) VALUES (?, ?, ?, ?)', [
+          kid,
+          JSON.stringify({ ...(await exportJWK(privateKey)), kid, alg: 'ES256' }),
+          JSON.stringify({ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }),
+          Date.now() + 1_000,
+        ]);
+        await cluster.changes.publish(tx, { topic: 'signing-keys', key: kid });
+      });
+      await pollUntil(async () => (signerA.jwks.keys.length === 2 ? true : undefined), { timeoutMs: 5_000, what: 'the JWKS to list the new key' });
+      assert.deepEqual(signerA.jwks.keys.map((k) => k.kid), [kid, first!.kid], 'newest first, the old one still listed');
+      const token = await signerA.assertion('session-1', 'https://app-x1.edge.example', { sub: 'u', email: null, name: null, groups: [] });
+      assert.equal(decodeProtectedHeader(token).kid, kid, 'signed with the newest key');
+      // Another edge hears of it through the feed (on SQLite there is no other edge).
+      if (backend.name === 'postgres') await pollUntil(async () => (signerB.jwks.keys.length === 2 ? true : undefined), { timeoutMs: 5_000, what: 'the other edge to list the new key' });
+    });
+  });
+}

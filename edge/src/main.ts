@@ -108,9 +108,9 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       await edge.revalidator.stop();
       await edge.app.close();
       auth.live.stop();
-      edge.audit.stop();
+      await edge.audit.stop();
       edge.reaper.stop();
-      edge.pruner.stop();
+      await edge.pruner.stop();
       edge.tunnelCredentials.stop();
       await monitoring?.close();
       storeHealth.stop();

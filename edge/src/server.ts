@@ -217,8 +217,12 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const badTokens = new BadTokenGuard(rateLimits);
   const gate = new SocketGate(config, store, auth, badTokens, policies, streams, audit);
   const consent = new HandoffConsent(store, auth.sessions, audit, (socket) => policies.of(socket));
-  const pruner = new ExpiredRowPruner(store.db, config.auth.sessionIdleMs);
-  pruner.start((counts) => app.log.info({ deleted: counts }, 'expired sessions, sign-ins and codes pruned'));
+  const pruner = new ExpiredRowPruner(store.sql, config.auth.sessionIdleMs);
+  pruner.start(
+    store.cluster,
+    (counts) => app.log.info({ deleted: counts }, 'expired sessions, sign-ins and codes pruned'),
+    (err) => app.log.error({ err }, 'pruning expired rows failed; the next run tries again'),
+  );
   const tunnelCredentials = new TunnelCredentialSweep(registry, store.tokens, (tokenId, reason) => control.endTunnelsOfToken(tokenId, reason), app.log);
   const backchannel = new BackchannelLogout(store, auth.providers, auth.idp, audit, app.log);
   const revalidator = new SessionRevalidator({

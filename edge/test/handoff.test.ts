@@ -14,10 +14,10 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function setup() {
   const store = await Store.open(join(dir, `${randomHandle().slice(0, 8)}.db`));
-  const { account } = store.accounts.ensure('owner@example.com');
+  const { account } = await store.accounts.ensure('owner@example.com');
   const socket = store.sockets.create({ accountId: account.id, name: 'app', ephemeral: false });
   const other = store.sockets.create({ accountId: account.id, name: 'other', ephemeral: false });
-  const user = store.users.upsert({ issuer: 'https://idp.test', subject: 'bob', email: 'bob@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
+  const user = await store.users.upsert({ issuer: 'https://idp.test', subject: 'bob', email: 'bob@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
   const sessions = new SessionService(store, { absoluteMs: 3600_000, idleMs: 3600_000 }, () => undefined, new StoreOutageGrace(new StoreHealth(async () => true), 3600_000));
   const { record: login } = sessions.createLogin(user.id);
   return { store, socket, other, sessions, login };

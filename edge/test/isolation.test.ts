@@ -120,29 +120,29 @@ test('max connections: the open-file limit less a reserve, so the process keeps 
 test('pruning: expired, idle and revoked sessions, expired transactions and codes go; live rows stay (table sizes measured)', async () => {
   const store = await Store.open(join(dir, 'prune.db'));
   const now = Date.now();
-  const user = store.users.upsert({ issuer: 'i', subject: 's', email: 'a@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
-  const { account } = store.accounts.ensure('owner@example.com');
+  const user = await store.users.upsert({ issuer: 'i', subject: 's', email: 'a@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
+  const { account } = await store.accounts.ensure('owner@example.com');
   const socket = store.sockets.create({ accountId: account.id, name: 'app' });
   const idleMs = 8 * 3600_000;
   for (let i = 0; i < 1000; i++) {
     const live = store.sessions.create(`live-${i}`, { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 3600_000 });
     store.sessions.create(`expired-${i}`, { userId: user.id, socketId: socket.id, parentHash: live.idHash, expiresAt: now - 1 });
-    store.transactions.create(`tx-old-${i}`, { provider: 'local', secrets: {}, returnTo: '/' }, -1);
+    await store.transactions.create(`tx-old-${i}`, { provider: 'local', secrets: {}, returnTo: '/' }, -60_000);
     store.sessions.createCode(`code-live-${i}`, { parentHash: live.idHash, socketId: socket.id, returnPath: '/', expiresAt: now + 60_000 });
   }
   const revoked = store.sessions.create('revoked', { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 3600_000 });
   store.sessions.revokeTree(revoked.idHash);
   const idle = store.sessions.create('idle', { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 48 * 3600_000 });
   store.sessions.touch(idle.idHash, now - idleMs - 10 * 60_000);
-  store.transactions.create('tx-live', { provider: 'local', secrets: {}, returnTo: '/' }, 600_000);
+  await store.transactions.create('tx-live', { provider: 'local', secrets: {}, returnTo: '/' }, 600_000);
   const count = (table: string) => (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
   assert.equal(count('sessions'), 2002);
-  const pruned = new ExpiredRowPruner(store.db, idleMs).prune(now);
+  const pruned = await new ExpiredRowPruner(store.sql, idleMs).prune(now);
   assert.equal(pruned.sessions, 1002, 'expired, revoked and idle sessions');
   assert.equal(count('sessions'), 1000, 'the live ones stay');
   assert.equal(count('login_transactions'), 1, 'only the live transaction');
   assert.equal(count('handoff_codes'), 1000, 'live codes stay');
-  assert.equal(new ExpiredRowPruner(store.db, idleMs).prune(now + 61_000).handoffCodes, 1000, 'codes go once expired');
+  assert.equal((await new ExpiredRowPruner(store.sql, idleMs).prune(now + 61_000)).handoffCodes, 1000, 'codes go once expired');
   await store.close();
 });
 

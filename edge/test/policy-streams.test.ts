@@ -22,7 +22,7 @@ const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({ path: '/ws'
 
 async function setup(name: string, input: PolicyInput) {
   const store = await Store.open(join(dir, `${name}.db`));
-  const { account } = store.accounts.ensure('owner@corp.com');
+  const { account } = await store.accounts.ensure('owner@corp.com');
   const socket = store.sockets.create({ accountId: account.id, name, policy: resolvePolicy(input, undefined, 'http') });
   const policies = new CompiledPolicies(store);
   const cuts: string[] = [];

@@ -27,7 +27,7 @@ async function setUp(name: string, timeoutMs: number) {
   const audit = new AuditLog(store.audit, { error: () => undefined } as unknown as FastifyBaseLogger);
   const control = new ControlPlane(store, registry, new HostRouter(resolveEdgeConfig({}), store), live, audit, new EdgeMetrics(registry, { up: true }));
   const reaper = new QuickShareReaper(store, registry, control, timeoutMs);
-  const { account } = store.accounts.ensure('owner@example.com');
+  const { account } = await store.accounts.ensure('owner@example.com');
   /** A stand-in tunnel connection: the reaper and control plane read its info and may destroy its session. */
   const connect = (socketId: string, tokenId: string) => {
     const closed: { code: number; reason: string }[] = [];
@@ -40,15 +40,15 @@ async function setUp(name: string, timeoutMs: number) {
   };
   const stop = async () => {
     reaper.stop();
-    audit.stop();
+    await audit.stop();
     live.stop();
     await store.close();
   };
-  return { store, registry, control, reaper, account, connect, stop };
+  return { store, registry, control, reaper, account, connect, stop, audit };
 }
 
 test('a quick share without a connector for the timeout is deleted and audited; served and permanent ones stay', async () => {
-  const { store, reaper, account, connect, stop } = await setUp('timeout', 60_000);
+  const { store, reaper, account, connect, stop, audit } = await setUp('timeout', 60_000);
   try {
     const orphan = store.sockets.create({ accountId: account.id, name: 'orphan', ephemeral: true });
     const served = store.sockets.create({ accountId: account.id, name: 'served', ephemeral: true });
@@ -65,7 +65,8 @@ test('a quick share without a connector for the timeout is deleted and audited; 
     assert.equal(store.sockets.findById(orphan.id), undefined);
     assert.ok(store.sockets.findById(served.id));
     assert.ok(store.sockets.findById(permanent.id));
-    const events = store.audit.list({ accountId: account.id, socketId: orphan.id, limit: 10 });
+    await audit.settled();
+    const events = await store.audit.list({ accountId: account.id, socketId: orphan.id, limit: 10 });
     assert.equal(events[0]?.type, 'socket.delete');
     assert.match(String(events[0]?.detail.reason), /without a connector/);
   } finally {

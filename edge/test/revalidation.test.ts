@@ -83,8 +83,8 @@ describe('session re-validation', async () => {
 
   /** Bob signed in (now), with a socket session for a socket that requires `groups`, and a live stream on it. */
   async function signedIn(now: number, groups = ['dev']) {
-    const user = store.users.upsert(bob);
-    const { account } = store.accounts.ensure('owner@corp.example');
+    const user = await store.users.upsert(bob);
+    const { account } = await store.accounts.ensure('owner@corp.example');
     const socket = store.sockets.create({ accountId: account.id, name: `s${groups.join('-')}`, policy: groupsOnly(groups) });
     const login = store.sessions.create(randomHandle(), { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 24 * HOUR });
     const child = store.sessions.create(randomHandle(), { userId: user.id, socketId: socket.id, parentHash: login.idHash, expiresAt: login.expiresAt });
@@ -104,7 +104,7 @@ describe('session re-validation', async () => {
     scripted.answer = () => ({ identity: bob, grant: { refreshToken: 'rt-2', sid: 'sid-1' }, notices: [] });
     await revalidator.runDue(now + PERIOD);
     assert.deepEqual(scripted.seen, [{ refreshToken: 'rt-1' }], 'the sealed credential, and only it');
-    const after1 = store.idpGrants.findById(grant.id)!;
+    const after1 = (await store.idpGrants.findById(grant.id))!;
     assert.ok(after1.revalidateAt! >= now + PERIOD, 'the next check is a period away');
     assert.equal((await idp.open(after1))?.refreshToken, 'rt-2');
     assert.equal(stream.destroyed, false);
@@ -114,13 +114,13 @@ describe('session re-validation', async () => {
   test('changed groups apply at once: the stored identity, and the live streams whose socket no longer lets the user in', async () => {
     const now = Date.now();
     const { user, stream, login } = await signedIn(now, ['dev']);
-    const { account } = store.accounts.ensure('owner@corp.example');
+    const { account } = await store.accounts.ensure('owner@corp.example');
     const opsOnly = store.sockets.create({ accountId: account.id, name: 'ops-only', policy: groupsOnly(['ops']) });
     const opsSession = store.sessions.create(randomHandle(), { userId: user.id, socketId: opsOnly.id, parentHash: login.idHash, expiresAt: login.expiresAt });
     const other = follow(opsSession.idHash, opsOnly);
     scripted.answer = (grant) => ({ identity: { ...bob, groups: ['ops'] }, grant, notices: [] });
     await revalidator.runDue(now + PERIOD);
-    assert.deepEqual(store.users.findById(user.id)?.groups, ['ops']);
+    assert.deepEqual((await store.users.findById(user.id))?.groups, ['ops']);
     assert.equal(stream.destroyed, true, 'the dev-only socket no longer admits bob');
     assert.equal(other.destroyed, false, 'the ops-only socket now does');
     const [changed] = events('session.changed');
@@ -129,8 +129,8 @@ describe('session re-validation', async () => {
 
   test('changed groups: each stream is decided again on the path it was opened on, and kept ones follow the new identity', async () => {
     const now = Date.now();
-    const user = store.users.upsert({ ...bob, groups: ['dev', 'admins'] });
-    const { account } = store.accounts.ensure('owner@corp.example');
+    const user = await store.users.upsert({ ...bob, groups: ['dev', 'admins'] });
+    const { account } = await store.accounts.ensure('owner@corp.example');
     const policy = {
       version: 1 as const,
       rules: [
@@ -158,10 +158,10 @@ describe('session re-validation', async () => {
   test('a refusal ends the login, its socket sessions and the tokens made with it, streams included', async () => {
     const now = Date.now();
     const { login, child, stream, grant } = await signedIn(now);
-    const { account } = store.accounts.ensure('bob@corp.example');
+    const { account } = await store.accounts.ensure('bob@corp.example');
     const { record: token } = store.tokens.create(account.id, 'postern login (laptop)', now + HOUR, login.userId);
-    idp.deviceApproved('device-hash-1', login.idHash, now + 600_000);
-    idp.tokenIssued('device-hash-1', token.id);
+    await idp.deviceApproved('device-hash-1', login.idHash, now + 600_000);
+    await idp.tokenIssued('device-hash-1', token.id);
     const tcp = new PassThrough();
     live.add(`token:${token.id}`, 'sck_tcp', tcp);
     scripted.answer = () => {
@@ -173,7 +173,7 @@ describe('session re-validation', async () => {
     assert.notEqual(store.tokens.findById(token.id)?.revokedAt, null, 'the postern login token');
     assert.equal(stream.destroyed, true);
     assert.equal(tcp.destroyed, true);
-    assert.equal(store.idpGrants.findById(grant.id), undefined);
+    assert.equal((await store.idpGrants.findById(grant.id)), undefined);
     const [ended] = events('session.ended');
     assert.equal(ended?.actor, 'bob@corp.example');
     assert.match(String(ended?.detail.reason), /invalid_grant/);
@@ -187,12 +187,12 @@ describe('session re-validation', async () => {
       throw new Error('connect ECONNREFUSED');
     };
     await revalidator.runDue(now + PERIOD);
-    const failed = store.idpGrants.findById(grant.id)!;
+    const failed = (await store.idpGrants.findById(grant.id))!;
     assert.equal(failed.failures, 1);
     assert.equal(failed.revalidateAt, now + PERIOD + Math.min(PERIOD, 60_000));
     assert.equal(stream.destroyed, false, 'still vouched for, recently');
     await revalidator.runDue(now + 2 * PERIOD + 1);
-    assert.equal(store.idpGrants.findById(grant.id), undefined);
+    assert.equal((await store.idpGrants.findById(grant.id)), undefined);
     assert.notEqual(store.sessions.find(login.idHash)?.revokedAt, null);
     assert.match(String(events('session.ended')[0]?.detail.reason), /could not be asked for 2 min/);
   });
@@ -203,7 +203,7 @@ describe('session re-validation', async () => {
     store.sessions.revokeTree(login.idHash);
     await revalidator.runDue(now + PERIOD);
     assert.equal(scripted.seen.length, 0);
-    assert.equal(store.idpGrants.findById(grant.id), undefined);
+    assert.equal((await store.idpGrants.findById(grant.id)), undefined);
   });
 
   test('a due grant is taken once, even by two passes at the same time (a refresh token may be used once)', async () => {

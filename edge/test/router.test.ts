@@ -6,7 +6,7 @@ import { Store } from '../src/store/index.js';
 
 const config = resolveEdgeConfig({ domain: 'localhost:8080' });
 const store = await Store.open(':memory:');
-const { account } = store.accounts.ensure('dave@example.com');
+const { account } = await store.accounts.ensure('dave@example.com');
 const socket = store.sockets.create({ accountId: account.id, name: 'grafana', ephemeral: false });
 const router = new HostRouter(config, store);
 

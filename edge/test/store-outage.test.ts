@@ -183,7 +183,7 @@ describe('StoreOutageGrace', () => {
     after(() => store.close());
     const health = new StoreHealth(async () => true);
     const sessions = new SessionService(store, { absoluteMs: 24 * 60 * MINUTE, idleMs: 8 * 60 * MINUTE }, () => undefined, new StoreOutageGrace(health, 5 * MINUTE));
-    const user = store.users.upsert({ issuer: 'https://idp.test', subject: 'alice', email: 'alice@example.com', name: 'Alice', groups: [], githubOrgs: [], githubTeams: [] });
+    const user = await store.users.upsert({ issuer: 'https://idp.test', subject: 'alice', email: 'alice@example.com', name: 'Alice', groups: [], githubOrgs: [], githubTeams: [] });
     const t0 = Date.now();
     const { handle } = sessions.createLogin(user.id, t0);
     assert.equal(sessions.resolve(handle, null, t0)?.user.id, user.id, 'cached by this lookup');

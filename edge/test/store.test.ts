@@ -6,21 +6,30 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { CompiledPolicy } from '@postern/shared/policy';
-import { migrate, SCHEMA_VERSION } from '../src/store/db.js';
 import { Store } from '../src/store/index.js';
 import { labelStem } from '../src/store/labels.js';
+import { SQLITE_MIGRATIONS } from '../src/store/sql/sqlite-migrations.js';
+import { SqliteDriver } from '../src/store/sql/sqlite-driver.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'postern-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+const SCHEMA_VERSION = SQLITE_MIGRATIONS.length;
+
+/** A database file at an older schema version (before the migration under test), as a raw connection. */
+async function atVersion(path: string, version: number): Promise<Database.Database> {
+  const driver = SqliteDriver.open(path);
+  await driver.migrate(SQLITE_MIGRATIONS.slice(0, version));
+  return driver.db;
+}
 
 test('the database is created in WAL mode with the schema migrated, and reopening keeps data', async () => {
   const path = join(dir, 'a.db');
   const store = await Store.open(path);
   assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
-  const { account } = store.accounts.ensure('Alice@Example.com');
+  const { account } = await store.accounts.ensure('Alice@Example.com');
   await store.close();
   const again = await Store.open(path);
-  assert.equal(again.accounts.findByEmail('alice@example.com')?.id, account.id);
+  assert.equal((await again.accounts.findByEmail('alice@example.com'))?.id, account.id);
   assert.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   await again.close();
 });
@@ -28,13 +37,12 @@ test('the database is created in WAL mode with the schema migrated, and reopenin
 test("migration 4 gives existing sockets the edge's body limit (null); a socket's own limit is stored and must be positive", async () => {
   const path = join(dir, 'v3.db');
   // The schema before migration 4, with a socket in it.
-  const v3 = new Database(path);
-  migrate(v3, 3);
+  const v3 = await atVersion(path, 3);
   v3.exec(`INSERT INTO accounts (id, email, created_at) VALUES ('acc1', 'dana@example.com', 0);
            INSERT INTO sockets (id, account_id, name, hostname, protocol, created_at) VALUES ('sck_old', 'acc1', 'old', 'old-acc1', 'http', 0);`);
   v3.close();
   const upgraded = await Store.open(path);
-  const account = upgraded.accounts.findByEmail('dana@example.com')!;
+  const account = (await upgraded.accounts.findByEmail('dana@example.com'))!;
   assert.equal(upgraded.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.equal(upgraded.sockets.findById('sck_old')?.maxBodyBytes, null);
   const limited = upgraded.sockets.create({ accountId: account.id, name: 'uploads', maxBodyBytes: 50 * 1024 * 1024 });
@@ -48,8 +56,7 @@ test("migration 4 gives existing sockets the edge's body limit (null); a socket'
 test('migration 5 gives existing sockets no cross-origin opt-out and an empty consent table', async () => {
   const path = join(dir, 'v4.db');
   // The schema before migration 5, with a socket in it.
-  const v4 = new Database(path);
-  migrate(v4, 4);
+  const v4 = await atVersion(path, 4);
   v4.exec(`INSERT INTO accounts (id, email, created_at) VALUES ('acc1', 'erin@example.com', 0);
            INSERT INTO sockets (id, account_id, name, hostname, protocol, created_at) VALUES ('sck_old', 'acc1', 'old', 'old-acc1', 'http', 0);`);
   v4.close();
@@ -58,14 +65,13 @@ test('migration 5 gives existing sockets no cross-origin opt-out and an empty co
   assert.equal(upgraded.sockets.findById('sck_old')?.allowCrossOriginRequests, false);
   assert.equal(upgraded.sockets.update('sck_old', { allowCrossOriginRequests: true })?.allowCrossOriginRequests, true);
   assert.equal(upgraded.sockets.findById('sck_old')?.allowCrossOriginRequests, true);
-  assert.deepEqual(upgraded.consents.listByUser('usr_none'), []);
+  assert.deepEqual(await upgraded.consents.listByUser('usr_none'), []);
   await upgraded.close();
 });
 
 test('migration 7 turns the rule columns into one policy datum without changing who gets in', async () => {
   const path = join(dir, 'v6.db');
-  const v6 = new Database(path);
-  migrate(v6, 6);
+  const v6 = await atVersion(path, 6);
   v6.exec(`INSERT INTO accounts (id, email, created_at) VALUES ('acc1', 'owner@corp.com', 0);
     INSERT INTO sockets (id, account_id, name, hostname, protocol, cloudauth, allowed_email_domains, allowed_email_addresses,
         allowed_github_orgs, allowed_github_teams, allowed_groups, created_at) VALUES
@@ -110,7 +116,7 @@ test('migration 7 turns the rule columns into one policy datum without changing 
 test('processes that open a new database file at the same moment make one schema and all succeed', async () => {
   const path = join(dir, 'together.db');
   const dbModule = new URL('../src/store/db.js', import.meta.url).href;
-  const opener = `const { openDatabase } = await import(${JSON.stringify(dbModule)}); openDatabase(process.argv[1]).close();`;
+  const opener = `const { openSqliteStore } = await import(${JSON.stringify(dbModule)}); await (await openSqliteStore(process.argv[1])).close();`;
   const open = () =>
     new Promise<number | null>((resolve) => {
       const child = spawn(process.execPath, ['--input-type=module', '-e', opener, path], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -133,7 +139,7 @@ test('a database from a newer Postern is refused', async () => {
 
 test('tokens: prefixed, 256-bit, stored hashed, verified, expiring', async () => {
   const store = await Store.open(join(dir, 'tokens.db'));
-  const { account } = store.accounts.ensure('bob@example.com');
+  const { account } = await store.accounts.ensure('bob@example.com');
   const { token } = store.tokens.create(account.id);
   assert.match(token, /^pst_[A-Za-z0-9_-]{43}$/);
   const stored = store.db.prepare('SELECT hash FROM api_tokens').all() as Array<{ hash: string }>;
@@ -150,7 +156,7 @@ test('tokens: prefixed, 256-bit, stored hashed, verified, expiring', async () =>
 
 test('socket hostnames are DNS labels, unique, never reserved words alone', async () => {
   const store = await Store.open(join(dir, 'sockets.db'));
-  const { account } = store.accounts.ensure('carol@example.com');
+  const { account } = await store.accounts.ensure('carol@example.com');
   const base = { accountId: account.id, ephemeral: true };
   const names = new Set<string>();
   for (let i = 0; i < 50; i++) {

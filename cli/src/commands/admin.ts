@@ -16,6 +16,15 @@ async function readPassword(path: string, email: string): Promise<string> {
 }
 
 const DB_HELP = 'SQLite database file of the edge (default ./postern.db)';
+const STORE_HELP = "the edge's store instead of --db: a SQLite file or a postgres://USER@HOST:PORT/DB URL (PGPASSFILE keeps the password out of argv)";
+
+/** `--db FILE` and `--store FILE|URL` name the same thing; one of them, or ./postern.db. */
+function storeTarget(opts: { db?: string; store?: string }): string {
+  if (opts.db !== undefined && opts.store !== undefined) {
+    throw new CliError('give --db or --store, not both: --db names the SQLite file, --store the SQLite file or a postgres:// URL');
+  }
+  return opts.store ?? opts.db ?? './postern.db';
+}
 
 export function registerAdmin(program: Command): void {
   const admin = program.command('admin').description('manage accounts and tokens directly in the edge database (run on the edge host)');
@@ -24,14 +33,16 @@ export function registerAdmin(program: Command): void {
   user
     .command('add <email>')
     .description('create an account (does nothing if it exists)')
-    .option('--db <file>', DB_HELP, './postern.db')
+    .option('--db <file>', DB_HELP)
+    .option('--store <url>', STORE_HELP)
     .option('--password-file <file>', 'set the local-account password from this file (first line); - reads it from stdin (typed: not echoed)')
     .option('--json', 'print JSON')
-    .action(async (email: string, opts: { db: string; passwordFile?: string; json?: boolean }) => {
+    .action(async (email: string, opts: { db?: string; store?: string; passwordFile?: string; json?: boolean }) => {
+      const target = storeTarget(opts);
       const password = opts.passwordFile === undefined ? undefined : await readPassword(opts.passwordFile, email);
       const { addUser, setPassword, withStore } = await loadEdge('admin');
-      const result = await withStore(opts.db, async (store) => {
-        const added = addUser(store, email);
+      const result = await withStore(target, async (store) => {
+        const added = await addUser(store, email);
         if (password !== undefined) await setPassword(store, added.email, password);
         return { ...added, password_set: password !== undefined };
       });
@@ -47,12 +58,14 @@ export function registerAdmin(program: Command): void {
   token
     .command('create <email>')
     .description('create a token for an account; prints only the token')
-    .option('--db <file>', DB_HELP, './postern.db')
+    .option('--db <file>', DB_HELP)
+    .option('--store <url>', STORE_HELP)
     .option('--name <name>', 'a label to recognise the token by', 'cli')
     .option('--json', 'print JSON')
-    .action(async (email: string, opts: { db: string; name: string; json?: boolean }) => {
+    .action(async (email: string, opts: { db?: string; store?: string; name: string; json?: boolean }) => {
+      const target = storeTarget(opts);
       const { createToken, withStore } = await loadEdge('admin');
-      const result = await withStore(opts.db, (store) => createToken(store, email, opts.name));
+      const result = await withStore(target, (store) => createToken(store, email, opts.name));
       if (opts.json) out.json(result);
       else out.line(result.token);
     });

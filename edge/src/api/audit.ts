@@ -33,14 +33,13 @@ export async function auditRoutes(app: FastifyInstance, deps: { readonly store: 
     async (request) => {
       const since = request.query.since === undefined ? undefined : Date.parse(request.query.since);
       if (since !== undefined && Number.isNaN(since)) throw new EdgeError('BAD_REQUEST', `since must be an ISO 8601 time, not "${request.query.since}"`);
-      return deps.store.audit
-        .list({
-          accountId: accountOf(request).id,
-          ...(request.query.socket ? { socketId: request.query.socket } : {}),
-          ...(since !== undefined ? { since } : {}),
-          limit: request.query.limit ?? 100,
-        })
-        .map(auditView);
+      const events = await deps.store.audit.list({
+        accountId: accountOf(request).id,
+        ...(request.query.socket ? { socketId: request.query.socket } : {}),
+        ...(since !== undefined ? { since } : {}),
+        limit: request.query.limit ?? 100,
+      });
+      return events.map(auditView);
     },
   );
 }

@@ -32,7 +32,7 @@ export function requireToken(app: FastifyInstance, store: Store, limits: RateLim
     const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
     const check = token ? store.tokens.check(token) : undefined;
     if (!check?.ok) throw tokenFailure(check);
-    const account = store.accounts.findById(check.token.accountId);
+    const account = await store.accounts.findById(check.token.accountId);
     if (!account) throw tokenFailure(undefined);
     limits.refund(attempt);
     const overUse = limits.take(['apiPerAccount', account.id]);

@@ -68,12 +68,12 @@ function instant(text: string | undefined, name: string, fallback: number): numb
  * Whom `policy test` decides for: the email given, with the groups and GitHub orgs/teams given,
  * or else those of that person's last sign-in on this edge.
  */
-function testIdentity(store: Store, body: PolicyTestBody): PolicyTestResult['identity'] & { identity: Identity | null } {
+async function testIdentity(store: Store, body: PolicyTestBody): Promise<PolicyTestResult['identity'] & { identity: Identity | null }> {
   if (body.email === undefined) return { email: null, groups: [], github_orgs: [], github_teams: [], from: 'not signed in', identity: null };
   const email = normalizeEmail(body.email.trim());
   if (!email) throw new EdgeError('BAD_REQUEST', `"${body.email}" is not an email address`);
   const given = body.groups !== undefined || body.github_orgs !== undefined || body.github_teams !== undefined;
-  const user = given ? undefined : store.users.latestByEmail(email);
+  const user = given ? undefined : await store.users.latestByEmail(email);
   const groups = body.groups ?? user?.groups ?? [];
   const githubOrgs = body.github_orgs?.map((o) => o.toLowerCase()) ?? user?.githubOrgs ?? [];
   const githubTeams = body.github_teams?.map((t) => t.toLowerCase()) ?? user?.githubTeams ?? [];
@@ -112,7 +112,7 @@ export async function policyRoutes(app: FastifyInstance, deps: PolicyRouteDeps):
     async (request): Promise<PolicyTestResult> => {
       const socket = callersSocket(store, request);
       const policy = policies.of(socket);
-      const { identity, ...who } = testIdentity(store, request.body);
+      const { identity, ...who } = await testIdentity(store, request.body);
       const at = instant(request.body.at, 'at', Date.now());
       const ip = request.body.ip?.trim() || null;
       let facts: RequestFacts = { path: null, method: null, ip, at, corsPreflight: false };
@@ -160,16 +160,30 @@ export async function policyRoutes(app: FastifyInstance, deps: PolicyRouteDeps):
       }
       const now = Date.now();
       const since = instant(request.body.since, 'since', now - 7 * 24 * 3600_000);
-      const events = store.audit.accessesOf(socket.id, since, MAX_REPLAYED + 1);
+      const events = await store.audit.accessesOf(socket.id, since, MAX_REPLAYED + 1);
+      const replayed = events.slice(0, MAX_REPLAYED);
+      // Looked up once per (user, actor) before the replay, which decides synchronously.
+      const lookups = new Map<string, Promise<Identity | null>>();
+      const lookup = async (userId: string | undefined, actor: string): Promise<Identity | null> => {
+        const user = (userId && (await store.users.findById(userId))) || (await store.users.latestByEmail(normalizeEmail(actor) ?? ''));
+        return user ? identityOf(user) : { email: normalizeEmail(actor), groups: [], githubOrgs: [], githubTeams: [] };
+      };
+      const identityKey = (event: AuditEvent): string | undefined =>
+        event.actor === null ? undefined : `${typeof event.detail.user_id === 'string' ? event.detail.user_id : ''}\n${event.actor}`;
+      for (const event of replayed) {
+        const key = identityKey(event);
+        if (key === undefined || lookups.has(key)) continue;
+        lookups.set(key, lookup(typeof event.detail.user_id === 'string' ? event.detail.user_id : undefined, event.actor!));
+      }
+      const identities = new Map<string, Identity | null>();
+      for (const [key, found] of lookups) identities.set(key, await found);
       const identity = (event: AuditEvent): Identity | null => {
-        if (event.actor === null) return null;
-        const userId = typeof event.detail.user_id === 'string' ? event.detail.user_id : undefined;
-        const user = (userId && store.users.findById(userId)) || store.users.latestByEmail(normalizeEmail(event.actor) ?? '');
-        return user ? identityOf(user) : { email: normalizeEmail(event.actor), groups: [], githubOrgs: [], githubTeams: [] };
+        const key = identityKey(event);
+        return key === undefined ? null : identities.get(key)!;
       };
       return replay({
         since,
-        events: events.slice(0, MAX_REPLAYED),
+        events: replayed,
         truncated: events.length > MAX_REPLAYED,
         current: policies.of(socket),
         next,

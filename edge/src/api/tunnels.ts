@@ -24,8 +24,8 @@ export interface TunnelRouteDeps {
 export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps): Promise<void> {
   const { store, registry, control } = deps;
 
-  const ownTunnel = (request: FastifyRequest<{ Params: { id: string } }>): TunnelRecord => {
-    const tunnel = store.tunnels.findById(request.params.id);
+  const ownTunnel = async (request: FastifyRequest<{ Params: { id: string } }>): Promise<TunnelRecord> => {
+    const tunnel = await store.tunnels.findById(request.params.id);
     if (!tunnel || tunnel.accountId !== accountOf(request).id) throw new EdgeError('TUNNEL_NOT_FOUND', `tunnel ${request.params.id} does not exist`);
     return tunnel;
   };
@@ -52,7 +52,7 @@ export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps):
       const account = requirePublisher(request);
       const socket = store.sockets.findById(request.body.socket_id);
       if (!socket || socket.accountId !== account.id) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${request.body.socket_id} does not exist`);
-      const tunnel = store.tunnels.create({
+      const tunnel = await store.tunnels.create({
         socketId: socket.id,
         accountId: account.id,
         name: request.body.name ?? '',
@@ -75,7 +75,7 @@ export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps):
     async (request) => {
       const accountId = accountOf(request).id;
       const { socket } = request.query;
-      const tunnels = socket ? store.tunnels.listBySocket(socket).filter((t) => t.accountId === accountId) : store.tunnels.listByAccount(accountId);
+      const tunnels = socket ? (await store.tunnels.listBySocket(socket)).filter((t) => t.accountId === accountId) : await store.tunnels.listByAccount(accountId);
       return tunnels.map((t) => tunnelView(t, registry));
     },
   );
@@ -83,14 +83,14 @@ export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps):
   app.get<{ Params: { id: string } }>(
     '/tunnels/:id',
     { schema: { summary: 'Show one tunnel', params: idParams('tun'), response: { 200: ref('Tunnel'), ...authErrors, 404: ref('Error') } } },
-    async (request) => tunnelView(ownTunnel(request), registry),
+    async (request) => tunnelView(await ownTunnel(request), registry),
   );
 
   app.delete<{ Params: { id: string } }>(
     '/tunnels/:id',
     { schema: { summary: 'Delete a tunnel and close its connections', params: idParams('tun'), response: { 204: { type: 'null' }, ...authErrors, 404: ref('Error') } } },
     async (request, reply) => {
-      control.deleteTunnel(ownTunnel(request), actorOf(request));
+      await control.deleteTunnel(await ownTunnel(request), actorOf(request));
       return reply.code(204).send();
     },
   );

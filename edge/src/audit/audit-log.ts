@@ -1,8 +1,8 @@
 import type { RequestFacts } from '@postern/shared/policy';
 import type { FastifyBaseLogger } from 'fastify';
-import type { AuditStore, NewAuditEvent } from '../store/audit.js';
+import { AUDIT_BATCH_MAX, type AuditStore, type NewAuditEvent } from '../store/audit.js';
 
-/** How long the log keeps events; older ones are pruned hourly. */
+/** How long the log keeps events; older ones are pruned by the pruning job (store/pruner.ts). */
 export const AUDIT_RETENTION_MS = 90 * 24 * 3600_000;
 /** A person hammering a socket they may not use is recorded once per minute, not per request. */
 const DENIAL_REPEAT_MS = 60_000;
@@ -10,6 +10,8 @@ const DENIAL_REPEAT_MS = 60_000;
 const ACCESS_REPEAT_MS = 3600_000;
 /** New access rows per socket and minute at most: a client walking random paths cannot fill the disk. */
 const ACCESS_ROWS_PER_MINUTE = 600;
+/** Events waiting for the database at most; beyond, new ones are dropped (and the drop logged once per outage). */
+const QUEUE_MAX = 10_000;
 
 /** Where a request was going when the policy decided (kept for `policy diff`). */
 export interface AccessDetail {
@@ -21,26 +23,35 @@ export interface AccessDetail {
 
 /**
  * Records what happened, for the owner of the resource concerned. Writing an event never fails the
- * request that caused it: a full disk shows in the log, not as a 500 to the user.
+ * request that caused it: a full disk or a database away shows in the log, not as a 500 to the user.
+ * Events are written in order; those recorded while a write is under way go together in the next one.
  */
 export class AuditLog {
   private readonly recentDenials = new Map<string, number>();
   private readonly recentAccesses = new Map<string, number>();
   private readonly accessBudget = new Map<string, { minute: number; rows: number }>();
-  private readonly pruner: NodeJS.Timeout;
+  private readonly queue: NewAuditEvent[] = [];
+  private writing: Promise<void> | undefined;
+  private dropping = false;
 
   constructor(
     private readonly store: AuditStore,
     private readonly log: FastifyBaseLogger,
-  ) {
-    const prune = () => this.safely(() => this.store.pruneBefore(Date.now() - AUDIT_RETENTION_MS));
-    prune();
-    this.pruner = setInterval(prune, 3600_000);
-    this.pruner.unref();
-  }
+  ) {}
 
   record(event: NewAuditEvent): void {
-    this.safely(() => this.store.append(event));
+    if (this.queue.length >= QUEUE_MAX) {
+      if (!this.dropping) this.log.error(`the audit log is ${QUEUE_MAX} events behind the database: dropping new events until it catches up`);
+      this.dropping = true;
+      return;
+    }
+    this.queue.push({ ...event, at: event.at ?? Date.now() });
+    this.writing ??= this.drain();
+  }
+
+  /** Resolves once every event recorded so far is written (or its write failed and was logged). */
+  async settled(): Promise<void> {
+    while (this.writing) await this.writing;
   }
 
   /** A policy denial, de-duplicated per (socket, who, reason, path, method) within a minute. */
@@ -85,16 +96,22 @@ export class AuditLog {
     return ++budget.rows <= ACCESS_ROWS_PER_MINUTE;
   }
 
-  stop(): void {
-    clearInterval(this.pruner);
+  /** Writes what is queued; the edge calls it before closing the store. */
+  stop(): Promise<void> {
+    return this.settled();
   }
 
-  private safely(write: () => unknown): void {
-    try {
-      write();
-    } catch (err) {
-      this.log.error({ err }, 'could not write the audit log');
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, AUDIT_BATCH_MAX);
+      try {
+        await this.store.append(...batch);
+        this.dropping = false;
+      } catch (err) {
+        this.log.error({ err, events: batch.length }, 'could not write the audit log');
+      }
     }
+    this.writing = undefined;
   }
 }
 

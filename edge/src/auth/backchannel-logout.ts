@@ -132,16 +132,14 @@ export class BackchannelLogout {
     if (tokens.length !== 1 || !tokens[0]) return answer(res, 400, { error: 'invalid_request', error_description: 'exactly one logout_token is required' });
     try {
       const { provider, request } = await this.verify(tokens[0]);
-      const grants = this.store.idpGrants.matching(provider.id, request.sid !== undefined ? { sid: request.sid } : { subject: request.sub });
+      const grants = await this.store.idpGrants.matching(provider.id, request.sid !== undefined ? { sid: request.sid } : { subject: request.sub });
+      const users = new Map(await Promise.all([...new Set(grants.map((g) => g.userId))].map(async (id) => [id, await this.store.users.findById(id)] as const)));
       // With both sid and sub, the session must also be the subject's.
-      const owned = request.sid !== undefined && request.sub !== undefined
-        ? grants.filter((g) => this.store.users.findById(g.userId)?.subject === request.sub)
-        : grants;
-      for (const grant of owned) this.idp.endIdpSession(grant);
-      const users = [...new Set(owned.map((g) => g.userId))].map((id) => this.store.users.findById(id));
-      for (const user of users) {
+      const owned = request.sid !== undefined && request.sub !== undefined ? grants.filter((g) => users.get(g.userId)?.subject === request.sub) : grants;
+      for (const grant of owned) await this.idp.endIdpSession(grant);
+      for (const user of new Set(owned.map((g) => users.get(g.userId)))) {
         const actor = user?.email ?? (user ? `${user.issuer} ${user.subject}` : null);
-        const account = user?.email ? this.store.accounts.findByEmail(user.email) : undefined;
+        const account = user?.email ? await this.store.accounts.findByEmail(user.email) : undefined;
         this.audit.record({ type: 'session.ended', accountId: account?.id ?? null, actor, detail: { provider: provider.id, reason: 'signed out at the identity provider (back-channel logout)' } });
       }
       this.log.info({ provider: provider.id, sessions: owned.length, by: request.sid !== undefined ? 'sid' : 'sub' }, 'back-channel logout');
@@ -166,7 +164,7 @@ export class BackchannelLogout {
     if (!provider?.oidc) throw new LogoutTokenError('no configured issuer and client match its iss and aud');
     const request = await verifyLogoutToken(token, provider.oidc);
     const rememberUntil = (request.iat + MAX_AGE_S + CLOCK_TOLERANCE_S) * 1000;
-    if (!this.store.logoutTokenIds.remember(provider.oidc.issuer, request.jti, rememberUntil)) throw new LogoutTokenError('jti already used (a replay)');
+    if (!(await this.store.logoutTokenIds.remember(provider.oidc.issuer, request.jti, rememberUntil))) throw new LogoutTokenError('jti already used (a replay)');
     return { provider, request };
   }
 }

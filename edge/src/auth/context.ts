@@ -69,7 +69,7 @@ export async function createAuthContext(config: EdgeConfig, store: Store, storeH
     providers,
     localAccounts: config.auth.localAccounts,
     sessions,
-    signer: await AssertionSigner.load(store.signingKeys, edgeUrl),
+    signer: await AssertionSigner.load(store.signingKeys, store.cluster.changes, edgeUrl),
     live,
     outage,
     idp: new IdpSessions(store, providers, seals, sessions, live, config.auth.sessionRevalidateMs),

@@ -38,14 +38,14 @@ export async function deviceRoutes(app: FastifyInstance, deps: { config: EdgeCon
     if (refused) return page(reply.headers(refused.headers), 429, deviceCodePage({ who, error: refused.message, footer }));
     const body = request.body ?? {};
     const code = normalizeUserCode(body.user_code ?? '');
-    const pending = code ? store.devices.findByUserCode(code) : undefined;
+    const pending = code ? await store.devices.findByUserCode(code) : undefined;
     if (!code || !pending || pending.status !== 'pending' || pending.expiresAt <= Date.now()) {
       return page(reply, 400, deviceCodePage({ who, code: body.user_code ?? '', error: 'That code is unknown, expired or already used. Check your terminal, or run "postern login" again.', footer }));
     }
     if (body.decision === 'confirm' || (body.decision !== 'approve' && body.decision !== 'deny')) {
       return page(reply, 200, deviceConfirmPage({ who, code, client: pending.clientName, address: pending.remote ?? 'unknown', footer }));
     }
-    const result = devices.answer(code, login.user, body.decision === 'approve', clientAddress(request.raw), login.record.idHash);
+    const result = await devices.answer(code, login.user, body.decision === 'approve', clientAddress(request.raw), login.record.idHash);
     if (!result.ok) return page(reply, 400, deviceCodePage({ who, error: result.message, footer }));
     return page(reply, 200, deviceDonePage({ approved: body.decision === 'approve', client: result.clientName, footer }));
   });

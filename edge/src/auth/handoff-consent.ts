@@ -30,25 +30,24 @@ export class HandoffConsent {
   ) {}
 
   /** The question to ask before handing `user`'s login to `socket`, or undefined when there is none. */
-  question(user: User, socket: SocketRecord, host: string): ConsentQuestion | undefined {
-    const owner = this.store.accounts.findById(socket.accountId);
+  async question(user: User, socket: SocketRecord, host: string): Promise<ConsentQuestion | undefined> {
+    const owner = await this.store.accounts.findById(socket.accountId);
     // Sessions carry only a verified email, so an account found by it really is this person's.
     if (owner && user.email !== null && owner.email.toLowerCase() === user.email.toLowerCase()) return undefined;
-    if (this.store.consents.has(user.id, socket.id)) return undefined;
+    if (await this.store.consents.has(user.id, socket.id)) return undefined;
     // Someone the rules turn away everywhere learns the edge's 403 page there, and the app nothing: no question.
     if (!this.policyOf(socket).mayAdmit(identityOf(user))) return undefined;
     return { host, owner: owner?.email ?? 'an unknown account', who: user.email ?? user.name ?? user.subject };
   }
 
-  grant(user: User, socket: SocketRecord, remote: string | null): void {
-    if (this.store.consents.has(user.id, socket.id)) return;
-    this.store.consents.grant(user.id, socket.id);
+  async grant(user: User, socket: SocketRecord, remote: string | null): Promise<void> {
+    if (!(await this.store.consents.grant(user.id, socket.id))) return;
     this.audit.record({ type: 'handoff.consent', accountId: socket.accountId, socketId: socket.id, actor: user.email ?? user.id, remote, detail: {} });
   }
 
   /** Withdraws the yes and signs the person out of that socket; false when there was none. */
-  revoke(user: User, socket: SocketRecord, remote: string | null): boolean {
-    if (!this.store.consents.revoke(user.id, socket.id)) return false;
+  async revoke(user: User, socket: SocketRecord, remote: string | null): Promise<boolean> {
+    if (!(await this.store.consents.revoke(user.id, socket.id))) return false;
     this.sessions.signOutOfSocket(user.id, socket.id);
     this.audit.record({ type: 'handoff.revoke', accountId: socket.accountId, socketId: socket.id, actor: user.email ?? user.id, remote, detail: {} });
     return true;

@@ -50,16 +50,16 @@ export class IdentityUpdater {
     private readonly idleMs: number,
   ) {}
 
-  apply(userId: string, identity: VerifiedIdentity, now = Date.now()): User | undefined {
-    const user = this.store.users.refresh(userId, identity);
+  async apply(userId: string, identity: VerifiedIdentity, now = Date.now()): Promise<User | undefined> {
+    const user = await this.store.users.refresh(userId, identity);
     this.sessions.forgetUser(userId);
     if (!user) return undefined;
     const current = { email: user.email, groups: user.groups, githubOrgs: user.githubOrgs, githubTeams: user.githubTeams };
-    for (const session of this.store.idpGrants.liveSocketSessionsOfUser(userId, now, this.idleMs)) {
+    for (const session of await this.store.idpGrants.liveSocketSessionsOfUser(userId, now, this.idleMs)) {
       this.streams.reidentify(this.live.connectionsOf(session.idHash), current, now);
     }
     // Tokens made by `postern login` carry this user's identity (proxy/gate.ts reads it from the user).
-    for (const tokenId of this.store.idpGrants.liveTokensOfUser(userId, now)) {
+    for (const tokenId of await this.store.idpGrants.liveTokensOfUser(userId, now)) {
       this.streams.reidentify(this.live.connectionsOf(`${TOKEN_CREDENTIAL}${tokenId}`), current, now);
     }
     return user;

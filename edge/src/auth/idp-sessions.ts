@@ -54,19 +54,19 @@ export class IdpSessions {
     const credential = credentialOf(rest);
     const seal = this.seals.get(grant.provider);
     const sealed = credential && seal ? await seal.seal(grant.id, credential) : null;
-    this.store.idpGrants.validated(grant.id, { sealed, sid: sid ?? grant.sid, revalidateAt: sealed ? now + this.revalidateMs : null }, now);
+    await this.store.idpGrants.validated(grant.id, { sealed, sid: sid ?? grant.sid, revalidateAt: sealed ? now + this.revalidateMs : null }, now);
   }
 
   /**
    * The IdP no longer vouches for this sign-in: its login session, the socket sessions handed off
    * from it and the tokens made with it end now (their live streams close), and the grant goes.
    */
-  endGrant(grant: IdpGrantRecord): { readonly tokens: readonly string[] } {
+  async endGrant(grant: IdpGrantRecord): Promise<{ readonly tokens: readonly string[] }> {
     this.endLogin(grant);
-    const tokens = this.store.idpGrants.liveTokens(grant.id);
+    const tokens = await this.store.idpGrants.liveTokens(grant.id);
     for (const id of tokens) this.store.tokens.revoke(id);
     if (tokens.length > 0) this.live.close(tokens.map((id) => `${TOKEN_CREDENTIAL}${id}`));
-    this.store.idpGrants.remove(grant.id);
+    await this.store.idpGrants.remove(grant.id);
     return { tokens };
   }
 
@@ -75,9 +75,9 @@ export class IdpSessions {
    * session end now. Tokens made with it keep following the grant: the IdP answers their next
    * re-validation (a logout usually revokes the refresh token too).
    */
-  endIdpSession(grant: IdpGrantRecord, now = Date.now()): void {
+  async endIdpSession(grant: IdpGrantRecord, now = Date.now()): Promise<void> {
     this.endLogin(grant);
-    if (this.store.idpGrants.liveTokens(grant.id, now).length === 0) this.store.idpGrants.remove(grant.id);
+    if ((await this.store.idpGrants.liveTokens(grant.id, now)).length === 0) await this.store.idpGrants.remove(grant.id);
   }
 
   /**
@@ -85,7 +85,7 @@ export class IdpSessions {
    * issuer has it turned on. Read before the login is signed out.
    */
   async endSessionUrl(login: SessionRecord, postLogoutRedirectUri: string): Promise<URL | undefined> {
-    const grant = this.store.idpGrants.findByLogin(login.idHash);
+    const grant = await this.store.idpGrants.findByLogin(login.idHash);
     const oidc = grant && this.providers.get(grant.provider)?.oidc;
     if (!grant || !oidc?.endSessionEndpoint) return undefined;
     const url = new URL(oidc.endSessionEndpoint);
@@ -97,13 +97,13 @@ export class IdpSessions {
   }
 
   /** `postern login` approved in a browser signed in with `loginHash`: its token will follow that grant. */
-  deviceApproved(deviceHash: string, loginHash: string, expiresAt: number): void {
-    const grant = this.store.idpGrants.findByLogin(loginHash);
-    if (grant) this.store.idpGrants.linkDevice(deviceHash, grant.id, expiresAt);
+  async deviceApproved(deviceHash: string, loginHash: string, expiresAt: number): Promise<void> {
+    const grant = await this.store.idpGrants.findByLogin(loginHash);
+    if (grant) await this.store.idpGrants.linkDevice(deviceHash, grant.id, expiresAt);
   }
 
-  tokenIssued(deviceHash: string, tokenId: string): void {
-    this.store.idpGrants.linkTokenOfDevice(deviceHash, tokenId);
+  async tokenIssued(deviceHash: string, tokenId: string): Promise<void> {
+    await this.store.idpGrants.linkTokenOfDevice(deviceHash, tokenId);
   }
 
   /** Signs the login out with every socket session handed off from it (their streams close). */

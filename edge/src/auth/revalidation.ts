@@ -58,7 +58,10 @@ export class SessionRevalidator {
   }
 
   private async pass(now: number): Promise<void> {
-    const due = this.deps.store.idpGrants.due(now, BATCH).filter((g) => this.deps.store.idpGrants.claim(g, now + LEASE_MS));
+    const { idpGrants } = this.deps.store;
+    const candidates = await idpGrants.due(now, BATCH);
+    const claimed = await Promise.all(candidates.map((g) => idpGrants.claim(g, now + LEASE_MS)));
+    const due = candidates.filter((_, i) => claimed[i]);
     for (let i = 0; i < due.length; i += PARALLEL) {
       await Promise.all(due.slice(i, i + PARALLEL).map((grant) => this.revalidate(grant, now).catch((err: unknown) => {
         this.deps.log.error({ err, grant: grant.id }, 're-validation failed unexpectedly');
@@ -68,8 +71,8 @@ export class SessionRevalidator {
 
   private async revalidate(grant: IdpGrantRecord, now: number): Promise<void> {
     const { store, idp, providers, periodMs } = this.deps;
-    if (!store.idpGrants.held(grant, now, this.deps.idleMs)) return store.idpGrants.remove(grant.id);
-    const user = store.users.findById(grant.userId);
+    if (!(await store.idpGrants.held(grant, now, this.deps.idleMs))) return store.idpGrants.remove(grant.id);
+    const user = await store.users.findById(grant.userId);
     const provider = providers.get(grant.provider);
     if (!user || !provider) return this.end(grant, user, `the sign-in provider "${grant.provider}" is no longer configured on this edge`);
     const credential = await idp.open(grant);
@@ -82,33 +85,33 @@ export class SessionRevalidator {
       if (now - grant.validatedAt >= 2 * periodMs) {
         return this.end(grant, user, `${provider.name} could not be asked for ${Math.round((now - grant.validatedAt) / 60_000)} min`);
       }
-      store.idpGrants.failed(grant.id, now + Math.min(periodMs, RETRY_MS));
+      await store.idpGrants.failed(grant.id, now + Math.min(periodMs, RETRY_MS));
       this.deps.log.warn({ provider: provider.id, user: who(user), reason: (err as Error).message }, 'session re-validation got no answer; retrying');
       return;
     }
     await idp.validated(grant, result.grant, Date.now());
     const changes = identityChanges(user, result.identity);
     if (!changes) return;
-    this.deps.identities.apply(user.id, result.identity);
+    await this.deps.identities.apply(user.id, result.identity);
     this.deps.log.info({ provider: provider.id, user: who(user), changes }, 'identity changed at the IdP');
-    this.deps.audit.record({ type: 'session.changed', accountId: this.accountOf(user), actor: who(user), detail: { provider: provider.id, ...changes } });
+    this.deps.audit.record({ type: 'session.changed', accountId: await this.accountOf(user), actor: who(user), detail: { provider: provider.id, ...changes } });
   }
 
-  private end(grant: IdpGrantRecord, user: User | undefined, reason: string): void {
-    const { tokens } = this.deps.idp.endGrant(grant);
+  private async end(grant: IdpGrantRecord, user: User | undefined, reason: string): Promise<void> {
+    const { tokens } = await this.deps.idp.endGrant(grant);
     const actor = user ? who(user) : grant.userId;
     this.deps.log.info({ provider: grant.provider, user: actor, reason, tokens_revoked: tokens.length }, 'session ended by its IdP');
     this.deps.audit.record({
       type: 'session.ended',
-      accountId: user ? this.accountOf(user) : null,
+      accountId: user ? await this.accountOf(user) : null,
       actor,
       detail: { provider: grant.provider, reason, ...(tokens.length > 0 ? { tokens_revoked: tokens } : {}) },
     });
   }
 
   /** Events about a person go to their own account, as sign-out's do. */
-  private accountOf(user: User): string | null {
-    return user.email ? (this.deps.store.accounts.findByEmail(user.email)?.id ?? null) : null;
+  private async accountOf(user: User): Promise<string | null> {
+    return user.email ? ((await this.deps.store.accounts.findByEmail(user.email))?.id ?? null) : null;
   }
 }
 

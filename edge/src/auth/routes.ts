@@ -65,12 +65,12 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
    * time a socket of another account is to learn who the person is, they are asked first; codes
    * (a row each, and a session when redeemed) are rate limited per login session and per address.
    */
-  const handoff = (request: FastifyRequest, reply: FastifyReply, login: { record: SessionRecord; user: User }, target: ReturnTarget, bind?: string) => {
+  const handoff = async (request: FastifyRequest, reply: FastifyReply, login: { record: SessionRecord; user: User }, target: ReturnTarget, bind?: string) => {
     if (target.socketOrigin) {
       const route = router.route(new URL(target.socketOrigin).host);
       if (route.kind === 'socket') {
         if (!isHandoffNonce(bind)) return reply.redirect(`${target.socketOrigin}/.postern/signin?path=${encodeURIComponent(target.path)}`, 302);
-        const question = consent.question(login.user, route.socket, route.host);
+        const question = await consent.question(login.user, route.socket, route.host);
         if (question) {
           return html(reply, 200, handoffConsentPage({ question, action: '/auth/handoff', rd: returnTargetToString(target), bind, cancelHref: '/', footer }));
         }
@@ -87,10 +87,10 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   const fromEdgePage = (request: FastifyRequest): boolean => isSameOriginRequest(request.raw, auth.edgeUrl);
 
   /** Sign-ins are audited for the owner of the socket the person was going to, else for their own account. */
-  const auditSignIn = (request: FastifyRequest, type: 'signin' | 'signin.failed' | 'signin.notice', who: string | null, provider: string, target: ReturnTarget | undefined, reason?: string) => {
+  const auditSignIn = async (request: FastifyRequest, type: 'signin' | 'signin.failed' | 'signin.notice', who: string | null, provider: string, target: ReturnTarget | undefined, reason?: string) => {
     const route = target?.socketOrigin ? router.route(new URL(target.socketOrigin).host) : undefined;
     const socket = route?.kind === 'socket' ? route.socket : undefined;
-    const ownAccount = who ? store.accounts.findByEmail(who) : undefined;
+    const ownAccount = who ? await store.accounts.findByEmail(who) : undefined;
     if (type !== 'signin.notice') metrics.signIn(provider, type === 'signin');
     audit.record({
       type,
@@ -103,15 +103,15 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   };
 
   const finishLogin = async (request: FastifyRequest, reply: FastifyReply, identity: VerifiedIdentity, provider: string, target: ReturnTarget, signIn?: SignIn) => {
-    const user = store.users.upsert(identity);
+    const user = await store.users.upsert(identity);
     const who = identity.email ?? `${identity.issuer} ${identity.subject}`;
-    auditSignIn(request, 'signin', who, provider, target);
+    await auditSignIn(request, 'signin', who, provider, target);
     const { handle, record } = auth.sessions.createLogin(user.id);
     // The login follows its IdP session from now on (re-validation, back-channel logout).
     if (signIn) await auth.idp.attach(record, provider, signIn);
     for (const notice of signIn?.notices ?? []) {
       request.log.warn({ provider, user: who, notice: notice.code }, notice.message);
-      auditSignIn(request, 'signin.notice', who, provider, target, notice.message);
+      await auditSignIn(request, 'signin.notice', who, provider, target, notice.message);
     }
     reply.header('set-cookie', [
       setCookie(auth.cookies.login, handle, { secure: auth.secure, maxAgeSeconds: Math.floor(config.auth.sessionTtlMs / 1000) }),
@@ -129,9 +129,9 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   const failed = (reply: FastifyReply, reason: string, target?: ReturnTarget, status = 400) =>
     html(reply, status, signInFailedPage({ reason, retryHref: `/auth/login?rd=${encodeURIComponent(target ? returnTargetToString(target) : '/')}`, footer }));
 
-  const newTransaction = (reply: FastifyReply, provider: string, target: ReturnTarget, secrets = {}) => {
+  const newTransaction = async (reply: FastifyReply, provider: string, target: ReturnTarget, secrets = {}) => {
     const tx = randomHandle();
-    store.transactions.create(tx, { provider, secrets, returnTo: returnTargetToString(target) }, TRANSACTION_TTL_MS);
+    await store.transactions.create(tx, { provider, secrets, returnTo: returnTargetToString(target) }, TRANSACTION_TTL_MS);
     reply.header('set-cookie', setCookie(auth.cookies.transaction, tx, { secure: auth.secure, maxAgeSeconds: TRANSACTION_TTL_MS / 1000 }));
     return tx;
   };
@@ -153,14 +153,14 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     if (refused) return refuse(request, reply, refused);
     const target = parseTarget(request.query.rd);
     if (request.params.provider === 'local' && auth.localAccounts) {
-      const tx = newTransaction(reply, 'local', target);
+      const tx = await newTransaction(reply, 'local', target);
       return html(reply, 200, localLoginPage({ transaction: tx, action: '/auth/local', footer }));
     }
     const provider = auth.providers.get(request.params.provider);
     if (!provider) return failed(reply, 'That sign-in method is not configured on this edge.', target);
     const state = randomHandle();
     const { url, secrets } = await provider.authorizationUrl({ state, redirectUri: auth.redirectUri });
-    store.transactions.create(state, { provider: provider.id, secrets, returnTo: returnTargetToString(target) }, TRANSACTION_TTL_MS);
+    await store.transactions.create(state, { provider: provider.id, secrets, returnTo: returnTargetToString(target) }, TRANSACTION_TTL_MS);
     reply.header('set-cookie', setCookie(auth.cookies.transaction, state, { secure: auth.secure, maxAgeSeconds: TRANSACTION_TTL_MS / 1000 }));
     return reply.redirect(url.href, 302);
   });
@@ -171,7 +171,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     if (!state || readCookie(request.raw, auth.cookies.transaction) !== state) {
       return failed(reply, 'This sign-in was started in another browser, or it expired. Please start again.');
     }
-    const tx = store.transactions.consume(state);
+    const tx = await store.transactions.consume(state);
     const provider = tx && auth.providers.get(tx.provider);
     if (!tx || !provider) return failed(reply, 'This sign-in expired or was already used. Please start again.');
     const target = parseTarget(tx.returnTo);
@@ -181,7 +181,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     } catch (err) {
       if (!(err instanceof ProviderError)) throw err;
       request.log.info({ provider: provider.id, reason: err.message }, 'sign-in failed');
-      auditSignIn(request, 'signin.failed', null, provider.id, target, err.message);
+      await auditSignIn(request, 'signin.failed', null, provider.id, target, err.message);
       return failed(reply, `${provider.name} sign-in failed: ${err.message}`, target);
     }
     request.log.info({ provider: provider.id, user: signIn.identity.email ?? signIn.identity.subject }, 'signed in');
@@ -195,7 +195,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     if (!login) return reply.redirect(`/auth/login?rd=${encodeURIComponent(returnTargetToString(target))}`, 303);
     const route = target.socketOrigin ? router.route(new URL(target.socketOrigin).host) : undefined;
-    if (route?.kind === 'socket') consent.grant(login.user, route.socket, clientAddress(request.raw));
+    if (route?.kind === 'socket') await consent.grant(login.user, route.socket, clientAddress(request.raw));
     return handoff(request, reply, login, target, request.body?.bind);
   });
 
@@ -206,7 +206,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     if (!login) return reply.redirect('/auth/login?rd=%2F', 303);
     const label = request.body?.socket ?? '';
     const socket = /^[a-z0-9-]{1,63}$/.test(label) ? store.sockets.findByHostname(label) : undefined;
-    if (socket) consent.revoke(login.user, socket, clientAddress(request.raw));
+    if (socket) await consent.revoke(login.user, socket, clientAddress(request.raw));
     return reply.redirect('/', 303);
   });
 
@@ -218,7 +218,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     if (!auth.localAccounts || !txId || readCookie(request.raw, auth.cookies.transaction) !== txId) {
       return failed(reply, 'This sign-in was started in another browser, or it expired. Please start again.');
     }
-    const tx = store.transactions.consume(txId);
+    const tx = await store.transactions.consume(txId);
     if (!tx || tx.provider !== 'local') return failed(reply, 'This sign-in expired or was already used. Please start again.');
     const target = parseTarget(tx.returnTo);
     const email = normalizeEmail((body.email ?? '').trim());
@@ -227,18 +227,18 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const attempt: Hit[] = [['loginPerAddress', clientAddress(request.raw)], ...(email ? [['loginPerEmail', email] as const] : [])];
     const refused = limits.take(...attempt);
     if (refused) {
-      const retry = newTransaction(reply, 'local', target);
+      const retry = await newTransaction(reply, 'local', target);
       reply.headers(refused.headers);
       return html(reply, 429, localLoginPage({ transaction: retry, action: '/auth/local', error: refused.message, email: body.email ?? '', footer }));
     }
-    const account = email ? store.accounts.findByEmail(email) : undefined;
-    const stored = account ? store.passwords.get(account.id) : undefined;
+    const account = email ? await store.accounts.findByEmail(email) : undefined;
+    const stored = account ? await store.passwords.get(account.id) : undefined;
     // Always verify (against a dummy when there is no account) so timing does not reveal accounts.
     const ok = await verifyPassword(body.password ?? '', stored ?? null);
     if (!ok || !account) {
       request.log.info({ provider: 'local' }, 'sign-in failed: wrong email or password');
-      auditSignIn(request, 'signin.failed', email, 'local', target, 'wrong email or password');
-      const retry = newTransaction(reply, 'local', target);
+      await auditSignIn(request, 'signin.failed', email, 'local', target, 'wrong email or password');
+      const retry = await newTransaction(reply, 'local', target);
       return html(reply, 401, localLoginPage({ transaction: retry, action: '/auth/local', error: 'Wrong email or password.', email: body.email ?? '', footer }));
     }
     limits.refund(...attempt);
@@ -263,7 +263,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       if (everywhere) auth.sessions.signOutEverywhere(login.user.id);
       else auth.sessions.signOut(login.record);
       request.log.info({ user: login.user.email ?? login.user.id, everywhere }, 'signed out');
-      const ownAccount = login.user.email ? store.accounts.findByEmail(login.user.email) : undefined;
+      const ownAccount = login.user.email ? await store.accounts.findByEmail(login.user.email) : undefined;
       audit.record({ type: 'signout', accountId: ownAccount?.id ?? null, actor: login.user.email ?? login.user.id, remote: clientAddress(request.raw), detail: { everywhere } });
     }
     reply.header('set-cookie', clearCookie(auth.cookies.login, auth.secure));

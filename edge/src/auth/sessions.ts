@@ -1,5 +1,6 @@
 import { hashHandle, randomHandle } from '../store/secrets.js';
 import type { Store } from '../store/index.js';
+import { userNow } from '../store/interim-sync.js';
 import type { SessionRecord } from '../store/sessions.js';
 import type { User } from '../store/users.js';
 import type { StoreOutageGrace } from './outage-grace.js';
@@ -144,7 +145,7 @@ export class SessionService {
 
   private load(handle: string): ResolvedSession | undefined {
     const record = this.store.sessions.find(hashHandle(handle));
-    const user = record && this.store.users.findById(record.userId);
+    const user = record && userNow(this.store, record.userId);
     return record && user ? { record, user } : undefined;
   }
 

@@ -66,8 +66,8 @@ export class ControlPlane {
   }
 
   /** Deletes a tunnel and closes the connector connections serving it. */
-  deleteTunnel(tunnel: TunnelRecord, actor: Actor): void {
-    this.store.tunnels.delete(tunnel.id);
+  async deleteTunnel(tunnel: TunnelRecord, actor: Actor): Promise<void> {
+    await this.store.tunnels.delete(tunnel.id);
     for (const conn of this.registry.connections(tunnel.socketId)) {
       if (conn.info.tunnelId === tunnel.id) conn.session.destroy(CloseCode.TUNNEL_DELETED, 'tunnel was deleted');
     }

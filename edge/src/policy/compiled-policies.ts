@@ -1,5 +1,6 @@
 import { CompiledPolicy, normalizeEmail, type Policy } from '@postern/shared/policy';
 import type { Store } from '../store/index.js';
+import { accountNow } from '../store/interim-sync.js';
 import type { SocketRecord } from '../store/sockets.js';
 
 /** Sockets of one edge are few; past this many compiled policies the cache starts over. */
@@ -25,7 +26,7 @@ export class CompiledPolicies {
 
   /** A policy for this socket that is not stored (what `policy diff` compares with). */
   compile(policy: Policy, socket: SocketRecord): CompiledPolicy {
-    const owner = this.store.accounts.findById(socket.accountId)?.email;
+    const owner = accountNow(this.store, socket.accountId)?.email;
     return new CompiledPolicy(policy, owner ? normalizeEmail(owner) : null);
   }
 }

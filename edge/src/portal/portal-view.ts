@@ -76,10 +76,11 @@ export interface PortalDeps {
 const byName = (a: PortalApp, b: PortalApp): number => a.name.localeCompare(b.name) || a.hostname.localeCompare(b.hostname);
 
 /** `ip`: the portal visitor's trusted address, for rules on source networks. */
-export function buildPortal(deps: PortalDeps, user: User, ip: string | null = null): PortalView {
+export async function buildPortal(deps: PortalDeps, user: User, ip: string | null = null): Promise<PortalView> {
   const { config, store, registry, policies } = deps;
   // Sessions carry only a verified email, so an account found by it really is this person's.
-  const account = user.email ? store.accounts.findByEmail(user.email) : undefined;
+  const account = user.email ? await store.accounts.findByEmail(user.email) : undefined;
+  const ownerOf = ownerEmails(store);
   const identity = identityOf(user);
   const home = { path: '/', method: 'GET', ip, at: Date.now(), corsPreflight: false };
   /** Its policy lets this person (not just anyone) open the app's home page now. */
@@ -93,51 +94,67 @@ export function buildPortal(deps: PortalDeps, user: User, ip: string | null = nu
   // person in are listed, plus the person's own.
   const reachable = store.sockets.all().filter((socket) => socket.accountId === account?.id || admits(socket));
 
-  const apps = reachable
-    .map((socket): PortalApp => {
-      const view = socketView(socket, config);
-      return {
+  const apps = (
+    await Promise.all(
+      reachable.map(async (socket): Promise<PortalApp> => {
+        const view = socketView(socket, config);
+        return {
         name: socket.name,
         hostname: view.hostname,
         url: view.url,
         protocol: socket.protocol,
-        online: socketStatus(socket, registry).online,
-        yours: socket.accountId === account?.id,
-        owner: socket.accountId === account?.id ? null : (store.accounts.findById(socket.accountId)?.email ?? 'unknown'),
-        ...(socket.accountId === account?.id ? { ephemeral: socket.ephemeral, created_at: view.created_at } : {}),
-      };
-    })
-    .sort(byName);
+          online: socketStatus(socket, registry).online,
+          yours: socket.accountId === account?.id,
+          owner: socket.accountId === account?.id ? null : await ownerOf(socket.accountId),
+          ...(socket.accountId === account?.id ? { ephemeral: socket.ephemeral, created_at: view.created_at } : {}),
+        };
+      }),
+    )
+  ).sort(byName);
 
   return {
     edge: config.domain,
     user: { email: user.email, name: user.name },
     publisher: account?.publisher ?? false,
     apps,
-    sockets: account ? ownSockets(deps, account.id) : [],
-    consents: consentsOf(deps, user),
+    sockets: account ? await ownSockets(deps, account.id) : [],
+    consents: await consentsOf(deps, user, ownerOf),
   };
 }
 
-function consentsOf(deps: PortalDeps, user: User): PortalConsent[] {
+/** Owners' emails, each account read once per page. */
+function ownerEmails(store: Store): (accountId: string) => Promise<string> {
+  const seen = new Map<string, Promise<string>>();
+  return (accountId) => {
+    let email = seen.get(accountId);
+    if (!email) seen.set(accountId, (email = store.accounts.findById(accountId).then((owner) => owner?.email ?? 'unknown')));
+    return email;
+  };
+}
+
+async function consentsOf(deps: PortalDeps, user: User, ownerOf: (accountId: string) => Promise<string>): Promise<PortalConsent[]> {
   const { config, store } = deps;
-  return store.consents.listByUser(user.id).flatMap((consent) => {
-    const socket = store.sockets.findById(consent.socketId);
-    if (!socket) return [];
-    return [{
-      name: socket.name,
-      label: socket.hostname,
-      hostname: socketView(socket, config).hostname,
-      owner: store.accounts.findById(socket.accountId)?.email ?? 'unknown',
-      since: new Date(consent.createdAt).toISOString(),
-    }];
-  });
+  const consents = await store.consents.listByUser(user.id);
+  const lines = await Promise.all(
+    consents.map(async (consent): Promise<PortalConsent | undefined> => {
+      const socket = store.sockets.findById(consent.socketId);
+      if (!socket) return undefined;
+      return {
+        name: socket.name,
+        label: socket.hostname,
+        hostname: socketView(socket, config).hostname,
+        owner: await ownerOf(socket.accountId),
+        since: new Date(consent.createdAt).toISOString(),
+      };
+    }),
+  );
+  return lines.filter((line) => line !== undefined);
 }
 
 /** The account's sockets in creation order (as `postern socket list` shows them), each with its tunnels. */
-function ownSockets(deps: PortalDeps, accountId: string): PortalSocket[] {
+async function ownSockets(deps: PortalDeps, accountId: string): Promise<PortalSocket[]> {
   const { config, store, registry } = deps;
-  const tunnels = store.tunnels.listByAccount(accountId).map((tunnel) => tunnelView(tunnel, registry));
+  const tunnels = (await store.tunnels.listByAccount(accountId)).map((tunnel) => tunnelView(tunnel, registry));
   return store.sockets.listByAccount(accountId).map((socket) => {
     const view = socketView(socket, config);
     return {

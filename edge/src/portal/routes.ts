@@ -33,7 +33,7 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalRouteDeps):
       if (json) return { edge: config.domain, user: null, apps: [], sockets: [], sign_in: SIGN_IN_HREF };
       return reply.type('text/html; charset=utf-8').send(portalSignedOutPage({ domain: config.domain, signInHref: SIGN_IN_HREF, footer: config.domain }));
     }
-    const view = buildPortal(deps, login.user, clientAddress(request.raw) || null);
+    const view = await buildPortal(deps, login.user, clientAddress(request.raw) || null);
     if (json) return view;
     return reply.type('text/html; charset=utf-8').send(portalPage(view, { signOutHref: SIGN_OUT_HREF, footer: config.domain, now: Date.now() }));
   });

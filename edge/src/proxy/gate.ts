@@ -14,6 +14,7 @@ import { httpFacts } from '../policy/facts.js';
 import { identityOf } from '../policy/identity.js';
 import type { OpenStreams, StreamGrant } from '../policy/open-streams.js';
 import type { Store } from '../store/index.js';
+import { accountNow, userNow } from '../store/interim-sync.js';
 import type { SocketRecord } from '../store/sockets.js';
 
 /** Who the app is told about, once the policy allowed the request. */
@@ -209,9 +210,9 @@ export class SocketGate {
     if (unexpired && now - cached.checkedAt < TOKEN_CACHE_MS) return cached;
     this.tokens.delete(token);
     const record = this.store.tokens.verify(token, now);
-    const account = record && this.store.accounts.findById(record.accountId);
+    const account = record && accountNow(this.store, record.accountId);
     if (!record || !account) return undefined;
-    const user = record.userId ? this.store.users.findById(record.userId) : undefined;
+    const user = record.userId ? userNow(this.store, record.userId) : undefined;
     if (this.tokens.size > 10_000) this.tokens.clear();
     const holder: TokenHolder = {
       tokenId: record.id,

@@ -1,5 +1,5 @@
-import type { Db } from './db.js';
 import { randomId } from './ids.js';
+import type { SqlDriver } from './sql/driver.js';
 
 /** Someone who holds API tokens. Publishers may also create sockets and tunnels. */
 export interface Account {
@@ -10,51 +10,51 @@ export interface Account {
   readonly createdAt: number;
 }
 
-interface AccountRow {
+type AccountRow = {
   id: string;
   email: string;
   publisher: number;
   created_at: number;
-}
+};
 
 const toAccount = (row: AccountRow): Account => ({ id: row.id, email: row.email, publisher: row.publisher === 1, createdAt: row.created_at });
 
-export class AccountStore {
-  private readonly insert;
-  private readonly byEmail;
-  private readonly byId;
-  private readonly promote;
+/** Emails are stored and looked up lower-cased: PostgreSQL has no NOCASE (its unique index is on lower(email)). */
+const emailKey = (email: string): string => email.toLowerCase();
 
-  constructor(db: Db) {
-    this.insert = db.prepare<[string, string, number, number]>('INSERT INTO accounts (id, email, publisher, created_at) VALUES (?, ?, ?, ?)');
-    this.byEmail = db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE email = ?');
-    this.byId = db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE id = ?');
-    this.promote = db.prepare<[string]>('UPDATE accounts SET publisher = 1 WHERE id = ?');
-  }
+export class AccountStore {
+  constructor(private readonly db: SqlDriver) {}
 
   /**
-   * Returns the account with that email, creating it if needed. `publisher: true` also promotes an
-   * existing member account (the admin vouches for it); `false` never demotes.
+   * Returns the account with that email, creating it if needed (two edges ensuring one email at once
+   * make one row and both get it). `publisher: true` also promotes an existing member account (the
+   * admin vouches for it); `false` never demotes.
    */
-  ensure(email: string, options: { publisher: boolean } = { publisher: true }): { account: Account; created: boolean } {
-    const existing = this.findByEmail(email);
-    if (existing) {
-      if (!options.publisher || existing.publisher) return { account: existing, created: false };
-      this.promote.run(existing.id);
-      return { account: { ...existing, publisher: true }, created: false };
+  async ensure(email: string, options: { publisher: boolean } = { publisher: true }): Promise<{ account: Account; created: boolean }> {
+    const candidate = { id: randomId(8), email: emailKey(email), publisher: options.publisher ? 1 : 0, created_at: Date.now() };
+    const made = await this.db.one<AccountRow>('INSERT INTO accounts (id, email, publisher, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *', [
+      candidate.id,
+      candidate.email,
+      candidate.publisher,
+      candidate.created_at,
+    ]);
+    if (made) return { account: toAccount(made), created: true };
+    if (options.publisher) {
+      const promoted = await this.db.one<AccountRow>('UPDATE accounts SET publisher = 1 WHERE email = ? AND publisher = 0 RETURNING *', [candidate.email]);
+      if (promoted) return { account: toAccount(promoted), created: false };
     }
-    const account: Account = { id: randomId(8), email: email.toLowerCase(), publisher: options.publisher, createdAt: Date.now() };
-    this.insert.run(account.id, account.email, account.publisher ? 1 : 0, account.createdAt);
-    return { account, created: true };
+    const existing = await this.findByEmail(candidate.email);
+    if (!existing) throw new Error(`account ${candidate.email} neither created nor found`);
+    return { account: existing, created: false };
   }
 
-  findByEmail(email: string): Account | undefined {
-    const row = this.byEmail.get(email);
+  async findByEmail(email: string): Promise<Account | undefined> {
+    const row = await this.db.one<AccountRow>('SELECT * FROM accounts WHERE email = ?', [emailKey(email)]);
     return row && toAccount(row);
   }
 
-  findById(id: string): Account | undefined {
-    const row = this.byId.get(id);
+  async findById(id: string): Promise<Account | undefined> {
+    const row = await this.db.one<AccountRow>('SELECT * FROM accounts WHERE id = ?', [id]);
     return row && toAccount(row);
   }
 }

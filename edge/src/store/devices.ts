@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import type { Db } from './db.js';
 import { hashHandle } from './secrets.js';
+import type { SqlDriver } from './sql/driver.js';
 
 /** A CLI waiting for a person to approve its sign-in in a browser (RFC 8628 device authorization). */
 export interface DeviceAuthorization {
@@ -16,7 +16,7 @@ export interface DeviceAuthorization {
   readonly accountId: string | null;
 }
 
-interface DeviceRow {
+type DeviceRow = {
   device_hash: string;
   user_code: string;
   client_name: string;
@@ -27,7 +27,7 @@ interface DeviceRow {
   status: DeviceAuthorization['status'];
   user_id: string | null;
   account_id: string | null;
-}
+};
 
 const toDevice = (row: DeviceRow): DeviceAuthorization => ({
   deviceHash: row.device_hash,
@@ -59,77 +59,59 @@ export function normalizeUserCode(input: string): string | undefined {
 }
 
 export class DeviceStore {
-  private readonly insert;
-  private readonly byHash;
-  private readonly byCode;
-  private readonly decide;
-  private readonly poll;
-  private readonly deleteStmt;
-  private readonly prune;
-
-  constructor(db: Db) {
-    this.insert = db.prepare(
-      `INSERT INTO device_authorizations (device_hash, user_code, client_name, remote, created_at, expires_at)
-       VALUES (@device_hash, @user_code, @client_name, @remote, @created_at, @expires_at)`,
-    );
-    this.byHash = db.prepare<[string], DeviceRow>('SELECT * FROM device_authorizations WHERE device_hash = ?');
-    this.byCode = db.prepare<[string], DeviceRow>('SELECT * FROM device_authorizations WHERE user_code = ?');
-    this.decide = db.prepare<[DeviceAuthorization['status'], string | null, string | null, string]>(
-      "UPDATE device_authorizations SET status = ?, user_id = ?, account_id = ? WHERE user_code = ? AND status = 'pending'",
-    );
-    this.poll = db.prepare<[number, string]>('UPDATE device_authorizations SET last_poll_at = ? WHERE device_hash = ?');
-    this.deleteStmt = db.prepare<[string]>('DELETE FROM device_authorizations WHERE device_hash = ?');
-    this.prune = db.prepare<[number]>('DELETE FROM device_authorizations WHERE expires_at < ?');
-  }
+  constructor(private readonly db: SqlDriver) {}
 
   /** Starts an authorization; the device code (secret, held by the CLI) is stored hashed. */
-  create(deviceCode: string, input: { clientName: string; remote: string | null; ttlMs: number }, now = Date.now()): DeviceAuthorization {
-    this.prune.run(now);
-    for (let attempt = 0; ; attempt++) {
-      const userCode = newUserCode();
-      if (this.byCode.get(userCode)) {
-        if (attempt > 8) throw new Error('could not find a free user code');
-        continue;
-      }
-      const row: DeviceRow = {
-        device_hash: hashHandle(deviceCode),
-        user_code: userCode,
-        client_name: input.clientName,
-        remote: input.remote,
-        created_at: now,
-        expires_at: now + input.ttlMs,
-        last_poll_at: null,
-        status: 'pending',
-        user_id: null,
-        account_id: null,
-      };
-      this.insert.run(row);
-      return toDevice(row);
+  async create(deviceCode: string, input: { clientName: string; remote: string | null; ttlMs: number }, now = Date.now()): Promise<DeviceAuthorization> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      // A user code already taken (20^8 of them) makes the insert do nothing: draw again.
+      const row = await this.db.one<DeviceRow>(
+        `INSERT INTO device_authorizations (device_hash, user_code, client_name, remote, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *`,
+        [hashHandle(deviceCode), newUserCode(), input.clientName, input.remote, now, now + input.ttlMs],
+      );
+      if (row) return toDevice(row);
     }
+    throw new Error('could not find a free user code');
   }
 
-  findByDeviceCode(deviceCode: string): DeviceAuthorization | undefined {
-    const row = this.byHash.get(hashHandle(deviceCode));
+  async findByDeviceCode(deviceCode: string): Promise<DeviceAuthorization | undefined> {
+    const row = await this.db.one<DeviceRow>('SELECT * FROM device_authorizations WHERE device_hash = ?', [hashHandle(deviceCode)]);
     return row && toDevice(row);
   }
 
-  findByUserCode(userCode: string): DeviceAuthorization | undefined {
-    const row = this.byCode.get(userCode);
+  async findByUserCode(userCode: string): Promise<DeviceAuthorization | undefined> {
+    const row = await this.db.one<DeviceRow>('SELECT * FROM device_authorizations WHERE user_code = ?', [userCode]);
     return row && toDevice(row);
   }
 
-  /** Records the person's answer; false if it was already answered. */
-  answer(userCode: string, decision: { status: 'approved'; userId: string; accountId: string } | { status: 'denied' }): boolean {
+  /** Records the person's answer to a pending, unexpired authorization; undefined if there was none. */
+  async answer(
+    userCode: string,
+    decision: { status: 'approved'; userId: string; accountId: string } | { status: 'denied' },
+    now = Date.now(),
+  ): Promise<DeviceAuthorization | undefined> {
     const approved = decision.status === 'approved';
-    return this.decide.run(decision.status, approved ? decision.userId : null, approved ? decision.accountId : null, userCode).changes > 0;
+    const row = await this.db.one<DeviceRow>(
+      "UPDATE device_authorizations SET status = ?, user_id = ?, account_id = ? WHERE user_code = ? AND status = 'pending' AND expires_at > ? RETURNING *",
+      [decision.status, approved ? decision.userId : null, approved ? decision.accountId : null, userCode, now],
+    );
+    return row && toDevice(row);
   }
 
-  recordPoll(deviceHash: string, now = Date.now()): void {
-    this.poll.run(now, deviceHash);
+  /**
+   * Takes an authorization that is answered or expired, deleting it: one statement, so of two polls
+   * at once exactly one gets an approval (and mints the token). Undefined while it is pending.
+   */
+  async settle(deviceCode: string, now = Date.now()): Promise<DeviceAuthorization | undefined> {
+    const row = await this.db.one<DeviceRow>("DELETE FROM device_authorizations WHERE device_hash = ? AND (status <> 'pending' OR expires_at <= ?) RETURNING *", [
+      hashHandle(deviceCode),
+      now,
+    ]);
+    return row && toDevice(row);
   }
 
-  /** The authorization is done with (token issued, or denied and reported): it cannot be used again. */
-  delete(deviceHash: string): void {
-    this.deleteStmt.run(deviceHash);
+  async recordPoll(deviceHash: string, now = Date.now()): Promise<void> {
+    await this.db.exec('UPDATE device_authorizations SET last_poll_at = ? WHERE device_hash = ?', [now, deviceHash]);
   }
 }

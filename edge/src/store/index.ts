@@ -4,7 +4,7 @@ import { AccountStore } from './accounts.js';
 import { AuditStore } from './audit.js';
 import { ConsentStore } from './consents.js';
 import { DeviceStore } from './devices.js';
-import { openDatabase, type Db } from './db.js';
+import { openSqliteStore, type Db } from './db.js';
 import { IdpGrantStore } from './idp-grants.js';
 import { randomId } from './ids.js';
 import { LogoutTokenIdStore } from './logout-token-ids.js';
@@ -55,20 +55,20 @@ export class Store {
     if (!(sql instanceof SqliteDriver)) throw new Error('the PostgreSQL store is not wired to the table modules yet');
     const db = sql.db;
     this.db = db;
-    this.accounts = new AccountStore(db);
+    this.accounts = new AccountStore(sql);
     this.tokens = new TokenStore(db);
     this.sockets = new SocketStore(db);
-    this.users = new UserStore(db);
-    this.passwords = new PasswordStore(db);
-    this.transactions = new TransactionStore(db);
+    this.users = new UserStore(sql);
+    this.passwords = new PasswordStore(sql);
+    this.transactions = new TransactionStore(sql);
     this.sessions = new SessionStore(db);
-    this.signingKeys = new SigningKeyStore(db);
-    this.tunnels = new TunnelStore(db);
-    this.audit = new AuditStore(db);
-    this.devices = new DeviceStore(db);
-    this.consents = new ConsentStore(db);
-    this.idpGrants = new IdpGrantStore(db);
-    this.logoutTokenIds = new LogoutTokenIdStore(db);
+    this.signingKeys = new SigningKeyStore(sql);
+    this.tunnels = new TunnelStore(sql, cluster.changes);
+    this.audit = new AuditStore(sql);
+    this.devices = new DeviceStore(sql);
+    this.consents = new ConsentStore(sql);
+    this.idpGrants = new IdpGrantStore(sql);
+    this.logoutTokenIds = new LogoutTokenIdStore(sql);
   }
 
   /** Whether the database answers a query (readiness); false once closed or broken. */
@@ -81,7 +81,7 @@ export class Store {
    * `--db`). The schema is brought up to date under the backend's lock.
    */
   static async open(target: string, options: StoreOptions = {}): Promise<Store> {
-    const sql = isPostgresUrl(target) ? await openSql(target) : new SqliteDriver(openDatabase(target));
+    const sql = isPostgresUrl(target) ? await openSql(target) : await openSqliteStore(target);
     const self = options.self ?? { edgeId: `edge_${randomId(10)}`, advertiseUrl: '' };
     try {
       return new Store(sql, createCluster(sql, self));

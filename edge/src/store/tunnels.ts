@@ -1,5 +1,6 @@
-import type { Db } from './db.js';
+import type { ChangeFeed } from '../cluster/change-feed.js';
 import { randomId } from './ids.js';
+import type { SqlDriver } from './sql/driver.js';
 
 /** A named credential-less attachment point of a socket: connectors serve a socket through a tunnel. */
 export interface TunnelRecord {
@@ -13,7 +14,7 @@ export interface TunnelRecord {
   readonly lastConnectedAt: number | null;
 }
 
-interface TunnelRow {
+type TunnelRow = {
   id: string;
   socket_id: string;
   account_id: string;
@@ -21,7 +22,7 @@ interface TunnelRow {
   ephemeral: number;
   created_at: number;
   last_connected_at: number | null;
-}
+};
 
 const toTunnel = (row: TunnelRow): TunnelRecord => ({
   id: row.id,
@@ -34,25 +35,12 @@ const toTunnel = (row: TunnelRow): TunnelRecord => ({
 });
 
 export class TunnelStore {
-  private readonly insert;
-  private readonly byId;
-  private readonly byAccount;
-  private readonly bySocket;
-  private readonly deleteById;
-  private readonly touchStmt;
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly changes: ChangeFeed,
+  ) {}
 
-  constructor(db: Db) {
-    this.insert = db.prepare<[string, string, string, string, number, number]>(
-      'INSERT INTO tunnels (id, socket_id, account_id, name, ephemeral, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    this.byId = db.prepare<[string], TunnelRow>('SELECT * FROM tunnels WHERE id = ?');
-    this.byAccount = db.prepare<[string], TunnelRow>('SELECT * FROM tunnels WHERE account_id = ? ORDER BY created_at');
-    this.bySocket = db.prepare<[string], TunnelRow>('SELECT * FROM tunnels WHERE socket_id = ? ORDER BY created_at');
-    this.deleteById = db.prepare<[string]>('DELETE FROM tunnels WHERE id = ?');
-    this.touchStmt = db.prepare<[number, string]>('UPDATE tunnels SET last_connected_at = ? WHERE id = ?');
-  }
-
-  create(input: { socketId: string; accountId: string; name?: string; ephemeral?: boolean }): TunnelRecord {
+  async create(input: { socketId: string; accountId: string; name?: string; ephemeral?: boolean }): Promise<TunnelRecord> {
     const record: TunnelRecord = {
       id: `tun_${randomId(12)}`,
       socketId: input.socketId,
@@ -62,28 +50,40 @@ export class TunnelStore {
       createdAt: Date.now(),
       lastConnectedAt: null,
     };
-    this.insert.run(record.id, record.socketId, record.accountId, record.name, record.ephemeral ? 1 : 0, record.createdAt);
+    await this.db.exec('INSERT INTO tunnels (id, socket_id, account_id, name, ephemeral, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
+      record.id,
+      record.socketId,
+      record.accountId,
+      record.name,
+      record.ephemeral ? 1 : 0,
+      record.createdAt,
+    ]);
     return record;
   }
 
-  findById(id: string): TunnelRecord | undefined {
-    const row = this.byId.get(id);
+  async findById(id: string): Promise<TunnelRecord | undefined> {
+    const row = await this.db.one<TunnelRow>('SELECT * FROM tunnels WHERE id = ?', [id]);
     return row && toTunnel(row);
   }
 
-  listByAccount(accountId: string): TunnelRecord[] {
-    return this.byAccount.all(accountId).map(toTunnel);
+  async listByAccount(accountId: string): Promise<TunnelRecord[]> {
+    return (await this.db.query<TunnelRow>('SELECT * FROM tunnels WHERE account_id = ? ORDER BY created_at', [accountId])).map(toTunnel);
   }
 
-  listBySocket(socketId: string): TunnelRecord[] {
-    return this.bySocket.all(socketId).map(toTunnel);
+  async listBySocket(socketId: string): Promise<TunnelRecord[]> {
+    return (await this.db.query<TunnelRow>('SELECT * FROM tunnels WHERE socket_id = ? ORDER BY created_at', [socketId])).map(toTunnel);
   }
 
-  markConnected(id: string, now = Date.now()): void {
-    this.touchStmt.run(now, id);
+  async markConnected(id: string, now = Date.now()): Promise<void> {
+    await this.db.exec('UPDATE tunnels SET last_connected_at = ? WHERE id = ?', [now, id]);
   }
 
-  delete(id: string): boolean {
-    return this.deleteById.run(id).changes > 0;
+  /** Deletes a tunnel; every edge hears of it (`tunnel` change) and ends its connections. */
+  delete(id: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      if ((await tx.exec('DELETE FROM tunnels WHERE id = ?', [id])) === 0) return false;
+      await this.changes.publish(tx, { topic: 'tunnel', key: id });
+      return true;
+    });
   }
 }

@@ -1,12 +1,12 @@
 import type { VerifiedIdentity } from '../auth/providers/types.js';
-import type { Db } from './db.js';
 import { randomId } from './ids.js';
+import type { SqlDriver } from './sql/driver.js';
 
 export interface User extends VerifiedIdentity {
   readonly id: string;
 }
 
-interface UserRow {
+export type UserRow = {
   id: string;
   issuer: string;
   subject: string;
@@ -15,9 +15,9 @@ interface UserRow {
   groups: string;
   github_orgs: string;
   github_teams: string;
-}
+};
 
-const toUser = (row: UserRow): User => ({
+export const toUser = (row: UserRow): User => ({
   id: row.id,
   issuer: row.issuer,
   subject: row.subject,
@@ -28,67 +28,45 @@ const toUser = (row: UserRow): User => ({
   githubTeams: JSON.parse(row.github_teams) as string[],
 });
 
+/** The attributes a sign-in or a re-validation refreshes, as stored. */
+const attributes = (identity: VerifiedIdentity) =>
+  [identity.email, identity.name, JSON.stringify(identity.groups), JSON.stringify(identity.githubOrgs), JSON.stringify(identity.githubTeams)] as const;
+
 /** People who signed in, keyed by issuer + subject; attributes refreshed at every sign-in. */
 export class UserStore {
-  private readonly upsertStmt;
-  private readonly byKey;
-  private readonly byId;
-  private readonly byEmail;
-  private readonly refreshStmt;
+  constructor(private readonly db: SqlDriver) {}
 
-  constructor(db: Db) {
-    this.upsertStmt = db.prepare(
+  /** The user of this identity, made at its first sign-in (two edges signing one person in at once keep one row). */
+  async upsert(identity: VerifiedIdentity, now = Date.now()): Promise<User> {
+    const row = await this.db.one<UserRow>(
       `INSERT INTO users (id, issuer, subject, email, name, groups, github_orgs, github_teams, created_at, last_login_at)
-       VALUES (@id, @issuer, @subject, @email, @name, @groups, @github_orgs, @github_teams, @now, @now)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, name = excluded.name,
          groups = excluded.groups, github_orgs = excluded.github_orgs, github_teams = excluded.github_teams,
-         last_login_at = excluded.last_login_at`,
+         last_login_at = excluded.last_login_at
+       RETURNING *`,
+      [`usr_${randomId(12)}`, identity.issuer, identity.subject, ...attributes(identity), now, now],
     );
-    this.byKey = db.prepare<[string, string], UserRow>('SELECT * FROM users WHERE issuer = ? AND subject = ?');
-    this.byId = db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?');
-    this.byEmail = db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ? ORDER BY last_login_at DESC LIMIT 1');
-    this.refreshStmt = db.prepare(
-      `UPDATE users SET email = @email, name = @name, groups = @groups, github_orgs = @github_orgs, github_teams = @github_teams
-       WHERE id = @id`,
-    );
-  }
-
-  upsert(identity: VerifiedIdentity, now = Date.now()): User {
-    this.upsertStmt.run({
-      id: `usr_${randomId(12)}`,
-      issuer: identity.issuer,
-      subject: identity.subject,
-      email: identity.email,
-      name: identity.name,
-      groups: JSON.stringify(identity.groups),
-      github_orgs: JSON.stringify(identity.githubOrgs),
-      github_teams: JSON.stringify(identity.githubTeams),
-      now,
-    });
-    return toUser(this.byKey.get(identity.issuer, identity.subject)!);
+    return toUser(row!);
   }
 
   /** What a re-validation learned about a user (not a sign-in: last_login_at stays). */
-  refresh(id: string, identity: VerifiedIdentity): User | undefined {
-    this.refreshStmt.run({
+  async refresh(id: string, identity: VerifiedIdentity): Promise<User | undefined> {
+    const row = await this.db.one<UserRow>('UPDATE users SET email = ?, name = ?, groups = ?, github_orgs = ?, github_teams = ? WHERE id = ? RETURNING *', [
+      ...attributes(identity),
       id,
-      email: identity.email,
-      name: identity.name,
-      groups: JSON.stringify(identity.groups),
-      github_orgs: JSON.stringify(identity.githubOrgs),
-      github_teams: JSON.stringify(identity.githubTeams),
-    });
-    return this.findById(id);
+    ]);
+    return row && toUser(row);
   }
 
-  findById(id: string): User | undefined {
-    const row = this.byId.get(id);
+  async findById(id: string): Promise<User | undefined> {
+    const row = await this.db.one<UserRow>('SELECT * FROM users WHERE id = ?', [id]);
     return row && toUser(row);
   }
 
   /** The user who last signed in with this (normalised, verified) email. */
-  latestByEmail(email: string): User | undefined {
-    const row = this.byEmail.get(email);
+  async latestByEmail(email: string): Promise<User | undefined> {
+    const row = await this.db.one<UserRow>('SELECT * FROM users WHERE email = ? ORDER BY last_login_at DESC LIMIT 1', [email]);
     return row && toUser(row);
   }
 }

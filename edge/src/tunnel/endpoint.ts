@@ -46,9 +46,13 @@ export class TunnelEndpoint {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    void this.admit(req, socket, head);
+  }
+
+  private async admit(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     let conn: Omit<TunnelConnectionInfo, 'id'> & { readonly actor: string };
     try {
-      conn = this.authorize(req);
+      conn = await this.authorize(req);
     } catch (err) {
       const edgeErr = err instanceof EdgeError ? err : (storeOutageOf(err) ?? new EdgeError('INTERNAL', 'tunnel handshake failed'));
       this.log.warn({ reqId: requestIdOf(req), remote: clientAddress(req), code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
@@ -72,9 +76,9 @@ export class TunnelEndpoint {
       }
       this.registry.add(tunnel);
       this.metrics.tunnelConnected(info.socketId);
-      if (info.tunnelId) this.store.tunnels.markConnected(info.tunnelId);
       const log = this.log.child({ reqId: requestIdOf(req), socket: info.socketId, connection: info.id, connector: info.connectorId });
       log.info({ remote: info.remoteAddress, tunnel: info.tunnelId }, 'tunnel connected');
+      if (info.tunnelId) this.store.tunnels.markConnected(info.tunnelId).catch((err: unknown) => log.warn({ err }, 'could not record the tunnel connection time'));
       const auditBase = { accountId: info.accountId, socketId: info.socketId, actor: info.actor, remote: info.remoteAddress };
       const detail = { tunnel_id: info.tunnelId, connection_id: info.id, connector_id: info.connectorId };
       this.audit.record({ ...auditBase, type: 'tunnel.connect', detail });
@@ -103,7 +107,7 @@ export class TunnelEndpoint {
   }
 
   /** Validates the handshake; throws EdgeError with the status the connector will see. */
-  private authorize(req: IncomingMessage) {
+  private async authorize(req: IncomingMessage) {
     const version = header(req, HandshakeHeader.PROTOCOL);
     if (version !== String(PROTOCOL_VERSION)) throw new EdgeError('PROTOCOL_VERSION', versionMismatch(version));
     const token = posternBearerToken(header(req, 'authorization'));
@@ -117,7 +121,7 @@ export class TunnelEndpoint {
     // Another account's socket answers exactly like one that does not exist: ids are not an oracle.
     if (!socket || socket.accountId !== record.accountId) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${socketId} does not exist`);
     const tunnelId = header(req, HandshakeHeader.TUNNEL) ?? null;
-    const tunnel = tunnelId ? this.store.tunnels.findById(tunnelId) : undefined;
+    const tunnel = tunnelId ? await this.store.tunnels.findById(tunnelId) : undefined;
     if (tunnelId && (!tunnel || tunnel.accountId !== record.accountId)) throw new EdgeError('TUNNEL_NOT_FOUND', `tunnel ${tunnelId} does not exist`);
     if (tunnel && tunnel.socketId !== socketId) {
       throw new EdgeError('BAD_REQUEST', `tunnel ${tunnel.id} belongs to socket ${tunnel.socketId}, not ${socketId}`);
@@ -132,7 +136,7 @@ export class TunnelEndpoint {
       tunnelId,
       accountId: record.accountId,
       tokenId: record.id,
-      actor: this.store.accounts.findById(record.accountId)?.email ?? record.accountId,
+      actor: (await this.store.accounts.findById(record.accountId))?.email ?? record.accountId,
       connectorId: connectorId.slice(0, 64),
       remoteAddress: clientAddress(req),
       hostRewrite,

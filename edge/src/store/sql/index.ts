@@ -3,5 +3,6 @@ export { SqlError, type Backend, type LockName, type Queryable, type SqlDriver, 
 export { SqliteDriver } from './sqlite-driver.js';
 export { PostgresDriver, advisoryKey, type PostgresOptions } from './postgres-driver.js';
 export { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+export { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 export { openSql, migrationsFor, isPostgresUrl, describeStore } from './open.js';
 export { numberPlaceholders } from './placeholders.js';

@@ -1,4 +1,4 @@
-import { MIGRATIONS as SQLITE_MIGRATIONS } from '../db.js';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import type { SqlDriver } from './driver.js';
 import type { PostgresOptions } from './postgres-driver.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';

@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL schema, applied in order under an advisory lock (`schema_migrations` records the
  * versions). Append only once shipped. Tables, columns, nullability, unique keys and foreign keys
- * match the SQLite schema of store/db.ts (a test compares them), so one query text serves both:
+ * match the SQLite schema of sqlite-migrations.ts (a test compares them), so one query text serves both:
  * times are BIGINT milliseconds, flags INTEGER 0/1, JSON TEXT. Differences, on purpose:
  * - `accounts.email`: SQLite's COLLATE NOCASE becomes a unique index on lower(email); emails are
  *   stored lower-case (accounts.ensure does), so `email = ?` with a lower-cased value finds them.
@@ -180,7 +180,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    CREATE INDEX sessions_last_seen ON sessions(last_seen_at);
    CREATE INDEX sessions_revoked ON sessions(revoked_at) WHERE revoked_at IS NOT NULL;
    CREATE INDEX device_authorizations_expires ON device_authorizations(expires_at);`,
-  // Sessions that follow the IdP (issue 12; SQLite migration 6 of store/db.ts).
+  // Sessions that follow the IdP (issue 12; SQLite migration 6 of sqlite-migrations.ts).
   `CREATE TABLE idp_grants (
      id TEXT PRIMARY KEY,
      login_hash TEXT NOT NULL UNIQUE,
