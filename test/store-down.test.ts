@@ -16,7 +16,7 @@ import { signInLocal, WebClient, type Hop } from './lib/web-client.js';
  * /readyz and postern_store_up say the store is down, and everything comes back by itself.
  *
  * NOT YET RUNNABLE on this branch: an edge on PostgreSQL needs the table modules on the SQL layer
- * (the store helpers) and `--store` / `--cluster-secret-file` (the relay helper); until then
+ * (the store helpers) and `--store` / `--cluster-secret-file` / `--advertise` (the relay helper); until then
  * Store's constructor refuses PostgreSQL. It is marked todo, so it runs and shows as TODO instead
  * of failing the suite; the lead removes `todo` once those branches are on main.
  */
@@ -60,11 +60,12 @@ test(
     const store = await server.createDatabase();
     const token = await createAccount(store, 'sam@example.com', PASSWORD);
     const secretFile = `${tmp.dir}/cluster-secret`;
-    writeFileSync(secretFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
-    const metricsPort = await freePort();
+    writeFileSync(secretFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    const [port, metricsPort] = [await freePort(), await freePort()];
     const edge = await EdgeProcess.start({
       db: store,
-      extraArgs: ['--metrics-listen', `127.0.0.1:${metricsPort}`, '--store-outage-grace', `${GRACE_S}s`, '--cluster-secret-file', secretFile],
+      port,
+      extraArgs: ['--metrics-listen', `127.0.0.1:${metricsPort}`, '--store-outage-grace', `${GRACE_S}s`, '--cluster-secret-file', secretFile, '--advertise', `http://127.0.0.1:${port}`],
     });
     cleanups.push(() => edge.stop());
     const created = await api(edge, token, 'POST', '/sockets', { name: 'outage', ephemeral: false, cloudauth: true });
