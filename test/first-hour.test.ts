@@ -130,9 +130,12 @@ describe('the first hour: pages, wording and quick shares', () => {
       const corner = { x: box.x + box.width - 6, y: box.y + box.height - 6 };
       const hit = await page.evaluate<string | null>(`document.elementFromPoint(${corner.x}, ${corner.y})?.closest('a')?.getAttribute('href') ?? null`);
       assert.equal(hit, wiki.url);
-      const opened = page.waitForRequest((req) => new URL(req.url()).host === new URL(wiki.url).host, { timeout: 10_000 });
+      // The click's hand-off redirects through the edge and back: wait for the app's own page, or the
+      // next goto races the redirect chain ("navigation interrupted").
+      const opened = page.waitForResponse((res) => new URL(res.url()).host === new URL(wiki.url).host && res.request().isNavigationRequest() && res.status() < 300, { timeout: 10_000 });
       await page.mouse.click(corner.x, corner.y);
       await opened;
+      await page.waitForLoadState('load');
       await page.goto(`${edge.url}/`);
 
       const host = await page.evaluate<{ scroll: number; client: number; overflow: string; right: number; tileRight: number }>(`(() => {

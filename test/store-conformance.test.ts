@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
-import { createCluster, ensureSigningKeys, type Cluster } from '@postern/edge/cluster';
+import { LabelTakenError, SessionStore, SocketStore, TokenStore } from '@postern/edge';
+import { createCluster, ensureSigningKeys, type Change, type ChangeFeed, type Cluster } from '@postern/edge/cluster';
 import { isPostgresUrl, migrationsFor, openSql, PostgresDriver, SqlError, SqliteDriver, type SqlDriver } from '@postern/edge/sql';
 import {
   AccountStore,
@@ -87,6 +88,23 @@ const consumeCode = (db: SqlDriver, codeHash: string) =>
 async function ensureAccount(db: SqlDriver, email: string, id: string): Promise<string> {
   const made = await db.one<{ id: string }>('INSERT INTO accounts (id, email, publisher, created_at) VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING RETURNING id', [id, email, Date.now()]);
   return made?.id ?? (await db.one<{ id: string }>('SELECT id FROM accounts WHERE email = ?', [email]))!.id;
+}
+
+/** The cluster's change feed on `db` (PostgreSQL: rows and NOTIFY), recording what committed. */
+function recordingFeed(db: SqlDriver): { feed: ChangeFeed; heard: Change[] } {
+  const real = createCluster(db, { edgeId: 'edge_test', advertiseUrl: '' }).changes;
+  const heard: Change[] = [];
+  const feed: ChangeFeed = {
+    ...real,
+    publish: async (tx, change) => {
+      await real.publish(tx, change);
+      tx.afterCommit(() => heard.push(change));
+    },
+    subscribe: (listener) => real.subscribe(listener),
+    start: () => real.start(),
+    stop: () => real.stop(),
+  };
+  return { feed, heard };
 }
 
 for (const backend of backends) {
@@ -217,6 +235,61 @@ for (const backend of backends) {
         const winners = results.filter((r) => r !== undefined);
         assert.equal(winners.length, 1, `trial ${trial}: ${JSON.stringify(results)}`);
         assert.deepEqual(winners[0], { parent_hash: `parent-${trial}`, socket_id: socketId });
+      }
+    });
+
+    test('hand-off codes (SessionStore): two edges redeeming one code at once, exactly one succeeds (20 trials)', async () => {
+      const target = await backend.fresh();
+      const [a, b] = [await connect(target), await connect(target)];
+      const socketId = await addSocket(a, await addAccount(a, 'owner@example.com'), 'app-x1');
+      const [edgeA, edgeB] = [a, b].map((db) => new SessionStore(db, recordingFeed(db).feed));
+      for (let trial = 0; trial < 20; trial++) {
+        const code = `handoff-${trial}`;
+        await edgeA!.createCode(code, { parentHash: `parent-${trial}`, socketId, returnPath: `/r${trial}`, expiresAt: Date.now() + 60_000 });
+        const results = await Promise.all([edgeA!.consumeCode(code), edgeB!.consumeCode(code)]);
+        const winners = results.filter((r) => r !== undefined);
+        assert.equal(winners.length, 1, `trial ${trial}: ${JSON.stringify(results)}`);
+        assert.deepEqual(winners[0], { parentHash: `parent-${trial}`, socketId, returnPath: `/r${trial}` });
+      }
+      await edgeA!.createCode('late', { parentHash: 'p', socketId, returnPath: '/', expiresAt: Date.now() - 1 });
+      assert.equal(await edgeB!.consumeCode('late'), undefined, 'an expired code redeems nothing');
+    });
+
+    test('revocations (sessions, tokens, sockets) return what they ended and publish each in their transaction', async () => {
+      const target = await backend.fresh();
+      const db = await connect(target);
+      const { feed, heard } = recordingFeed(db);
+      const accountId = await addAccount(db, 'owner@example.com');
+      await db.exec('INSERT INTO users (id, issuer, subject, email, name, created_at, last_login_at) VALUES (?, ?, ?, ?, NULL, ?, ?)', ['usr_1', 'https://idp', 's', 'u@example.com', 1, 1]);
+      const sessions = new SessionStore(db, feed);
+      const sockets = new SocketStore(db, feed);
+      const socket = await sockets.create({ accountId, name: 'app' });
+      const login = await sessions.create('login', { userId: 'usr_1', socketId: null, parentHash: null, expiresAt: BIG_TIME });
+      const child = await sessions.create('child', { userId: 'usr_1', socketId: socket.id, parentHash: login.idHash, expiresAt: BIG_TIME });
+      await sessions.touch([login.idHash, child.idHash], BIG_TIME - 1);
+      assert.equal((await sessions.find(child.idHash))?.lastSeenAt, BIG_TIME - 1);
+      assert.deepEqual((await sessions.revokeTree(login.idHash)).sort(), [login.idHash, child.idHash].sort());
+      assert.deepEqual(await sessions.revokeAllOfUser('usr_1'), [], 'already revoked: nothing ended, nothing published');
+      const tokens = new TokenStore(db, feed);
+      const { record: token } = await tokens.create(accountId, 'ci');
+      assert.equal(await tokens.revoke(token.id), true);
+      assert.equal(await tokens.revoke(token.id), false);
+      await sockets.update(socket.id, { name: 'renamed' });
+      assert.equal(await sockets.delete(socket.id), true);
+      assert.deepEqual(heard.map((c) => c.topic), ['session', 'session', 'token', 'socket', 'socket']);
+      assert.deepEqual(heard.slice(0, 2).map((c) => c.key).sort(), [login.idHash, child.idHash].sort());
+    });
+
+    test('socket creates: two edges creating one permanent name at once make one socket; the other is told it is taken', async () => {
+      const target = await backend.fresh();
+      const [a, b] = [await connect(target), await connect(target)];
+      const accountId = await addAccount(a, 'owner@example.com');
+      const [sa, sb] = [a, b].map((db) => new SocketStore(db, recordingFeed(db).feed));
+      for (let trial = 0; trial < 10; trial++) {
+        const results = await Promise.allSettled([sa!.create({ accountId, name: `app${trial}` }), sb!.create({ accountId, name: `app${trial}` })]);
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, `trial ${trial}`);
+        const refused = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        assert.ok(refused?.reason instanceof LabelTakenError, String(refused?.reason));
       }
     });
 

@@ -13,8 +13,8 @@ import type {
   TunnelView,
   UpdateSocketBody,
 } from '@postern/edge';
-import { unreachableReason } from '@postern/connector';
 import { request } from 'undici';
+import { EdgeRoute, notConnected } from './edge-route.js';
 import { CliError } from './errors.js';
 
 /** A socket as the API lists it: the public view plus its live status. */
@@ -45,12 +45,25 @@ export class ApiError extends CliError {
 
 const enc = encodeURIComponent;
 
-/** A thin client of the edge's REST API (`/api/v1`); every failure becomes one readable error. */
+/**
+ * A thin client of the edge's REST API (`/api/v1`); every failure becomes one readable error. Given
+ * several edges of one cluster, each call goes to the first that answers (see EdgeRoute); a call
+ * that changes something moves on only when the connection was never made, so it never runs twice.
+ */
 export class ApiClient {
+  private readonly edges: EdgeRoute;
+
   constructor(
-    readonly edgeUrl: string,
+    edgeUrls: string | readonly string[],
     private readonly token?: string,
-  ) {}
+  ) {
+    this.edges = new EdgeRoute(typeof edgeUrls === 'string' ? [edgeUrls] : edgeUrls);
+  }
+
+  /** The edge that answered last (the first given, before any call). */
+  get edgeUrl(): string {
+    return this.edges.current;
+  }
 
   whoami = () => this.call<WhoAmI>('GET', '/whoami');
 
@@ -81,9 +94,8 @@ export class ApiClient {
   pollDeviceLogin = (deviceCode: string) => this.call<DeviceToken>('POST', '/device/token', { device_code: deviceCode });
 
   private async call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
-    let res;
-    try {
-      res = await request(new URL(`/api/v1${path}`, this.edgeUrl), {
+    const send = (edgeUrl: string) =>
+      request(new URL(`/api/v1${path}`, edgeUrl), {
         method,
         headers: {
           ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
@@ -94,9 +106,7 @@ export class ApiClient {
         headersTimeout: 15_000,
         bodyTimeout: 15_000,
       });
-    } catch (err) {
-      throw new CliError(`cannot reach the edge at ${this.edgeUrl}: ${unreachableReason(err)}`);
-    }
+    const res = await this.edges.first(send, (err) => method === 'GET' || notConnected(err));
     const text = await res.body.text();
     const parsed = parseJson(text);
     if (res.statusCode >= 400) {

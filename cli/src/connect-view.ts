@@ -16,6 +16,8 @@ export interface ConnectViewOptions {
   readonly label?: string;
   /** What `connect --config` did to the socket and its tunnel before serving it. */
   readonly change?: ConfigChange | undefined;
+  /** The edges given: with more than one, human lines name each connection's edge. */
+  readonly edges?: readonly string[];
 }
 
 type ConnectionChange = ConnectorEvents['connection'][0];
@@ -49,7 +51,7 @@ export class ConnectView {
     private readonly options: ConnectViewOptions,
   ) {}
 
-  ready(connectionId: string): void {
+  ready(connectionId: string, edge: string): void {
     this.isReady = true;
     const { socket } = this;
     if (this.options.json) {
@@ -63,6 +65,7 @@ export class ConnectView {
         hostname: socket.hostname,
         target: this.target,
         connection_id: connectionId,
+        edge,
         public: !socket.cloudauth,
         cloudauth: socket.cloudauth,
         allowed_email_domains: socket.allowed_email_domains,
@@ -105,6 +108,7 @@ export class ConnectView {
         ...this.labelField(),
         slot: event.slot,
         state: event.state,
+        edge: event.edge,
         ...(event.connectionId !== undefined ? { connection_id: event.connectionId } : {}),
         ...(event.retryInMs !== undefined ? { retry_in_ms: event.retryInMs } : {}),
         ...(event.reason !== undefined ? { reason: event.reason } : {}),
@@ -112,10 +116,13 @@ export class ConnectView {
       return;
     }
     const tunnel = `${clock(new Date())}  ${this.options.label ? `${printable(this.options.label)} ` : ''}tunnel ${event.slot + 1}`;
-    if (event.state === 'up') out.line(`${tunnel}: ${out.good('up')}`);
+    // One edge given: lines as they always were, unless a connection moved to an announced peer.
+    const given = this.options.edges ?? [];
+    const on = given.length > 1 || (given.length === 1 && event.edge !== given[0]) ? ` on ${printable(event.edge)}` : '';
+    if (event.state === 'up') out.line(`${tunnel}: ${out.good('up')}${on}`);
     else if (event.state === 'reconnecting') {
       const retryIn = `${((event.retryInMs ?? 0) / 1000).toFixed(1)}s`;
-      out.notice(`${tunnel}: ${out.caution(`reconnecting in ${retryIn}`)} (${printable(event.reason ?? 'disconnected')})`);
+      out.notice(`${tunnel}: ${out.caution(`reconnecting in ${retryIn}`)}${on} (${printable(event.reason ?? 'disconnected')})`);
     }
   }
 

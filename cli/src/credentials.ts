@@ -1,14 +1,17 @@
 import { readFileSync } from 'node:fs';
+import { isTrustedPeer } from '@postern/connector';
 import { readLogin } from './credential-store.js';
 import { CliError } from './errors.js';
 
 export interface ClientOptions {
-  readonly edge?: string;
+  /** `--edge`, once per edge (see edgeOption). */
+  readonly edge?: readonly string[];
   readonly tokenFile?: string;
 }
 
 export interface Credentials {
-  readonly edgeUrl: string;
+  /** Edges of one cluster, in the order given (origins, no duplicates); at least one. */
+  readonly edgeUrls: readonly string[];
   readonly token: string;
 }
 
@@ -31,11 +34,24 @@ export function parseEdgeUrl(edgeUrl: string, source: EdgeSource = '--edge'): st
   return parsed.origin;
 }
 
-/** The edge to use, by precedence: the flag, then POSTERN_EDGE, then the stored login's. */
-export function chooseEdge(flag: string | undefined, env: NodeJS.ProcessEnv, stored: string | undefined): { value: string; source: EdgeSource } | undefined {
-  if (flag) return { value: flag, source: '--edge' };
-  if (env.POSTERN_EDGE) return { value: env.POSTERN_EDGE, source: 'POSTERN_EDGE' };
-  return stored ? { value: stored, source: 'the stored login' } : undefined;
+/** Collects a repeated `--edge` (commander's option argument parser). */
+export const collectEdge = (value: string, previous: readonly string[] = []): string[] => [...previous, value];
+
+/** The edges to use, by precedence: the flags, then POSTERN_EDGE (a comma-separated list), then the stored login's. */
+export function chooseEdges(flags: readonly string[] | undefined, env: NodeJS.ProcessEnv, stored: string | undefined): { values: string[]; source: EdgeSource } | undefined {
+  if (flags && flags.length > 0) return { values: [...flags], source: '--edge' };
+  if (env.POSTERN_EDGE) return { values: env.POSTERN_EDGE.split(',').map((value) => value.trim()), source: 'POSTERN_EDGE' };
+  return stored ? { values: [stored], source: 'the stored login' } : undefined;
+}
+
+/** Validates every edge URL (an error names the bad one) and returns their origins, first occurrence kept. */
+export function parseEdgeUrls(values: readonly string[], source: EdgeSource): string[] {
+  const origins = values.map((value) => {
+    if (value === '') throw new CliError(`${source} has an empty entry: list edge URLs separated by single commas`);
+    if (source === '--edge' && value.includes(',')) throw new CliError(`--edge takes one URL, not "${value}": repeat --edge for each edge (or set POSTERN_EDGE=URL1,URL2)`);
+    return parseEdgeUrl(value, source);
+  });
+  return [...new Set(origins)];
 }
 
 /** Reads a token from a file (first line); tokens never come from argv, where ps would show them. */
@@ -48,20 +64,28 @@ export function readTokenFile(path: string): string {
 }
 
 /**
- * Edge URL and token: flags win, then POSTERN_EDGE / POSTERN_TOKEN, then the `postern login` file.
- * The stored token is used only with the edge it was issued by, never sent to another one.
+ * Edge URLs and token: flags win, then POSTERN_EDGE / POSTERN_TOKEN, then the `postern login` file.
+ * The stored token is used only with the edge it was issued by and edges of its cluster (the same
+ * domain or loopback, the rule connectors apply to the peers edges announce), never sent elsewhere.
  */
 export function resolveCredentials(options: ClientOptions, env: NodeJS.ProcessEnv = process.env): Credentials {
   const stored = readLogin(env);
-  const given = chooseEdge(options.edge, env, stored?.edge);
+  const given = chooseEdges(options.edge, env, stored?.edge);
   if (!given) throw new CliError('not logged in: run "postern login --edge URL", or pass --edge URL (or set POSTERN_EDGE) with a token');
-  const edgeUrl = parseEdgeUrl(given.value, given.source);
-  const token =
-    (options.tokenFile ? readTokenFile(options.tokenFile) : undefined) ??
-    env.POSTERN_TOKEN ??
-    (stored && parseEdgeUrl(stored.edge, 'the stored login') === edgeUrl ? stored.token : undefined);
+  const edgeUrls = parseEdgeUrls(given.values, given.source);
+  const token = (options.tokenFile ? readTokenFile(options.tokenFile) : undefined) ?? env.POSTERN_TOKEN ?? storedToken(edgeUrls, stored);
   if (!token) {
-    throw new CliError(`no token for ${edgeUrl}: run "postern login --edge ${edgeUrl}", or pass --token-file FILE / set POSTERN_TOKEN`);
+    const issuer = stored ? parseEdgeUrl(stored.edge, 'the stored login') : undefined;
+    const edge = edgeUrls.find((url) => url !== issuer) ?? edgeUrls[0]!;
+    throw new CliError(`no token for ${edge}: run "postern login --edge ${edge}", or pass --token-file FILE / set POSTERN_TOKEN`);
   }
-  return { edgeUrl, token };
+  return { edgeUrls, token };
+}
+
+/** The stored login's token when its edge is one of `edgeUrls` and the others are of its cluster. */
+function storedToken(edgeUrls: readonly string[], stored: { readonly edge: string; readonly token: string } | undefined): string | undefined {
+  if (!stored) return undefined;
+  const issuer = parseEdgeUrl(stored.edge, 'the stored login');
+  const ofItsCluster = edgeUrls.includes(issuer) && edgeUrls.every((url) => url === issuer || isTrustedPeer([issuer], url));
+  return ofItsCluster ? stored.token : undefined;
 }

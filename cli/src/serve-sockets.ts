@@ -19,7 +19,7 @@ export interface ServedSocket {
 }
 
 export interface ServeSettings {
-  readonly edgeUrl: string;
+  readonly edgeUrls: readonly string[];
   readonly token: string;
   readonly connections: number;
   readonly graceMs: number;
@@ -60,7 +60,7 @@ export async function serveSockets(served: readonly ServedSocket[], settings: Se
   const running = served.map((s) => {
     const connector = new Connector(
       {
-        edgeUrl: settings.edgeUrl,
+        edgeUrls: settings.edgeUrls,
         token: settings.token,
         socketId: s.socket.id,
         tunnelId: s.tunnelId,
@@ -83,10 +83,11 @@ export async function serveSockets(served: readonly ServedSocket[], settings: Se
       quiet: settings.quiet,
       inspectUrl: inspector?.server.url,
       change: s.change,
+      edges: settings.edgeUrls,
       ...(settings.labelled ? { label: s.socket.name } : {}),
     });
-    connector.on('ready', async (hello) => {
-      view.ready(hello.connectionId);
+    connector.on('ready', async (hello, edge) => {
+      view.ready(hello.connectionId, edge);
       if (!(await probe(s.target))) view.nothingListening();
     });
     connector.on('connection', (event) => view.connection(event));

@@ -1,10 +1,9 @@
-import { unreachableReason } from '@postern/connector';
 import { HandshakeHeader, TCP_MAX_MESSAGE, TCP_PATH, TcpCloseCode, WebSocketByteStream } from '@postern/shared';
 import { request } from 'undici';
 import WebSocket from 'ws';
 import { ApiError } from './api-client.js';
-import { CliError } from './errors.js';
 import type { Credentials } from './credentials.js';
+import { EdgeRoute } from './edge-route.js';
 
 /**
  * Longer than the edge's own wait for the connector to reach the app (60 s by default), so a slow
@@ -20,25 +19,23 @@ export interface TcpTarget {
   readonly online: boolean;
 }
 
-/** Opens TCP streams to one socket through the edge's `/v1/tcp` endpoint (docs/PROTOCOL.md, "TCP streams"). */
+/**
+ * Opens TCP streams to one socket through the edge's `/v1/tcp` endpoint (docs/PROTOCOL.md, "TCP
+ * streams"), on the first of the given edges that can be reached (nothing is opened before the
+ * upgrade answers, so any failure to reach one may try the next).
+ */
 export class TcpClient {
   private readonly headers: Record<string, string>;
+  private readonly edges: EdgeRoute;
 
-  constructor(
-    private readonly creds: Credentials,
-    socket: string,
-  ) {
+  constructor(creds: Credentials, socket: string) {
     this.headers = { authorization: `Bearer ${creds.token}`, [HandshakeHeader.SOCKET]: socket, accept: 'application/json' };
+    this.edges = new EdgeRoute(creds.edgeUrls);
   }
 
   /** Checks token, socket, policy and connector without opening anything; throws the refusal. */
   async check(): Promise<TcpTarget> {
-    let res;
-    try {
-      res = await request(new URL(TCP_PATH, this.creds.edgeUrl), { headers: this.headers, headersTimeout: 15_000, bodyTimeout: 15_000 });
-    } catch (err) {
-      throw this.unreachable(err);
-    }
+    const res = await this.edges.first((url) => request(new URL(TCP_PATH, url), { headers: this.headers, headersTimeout: 15_000, bodyTimeout: 15_000 }), () => true);
     const text = await res.body.text();
     if (res.statusCode !== 200) throw refusal(res.statusCode, text);
     return JSON.parse(text) as TcpTarget;
@@ -46,7 +43,12 @@ export class TcpClient {
 
   /** Opens one stream to the socket's app; rejects with the edge's refusal as one readable line. */
   open(): Promise<WebSocketByteStream> {
-    const ws = new WebSocket(new URL(TCP_PATH, this.creds.edgeUrl), {
+    return this.edges.first((url) => this.openOn(url), () => true);
+  }
+
+  /** Rejects with an ApiError for the edge's refusal, with the raw error when the edge was not reached. */
+  private openOn(edgeUrl: string): Promise<WebSocketByteStream> {
+    const ws = new WebSocket(new URL(TCP_PATH, edgeUrl), {
       headers: this.headers,
       perMessageDeflate: false,
       maxPayload: TCP_MAX_MESSAGE,
@@ -57,7 +59,7 @@ export class TcpClient {
         ws.off('error', onError);
         resolve(new WebSocketByteStream(ws, { abortClose: { code: TcpCloseCode.ABORTED, reason: 'postern tcp closed the stream' } }));
       });
-      const onError = (err: Error) => reject(this.unreachable(err));
+      const onError = (err: Error) => reject(err);
       ws.on('error', onError);
       ws.once('unexpected-response', (_req, res) => {
         const chunks: Buffer[] = [];
@@ -72,10 +74,6 @@ export class TcpClient {
         res.once('error', onError);
       });
     });
-  }
-
-  private unreachable(err: unknown): CliError {
-    return new CliError(`cannot reach the edge at ${this.creds.edgeUrl}: ${unreachableReason(err)}`);
   }
 }
 

@@ -25,6 +25,9 @@ const file = (name: string, content: string): string => {
 const SECRET = file('client.secret', 'the-client-secret\n');
 const OTHER_SECRET = file('other.secret', 'another-secret\n');
 const EMPTY = file('empty.secret', '\n');
+const CLUSTER_SECRET = file('cluster.secret', 'a-cluster-secret-of-forty-bytes-or-so-00\n');
+const PG = 'postgres://postern@db.internal:5432/postern';
+const CLUSTER = { store: PG, clusterSecretFile: CLUSTER_SECRET, advertise: 'http://10.0.0.5:8080' };
 const MISSING = join(dir, 'missing.secret');
 const PEM = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const SERVICE_ACCOUNT = file('sa.json', JSON.stringify({ type: 'service_account', client_email: 'dir@p.iam.gserviceaccount.com', private_key: PEM, private_key_id: 'k1' }));
@@ -44,6 +47,9 @@ const EDGE_SAMPLES: Readonly<Record<string, Sample>> = {
   listen: { good: '0.0.0.0:9000', bad: '127.0.0.1:99999' },
   domain: { good: 'edge.example.com', bad: 'http://edge.example.com' },
   db: { good: '/var/lib/postern/postern.db', bad: null },
+  store: { good: PG, bad: 'postgres://postern:hunter2@db.internal/postern', with: CLUSTER },
+  clusterSecretFile: { good: CLUSTER_SECRET, bad: SECRET, with: CLUSTER },
+  advertise: { good: 'http://10.0.0.5:8080', bad: '10.0.0.5:8080', with: CLUSTER },
   publicScheme: { good: 'https', bad: 'ftp' },
   upstreamTimeout: { good: '5s', bad: '-5s' },
   maxHeaderBytes: { good: '8192', bad: '0x10' },
@@ -259,8 +265,8 @@ describe('the edge settings table', () => {
   });
 
   test('an empty variable and a YAML key with no value are not set; flags win over env, env over the file', () => {
-    assert.equal(resolveEdgeConfig({}, edgeConfigFromEnv({ POSTERN_DB: '', POSTERN_LOCAL_ACCOUNTS: '' })).dbPath, './postern.db');
-    assert.equal(fromYaml('db:\nmetrics_listen: ~\n').config().dbPath, './postern.db');
+    assert.equal(resolveEdgeConfig({}, edgeConfigFromEnv({ POSTERN_DB: '', POSTERN_LOCAL_ACCOUNTS: '' })).store, './postern.db');
+    assert.equal(fromYaml('db:\nmetrics_listen: ~\n').config().store, './postern.db');
     const { path } = fromYaml('upstream_timeout: 1s\nheader_timeout: 1s\nbody_idle_timeout: 1s\n');
     const config = resolveEdgeConfig({ upstreamTimeout: '3s' }, edgeConfigFromEnv({ POSTERN_UPSTREAM_TIMEOUT: '2s', POSTERN_HEADER_TIMEOUT: '2s' }), edgeConfigFromFile(path));
     assert.deepEqual([config.upstreamTimeoutMs, config.limits.headerTimeoutMs, config.limits.bodyIdleTimeoutMs], [3000, 2000, 1000]);
@@ -273,10 +279,25 @@ describe('the edge settings table', () => {
     assert.throws(() => resolveEdgeConfig({}, edgeConfigFromEnv({ POSTERN_OIDC_CLIENT_ID: 'c' })), /POSTERN_OIDC_ISSUER \(or POSTERN_ENTRA_TENANT\) is required/);
   });
 
+  test('--db and --store name one store; PostgreSQL needs the cluster secret and --advertise, SQLite neither', () => {
+    assert.equal(resolveEdgeConfig({ db: '/a.db' }).store, '/a.db');
+    assert.equal(resolveEdgeConfig({ db: '/a.db', store: '/a.db' }).store, '/a.db');
+    assert.equal(resolveEdgeConfig({}).cluster, undefined);
+    assert.throws(() => resolveEdgeConfig({ db: '/a.db' }, edgeConfigFromEnv({ POSTERN_STORE: '/b.db' })), /^ConfigError: --db and POSTERN_STORE name different stores/);
+    assert.throws(() => resolveEdgeConfig({ store: PG, advertise: 'http://10.0.0.5:8080' }), /^ConfigError: --store on PostgreSQL needs --cluster-secret-file/);
+    assert.throws(() => resolveEdgeConfig({ store: PG, clusterSecretFile: CLUSTER_SECRET }), /^ConfigError: --store on PostgreSQL needs --advertise/);
+    assert.throws(() => resolveEdgeConfig({ advertise: 'http://10.0.0.5:8080' }), /^ConfigError: --advertise needs a PostgreSQL --store/);
+    assert.throws(() => resolveEdgeConfig({ store: 'postgres://u:pw@h/db' }), (err: unknown) => err instanceof ConfigError && /PGPASSFILE/.test(err.message) && !err.message.includes('pw'));
+    assert.throws(() => resolveEdgeConfig({ ...CLUSTER, store: 'postgres://h/db?password=pw' }), /must not carry a password/);
+    const cluster = resolveEdgeConfig(CLUSTER).cluster;
+    assert.deepEqual(cluster, { secret: 'a-cluster-secret-of-forty-bytes-or-so-00', advertiseUrl: 'http://10.0.0.5:8080' });
+  });
+
   /** Every setting set (each row's sample, two issuers, every provider) and what it resolves to. */
   function everything(): EdgeConfig {
     const values: Record<string, string> = {};
     for (const [key, sample] of Object.entries(EDGE_SAMPLES)) Object.assign(values, sample.with, { [key]: sample.good });
+    delete values.db; // --db FILE is --store FILE: the PostgreSQL store stands for both
     const issuers = [
       { ...ISSUER, scopes: 'groups offline_access', requireMfa: 'true', rpLogout: 'true', emailClaim: 'upn', idTokenAlg: 'ES256' },
       { entraTenant: TENANT, clientId: 'app', clientSecretFile: OTHER_SECRET, name: 'Microsoft Work' },
@@ -301,7 +322,7 @@ describe('the edge settings table', () => {
   test('--print-config is a config file that gives the same configuration back, with secrets left in their files', () => {
     const config = everything();
     const printed = printConfig(config);
-    for (const secret of ['the-client-secret', 'another-secret', 'PRIVATE KEY']) assert.ok(!printed.includes(secret), secret);
+    for (const secret of ['the-client-secret', 'another-secret', 'PRIVATE KEY', 'a-cluster-secret']) assert.ok(!printed.includes(secret), secret);
     assert.match(printed, new RegExp(`client_secret_file: ${OTHER_SECRET.replace(/[/.]/g, '\\$&')}`));
     assert.deepEqual(fromYaml(printed).config(), config);
     const plain = resolveEdgeConfig({});

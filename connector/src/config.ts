@@ -1,7 +1,10 @@
 /** What a connector needs. The local target comes only from here: the edge never chooses it. */
 export interface ConnectorConfig {
-  /** Edge base URL, http(s):// or ws(s)://. */
-  readonly edgeUrl: string;
+  /**
+   * Edge base URLs, http(s):// or ws(s)://, at least one: edges of one cluster (or one name in front
+   * of them). The connections are spread over them; peers the edges announce are added.
+   */
+  readonly edgeUrls: readonly string[];
   readonly token: string;
   readonly socketId: string;
   /** The tunnel of that socket this connector serves (`tunnel create`), if any. */
@@ -21,6 +24,8 @@ export interface ConnectorConfig {
   readonly pingIntervalMs?: number;
   /** A tunnel connection with nothing received for this long is dead and redialed (default 25 s). */
   readonly deadAfterMs?: number;
+  /** How often a connection away from its own edge tries to go back (default RETURN_PROBE_MS, 30 s). */
+  readonly returnProbeMs?: number;
 }
 
 export const DEFAULT_CONNECTIONS = 2;

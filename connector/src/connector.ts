@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { CloseCode, ErrorCode, MuxSession, type Hello, type SessionCloseInfo } from '@postern/shared';
+import type WebSocket from 'ws';
 import { Backoff } from './backoff.js';
 import type { ConnectorConfig } from './config.js';
 import { dialTunnel } from './dial.js';
+import { EdgeSet, normaliseEdgeUrl } from './edges.js';
 import { ConnectorError } from './errors.js';
 import { requestLogEntry, type RequestLogEntry } from './request-log.js';
 import { StreamServer } from './stream-server.js';
@@ -11,10 +13,10 @@ import type { ObserveExchange, StreamObserver } from './target.js';
 export type SlotState = 'connecting' | 'up' | 'reconnecting' | 'stopped';
 
 export interface ConnectorEvents {
-  /** The first tunnel connection is up: the socket is reachable. */
-  ready: [hello: Hello];
-  /** One tunnel connection changed state. */
-  connection: [event: { slot: number; state: SlotState; connectionId?: string; retryInMs?: number; reason?: string }];
+  /** The first tunnel connection is up (on `edge`): the socket is reachable. */
+  ready: [hello: Hello, edge: string];
+  /** One tunnel connection changed state; `edge`: the one it is on, or dials next. */
+  connection: [event: { slot: number; state: SlotState; edge: string; connectionId?: string; retryInMs?: number; reason?: string }];
   /** The edge finished a request on one of our connections: a line for the live view. */
   request: [entry: RequestLogEntry];
   /** A problem that retrying cannot fix (bad token, deleted socket...): the connector stops. */
@@ -22,11 +24,21 @@ export interface ConnectorEvents {
   stopped: [];
 }
 
+/** Failed attempts in a row on one edge after which a slot tries another known edge. */
+const MOVE_AFTER_FAILURES = 2;
+/** How often a slot that left its own edge tries to go back to it (plus up to half again, at random). */
+export const RETURN_PROBE_MS = 30_000;
+
 /**
  * One of the N parallel tunnel connections, reconnecting on its own (see Backoff for the schedule).
  * When the edge announces it is going away (GOAWAY with NO_ERROR: it is shutting down), the slot
- * dials a replacement at once, which a load balancer sends to another edge, while the old connection
- * finishes the requests it carries.
+ * dials a replacement at once, on another known edge if there is one (else the same URL, which a
+ * load balancer sends to another edge), while the old connection finishes the requests it carries.
+ *
+ * With several edges each slot has its own (`home`, round-robin). After MOVE_AFTER_FAILURES failed
+ * attempts it moves to another known edge (EdgeSet.next), so a dead edge costs a second or two, not
+ * a connection; once up elsewhere it tries its own edge every RETURN_PROBE_MS and, when that
+ * answers, moves back make-before-break: the new connection first, then the old one drains.
  */
 class Slot {
   session: MuxSession | null = null;
@@ -36,11 +48,20 @@ class Slot {
   private readonly retiring = new Set<MuxSession>();
   private readonly backoff = new Backoff();
   private timer: NodeJS.Timeout | undefined;
+  private returnTimer: NodeJS.Timeout | undefined;
+  /** The edge this slot belongs on, and the one it is on (or dials next). */
+  readonly home: string;
+  edge: string;
+  /** Failed attempts in a row on `edge`. */
+  private failures = 0;
 
   constructor(
     readonly index: number,
     private readonly owner: Connector,
-  ) {}
+  ) {
+    this.home = owner.edges.home(index);
+    this.edge = this.home;
+  }
 
   /** The current connection and those still draining. */
   get sessions(): MuxSession[] {
@@ -48,28 +69,31 @@ class Slot {
   }
 
   start(): void {
-    this.owner.emit('connection', { slot: this.index, state: 'connecting' });
+    this.owner.emit('connection', { slot: this.index, state: 'connecting', edge: this.edge });
     void this.dial();
   }
 
   stop(): void {
     clearTimeout(this.timer);
+    clearTimeout(this.returnTimer);
   }
 
   private async dial(): Promise<void> {
-    const { config } = this.owner;
+    const edge = this.edge;
     let ws;
     try {
-      ws = await dialTunnel(config);
+      ws = await dialTunnel(this.owner.config, edge);
     } catch (err) {
       const error = err instanceof ConnectorError ? err : new ConnectorError('EDGE_UNREACHABLE', (err as Error).message);
       return this.retry(error);
     }
-    if (this.owner.stopping) {
-      ws.resume();
-      ws.close(CloseCode.NORMAL, 'connector stopping');
-      return;
-    }
+    if (this.owner.stopping) return closeUnused(ws, 'connector stopping');
+    this.attach(ws, edge);
+  }
+
+  /** Serves the streams of a freshly opened tunnel WebSocket to `edge`. */
+  private attach(ws: WebSocket, edge: string): void {
+    const { config } = this.owner;
     const session = new MuxSession(ws, {
       role: 'connector',
       ...(config.pingIntervalMs ? { pingIntervalMs: config.pingIntervalMs } : {}),
@@ -85,8 +109,12 @@ class Slot {
     session.on('hello', (hello) => {
       greeted = true;
       this.up = true;
-      this.owner.markReady(hello);
-      this.owner.emit('connection', { slot: this.index, state: 'up', connectionId: hello.connectionId });
+      this.failures = 0;
+      this.owner.edges.reached(edge);
+      this.owner.edges.learn(hello.peers);
+      this.owner.markReady(hello, edge);
+      this.owner.emit('connection', { slot: this.index, state: 'up', edge, connectionId: hello.connectionId });
+      this.scheduleReturn();
     });
     session.on('goaway', (code, reason) => {
       if (code === ErrorCode.NO_ERROR) this.replace(session, reason);
@@ -108,14 +136,26 @@ class Slot {
     ws.resume();
   }
 
-  /** The edge is going away: keep `session` for its in-flight streams and dial a replacement now. */
+  /** The edge is going away: keep `session` for its in-flight streams and dial a replacement now, elsewhere if possible. */
   private replace(session: MuxSession, reason: string): void {
     if (this.session !== session || this.owner.stopping) return;
+    this.retire(session);
+    this.backoff.lost();
+    this.moveTo(this.owner.edges.next(this.edge, this.owner.load));
+    this.schedule(new ConnectorError('EDGE_GOING_AWAY', `the edge is going away (${reason || 'no reason given'})`));
+  }
+
+  /** `session` stops being current: it finishes its streams (the edge's draining, or ours) and is forgotten when it closes. */
+  private retire(session: MuxSession): void {
     this.session = null;
     this.up = false;
     this.retiring.add(session);
-    this.backoff.lost();
-    this.retry(new ConnectorError('EDGE_GOING_AWAY', `the edge is going away (${reason || 'no reason given'})`));
+  }
+
+  private moveTo(edge: string): void {
+    if (edge === this.edge) return;
+    this.edge = edge;
+    this.failures = 0;
   }
 
   private retry(err: ConnectorError): void {
@@ -124,10 +164,55 @@ class Slot {
       this.owner.fail(err);
       return;
     }
+    this.owner.edges.failed(this.edge);
+    if (++this.failures >= MOVE_AFTER_FAILURES) this.moveTo(this.owner.edges.next(this.edge, this.owner.load));
+    this.schedule(err);
+  }
+
+  private schedule(err: ConnectorError): void {
+    clearTimeout(this.returnTimer);
     const delay = this.backoff.next();
-    this.owner.emit('connection', { slot: this.index, state: 'reconnecting', retryInMs: delay, reason: err.message });
+    this.owner.emit('connection', { slot: this.index, state: 'reconnecting', edge: this.edge, retryInMs: delay, reason: err.message });
     this.timer = setTimeout(() => void this.dial(), delay);
   }
+
+  /** Away from its own edge and up: try that edge again later (one attempt per period, so bounded). */
+  private scheduleReturn(): void {
+    clearTimeout(this.returnTimer);
+    if (this.edge === this.home) return;
+    const period = this.owner.config.returnProbeMs ?? RETURN_PROBE_MS;
+    this.returnTimer = setTimeout(() => void this.returnHome(), period * (1 + Math.random() / 2));
+  }
+
+  /** Dials the home edge; if it answers while this slot is still up elsewhere, switches to it and drains the old connection. */
+  private async returnHome(): Promise<void> {
+    let ws;
+    try {
+      ws = await dialTunnel(this.owner.config, this.home);
+    } catch {
+      return this.scheduleReturn();
+    }
+    const current = this.session;
+    // Stopped, lost its connection (the reconnect decides where it goes) or already home meanwhile.
+    if (this.owner.stopping || !this.up || !current || this.edge === this.home) return closeUnused(ws, 'not needed');
+    this.retire(current);
+    current.goAway();
+    void untilIdle(() => [current], this.owner.config.graceMs).then(() => current.close(CloseCode.NORMAL, 'connector moved back to its edge'));
+    this.moveTo(this.home);
+    this.attach(ws, this.home);
+  }
+}
+
+/** Closes a tunnel WebSocket that will not be used. */
+function closeUnused(ws: WebSocket, reason: string): void {
+  ws.resume();
+  ws.close(CloseCode.NORMAL, reason);
+}
+
+/** Polls (bounded by `graceMs`) until no stream is in flight on `sessions`. */
+async function untilIdle(sessions: () => MuxSession[], graceMs: number): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (sessions().some((s) => s.activeStreams > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 function closeError(info: SessionCloseInfo): ConnectorError {
@@ -140,12 +225,14 @@ function closeError(info: SessionCloseInfo): ConnectorError {
 }
 
 /**
- * Keeps `connections` tunnels open to the edge and serves the streams it opens on the configured
- * local target (see StreamServer). stop() drains: go-away, let in-flight streams finish, close.
+ * Keeps `connections` tunnels open, spread over the known edges (see Slot), and serves the streams
+ * they open on the configured local target (see StreamServer). stop() drains: go-away, let in-flight streams finish, close.
  */
 export class Connector extends EventEmitter<ConnectorEvents> {
   /** Serves every stream of every tunnel connection on the socket's target. */
   readonly server: StreamServer;
+  /** The edges this socket's connections use. */
+  readonly edges: EdgeSet;
   private readonly slots: Slot[];
   private isReady = false;
   private isStopping = false;
@@ -159,6 +246,7 @@ export class Connector extends EventEmitter<ConnectorEvents> {
   ) {
     super();
     this.server = new StreamServer({ target: config.target, metrics, observe });
+    this.edges = new EdgeSet(config.edgeUrls.map((url) => normaliseEdgeUrl(url) ?? url));
     this.slots = Array.from({ length: Math.max(1, config.connections) }, (_, i) => new Slot(i, this));
   }
 
@@ -176,6 +264,9 @@ export class Connector extends EventEmitter<ConnectorEvents> {
     return this.slots.filter((slot) => slot.up).length;
   }
 
+  /** How many of this socket's slots are on (or dialing) `edge`. */
+  readonly load = (edge: string): number => this.slots.filter((slot) => slot.edge === edge).length;
+
   /** Streams in flight over all tunnel connections. */
   get activeStreams(): number {
     return this.sessions().reduce((sum, session) => sum + session.activeStreams, 0);
@@ -187,17 +278,17 @@ export class Connector extends EventEmitter<ConnectorEvents> {
     this.isStopping = true;
     for (const slot of this.slots) slot.stop();
     for (const session of this.sessions()) session.goAway();
-    await this.waitForDrain(graceMs);
+    await untilIdle(() => this.sessions(), graceMs);
     for (const session of this.sessions()) session.close(CloseCode.NORMAL, 'connector stopped');
     await this.waitForClose(2_000);
     await this.server.close();
     this.emit('stopped');
   }
 
-  markReady(hello: Hello): void {
+  markReady(hello: Hello, edge: string): void {
     if (this.isReady) return;
     this.isReady = true;
-    this.emit('ready', hello);
+    this.emit('ready', hello, edge);
   }
 
   fail(err: ConnectorError): void {
@@ -206,12 +297,6 @@ export class Connector extends EventEmitter<ConnectorEvents> {
     for (const slot of this.slots) slot.stop();
     for (const session of this.sessions()) session.destroy(CloseCode.NORMAL, 'connector stopped');
     this.emit('fatal', err);
-  }
-
-  /** Polls (bounded by the grace period) until no stream is in flight. */
-  private async waitForDrain(graceMs: number): Promise<void> {
-    const deadline = Date.now() + graceMs;
-    while (this.activeStreams > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
 
   /** Every tunnel connection, current or draining. */

@@ -1,29 +1,26 @@
 import { randomFillSync } from 'node:crypto';
-import { isIP } from 'node:net';
 import { HandshakeHeader, PROTOCOL_VERSION, TUNNEL_PATH } from '@postern/shared';
 import WebSocket from 'ws';
 import { tunnelUrl, type ConnectorConfig } from './config.js';
+import { isLoopbackHost } from './edges.js';
 import { ConnectorError, refusalError, unreachableReason } from './errors.js';
-
-const isLoopback = (host: string): boolean =>
-  host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 
 /**
  * Masking guards against intermediaries that cache or misparse plain WebSocket traffic. TLS
  * (wss) and loopback exclude them, so there an all-zero mask lets `ws` skip a copy of every byte.
  */
 function maskFor(url: URL): (mask: Buffer) => void {
-  if (url.protocol === 'wss:' || isLoopback(url.hostname)) return (mask) => mask.fill(0);
+  if (url.protocol === 'wss:' || isLoopbackHost(url.hostname)) return (mask) => mask.fill(0);
   return (mask) => randomFillSync(mask);
 }
 
 /**
- * Opens one tunnel WebSocket; resolves once the edge accepted the upgrade. The socket is paused on
+ * Opens one tunnel WebSocket to `edgeUrl`; resolves once the edge accepted the upgrade. The socket is paused on
  * open: the edge's first frames may arrive with the 101 answer, and they must wait until the caller
  * has attached its session (it calls `ws.resume()`), or they would be emitted to nobody.
  */
-export function dialTunnel(config: ConnectorConfig): Promise<WebSocket> {
-  const url = tunnelUrl(config.edgeUrl, TUNNEL_PATH);
+export function dialTunnel(config: ConnectorConfig, edgeUrl: string): Promise<WebSocket> {
+  const url = tunnelUrl(edgeUrl, TUNNEL_PATH);
   const headers: Record<string, string> = {
     authorization: `Bearer ${config.token}`,
     [HandshakeHeader.PROTOCOL]: String(PROTOCOL_VERSION),
@@ -69,7 +66,7 @@ export function dialTunnel(config: ConnectorConfig): Promise<WebSocket> {
       resolve(ws);
     });
     ws.once('error', (err: Error) =>
-      reject(new ConnectorError('EDGE_UNREACHABLE', `cannot reach the edge at ${config.edgeUrl}: ${unreachableReason(err)}`, { cause: err })),
+      reject(new ConnectorError('EDGE_UNREACHABLE', `cannot reach the edge at ${edgeUrl}: ${unreachableReason(err)}`, { cause: err })),
     );
   });
 }

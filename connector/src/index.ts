@@ -1,4 +1,5 @@
-export { Connector, type ConnectorEvents, type SlotState } from './connector.js';
+export { Connector, RETURN_PROBE_MS, type ConnectorEvents, type SlotState } from './connector.js';
+export { EdgeSet, isTrustedPeer, normaliseEdgeUrl } from './edges.js';
 export { DEFAULT_CONNECTIONS, DEFAULT_GRACE_MS, type ConnectorConfig } from './config.js';
 export { ConnectorError, unreachableReason, type ConnectorErrorCode } from './errors.js';
 export { Backoff } from './backoff.js';

@@ -5,7 +5,7 @@ import { ConnectorMetrics } from '../src/metrics.js';
 
 /** A connector that is never started: its events are emitted by the test. */
 const idleConnector = () =>
-  new Connector({ edgeUrl: 'http://127.0.0.1:1', token: 'pst_test', socketId: 'sck_test', target: { host: '127.0.0.1', port: 1 }, connections: 2, graceMs: 0, connectorId: 'test' });
+  new Connector({ edgeUrls: ['http://127.0.0.1:1'], token: 'pst_test', socketId: 'sck_test', target: { host: '127.0.0.1', port: 1 }, connections: 2, graceMs: 0, connectorId: 'test' });
 
 const requestEntry = (status: number, kind: 'request' | 'websocket_close' = 'request') => ({
   kind,
@@ -24,9 +24,9 @@ describe('connector metrics', () => {
     const metrics = new ConnectorMetrics();
     const connector = idleConnector();
     metrics.watch(connector);
-    connector.emit('connection', { slot: 0, state: 'connecting' });
-    connector.emit('connection', { slot: 0, state: 'reconnecting', retryInMs: 100, reason: 'lost' });
-    connector.emit('connection', { slot: 1, state: 'reconnecting', retryInMs: 100, reason: 'lost' });
+    connector.emit('connection', { slot: 0, state: 'connecting', edge: 'http://127.0.0.1:1' });
+    connector.emit('connection', { slot: 0, state: 'reconnecting', edge: 'http://127.0.0.1:1', retryInMs: 100, reason: 'lost' });
+    connector.emit('connection', { slot: 1, state: 'reconnecting', edge: 'http://127.0.0.1:1', retryInMs: 100, reason: 'lost' });
     for (const status of [200, 201, 404, 502]) connector.emit('request', requestEntry(status));
     connector.emit('request', requestEntry(101, 'websocket_close'));
     metrics.streamEnded(120, 3000);

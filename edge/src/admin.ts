@@ -44,6 +44,6 @@ export async function setPassword(store: Store, email: string, password: string)
 export async function createToken(store: Store, email: string, name = 'cli'): Promise<{ token: string; id: string }> {
   const account = await store.accounts.findByEmail(email);
   if (!account) throw new AdminError(`no account for ${email}: create it with "postern admin user add ${email}"`);
-  const { token, record } = store.tokens.create(account.id, name);
+  const { token, record } = await store.tokens.create(account.id, name);
   return { token, id: record.id };
 }

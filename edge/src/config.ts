@@ -2,6 +2,7 @@ import { ConfigError, type Rate, type RawValue, type TrustedNetwork } from './co
 import { isSource, settingsFromEnv, settingsFromFile, settingsFromInput, type SettingsInput, type SettingsSource } from './config-sources.js';
 import { resolveAuth, resolveIssuer, type AuthConfig, type NameOf } from './config-identity.js';
 import type { SettingNames } from './setting.js';
+import { isPostgresUrl } from './store/sql/target.js';
 import { EDGE_SETTING_ROWS, type EdgeSettingKey, type EdgeSettings } from './settings.js';
 
 export { ConfigError } from './config-values.js';
@@ -17,7 +18,10 @@ export interface EdgeConfig {
   readonly domain: string;
   /** `http` or `https`: how browsers reach the edge (TLS may be terminated in front of it). */
   readonly publicScheme: 'http' | 'https';
-  readonly dbPath: string;
+  /** A PostgreSQL URL (several edges) or a SQLite file (`--store`, or `--db`). */
+  readonly store: string;
+  /** Set with a PostgreSQL store: how this edge and its peers know each other (docs/SCALING.md). */
+  readonly cluster: ClusterConfig | undefined;
   /** Time the app has to send response headers before the edge answers 504. */
   readonly upstreamTimeoutMs: number;
   /** Request headers above this size get 431. */
@@ -53,6 +57,13 @@ export interface EdgeConfig {
   readonly foreignIdentityHeaders: readonly string[];
   /** Every setting as the table parsed it: what `--print-config` prints. */
   readonly settings: EdgeSettings;
+}
+
+export interface ClusterConfig {
+  /** The HMAC key of the edge-to-edge link. */
+  readonly secret: string;
+  /** Where the other edges reach this one. */
+  readonly advertiseUrl: string;
 }
 
 export interface TlsFiles {
@@ -155,6 +166,25 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** `--store` and `--db` name one store; PostgreSQL needs the cluster's secret and this edge's address, SQLite neither. */
+function resolveCluster(s: EdgeSettings, name: NameOf): ClusterConfig | undefined {
+  if (s.db !== undefined && s.db !== s.store) {
+    throw new ConfigError(`${name('db', 'store')} and ${name('store', 'db')} name different stores: give one (${name('db', 'store')} FILE is ${name('store', 'db')} FILE)`);
+  }
+  if (!isPostgresUrl(s.store)) {
+    const stray = s.clusterSecretFile !== undefined ? 'clusterSecretFile' : s.advertise !== undefined ? 'advertise' : undefined;
+    if (stray) throw new ConfigError(`${name(stray, 'store')} needs a PostgreSQL ${name('store', stray)}: an edge on a SQLite file has no peers`);
+    return undefined;
+  }
+  if (s.clusterSecretFile === undefined) {
+    throw new ConfigError(`${name('store', 'clusterSecretFile')} on PostgreSQL needs ${name('clusterSecretFile', 'store')} (the secret edges authenticate each other with)`);
+  }
+  if (s.advertise === undefined) {
+    throw new ConfigError(`${name('store', 'advertise')} on PostgreSQL needs ${name('advertise', 'store')} (where the other edges reach this one)`);
+  }
+  return { secret: s.clusterSecretFile.secret, advertiseUrl: s.advertise };
+}
+
 /**
  * The edge's configuration from its flags (or a program's settings), POSTERN_* variables and YAML
  * file: defaults < file < env < flags. Validated once with messages that name each setting as its
@@ -182,7 +212,8 @@ export function resolveEdgeConfig(flags: SettingsInput | SettingsSource = {}, en
     listenPort: s.listen.port,
     domain: s.domain,
     publicScheme: s.publicScheme,
-    dbPath: s.db,
+    store: s.store,
+    cluster: resolveCluster(s, name),
     upstreamTimeoutMs: s.upstreamTimeout,
     maxHeaderBytes: s.maxHeaderBytes,
     logLevel: s.logLevel,

@@ -13,6 +13,10 @@ export { buildServer, type Edge, type EdgeDeps } from './server.js';
 export { startEdge, type RunningEdge } from './main.js';
 export { withStore, addUser, setPassword, createToken, AdminError } from './admin.js';
 export { migrateStore, type MigrateStoreResult } from './store/migrate-store.js';
+// The table modules on the request path, for the store conformance suite (both backends).
+export { SessionStore } from './store/sessions.js';
+export { LabelTakenError, SocketStore } from './store/sockets.js';
+export { TokenStore } from './store/tokens.js';
 export { EdgeError, EDGE_ERRORS, type EdgeErrorCode } from './errors.js';
 export type { SocketView } from './api/socket-view.js';
 export type { CreateSocketBody, UpdateSocketBody, SocketRulesBody, SocketLimitsBody } from './api/sockets.js';

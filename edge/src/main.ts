@@ -8,7 +8,9 @@ import { listenError } from './net/listen-error.js';
 import { loadTlsCredentials, secureContextOptions } from './net/tls.js';
 import { StoreHealth } from './observability/store-health.js';
 import { buildServer, type Edge } from './server.js';
+import { randomId } from './store/ids.js';
 import { Store } from './store/index.js';
+import { describeStore } from './store/sql/open.js';
 
 export interface RunningEdge {
   readonly url: string;
@@ -41,7 +43,8 @@ const listenOn = (server: HttpServer, host: string, port: number): Promise<numbe
 export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
   // Certificate trouble is found before anything is opened or created.
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
-  const store = await Store.open(config.dbPath);
+  const self = { edgeId: `edge_${randomId(10)}`, advertiseUrl: config.cluster?.advertiseUrl ?? '' };
+  const store = await Store.open(config.store, { self });
   const storeHealth = new StoreHealth(() => store.ping());
   let edge: Edge;
   let auth: AuthContext;
@@ -52,6 +55,9 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
     const warnings: string[] = [];
     auth = await createAuthContext(config, store, storeHealth, (msg) => warnings.push(msg));
     edge = buildServer(config, { store, auth, storeHealth, tls });
+    // The lease and presence before the listener: a connector that lands here is findable by the peers.
+    await store.cluster.start();
+    edge.cluster?.liveEdges.start();
     for (const msg of warnings) edge.app.log.warn(msg);
     monitoring = config.metricsListen && (await startMonitoring(edge, config.metricsListen));
     await edge.app
@@ -83,7 +89,7 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
   if (tls) log.info({ names: tls.names, valid_to: tls.validTo, fingerprint256: tls.fingerprint256 }, 'tls certificate loaded');
   if (redirect && config.httpRedirect) log.info({ listen: `${config.httpRedirect.host}:${redirectPort}` }, 'http redirect listening');
   if (monitoring) log.info({ metrics: `${monitoring.url}/metrics` }, 'metrics listening');
-  log.info({ listen: `${config.listenHost}:${port}`, domain: config.domain, scheme: config.publicScheme, db: config.dbPath }, 'edge listening');
+  log.info({ listen: `${config.listenHost}:${port}`, domain: config.domain, scheme: config.publicScheme, store: describeStore(config.store), edge_id: self.edgeId }, 'edge listening');
 
   const reloadTls = (): void => {
     const server = edge.server;
@@ -105,11 +111,14 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       await drain(edge, graceMs);
       for (const conn of edge.registry.all()) conn.session.destroy(CloseCode.GOING_AWAY, 'edge shutting down');
       edge.server.closeAllConnections();
+      edge.cluster?.endpoint.close();
+      edge.cluster?.links.close();
+      edge.cluster?.liveEdges.stop();
       await edge.revalidator.stop();
       await edge.app.close();
       auth.live.stop();
       await edge.audit.stop();
-      edge.reaper.stop();
+      await edge.reaper.stop();
       await edge.pruner.stop();
       edge.tunnelCredentials.stop();
       await monitoring?.close();
@@ -153,7 +162,7 @@ async function drain(edge: Edge, graceMs: number): Promise<void> {
   await new Promise((r) => setImmediate(r));
   edge.app.log.info({ grace_ms: graceMs, tunnels: tunnels.length }, 'edge draining: listener closed, connectors told to go away');
   const deadline = Date.now() + graceMs;
-  const busy = () => edge.registry.all().some((c) => c.inFlight > 0);
+  const busy = () => edge.registry.all().some((c) => c.inFlight > 0) || (edge.cluster?.links.inFlight ?? 0) > 0;
   while (busy() && Date.now() < deadline) {
     edge.server.closeIdleConnections();
     await new Promise((r) => setTimeout(r, 50));

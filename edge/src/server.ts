@@ -16,6 +16,8 @@ import { DeviceFlow } from './auth/device-flow.js';
 import { deviceRoutes } from './auth/device-routes.js';
 import { IdentityUpdater } from './auth/identity-change.js';
 import { SessionRevalidator } from './auth/revalidation.js';
+import { TOUCH_FLUSH_MS } from './auth/sessions.js';
+import { ChangeReactions } from './cluster/change-reactions.js';
 import { rpLogoutRoutes } from './auth/rp-logout.js';
 import { authRoutes } from './auth/routes.js';
 import type { EdgeConfig } from './config.js';
@@ -47,13 +49,17 @@ import { SocketGate } from './proxy/gate.js';
 import { ProxyHandler } from './proxy/handler.js';
 import { continueIfExpected } from './proxy/http.js';
 import { ReservedPaths } from './proxy/reserved.js';
-import { HostRouter } from './proxy/router.js';
+import { HostRouter, type Route } from './proxy/router.js';
 import { StrictIntake } from './proxy/strict-http.js';
 import type { Store } from './store/index.js';
 import { storeOutageOf } from './store-outage.js';
 import { ExpiredRowPruner } from './store/pruner.js';
 import { TcpAccess } from './tcp/access.js';
 import { TcpEndpoint } from './tcp/endpoint.js';
+import { EdgeRelay } from './relay/edge-relay.js';
+import { LINK_PATH, LinkEndpoint } from './relay/link-endpoint.js';
+import { LiveEdgeList } from './relay/live-edges.js';
+import { LINK_CONNECT_TIMEOUT_MS, PeerLinks } from './relay/peer-links.js';
 import { TunnelEndpoint } from './tunnel/endpoint.js';
 import { TunnelRegistry } from './tunnel/registry.js';
 
@@ -79,6 +85,32 @@ export interface Edge {
   readonly tunnelCredentials: TunnelCredentialSweep;
   /** Checks each session with its IdP every --session-revalidate. */
   readonly revalidator: SessionRevalidator;
+  /** Acts on the change feed: evicts caches, closes what a revocation or socket change ends. */
+  readonly reactions: ChangeReactions;
+  /** The links to and from the other edges (PostgreSQL store); undefined for a lone edge. */
+  readonly cluster: ClusterLinks | undefined;
+}
+
+/** What an edge of a cluster holds besides a lone edge: its links to peers, the endpoint of theirs, the live edge list. */
+export interface ClusterLinks {
+  readonly links: PeerLinks;
+  readonly endpoint: LinkEndpoint;
+  readonly liveEdges: LiveEdgeList;
+  readonly relay: EdgeRelay;
+}
+
+/** Where a peer edge's link upgrade lands: any host that is not a socket's (peers dial the advertised address). */
+function clusterLinks(config: EdgeConfig, store: Store, registry: TunnelRegistry, log: FastifyInstance['log'], metrics: EdgeMetrics): ClusterLinks | undefined {
+  if (!config.cluster) return undefined;
+  const { self, presence, lease } = store.cluster;
+  const timing = { connectTimeoutMs: LINK_CONNECT_TIMEOUT_MS, pingIntervalMs: config.tunnelPingIntervalMs, deadAfterMs: config.tunnelPingTimeoutMs };
+  const links = new PeerLinks(self, config.cluster.secret, timing, config.limits.tunnelMaxMessageBytes);
+  return {
+    links,
+    endpoint: new LinkEndpoint(config.cluster.secret, self.edgeId, config, registry, log, metrics),
+    liveEdges: new LiveEdgeList(lease),
+    relay: new EdgeRelay(presence, links, metrics),
+  };
 }
 
 const unknownHost = (host: string) =>
@@ -92,7 +124,7 @@ const unknownHost = (host: string) =>
 export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const { store, auth, storeHealth } = deps;
   const { limits } = config;
-  const registry = new TunnelRegistry(limits.maxStreamsPerConnection);
+  const registry = new TunnelRegistry(limits.maxStreamsPerConnection, store.cluster.presence);
   const router = new HostRouter(config, store);
   const strict = new StrictIntake();
   const trust = new ProxyTrust(config);
@@ -129,7 +161,14 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         return proxy.rejectUnrouted(req, res, req.headers.host ?? '', intake.error);
       }
       const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
-      const route = router.route(req.headers.host);
+      const routed = router.route(req.headers.host);
+      if (!(routed instanceof Promise)) return dispatchRequest(req, res, routed, tooMany, handler);
+      routed
+        .then((route) => dispatchRequest(req, res, route, tooMany, handler))
+        .catch((err: unknown) => routingFailed(err, req, 'http', (error) => (res.headersSent ? res.destroy() : sendError(req, res, error))));
+    });
+    /** A request once its host is known (synchronously while the socket is cached). */
+    const dispatchRequest = (req: IncomingMessage, res: ServerResponse, route: Route, tooMany: EdgeError | undefined, handler: FastifyServerFactoryHandler): void => {
       // The proxy writes the edge's headers into each answer itself (one writeHead, no header map).
       if (!tooMany && route.kind === 'socket') {
         const { socket, host } = route;
@@ -155,7 +194,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         return handler(req, res);
       }
       proxy.rejectUnrouted(req, res, route.host, unknownHost(route.host));
-    });
+    };
     // Without this Node answers "100 Continue" before any check: the edge sends it itself, once it takes the body.
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server!.emit('request', req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -167,7 +206,13 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       if (intake.kind === 'refuse') return sendErrorOnSocket(req, socket, intake.error);
       const tooMany = tooManyHeaders(req, limits.maxHeaderCount, limitReporter());
       if (tooMany) return sendErrorOnSocket(req, socket, tooMany);
-      const route = router.route(req.headers.host);
+      const routed = router.route(req.headers.host);
+      if (!(routed instanceof Promise)) return dispatchUpgrade(req, socket, head, routed);
+      routed
+        .then((route) => dispatchUpgrade(req, socket, head, route))
+        .catch((err: unknown) => routingFailed(err, req, 'websocket', (error) => ((socket as Partial<Socket>).bytesWritten ? socket.destroy() : sendErrorOnSocket(req, socket, error))));
+    });
+    const dispatchUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, route: Route): void => {
       if (route.kind === 'socket') {
         return containRequest(
           () => proxy.handleUpgrade(req, socket, head, route.socket, route.host),
@@ -177,9 +222,10 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         );
       }
       if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);
+      if (cluster && req.url === LINK_PATH) return cluster.endpoint.handleUpgrade(req, socket, head);
       if (route.kind === 'edge' && req.url === TCP_PATH) return tcp.handleUpgrade(req, socket, head);
       sendErrorOnSocket(req, socket, route.kind === 'edge' ? new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.') : unknownHost(route.host));
-    });
+    };
     return server;
   };
 
@@ -193,7 +239,15 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     genReqId: requestIdOf,
   });
 
+  /** The socket could not be read: this request fails closed (503 if the store is down, counted; else logged once). */
+  const routingFailed = (err: unknown, req: IncomingMessage, via: DenialVia, answer: (error: EdgeError) => void): void => {
+    const outage = storeOutageOf(err);
+    if (outage) storeRefused(outage, via);
+    else app.log.error({ err, reqId: requestIdOf(req) }, 'request failed: its socket could not be read');
+    answer(outage ?? new EdgeError('INTERNAL', 'internal error'));
+  };
   const metrics = new EdgeMetrics(registry, storeHealth);
+  const cluster = clusterLinks(config, store, registry, app.log, metrics);
   reporter = new LimitReporter(app.log, Date.now, (limit) => metrics.limitHit(limit));
   const proxyLimits = new ProxyLimits(limits, reporter);
   const audit = new AuditLog(store.audit, app.log);
@@ -209,7 +263,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   };
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl, auth.idp);
-  const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs);
+  const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs, (err) => app.log.error({ err }, 'quick share sweep failed'));
   const policies = new CompiledPolicies(store);
   const streams = new OpenStreams(policies, store, reportCuts(audit, app.log));
   app.addHook('onClose', async () => streams.stop());
@@ -224,6 +278,17 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     (err) => app.log.error({ err }, 'pruning expired rows failed; the next run tries again'),
   );
   const tunnelCredentials = new TunnelCredentialSweep(registry, store.tokens, (tokenId, reason) => control.endTunnelsOfToken(tokenId, reason), app.log);
+  const reactions = new ChangeReactions(store.cluster.changes, {
+    store, sessions: auth.sessions, tokens: auth.tokens, gate, signer: auth.signer, live: auth.live, router, policies, streams, control, tunnelCredentials, log: app.log,
+  });
+  // Sessions seen are written in one statement every half minute, not one per session per minute.
+  const touches = setInterval(() => void flushTouches(), TOUCH_FLUSH_MS).unref();
+  const flushTouches = () => auth.sessions.flushTouches().catch((err: unknown) => app.log.warn({ err }, 'session last-seen times not written; retried at the next flush'));
+  app.addHook('onClose', async () => {
+    clearInterval(touches);
+    await reactions.stop();
+    await flushTouches();
+  });
   const backchannel = new BackchannelLogout(store, auth.providers, auth.idp, audit, app.log);
   const revalidator = new SessionRevalidator({
     store,
@@ -236,9 +301,9 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     idleMs: config.auth.sessionIdleMs,
   });
   const access = new AccessLog(app.log, metrics, accessLogEnabled(config.logLevel));
-  const proxy = new ProxyHandler({ config, registry, log: app.log, gate, auth, reserved: new ReservedPaths(config, auth), audit, access, limits: proxyLimits, hsts });
-  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics, reporter, badTokens);
-  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log, badTokens), auth.live, audit, app.log, metrics, proxyLimits);
+  const proxy = new ProxyHandler({ config, registry, log: app.log, gate, auth, reserved: new ReservedPaths(config, auth), audit, access, limits: proxyLimits, hsts, relay: cluster?.relay });
+  const tunnels = new TunnelEndpoint(config, store, registry, app.log, audit, metrics, reporter, badTokens, auth.tokens, cluster?.liveEdges.current);
+  const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log, badTokens, auth.tokens), auth.live, audit, app.log, metrics, proxyLimits, cluster?.relay);
 
   app.setErrorHandler((err: Error & { validation?: Parameters<typeof validationMessage>[1]; validationContext?: string; statusCode?: number }, request, reply) => {
     // Fail closed: a sign-in, page or API call that needed the database gets 503; pages get the edge's page.
@@ -281,5 +346,5 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   app.register(rpLogoutRoutes, { config });
 
   if (!server) throw new Error('fastify did not create the HTTP server');
-  return { app, server, registry, audit, reaper, metrics, health, pruner, tunnelCredentials, revalidator };
+  return { app, server, registry, audit, reaper, metrics, health, pruner, tunnelCredentials, revalidator, reactions, cluster };
 }

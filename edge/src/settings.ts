@@ -3,6 +3,7 @@ import { cidrs, ConfigError, count, domain, duration, items, listen, oneOf, rate
 import { defaultMaxConnections } from './net/fd-limit.js';
 import { DEFAULT_FOREIGN_IDENTITY_HEADERS } from './proxy/foreign-identity.js';
 import { rowsOf, setting, type SettingRow, type SettingSpec } from './setting.js';
+import { CLUSTER_SETTINGS } from './settings-cluster.js';
 import { IDENTITY_SETTINGS, OIDC_SETTINGS, type IssuerKind, type OidcSettingSpec, type SecretFile } from './settings-identity.js';
 
 /**
@@ -53,7 +54,8 @@ export const EDGE_SETTINGS = {
     defaultHelp: 'localhost:<port>',
     help: 'name browsers use for the edge; sockets are <name>.<domain>',
   }),
-  db: setting({ value: text('<file>'), group: 'edge', default: './postern.db', help: 'SQLite database file' }),
+  db: setting({ value: text('<file>'), group: 'edge', defaultHelp: './postern.db', help: 'SQLite database file (the same as --store FILE)' }),
+  ...CLUSTER_SETTINGS,
   publicScheme: setting({
     value: oneOf(['http', 'https']),
     group: 'edge',

@@ -13,7 +13,7 @@ test('defaults give a working local edge', () => {
   assert.equal(config.listenHost, '127.0.0.1');
   assert.equal(config.listenPort, 8080);
   assert.equal(config.domain, 'localhost:8080');
-  assert.equal(config.dbPath, './postern.db');
+  assert.equal(config.store, './postern.db');
   assert.ok(Object.isFrozen(config));
 });
 
@@ -22,7 +22,7 @@ test('flags win over the environment', () => {
   assert.equal(config.listenHost, '0.0.0.0');
   assert.equal(config.listenPort, 9000);
   assert.equal(config.domain, 'edge.example.com');
-  assert.equal(config.dbPath, '/var/lib/postern.db');
+  assert.equal(config.store, '/var/lib/postern.db');
 });
 
 test('IPv6 listen addresses and durations parse', () => {

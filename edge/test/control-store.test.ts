@@ -19,13 +19,13 @@ const open = (name: string) => Store.open(join(dir, `${name}.db`));
 test('permanent sockets get a stable <stem>-<account> label; the same name twice is refused', async () => {
   const store = await open('labels');
   const { account } = await store.accounts.ensure('owner@example.com');
-  const first = store.sockets.create({ accountId: account.id, name: 'Grafana' });
+  const first = await store.sockets.create({ accountId: account.id, name: 'Grafana' });
   assert.equal(first.hostname, `grafana-${account.id.slice(0, 6)}`);
-  assert.throws(() => store.sockets.create({ accountId: account.id, name: 'grafana!' }), LabelTakenError);
-  store.sockets.delete(first.id);
-  assert.equal(store.sockets.create({ accountId: account.id, name: 'Grafana' }).hostname, first.hostname, 'same label after re-creation');
+  await assert.rejects(store.sockets.create({ accountId: account.id, name: 'grafana!' }), LabelTakenError);
+  await store.sockets.delete(first.id);
+  assert.equal((await store.sockets.create({ accountId: account.id, name: 'Grafana' })).hostname, first.hostname, 'same label after re-creation');
   // A quick share with the same name gets a random suffix and does not collide.
-  assert.match(store.sockets.create({ accountId: account.id, name: 'Grafana', ephemeral: true }).hostname, /^grafana-[a-z0-9]{4,}$/);
+  assert.match((await store.sockets.create({ accountId: account.id, name: 'Grafana', ephemeral: true })).hostname, /^grafana-[a-z0-9]{4,}$/);
   await store.close();
 });
 
@@ -41,17 +41,17 @@ test('updating a socket replaces its policy (a new revision) but never its hostn
   const store = await open('update');
   const { account } = await store.accounts.ensure('owner@example.com');
   const policyFor = (domain: string): Policy => ({ version: 1, rules: [], default: { action: 'allow', domains: [domain] } });
-  const socket = store.sockets.create({ accountId: account.id, name: 'wiki', policy: policyFor('a.com') });
+  const socket = await store.sockets.create({ accountId: account.id, name: 'wiki', policy: policyFor('a.com') });
   assert.equal(socket.policyRevision, 1);
-  const updated = store.sockets.update(socket.id, { policy: policyFor('b.com'), name: 'Team wiki' });
+  const updated = await store.sockets.update(socket.id, { policy: policyFor('b.com'), name: 'Team wiki' });
   assert.deepEqual(updated?.policy, policyFor('b.com'));
   assert.equal(updated?.policyRevision, 2);
   assert.equal(updated?.hostname, socket.hostname);
-  assert.deepEqual(store.sockets.findById(socket.id)?.policy, policyFor('b.com'));
-  assert.equal(store.sockets.update(socket.id, { name: 'Wiki' })?.policyRevision, 2, 'a rename is not a new policy');
+  assert.deepEqual((await store.sockets.findById(socket.id))?.policy, policyFor('b.com'));
+  assert.equal((await store.sockets.update(socket.id, { name: 'Wiki' }))?.policyRevision, 2, 'a rename is not a new policy');
   const tunnel = await store.tunnels.create({ socketId: socket.id, accountId: account.id, name: 'nas' });
   assert.equal((await store.tunnels.listBySocket(socket.id)).length, 1);
-  store.sockets.delete(socket.id);
+  await store.sockets.delete(socket.id);
   assert.equal(await store.tunnels.findById(tunnel.id), undefined, 'tunnels go with their socket');
   await store.close();
 });
@@ -59,17 +59,20 @@ test('updating a socket replaces its policy (a new revision) but never its hostn
 test('tokens say why they fail: unknown, expired or revoked; revocation is visible to the live check', async () => {
   const store = await open('tokens');
   const { account } = await store.accounts.ensure('owner@example.com');
-  const { token, record } = store.tokens.create(account.id, 'ci', Date.now() + 60_000);
-  assert.equal(store.tokens.check(token).ok, true);
-  assert.deepEqual(store.tokens.check('pst_nope'), { ok: false, reason: 'unknown' });
-  const expired = store.tokens.check(token, Date.now() + 120_000);
+  const { token, record } = await store.tokens.create(account.id, 'ci', Date.now() + 60_000);
+  assert.equal((await store.tokens.check(token)).ok, true);
+  assert.deepEqual(await store.tokens.check('pst_nope'), { ok: false, reason: 'unknown' });
+  const expired = await store.tokens.check(token, Date.now() + 120_000);
   assert.equal(!expired.ok && expired.reason, 'expired');
-  assert.equal(store.tokens.findLive(record.id), true);
-  assert.equal(store.tokens.revoke(record.id), true);
-  assert.equal(store.tokens.revoke(record.id), false, 'revoking twice changes nothing');
-  const revoked = store.tokens.check(token);
+  assert.equal(await store.tokens.findLive(record.id), true);
+  const heard: string[] = [];
+  store.cluster.changes.subscribe((event) => event.type === 'change' && heard.push(`${event.change.topic} ${event.change.key}`));
+  assert.equal(await store.tokens.revoke(record.id), true);
+  assert.equal(await store.tokens.revoke(record.id), false, 'revoking twice changes nothing');
+  assert.deepEqual(heard, [`token ${record.id}`], 'the revocation is published once, after it committed');
+  const revoked = await store.tokens.check(token);
   assert.equal(!revoked.ok && revoked.reason, 'revoked');
-  assert.equal(store.tokens.findLive(record.id), false);
+  assert.equal(await store.tokens.findLive(record.id), false);
   await store.close();
 });
 

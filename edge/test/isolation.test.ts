@@ -17,6 +17,7 @@ import { DEFAULT_FOREIGN_IDENTITY_HEADERS, headerNameMatcher } from '../src/prox
 import { downstreamResponseHeaders, hostOnlyCookie, upstreamRequestHeaders } from '../src/proxy/headers.js';
 import { Store } from '../src/store/index.js';
 import { ExpiredRowPruner } from '../src/store/pruner.js';
+import { sqliteOf } from './support/sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'postern-isolation-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -122,20 +123,20 @@ test('pruning: expired, idle and revoked sessions, expired transactions and code
   const now = Date.now();
   const user = await store.users.upsert({ issuer: 'i', subject: 's', email: 'a@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
   const { account } = await store.accounts.ensure('owner@example.com');
-  const socket = store.sockets.create({ accountId: account.id, name: 'app' });
+  const socket = await store.sockets.create({ accountId: account.id, name: 'app' });
   const idleMs = 8 * 3600_000;
   for (let i = 0; i < 1000; i++) {
-    const live = store.sessions.create(`live-${i}`, { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 3600_000 });
-    store.sessions.create(`expired-${i}`, { userId: user.id, socketId: socket.id, parentHash: live.idHash, expiresAt: now - 1 });
+    const live = await store.sessions.create(`live-${i}`, { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 3600_000 });
+    await store.sessions.create(`expired-${i}`, { userId: user.id, socketId: socket.id, parentHash: live.idHash, expiresAt: now - 1 });
     await store.transactions.create(`tx-old-${i}`, { provider: 'local', secrets: {}, returnTo: '/' }, -60_000);
-    store.sessions.createCode(`code-live-${i}`, { parentHash: live.idHash, socketId: socket.id, returnPath: '/', expiresAt: now + 60_000 });
+    await store.sessions.createCode(`code-live-${i}`, { parentHash: live.idHash, socketId: socket.id, returnPath: '/', expiresAt: now + 60_000 });
   }
-  const revoked = store.sessions.create('revoked', { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 3600_000 });
-  store.sessions.revokeTree(revoked.idHash);
-  const idle = store.sessions.create('idle', { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 48 * 3600_000 });
-  store.sessions.touch(idle.idHash, now - idleMs - 10 * 60_000);
+  const revoked = await store.sessions.create('revoked', { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 3600_000 });
+  await store.sessions.revokeTree(revoked.idHash);
+  const idle = await store.sessions.create('idle', { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 48 * 3600_000 });
+  await store.sessions.touch([idle.idHash], now - idleMs - 10 * 60_000);
   await store.transactions.create('tx-live', { provider: 'local', secrets: {}, returnTo: '/' }, 600_000);
-  const count = (table: string) => (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const count = (table: string) => (sqliteOf(store).prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
   assert.equal(count('sessions'), 2002);
   const pruned = await new ExpiredRowPruner(store.sql, idleMs).prune(now);
   assert.equal(pruned.sessions, 1002, 'expired, revoked and idle sessions');
@@ -192,9 +193,10 @@ test('tunnel token sweep: an expired, revoked or deleted token ends its tunnels 
   };
   const registry = { all: () => [conn('c1', 'live'), conn('c2', 'expired'), conn('c3', 'expired'), conn('c4', 'revoked'), conn('c5', 'gone')] };
   const ended: Array<{ tokenId: string; reason: string }> = [];
-  const sweep = new TunnelCredentialSweep(registry as never, { checkById: (id: string) => checks[id]! }, (tokenId, reason) => ended.push({ tokenId, reason }), { info: () => undefined }, 60_000);
+  const quiet = { info: () => undefined, warn: () => undefined };
+  const sweep = new TunnelCredentialSweep(registry as never, { checkById: async (id: string) => checks[id]! }, async (tokenId, reason) => void ended.push({ tokenId, reason }), quiet, 60_000);
   try {
-    sweep.sweep(now);
+    await sweep.sweep(now);
   } finally {
     sweep.stop();
   }

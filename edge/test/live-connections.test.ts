@@ -3,10 +3,8 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { LiveConnections } from '../src/auth/live-connections.js';
 
-test('closing credentials destroys their connections and tells every listener, so caches forget them too', () => {
-  const live = new LiveConnections(() => true);
-  const heard: string[][] = [];
-  live.onClose((credentials) => heard.push([...credentials]));
+test('closing credentials destroys their connections only', () => {
+  const live = new LiveConnections(async () => true);
   const a = new PassThrough();
   const b = new PassThrough();
   live.add('token:tok_a', 'sck_1', a);
@@ -14,8 +12,30 @@ test('closing credentials destroys their connections and tells every listener, s
   live.close(['token:tok_a']);
   assert.equal(a.destroyed, true);
   assert.equal(b.destroyed, false);
-  assert.deepEqual(heard, [['token:tok_a']]);
-  live.close(['token:tok_unused']);
-  assert.deepEqual(heard[1], ['token:tok_unused'], 'also for credentials with no open connection (a revoked token used only for plain requests)');
+  live.close(['token:tok_unused']); // nothing open: nothing happens
+  assert.equal(b.destroyed, false);
+  live.stop();
+});
+
+test('the sweep asks about every open credential and closes those that ended; a failing lookup closes nothing', async () => {
+  let failing = false;
+  const asked: string[] = [];
+  const live = new LiveConnections(async (credential) => {
+    asked.push(credential);
+    if (failing) throw new Error('store away');
+    return credential !== 'ended';
+  }, 3_600_000);
+  const ended = new PassThrough();
+  const kept = new PassThrough();
+  live.add('ended', 'sck_1', ended);
+  live.add('kept', 'sck_1', kept);
+  failing = true;
+  await live.sweep();
+  assert.equal(ended.destroyed, false, 'no answer is not an answer');
+  failing = false;
+  await live.sweep();
+  assert.equal(ended.destroyed, true);
+  assert.equal(kept.destroyed, false);
+  assert.deepEqual(asked, ['ended', 'ended', 'kept']);
   live.stop();
 });

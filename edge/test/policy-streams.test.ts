@@ -23,7 +23,7 @@ const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({ path: '/ws'
 async function setup(name: string, input: PolicyInput) {
   const store = await Store.open(join(dir, `${name}.db`));
   const { account } = await store.accounts.ensure('owner@corp.com');
-  const socket = store.sockets.create({ accountId: account.id, name, policy: resolvePolicy(input, undefined, 'http') });
+  const socket = await store.sockets.create({ accountId: account.id, name, policy: resolvePolicy(input, undefined, 'http') });
   const policies = new CompiledPolicies(store);
   const cuts: string[] = [];
   const streams = new OpenStreams(policies, store, (stream, verdict) => cuts.push(`${stream.actor}: ${verdict.reason}`), 3_600_000);
@@ -38,9 +38,9 @@ test('open streams: the one an expiring rule let in closes when it expires; the 
   const anns = new PassThrough();
   streams.track({ socket, identity: carol, facts: facts(), actor: 'carol@contractor.io' }, 'websocket', carols);
   streams.track({ socket, identity: ann, facts: facts(), actor: 'ann@corp.com' }, 'tcp', anns);
-  streams.recheck(Date.parse('2027-01-31T16:59:59Z'));
+  await streams.recheck(Date.parse('2027-01-31T16:59:59Z'));
   assert.equal(carols.destroyed, false, 'still inside the rule');
-  streams.recheck(Date.parse('2027-01-31T17:00:00Z'));
+  await streams.recheck(Date.parse('2027-01-31T17:00:00Z'));
   assert.equal(carols.destroyed, true);
   assert.equal(anns.destroyed, false, "ann is let in by the default, which does not expire");
   assert.deepEqual(cuts, ["carol@contractor.io: carol@contractor.io is not allowed by this socket's rules; rules[0] would let them in, but only until 2027-01-31T17:00:00Z"]);
@@ -56,10 +56,10 @@ test('open streams: a policy that does not depend on time is not decided again u
   const { store, socket, streams, cuts } = await setup('change', { rules: [{ paths: ['/ws'], action: 'public' }], cloudauth: true });
   const anonymous = new PassThrough();
   streams.track({ socket, identity: null, facts: facts(), actor: null }, 'websocket', anonymous);
-  streams.recheck(T0 + 3600_000);
+  await streams.recheck(T0 + 3600_000);
   assert.equal(anonymous.destroyed, false);
-  store.sockets.update(socket.id, { policy: resolvePolicy({ cloudauth: true }, undefined, 'http') });
-  streams.recheck(T0);
+  await store.sockets.update(socket.id, { policy: resolvePolicy({ cloudauth: true }, undefined, 'http') });
+  await streams.recheck(T0);
   assert.equal(anonymous.destroyed, true, 'the public rule is gone: the anonymous WebSocket closes');
   assert.deepEqual(cuts, ['null: sign-in required']);
   streams.stop();
@@ -80,7 +80,7 @@ const event = (id: number, actor: string | null, path: string, over: Partial<Aud
 
 test('policy diff: replays audited accesses through both policies and groups what changes by person, method and path', async () => {
   const { store, socket, policies, streams } = await setup('diff', { allowed_email_domains: ['corp.com'] });
-  const narrowed = policies.compile(resolvePolicy({ rules: [{ paths: ['/reports/*'], action: 'allow', emails: ['ann@corp.com'] }, { paths: ['/reports/*'], action: 'deny' }], allowed_email_domains: ['corp.com'] }, undefined, 'http'), socket);
+  const narrowed = await policies.compile(resolvePolicy({ rules: [{ paths: ['/reports/*'], action: 'allow', emails: ['ann@corp.com'] }, { paths: ['/reports/*'], action: 'deny' }], allowed_email_domains: ['corp.com'] }, undefined, 'http'), socket);
   const identities: Record<string, Identity> = { 'ann@corp.com': ann, 'bob@corp.com': { ...ann, email: 'bob@corp.com' }, 'eve@evil.com': { ...ann, email: 'eve@evil.com' } };
   const events = [
     event(1, 'ann@corp.com', '/reports/q1'),
@@ -95,7 +95,7 @@ test('policy diff: replays audited accesses through both policies and groups wha
     since: T0,
     events,
     truncated: false,
-    current: policies.of(socket),
+    current: await policies.of(socket),
     next: narrowed,
     streams: [bobs],
     identityOf: (e) => (e.actor === null ? null : identities[e.actor]!),

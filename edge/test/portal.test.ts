@@ -75,7 +75,7 @@ test('the portal page escapes every value it shows', () => {
         connections: 0,
         ephemeral: false,
         access: { kind: 'rules', email_domains: [], email_addresses: [], github_orgs: [], github_teams: [], groups: [evil], rules: [evil], default: evil },
-        tunnels: [{ id: 'tun_1', socket_id: 'sck_aaaaaaaaaaaa', name: evil, ephemeral: false, status: 'offline', connections: 0, created_at: '', last_connected_at: null }],
+        tunnels: [{ id: 'tun_1', socket_id: 'sck_aaaaaaaaaaaa', name: evil, ephemeral: false, status: 'connected', connections: 1, live_connections: [{ id: 'conn_1', edge_id: 'edge_1', edge_url: evil, connected_at: '' }], created_at: '', last_connected_at: null }],
       },
     ],
     consents: [{ name: evil, label: evil, hostname: evil, owner: evil, since: '2026-01-01T00:00:00.000Z' }],

@@ -10,16 +10,18 @@ import { GrantSeal } from '../src/auth/grant-seal.js';
 import { IdentityUpdater } from '../src/auth/identity-change.js';
 import { IdpSessions } from '../src/auth/idp-sessions.js';
 import { LiveConnections } from '../src/auth/live-connections.js';
-import { StoreOutageGrace } from '../src/auth/outage-grace.js';
 import { GrantEndedError, type ProviderGrant, type RedirectProvider, type SignIn, type VerifiedIdentity } from '../src/auth/providers/types.js';
 import { SessionRevalidator } from '../src/auth/revalidation.js';
 import { SessionService } from '../src/auth/sessions.js';
+import type { ChangeReactions } from '../src/cluster/change-reactions.js';
 import { CompiledPolicies } from '../src/policy/compiled-policies.js';
 import { OpenStreams } from '../src/policy/open-streams.js';
-import { StoreHealth } from '../src/observability/store-health.js';
 import { Store } from '../src/store/index.js';
 import type { SocketRecord } from '../src/store/sockets.js';
 import { randomHandle } from '../src/store/secrets.js';
+import { reactionsFor } from './support/reactions.js';
+import { sqliteOf } from './support/sqlite.js';
+import { storeAlwaysUp } from './support/outage.js';
 
 const PERIOD = 60_000;
 const HOUR = 3600_000;
@@ -53,22 +55,27 @@ describe('session re-validation', async () => {
   let live: LiveConnections;
   let streams: OpenStreams;
   let revalidator: SessionRevalidator;
+  let reactions: ChangeReactions;
   let n = 0;
 
   beforeEach(async () => {
     store = await Store.open(join(dir, `r${++n}.db`));
     scripted = new ScriptedProvider();
     const providers = new Map([['corp', scripted.provider]]);
-    let liveRef: LiveConnections | undefined;
-    const sessions = new SessionService(store, { absoluteMs: 24 * HOUR, idleMs: 8 * HOUR }, (hashes) => liveRef?.close(hashes), new StoreOutageGrace(new StoreHealth(async () => true), HOUR));
-    live = liveRef = new LiveConnections(() => true, 3600_000);
-    idp = new IdpSessions(store, providers, new Map([['corp', GrantSeal.forProvider('secret', 'corp')]]), sessions, live, PERIOD);
+    const sessions = new SessionService(store, { absoluteMs: 24 * HOUR, idleMs: 8 * HOUR }, storeAlwaysUp(HOUR));
+    live = new LiveConnections(async () => true, 3600_000);
+    // Revocations close streams through the edge's change listener, as on a running edge.
+    reactions = reactionsFor(store, { sessions, live });
+    idp = new IdpSessions(store, providers, new Map([['corp', GrantSeal.forProvider('secret', 'corp')]]), sessions, PERIOD);
     streams = new OpenStreams(new CompiledPolicies(store), store, () => {});
     const identities = new IdentityUpdater(store, sessions, live, streams, 8 * HOUR);
     revalidator = new SessionRevalidator({ store, idp, providers, identities, audit: new AuditLog(store.audit, quiet), log: quiet, periodMs: PERIOD, idleMs: 8 * HOUR });
   });
 
-  afterEach(() => streams.stop());
+  afterEach(async () => {
+    streams.stop();
+    await reactions.stop();
+  });
 
   /** A WebSocket-like stream of bob's on a socket, by the credential that opened it, decided on `path`. */
   function follow(credential: string, socket: SocketRecord, path = '/'): PassThrough {
@@ -85,16 +92,16 @@ describe('session re-validation', async () => {
   async function signedIn(now: number, groups = ['dev']) {
     const user = await store.users.upsert(bob);
     const { account } = await store.accounts.ensure('owner@corp.example');
-    const socket = store.sockets.create({ accountId: account.id, name: `s${groups.join('-')}`, policy: groupsOnly(groups) });
-    const login = store.sessions.create(randomHandle(), { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 24 * HOUR });
-    const child = store.sessions.create(randomHandle(), { userId: user.id, socketId: socket.id, parentHash: login.idHash, expiresAt: login.expiresAt });
+    const socket = await store.sockets.create({ accountId: account.id, name: `s${groups.join('-')}`, policy: groupsOnly(groups) });
+    const login = await store.sessions.create(randomHandle(), { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 24 * HOUR });
+    const child = await store.sessions.create(randomHandle(), { userId: user.id, socketId: socket.id, parentHash: login.idHash, expiresAt: login.expiresAt });
     const stream = follow(child.idHash, socket);
     const grant = await idp.attach(login, 'corp', { identity: bob, grant: { refreshToken: 'rt-1', sid: 'sid-1' }, notices: [] }, now);
     return { user, socket, login, child, stream, grant };
   }
 
   const events = (type: string) =>
-    (store.db.prepare('SELECT actor, detail FROM audit_events WHERE type = ?').all(type) as { actor: string; detail: string }[]).map((r) => ({ actor: r.actor, detail: JSON.parse(r.detail) as Record<string, unknown> }));
+    (sqliteOf(store).prepare('SELECT actor, detail FROM audit_events WHERE type = ?').all(type) as { actor: string; detail: string }[]).map((r) => ({ actor: r.actor, detail: JSON.parse(r.detail) as Record<string, unknown> }));
 
   test('nothing happens before a grant is due; when due, the rotated refresh token is sealed and the next check scheduled', async () => {
     const now = Date.now();
@@ -115,8 +122,8 @@ describe('session re-validation', async () => {
     const now = Date.now();
     const { user, stream, login } = await signedIn(now, ['dev']);
     const { account } = await store.accounts.ensure('owner@corp.example');
-    const opsOnly = store.sockets.create({ accountId: account.id, name: 'ops-only', policy: groupsOnly(['ops']) });
-    const opsSession = store.sessions.create(randomHandle(), { userId: user.id, socketId: opsOnly.id, parentHash: login.idHash, expiresAt: login.expiresAt });
+    const opsOnly = await store.sockets.create({ accountId: account.id, name: 'ops-only', policy: groupsOnly(['ops']) });
+    const opsSession = await store.sessions.create(randomHandle(), { userId: user.id, socketId: opsOnly.id, parentHash: login.idHash, expiresAt: login.expiresAt });
     const other = follow(opsSession.idHash, opsOnly);
     scripted.answer = (grant) => ({ identity: { ...bob, groups: ['ops'] }, grant, notices: [] });
     await revalidator.runDue(now + PERIOD);
@@ -139,9 +146,9 @@ describe('session re-validation', async () => {
       ],
       default: { action: 'allow' as const, groups: ['dev'] },
     };
-    const socket = store.sockets.create({ accountId: account.id, name: 'wiki', policy });
-    const login = store.sessions.create(randomHandle(), { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 24 * HOUR });
-    const child = store.sessions.create(randomHandle(), { userId: user.id, socketId: socket.id, parentHash: login.idHash, expiresAt: login.expiresAt });
+    const socket = await store.sockets.create({ accountId: account.id, name: 'wiki', policy });
+    const login = await store.sessions.create(randomHandle(), { userId: user.id, socketId: null, parentHash: null, expiresAt: now + 24 * HOUR });
+    const child = await store.sessions.create(randomHandle(), { userId: user.id, socketId: socket.id, parentHash: login.idHash, expiresAt: login.expiresAt });
     const admin = follow(child.idHash, socket, '/admin/live');
     const page = follow(child.idHash, socket, '/live');
     await idp.attach(login, 'corp', { identity: { ...bob, groups: ['dev', 'admins'] }, grant: { refreshToken: 'rt-1', sid: 'sid-1' }, notices: [] }, now);
@@ -150,8 +157,8 @@ describe('session re-validation', async () => {
     assert.equal(admin.destroyed, true, '/admin/* is for admins only');
     assert.equal(page.destroyed, false, 'the rest of the wiki still admits dev');
     // A later policy change decides the kept stream with the identity the IdP gave last.
-    store.sockets.update(socket.id, { policy: { ...policy, default: { action: 'allow', groups: ['admins'] } } });
-    streams.recheck();
+    await store.sockets.update(socket.id, { policy: { ...policy, default: { action: 'allow', groups: ['admins'] } } });
+    await streams.recheck();
     assert.equal(page.destroyed, true, 'bob is no longer in admins');
   });
 
@@ -159,7 +166,7 @@ describe('session re-validation', async () => {
     const now = Date.now();
     const { login, child, stream, grant } = await signedIn(now);
     const { account } = await store.accounts.ensure('bob@corp.example');
-    const { record: token } = store.tokens.create(account.id, 'postern login (laptop)', now + HOUR, login.userId);
+    const { record: token } = await store.tokens.create(account.id, 'postern login (laptop)', now + HOUR, login.userId);
     await idp.deviceApproved('device-hash-1', login.idHash, now + 600_000);
     await idp.tokenIssued('device-hash-1', token.id);
     const tcp = new PassThrough();
@@ -168,9 +175,10 @@ describe('session re-validation', async () => {
       throw new GrantEndedError('Corp SSO refused the refresh token (invalid_grant)');
     };
     await revalidator.runDue(now + PERIOD);
-    assert.notEqual(store.sessions.find(login.idHash)?.revokedAt, null);
-    assert.notEqual(store.sessions.find(child.idHash)?.revokedAt, null);
-    assert.notEqual(store.tokens.findById(token.id)?.revokedAt, null, 'the postern login token');
+    await reactions.settled();
+    assert.notEqual((await store.sessions.find(login.idHash))?.revokedAt, null);
+    assert.notEqual((await store.sessions.find(child.idHash))?.revokedAt, null);
+    assert.notEqual((await store.tokens.findById(token.id))?.revokedAt, null, 'the postern login token');
     assert.equal(stream.destroyed, true);
     assert.equal(tcp.destroyed, true);
     assert.equal((await store.idpGrants.findById(grant.id)), undefined);
@@ -192,15 +200,15 @@ describe('session re-validation', async () => {
     assert.equal(failed.revalidateAt, now + PERIOD + Math.min(PERIOD, 60_000));
     assert.equal(stream.destroyed, false, 'still vouched for, recently');
     await revalidator.runDue(now + 2 * PERIOD + 1);
-    assert.equal((await store.idpGrants.findById(grant.id)), undefined);
-    assert.notEqual(store.sessions.find(login.idHash)?.revokedAt, null);
+    assert.equal(await store.idpGrants.findById(grant.id), undefined);
+    assert.notEqual((await store.sessions.find(login.idHash))?.revokedAt, null);
     assert.match(String(events('session.ended')[0]?.detail.reason), /could not be asked for 2 min/);
   });
 
   test('a grant nothing rests on any more is dropped without asking the IdP', async () => {
     const now = Date.now();
     const { grant, login } = await signedIn(now);
-    store.sessions.revokeTree(login.idHash);
+    await store.sessions.revokeTree(login.idHash);
     await revalidator.runDue(now + PERIOD);
     assert.equal(scripted.seen.length, 0);
     assert.equal((await store.idpGrants.findById(grant.id)), undefined);
@@ -216,7 +224,7 @@ describe('session re-validation', async () => {
       await gate;
       return slow(g, p);
     };
-    const other = new SessionRevalidator({ store, idp, providers: new Map([['corp', scripted.provider]]), identities: new IdentityUpdater(store, new SessionService(store, { absoluteMs: HOUR, idleMs: HOUR }, () => undefined, new StoreOutageGrace(new StoreHealth(async () => true), HOUR)), live, streams, HOUR), audit: new AuditLog(store.audit, quiet), log: quiet, periodMs: PERIOD, idleMs: 8 * HOUR });
+    const other = new SessionRevalidator({ store, idp, providers: new Map([['corp', scripted.provider]]), identities: new IdentityUpdater(store, new SessionService(store, { absoluteMs: HOUR, idleMs: HOUR }, storeAlwaysUp(HOUR)), live, streams, HOUR), audit: new AuditLog(store.audit, quiet), log: quiet, periodMs: PERIOD, idleMs: 8 * HOUR });
     const passes = [revalidator.runDue(now + PERIOD), other.runDue(now + PERIOD)];
     release();
     await Promise.all(passes);
@@ -227,7 +235,7 @@ describe('session re-validation', async () => {
   test('a seal that no longer opens (the client secret changed) ends the session', async () => {
     const now = Date.now();
     const { grant } = await signedIn(now);
-    store.db.prepare('UPDATE idp_grants SET sealed = ? WHERE id = ?').run(await GrantSeal.forProvider('old-secret', 'corp').seal(grant.id, { refreshToken: 'x' }), grant.id);
+    sqliteOf(store).prepare('UPDATE idp_grants SET sealed = ? WHERE id = ?').run(await GrantSeal.forProvider('old-secret', 'corp').seal(grant.id, { refreshToken: 'x' }), grant.id);
     await revalidator.runDue(now + PERIOD);
     assert.equal(scripted.seen.length, 0);
     assert.match(String(events('session.ended')[0]?.detail.reason), /no longer opens/);

@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { StoreOutageGrace } from '../src/auth/outage-grace.js';
 import { TunnelCredentialSweep } from '../src/auth/tunnel-credentials.js';
-import { SessionService } from '../src/auth/sessions.js';
+import { SessionService, type ResolvedSession } from '../src/auth/sessions.js';
 import { EdgeError } from '../src/errors.js';
 import { EdgeMetrics } from '../src/observability/metrics.js';
 import { StoreHealth } from '../src/observability/store-health.js';
 import { containRequest, ExchangeFault } from '../src/proxy/exchange-faults.js';
 import { Store } from '../src/store/index.js';
+import { ReadCache } from '../src/store/read-cache.js';
 import { randomHandle } from '../src/store/secrets.js';
 import { SqlError } from '../src/store/sql/driver.js';
 import { isStoreOutage, storeOutageOf } from '../src/store-outage.js';
@@ -178,43 +179,61 @@ describe('StoreOutageGrace', () => {
     assert.throws(() => grace.cachedOnOutage(refused(), 'cached', now + 6 * MINUTE), SqlError);
   });
 
-  test('sessions: a cached one serves through the grace without the store, then gets 503; unknown ones never serve', async () => {
-    const store = await Store.open(join(dir, 'sessions.db'));
-    after(() => store.close());
+  test('a read-through cache: a failed re-check falls back on what it held, then the held entry answers alone until the grace ends', async () => {
     const health = new StoreHealth(async () => true);
-    const sessions = new SessionService(store, { absoluteMs: 24 * 60 * MINUTE, idleMs: 8 * 60 * MINUTE }, () => undefined, new StoreOutageGrace(health, 5 * MINUTE));
-    const user = await store.users.upsert({ issuer: 'https://idp.test', subject: 'alice', email: 'alice@example.com', name: 'Alice', groups: [], githubOrgs: [], githubTeams: [] });
-    const t0 = Date.now();
-    const { handle } = sessions.createLogin(user.id, t0);
-    assert.equal(sessions.resolve(handle, null, t0)?.user.id, user.id, 'cached by this lookup');
-
-    // The database goes away (what the converted table modules throw then: an unavailable SqlError).
+    const grace = new StoreOutageGrace(health, 5 * MINUTE);
+    let clock = Date.now();
+    const cache = new ReadCache<string, string>({ maxEntries: 10, ttlMs: 10_000, now: () => clock });
+    assert.equal(await grace.read(cache, 'k', async () => 'fresh', clock), 'fresh');
     const lookups = { count: 0 };
-    store.sessions.find = () => {
+    const down = async (): Promise<string> => {
       lookups.count++;
       throw refused();
     };
-    const stale = t0 + 10_000; // past the cache's re-check time
-    assert.equal(sessions.resolve(handle, null, stale)?.user.id, user.id, 'the failed re-check falls back on the cache');
-    assert.equal(lookups.count, 1);
+    clock += 20_000; // past the entry's TTL: it is read again
+    assert.equal(await grace.read(cache, 'k', down, clock), 'fresh', 'the failed re-check falls back on the cache');
     assert.equal(health.up, false, 'the failed query told the monitor');
-    assert.equal(sessions.resolve(handle, null, stale + MINUTE)?.user.id, user.id, 'the store known down: served from the cache');
+    assert.equal(grace.read(cache, 'k', down, clock + MINUTE), 'fresh', 'the store known down: answered at once from the cache');
     assert.equal(lookups.count, 1, 'without asking the store again');
-    assert.equal(sessions.resolve(handle, 'sck_other', stale + MINUTE), undefined, 'the cache still only serves the host it was made for');
-    assert.throws(() => sessions.resolve(randomHandle(), null, stale + MINUTE), (err: unknown) => storeOutageOf(err)?.status === 503, 'unknown: 503, never let through');
+    await assert.rejects(async () => grace.read(cache, 'unknown', down, clock + MINUTE), (err: unknown) => storeOutageOf(err)?.status === 503, 'unknown: 503, never let through');
+    assert.throws(() => grace.read(cache, 'k', down, (health.downSince ?? 0) + 5 * MINUTE), (err: unknown) => err instanceof EdgeError && err.code === 'STORE_UNAVAILABLE', 'past the grace: 503');
+  });
+
+  test('sessions: a cached one serves while the store is down, only on its host; unknown ones never serve', async () => {
+    const store = await Store.open(join(dir, 'sessions.db'));
+    after(() => store.close());
+    const health = new StoreHealth(async () => true);
+    const sessions = new SessionService(store, { absoluteMs: 24 * 60 * MINUTE, idleMs: 8 * 60 * MINUTE }, new StoreOutageGrace(health, 5 * MINUTE));
+    const user = await store.users.upsert({ issuer: 'https://idp.test', subject: 'alice', email: 'alice@example.com', name: 'Alice', groups: [], githubOrgs: [], githubTeams: [] });
+    const t0 = Date.now();
+    const { handle } = await sessions.createLogin(user.id, t0);
+    assert.equal((await sessions.resolve(handle, null, t0))?.user.id, user.id, 'cached by this lookup');
+
+    // The database goes away (what the table modules throw then: an unavailable SqlError).
+    store.sessions.find = async () => {
+      throw refused();
+    };
+    await assert.rejects(async () => sessions.resolve(randomHandle(), null, t0), (err: unknown) => storeOutageOf(err)?.status === 503, 'unknown: 503, never let through');
+    assert.equal(health.up, false, 'the failed query told the monitor');
+    const during = t0 + 2 * MINUTE; // past the touch interval: no touch is collected while the store is down
+    assert.equal((sessions.resolve(handle, null, during) as ResolvedSession | undefined)?.user.id, user.id, 'served from the cache at once');
+    assert.equal(sessions.resolve(handle, 'sck_other', during), undefined, 'the cache still only serves the host it was made for');
     const past = (health.downSince ?? 0) + 5 * MINUTE;
     assert.throws(() => sessions.resolve(handle, null, past), (err: unknown) => err instanceof EdgeError && err.code === 'STORE_UNAVAILABLE', 'past the grace: 503');
   });
 });
 
-test('tunnels stay up while the database is down: the token sweep ends none and does not throw', () => {
+test('tunnels stay up while the database is down: the token sweep ends none and does not throw', async () => {
   const registry = { all: () => [{ info: { id: 'c1', tokenId: 'tok_1', socketId: 'sck_x' }, session: { closed: false } }] };
   const ended: string[] = [];
-  const sweep = new TunnelCredentialSweep(registry as never, { checkById: () => { throw refused(); } }, (tokenId) => ended.push(tokenId), { info: () => undefined }, 60_000);
+  const warned: unknown[] = [];
+  const end = async (tokenId: string) => void ended.push(tokenId);
+  const sweep = new TunnelCredentialSweep(registry as never, { checkById: async () => { throw refused(); } }, end, { info: () => undefined, warn: (o: unknown) => void warned.push(o) }, 60_000);
   try {
-    assert.doesNotThrow(() => sweep.sweep());
+    await sweep.sweep();
   } finally {
     sweep.stop();
   }
   assert.deepEqual(ended, []);
+  assert.deepEqual(warned, [], 'an outage is no sweep failure');
 });

@@ -10,6 +10,7 @@ import { Store } from '../src/store/index.js';
 import { labelStem } from '../src/store/labels.js';
 import { SQLITE_MIGRATIONS } from '../src/store/sql/sqlite-migrations.js';
 import { SqliteDriver } from '../src/store/sql/sqlite-driver.js';
+import { sqliteOf } from './support/sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'postern-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,12 +26,12 @@ async function atVersion(path: string, version: number): Promise<Database.Databa
 test('the database is created in WAL mode with the schema migrated, and reopening keeps data', async () => {
   const path = join(dir, 'a.db');
   const store = await Store.open(path);
-  assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+  assert.equal(sqliteOf(store).pragma('journal_mode', { simple: true }), 'wal');
   const { account } = await store.accounts.ensure('Alice@Example.com');
   await store.close();
   const again = await Store.open(path);
   assert.equal((await again.accounts.findByEmail('alice@example.com'))?.id, account.id);
-  assert.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(sqliteOf(again).pragma('user_version', { simple: true }), SCHEMA_VERSION);
   await again.close();
 });
 
@@ -43,13 +44,13 @@ test("migration 4 gives existing sockets the edge's body limit (null); a socket'
   v3.close();
   const upgraded = await Store.open(path);
   const account = (await upgraded.accounts.findByEmail('dana@example.com'))!;
-  assert.equal(upgraded.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-  assert.equal(upgraded.sockets.findById('sck_old')?.maxBodyBytes, null);
-  const limited = upgraded.sockets.create({ accountId: account.id, name: 'uploads', maxBodyBytes: 50 * 1024 * 1024 });
-  assert.equal(upgraded.sockets.findById(limited.id)?.maxBodyBytes, 50 * 1024 * 1024);
-  assert.equal(upgraded.sockets.update(limited.id, { maxBodyBytes: null })?.maxBodyBytes, null);
-  assert.equal(upgraded.sockets.findById(limited.id)?.maxBodyBytes, null);
-  assert.throws(() => upgraded.sockets.update(limited.id, { maxBodyBytes: 0 }), /CHECK constraint/);
+  assert.equal(sqliteOf(upgraded).pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal((await upgraded.sockets.findById('sck_old'))?.maxBodyBytes, null);
+  const limited = await upgraded.sockets.create({ accountId: account.id, name: 'uploads', maxBodyBytes: 50 * 1024 * 1024 });
+  assert.equal((await upgraded.sockets.findById(limited.id))?.maxBodyBytes, 50 * 1024 * 1024);
+  assert.equal((await upgraded.sockets.update(limited.id, { maxBodyBytes: null }))?.maxBodyBytes, null);
+  assert.equal((await upgraded.sockets.findById(limited.id))?.maxBodyBytes, null);
+  await assert.rejects(upgraded.sockets.update(limited.id, { maxBodyBytes: 0 }), /CHECK constraint/);
   await upgraded.close();
 });
 
@@ -61,10 +62,10 @@ test('migration 5 gives existing sockets no cross-origin opt-out and an empty co
            INSERT INTO sockets (id, account_id, name, hostname, protocol, created_at) VALUES ('sck_old', 'acc1', 'old', 'old-acc1', 'http', 0);`);
   v4.close();
   const upgraded = await Store.open(path);
-  assert.equal(upgraded.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-  assert.equal(upgraded.sockets.findById('sck_old')?.allowCrossOriginRequests, false);
-  assert.equal(upgraded.sockets.update('sck_old', { allowCrossOriginRequests: true })?.allowCrossOriginRequests, true);
-  assert.equal(upgraded.sockets.findById('sck_old')?.allowCrossOriginRequests, true);
+  assert.equal(sqliteOf(upgraded).pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal((await upgraded.sockets.findById('sck_old'))?.allowCrossOriginRequests, false);
+  assert.equal((await upgraded.sockets.update('sck_old', { allowCrossOriginRequests: true }))?.allowCrossOriginRequests, true);
+  assert.equal((await upgraded.sockets.findById('sck_old'))?.allowCrossOriginRequests, true);
   assert.deepEqual(await upgraded.consents.listByUser('usr_none'), []);
   await upgraded.close();
 });
@@ -81,8 +82,10 @@ test('migration 7 turns the rule columns into one policy datum without changing 
       ('sck_ssh', 'acc1', 'ssh', 'ssh-acc1', 'tcp', 1, '[]', '["ext@other.com"]', '[]', '[]', '[]', 0);`);
   v6.close();
   const store = await Store.open(path);
-  assert.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-  const policy = (id: string) => store.sockets.findById(id)!.policy;
+  assert.equal(sqliteOf(store).pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  const ids = ['sck_open', 'sck_owner', 'sck_rules', 'sck_ssh'];
+  const policies = new Map(await Promise.all(ids.map(async (id) => [id, (await store.sockets.findById(id))!.policy] as const)));
+  const policy = (id: string) => policies.get(id)!;
   assert.deepEqual(policy('sck_open'), { version: 1, rules: [], default: { action: 'public' } });
   assert.deepEqual(policy('sck_owner'), { version: 1, rules: [], default: { action: 'allow' } });
   assert.deepEqual(policy('sck_rules'), {
@@ -92,8 +95,8 @@ test('migration 7 turns the rule columns into one policy datum without changing 
     default: { action: 'allow', emails: ['ext@other.com'], domains: ['corp.com', '*.corp.com', 'corp.com'], github_orgs: ['acme'], github_teams: ['acme/ops'], groups: ['Eng'] },
   });
   assert.deepEqual(policy('sck_ssh').default, { action: 'allow', emails: ['ext@other.com'] });
-  assert.equal(store.sockets.findById('sck_rules')!.policyRevision, 1);
-  const columns = (store.db.prepare('PRAGMA table_info(sockets)').all() as { name: string }[]).map((c) => c.name);
+  assert.equal((await store.sockets.findById('sck_rules'))!.policyRevision, 1);
+  const columns = (sqliteOf(store).prepare('PRAGMA table_info(sockets)').all() as { name: string }[]).map((c) => c.name);
   assert.ok(!columns.some((c) => c === 'cloudauth' || c.startsWith('allowed_')), `the old columns are gone: ${columns.join(', ')}`);
 
   // Who gets in is unchanged: the same people as the old evaluate admitted.
@@ -132,7 +135,7 @@ test('processes that open a new database file at the same moment make one schema
 test('a database from a newer Postern is refused', async () => {
   const path = join(dir, 'newer.db');
   const store = await Store.open(path);
-  store.db.pragma('user_version = 99');
+  sqliteOf(store).pragma('user_version = 99');
   await store.close();
   await assert.rejects(Store.open(path), /newer than this Postern/);
 });
@@ -140,17 +143,21 @@ test('a database from a newer Postern is refused', async () => {
 test('tokens: prefixed, 256-bit, stored hashed, verified, expiring', async () => {
   const store = await Store.open(join(dir, 'tokens.db'));
   const { account } = await store.accounts.ensure('bob@example.com');
-  const { token } = store.tokens.create(account.id);
+  const { token } = await store.tokens.create(account.id);
   assert.match(token, /^pst_[A-Za-z0-9_-]{43}$/);
-  const stored = store.db.prepare('SELECT hash FROM api_tokens').all() as Array<{ hash: string }>;
+  const stored = sqliteOf(store).prepare('SELECT hash FROM api_tokens').all() as Array<{ hash: string }>;
   assert.ok(stored.every((row) => !row.hash.includes(token.slice(4))), 'the secret is not stored');
-  assert.equal(store.tokens.verify(token)?.accountId, account.id);
-  assert.equal(store.tokens.verify(`${token}x`), undefined);
-  assert.equal(store.tokens.verify('pst_'), undefined);
-  assert.equal(store.tokens.verify(token.slice(4)), undefined, 'the prefix is required');
-  const expiring = store.tokens.create(account.id, 'short', Date.now() + 1000).token;
-  assert.ok(store.tokens.verify(expiring));
-  assert.equal(store.tokens.verify(expiring, Date.now() + 2000), undefined);
+  const verified = async (secret: string, now?: number) => {
+    const check = await store.tokens.check(secret, now);
+    return check.ok ? check.token : undefined;
+  };
+  assert.equal((await verified(token))?.accountId, account.id);
+  assert.equal(await verified(`${token}x`), undefined);
+  assert.equal(await verified('pst_'), undefined);
+  assert.equal(await verified(token.slice(4)), undefined, 'the prefix is required');
+  const expiring = (await store.tokens.create(account.id, 'short', Date.now() + 1000)).token;
+  assert.ok(await verified(expiring));
+  assert.equal(await verified(expiring, Date.now() + 2000), undefined);
   await store.close();
 });
 
@@ -160,16 +167,16 @@ test('socket hostnames are DNS labels, unique, never reserved words alone', asyn
   const base = { accountId: account.id, ephemeral: true };
   const names = new Set<string>();
   for (let i = 0; i < 50; i++) {
-    const socket = store.sockets.create({ ...base, name: 'My Grafana!' });
+    const socket = await store.sockets.create({ ...base, name: 'My Grafana!' });
     assert.match(socket.hostname, /^my-grafana-[a-z0-9]{4,}$/);
     names.add(socket.hostname);
   }
   assert.equal(names.size, 50);
-  const admin = store.sockets.create({ ...base, name: 'admin' });
+  const admin = await store.sockets.create({ ...base, name: 'admin' });
   assert.match(admin.hostname, /^admin-[a-z0-9]{4,}$/, 'a bare reserved word is never a label');
-  assert.equal(store.sockets.findByHostname(admin.hostname)?.id, admin.id);
-  assert.ok(store.sockets.delete(admin.id));
-  assert.equal(store.sockets.findById(admin.id), undefined);
+  assert.equal((await store.sockets.findByHostname(admin.hostname))?.id, admin.id);
+  assert.ok(await store.sockets.delete(admin.id));
+  assert.equal(await store.sockets.findById(admin.id), undefined);
   await store.close();
 });
 

@@ -141,16 +141,22 @@ export interface ResponseHead {
   readonly headers: readonly string[];
 }
 
-/** What an OPEN carries: the kind, and for http and websocket streams the request head. */
+/**
+ * What an OPEN carries: the kind, and for http and websocket streams the request head. `socket`
+ * names the socket whose connector the stream is for: only on the edge-to-edge link, where one
+ * session carries streams for many sockets (a `:socket` pseudo-field); tunnels never carry it.
+ */
 export type OpenPreamble =
-  | { readonly kind: 'tcp' }
-  | { readonly kind: 'http' | 'websocket'; readonly request: RequestHead };
+  | { readonly kind: 'tcp'; readonly socket?: string }
+  | { readonly kind: 'http' | 'websocket'; readonly request: RequestHead; readonly socket?: string };
 
 /** Sent by the edge as the first frame once a connector is accepted. */
 export interface Hello {
   readonly v: 1;
   readonly connectionId: string;
   readonly socket: { readonly id: string; readonly name: string; readonly hostname: string; readonly url: string };
+  /** The cluster's live edges, as URLs connectors can dial (optional; the connector filters them, see its edges.ts). */
+  readonly peers?: readonly string[];
 }
 
 /**

@@ -77,9 +77,10 @@ const headersOf = ({ fields, start }: Fields): string[] => (start === 0 ? fields
  */
 export function openText(preamble: OpenPreamble): string {
   const kind = String.fromCharCode(KIND_CODES[preamble.kind]);
-  if (preamble.kind === 'tcp') return kind;
+  const socket = preamble.socket === undefined ? '' : `:socket${SEPARATOR}${preamble.socket}`;
+  if (preamble.kind === 'tcp') return socket ? fieldsText(kind + socket, []) : kind;
   const { method, target, headers } = preamble.request;
-  return fieldsText(`${kind}:method${SEPARATOR}${method}${SEPARATOR}:target${SEPARATOR}${target}`, headers);
+  return fieldsText(`${kind}${socket && socket + SEPARATOR}:method${SEPARATOR}${method}${SEPARATOR}:target${SEPARATOR}${target}`, headers);
 }
 
 export const encodeOpen = (preamble: OpenPreamble): Buffer => Buffer.from(openText(preamble), 'latin1');
@@ -88,13 +89,26 @@ export const encodeOpen = (preamble: OpenPreamble): Buffer => Buffer.from(openTe
 export function decodeOpen(payload: Buffer): OpenPreamble {
   const kind = KINDS[payload[0]!];
   if (!kind) throw new MalformedHeadError(`unknown stream kind ${payload[0]}`);
-  if (kind === 'tcp') return { kind };
+  if (kind === 'tcp') {
+    if (payload.length === 1) return { kind };
+    const socket = socketField(decodeFields(payload, 1, 'tcp preamble'));
+    return socket === undefined ? { kind } : { kind, socket };
+  }
   const head = decodeFields(payload, 1, 'request head');
   const method = pseudoField(head, ':method');
   const target = pseudoField(head, ':target');
   if (!method || !TOKEN.test(method)) throw new MalformedHeadError('request head: missing or invalid :method');
   if (!target || target.includes(' ')) throw new MalformedHeadError('request head: missing or invalid :target');
-  return { kind, request: { method, target, headers: headersOf(head) } };
+  const request = { method, target, headers: headersOf(head) };
+  const socket = socketField(head);
+  return socket === undefined ? { kind, request } : { kind, request, socket };
+}
+
+/** The `:socket` pseudo-field (edge-to-edge streams), if present; an empty one is malformed. */
+function socketField(fields: Fields): string | undefined {
+  const socket = pseudoField(fields, ':socket');
+  if (socket === '') throw new MalformedHeadError('stream preamble: empty :socket');
+  return socket;
 }
 
 /** A RESPONSE payload as latin1 text. Throws HeadError for a head that cannot travel. */

@@ -15,6 +15,23 @@ describe('heads: OPEN and RESPONSE payloads', () => {
     assert.ok(encodeOpen({ kind: 'http', request }).includes(Buffer.from([0x80, 0x63, 0x61, 0x66, 0xe9, 0xff])));
   });
 
+  it('names the socket of an edge-to-edge stream (:socket) for every kind; a tunnel stream carries none', () => {
+    const request = { method: 'GET', target: '/x', headers: ['host', 'app.test'] };
+    for (const preamble of [
+      { kind: 'http', request, socket: 'sck_abcdefghijkl' },
+      { kind: 'websocket', request, socket: 'sck_abcdefghijkl' },
+      { kind: 'tcp', socket: 'sck_abcdefghijkl' },
+    ] as OpenPreamble[]) {
+      assert.deepEqual(decodeOpen(encodeOpen(preamble)), preamble);
+    }
+    assert.equal(encodeOpen({ kind: 'tcp' }).length, 1, 'a tunnel tcp OPEN stays one byte');
+    assert.ok(!('socket' in decodeOpen(encodeOpen({ kind: 'http', request }))));
+    // A receiver that does not know :socket (a connector) reads the same request: unknown pseudo-fields are skipped.
+    assert.deepEqual(decodeOpen(encodeOpen({ kind: 'http', request, socket: 'sck_abcdefghijkl' })).kind, 'http');
+    assert.throws(() => decodeOpen(latin1('\x03:socket\0')), MalformedHeadError);
+    assert.throws(() => decodeOpen(latin1('\x01:socket\0\0:method\0GET\0:target\0/')), MalformedHeadError);
+  });
+
   it('round-trips a response head, duplicates and order kept', () => {
     const head = { status: 302, headers: ['location', '/next', 'set-cookie', 'a=1; Path=/', 'set-cookie', 'b=2', 'x-empty', ''] };
     assert.deepEqual(decodeResponse(encodeResponse(head)), head);

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
-import { freePort } from './postern.js';
+import { join } from 'node:path';
+import { freePort, REPO_ROOT } from './postern.js';
 import { ManagedProcess } from './process.js';
 import { pollUntil } from './wait.js';
 
@@ -13,11 +14,15 @@ export class PythonServer {
     readonly port: number,
   ) {}
 
-  static async start(dir: string): Promise<PythonServer> {
+  /** `withWebSocket`: test/fixtures/ws_echo_server.py instead, which also echoes WebSocket messages. */
+  static async start(dir: string, withWebSocket = false): Promise<PythonServer> {
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();
-      const proc = new ManagedProcess(`python-http:${port}`, 'python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir], {
+      const args = withWebSocket
+        ? [join(REPO_ROOT, 'test', 'fixtures', 'ws_echo_server.py'), '--port', String(port), '--directory', dir]
+        : ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir];
+      const proc = new ManagedProcess(`python-http:${port}`, 'python3', args, {
         ...process.env,
         PYTHONUNBUFFERED: '1',
       });

@@ -4,6 +4,7 @@ import type { MonitoringServer } from '@postern/shared';
 import type { SocketView } from '@postern/edge';
 import type { Command } from 'commander';
 import { ApiClient } from '../api-client.js';
+import { edgeOption } from '../client-command.js';
 import { prepareConfig, readConfig, type ConfigEntry } from '../config-sockets.js';
 import { resolveCredentials } from '../credentials.js';
 import { CliError } from '../errors.js';
@@ -27,7 +28,7 @@ interface ConnectOptions extends RuleOptions, LimitOptions, InspectOptions {
   grace: string;
   pingInterval: string;
   pingTimeout: string;
-  edge?: string;
+  edge?: string[];
   tokenFile?: string;
   metrics?: string;
   config?: string;
@@ -89,14 +90,14 @@ export function registerConnect(program: Command): void {
     .option('--tunnel <id>', 'the tunnel of that socket to connect as (postern tunnel create)')
     .option('--config <file>', 'serve every socket of this postern.yaml (each with its to:), creating or updating them and their tunnels first (idempotent)');
   addLimitOptions(addRuleOptions(command))
-    .option('--connections <n>', 'parallel tunnel connections to the edge (per socket)', String(DEFAULT_CONNECTIONS))
+    .option('--connections <n>', 'parallel tunnel connections (per socket), spread over distinct edges when several are known', String(DEFAULT_CONNECTIONS))
     .option('--rewrite-host [host]', "send the app this Host header instead of the public one (default host:port of the app)")
     .option('--grace <duration>', 'on stop, how long in-flight requests may finish', `${DEFAULT_GRACE_MS / 1000}s`)
     .option('--ping-interval <duration>', 'how often to ping the edge on each tunnel connection', '10s')
     .option('--ping-timeout <duration>', 'reconnect a tunnel connection silent for this long', '25s')
     .option('--json', 'print JSON lines (first: {"event":"ready","url":...}; one ready line per socket with --config)')
-    .option('--quiet', 'no line per request (the URL, warnings and tunnel state still show)')
-    .option('--edge <url>', 'edge URL (or POSTERN_EDGE; default: the one you logged in to)')
+    .option('--quiet', 'no line per request (the URL, warnings and tunnel state still show)');
+  edgeOption(command)
     .option('--token-file <file>', 'file holding an API token (or POSTERN_TOKEN; default: your login)')
     .option('--metrics <[host:]port>', 'serve Prometheus /metrics, /healthz and /readyz here (host defaults to 127.0.0.1)');
   addInspectOptions(command).action(async (opts: ConnectOptions, cmd: Command) => {
@@ -127,7 +128,7 @@ export function registerConnect(program: Command): void {
     const metricsAt = opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics, '--metrics');
     const inspect = inspectSettings(opts);
     const creds = resolveCredentials(opts);
-    const api = new ApiClient(creds.edgeUrl, creds.token);
+    const api = new ApiClient(creds.edgeUrls, creds.token);
     // Up before anything else, so probes see "not ready" (503) rather than nothing while it starts.
     let metrics: ConnectorMetrics | undefined;
     let monitoring: MonitoringServer | undefined;
@@ -158,7 +159,7 @@ export function registerConnect(program: Command): void {
     const inspector = inspect ? await startInspector(inspect, config ? basename(opts.config!) : served[0]!.socket.name).catch(stopEarly) : undefined;
 
     const { failure, views } = await serveSockets(served, {
-      edgeUrl: creds.edgeUrl,
+      edgeUrls: creds.edgeUrls,
       token: creds.token,
       connections,
       graceMs,

@@ -55,7 +55,7 @@ export function registerDemo(program: Command): void {
       const api = new ApiClient(edge.url, token);
       const socket = await demoSocket(api);
       const connector = new Connector({
-        edgeUrl: edge.url,
+        edgeUrls: [edge.url],
         token,
         socketId: socket.id,
         target: { host: '127.0.0.1', port: app.port },

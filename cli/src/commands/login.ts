@@ -1,36 +1,37 @@
 import type { Command } from 'commander';
 import { ApiClient, ApiError } from '../api-client.js';
 import { credentialsPath, readLogin, removeLogin, writeLogin } from '../credential-store.js';
-import { chooseEdge, parseEdgeUrl, readTokenFile } from '../credentials.js';
-import { apiClient, clientOptions } from '../client-command.js';
+import { chooseEdges, parseEdgeUrl, parseEdgeUrls, readTokenFile } from '../credentials.js';
+import { apiClient, clientOptions, edgeOption } from '../client-command.js';
 import { deviceLogin } from '../device-login.js';
 import { CliError } from '../errors.js';
 import { out } from '../output.js';
 
 interface LoginOptions {
-  edge?: string;
+  edge?: string[];
   tokenFile?: string;
   json?: boolean;
 }
 
 export function registerLogin(program: Command): void {
-  program
+  const login = program
     .command('login')
-    .description('sign in to an edge: in the browser (device code), or with --token-file for scripts; stores the token (mode 0600)')
-    .option('--edge <url>', 'edge URL (or POSTERN_EDGE; default: the one you logged in to before)')
+    .description('sign in to an edge: in the browser (device code), or with --token-file for scripts; stores the token (mode 0600) with the edge that answered');
+  edgeOption(login, 'the one you logged in to before')
     .option('--token-file <file>', 'use this API token instead of signing in in a browser (or POSTERN_TOKEN)')
     .option('--json', 'print JSON (the browser instructions go to stderr)')
     .action(async (opts: LoginOptions) => {
-      const chosen = chooseEdge(opts.edge, process.env, readLogin()?.edge);
+      const chosen = chooseEdges(opts.edge, process.env, readLogin()?.edge);
       if (!chosen) throw new CliError('no edge given: pass --edge URL (e.g. https://edge.example.com) or set POSTERN_EDGE');
-      const edge = parseEdgeUrl(chosen.value, chosen.source);
+      const urls = parseEdgeUrls(chosen.values, chosen.source);
+      const edges = new ApiClient(urls);
       const given = opts.tokenFile ? readTokenFile(opts.tokenFile) : process.env.POSTERN_TOKEN;
 
       let token: string;
       if (given) {
         token = given;
       } else {
-        const result = await deviceLogin(new ApiClient(edge), (prompt) => {
+        const result = await deviceLogin(edges, (prompt) => {
           // Instructions go to stderr so --json keeps stdout to one document.
           out.notice(`To sign in, open ${out.highlight(prompt.urlWithCode)}`);
           out.notice(`and check that it shows the code ${out.highlight(prompt.code)} (or enter it at ${prompt.url}).`);
@@ -38,8 +39,11 @@ export function registerLogin(program: Command): void {
         });
         token = result.token;
       }
-      // Whoever the token belongs to is asked of the edge, so a wrong token fails here, not later.
-      const me = await new ApiClient(edge, token).whoami();
+      // Whoever the token belongs to is asked of the edge (the one that signed us in first), so a
+      // wrong token fails here, not later; the edge that answers is the one stored.
+      const api = new ApiClient([edges.edgeUrl, ...urls.filter((url) => url !== edges.edgeUrl)], token);
+      const me = await api.whoami();
+      const edge = api.edgeUrl;
       const path = writeLogin({ edge, token, email: me.email, token_id: me.token.id, expires_at: me.token.expires_at });
       if (opts.json) out.json({ edge, email: me.email, token_id: me.token.id, expires_at: me.token.expires_at, publisher: me.publisher, credentials: path });
       else {
@@ -50,7 +54,7 @@ export function registerLogin(program: Command): void {
     });
 
   clientOptions(program.command('whoami').description('show who you are on the edge, and which token is in use')).action(
-    async (opts: { edge?: string; tokenFile?: string; json?: boolean }) => {
+    async (opts: { edge?: string[]; tokenFile?: string; json?: boolean }) => {
       const api = apiClient(opts);
       const me = await api.whoami();
       if (opts.json) out.json({ ...me, edge: api.edgeUrl });

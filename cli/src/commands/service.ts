@@ -37,7 +37,7 @@ async function install(command: string[], opts: InstallOptions): Promise<void> {
   const scope = scopeOf(opts);
   const served = parseServed(command);
   const tokenFileFlag = served.opts.tokenFile as string | undefined;
-  const creds = resolveCredentials({ edge: served.opts.edge as string | undefined, tokenFile: tokenFileFlag });
+  const creds = resolveCredentials({ edge: served.opts.edge as string[] | undefined, tokenFile: tokenFileFlag });
   // A token given for it (--token-file, POSTERN_TOKEN) is the service's; one from "postern login"
   // is not copied: the service gets a token of its own, which logging out does not end.
   const ownToken = tokenFileFlag === undefined && process.env.POSTERN_TOKEN === undefined;
@@ -56,7 +56,7 @@ async function install(command: string[], opts: InstallOptions): Promise<void> {
       stopTimeoutSeconds: Math.ceil(graceMs / 1000) + 15,
       environment: process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {},
     });
-  const base = { name, command: withoutCredentialFlags(served.args), edge: creds.edgeUrl };
+  const base = { name, command: withoutCredentialFlags(served.args), edge: creds.edgeUrls[0]!, ...(creds.edgeUrls.length > 1 ? { edges: creds.edgeUrls } : {}) };
   const tokenNote = `mode 0600${scope === 'system' ? ', passed with LoadCredential=' : ''}`;
 
   const hidden = scope === 'system' ? unreadableBySystemService(exec) : undefined;
@@ -75,7 +75,7 @@ async function install(command: string[], opts: InstallOptions): Promise<void> {
   const previous = existsSync(unitFile) ? readRecord(readFileSync(unitFile, 'utf8')) : undefined;
   if (existsSync(unitFile) && !previous) throw new CliError(`${unitFile} exists and was not written by postern: choose another --name`);
 
-  const api = new ApiClient(creds.edgeUrl, creds.token);
+  const api = new ApiClient(creds.edgeUrls, creds.token);
   await checkWithEdge(api, creds, served);
   const token = ownToken ? await api.createToken({ name: `service ${name}` }) : { token: creds.token, id: null };
   writePrivateFile(tokenFile, `${token.token}\n`);
@@ -84,7 +84,7 @@ async function install(command: string[], opts: InstallOptions): Promise<void> {
   systemctl(scope, ['daemon-reload']);
   systemctl(scope, ['enable', unitName(name)]);
   systemctl(scope, ['restart', unitName(name)]); // starts it, or restarts it with a replaced unit
-  if (previous?.token_id && previous.token_id !== token.id) await revokeOwnToken(previous, creds.edgeUrl, creds.token);
+  if (previous?.token_id && previous.token_id !== token.id) await revokeOwnToken(previous, creds.edgeUrls, creds.token);
 
   if (opts.json) return out.json({ name, scope, unit: unitFile, token_file: tokenFile, token_id: token.id, started: true });
   out.success(`${unitName(name)} installed and started (${scope})`);
@@ -95,10 +95,10 @@ async function install(command: string[], opts: InstallOptions): Promise<void> {
 }
 
 /** Revokes the token install made for a service (never a token the user gave it); a failure is a warning. */
-async function revokeOwnToken(record: ServiceRecord, edgeUrl: string, token: string): Promise<boolean> {
+async function revokeOwnToken(record: ServiceRecord, edgeUrls: readonly string[], token: string): Promise<boolean> {
   if (!record.token_id) return false;
   try {
-    await new ApiClient(edgeUrl, token).revokeToken(record.token_id);
+    await new ApiClient(edgeUrls, token).revokeToken(record.token_id);
     return true;
   } catch (err) {
     out.warn(`could not revoke the service's token ${record.token_id} (${(err as Error).message}): postern token revoke ${record.token_id}`);
@@ -184,7 +184,7 @@ export function registerService(program: Command): void {
       const tokenFile = join(scopePaths(scope).tokenDir, `${name}.token`);
       systemctl(scope, ['disable', '--now', unitName(name)]);
       // The service's own token revokes itself (DELETE /tokens/<its id> with it).
-      const revoked = existsSync(tokenFile) && (await revokeOwnToken(record, record.edge, readFileSync(tokenFile, 'utf8').trim()));
+      const revoked = existsSync(tokenFile) && (await revokeOwnToken(record, record.edges ?? [record.edge], readFileSync(tokenFile, 'utf8').trim()));
       rmSync(unitFile, { force: true });
       rmSync(tokenFile, { force: true });
       systemctl(scope, ['daemon-reload']);

@@ -9,6 +9,8 @@ import { table } from '../table.js';
 type Opts = ClientOptions & { json?: boolean };
 
 const status = (t: TunnelView) => (t.status === 'connected' ? out.good('connected') : out.dim('offline'));
+/** The edges holding the tunnel's connections (several edges on PostgreSQL); older edges list none. */
+const edges = (t: TunnelView) => [...new Set((t.live_connections ?? []).map((c) => c.edge_url || c.edge_id))].join(',') || '-';
 
 export function registerTunnel(program: Command): void {
   const tunnel = program.command('tunnel').description('tunnels: what a connector attaches to, to serve a socket');
@@ -28,7 +30,9 @@ export function registerTunnel(program: Command): void {
       const tunnels = await apiClient(opts).listTunnels(opts.socket);
       if (opts.json) return out.json(tunnels);
       if (tunnels.length === 0) return out.info('no tunnels yet: postern tunnel create --socket <id>');
-      out.line(table(['ID', 'SOCKET', 'NAME', 'STATUS', 'LAST CONNECTED'], tunnels.map((t) => [t.id, t.socket_id, t.name || '-', status(t), t.last_connected_at ?? 'never'])));
+      out.line(
+        table(['ID', 'SOCKET', 'NAME', 'STATUS', 'EDGES', 'LAST CONNECTED'], tunnels.map((t) => [t.id, t.socket_id, t.name || '-', status(t), edges(t), t.last_connected_at ?? 'never'])),
+      );
     },
   );
 

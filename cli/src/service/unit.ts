@@ -41,6 +41,8 @@ export interface ServiceRecord {
   /** The postern command the unit runs, as given (without --edge and --token-file). */
   readonly command: readonly string[];
   readonly edge: string;
+  /** Every edge, when the command was given several (`edge` is the first); absent in units of older versions. */
+  readonly edges?: readonly string[];
   /** The token install made for this service (revoked by uninstall); null for a token the user gave. */
   readonly token_id: string | null;
 }
@@ -102,7 +104,8 @@ export function renderUnit(spec: UnitSpec): string {
   // The system unit reads the token as a credential (%d: the directory systemd puts it in, which
   // only the service's user can read); a user unit reads the user's own 0600 file.
   const tokenArg = scope === 'system' ? '%d/token' : execWord(spec.tokenFile);
-  const exec = [...spec.executable, ...record.command, '--edge', record.edge].map(execWord).concat('--token-file', tokenArg).join(' ');
+  const edgeFlags = (record.edges ?? [record.edge]).flatMap((edge) => ['--edge', edge]);
+  const exec = [...spec.executable, ...record.command, ...edgeFlags].map(execWord).concat('--token-file', tokenArg).join(' ');
   const environment = Object.entries(spec.environment).map(([key, value]) => environmentLine(key, value));
   return [
     `# Written by "postern service install" (postern ${spec.version}). Remove it with: postern service uninstall ${record.name}${scope === 'user' ? ' --user' : ''}`,

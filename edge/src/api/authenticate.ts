@@ -30,7 +30,7 @@ export function requireToken(app: FastifyInstance, store: Store, limits: RateLim
     if (guessing) throw guessing;
     const auth = request.headers.authorization;
     const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-    const check = token ? store.tokens.check(token) : undefined;
+    const check = token ? await store.tokens.check(token) : undefined;
     if (!check?.ok) throw tokenFailure(check);
     const account = await store.accounts.findById(check.token.accountId);
     if (!account) throw tokenFailure(undefined);

@@ -110,8 +110,8 @@ export async function policyRoutes(app: FastifyInstance, deps: PolicyRouteDeps):
       },
     },
     async (request): Promise<PolicyTestResult> => {
-      const socket = callersSocket(store, request);
-      const policy = policies.of(socket);
+      const socket = await callersSocket(store, request);
+      const policy = await policies.of(socket);
       const { identity, ...who } = await testIdentity(store, request.body);
       const at = instant(request.body.at, 'at', Date.now());
       const ip = request.body.ip?.trim() || null;
@@ -150,10 +150,10 @@ export async function policyRoutes(app: FastifyInstance, deps: PolicyRouteDeps):
       },
     },
     async (request) => {
-      const socket = callersSocket(store, request);
+      const socket = await callersSocket(store, request);
       let next;
       try {
-        next = policies.compile(resolvePolicy(request.body.policy, undefined, socket.protocol), socket);
+        next = await policies.compile(resolvePolicy(request.body.policy, undefined, socket.protocol), socket);
       } catch (err) {
         if (err instanceof PolicyError) throw policyRefusal(err);
         throw err;
@@ -185,7 +185,7 @@ export async function policyRoutes(app: FastifyInstance, deps: PolicyRouteDeps):
         since,
         events: replayed,
         truncated: events.length > MAX_REPLAYED,
-        current: policies.of(socket),
+        current: await policies.of(socket),
         next,
         streams: streams.of(socket.id),
         identityOf: identity,

@@ -97,6 +97,10 @@ export const tunnelSchema = {
     ephemeral: bool,
     status: { type: 'string', enum: ['connected', 'offline'] },
     connections: int,
+    live_connections: {
+      type: 'array',
+      items: { type: 'object', properties: { id: str, edge_id: str, edge_url: str, connected_at: str } },
+    },
     created_at: str,
     last_connected_at: nullableStr,
   },

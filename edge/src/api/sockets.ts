@@ -12,7 +12,7 @@ import type { TunnelRegistry } from '../tunnel/registry.js';
 import { accountOf, actorOf, requirePublisher } from './authenticate.js';
 import { authErrors, idParams, limitProperties, listOf, policyProperties, ref, socketName } from './schemas.js';
 import { socketView, type SocketView } from './socket-view.js';
-import { socketStatus } from './views.js';
+import { ConnectionCensus, socketStatus } from './views.js';
 
 /** The policy fields of `POST /api/v1/sockets` and `PATCH /api/v1/sockets/:id` (a postern.yaml entry's, too). */
 export interface SocketRulesBody extends PolicyInput {
@@ -69,8 +69,8 @@ function resolveBodyPolicy(body: SocketRulesBody, base: Policy | undefined, prot
 }
 
 /** The caller's socket `:id`; another account's is reported as missing (ids are not an oracle). */
-export function callersSocket(store: Store, request: FastifyRequest<{ Params: { id: string } }>): SocketRecord {
-  const socket = store.sockets.findById(request.params.id);
+export async function callersSocket(store: Store, request: FastifyRequest<{ Params: { id: string } }>): Promise<SocketRecord> {
+  const socket = await store.sockets.findById(request.params.id);
   if (!socket || socket.accountId !== accountOf(request).id) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${request.params.id} does not exist`);
   return socket;
 }
@@ -91,12 +91,14 @@ export interface SocketRouteDeps {
 /** `/api/v1/sockets`: create, list, show, update and delete the caller's sockets. */
 export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps): Promise<void> {
   const { config, store, registry, control, reaper } = deps;
-  const view = (socket: SocketRecord): SocketView & ReturnType<typeof socketStatus> & { removal_at: string | null } => {
+  const viewWith = (census: ConnectionCensus) => (socket: SocketRecord): SocketView & ReturnType<typeof socketStatus> & { removal_at: string | null } => {
     const removalAt = reaper.removalAt(socket.id);
-    return { ...socketView(socket, config), ...socketStatus(socket, registry), removal_at: removalAt === undefined ? null : new Date(removalAt).toISOString() };
+    return { ...socketView(socket, config), ...socketStatus(socket, census), removal_at: removalAt === undefined ? null : new Date(removalAt).toISOString() };
   };
+  /** A socket's view with its connections counted over the whole cluster. */
+  const view = async (socket: SocketRecord) => viewWith(await ConnectionCensus.take(store.cluster, registry))(socket);
 
-  const ownSocket = (request: FastifyRequest<{ Params: { id: string } }>): SocketRecord => callersSocket(store, request);
+  const ownSocket = (request: FastifyRequest<{ Params: { id: string } }>): Promise<SocketRecord> => callersSocket(store, request);
 
   app.post<{ Body: CreateSocketBody }>(
     '/sockets',
@@ -121,7 +123,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
       const identityHeaders = checkIdentityHeaders(request.body.identity_headers ?? {});
       let socket: SocketRecord;
       try {
-        socket = store.sockets.create({
+        socket = await store.sockets.create({
           accountId: account.id,
           name: request.body.name.trim(),
           protocol,
@@ -137,18 +139,18 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
       }
       control.created(socket, actorOf(request));
       request.log.info({ socket: socket.id, label: socket.hostname }, 'socket created');
-      return reply.code(201).send(view(socket));
+      return reply.code(201).send(await view(socket));
     },
   );
 
   app.get('/sockets', { schema: { summary: 'List your sockets', response: { 200: listOf('Socket'), ...authErrors } } }, async (request) =>
-    store.sockets.listByAccount(accountOf(request).id).map(view),
+    (await store.sockets.listByAccount(accountOf(request).id)).map(viewWith(await ConnectionCensus.take(store.cluster, registry))),
   );
 
   app.get<{ Params: { id: string } }>(
     '/sockets/:id',
     { schema: { summary: 'Show one socket', params: idParams('sck'), response: { 200: ref('Socket'), ...authErrors, 404: ref('Error') } } },
-    async (request) => view(ownSocket(request)),
+    async (request) => view(await ownSocket(request)),
   );
 
   app.patch<{ Params: { id: string }; Body: UpdateSocketBody }>(
@@ -163,7 +165,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
       },
     },
     async (request) => {
-      const socket = ownSocket(request);
+      const socket = await ownSocket(request);
       if (request.body.name !== undefined) checkName(request.body.name);
       const patch: SocketPatch = {
         policy: resolveBodyPolicy(request.body, socket.policy, socket.protocol),
@@ -172,7 +174,7 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
         ...(request.body.max_body_bytes !== undefined ? { maxBodyBytes: request.body.max_body_bytes } : {}),
         ...(request.body.allow_cross_origin_requests !== undefined ? { allowCrossOriginRequests: request.body.allow_cross_origin_requests } : {}),
       };
-      return view(control.update(socket, patch, actorOf(request), Object.keys(request.body)));
+      return view(await control.update(socket, patch, actorOf(request), Object.keys(request.body)));
     },
   );
 
@@ -180,8 +182,8 @@ export async function socketRoutes(app: FastifyInstance, deps: SocketRouteDeps):
     '/sockets/:id',
     { schema: { summary: 'Delete a socket, its tunnels and every connection to it', params: idParams('sck'), response: { 204: { type: 'null' }, ...authErrors, 404: ref('Error') } } },
     async (request, reply) => {
-      const socket = ownSocket(request);
-      control.delete(socket, actorOf(request));
+      const socket = await ownSocket(request);
+      await control.delete(socket, actorOf(request));
       request.log.info({ socket: socket.id }, 'socket deleted');
       return reply.code(204).send();
     },

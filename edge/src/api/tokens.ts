@@ -44,7 +44,7 @@ export async function tokenRoutes(app: FastifyInstance, deps: { readonly store: 
   );
 
   app.get('/tokens', { schema: { summary: 'List your tokens (never their secrets)', response: { 200: listOf('Token'), ...authErrors } } }, async (request) =>
-    store.tokens.listByAccount(accountOf(request).id).map((t) => tokenView(t, current(request).id)),
+    (await store.tokens.listByAccount(accountOf(request).id)).map((t) => tokenView(t, current(request).id)),
   );
 
   app.post<{ Body: CreateTokenBody }>(
@@ -67,7 +67,7 @@ export async function tokenRoutes(app: FastifyInstance, deps: { readonly store: 
       const account = accountOf(request);
       const expiresAt = request.body.expires_in_seconds ? Date.now() + request.body.expires_in_seconds * 1000 : null;
       // A token made from a token keeps the signed-in identity behind it (its groups count in policies).
-      const { token, record } = store.tokens.create(account.id, request.body.name ?? '', expiresAt, current(request).userId);
+      const { token, record } = await store.tokens.create(account.id, request.body.name ?? '', expiresAt, current(request).userId);
       control.tokenCreated(record, actorOf(request), 'api');
       return reply.code(201).send({ token, id: record.id, name: record.name, expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString() });
     },
@@ -84,9 +84,9 @@ export async function tokenRoutes(app: FastifyInstance, deps: { readonly store: 
     },
     async (request, reply) => {
       const id = request.params.id === 'current' ? current(request).id : request.params.id;
-      const token = store.tokens.findById(id);
+      const token = await store.tokens.findById(id);
       if (!token || token.accountId !== accountOf(request).id) throw new EdgeError('TOKEN_NOT_FOUND', `token ${id} does not exist`);
-      control.revokeToken(token, actorOf(request));
+      await control.revokeToken(token, actorOf(request));
       return reply.code(204).send();
     },
   );

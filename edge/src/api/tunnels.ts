@@ -6,7 +6,7 @@ import type { TunnelRecord } from '../store/tunnels.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import { accountOf, actorOf, requirePublisher } from './authenticate.js';
 import { authErrors, idParams, listOf, ref } from './schemas.js';
-import { tunnelView } from './views.js';
+import { ConnectionCensus, tunnelView } from './views.js';
 
 export interface CreateTunnelBody {
   socket_id: string;
@@ -23,6 +23,7 @@ export interface TunnelRouteDeps {
 /** `/api/v1/tunnels`: the attachment points connectors serve a socket through. */
 export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps): Promise<void> {
   const { store, registry, control } = deps;
+  const census = () => ConnectionCensus.take(store.cluster, registry);
 
   const ownTunnel = async (request: FastifyRequest<{ Params: { id: string } }>): Promise<TunnelRecord> => {
     const tunnel = await store.tunnels.findById(request.params.id);
@@ -50,7 +51,7 @@ export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps):
     },
     async (request, reply) => {
       const account = requirePublisher(request);
-      const socket = store.sockets.findById(request.body.socket_id);
+      const socket = await store.sockets.findById(request.body.socket_id);
       if (!socket || socket.accountId !== account.id) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${request.body.socket_id} does not exist`);
       const tunnel = await store.tunnels.create({
         socketId: socket.id,
@@ -59,7 +60,7 @@ export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps):
         ephemeral: request.body.ephemeral ?? false,
       });
       control.tunnelCreated(tunnel, actorOf(request));
-      return reply.code(201).send(tunnelView(tunnel, registry));
+      return reply.code(201).send(tunnelView(tunnel, await census()));
     },
   );
 
@@ -76,14 +77,15 @@ export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps):
       const accountId = accountOf(request).id;
       const { socket } = request.query;
       const tunnels = socket ? (await store.tunnels.listBySocket(socket)).filter((t) => t.accountId === accountId) : await store.tunnels.listByAccount(accountId);
-      return tunnels.map((t) => tunnelView(t, registry));
+      const live = await census();
+      return tunnels.map((t) => tunnelView(t, live));
     },
   );
 
   app.get<{ Params: { id: string } }>(
     '/tunnels/:id',
     { schema: { summary: 'Show one tunnel', params: idParams('tun'), response: { 200: ref('Tunnel'), ...authErrors, 404: ref('Error') } } },
-    async (request) => tunnelView(await ownTunnel(request), registry),
+    async (request) => tunnelView(await ownTunnel(request), await census()),
   );
 
   app.delete<{ Params: { id: string } }>(

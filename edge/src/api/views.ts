@@ -2,13 +2,59 @@ import type { ApiToken } from '../store/tokens.js';
 import type { AuditEvent } from '../store/audit.js';
 import type { SocketRecord } from '../store/sockets.js';
 import type { TunnelRecord } from '../store/tunnels.js';
+import type { Cluster } from '../cluster/cluster.js';
+import type { LiveConnection } from '../cluster/presence.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-/** Live state of a socket: connector connections up right now. */
-export function socketStatus(socket: SocketRecord, registry: TunnelRegistry): { online: boolean; connections: number } {
-  const connections = registry.connections(socket.id).filter((c) => c.usable).length;
+/**
+ * The connector connections of the whole cluster, read once per answer: this edge's from its
+ * registry (usable ones: a draining connection takes no new requests), the other edges' from the
+ * cluster's presence (cluster/presence.ts). On SQLite there are no other edges.
+ */
+export class ConnectionCensus {
+  private readonly bySocket = new Map<string, LiveConnection[]>();
+
+  private constructor(connections: readonly LiveConnection[]) {
+    for (const conn of connections) {
+      const list = this.bySocket.get(conn.socketId);
+      if (list) list.push(conn);
+      else this.bySocket.set(conn.socketId, [conn]);
+    }
+  }
+
+  static async take(cluster: Pick<Cluster, 'self' | 'presence'>, registry: TunnelRegistry): Promise<ConnectionCensus> {
+    const { self } = cluster;
+    const here = registry.all().filter((c) => c.usable).map((c): LiveConnection => ({ ...c.info, connectionId: c.info.id, connectedAt: c.connectedAt, edge: self }));
+    const elsewhere = (await cluster.presence.liveConnections()).filter((c) => c.edge.edgeId !== self.edgeId);
+    return new ConnectionCensus([...here, ...elsewhere]);
+  }
+
+  of(socketId: string): readonly LiveConnection[] {
+    return this.bySocket.get(socketId) ?? [];
+  }
+}
+
+/** One live connector connection as the API and the portal show it: which edge holds it, since when. */
+export interface LiveConnectionView {
+  readonly id: string;
+  readonly edge_id: string;
+  /** Where the other edges reach that edge (empty for a lone edge). */
+  readonly edge_url: string;
+  readonly connected_at: string;
+}
+
+const liveConnectionView = (conn: LiveConnection): LiveConnectionView => ({
+  id: conn.connectionId,
+  edge_id: conn.edge.edgeId,
+  edge_url: conn.edge.advertiseUrl,
+  connected_at: new Date(conn.connectedAt).toISOString(),
+});
+
+/** Live state of a socket: connector connections up right now, on any edge of the cluster. */
+export function socketStatus(socket: SocketRecord, census: ConnectionCensus): { online: boolean; connections: number } {
+  const connections = census.of(socket.id).length;
   return { online: connections > 0, connections };
 }
 
@@ -19,19 +65,22 @@ export interface TunnelView {
   readonly ephemeral: boolean;
   readonly status: 'connected' | 'offline';
   readonly connections: number;
+  /** The connections counted in `connections`, with the edge each is on. */
+  readonly live_connections: readonly LiveConnectionView[];
   readonly created_at: string;
   readonly last_connected_at: string | null;
 }
 
-export function tunnelView(tunnel: TunnelRecord, registry: TunnelRegistry): TunnelView {
-  const connections = registry.connections(tunnel.socketId).filter((c) => c.usable && c.info.tunnelId === tunnel.id).length;
+export function tunnelView(tunnel: TunnelRecord, census: ConnectionCensus): TunnelView {
+  const live = census.of(tunnel.socketId).filter((c) => c.tunnelId === tunnel.id);
   return {
     id: tunnel.id,
     socket_id: tunnel.socketId,
     name: tunnel.name,
     ephemeral: tunnel.ephemeral,
-    status: connections > 0 ? 'connected' : 'offline',
-    connections,
+    status: live.length > 0 ? 'connected' : 'offline',
+    connections: live.length,
+    live_connections: live.map(liveConnectionView),
     created_at: new Date(tunnel.createdAt).toISOString(),
     last_connected_at: iso(tunnel.lastConnectedAt),
   };

@@ -11,6 +11,7 @@ import { StoreOutageGrace } from './outage-grace.js';
 import { createProvider } from './providers/from-config.js';
 import type { RedirectProvider } from './providers/types.js';
 import { SessionService } from './sessions.js';
+import { TokenCache } from './token-cache.js';
 
 export { TOKEN_CREDENTIAL } from './credential-keys.js';
 
@@ -22,6 +23,8 @@ export interface AuthContext {
   readonly providers: ReadonlyMap<string, RedirectProvider>;
   readonly localAccounts: boolean;
   readonly sessions: SessionService;
+  /** Token checks of the request path and the tunnel/TCP handshakes (evicted by `token` changes). */
+  readonly tokens: TokenCache;
   readonly signer: AssertionSigner;
   readonly live: LiveConnections;
   /** What cached credentials may do while the database does not answer (--store-outage-grace). */
@@ -45,22 +48,14 @@ export async function createAuthContext(config: EdgeConfig, store: Store, storeH
     }
     seals.set(p.id, GrantSeal.forProvider(p.clientSecret, p.id));
   }
-  let live: LiveConnections | undefined;
   const outage = new StoreOutageGrace(storeHealth, config.storeOutageGraceMs);
-  const sessions = new SessionService(
-    store,
-    { absoluteMs: config.auth.sessionTtlMs, idleMs: config.auth.sessionIdleMs },
-    (hashes) => live?.close(hashes),
-    outage,
-  );
-  live = new LiveConnections((credential) => {
-    try {
-      return credential.startsWith(TOKEN_CREDENTIAL) ? store.tokens.findLive(credential.slice(TOKEN_CREDENTIAL.length)) : sessions.isLive(credential);
-    } catch (err) {
+  const sessions = new SessionService(store, { absoluteMs: config.auth.sessionTtlMs, idleMs: config.auth.sessionIdleMs }, outage);
+  const live = new LiveConnections((credential) =>
+    (credential.startsWith(TOKEN_CREDENTIAL) ? store.tokens.findLive(credential.slice(TOKEN_CREDENTIAL.length)) : sessions.isLive(credential)).catch(
       // An open WebSocket or TCP stream whose credential cannot be checked lasts the grace, then closes.
-      return outage.holdsDuringOutage(err);
-    }
-  });
+      (err: unknown) => outage.holdsDuringOutage(err),
+    ),
+  );
   const secure = config.publicScheme === 'https';
   return {
     edgeUrl,
@@ -69,10 +64,11 @@ export async function createAuthContext(config: EdgeConfig, store: Store, storeH
     providers,
     localAccounts: config.auth.localAccounts,
     sessions,
+    tokens: new TokenCache(store.tokens),
     signer: await AssertionSigner.load(store.signingKeys, store.cluster.changes, edgeUrl),
     live,
     outage,
-    idp: new IdpSessions(store, providers, seals, sessions, live, config.auth.sessionRevalidateMs),
+    idp: new IdpSessions(store, providers, seals, sessions, config.auth.sessionRevalidateMs),
     redirectUri: `${edgeUrl}/auth/callback`,
   };
 }

@@ -66,7 +66,7 @@ export class DeviceFlow {
     const account = auth.accountId ? await this.store.accounts.findById(auth.accountId) : undefined;
     if (!account) throw new EdgeError('DEVICE_CODE_EXPIRED', 'the approving account no longer exists: run "postern login" again');
     const expiresAt = now + LOGIN_TOKEN_TTL_MS;
-    const { token, record } = this.store.tokens.create(account.id, `postern login (${auth.clientName})`, expiresAt, auth.userId);
+    const { token, record } = await this.store.tokens.create(account.id, `postern login (${auth.clientName})`, expiresAt, auth.userId);
     await this.idp?.tokenIssued(auth.deviceHash, record.id);
     this.audit.record({ type: 'token.create', accountId: account.id, actor: account.email, remote, detail: { token_id: record.id, name: record.name, via: 'device login' } });
     return { token, token_id: record.id, email: account.email, publisher: account.publisher, expires_at: new Date(expiresAt).toISOString() };

@@ -21,7 +21,7 @@ export async function deviceRoutes(app: FastifyInstance, deps: { config: EdgeCon
   const signedIn = (request: FastifyRequest) => auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
 
   app.get('/device', async (request: FastifyRequest<{ Querystring: { code?: string } }>, reply) => {
-    const login = signedIn(request);
+    const login = await signedIn(request);
     const code = request.query.code ? normalizeUserCode(request.query.code) : undefined;
     if (!login) return reply.redirect(`/auth/login?rd=${encodeURIComponent(code ? `/device?code=${code}` : '/device')}`, 302);
     return page(reply, 200, deviceCodePage({ who: login.user.email ?? login.user.subject, ...(code ? { code } : {}), footer }));
@@ -30,7 +30,7 @@ export async function deviceRoutes(app: FastifyInstance, deps: { config: EdgeCon
   app.post('/device', async (request: FastifyRequest<{ Body: Form }>, reply) => {
     // Cookies are SameSite=Lax (not sent on cross-site POSTs); the Origin check also stops same-site forgeries.
     if (!isSameOriginRequest(request.raw, auth.edgeUrl)) return page(reply, 403, deviceDonePage({ approved: false, client: 'an unknown computer (the form came from another site)', footer }));
-    const login = signedIn(request);
+    const login = await signedIn(request);
     if (!login) return reply.redirect('/auth/login?rd=%2Fdevice', 302);
     const who = login.user.email ?? login.user.subject;
     // User codes are short: a signed-in person must not try them by the thousand.

@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { identityOf } from '../policy/identity.js';
 import type { Store } from '../store/index.js';
 import type { SocketRecord } from '../store/sockets.js';
+import type { Maybe } from '../store/read-cache.js';
 import type { User } from '../store/users.js';
 import type { SessionService } from './sessions.js';
 
@@ -26,7 +27,7 @@ export class HandoffConsent {
     private readonly store: Store,
     private readonly sessions: SessionService,
     private readonly audit: AuditLog,
-    private readonly policyOf: (socket: SocketRecord) => CompiledPolicy,
+    private readonly policyOf: (socket: SocketRecord) => Maybe<CompiledPolicy>,
   ) {}
 
   /** The question to ask before handing `user`'s login to `socket`, or undefined when there is none. */
@@ -36,7 +37,7 @@ export class HandoffConsent {
     if (owner && user.email !== null && owner.email.toLowerCase() === user.email.toLowerCase()) return undefined;
     if (await this.store.consents.has(user.id, socket.id)) return undefined;
     // Someone the rules turn away everywhere learns the edge's 403 page there, and the app nothing: no question.
-    if (!this.policyOf(socket).mayAdmit(identityOf(user))) return undefined;
+    if (!(await this.policyOf(socket)).mayAdmit(identityOf(user))) return undefined;
     return { host, owner: owner?.email ?? 'an unknown account', who: user.email ?? user.name ?? user.subject };
   }
 
@@ -48,7 +49,7 @@ export class HandoffConsent {
   /** Withdraws the yes and signs the person out of that socket; false when there was none. */
   async revoke(user: User, socket: SocketRecord, remote: string | null): Promise<boolean> {
     if (!(await this.store.consents.revoke(user.id, socket.id))) return false;
-    this.sessions.signOutOfSocket(user.id, socket.id);
+    await this.sessions.signOutOfSocket(user.id, socket.id);
     this.audit.record({ type: 'handoff.revoke', accountId: socket.accountId, socketId: socket.id, actor: user.email ?? user.id, remote, detail: {} });
     return true;
   }

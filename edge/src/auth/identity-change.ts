@@ -56,11 +56,11 @@ export class IdentityUpdater {
     if (!user) return undefined;
     const current = { email: user.email, groups: user.groups, githubOrgs: user.githubOrgs, githubTeams: user.githubTeams };
     for (const session of await this.store.idpGrants.liveSocketSessionsOfUser(userId, now, this.idleMs)) {
-      this.streams.reidentify(this.live.connectionsOf(session.idHash), current, now);
+      await this.streams.reidentify(this.live.connectionsOf(session.idHash), current, now);
     }
     // Tokens made by `postern login` carry this user's identity (proxy/gate.ts reads it from the user).
     for (const tokenId of await this.store.idpGrants.liveTokensOfUser(userId, now)) {
-      this.streams.reidentify(this.live.connectionsOf(`${TOKEN_CREDENTIAL}${tokenId}`), current, now);
+      await this.streams.reidentify(this.live.connectionsOf(`${TOKEN_CREDENTIAL}${tokenId}`), current, now);
     }
     return user;
   }

@@ -1,9 +1,7 @@
 import type { Store } from '../store/index.js';
 import { IdpGrantStore, type IdpGrantRecord } from '../store/idp-grants.js';
 import type { SessionRecord } from '../store/sessions.js';
-import { TOKEN_CREDENTIAL } from './credential-keys.js';
 import type { GrantSeal } from './grant-seal.js';
-import type { LiveConnections } from './live-connections.js';
 import type { ProviderGrant, RedirectProvider, SignIn } from './providers/types.js';
 import type { SessionService } from './sessions.js';
 
@@ -20,7 +18,6 @@ export class IdpSessions {
     private readonly providers: ReadonlyMap<string, RedirectProvider>,
     private readonly seals: ReadonlyMap<string, GrantSeal>,
     private readonly sessions: SessionService,
-    private readonly live: LiveConnections,
     readonly revalidateMs: number,
   ) {}
 
@@ -62,10 +59,10 @@ export class IdpSessions {
    * from it and the tokens made with it end now (their live streams close), and the grant goes.
    */
   async endGrant(grant: IdpGrantRecord): Promise<{ readonly tokens: readonly string[] }> {
-    this.endLogin(grant);
+    await this.endLogin(grant);
     const tokens = await this.store.idpGrants.liveTokens(grant.id);
-    for (const id of tokens) this.store.tokens.revoke(id);
-    if (tokens.length > 0) this.live.close(tokens.map((id) => `${TOKEN_CREDENTIAL}${id}`));
+    // Each revocation is published: every edge closes the token's tunnels and streams (cluster/change-reactions.ts).
+    for (const id of tokens) await this.store.tokens.revoke(id);
     await this.store.idpGrants.remove(grant.id);
     return { tokens };
   }
@@ -76,7 +73,7 @@ export class IdpSessions {
    * re-validation (a logout usually revokes the refresh token too).
    */
   async endIdpSession(grant: IdpGrantRecord, now = Date.now()): Promise<void> {
-    this.endLogin(grant);
+    await this.endLogin(grant);
     if ((await this.store.idpGrants.liveTokens(grant.id, now)).length === 0) await this.store.idpGrants.remove(grant.id);
   }
 
@@ -107,9 +104,9 @@ export class IdpSessions {
   }
 
   /** Signs the login out with every socket session handed off from it (their streams close). */
-  private endLogin(grant: IdpGrantRecord): void {
-    const login = this.store.sessions.find(grant.loginHash);
-    if (login) this.sessions.signOut(login);
+  private async endLogin(grant: IdpGrantRecord): Promise<void> {
+    const login = await this.store.sessions.find(grant.loginHash);
+    if (login) await this.sessions.signOut(login);
   }
 }
 

@@ -8,14 +8,32 @@ import type { Duplex } from 'node:stream';
 export class LiveConnections {
   private readonly byCredential = new Map<string, Set<Duplex>>();
   private readonly bySocket = new Map<string, Set<Duplex>>();
-  private readonly closeListeners: ((credentials: readonly string[]) => void)[] = [];
   private readonly timer: NodeJS.Timeout;
+  private sweeping: Promise<void> | undefined;
 
-  constructor(isLive: (credential: string) => boolean, sweepEveryMs = 15_000) {
-    this.timer = setInterval(() => {
-      for (const credential of this.byCredential.keys()) if (!isLive(credential)) this.close([credential]);
-    }, sweepEveryMs);
+  constructor(
+    private readonly isLive: (credential: string) => Promise<boolean>,
+    sweepEveryMs = 15_000,
+    private readonly onSweepFailed: (err: unknown) => void = () => undefined,
+  ) {
+    this.timer = setInterval(() => void this.sweep(), sweepEveryMs);
     this.timer.unref();
+  }
+
+  /**
+   * Asks about every credential with an open connection and closes those that ended (the safety net
+   * under the change feed, which closes them at once). One sweep at a time; a failed lookup keeps
+   * its connections until the next.
+   */
+  sweep(): Promise<void> {
+    this.sweeping ??= (async () => {
+      for (const credential of [...this.byCredential.keys()]) {
+        if (!(await this.isLive(credential))) this.close([credential]);
+      }
+    })()
+      .catch((err: unknown) => this.onSweepFailed(err))
+      .finally(() => (this.sweeping = undefined));
+    return this.sweeping;
   }
 
   add(credential: string, socketId: string, connection: Duplex): void {
@@ -28,14 +46,6 @@ export class LiveConnections {
     });
   }
 
-  /**
-   * Runs `listener` whenever credentials end (sign-out, revocation, expiry), so whatever caches
-   * them (the proxy's token cache) forgets them at the same moment.
-   */
-  onClose(listener: (credentials: readonly string[]) => void): void {
-    this.closeListeners.push(listener);
-  }
-
   /** Closes every connection opened with these credentials. */
   close(credentials: readonly string[]): void {
     for (const credential of credentials) {
@@ -43,7 +53,6 @@ export class LiveConnections {
       this.byCredential.delete(credential);
       if (set) for (const connection of set) connection.destroy();
     }
-    for (const listener of this.closeListeners) listener(credentials);
   }
 
   /** Closes every connection to a socket (its rules changed, or it was deleted): clients reconnect and are checked again. */

@@ -1,6 +1,7 @@
 import type { EdgeError } from '../errors.js';
 import type { StoreHealth } from '../observability/store-health.js';
 import { storeUnavailable } from '../store-outage.js';
+import type { Maybe, ReadCache } from '../store/read-cache.js';
 
 /**
  * `--store-outage-grace`: while the database does not answer, a session the edge already holds in
@@ -31,11 +32,27 @@ export class StoreOutageGrace {
   }
 
   /**
+   * `cache`'s answer for `key`, as an outage allows: while the store is down, an entry the cache
+   * holds answers alone (no re-check) until the grace ends, then 503; a load that fails because the
+   * store went down falls back to the held entry within the grace.
+   */
+  read<K, V>(cache: ReadCache<K, V>, key: K, load: () => Promise<V>, now = Date.now()): Maybe<V> {
+    const held = cache.held(key);
+    if (held !== undefined && this.storeDown) {
+      if (!this.allows(now)) throw this.refusal();
+      return held;
+    }
+    const loaded = cache.get(key, load);
+    return loaded instanceof Promise ? loaded.catch((err: unknown) => this.cachedOnOutage(err, held, now)) : loaded;
+  }
+
+  /**
    * A cached answer when the lookup that re-checks it fails because the store is down and the grace
    * allows it; any other failure, or one past the grace, is thrown on (and answered 503 upstream).
    */
   cachedOnOutage<T>(err: unknown, cached: T | undefined, now = Date.now()): T {
-    if (cached !== undefined && this.holdsDuringOutage(err, now)) return cached;
+    // Reported first: the monitor hears of the outage at once, whether or not anything was cached.
+    if (this.store.report(err) && cached !== undefined && this.allows(now)) return cached;
     throw err;
   }
 

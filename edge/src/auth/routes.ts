@@ -67,7 +67,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
    */
   const handoff = async (request: FastifyRequest, reply: FastifyReply, login: { record: SessionRecord; user: User }, target: ReturnTarget, bind?: string) => {
     if (target.socketOrigin) {
-      const route = router.route(new URL(target.socketOrigin).host);
+      const route = await router.route(new URL(target.socketOrigin).host);
       if (route.kind === 'socket') {
         if (!isHandoffNonce(bind)) return reply.redirect(`${target.socketOrigin}/.postern/signin?path=${encodeURIComponent(target.path)}`, 302);
         const question = await consent.question(login.user, route.socket, route.host);
@@ -76,7 +76,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
         }
         const refused = limits.take(['handoffPerSession', login.record.idHash], ['handoffPerAddress', clientAddress(request.raw)]);
         if (refused) return refuse(request, reply, refused);
-        const code = auth.sessions.issueHandoff(login.record, route.socket.id, target.path, bind);
+        const code = await auth.sessions.issueHandoff(login.record, route.socket.id, target.path, bind);
         return reply.redirect(`${target.socketOrigin}/.postern/callback?code=${encodeURIComponent(code)}`, 302);
       }
     }
@@ -88,7 +88,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
 
   /** Sign-ins are audited for the owner of the socket the person was going to, else for their own account. */
   const auditSignIn = async (request: FastifyRequest, type: 'signin' | 'signin.failed' | 'signin.notice', who: string | null, provider: string, target: ReturnTarget | undefined, reason?: string) => {
-    const route = target?.socketOrigin ? router.route(new URL(target.socketOrigin).host) : undefined;
+    const route = target?.socketOrigin ? await router.route(new URL(target.socketOrigin).host) : undefined;
     const socket = route?.kind === 'socket' ? route.socket : undefined;
     const ownAccount = who ? await store.accounts.findByEmail(who) : undefined;
     if (type !== 'signin.notice') metrics.signIn(provider, type === 'signin');
@@ -106,7 +106,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const user = await store.users.upsert(identity);
     const who = identity.email ?? `${identity.issuer} ${identity.subject}`;
     await auditSignIn(request, 'signin', who, provider, target);
-    const { handle, record } = auth.sessions.createLogin(user.id);
+    const { handle, record } = await auth.sessions.createLogin(user.id);
     // The login follows its IdP session from now on (re-validation, back-channel logout).
     if (signIn) await auth.idp.attach(record, provider, signIn);
     for (const notice of signIn?.notices ?? []) {
@@ -137,9 +137,9 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   };
 
   app.get('/auth/login', async (request: FastifyRequest<{ Querystring: Query }>, reply) => {
-    const target = parseTarget(request.query.rd);
+    const target = await parseTarget(request.query.rd);
     if (request.query.switch === undefined) {
-      const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+      const login = await auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
       if (login) return handoff(request, reply, login, target, request.query.bind);
     }
     const options = choices(target);
@@ -151,7 +151,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     // Each start is a row in SQLite: a flood from one address must not fill the table.
     const refused = limits.take(['signinPerAddress', clientAddress(request.raw)]);
     if (refused) return refuse(request, reply, refused);
-    const target = parseTarget(request.query.rd);
+    const target = await parseTarget(request.query.rd);
     if (request.params.provider === 'local' && auth.localAccounts) {
       const tx = await newTransaction(reply, 'local', target);
       return html(reply, 200, localLoginPage({ transaction: tx, action: '/auth/local', footer }));
@@ -174,7 +174,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const tx = await store.transactions.consume(state);
     const provider = tx && auth.providers.get(tx.provider);
     if (!tx || !provider) return failed(reply, 'This sign-in expired or was already used. Please start again.');
-    const target = parseTarget(tx.returnTo);
+    const target = await parseTarget(tx.returnTo);
     let signIn: SignIn;
     try {
       signIn = await provider.complete({ callbackUrl: new URL(request.url, auth.edgeUrl), state, redirectUri: auth.redirectUri, secrets: tx.secrets });
@@ -191,10 +191,10 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   /** The interstitial's "Continue": remembered, then the hand-off goes on. */
   app.post('/auth/handoff', async (request: FastifyRequest<{ Body: Query }>, reply) => {
     if (!fromEdgePage(request)) return failed(reply, 'This confirmation must come from this edge’s own page.', undefined, 403);
-    const target = parseTarget(request.body?.rd);
-    const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+    const target = await parseTarget(request.body?.rd);
+    const login = await auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     if (!login) return reply.redirect(`/auth/login?rd=${encodeURIComponent(returnTargetToString(target))}`, 303);
-    const route = target.socketOrigin ? router.route(new URL(target.socketOrigin).host) : undefined;
+    const route = target.socketOrigin ? await router.route(new URL(target.socketOrigin).host) : undefined;
     if (route?.kind === 'socket') await consent.grant(login.user, route.socket, clientAddress(request.raw));
     return handoff(request, reply, login, target, request.body?.bind);
   });
@@ -202,10 +202,10 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   /** The portal's "Withdraw": the socket stops learning who the person is (their sessions there end too). */
   app.post('/auth/consents/revoke', async (request: FastifyRequest<{ Body: Query }>, reply) => {
     if (!fromEdgePage(request)) return failed(reply, 'This must be sent from this edge’s own page.', undefined, 403);
-    const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+    const login = await auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     if (!login) return reply.redirect('/auth/login?rd=%2F', 303);
     const label = request.body?.socket ?? '';
-    const socket = /^[a-z0-9-]{1,63}$/.test(label) ? store.sockets.findByHostname(label) : undefined;
+    const socket = /^[a-z0-9-]{1,63}$/.test(label) ? await store.sockets.findByHostname(label) : undefined;
     if (socket) await consent.revoke(login.user, socket, clientAddress(request.raw));
     return reply.redirect('/', 303);
   });
@@ -220,7 +220,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     }
     const tx = await store.transactions.consume(txId);
     if (!tx || tx.provider !== 'local') return failed(reply, 'This sign-in expired or was already used. Please start again.');
-    const target = parseTarget(tx.returnTo);
+    const target = await parseTarget(tx.returnTo);
     const email = normalizeEmail((body.email ?? '').trim());
     // Counted before the password is checked (parallel guesses cannot slip through), given back on
     // success; while limited even the right password is refused, so a guess learns nothing.
@@ -248,20 +248,20 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   });
 
   app.get('/auth/signout', async (request, reply) => {
-    const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+    const login = await auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     if (!login) return html(reply, 200, signedOutPage({ scope: 'none', signInHref: '/auth/login', footer }));
     return html(reply, 200, signOutConfirmPage({ who: login.user.email ?? login.user.subject, action: '/auth/signout', footer, place: 'edge' }));
   });
 
   app.post('/auth/signout', async (request: FastifyRequest<{ Body: Query }>, reply) => {
     if (!fromEdgePage(request)) return failed(reply, 'Sign-out must be confirmed from this edge’s own page.', undefined, 403);
-    const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+    const login = await auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     const everywhere = request.body?.scope === 'everywhere';
     // RP-initiated logout, where the issuer has it on: read before the grant's login is signed out.
     const idpLogout = login ? await auth.idp.endSessionUrl(login.record, `${auth.edgeUrl}${SIGNED_OUT_PATH}`) : undefined;
     if (login) {
-      if (everywhere) auth.sessions.signOutEverywhere(login.user.id);
-      else auth.sessions.signOut(login.record);
+      if (everywhere) await auth.sessions.signOutEverywhere(login.user.id);
+      else await auth.sessions.signOut(login.record);
       request.log.info({ user: login.user.email ?? login.user.id, everywhere }, 'signed out');
       const ownAccount = login.user.email ? await store.accounts.findByEmail(login.user.email) : undefined;
       audit.record({ type: 'signout', accountId: ownAccount?.id ?? null, actor: login.user.email ?? login.user.id, remote: clientAddress(request.raw), detail: { everywhere } });

@@ -1,6 +1,6 @@
+import { ReadCache, andThen, type Maybe } from '../store/read-cache.js';
 import { hashHandle, randomHandle } from '../store/secrets.js';
 import type { Store } from '../store/index.js';
-import { userNow } from '../store/interim-sync.js';
 import type { SessionRecord } from '../store/sessions.js';
 import type { User } from '../store/users.js';
 import type { StoreOutageGrace } from './outage-grace.js';
@@ -23,30 +23,43 @@ export const isHandoffNonce = (value: string | undefined): value is string => va
 /** A code is stored (hashed) together with the nonce it is bound to: a wrong nonce finds nothing. */
 const boundCode = (code: string, bind: string): string => `${code}.${bind}`;
 
-/** Cached lookups are re-checked against SQLite this often; in-process revocations apply at once. */
-const CACHE_TTL_MS = 5_000;
+/**
+ * Cached lookups are read again this often. Sign-out, revocation and identity changes evict them on
+ * every edge through the change feed at once; the TTL only bounds what a lost change costs.
+ */
+const CACHE_TTL_MS = 5 * 60_000;
+const MAX_CACHED = 100_000;
+/** A session's `last_seen_at` moves at most this often… */
 const TOUCH_EVERY_MS = 60_000;
+/** …and the edge writes the sessions it saw in one statement this often (and when it stops). */
+export const TOUCH_FLUSH_MS = 30_000;
 const HANDOFF_TTL_MS = 60_000;
 
 /**
- * Sessions behind opaque cookie handles. The browser holds a random 256-bit handle; SQLite holds its
- * hash, the user, the socket it is valid for, and its lifetimes. Every sign-in creates a new handle
- * (no fixation). Revocation calls `onRevoke` so live WebSockets of those sessions close.
+ * Sessions behind opaque cookie handles. The browser holds a random 256-bit handle; the store holds
+ * its hash, the user, the socket it is valid for, and its lifetimes. Every sign-in creates a new
+ * handle (no fixation). Revocations are published on the change feed; the edge's listener
+ * (cluster/change-reactions.ts) evicts them here and closes their live streams, on every edge.
  */
 export class SessionService {
-  private readonly cache = new Map<string, { resolved: ResolvedSession; checkedAt: number }>();
+  private readonly cache = new ReadCache<string, ResolvedSession | undefined>({
+    maxEntries: MAX_CACHED,
+    ttlMs: CACHE_TTL_MS,
+    keep: (resolved) => resolved !== undefined,
+  });
+  /** Sessions seen since the last flush, whose `last_seen_at` the store has not been told yet. */
+  private readonly seen = new Set<string>();
 
   constructor(
     private readonly store: Store,
     readonly lifetimes: SessionLifetimes,
-    private readonly onRevoke: (idHashes: readonly string[]) => void,
     private readonly outage: StoreOutageGrace,
   ) {}
 
   /** A new login session on the edge host. */
-  createLogin(userId: string, now = Date.now()): { handle: string; record: SessionRecord } {
+  async createLogin(userId: string, now = Date.now()): Promise<{ handle: string; record: SessionRecord }> {
     const handle = randomHandle();
-    const record = this.store.sessions.create(handle, { userId, socketId: null, parentHash: null, expiresAt: now + this.lifetimes.absoluteMs });
+    const record = await this.store.sessions.create(handle, { userId, socketId: null, parentHash: null, expiresAt: now + this.lifetimes.absoluteMs });
     return { handle, record };
   }
 
@@ -55,9 +68,9 @@ export class SessionService {
    * to `bind`, a nonce the socket host put in a host-only cookie of the browser it sent here: the
    * code alone (in a link an attacker sends) signs no one in.
    */
-  issueHandoff(login: SessionRecord, socketId: string, returnPath: string, bind: string): string {
+  async issueHandoff(login: SessionRecord, socketId: string, returnPath: string, bind: string): Promise<string> {
     const code = randomHandle();
-    this.store.sessions.createCode(boundCode(code, bind), { parentHash: login.idHash, socketId, returnPath, expiresAt: Date.now() + HANDOFF_TTL_MS });
+    await this.store.sessions.createCode(boundCode(code, bind), { parentHash: login.idHash, socketId, returnPath, expiresAt: Date.now() + HANDOFF_TTL_MS });
     return code;
   }
 
@@ -66,92 +79,97 @@ export class SessionService {
    * new socket session, valid no longer than the login it came from. Undefined for unknown, used,
    * expired, foreign or unbound codes.
    */
-  redeemHandoff(code: string, bind: string, socketId: string, now = Date.now()): { handle: string; returnPath: string } | undefined {
+  async redeemHandoff(code: string, bind: string, socketId: string, now = Date.now()): Promise<{ handle: string; returnPath: string } | undefined> {
     if (!code || !isHandoffNonce(bind)) return undefined;
-    const handoff = this.store.sessions.consumeCode(boundCode(code, bind));
+    const handoff = await this.store.sessions.consumeCode(boundCode(code, bind));
     if (!handoff || handoff.socketId !== socketId) return undefined;
-    const parent = this.store.sessions.find(handoff.parentHash);
+    const parent = await this.store.sessions.find(handoff.parentHash);
     if (!parent || !this.isValid(parent, now)) return undefined;
     const handle = randomHandle();
-    this.store.sessions.create(handle, { userId: parent.userId, socketId, parentHash: parent.idHash, expiresAt: parent.expiresAt });
+    await this.store.sessions.create(handle, { userId: parent.userId, socketId, parentHash: parent.idHash, expiresAt: parent.expiresAt });
     return { handle, returnPath: handoff.returnPath };
   }
 
-  /** The live session for a cookie handle on this host (`socketId` null = the edge host), or undefined. */
-  resolve(handle: string | undefined, socketId: string | null, now = Date.now()): ResolvedSession | undefined {
+  /**
+   * The live session for a cookie handle on this host (`socketId` null = the edge host), or
+   * undefined: synchronous when cached, a promise when the store must be read. While the database
+   * does not answer, a cached session serves within --store-outage-grace, then 503 (auth/outage-grace.ts).
+   */
+  resolve(handle: string | undefined, socketId: string | null, now = Date.now()): Maybe<ResolvedSession | undefined> {
     if (!handle || handle.length > 100) return undefined;
-    const cached = this.cache.get(handle);
-    if (cached && this.outage.storeDown) {
-      // The database is down: the cache answers alone (no re-check, no touch) until the grace ends, then 503.
-      if (!this.outage.allows(now)) throw this.outage.refusal();
-      return this.servedOn(cached.resolved, socketId, now);
-    }
-    let resolved = cached && now - cached.checkedAt < CACHE_TTL_MS ? cached.resolved : undefined;
-    if (!resolved) {
-      let found: ResolvedSession | undefined;
-      try {
-        found = this.load(handle);
-      } catch (err) {
-        // The re-check found the database gone: what the cache held serves within the grace.
-        return this.servedOn(this.outage.cachedOnOutage(err, cached?.resolved, now), socketId, now);
-      }
-      this.cache.delete(handle);
-      if (!found) return undefined;
-      resolved = found;
-      if (this.cache.size > 100_000) this.cache.clear();
-      this.cache.set(handle, { resolved, checkedAt: now });
-    }
-    const { record } = resolved;
-    if (!this.servedOn(resolved, socketId, now)) return undefined;
-    if (now - record.lastSeenAt > TOUCH_EVERY_MS) {
-      this.store.sessions.touch(record.idHash, now);
-      resolved = { ...resolved, record: { ...record, lastSeenAt: now } };
-      this.cache.set(handle, { resolved, checkedAt: now });
-    }
-    return resolved;
+    const idHash = hashHandle(handle);
+    return andThen(this.outage.read(this.cache, idHash, () => this.load(idHash), now), (resolved) => this.admit(idHash, resolved, socketId, now));
   }
 
-  /** Whether a session (by hash) is still live: used by the sweep that closes long-lived streams. */
-  isLive(idHash: string, now = Date.now()): boolean {
-    const record = this.store.sessions.find(idHash);
-    return record !== undefined && this.isValid(record, now);
+  /** Whether a session (by hash) is still live: the safety-net sweep over long-lived streams asks this. */
+  async isLive(idHash: string, now = Date.now()): Promise<boolean> {
+    const record = await this.store.sessions.find(idHash);
+    // This edge may have seen it more recently than it has written.
+    const lastSeenAt = Math.max(record?.lastSeenAt ?? 0, this.cache.peek(idHash)?.record.lastSeenAt ?? 0);
+    return record !== undefined && this.isValid({ ...record, lastSeenAt }, now);
   }
 
   /** Signs out one session and every socket session handed off from it. */
-  signOut(record: SessionRecord): void {
-    this.revoked(this.store.sessions.revokeTree(record.idHash));
+  async signOut(record: SessionRecord): Promise<void> {
+    await this.store.sessions.revokeTree(record.idHash);
   }
 
   /** Signs a user out of every session, everywhere. */
-  signOutEverywhere(userId: string): void {
-    this.revoked(this.store.sessions.revokeAllOfUser(userId));
+  async signOutEverywhere(userId: string): Promise<void> {
+    await this.store.sessions.revokeAllOfUser(userId);
   }
 
   /** Ends a user's sessions on one socket host (and their open WebSockets). */
-  signOutOfSocket(userId: string, socketId: string): void {
-    this.revoked(this.store.sessions.revokeAllOfUserOnSocket(userId, socketId));
+  async signOutOfSocket(userId: string, socketId: string): Promise<void> {
+    await this.store.sessions.revokeAllOfUserOnSocket(userId, socketId);
+  }
+
+  /** A session changed (a `session` change): its next request reads it again. */
+  forget(idHash: string): void {
+    this.cache.delete(idHash);
   }
 
   /** Forgets cached lookups of a user whose identity just changed: the next request reads it afresh. */
   forgetUser(userId: string): void {
-    for (const [handle, entry] of this.cache) if (entry.resolved.user.id === userId) this.cache.delete(handle);
+    this.cache.deleteWhere((resolved) => resolved?.user.id === userId);
   }
 
-  private revoked(hashes: readonly string[]): void {
-    const set = new Set(hashes);
-    for (const [handle, entry] of this.cache) if (set.has(entry.resolved.record.idHash)) this.cache.delete(handle);
-    this.onRevoke(hashes);
+  forgetAll(): void {
+    this.cache.clear();
   }
 
-  private load(handle: string): ResolvedSession | undefined {
-    const record = this.store.sessions.find(hashHandle(handle));
-    const user = record && userNow(this.store, record.userId);
+  /**
+   * Writes the sessions seen since the last flush in one statement (the edge calls it every
+   * TOUCH_FLUSH_MS and when it stops). Those not written are tried again at the next flush.
+   */
+  async flushTouches(now = Date.now()): Promise<void> {
+    const hashes = [...this.seen];
+    this.seen.clear();
+    if (hashes.length === 0) return;
+    try {
+      await this.store.sessions.touch(hashes, now);
+    } catch (err) {
+      for (const hash of hashes) this.seen.add(hash);
+      throw err;
+    }
+  }
+
+  private async load(idHash: string): Promise<ResolvedSession | undefined> {
+    const record = await this.store.sessions.find(idHash);
+    const user = record && (await this.store.users.findById(record.userId));
     return record && user ? { record, user } : undefined;
   }
 
-  /** The session, if it is live and for this host. */
-  private servedOn(resolved: ResolvedSession, socketId: string | null, now: number): ResolvedSession | undefined {
-    return resolved.record.socketId === socketId && this.isValid(resolved.record, now) ? resolved : undefined;
+  private admit(idHash: string, resolved: ResolvedSession | undefined, socketId: string | null, now: number): ResolvedSession | undefined {
+    if (!resolved) return undefined;
+    const { record } = resolved;
+    if (record.socketId !== socketId || !this.isValid(record, now)) return undefined;
+    // No touch while the store is down: the outage's grace, not activity, bounds what a cached session may do.
+    if (now - record.lastSeenAt <= TOUCH_EVERY_MS || this.outage.storeDown) return resolved;
+    const touched = { ...resolved, record: { ...record, lastSeenAt: now } };
+    this.cache.replace(idHash, touched);
+    this.seen.add(idHash);
+    return touched;
   }
 
   private isValid(record: SessionRecord, now: number): boolean {

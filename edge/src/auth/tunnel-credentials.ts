@@ -8,7 +8,7 @@ import { tokenFailure } from './token-failure.js';
 export const TUNNEL_CREDENTIAL_SWEEP_MS = 5_000;
 
 /** Closes the tunnels of a token that ended (and the quick shares only they served: control/control-plane.ts). */
-export type EndTunnelsOfToken = (tokenId: string, reason: string) => void;
+export type EndTunnelsOfToken = (tokenId: string, reason: string) => Promise<void>;
 
 /**
  * Finds connector tunnels whose token ended while they were up: expired (`--expires` passed),
@@ -19,25 +19,33 @@ export type EndTunnelsOfToken = (tokenId: string, reason: string) => void;
  */
 export class TunnelCredentialSweep {
   private readonly timer: NodeJS.Timeout;
+  private sweeping: Promise<void> | undefined;
 
   constructor(
     private readonly registry: TunnelRegistry,
     private readonly tokens: Pick<TokenStore, 'checkById'>,
     private readonly end: EndTunnelsOfToken,
-    private readonly log: Pick<FastifyBaseLogger, 'info'>,
+    private readonly log: Pick<FastifyBaseLogger, 'info' | 'warn'>,
     everyMs = TUNNEL_CREDENTIAL_SWEEP_MS,
   ) {
-    this.timer = setInterval(() => this.sweep(), everyMs);
+    this.timer = setInterval(() => void this.sweep(), everyMs);
     this.timer.unref();
   }
 
-  /** One look at every tunnel, one lookup per distinct token. */
-  sweep(now = Date.now()): void {
+  /** One look at every tunnel, one lookup per distinct token (one sweep at a time; a failed one is tried at the next tick). */
+  sweep(now = Date.now()): Promise<void> {
+    this.sweeping ??= this.pass(now)
+      .catch((err: unknown) => this.log.warn({ err }, 'tunnel token sweep failed'))
+      .finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  private async pass(now: number): Promise<void> {
     const tokenIds = new Set(this.registry.all().filter((conn) => !conn.session.closed).map((conn) => conn.info.tokenId));
     for (const tokenId of tokenIds) {
-      let check: ReturnType<TokenStore['checkById']>;
+      let check: Awaited<ReturnType<TokenStore['checkById']>>;
       try {
-        check = this.tokens.checkById(tokenId, now);
+        check = await this.tokens.checkById(tokenId, now);
       } catch (err) {
         if (isStoreOutage(err)) return; // the database is down: tunnels stay up, the next sweep decides
         throw err;
@@ -45,7 +53,7 @@ export class TunnelCredentialSweep {
       if (check.ok) continue;
       const reason = tokenFailure(check).message;
       this.log.info({ token_id: tokenId, reason }, 'tunnels closed: their token ended');
-      this.end(tokenId, reason);
+      await this.end(tokenId, reason);
     }
   }
 

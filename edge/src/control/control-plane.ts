@@ -1,6 +1,5 @@
 import { CloseCode } from '@postern/shared';
 import type { AuditLog } from '../audit/audit-log.js';
-import { TOKEN_CREDENTIAL } from '../auth/context.js';
 import type { LiveConnections } from '../auth/live-connections.js';
 import type { EdgeMetrics } from '../observability/metrics.js';
 import type { HostRouter } from '../proxy/router.js';
@@ -18,7 +17,10 @@ export interface Actor {
 
 /**
  * Changes to sockets, tunnels and tokens with all their consequences: the host cache, live tunnel
- * connections, open WebSocket/TCP streams, and the audit log. The API and the reaper use it.
+ * connections, open WebSocket/TCP streams, and the audit log. The API and the reaper use it. Socket
+ * and token changes are published on the change feed; what they close is closed on every edge, this
+ * one included, when the feed delivers them (cluster/change-reactions.ts calls `socketDeleted` and
+ * `endTunnelsOfToken`).
  */
 export class ControlPlane {
   constructor(
@@ -43,22 +45,23 @@ export class ControlPlane {
   }
 
   /** New rules apply to the next request; open streams are closed so they are checked again (a new body limit alone keeps them). */
-  update(socket: SocketRecord, patch: SocketPatch, actor: Actor, changed: readonly string[]): SocketRecord {
-    const updated = this.store.sockets.update(socket.id, patch) ?? socket;
-    this.router.forget(socket.hostname);
-    if (changed.some((field) => field !== 'max_body_bytes')) this.live.closeSocket(socket.id);
+  async update(socket: SocketRecord, patch: SocketPatch, actor: Actor, changed: readonly string[]): Promise<SocketRecord> {
+    const updated = (await this.store.sockets.update(socket.id, patch)) ?? socket;
     this.audit.record({ type: 'socket.update', accountId: socket.accountId, socketId: socket.id, actor: actor.email, remote: actor.remote, detail: { changed } });
     return updated;
   }
 
   /** Deletes a socket: its tunnels go with it (cascade) and every connection to it closes. */
-  delete(socket: SocketRecord, actor: Actor, reason = 'deleted'): void {
-    this.store.sockets.delete(socket.id);
-    this.router.forget(socket.hostname);
-    this.live.closeSocket(socket.id);
-    for (const conn of this.registry.connections(socket.id)) conn.session.destroy(CloseCode.SOCKET_DELETED, 'socket was deleted');
-    this.metrics.forgetSocket(socket.id);
+  async delete(socket: SocketRecord, actor: Actor, reason = 'deleted'): Promise<void> {
+    await this.store.sockets.delete(socket.id);
     this.audit.record({ type: 'socket.delete', accountId: socket.accountId, socketId: socket.id, actor: actor.email, remote: actor.remote, detail: { name: socket.name, reason } });
+  }
+
+  /** A socket is gone (here or on another edge): every stream and tunnel connection to it closes. */
+  socketDeleted(socketId: string): void {
+    this.live.closeSocket(socketId);
+    for (const conn of this.registry.connections(socketId)) conn.session.destroy(CloseCode.SOCKET_DELETED, 'socket was deleted');
+    this.metrics.forgetSocket(socketId);
   }
 
   tunnelCreated(tunnel: TunnelRecord, actor: Actor): void {
@@ -79,14 +82,14 @@ export class ControlPlane {
    * connector cannot delete its quick share any more (that takes the same token), so the edge does:
    * a quick share served by this token's connectors alone goes with them.
    */
-  endTunnelsOfToken(tokenId: string, reason: string): void {
+  async endTunnelsOfToken(tokenId: string, reason: string): Promise<void> {
     const ended = this.registry.all().filter((conn) => conn.info.tokenId === tokenId);
     const socketIds = new Set(ended.map((conn) => conn.info.socketId));
     for (const conn of ended) conn.session.destroy(CloseCode.UNAUTHORIZED, reason);
     for (const socketId of socketIds) {
-      const socket = this.store.sockets.findById(socketId);
+      const socket = await this.store.sockets.findById(socketId);
       const othersServeIt = this.registry.connections(socketId).some((conn) => conn.info.tokenId !== tokenId);
-      if (socket?.ephemeral && !othersServeIt) this.delete(socket, { email: 'edge', remote: null }, "its connector's token no longer works");
+      if (socket?.ephemeral && !othersServeIt) await this.delete(socket, { email: 'edge', remote: null }, "its connector's token no longer works");
     }
   }
 
@@ -94,11 +97,9 @@ export class ControlPlane {
     this.audit.record({ type: 'token.create', accountId: token.accountId, actor: actor.email, remote: actor.remote, detail: { token_id: token.id, name: token.name, via } });
   }
 
-  /** Revokes a token: its tunnels and its WebSocket/TCP streams close now, not at the next check. */
-  revokeToken(token: ApiToken, actor: Actor): boolean {
-    if (!this.store.tokens.revoke(token.id)) return false;
-    this.endTunnelsOfToken(token.id, 'token was revoked');
-    this.live.close([`${TOKEN_CREDENTIAL}${token.id}`]);
+  /** Revokes a token: its tunnels and its WebSocket/TCP streams close now (on every edge, through the feed), not at the next check. */
+  async revokeToken(token: ApiToken, actor: Actor): Promise<boolean> {
+    if (!(await this.store.tokens.revoke(token.id))) return false;
     this.audit.record({ type: 'token.revoke', accountId: token.accountId, actor: actor.email, remote: actor.remote, detail: { token_id: token.id, name: token.name } });
     return true;
   }

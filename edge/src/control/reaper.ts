@@ -1,3 +1,4 @@
+import type { SingletonJob } from '../cluster/singleton-job.js';
 import type { Store } from '../store/index.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import type { ControlPlane } from './control-plane.js';
@@ -10,29 +11,32 @@ export const sweepInterval = (timeoutMs: number): number => Math.min(MAX_SWEEP_E
 
 /**
  * Cleans up after connectors that ended without saying goodbye (kill -9, a lost machine): a quick
- * share without a connector for `timeoutMs` is deleted. A clean exit deletes its quick share at
- * once; a token that ended takes its tunnels and their quick shares with it (auth/tunnel-credentials.ts).
+ * share without a connector anywhere in the cluster for `timeoutMs` is deleted. It runs as a
+ * singleton job (one edge sweeps at a time) on the cluster's presence, so a share served by another
+ * edge's connector stays. A clean exit deletes its quick share at once; a token that ended takes its
+ * tunnels and their quick shares with it (auth/tunnel-credentials.ts).
  */
 export class QuickShareReaper {
   /** Quick shares seen without a connector, since when (ms). */
   private readonly offlineSince = new Map<string, number>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly job: SingletonJob;
 
   constructor(
     private readonly store: Store,
     private readonly registry: TunnelRegistry,
     private readonly control: ControlPlane,
     readonly timeoutMs: number,
+    onError: (err: unknown) => void = () => undefined,
   ) {
-    this.timer = setInterval(() => this.sweep(), sweepInterval(timeoutMs));
-    this.timer.unref();
+    this.job = store.cluster.job('quick-share-reaper', sweepInterval(timeoutMs), () => this.sweep(), onError);
   }
 
-  sweep(now = Date.now()): void {
+  async sweep(now = Date.now()): Promise<void> {
+    const served = new Set((await this.store.cluster.presence.liveConnections()).map((conn) => conn.socketId));
     const seen = new Set<string>();
-    for (const socket of this.store.sockets.listEphemeral()) {
+    for (const socket of await this.store.sockets.listEphemeral()) {
       seen.add(socket.id);
-      if (this.registry.connections(socket.id).length > 0) {
+      if (served.has(socket.id) || this.registry.connections(socket.id).length > 0) {
         this.offlineSince.delete(socket.id);
         continue;
       }
@@ -40,20 +44,19 @@ export class QuickShareReaper {
       this.offlineSince.set(socket.id, since);
       if (now - since >= this.timeoutMs) {
         this.offlineSince.delete(socket.id);
-        this.control.delete(socket, { email: 'edge', remote: null }, 'quick share left without a connector');
+        await this.control.delete(socket, { email: 'edge', remote: null }, 'quick share left without a connector');
       }
     }
     for (const id of this.offlineSince.keys()) if (!seen.has(id)) this.offlineSince.delete(id);
   }
 
-  /** When the edge will remove this quick share, if it has no connector now (ms since the epoch). */
+  /** When the edge will remove this quick share, if it has no connector now (ms since the epoch; known on the edge that sweeps). */
   removalAt(socketId: string): number | undefined {
     const since = this.offlineSince.get(socketId);
     return since === undefined || this.registry.connections(socketId).length > 0 ? undefined : since + this.timeoutMs;
   }
 
-
-  stop(): void {
-    clearInterval(this.timer);
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 }

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { EdgeErrorCode } from '../errors.js';
 import type { LimitName } from '../limits/reporter.js';
+import type { LinkRefusal } from '../relay/link-auth.js';
 import { FAULT_STAGES, type FaultStage } from '../proxy/exchange-faults.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import { RequestSeries } from './request-series.js';
@@ -17,6 +18,9 @@ const DENIAL_CODES: ReadonlySet<EdgeErrorCode> = new Set<EdgeErrorCode>(['UNAUTH
 /** Where an auth denial happened: browser traffic, a WebSocket, `postern tcp`, or a connector's handshake. */
 const DENIAL_VIAS = ['http', 'websocket', 'tcp', 'tunnel'] as const;
 export type DenialVia = (typeof DENIAL_VIAS)[number];
+
+/** Why an edge-to-edge relay failed (bounded: the label of postern_edge_relay_errors_total). */
+export type RelayFailure = `link_${LinkRefusal}` | 'connect_failed' | 'no_connection';
 
 /** Seconds; from a cached page to a slow app (the upstream timeout is 60 s by default). */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -69,6 +73,18 @@ export class EdgeMetrics {
     name: 'postern_edge_sign_ins_total',
     help: 'Browser sign-ins on the edge, by provider and result',
     labelNames: ['provider', 'result'] as const,
+    registers: [this.registry],
+  });
+  private readonly relayedStreams = new Counter({
+    name: 'postern_edge_relay_streams_total',
+    help: 'Streams relayed between edges: out, to the edge holding the connector; in, from a peer edge to a connector here',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  private readonly relayErrors = new Counter({
+    name: 'postern_edge_relay_errors_total',
+    help: 'Edge-to-edge relay failures: links refused (by reason), links that could not be made, streams for a socket with no connector here',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 
@@ -136,6 +152,14 @@ export class EdgeMetrics {
     if (live === undefined) return; // the socket was deleted (and forgotten) first
     this.liveTunnels.set(socket, live - 1);
     this.tunnels.set({ socket }, live - 1);
+  }
+
+  relayed(direction: 'in' | 'out'): void {
+    this.relayedStreams.inc({ direction });
+  }
+
+  relayFailed(reason: RelayFailure): void {
+    this.relayErrors.inc({ reason });
   }
 
   signIn(provider: string, ok: boolean): void {

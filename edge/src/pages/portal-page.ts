@@ -133,5 +133,11 @@ function tunnelLine(tunnel: TunnelView, now: number): SafeHtml {
       : html`last connected ${at(timeAgo(Date.parse(last), now))}`;
   return html`<li class="tunnel" data-tunnel="${tunnel.id}">${tunnel.name || tunnel.id} · ${
     tunnel.status === 'connected' ? html`<span class="badge online">Connected</span>` : html`<span class="badge offline">Offline</span>`
-  } <span class="muted small">${seen}</span></li>`;
+  } <span class="muted small">${seen}${onEdges(tunnel)}</span></li>`;
+}
+
+/** Which edges hold the tunnel's connections, where there are several (PostgreSQL); nothing for a lone edge. */
+function onEdges(tunnel: TunnelView): SafeHtml | string {
+  const edges = [...new Set(tunnel.live_connections.map((c) => c.edge_url).filter(Boolean))];
+  return edges.length > 0 ? html` · on ${edges.join(', ')}` : '';
 }

@@ -4,7 +4,6 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Store } from '../store/index.js';
 import type { SocketRecord } from '../store/sockets.js';
-import { isStoreOutage } from '../store-outage.js';
 import type { CompiledPolicies } from './compiled-policies.js';
 
 /**
@@ -43,7 +42,8 @@ export class OpenStreams {
     private readonly onCut: (stream: OpenStream, verdict: Verdict) => void,
     everyMs = RECHECK_EVERY_MS,
   ) {
-    this.timer = setInterval(() => this.recheck(), everyMs);
+    // A pass that fails (the store away) keeps the streams until the next one.
+    this.timer = setInterval(() => void this.recheck().catch(() => undefined), everyMs);
     this.timer.unref();
   }
 
@@ -53,23 +53,15 @@ export class OpenStreams {
   }
 
   /** Decides every stream again whose policy changed or depends on time; closes those now refused. */
-  recheck(now = Date.now()): void {
+  async recheck(now = Date.now()): Promise<void> {
     const current = new Map<string, { socket: SocketRecord | undefined; policy: CompiledPolicy | undefined }>();
+    for (const id of new Set([...this.open.values()].map((stream) => stream.socket.id))) {
+      const socket = await this.store.sockets.findById(id);
+      current.set(id, { socket, policy: socket && (await this.policies.of(socket)) });
+    }
     for (const [connection, stream] of this.open) {
-      let entry = current.get(stream.socket.id);
-      if (!entry) {
-        let socket: SocketRecord | undefined;
-        try {
-          socket = this.store.sockets.findById(stream.socket.id);
-        } catch (err) {
-          // The database is down: streams keep the rules they had; their credentials' grace ends them (auth/outage-grace.ts).
-          if (isStoreOutage(err)) return;
-          throw err;
-        }
-        entry = { socket, policy: socket && this.policies.of(socket) };
-        current.set(stream.socket.id, entry);
-      }
-      if (!entry.socket || !entry.policy) continue; // deleted: the control plane closes its streams
+      const entry = current.get(stream.socket.id);
+      if (!entry?.socket || !entry.policy) continue; // deleted: the control plane closes its streams
       if (entry.socket.policyRevision === stream.socket.policyRevision && !entry.policy.timeDependent) continue;
       const verdict = entry.policy.decide(stream.identity, { ...stream.facts, at: now });
       if (verdict.kind === 'allow') continue;
@@ -82,15 +74,15 @@ export class OpenStreams {
    * holder, and keeps deciding them with it; those refused are closed. A connection opened before
    * its policy was followed here is closed too: its client reconnects and is decided afresh.
    */
-  reidentify(connections: readonly Duplex[], identity: Identity, now = Date.now()): void {
+  async reidentify(connections: readonly Duplex[], identity: Identity, now = Date.now()): Promise<void> {
     for (const connection of connections) {
       const stream = this.open.get(connection);
       if (!stream) {
         connection.destroy();
         continue;
       }
-      const socket = this.store.sockets.findById(stream.socket.id);
-      const policy = socket && this.policies.of(socket);
+      const socket = await this.store.sockets.findById(stream.socket.id);
+      const policy = socket && (await this.policies.of(socket));
       if (!socket || !policy) continue; // deleted: the control plane closes its streams
       const verdict = policy.decide(identity, { ...stream.facts, at: now });
       if (verdict.kind === 'allow') {

@@ -1,5 +1,5 @@
 import { socketView } from '../api/socket-view.js';
-import { socketStatus, tunnelView, type TunnelView } from '../api/views.js';
+import { socketStatus, tunnelView, type ConnectionCensus, type TunnelView } from '../api/views.js';
 import type { EdgeConfig } from '../config.js';
 import type { CompiledPolicies } from '../policy/compiled-policies.js';
 import { identityOf } from '../policy/identity.js';
@@ -76,23 +76,25 @@ export interface PortalDeps {
 const byName = (a: PortalApp, b: PortalApp): number => a.name.localeCompare(b.name) || a.hostname.localeCompare(b.hostname);
 
 /** `ip`: the portal visitor's trusted address, for rules on source networks. */
-export async function buildPortal(deps: PortalDeps, user: User, ip: string | null = null): Promise<PortalView> {
-  const { config, store, registry, policies } = deps;
+export async function buildPortal(deps: PortalDeps, census: ConnectionCensus, user: User, ip: string | null = null): Promise<PortalView> {
+  const { config, store, policies } = deps;
   // Sessions carry only a verified email, so an account found by it really is this person's.
   const account = user.email ? await store.accounts.findByEmail(user.email) : undefined;
   const ownerOf = ownerEmails(store);
   const identity = identityOf(user);
   const home = { path: '/', method: 'GET', ip, at: Date.now(), corsPreflight: false };
   /** Its policy lets this person (not just anyone) open the app's home page now. */
-  const admits = (socket: SocketRecord): boolean => {
-    const verdict = policies.of(socket).decide(identity, home);
+  const admits = async (socket: SocketRecord): Promise<boolean> => {
+    const verdict = (await policies.of(socket)).decide(identity, home);
     return verdict.kind === 'allow' && !verdict.anonymous;
   };
 
   // Public sockets of other accounts are unlisted by design: publishing openly shares a link, it
   // does not advertise the app to everyone who signs in. Only sign-in sockets whose rules let this
   // person in are listed, plus the person's own.
-  const reachable = store.sockets.all().filter((socket) => socket.accountId === account?.id || admits(socket));
+  const sockets = await store.sockets.all();
+  const listed = await Promise.all(sockets.map((socket) => socket.accountId === account?.id || admits(socket)));
+  const reachable = sockets.filter((_, i) => listed[i]);
 
   const apps = (
     await Promise.all(
@@ -103,7 +105,7 @@ export async function buildPortal(deps: PortalDeps, user: User, ip: string | nul
         hostname: view.hostname,
         url: view.url,
         protocol: socket.protocol,
-          online: socketStatus(socket, registry).online,
+          online: socketStatus(socket, census).online,
           yours: socket.accountId === account?.id,
           owner: socket.accountId === account?.id ? null : await ownerOf(socket.accountId),
           ...(socket.accountId === account?.id ? { ephemeral: socket.ephemeral, created_at: view.created_at } : {}),
@@ -117,7 +119,7 @@ export async function buildPortal(deps: PortalDeps, user: User, ip: string | nul
     user: { email: user.email, name: user.name },
     publisher: account?.publisher ?? false,
     apps,
-    sockets: account ? await ownSockets(deps, account.id) : [],
+    sockets: account ? await ownSockets(deps, census, account.id) : [],
     consents: await consentsOf(deps, user, ownerOf),
   };
 }
@@ -137,7 +139,7 @@ async function consentsOf(deps: PortalDeps, user: User, ownerOf: (accountId: str
   const consents = await store.consents.listByUser(user.id);
   const lines = await Promise.all(
     consents.map(async (consent): Promise<PortalConsent | undefined> => {
-      const socket = store.sockets.findById(consent.socketId);
+      const socket = await store.sockets.findById(consent.socketId);
       if (!socket) return undefined;
       return {
         name: socket.name,
@@ -152,10 +154,10 @@ async function consentsOf(deps: PortalDeps, user: User, ownerOf: (accountId: str
 }
 
 /** The account's sockets in creation order (as `postern socket list` shows them), each with its tunnels. */
-async function ownSockets(deps: PortalDeps, accountId: string): Promise<PortalSocket[]> {
-  const { config, store, registry } = deps;
-  const tunnels = (await store.tunnels.listByAccount(accountId)).map((tunnel) => tunnelView(tunnel, registry));
-  return store.sockets.listByAccount(accountId).map((socket) => {
+async function ownSockets(deps: PortalDeps, census: ConnectionCensus, accountId: string): Promise<PortalSocket[]> {
+  const { config, store } = deps;
+  const tunnels = (await store.tunnels.listByAccount(accountId)).map((tunnel) => tunnelView(tunnel, census));
+  return (await store.sockets.listByAccount(accountId)).map((socket) => {
     const view = socketView(socket, config);
     return {
       id: socket.id,
@@ -163,7 +165,7 @@ async function ownSockets(deps: PortalDeps, accountId: string): Promise<PortalSo
       hostname: view.hostname,
       url: view.url,
       protocol: socket.protocol,
-      ...socketStatus(socket, registry),
+      ...socketStatus(socket, census),
       ephemeral: socket.ephemeral,
       access: accessSummary(socket.policy),
       tunnels: tunnels.filter((tunnel) => tunnel.socket_id === socket.id),

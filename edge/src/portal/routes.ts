@@ -5,6 +5,7 @@ import { clientAddress } from '../net/client-address.js';
 import { wantsJson } from '../pages/error-page.js';
 import { FAVICON_HEADERS, FAVICON_PATH, FAVICON_SVG } from '../pages/favicon.js';
 import { portalPage, portalSignedOutPage } from '../pages/portal-page.js';
+import { ConnectionCensus } from '../api/views.js';
 import { buildPortal, type PortalDeps } from './portal-view.js';
 
 export interface PortalRouteDeps extends PortalDeps {
@@ -28,12 +29,12 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalRouteDeps):
     // Per person and live: never stored by a browser or a shared cache.
     reply.header('cache-control', 'no-store').header('vary', 'accept, cookie');
     const json = wantsJson(request.raw);
-    const login = auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
+    const login = await auth.sessions.resolve(readCookie(request.raw, auth.cookies.login), null);
     if (!login) {
       if (json) return { edge: config.domain, user: null, apps: [], sockets: [], sign_in: SIGN_IN_HREF };
       return reply.type('text/html; charset=utf-8').send(portalSignedOutPage({ domain: config.domain, signInHref: SIGN_IN_HREF, footer: config.domain }));
     }
-    const view = await buildPortal(deps, login.user, clientAddress(request.raw) || null);
+    const view = await buildPortal(deps, await ConnectionCensus.take(deps.store.cluster, deps.registry), login.user, clientAddress(request.raw) || null);
     if (json) return view;
     return reply.type('text/html; charset=utf-8').send(portalPage(view, { signOutHref: SIGN_OUT_HREF, footer: config.domain, now: Date.now() }));
   });

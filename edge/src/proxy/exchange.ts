@@ -14,7 +14,7 @@ import { EdgeError } from '../errors.js';
 import { CLIENT_CLOSED_REQUEST } from '../observability/access-log.js';
 import { loggedPath } from '../observability/logging.js';
 import { requestIdOf } from '../observability/request-id.js';
-import type { TunnelConnection } from '../tunnel/connection.js';
+import type { StreamCarrier } from '../tunnel/carrier.js';
 import type { Downstream } from './answer.js';
 import type { Deadlines, Expiring } from './deadlines.js';
 import { attempt, ExchangeFault, type FaultStage } from './exchange-faults.js';
@@ -23,7 +23,7 @@ import { upstreamError } from './upstream-errors.js';
 /** What every exchange of the proxy uses, made once (no closures per request). */
 export interface ExchangeServices {
   /** Picks a connection of the socket, skipping the one that just failed; undefined when none is left. */
-  readonly pickConnection: (socketId: string, exclude?: TunnelConnection) => TunnelConnection | undefined;
+  readonly pickConnection: (socketId: string, exclude?: StreamCarrier) => StreamCarrier | undefined;
   /** The client left before the answer finished (counted against its aborted-request rate). */
   readonly abandoned: (req: IncomingMessage) => void;
   /**
@@ -89,7 +89,7 @@ export abstract class UpstreamExchange implements StreamHandler, Expiring {
 
   constructor(
     protected readonly input: ExchangeInput,
-    protected conn: TunnelConnection,
+    protected conn: StreamCarrier,
     private readonly kind: 'http' | 'websocket',
     /** The client sends a body after the head. */
     protected readonly withBody: boolean,

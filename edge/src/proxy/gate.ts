@@ -1,10 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Identity, RequestFacts, Verdict } from '@postern/shared/policy';
+import type { CompiledPolicy, Identity, RequestFacts, Verdict } from '@postern/shared/policy';
 import type { AccessDetail, AuditLog } from '../audit/audit-log.js';
 import type { BadTokenGuard } from '../auth/bad-token-guard.js';
 import { TOKEN_CREDENTIAL, type AuthContext } from '../auth/context.js';
 import { readCookie } from '../auth/cookies.js';
+import type { ResolvedSession } from '../auth/sessions.js';
 import { claimedOrigin, isSafeMethod, isSameOriginRequest } from '../auth/origin-check.js';
 import { posternBearerToken } from '../auth/postern-token.js';
 import type { EdgeConfig } from '../config.js';
@@ -14,7 +15,7 @@ import { httpFacts } from '../policy/facts.js';
 import { identityOf } from '../policy/identity.js';
 import type { OpenStreams, StreamGrant } from '../policy/open-streams.js';
 import type { Store } from '../store/index.js';
-import { accountNow, userNow } from '../store/interim-sync.js';
+import { ReadCache, andThen, type Maybe } from '../store/read-cache.js';
 import type { SocketRecord } from '../store/sockets.js';
 
 /** Who the app is told about, once the policy allowed the request. */
@@ -51,10 +52,15 @@ export type GateDecision =
    */
   | { readonly kind: 'refused'; readonly error: EdgeError; readonly denial?: { readonly who: string; readonly reason: string } };
 
+type TokenDecision = Extract<GateDecision, { kind: 'allow' | 'unauthorized' | 'forbidden' }>;
+
 /** A fully public socket decides nothing per request: its facts are read only for a stream that stays open. */
 const UNUSED_FACTS: RequestFacts = { path: null, method: null, ip: null, at: 0, corsPreflight: false };
 
-/** Verified tokens are re-checked against SQLite this often (as sessions are). */
+/**
+ * A token's holder (the account, and the identity a CLI sign-in gave it) is read again this often,
+ * so group changes reach tokens; a revocation evicts it at once (`forgetToken`, from the feed).
+ */
 const TOKEN_CACHE_MS = 5_000;
 
 interface TokenHolder {
@@ -65,7 +71,6 @@ interface TokenHolder {
   readonly identity: Identity;
   readonly userId: string | null;
   readonly expiresAt: number | null;
-  readonly checkedAt: number;
 }
 
 /**
@@ -74,7 +79,7 @@ interface TokenHolder {
  * Pure lookups plus the policy; the caller answers.
  */
 export class SocketGate {
-  private readonly tokens = new Map<string, TokenHolder>();
+  private readonly holders = new ReadCache<string, TokenHolder | undefined>({ maxEntries: 10_000, ttlMs: TOKEN_CACHE_MS, keep: (holder) => holder !== undefined });
 
   constructor(
     private readonly config: EdgeConfig,
@@ -84,14 +89,15 @@ export class SocketGate {
     private readonly policies: CompiledPolicies,
     private readonly streams: OpenStreams,
     private readonly audit: AuditLog,
-  ) {
-    // A revoked token stops working at once, not when its cache entry ages out.
-    auth.live.onClose((credentials) => this.forgetTokens(credentials));
+  ) {}
+
+  /** Synchronous while the policy and the session or token are cached; a promise when the store must be read. */
+  check(req: IncomingMessage, socket: SocketRecord, host: string): Maybe<GateDecision> {
+    return andThen(this.policies.of(socket), (policy) => this.checkUnder(policy, req, socket, host));
   }
 
-  check(req: IncomingMessage, socket: SocketRecord, host: string): GateDecision {
+  private checkUnder(policy: CompiledPolicy, req: IncomingMessage, socket: SocketRecord, host: string): Maybe<GateDecision> {
     const token = posternBearerToken(req.headers.authorization);
-    const policy = this.policies.of(socket);
     if (policy.fullyPublic) {
       // A Postern token is never the app's business, even on a public socket (the app may be anyone's);
       // proxy/headers.ts also drops one in any other spelling.
@@ -103,12 +109,17 @@ export class SocketGate {
     const anonymous = policy.decide(null, facts);
     if (anonymous.kind === 'allow') return this.publicAllow(socket, facts, anonymous, token !== undefined);
     if (token !== undefined) {
-      const decision = this.checkToken(token, socket, facts, anonymous);
-      if (decision.kind !== 'unauthorized') return decision;
-      return { kind: 'refused', error: this.badTokens.failed(req, new EdgeError('UNAUTHORIZED', decision.message)) };
+      return andThen(this.tokenUnder(policy, token, socket, facts, anonymous), (decision): GateDecision => {
+        if (decision.kind !== 'unauthorized') return decision;
+        return { kind: 'refused', error: this.badTokens.failed(req, new EdgeError('UNAUTHORIZED', decision.message)) };
+      });
     }
+    return andThen(this.auth.sessions.resolve(readCookie(req, this.auth.cookies.session), socket.id), (session) =>
+      this.decideSession(req, socket, host, policy, facts, anonymous, session),
+    );
+  }
 
-    const session = this.auth.sessions.resolve(readCookie(req, this.auth.cookies.session), socket.id);
+  private decideSession(req: IncomingMessage, socket: SocketRecord, host: string, policy: CompiledPolicy, facts: RequestFacts, anonymous: Verdict, session: ResolvedSession | undefined): GateDecision {
     if (!session) {
       // Refused whoever asks: no one to name on the page, nothing worth an audit row.
       if (anonymous.kind === 'deny') return { kind: 'refused', error: new EdgeError('POLICY_DENIED', anonymous.reason) };
@@ -157,10 +168,16 @@ export class SocketGate {
    * A bearer token under the same policy as a browser session (also used by `postern tcp`, whose
    * facts have no path or method). `anonymous` is the policy's answer without an identity, if known.
    */
-  checkToken(token: string, socket: SocketRecord, facts: RequestFacts, anonymous?: Verdict): Extract<GateDecision, { kind: 'allow' | 'unauthorized' | 'forbidden' }> {
-    const holder = this.verifyToken(token);
+  checkToken(token: string, socket: SocketRecord, facts: RequestFacts): Maybe<TokenDecision> {
+    return andThen(this.policies.of(socket), (policy) => this.tokenUnder(policy, token, socket, facts));
+  }
+
+  private tokenUnder(policy: CompiledPolicy, token: string, socket: SocketRecord, facts: RequestFacts, anonymous?: Verdict): Maybe<TokenDecision> {
+    return andThen(this.verifyToken(token), (holder) => this.decideToken(policy, holder, socket, facts, anonymous));
+  }
+
+  private decideToken(policy: CompiledPolicy, holder: TokenHolder | undefined, socket: SocketRecord, facts: RequestFacts, anonymous?: Verdict): TokenDecision {
     if (!holder) return { kind: 'unauthorized', message: 'The Postern token is invalid, expired or revoked.' };
-    const policy = this.policies.of(socket);
     const verdict = policy.decideFor(holder.identity, facts, anonymous ?? policy.decide(null, facts));
     if (verdict.kind !== 'allow') return this.forbidden(holder.email, facts, verdict, holder.userId ?? undefined);
     if (verdict.anonymous) return this.publicAllow(socket, facts, verdict, true);
@@ -180,8 +197,14 @@ export class SocketGate {
    * time window that ends or a rule change closes it (policy/open-streams.ts).
    */
   trackStream(grant: StreamGrant, kind: 'websocket' | 'tcp', connection: Duplex, req?: IncomingMessage): void {
-    const facts = grant.facts === UNUSED_FACTS && req ? httpFacts(req, this.policies.of(grant.socket)) : grant.facts;
-    if (!('problem' in facts)) this.streams.track({ ...grant, facts }, kind, connection);
+    const follow = (facts: ReturnType<typeof httpFacts>) => {
+      if (!('problem' in facts)) this.streams.track({ ...grant, facts }, kind, connection);
+    };
+    if (grant.facts !== UNUSED_FACTS || !req) return follow(grant.facts);
+    const policy = this.policies.of(grant.socket);
+    if (!(policy instanceof Promise)) return follow(httpFacts(req, policy));
+    // A stream the edge cannot follow is not kept (fail closed).
+    policy.then((compiled) => follow(httpFacts(req, compiled)), () => connection.destroy());
   }
 
   private publicAllow(socket: SocketRecord, facts: RequestFacts, verdict: Verdict, consumedAuthorization: boolean): Extract<GateDecision, { kind: 'allow' }> {
@@ -199,22 +222,20 @@ export class SocketGate {
    * made by a CLI sign-in carries that identity's groups and GitHub orgs; an admin-made one only
    * the account's email.
    */
-  private verifyToken(token: string, now = Date.now()): TokenHolder | undefined {
-    const cached = this.tokens.get(token);
-    const unexpired = cached && (cached.expiresAt === null || now < cached.expiresAt);
-    if (cached && this.auth.outage.storeDown) {
-      // As for sessions (auth/sessions.ts): the cache alone until the grace ends, then 503.
-      if (!this.auth.outage.allows(now)) throw this.auth.outage.refusal();
-      return unexpired ? cached : undefined;
-    }
-    if (unexpired && now - cached.checkedAt < TOKEN_CACHE_MS) return cached;
-    this.tokens.delete(token);
-    const record = this.store.tokens.verify(token, now);
-    const account = record && accountNow(this.store, record.accountId);
+  private verifyToken(token: string, now = Date.now()): Maybe<TokenHolder | undefined> {
+    // As for sessions (auth/sessions.ts): while the store is down the cache answers alone until the grace ends, then 503.
+    return andThen(this.auth.outage.read(this.holders, token, () => this.holderOf(token, now), now), (holder) =>
+      holder && (holder.expiresAt === null || now < holder.expiresAt) ? holder : undefined,
+    );
+  }
+
+  private async holderOf(token: string, now: number): Promise<TokenHolder | undefined> {
+    const check = await this.auth.tokens.check(token, now);
+    const record = check.ok ? check.token : undefined;
+    const account = record && (await this.store.accounts.findById(record.accountId));
     if (!record || !account) return undefined;
-    const user = record.userId ? userNow(this.store, record.userId) : undefined;
-    if (this.tokens.size > 10_000) this.tokens.clear();
-    const holder: TokenHolder = {
+    const user = record.userId ? await this.store.users.findById(record.userId) : undefined;
+    return {
       tokenId: record.id,
       accountId: account.id,
       email: account.email,
@@ -222,15 +243,15 @@ export class SocketGate {
       identity: identityOf({ email: account.email, groups: user?.groups ?? [], githubOrgs: user?.githubOrgs ?? [], githubTeams: user?.githubTeams ?? [] }),
       userId: user?.id ?? null,
       expiresAt: record.expiresAt,
-      checkedAt: now,
     };
-    this.tokens.set(token, holder);
-    return holder;
   }
 
-  private forgetTokens(credentials: readonly string[]): void {
-    const ids = new Set(credentials.filter((c) => c.startsWith(TOKEN_CREDENTIAL)).map((c) => c.slice(TOKEN_CREDENTIAL.length)));
-    if (ids.size === 0) return;
-    for (const [token, holder] of this.tokens) if (ids.has(holder.tokenId)) this.tokens.delete(token);
+  /** A token changed (a `token` change): its holder is read again at its next use. */
+  forgetToken(tokenId: string): void {
+    this.holders.deleteWhere((holder) => holder?.tokenId === tokenId);
+  }
+
+  forgetAll(): void {
+    this.holders.clear();
   }
 }

@@ -14,7 +14,8 @@ import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { forbiddenPage } from '../pages/auth-pages.js';
 import type { SocketRecord } from '../store/sockets.js';
 import { storeOutageOf } from '../store-outage.js';
-import type { TunnelConnection } from '../tunnel/connection.js';
+import type { EdgeRelay } from '../relay/edge-relay.js';
+import type { StreamCarrier } from '../tunnel/carrier.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import { hasBody, ResponseDownstream, SocketDownstream, type Downstream } from './answer.js';
 import { Deadlines } from './deadlines.js';
@@ -45,12 +46,14 @@ export interface ProxyDeps {
   readonly limits: ProxyLimits;
   /** The HSTS value for a request's answers, if any (net/hsts.ts). */
   readonly hsts: (req: IncomingMessage) => string | undefined;
+  /** Other edges holding the connectors this one lacks (PostgreSQL store); undefined for a lone edge. */
+  readonly relay: EdgeRelay | undefined;
 }
 
-/** A request that passed every check, ready to be sent: who asks, and the tunnel connection to try first. */
+/** A request that passed every check, ready to be sent: who asks, and the tunnel connection (or peer edge) to try first. */
 interface Prepared {
   readonly decision: Allowed;
-  readonly conn: TunnelConnection;
+  readonly conn: StreamCarrier;
   readonly request: RequestHead;
   /** The edge's own answer headers (request id, HSTS), as a field list. */
   readonly edgeHeaders: readonly string[];
@@ -66,9 +69,9 @@ export class ProxyHandler {
   private readonly exchangeServices: ExchangeServices;
 
   constructor(private readonly deps: ProxyDeps) {
-    const { registry, limits, config } = deps;
+    const { registry, limits, config, relay } = deps;
     this.exchangeServices = {
-      pickConnection: (socketId, exclude) => registry.pick(socketId, exclude),
+      pickConnection: (socketId, exclude) => registry.pick(socketId, exclude) ?? relay?.next(socketId, exclude),
       abandoned: (req) => limits.recordAbort(req),
       timeoutMs: config.upstreamTimeoutMs,
       deadlines: new Deadlines(Deadlines.tickFor(config.upstreamTimeoutMs)),
@@ -86,6 +89,13 @@ export class ProxyHandler {
       return;
     }
     const decision = this.deps.gate.check(req, socket, host);
+    if (!(decision instanceof Promise)) return this.decided(down, socket, host, decision);
+    decision.then((d) => this.contained(down, () => this.decided(down, socket, host, d)), (err: unknown) => this.internal(down, err));
+  }
+
+  /** After the gate (synchronous while the session or token is cached). */
+  private decided(down: ResponseDownstream, socket: SocketRecord, host: string, decision: GateDecision): void {
+    const { req } = down;
     if (decision.kind !== 'allow') return this.deny(down, decision, socket, host);
     down.trace.user = decision.identity?.email ?? null;
     const tooLarge = this.deps.limits.checkDeclaredBody(req, socket);
@@ -107,6 +117,12 @@ export class ProxyHandler {
     const refusal = this.admit(req, socket, host) ?? (req.url!.startsWith(RESERVED_PREFIX) ? new EdgeError('NOT_FOUND', 'No WebSocket endpoint here.') : undefined);
     if (refusal) return down.refuse(refusal);
     const decision = this.deps.gate.check(req, socket, host);
+    if (!(decision instanceof Promise)) return this.decidedUpgrade(down, head, socket, host, decision);
+    decision.then((d) => this.contained(down, () => this.decidedUpgrade(down, head, socket, host, d)), (err: unknown) => this.internal(down, err));
+  }
+
+  private decidedUpgrade(down: SocketDownstream, head: Buffer, socket: SocketRecord, host: string, decision: GateDecision): void {
+    const { req, trace } = down;
     if (decision.kind === 'refused') return down.refuse(decision.error);
     if (decision.kind === 'login' || decision.kind === 'unauthorized') {
       return down.refuse(new EdgeError('UNAUTHORIZED', 'Sign in before opening a WebSocket to this app.'));
@@ -140,20 +156,28 @@ export class ProxyHandler {
   }
 
   /** Prepare, the exchange's limits, then the exchange itself. */
-  private forward(down: ResponseDownstream, socket: SocketRecord, host: string, decision: Allowed, identity: readonly string[]): void {
+  private forward(down: ResponseDownstream, socket: SocketRecord, host: string, decision: Allowed, identity: readonly string[], conn: StreamCarrier | undefined = this.deps.registry.pick(socket.id)): void {
+    if (!conn) return this.elsewhere(down, socket, host, (carrier) => this.forward(down, socket, host, decision, identity, carrier));
     const { req, res } = down;
-    const prepared = this.prepare(req, socket, host, decision, identity, down.edgeHeaders);
-    if (prepared instanceof EdgeError) return down.refuse(prepared);
+    const prepared = this.prepare(req, socket, host, decision, identity, down.edgeHeaders, conn);
     const allowed = this.deps.limits.openExchange(req, socket, decision.identity?.userId ?? null, hasBody(req));
     if (allowed instanceof EdgeError) return down.refuse(allowed);
     continueIfExpected(req, res);
     new HttpExchange(this.exchangeInput(down, prepared, socket, host), prepared.conn, down, allowed.body, allowed.release).start();
   }
 
-  private forwardUpgrade(down: SocketDownstream, head: Buffer, socket: SocketRecord, host: string, decision: Allowed, identity: readonly string[]): void {
+  private forwardUpgrade(
+    down: SocketDownstream,
+    head: Buffer,
+    socket: SocketRecord,
+    host: string,
+    decision: Allowed,
+    identity: readonly string[],
+    conn: StreamCarrier | undefined = this.deps.registry.pick(socket.id),
+  ): void {
+    if (!conn) return this.elsewhere(down, socket, host, (carrier) => this.forwardUpgrade(down, head, socket, host, decision, identity, carrier));
     const { req, socket: client } = down;
-    const prepared = this.prepare(req, socket, host, decision, identity, [REQUEST_ID_HEADER, requestIdOf(req)]);
-    if (prepared instanceof EdgeError) return down.refuse(prepared);
+    const prepared = this.prepare(req, socket, host, decision, identity, [REQUEST_ID_HEADER, requestIdOf(req)], conn);
     const allowed = this.deps.limits.openExchange(req, socket, decision.identity?.userId ?? null, false);
     if (allowed instanceof EdgeError) return down.refuse(allowed);
     client.once('close', allowed.release);
@@ -164,14 +188,25 @@ export class ProxyHandler {
     new UpgradeExchange(this.exchangeInput(down, prepared, socket, host), prepared.conn, down, head, prepared.edgeHeaders).start();
   }
 
-  /** The tunnel connection to try first, and the request as the app will get it. */
-  private prepare(req: IncomingMessage, socket: SocketRecord, host: string, decision: Allowed, identity: readonly string[], edgeHeaders: readonly string[]): Prepared | EdgeError {
-    const { registry, limits } = this.deps;
-    const conn = registry.pick(socket.id);
-    if (!conn && registry.isBusy(socket.id)) return limits.tunnelBusy(socket, host);
-    if (!conn) {
-      return new EdgeError('TUNNEL_OFFLINE', `No connector is online for ${host}. The app's owner needs to run "postern connect" (or it is reconnecting).`);
-    }
+  /**
+   * No usable connection of the socket here: busy, or (PostgreSQL) sent on to an edge that holds
+   * one, or offline. The request was routed, policed and given its identity here, and stays so.
+   */
+  private elsewhere(down: Downstream, socket: SocketRecord, host: string, send: (carrier: StreamCarrier) => void): void {
+    const { registry, limits, relay } = this.deps;
+    if (registry.isBusy(socket.id)) return down.refuse(limits.tunnelBusy(socket, host));
+    if (!relay) return down.refuse(offline(host));
+    relay.carrier(socket.id).then(
+      (carrier) => {
+        if (down.req.socket.destroyed) return; // the client left while the peer was found
+        this.contained(down, () => (carrier ? send(carrier) : down.refuse(offline(host))));
+      },
+      (err: unknown) => this.internal(down, err),
+    );
+  }
+
+  /** The request as the app will get it, for the tunnel connection (or peer edge) to try first. */
+  private prepare(req: IncomingMessage, socket: SocketRecord, host: string, decision: Allowed, identity: readonly string[], edgeHeaders: readonly string[], conn: StreamCarrier): Prepared {
     // Only origin-form targets get here (proxy/strict-http.ts): routing and forwarding read the same host.
     const headers = upstreamRequestHeaders(req, {
       reservedNames: reservedHeaderNames(socket, this.deps.config.foreignIdentityHeaders),
@@ -252,6 +287,10 @@ export class ProxyHandler {
     this.deps.log.error({ err, reqId: requestIdOf(down.req), host: down.trace.host }, 'request failed inside the edge');
     down.refuse(new EdgeError('INTERNAL', 'internal error'));
   }
+}
+
+function offline(host: string): EdgeError {
+  return new EdgeError('TUNNEL_OFFLINE', `No connector is online for ${host}. The app's owner needs to run "postern connect" (or it is reconnecting).`);
 }
 
 /** A TCP socket carries raw bytes through `postern tcp`, never HTTP. */

@@ -3,7 +3,7 @@ import { ErrorCode, type ResponseHead } from '@postern/shared';
 import { EdgeError } from '../errors.js';
 import { closeAfterAnswer } from '../limits/linger.js';
 import type { RequestBodyGuard } from '../limits/request-body.js';
-import type { TunnelConnection } from '../tunnel/connection.js';
+import type { StreamCarrier } from '../tunnel/carrier.js';
 import type { ResponseDownstream } from './answer.js';
 import { UpstreamExchange, type ExchangeInput } from './exchange.js';
 import { downstreamResponseHeaders } from './headers.js';
@@ -37,7 +37,7 @@ export class HttpExchange extends UpstreamExchange {
    */
   constructor(
     input: ExchangeInput,
-    conn: TunnelConnection,
+    conn: StreamCarrier,
     down: ResponseDownstream,
     private readonly body: RequestBodyGuard | null,
     onClosed: () => void,

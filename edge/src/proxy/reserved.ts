@@ -70,7 +70,7 @@ export class ReservedPaths {
       }
       case '/.postern/callback': {
         const bind = readCookie(req, this.auth.cookies.bind) ?? '';
-        const redeemed = this.auth.sessions.redeemHandoff(url.searchParams.get('code') ?? '', bind, socket.id);
+        const redeemed = await this.auth.sessions.redeemHandoff(url.searchParams.get('code') ?? '', bind, socket.id);
         if (!redeemed) {
           // Unknown, used, expired or made for another socket: start over rather than fail.
           res.writeHead(302, { location: `${this.auth.edgeUrl}/auth/login?rd=${encodeURIComponent(`${origin}/`)}`, 'cache-control': 'no-store' });
@@ -84,7 +84,7 @@ export class ReservedPaths {
         return void res.end();
       }
       case '/.postern/signout': {
-        const session = this.auth.sessions.resolve(readCookie(req, this.auth.cookies.session), socket.id);
+        const session = await this.auth.sessions.resolve(readCookie(req, this.auth.cookies.session), socket.id);
         if (req.method === 'GET') {
           const page = session
             ? signOutConfirmPage({ who: session.user.email ?? session.user.subject, action: '/.postern/signout', footer, place: 'app', everywhereHref: `${this.auth.edgeUrl}/auth/signout` })
@@ -101,7 +101,7 @@ export class ReservedPaths {
         }
         // Only this app's session ends here, whatever the form says: a socket's page is its owner's,
         // and a sibling's own-origin form must not sign the visitor out of every app (the edge host offers that).
-        if (session) this.auth.sessions.signOut(session.record);
+        if (session) await this.auth.sessions.signOut(session.record);
         const scope = session ? 'here' : 'none';
         return send(res, 200, 'text/html; charset=utf-8', signedOutPage({ scope, signInHref: '/', footer }), {
           'set-cookie': clearCookie(this.auth.cookies.session, this.auth.secure),

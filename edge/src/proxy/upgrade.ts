@@ -1,7 +1,7 @@
 import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
 import { StreamDuplex, type MuxStream, type ResponseHead } from '@postern/shared';
 import { EdgeError } from '../errors.js';
-import type { TunnelConnection } from '../tunnel/connection.js';
+import type { StreamCarrier } from '../tunnel/carrier.js';
 import type { SocketDownstream } from './answer.js';
 import { UpstreamExchange, type ExchangeInput } from './exchange.js';
 import { downstreamResponseHeaders, serializeResponseHead } from './headers.js';
@@ -17,7 +17,7 @@ export class UpgradeExchange extends UpstreamExchange {
 
   constructor(
     input: ExchangeInput,
-    conn: TunnelConnection,
+    conn: StreamCarrier,
     private readonly downstream: SocketDownstream,
     /** Bytes the client sent after its upgrade request: the first bytes of the WebSocket. */
     private readonly head: Buffer,

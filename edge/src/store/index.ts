@@ -4,7 +4,7 @@ import { AccountStore } from './accounts.js';
 import { AuditStore } from './audit.js';
 import { ConsentStore } from './consents.js';
 import { DeviceStore } from './devices.js';
-import { openSqliteStore, type Db } from './db.js';
+import { openSqliteStore } from './db.js';
 import { IdpGrantStore } from './idp-grants.js';
 import { randomId } from './ids.js';
 import { LogoutTokenIdStore } from './logout-token-ids.js';
@@ -18,7 +18,6 @@ import { TunnelStore } from './tunnels.js';
 import { UserStore } from './users.js';
 import type { SqlDriver } from './sql/driver.js';
 import { isPostgresUrl, openSql } from './sql/open.js';
-import { SqliteDriver } from './sql/sqlite-driver.js';
 
 export interface StoreOptions {
   /** This process in the cluster (edge id, where peers reach it); admin commands and tests get a throwaway one. */
@@ -45,23 +44,18 @@ export class Store {
   readonly consents: ConsentStore;
   readonly idpGrants: IdpGrantStore;
   readonly logoutTokenIds: LogoutTokenIdStore;
-  /** The SQLite connection of the table modules not yet moved onto `sql` (phase 2 of issue 13 removes it). */
-  readonly db: Db;
 
   constructor(
     readonly sql: SqlDriver,
     readonly cluster: Cluster,
   ) {
-    if (!(sql instanceof SqliteDriver)) throw new Error('the PostgreSQL store is not wired to the table modules yet');
-    const db = sql.db;
-    this.db = db;
     this.accounts = new AccountStore(sql);
-    this.tokens = new TokenStore(db);
-    this.sockets = new SocketStore(db);
+    this.tokens = new TokenStore(sql, cluster.changes);
+    this.sockets = new SocketStore(sql, cluster.changes);
     this.users = new UserStore(sql);
     this.passwords = new PasswordStore(sql);
     this.transactions = new TransactionStore(sql);
-    this.sessions = new SessionStore(db);
+    this.sessions = new SessionStore(sql, cluster.changes);
     this.signingKeys = new SigningKeyStore(sql);
     this.tunnels = new TunnelStore(sql, cluster.changes);
     this.audit = new AuditStore(sql);

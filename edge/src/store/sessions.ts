@@ -1,4 +1,5 @@
-import type { Db } from './db.js';
+import type { ChangeFeed } from '../cluster/change-feed.js';
+import type { SqlDriver } from './sql/driver.js';
 import { hashHandle } from './secrets.js';
 
 export interface SessionRecord {
@@ -14,7 +15,7 @@ export interface SessionRecord {
   readonly revokedAt: number | null;
 }
 
-interface SessionRow {
+type SessionRow = {
   id_hash: string;
   user_id: string;
   socket_id: string | null;
@@ -23,7 +24,7 @@ interface SessionRow {
   last_seen_at: number;
   expires_at: number;
   revoked_at: number | null;
-}
+};
 
 const toSession = (r: SessionRow): SessionRecord => ({
   idHash: r.id_hash,
@@ -36,102 +37,76 @@ const toSession = (r: SessionRow): SessionRecord => ({
   revokedAt: r.revoked_at,
 });
 
+/** Touches written in one statement at most; a longer list is split. */
+const TOUCH_BATCH = 500;
+
 /** Sessions (by hash of the cookie handle) and the one-time codes that hand a login to a socket host. */
 export class SessionStore {
-  private readonly insert;
-  private readonly byHash;
-  private readonly touchStmt;
-  private readonly revokeOne;
-  private readonly revokeChildren;
-  private readonly liveChildren;
-  private readonly revokeUser;
-  private readonly liveOfUser;
-  private readonly revokeUserOnSocket;
-  private readonly liveOfUserOnSocket;
-  private readonly insertCode;
-  private readonly takeCode;
-  private readonly removeCode;
-  private readonly sweepCodes;
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly changes: ChangeFeed,
+  ) {}
 
-  constructor(private readonly db: Db) {
-    this.insert = db.prepare(
-      `INSERT INTO sessions (id_hash, user_id, socket_id, parent_hash, created_at, last_seen_at, expires_at)
-       VALUES (@idHash, @userId, @socketId, @parentHash, @createdAt, @createdAt, @expiresAt)`,
-    );
-    this.byHash = db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id_hash = ?');
-    this.touchStmt = db.prepare<[number, string]>('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?');
-    this.revokeOne = db.prepare<[number, string]>('UPDATE sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL');
-    this.revokeChildren = db.prepare<[number, string]>('UPDATE sessions SET revoked_at = ? WHERE parent_hash = ? AND revoked_at IS NULL');
-    this.liveChildren = db.prepare<[string], { id_hash: string }>('SELECT id_hash FROM sessions WHERE parent_hash = ? AND revoked_at IS NULL');
-    this.revokeUser = db.prepare<[number, string]>('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL');
-    this.liveOfUser = db.prepare<[string], { id_hash: string }>('SELECT id_hash FROM sessions WHERE user_id = ? AND revoked_at IS NULL');
-    this.revokeUserOnSocket = db.prepare<[number, string, string]>('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND socket_id = ? AND revoked_at IS NULL');
-    this.liveOfUserOnSocket = db.prepare<[string, string], { id_hash: string }>('SELECT id_hash FROM sessions WHERE user_id = ? AND socket_id = ? AND revoked_at IS NULL');
-    this.insertCode = db.prepare<[string, string, string, string, number]>(
-      'INSERT INTO handoff_codes (code_hash, parent_hash, socket_id, return_path, expires_at) VALUES (?, ?, ?, ?, ?)',
-    );
-    this.takeCode = db.prepare<[string], { parent_hash: string; socket_id: string; return_path: string; expires_at: number }>(
-      'SELECT * FROM handoff_codes WHERE code_hash = ?',
-    );
-    this.removeCode = db.prepare<[string]>('DELETE FROM handoff_codes WHERE code_hash = ?');
-    this.sweepCodes = db.prepare<[number]>('DELETE FROM handoff_codes WHERE expires_at <= ?');
-  }
-
-  create(handle: string, input: { userId: string; socketId: string | null; parentHash: string | null; expiresAt: number }): SessionRecord {
+  async create(handle: string, input: { userId: string; socketId: string | null; parentHash: string | null; expiresAt: number }): Promise<SessionRecord> {
     const record = { idHash: hashHandle(handle), ...input, createdAt: Date.now() };
-    this.insert.run(record);
+    await this.db.exec(
+      'INSERT INTO sessions (id_hash, user_id, socket_id, parent_hash, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [record.idHash, record.userId, record.socketId, record.parentHash, record.createdAt, record.createdAt, record.expiresAt],
+    );
     return { ...record, lastSeenAt: record.createdAt, revokedAt: null };
   }
 
-  find(idHash: string): SessionRecord | undefined {
-    const row = this.byHash.get(idHash);
+  async find(idHash: string): Promise<SessionRecord | undefined> {
+    const row = await this.db.one<SessionRow>('SELECT * FROM sessions WHERE id_hash = ?', [idHash]);
     return row && toSession(row);
   }
 
-  touch(idHash: string, now: number): void {
-    this.touchStmt.run(now, idHash);
+  /** Records that these sessions were seen at `now`: one statement per batch (an edge writes them every half minute). */
+  async touch(idHashes: readonly string[], now: number): Promise<void> {
+    for (let i = 0; i < idHashes.length; i += TOUCH_BATCH) {
+      const batch = idHashes.slice(i, i + TOUCH_BATCH);
+      await this.db.exec(`UPDATE sessions SET last_seen_at = ? WHERE id_hash IN (${batch.map(() => '?').join(', ')})`, [now, ...batch]);
+    }
   }
 
   /** Revokes one session and every socket session handed off from it; returns the revoked hashes. */
-  revokeTree(idHash: string, now = Date.now()): string[] {
-    return this.db.transaction(() => {
-      const hashes = [idHash, ...this.liveChildren.all(idHash).map((r) => r.id_hash)];
-      this.revokeOne.run(now, idHash);
-      this.revokeChildren.run(now, idHash);
-      return hashes;
-    })();
+  revokeTree(idHash: string, now = Date.now()): Promise<string[]> {
+    return this.revokeWhere('(id_hash = ? OR parent_hash = ?)', [idHash, idHash], now);
   }
 
   /** Revokes every session of a user (sign out everywhere); returns their hashes. */
-  revokeAllOfUser(userId: string, now = Date.now()): string[] {
-    return this.db.transaction(() => {
-      const hashes = this.liveOfUser.all(userId).map((r) => r.id_hash);
-      this.revokeUser.run(now, userId);
-      return hashes;
-    })();
+  revokeAllOfUser(userId: string, now = Date.now()): Promise<string[]> {
+    return this.revokeWhere('user_id = ?', [userId], now);
   }
 
   /** Revokes a user's sessions on one socket host (their hand-off consent was withdrawn); returns their hashes. */
-  revokeAllOfUserOnSocket(userId: string, socketId: string, now = Date.now()): string[] {
-    return this.db.transaction(() => {
-      const hashes = this.liveOfUserOnSocket.all(userId, socketId).map((r) => r.id_hash);
-      this.revokeUserOnSocket.run(now, userId, socketId);
-      return hashes;
-    })();
+  revokeAllOfUserOnSocket(userId: string, socketId: string, now = Date.now()): Promise<string[]> {
+    return this.revokeWhere('user_id = ? AND socket_id = ?', [userId, socketId], now);
   }
 
-  createCode(code: string, input: { parentHash: string; socketId: string; returnPath: string; expiresAt: number }): void {
-    this.sweepCodes.run(Date.now());
-    this.insertCode.run(hashHandle(code), input.parentHash, input.socketId, input.returnPath, input.expiresAt);
+  async createCode(code: string, input: { parentHash: string; socketId: string; returnPath: string; expiresAt: number }): Promise<void> {
+    await this.db.exec('DELETE FROM handoff_codes WHERE expires_at <= ?', [Date.now()]);
+    await this.db.exec('INSERT INTO handoff_codes (code_hash, parent_hash, socket_id, return_path, expires_at) VALUES (?, ?, ?, ?, ?)', [
+      hashHandle(code), input.parentHash, input.socketId, input.returnPath, input.expiresAt,
+    ]);
   }
 
-  /** Single use: the code is deleted when read. Undefined if unknown, used or expired. */
-  consumeCode(code: string): { parentHash: string; socketId: string; returnPath: string } | undefined {
-    const codeHash = hashHandle(code);
-    const row = this.takeCode.get(codeHash);
-    if (!row) return undefined;
-    this.removeCode.run(codeHash);
-    if (row.expires_at <= Date.now()) return undefined;
+  /** Single use: the code is deleted as it is read, so of two edges redeeming it at once one gets it. Undefined if unknown, used or expired. */
+  async consumeCode(code: string): Promise<{ parentHash: string; socketId: string; returnPath: string } | undefined> {
+    const row = await this.db.one<{ parent_hash: string; socket_id: string; return_path: string; expires_at: number }>(
+      'DELETE FROM handoff_codes WHERE code_hash = ? RETURNING parent_hash, socket_id, return_path, expires_at',
+      [hashHandle(code)],
+    );
+    if (!row || row.expires_at <= Date.now()) return undefined;
     return { parentHash: row.parent_hash, socketId: row.socket_id, returnPath: row.return_path };
+  }
+
+  /** Revokes the live sessions `where` matches and tells every edge about each (their streams close, caches forget them). */
+  private revokeWhere(where: string, params: readonly string[], now: number): Promise<string[]> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query<{ id_hash: string }>(`UPDATE sessions SET revoked_at = ? WHERE ${where} AND revoked_at IS NULL RETURNING id_hash`, [now, ...params]);
+      for (const { id_hash } of rows) await this.changes.publish(tx, { topic: 'session', key: id_hash });
+      return rows.map((r) => r.id_hash);
+    });
   }
 }

@@ -1,5 +1,6 @@
 import { PUBLIC_POLICY, type Policy } from '@postern/shared/policy';
-import type { Db } from './db.js';
+import type { ChangeFeed } from '../cluster/change-feed.js';
+import type { SqlDriver } from './sql/driver.js';
 import { randomId } from './ids.js';
 import { accountSuffix, labelStem } from './labels.js';
 
@@ -36,7 +37,7 @@ export interface SocketRecord {
   readonly createdAt: number;
 }
 
-interface SocketRow {
+type SocketRow = {
   id: string;
   account_id: string;
   name: string;
@@ -49,7 +50,7 @@ interface SocketRow {
   allow_cross_origin_requests: number;
   ephemeral: number;
   created_at: number;
-}
+};
 
 const toSocket = (row: SocketRow): SocketRecord => ({
   id: row.id,
@@ -105,90 +106,88 @@ const toRow = (record: SocketRecord): SocketRow => ({
   created_at: record.createdAt,
 });
 
-export class SocketStore {
-  private readonly insert;
-  private readonly byId;
-  private readonly byHostname;
-  private readonly byAccount;
-  private readonly deleteById;
-  private readonly updateStmt;
-  private readonly allStmt;
-  private readonly ephemeralStmt;
+const COLUMNS = 'id, account_id, name, hostname, protocol, policy, policy_revision, identity_headers, max_body_bytes, allow_cross_origin_requests, ephemeral, created_at';
 
-  constructor(db: Db) {
-    this.insert = db.prepare(
-      `INSERT INTO sockets (id, account_id, name, hostname, protocol, policy, policy_revision, identity_headers,
-         max_body_bytes, allow_cross_origin_requests, ephemeral, created_at)
-       VALUES (@id, @account_id, @name, @hostname, @protocol, @policy, @policy_revision, @identity_headers,
-         @max_body_bytes, @allow_cross_origin_requests, @ephemeral, @created_at)`,
-    );
-    this.byId = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE id = ?');
-    this.byHostname = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE hostname = ?');
-    this.byAccount = db.prepare<[string], SocketRow>('SELECT * FROM sockets WHERE account_id = ? ORDER BY created_at');
-    this.allStmt = db.prepare<[], SocketRow>('SELECT * FROM sockets ORDER BY created_at');
-    this.ephemeralStmt = db.prepare<[], SocketRow>('SELECT * FROM sockets WHERE ephemeral = 1');
-    this.deleteById = db.prepare<[string]>('DELETE FROM sockets WHERE id = ?');
-    this.updateStmt = db.prepare(
-      `UPDATE sockets SET name = @name, policy = @policy, policy_revision = @policy_revision, identity_headers = @identity_headers,
-         max_body_bytes = @max_body_bytes, allow_cross_origin_requests = @allow_cross_origin_requests
-       WHERE id = @id`,
-    );
-  }
+const insertParams = (r: SocketRow) => [
+  r.id, r.account_id, r.name, r.hostname, r.protocol, r.policy, r.policy_revision, r.identity_headers, r.max_body_bytes, r.allow_cross_origin_requests, r.ephemeral, r.created_at,
+];
+
+export class SocketStore {
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly changes: ChangeFeed,
+  ) {}
 
   /**
    * Creates a socket. Permanent sockets get `<stem>-<short account id>`, the same every time, so
    * an account has one socket per stem (LabelTakenError otherwise); quick shares get a random suffix.
+   * Each candidate is claimed by the insert itself: two edges creating one name make one socket.
    */
-  create(input: NewSocket): SocketRecord {
+  async create(input: NewSocket): Promise<SocketRecord> {
     const stem = labelStem(input.name);
     const candidates = input.ephemeral
       ? Array.from({ length: 8 }, (_, attempt) => `${stem}-${randomId(4 + attempt)}`)
       : [`${stem}-${accountSuffix(input.accountId)}`, `${stem}-${accountSuffix(input.accountId, true)}`];
     for (const hostname of candidates) {
-      const holder = this.byHostname.get(hostname);
-      if (holder?.account_id === input.accountId && !input.ephemeral) throw new LabelTakenError(toSocket(holder));
-      if (holder) continue; // another account's short id shares the prefix: the long suffix is unique
       const record: SocketRecord = { ...SOCKET_DEFAULTS, ...input, id: `sck_${randomId(12)}`, hostname, policyRevision: 1, createdAt: Date.now() };
-      this.insert.run(toRow(record));
-      return record;
+      const made = await this.db.one(
+        `INSERT INTO sockets (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hostname) DO NOTHING RETURNING id`,
+        insertParams(toRow(record)),
+      );
+      if (made) return record;
+      const holder = await this.findByHostname(hostname);
+      if (holder?.accountId === input.accountId && !input.ephemeral) throw new LabelTakenError(holder);
+      // Otherwise another account's short id shares the prefix: the long suffix is unique.
     }
     throw new Error('could not find a free hostname');
   }
 
-  /** Replaces the given fields (never the hostname, protocol or owner); returns the new record. */
-  update(id: string, patch: SocketPatch): SocketRecord | undefined {
-    const current = this.findById(id);
-    if (!current) return undefined;
-    const policyChanged = patch.policy !== undefined && JSON.stringify(patch.policy) !== JSON.stringify(current.policy);
-    const next: SocketRecord = { ...current, ...patch, policyRevision: current.policyRevision + (policyChanged ? 1 : 0) };
-    this.updateStmt.run(toRow(next));
-    return next;
+  /** Replaces the given fields (never the hostname, protocol or owner) and tells every edge; returns the new record. */
+  update(id: string, patch: SocketPatch): Promise<SocketRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      const row = await tx.one<SocketRow>('SELECT * FROM sockets WHERE id = ?', [id]);
+      if (!row) return undefined;
+      const current = toSocket(row);
+      const policyChanged = patch.policy !== undefined && JSON.stringify(patch.policy) !== JSON.stringify(current.policy);
+      const next = toRow({ ...current, ...patch, policyRevision: current.policyRevision + (policyChanged ? 1 : 0) });
+      await tx.exec(
+        `UPDATE sockets SET name = ?, policy = ?, policy_revision = ?, identity_headers = ?, max_body_bytes = ?, allow_cross_origin_requests = ? WHERE id = ?`,
+        [next.name, next.policy, next.policy_revision, next.identity_headers, next.max_body_bytes, next.allow_cross_origin_requests, id],
+      );
+      await this.changes.publish(tx, { topic: 'socket', key: id });
+      return toSocket(next);
+    });
   }
 
-  findById(id: string): SocketRecord | undefined {
-    const row = this.byId.get(id);
+  async findById(id: string): Promise<SocketRecord | undefined> {
+    const row = await this.db.one<SocketRow>('SELECT * FROM sockets WHERE id = ?', [id]);
     return row && toSocket(row);
   }
 
-  findByHostname(hostname: string): SocketRecord | undefined {
-    const row = this.byHostname.get(hostname);
+  async findByHostname(hostname: string): Promise<SocketRecord | undefined> {
+    const row = await this.db.one<SocketRow>('SELECT * FROM sockets WHERE hostname = ?', [hostname]);
     return row && toSocket(row);
   }
 
-  listByAccount(accountId: string): SocketRecord[] {
-    return this.byAccount.all(accountId).map(toSocket);
+  async listByAccount(accountId: string): Promise<SocketRecord[]> {
+    return (await this.db.query<SocketRow>('SELECT * FROM sockets WHERE account_id = ? ORDER BY created_at', [accountId])).map(toSocket);
   }
 
   /** Every socket of the edge (the portal filters by policy). */
-  all(): SocketRecord[] {
-    return this.allStmt.all().map(toSocket);
+  async all(): Promise<SocketRecord[]> {
+    return (await this.db.query<SocketRow>('SELECT * FROM sockets ORDER BY created_at')).map(toSocket);
   }
 
-  listEphemeral(): SocketRecord[] {
-    return this.ephemeralStmt.all().map(toSocket);
+  async listEphemeral(): Promise<SocketRecord[]> {
+    return (await this.db.query<SocketRow>('SELECT * FROM sockets WHERE ephemeral = 1')).map(toSocket);
   }
 
-  delete(id: string): boolean {
-    return this.deleteById.run(id).changes > 0;
+  /** Deletes a socket and tells every edge (its tunnels and streams close); false if there was none. */
+  delete(id: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      if ((await tx.exec('DELETE FROM sockets WHERE id = ?', [id])) === 0) return false;
+      await this.changes.publish(tx, { topic: 'socket', key: id });
+      return true;
+    });
   }
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Db } from './db.js';
+import type { ChangeFeed } from '../cluster/change-feed.js';
+import type { SqlDriver } from './sql/driver.js';
 import { randomId } from './ids.js';
 
 /** Greppable prefix of every Postern API token (secret scanners can match `pst_`). */
@@ -24,7 +25,7 @@ export type TokenCheck =
   | { readonly ok: true; readonly token: ApiToken }
   | { readonly ok: false; readonly reason: 'unknown' | 'expired' | 'revoked'; readonly token?: ApiToken };
 
-interface TokenRow {
+type TokenRow = {
   id: string;
   account_id: string;
   user_id: string | null;
@@ -35,7 +36,7 @@ interface TokenRow {
   expires_at: number | null;
   revoked_at: number | null;
   last_used_at: number | null;
-}
+};
 
 const toToken = (row: TokenRow): ApiToken => ({
   id: row.id,
@@ -61,32 +62,18 @@ function hashToken(token: string): string {
 const TOUCH_EVERY_MS = 60_000;
 
 export class TokenStore {
-  private readonly insert;
-  private readonly byHash;
-  private readonly byId;
-  private readonly byAccount;
-  private readonly revokeStmt;
-  private readonly touchStmt;
-
-  constructor(db: Db) {
-    this.insert = db.prepare(
-      `INSERT INTO api_tokens (id, account_id, user_id, prefix, hash, name, created_at, expires_at)
-       VALUES (@id, @account_id, @user_id, @prefix, @hash, @name, @created_at, @expires_at)`,
-    );
-    this.byHash = db.prepare<[string], TokenRow>('SELECT * FROM api_tokens WHERE hash = ?');
-    this.byId = db.prepare<[string], TokenRow>('SELECT * FROM api_tokens WHERE id = ?');
-    this.byAccount = db.prepare<[string], TokenRow>('SELECT * FROM api_tokens WHERE account_id = ? ORDER BY created_at');
-    this.revokeStmt = db.prepare<[number, string]>('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
-    this.touchStmt = db.prepare<[number, string]>('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
-  }
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly changes: ChangeFeed,
+  ) {}
 
   /** Creates a token; the secret is returned once and only its hash is kept. */
-  create(
+  async create(
     accountId: string,
     name = '',
     expiresAt: number | null = null,
     userId: string | null = null,
-  ): { token: string; record: ApiToken } {
+  ): Promise<{ token: string; record: ApiToken }> {
     const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const record: ApiToken = {
       id: `tok_${randomId(10)}`,
@@ -99,63 +86,59 @@ export class TokenStore {
       revokedAt: null,
       lastUsedAt: null,
     };
-    this.insert.run({
-      id: record.id,
-      account_id: accountId,
-      user_id: userId,
-      prefix: record.prefix,
-      hash: hashToken(token),
-      name,
-      created_at: record.createdAt,
-      expires_at: expiresAt,
-    });
+    await this.db.exec(
+      `INSERT INTO api_tokens (id, account_id, user_id, prefix, hash, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      [record.id, accountId, userId, record.prefix, hashToken(token), name, record.createdAt, expiresAt],
+    );
     return { token, record };
   }
 
-  /** Checks a presented secret and says why it fails. */
-  check(token: string, now = Date.now()): TokenCheck {
+  /** Checks a presented secret and says why it fails (the request path asks through TokenCache). */
+  async check(token: string, now = Date.now()): Promise<TokenCheck> {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return { ok: false, reason: 'unknown' };
     const hash = hashToken(token);
-    const row = this.byHash.get(hash);
+    const row = await this.db.one<TokenRow>('SELECT * FROM api_tokens WHERE hash = ?', [hash]);
     // The lookup is by hash already; compare again in constant time for defence in depth.
     if (!row || !timingSafeEqual(Buffer.from(row.hash), Buffer.from(hash))) return { ok: false, reason: 'unknown' };
-    const record = toToken(row);
-    if (row.revoked_at !== null) return { ok: false, reason: 'revoked', token: record };
-    if (row.expires_at !== null && row.expires_at <= now) return { ok: false, reason: 'expired', token: record };
-    if (row.last_used_at === null || now - row.last_used_at > TOUCH_EVERY_MS) this.touchStmt.run(now, row.id);
-    return { ok: true, token: record };
+    const result = checkRecord(toToken(row), now);
+    if (result.ok && (row.last_used_at === null || now - row.last_used_at > TOUCH_EVERY_MS)) {
+      await this.db.exec('UPDATE api_tokens SET last_used_at = ? WHERE id = ?', [now, row.id]);
+    }
+    return result;
   }
 
-  /** Returns the live token record for a presented secret, or undefined. */
-  verify(token: string, now = Date.now()): ApiToken | undefined {
-    const result = this.check(token, now);
-    return result.ok ? result.token : undefined;
-  }
-
-  findById(id: string): ApiToken | undefined {
-    const row = this.byId.get(id);
+  async findById(id: string): Promise<ApiToken | undefined> {
+    const row = await this.db.one<TokenRow>('SELECT * FROM api_tokens WHERE id = ?', [id]);
     return row && toToken(row);
   }
 
   /** Whether a token (by id) is still usable, and why not: the sweeps that close tunnels and streams ask this. */
-  checkById(id: string, now = Date.now()): TokenCheck {
-    const token = this.findById(id);
-    if (!token) return { ok: false, reason: 'unknown' };
-    if (token.revokedAt !== null) return { ok: false, reason: 'revoked', token };
-    if (token.expiresAt !== null && token.expiresAt <= now) return { ok: false, reason: 'expired', token };
-    return { ok: true, token };
+  async checkById(id: string, now = Date.now()): Promise<TokenCheck> {
+    const token = await this.findById(id);
+    return token ? checkRecord(token, now) : { ok: false, reason: 'unknown' };
   }
 
-  findLive(id: string, now = Date.now()): boolean {
-    return this.checkById(id, now).ok;
+  async findLive(id: string, now = Date.now()): Promise<boolean> {
+    return (await this.checkById(id, now)).ok;
   }
 
-  listByAccount(accountId: string): ApiToken[] {
-    return this.byAccount.all(accountId).map(toToken);
+  async listByAccount(accountId: string): Promise<ApiToken[]> {
+    return (await this.db.query<TokenRow>('SELECT * FROM api_tokens WHERE account_id = ? ORDER BY created_at', [accountId])).map(toToken);
   }
 
-  /** Revokes a token; false if it was already revoked or does not exist. */
-  revoke(id: string, now = Date.now()): boolean {
-    return this.revokeStmt.run(now, id).changes > 0;
+  /** Revokes a token, and tells every edge (its tunnels and streams close); false if it was already revoked or does not exist. */
+  revoke(id: string, now = Date.now()): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      if ((await tx.exec('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, id])) === 0) return false;
+      await this.changes.publish(tx, { topic: 'token', key: id });
+      return true;
+    });
   }
+}
+
+/** Whether a token record is usable at `now`, and why not. */
+export function checkRecord(token: ApiToken, now: number): TokenCheck {
+  if (token.revokedAt !== null) return { ok: false, reason: 'revoked', token };
+  if (token.expiresAt !== null && token.expiresAt <= now) return { ok: false, reason: 'expired', token };
+  return { ok: true, token };
 }

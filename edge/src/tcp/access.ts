@@ -7,6 +7,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { BadTokenGuard } from '../auth/bad-token-guard.js';
 import { TOKEN_CREDENTIAL } from '../auth/context.js';
 import { posternBearerToken } from '../auth/postern-token.js';
+import type { TokenCache } from '../auth/token-cache.js';
 import { tokenFailure } from '../auth/token-failure.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
@@ -48,24 +49,25 @@ export class TcpAccess {
     private readonly audit: AuditLog,
     private readonly log: FastifyBaseLogger,
     private readonly badTokens: BadTokenGuard,
+    private readonly tokens: Pick<TokenCache, 'check'>,
   ) {}
 
-  authorize(req: IncomingMessage): TcpGrant {
+  async authorize(req: IncomingMessage): Promise<TcpGrant> {
     const token = posternBearerToken(header(req, 'authorization'));
-    const tokenCheck = token ? this.store.tokens.check(token) : undefined;
+    const tokenCheck = token ? await this.tokens.check(token) : undefined;
     if (!token || !tokenCheck) throw tokenFailure(undefined);
     if (!tokenCheck.ok) throw this.badTokens.failed(req, tokenFailure(tokenCheck));
 
     const name = header(req, HandshakeHeader.SOCKET)?.trim();
     if (!name) throw new EdgeError('BAD_REQUEST', `the ${HandshakeHeader.SOCKET} header is required (a socket id, name label or host name)`);
-    const socket = this.findSocket(name);
+    const socket = await this.findSocket(name);
     if (!socket) throw new EdgeError('SOCKET_NOT_FOUND', `there is no socket "${name}" on this edge`);
     const hostname = `${socket.hostname}.${domainHost(this.config)}`;
     if (socket.protocol !== 'tcp') {
       throw new EdgeError('WRONG_PROTOCOL', `${hostname} is an HTTP socket: open ${this.config.publicScheme}://${socketAuthority(socket.hostname, this.config)} instead`);
     }
 
-    const decision = this.gate.checkToken(token, socket, tcpFacts(req));
+    const decision = await this.gate.checkToken(token, socket, tcpFacts(req));
     if (decision.kind === 'unauthorized') throw tokenFailure(undefined);
     if (decision.kind === 'forbidden') {
       this.log.info({ socket: socket.id, user: decision.who, reason: decision.reason }, 'access denied');
@@ -94,7 +96,7 @@ export class TcpAccess {
   }
 
   /** A socket by id (`sck_…`), DNS label (`ssh-x1y2`) or host name (`ssh-x1y2.edge.example.com[:port]`). */
-  private findSocket(name: string): SocketRecord | undefined {
+  private async findSocket(name: string): Promise<SocketRecord | undefined> {
     const lower = name.toLowerCase();
     if (lower.startsWith('sck_')) return this.store.sockets.findById(lower);
     const suffix = [`.${this.config.domain}`, `.${domainHost(this.config)}`].find((s) => lower.endsWith(s));

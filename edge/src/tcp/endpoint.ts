@@ -24,7 +24,8 @@ import { clientAddress } from '../net/client-address.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { upstreamError } from '../proxy/upstream-errors.js';
 import { storeOutageOf } from '../store-outage.js';
-import type { TunnelConnection } from '../tunnel/connection.js';
+import type { EdgeRelay } from '../relay/edge-relay.js';
+import type { StreamCarrier } from '../tunnel/carrier.js';
 import type { TcpAccess, TcpGrant } from './access.js';
 
 /** Idle streams are pinged this often, so proxies and NATs on the way do not drop a quiet SSH session. */
@@ -46,6 +47,8 @@ export class TcpEndpoint {
     private readonly log: FastifyBaseLogger,
     private readonly metrics: EdgeMetrics,
     private readonly limits: ProxyLimits,
+    /** Other edges holding the connectors this one lacks (PostgreSQL store). */
+    private readonly peers: EdgeRelay | undefined,
   ) {
     this.wss.on('headers', (headers, req) => headers.push(`${REQUEST_ID_HEADER}: ${requestIdOf(req)}`));
   }
@@ -54,9 +57,10 @@ export class TcpEndpoint {
    * `GET /v1/tcp` without Upgrade: the access checks alone (throws the refusal), and whether a
    * connector is online now, which may change before the first stream.
    */
-  preflight(req: IncomingMessage): { socket: { name: string; hostname: string }; online: boolean } {
-    const grant = this.access.authorize(req);
-    return { socket: { name: grant.socket.name, hostname: grant.hostname }, online: this.access.connection(grant) !== undefined };
+  async preflight(req: IncomingMessage): Promise<{ socket: { name: string; hostname: string }; online: boolean }> {
+    const grant = await this.access.authorize(req);
+    const online = this.access.connection(grant) !== undefined || ((await this.peers?.located(grant.socket.id))?.length ?? 0) > 0;
+    return { socket: { name: grant.socket.name, hostname: grant.hostname }, online };
   }
 
   handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
@@ -66,16 +70,41 @@ export class TcpEndpoint {
       req.headers.accept = 'application/json';
       sendErrorOnSocket(req, client, err);
     };
-    let grant: TcpGrant;
-    try {
-      grant = this.access.authorize(req);
-    } catch (err) {
-      const known = err instanceof EdgeError ? err : storeOutageOf(err);
-      if (!known) this.log.error({ err }, 'tcp access check failed');
-      return refuse(known ?? new EdgeError('INTERNAL', 'internal error'));
-    }
+    this.access
+      .authorize(req)
+      .then(
+        (grant) => this.open(req, client, head, grant, refuse),
+        (err: unknown) => {
+          const known = err instanceof EdgeError ? err : storeOutageOf(err);
+          if (!known) this.log.error({ err }, 'tcp access check failed');
+          refuse(known ?? new EdgeError('INTERNAL', 'internal error'));
+        },
+      )
+      .catch((err: unknown) => {
+        this.log.error({ err }, 'tcp stream failed');
+        client.destroy();
+      });
+  }
+
+  /** The stream was let in: to the app through a connector, then upgraded. */
+  private open(req: IncomingMessage, client: Duplex, head: Buffer, grant: TcpGrant, refuse: (err: EdgeError) => void): void {
+    if (client.destroyed) return; // the client gave up during the checks
     const connection = this.access.connection(grant);
-    if (!connection) return refuse(this.access.busy(grant) ? this.limits.tunnelBusy(grant.socket, grant.hostname) : offline(grant));
+    if (connection) return this.openAndUpgrade(req, client, head, grant, connection, refuse);
+    if (this.access.busy(grant)) return refuse(this.limits.tunnelBusy(grant.socket, grant.hostname));
+    if (!this.peers) return refuse(offline(grant));
+    // No connector here: the edge that holds one carries the stream (access was decided here).
+    this.peers.carrier(grant.socket.id).then(
+      (carrier) => (carrier ? this.openAndUpgrade(req, client, head, grant, carrier, refuse) : refuse(offline(grant))),
+      (err: unknown) => {
+        this.log.error({ err }, 'tcp relay failed');
+        refuse(new EdgeError('INTERNAL', 'internal error'));
+      },
+    );
+  }
+
+  /** Opens the stream to the app first, then upgrades: a client that got 101 has a live connection. */
+  private openAndUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, grant: TcpGrant, connection: StreamCarrier, refuse: (err: EdgeError) => void): void {
     this.openToApp(grant, connection, client, (opened) => {
       if (opened instanceof EdgeError) return refuse(opened);
       if (!client.readable || !client.writable) return opened.destroy(); // the client gave up while we waited
@@ -84,7 +113,7 @@ export class TcpEndpoint {
   }
 
   /** Opens a stream to the app through the grant's connector, bounded by the upstream timeout. */
-  private openToApp(grant: TcpGrant, connection: TunnelConnection, client: Duplex, done: (opened: StreamDuplex | EdgeError) => void): void {
+  private openToApp(grant: TcpGrant, connection: StreamCarrier, client: Duplex, done: (opened: StreamDuplex | EdgeError) => void): void {
     let settled = false;
     // The stream counts against the connection from now until it closes.
     const release = connection.holdStream();
@@ -109,7 +138,7 @@ export class TcpEndpoint {
   }
 
   /** Pipes the client's WebSocket and the app's stream both ways, until both ends finished or one failed. */
-  private relay(ws: WebSocket, stream: StreamDuplex, grant: TcpGrant, connection: TunnelConnection, remote: string | null): void {
+  private relay(ws: WebSocket, stream: StreamDuplex, grant: TcpGrant, connection: StreamCarrier, remote: string | null): void {
     const { socket, hostname } = grant;
     const client = new WebSocketByteStream(ws, {
       abortClose: { code: TcpCloseCode.ACCESS_ENDED, reason: `access to ${hostname} ended: token revoked or expired, or the socket's rules changed` },

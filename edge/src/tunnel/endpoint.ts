@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { BadTokenGuard } from '../auth/bad-token-guard.js';
 import { posternBearerToken } from '../auth/postern-token.js';
+import type { TokenCache } from '../auth/token-cache.js';
 import { tokenFailure } from '../auth/token-failure.js';
 import type { EdgeConfig } from '../config.js';
 import { EdgeError } from '../errors.js';
@@ -19,7 +20,7 @@ import { randomId } from '../store/ids.js';
 import type { Store } from '../store/index.js';
 import { storeOutageOf } from '../store-outage.js';
 import { helloSocket } from '../api/socket-view.js';
-import { TunnelConnection, type TunnelConnectionInfo } from './connection.js';
+import { TunnelConnection } from './connection.js';
 import type { TunnelRegistry } from './registry.js';
 
 /**
@@ -38,6 +39,9 @@ export class TunnelEndpoint {
     private readonly metrics: EdgeMetrics,
     private readonly limits: LimitReporter,
     private readonly badTokens: BadTokenGuard,
+    private readonly tokens: Pick<TokenCache, 'check'>,
+    /** The cluster's live edges' public tunnel URLs, announced in HELLO as `peers` (none: the field is left out). */
+    private readonly peers?: () => readonly string[],
   ) {
     // A connector's message is a batch of frames (see shared/session.ts); a larger one closes the tunnel with 1009.
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: config.limits.tunnelMaxMessageBytes });
@@ -46,21 +50,21 @@ export class TunnelEndpoint {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    void this.admit(req, socket, head);
+    this.authorize(req).then(
+      (conn) => this.accept(req, socket, head, conn),
+      (err: unknown) => {
+        const edgeErr = err instanceof EdgeError ? err : (storeOutageOf(err) ?? new EdgeError('INTERNAL', 'tunnel handshake failed'));
+        this.log.warn({ reqId: requestIdOf(req), remote: clientAddress(req), code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
+        this.metrics.refused(edgeErr.code, 'tunnel');
+        req.headers.accept = 'application/json';
+        sendErrorOnSocket(req, socket, edgeErr);
+      },
+    );
   }
 
-  private async admit(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    let conn: Omit<TunnelConnectionInfo, 'id'> & { readonly actor: string };
-    try {
-      conn = await this.authorize(req);
-    } catch (err) {
-      const edgeErr = err instanceof EdgeError ? err : (storeOutageOf(err) ?? new EdgeError('INTERNAL', 'tunnel handshake failed'));
-      this.log.warn({ reqId: requestIdOf(req), remote: clientAddress(req), code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
-      this.metrics.refused(edgeErr.code, 'tunnel');
-      req.headers.accept = 'application/json';
-      sendErrorOnSocket(req, socket, edgeErr);
-      return;
-    }
+  /** The handshake passed: the WebSocket, the mux session, and the connection in the registry. */
+  private accept(req: IncomingMessage, socket: Duplex, head: Buffer, handshake: Awaited<ReturnType<TunnelEndpoint['authorize']>>): void {
+    const { socket: socketRecord, ...conn } = handshake;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const info = { ...conn, id: `conn_${randomId(10)}` };
       const session = new MuxSession(ws, {
@@ -69,12 +73,12 @@ export class TunnelEndpoint {
         deadAfterMs: this.config.tunnelPingTimeoutMs,
       });
       const tunnel = new TunnelConnection(info, session);
-      const socketRecord = this.store.sockets.findById(info.socketId);
-      if (!socketRecord) {
-        session.destroy(CloseCode.SOCKET_DELETED, 'socket was deleted');
-        return;
-      }
       this.registry.add(tunnel);
+      // A delete heard between the handshake's read and now found no connection to close: look again (its close handlers are on by then).
+      this.store.sockets.findById(info.socketId).then(
+        (current) => current ?? session.destroy(CloseCode.SOCKET_DELETED, 'socket was deleted'),
+        () => undefined, // the store is away: the handshake just read the socket; the next change or request tells
+      );
       this.metrics.tunnelConnected(info.socketId);
       const log = this.log.child({ reqId: requestIdOf(req), socket: info.socketId, connection: info.id, connector: info.connectorId });
       log.info({ remote: info.remoteAddress, tunnel: info.tunnelId }, 'tunnel connected');
@@ -82,7 +86,8 @@ export class TunnelEndpoint {
       const auditBase = { accountId: info.accountId, socketId: info.socketId, actor: info.actor, remote: info.remoteAddress };
       const detail = { tunnel_id: info.tunnelId, connection_id: info.id, connector_id: info.connectorId };
       this.audit.record({ ...auditBase, type: 'tunnel.connect', detail });
-      session.sendHello({ v: 1, connectionId: info.id, socket: helloSocket(socketRecord, this.config) });
+      const peers = this.peers?.();
+      session.sendHello({ v: 1, connectionId: info.id, socket: helloSocket(socketRecord, this.config), ...(peers ? { peers } : {}) });
       session.on('goaway', (code, reason) => {
         log.info({ code: ERROR_CODE_NAMES[code] ?? code, reason }, 'connector is draining');
         tunnel.drain();
@@ -111,13 +116,13 @@ export class TunnelEndpoint {
     const version = header(req, HandshakeHeader.PROTOCOL);
     if (version !== String(PROTOCOL_VERSION)) throw new EdgeError('PROTOCOL_VERSION', versionMismatch(version));
     const token = posternBearerToken(header(req, 'authorization'));
-    const check = token ? this.store.tokens.check(token) : undefined;
+    const check = token ? await this.tokens.check(token) : undefined;
     if (!check) throw tokenFailure(undefined);
     if (!check.ok) throw this.badTokens.failed(req, tokenFailure(check));
     const record = check.token;
     const socketId = header(req, HandshakeHeader.SOCKET);
     if (!socketId) throw new EdgeError('BAD_REQUEST', `the ${HandshakeHeader.SOCKET} header is required`);
-    const socket = this.store.sockets.findById(socketId);
+    const socket = await this.store.sockets.findById(socketId);
     // Another account's socket answers exactly like one that does not exist: ids are not an oracle.
     if (!socket || socket.accountId !== record.accountId) throw new EdgeError('SOCKET_NOT_FOUND', `socket ${socketId} does not exist`);
     const tunnelId = header(req, HandshakeHeader.TUNNEL) ?? null;
@@ -132,6 +137,7 @@ export class TunnelEndpoint {
     }
     const connectorId = header(req, HandshakeHeader.CONNECTOR) ?? 'unnamed';
     return {
+      socket,
       socketId,
       tunnelId,
       accountId: record.accountId,

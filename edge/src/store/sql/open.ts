@@ -3,9 +3,9 @@ import type { SqlDriver } from './driver.js';
 import type { PostgresOptions } from './postgres-driver.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { SqliteDriver } from './sqlite-driver.js';
+import { isPostgresUrl } from './target.js';
 
-/** A `--store` value names PostgreSQL by URL scheme; anything else is a SQLite file path. */
-export const isPostgresUrl = (target: string): boolean => /^postgres(ql)?:\/\//i.test(target);
+export { isPostgresUrl } from './target.js';
 
 /** The target without its password, for messages and logs. */
 export function describeStore(target: string): string {
