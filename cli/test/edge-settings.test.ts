@@ -94,6 +94,7 @@ const EDGE_SAMPLES: Readonly<Record<string, Sample>> = {
   tunnelPingTimeout: { good: '30s', bad: 'never' },
   shutdownGrace: { good: '1m', bad: '-1s' },
   quickShareTimeout: { good: '2s', bad: '500ms' },
+  storeOutageGrace: { good: '30s', bad: 'forever' },
   tlsCert: { good: '/etc/postern/fullchain.pem', bad: null, with: { tlsKey: '/etc/postern/privkey.pem' } },
   tlsKey: { good: '/etc/postern/privkey.pem', bad: null, with: { tlsCert: '/etc/postern/fullchain.pem' } },
   httpRedirectListen: { good: '[::]:80', bad: 'port80', with: { publicScheme: 'https' } },

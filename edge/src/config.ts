@@ -39,6 +39,8 @@ export interface EdgeConfig {
   readonly shutdownGraceMs: number;
   /** A quick share whose connector has been gone this long is removed (control/reaper.ts). */
   readonly quickShareTimeoutMs: number;
+  /** While the database does not answer, cached sessions and tokens keep working this long after the outage began (auth/outage-grace.ts). */
+  readonly storeOutageGraceMs: number;
   readonly limits: LimitsConfig;
   /** The edge serves HTTPS itself with these PEM files (re-read on SIGHUP); undefined: plain HTTP. */
   readonly tls: TlsFiles | undefined;
@@ -233,6 +235,7 @@ export function resolveEdgeConfig(flags: SettingsInput | SettingsSource = {}, en
     tunnelPingTimeoutMs: s.tunnelPingTimeout,
     shutdownGraceMs: s.shutdownGrace,
     quickShareTimeoutMs: s.quickShareTimeout,
+    storeOutageGraceMs: s.storeOutageGrace,
     limits: {
       maxHeaderCount: s.maxHeaderCount,
       maxBodyBytes: s.maxBodyBytes,

@@ -35,6 +35,7 @@ export const EDGE_ERRORS = {
   APP_BAD_RESPONSE: { status: 502, title: 'Bad answer from the app' },
   EXCHANGE_FAILED: { status: 502, title: 'Request failed at the edge' },
   TUNNEL_BUSY: { status: 503, title: 'Tunnel busy' },
+  STORE_UNAVAILABLE: { status: 503, title: 'Edge database unavailable' },
   APP_TIMEOUT: { status: 504, title: 'App did not answer in time' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

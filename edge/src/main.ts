@@ -6,6 +6,7 @@ import type { EdgeConfig } from './config.js';
 import { createRedirectServer } from './net/http-redirect.js';
 import { listenError } from './net/listen-error.js';
 import { loadTlsCredentials, secureContextOptions } from './net/tls.js';
+import { StoreHealth } from './observability/store-health.js';
 import { buildServer, type Edge } from './server.js';
 import { randomId } from './store/ids.js';
 import { Store } from './store/index.js';
@@ -44,6 +45,7 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
   const self = { edgeId: `edge_${randomId(10)}`, advertiseUrl: config.cluster?.advertiseUrl ?? '' };
   const store = await Store.open(config.store, { self });
+  const storeHealth = new StoreHealth(() => store.ping());
   let edge: Edge;
   let auth: AuthContext;
   let monitoring: MonitoringServer | undefined;
@@ -51,8 +53,8 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
   let redirectPort: number | undefined;
   try {
     const warnings: string[] = [];
-    auth = await createAuthContext(config, store, (msg) => warnings.push(msg));
-    edge = buildServer(config, { store, auth, tls });
+    auth = await createAuthContext(config, store, storeHealth, (msg) => warnings.push(msg));
+    edge = buildServer(config, { store, auth, storeHealth, tls });
     // The lease and presence before the listener: a connector that lands here is findable by the peers.
     await store.cluster.start();
     edge.cluster?.liveEdges.start();
@@ -80,6 +82,7 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
     await store.close();
     throw err;
   }
+  storeHealth.start();
   const address = edge.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listenPort;
   const log = edge.app.log;
@@ -119,6 +122,7 @@ export async function startEdge(config: EdgeConfig): Promise<RunningEdge> {
       await edge.pruner.stop();
       edge.tunnelCredentials.stop();
       await monitoring?.close();
+      storeHealth.stop();
       await store.close();
       edge.app.log.info('edge stopped');
     })());

@@ -38,7 +38,8 @@ import { loadTlsCredentials, secureContextOptions, type TlsCredentials } from '.
 import { AccessLog } from './observability/access-log.js';
 import { EdgeHealth } from './observability/health.js';
 import { accessLogEnabled, edgeLoggerOptions } from './observability/logging.js';
-import { EDGE_LABEL, EdgeMetrics } from './observability/metrics.js';
+import { EDGE_LABEL, EdgeMetrics, type DenialVia } from './observability/metrics.js';
+import type { StoreHealth } from './observability/store-health.js';
 import { assignRequestId, requestIdOf, REQUEST_ID_HEADER } from './observability/request-id.js';
 import { sendError, sendErrorOnSocket } from './pages/error-page.js';
 import { EDGE_PAGE_HEADERS } from './pages/frame-protection.js';
@@ -51,6 +52,7 @@ import { ReservedPaths } from './proxy/reserved.js';
 import { HostRouter, type Route } from './proxy/router.js';
 import { StrictIntake } from './proxy/strict-http.js';
 import type { Store } from './store/index.js';
+import { storeOutageOf } from './store-outage.js';
 import { ExpiredRowPruner } from './store/pruner.js';
 import { TcpAccess } from './tcp/access.js';
 import { TcpEndpoint } from './tcp/endpoint.js';
@@ -64,6 +66,8 @@ import { TunnelRegistry } from './tunnel/registry.js';
 export interface EdgeDeps {
   readonly store: Store;
   readonly auth: AuthContext;
+  /** Whether the database answers (started and stopped by the caller, like the store). */
+  readonly storeHealth: StoreHealth;
   /** Already loaded from config.tls (startEdge checks them before opening anything); read here when absent. */
   readonly tls?: TlsCredentials | undefined;
 }
@@ -118,7 +122,7 @@ const unknownHost = (host: string) =>
  * data path pays for no routing or hooks it does not use.
  */
 export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
-  const { store, auth } = deps;
+  const { store, auth, storeHealth } = deps;
   const { limits } = config;
   const registry = new TunnelRegistry(limits.maxStreamsPerConnection, store.cluster.presence);
   const router = new HostRouter(config, store);
@@ -161,7 +165,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       if (!(routed instanceof Promise)) return dispatchRequest(req, res, routed, tooMany, handler);
       routed
         .then((route) => dispatchRequest(req, res, route, tooMany, handler))
-        .catch((err: unknown) => routingFailed(err, req, () => (res.headersSent ? res.destroy() : sendError(req, res, new EdgeError('INTERNAL', 'internal error')))));
+        .catch((err: unknown) => routingFailed(err, req, 'http', (error) => (res.headersSent ? res.destroy() : sendError(req, res, error))));
     });
     /** A request once its host is known (synchronously while the socket is cached). */
     const dispatchRequest = (req: IncomingMessage, res: ServerResponse, route: Route, tooMany: EdgeError | undefined, handler: FastifyServerFactoryHandler): void => {
@@ -171,7 +175,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
         return containRequest(
           () => proxy.handleRequest(req, res, socket, host),
           (fault) => access.begin(req, host, socket.id, 'http').fault(fault),
-          (err) => (res.headersSent ? res.destroy() : (res.setHeader(REQUEST_ID_HEADER, requestIdOf(req)), sendError(req, res, err))),
+          (err) => (storeRefused(err, 'http'), res.headersSent ? res.destroy() : (res.setHeader(REQUEST_ID_HEADER, requestIdOf(req)), sendError(req, res, err))),
         );
       }
       res.setHeader(REQUEST_ID_HEADER, requestIdOf(req));
@@ -206,7 +210,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
       if (!(routed instanceof Promise)) return dispatchUpgrade(req, socket, head, routed);
       routed
         .then((route) => dispatchUpgrade(req, socket, head, route))
-        .catch((err: unknown) => routingFailed(err, req, () => ((socket as Partial<Socket>).bytesWritten ? socket.destroy() : sendErrorOnSocket(req, socket, new EdgeError('INTERNAL', 'internal error')))));
+        .catch((err: unknown) => routingFailed(err, req, 'websocket', (error) => ((socket as Partial<Socket>).bytesWritten ? socket.destroy() : sendErrorOnSocket(req, socket, error))));
     });
     const dispatchUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, route: Route): void => {
       if (route.kind === 'socket') {
@@ -214,7 +218,7 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
           () => proxy.handleUpgrade(req, socket, head, route.socket, route.host),
           (fault) => access.begin(req, route.host, route.socket.id, 'websocket').fault(fault),
           // A socket that already carried the app's answer (bytes written) is cut, not given a second answer.
-          (err) => ((socket as Partial<Socket>).bytesWritten ? socket.destroy() : sendErrorOnSocket(req, socket, err)),
+          (err) => (storeRefused(err, 'websocket'), (socket as Partial<Socket>).bytesWritten ? socket.destroy() : sendErrorOnSocket(req, socket, err)),
         );
       }
       if (route.kind === 'edge' && req.url === TUNNEL_PATH) return tunnels.handleUpgrade(req, socket, head);
@@ -235,17 +239,28 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
     genReqId: requestIdOf,
   });
 
-  /** The socket could not be read (the store failed): this request fails closed, logged once. */
-  const routingFailed = (err: unknown, req: IncomingMessage, answer: () => void): void => {
-    app.log.error({ err, reqId: requestIdOf(req) }, 'request failed: its socket could not be read');
-    answer();
+  /** The socket could not be read: this request fails closed (503 if the store is down, counted; else logged once). */
+  const routingFailed = (err: unknown, req: IncomingMessage, via: DenialVia, answer: (error: EdgeError) => void): void => {
+    const outage = storeOutageOf(err);
+    if (outage) storeRefused(outage, via);
+    else app.log.error({ err, reqId: requestIdOf(req) }, 'request failed: its socket could not be read');
+    answer(outage ?? new EdgeError('INTERNAL', 'internal error'));
   };
-  const metrics = new EdgeMetrics(registry);
+  const metrics = new EdgeMetrics(registry, storeHealth);
   const cluster = clusterLinks(config, store, registry, app.log, metrics);
   reporter = new LimitReporter(app.log, Date.now, (limit) => metrics.limitHit(limit));
   const proxyLimits = new ProxyLimits(limits, reporter);
   const audit = new AuditLog(store.audit, app.log);
-  const health = new EdgeHealth(store);
+  const health = new EdgeHealth(storeHealth, store.cluster.lease);
+  const storeDown = (since: number) =>
+    app.log.error({ since: new Date(since).toISOString() }, 'store down: the database does not answer; requests that need it get 503, cached sessions serve for --store-outage-grace');
+  const storeBack = (downMs: number) => app.log.info({ down_ms: downMs }, 'store back: the database answers again');
+  storeHealth.on('down', storeDown).on('up', storeBack);
+  app.addHook('onClose', async () => void storeHealth.off('down', storeDown).off('up', storeBack));
+  /** A request refused because the store did not answer: the monitor hears of it at once, and it is counted. */
+  const storeRefused = (err: EdgeError, via: DenialVia): void => {
+    if (storeHealth.report(err)) metrics.refused(err.code, via);
+  };
   const control = new ControlPlane(store, registry, router, auth.live, audit, metrics);
   const devices = new DeviceFlow(store, audit, auth.edgeUrl, auth.idp);
   const reaper = new QuickShareReaper(store, registry, control, config.quickShareTimeoutMs, (err) => app.log.error({ err }, 'quick share sweep failed'));
@@ -291,10 +306,19 @@ export function buildServer(config: EdgeConfig, deps: EdgeDeps): Edge {
   const tcp = new TcpEndpoint(config, new TcpAccess(config, store, registry, gate, audit, app.log, badTokens, auth.tokens), auth.live, audit, app.log, metrics, proxyLimits, cluster?.relay);
 
   app.setErrorHandler((err: Error & { validation?: Parameters<typeof validationMessage>[1]; validationContext?: string; statusCode?: number }, request, reply) => {
+    // Fail closed: a sign-in, page or API call that needed the database gets 503; pages get the edge's page.
+    const outage = storeOutageOf(err);
+    if (outage) {
+      storeRefused(outage, 'http');
+      if (!request.url.startsWith('/api/')) {
+        sendError(request.raw, reply.raw, outage);
+        return reply.hijack();
+      }
+    }
     const clientFault = err.validation !== undefined || (err.statusCode !== undefined && err.statusCode < 500);
     const message = err.validation ? validationMessage(err.validationContext, err.validation) : err.message;
     const edgeErr =
-      err instanceof EdgeError ? err : clientFault ? new EdgeError('BAD_REQUEST', message) : new EdgeError('INTERNAL', 'internal error');
+      outage ?? (err instanceof EdgeError ? err : clientFault ? new EdgeError('BAD_REQUEST', message) : new EdgeError('INTERNAL', 'internal error'));
     if (edgeErr.code === 'INTERNAL') request.log.error({ err }, 'request failed');
     reply.code(edgeErr.status).headers(edgeErr.headers).header('postern-error', edgeErr.code).send(edgeErr.toJSON());
   });

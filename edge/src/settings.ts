@@ -131,6 +131,14 @@ export const EDGE_SETTINGS = {
     default: '5m',
     help: 'remove a quick share whose connector has been gone this long (kill -9, a lost machine)',
   }),
+  // Long enough to ride out a database restart or failover; short enough that a revocation the edge
+  // could not hear (the change feed is down with the database) stops working soon (docs/SECURITY.md).
+  storeOutageGrace: setting({
+    value: duration(),
+    group: 'edge',
+    default: '5m',
+    help: "while the database does not answer, sessions and tokens the edge has cached keep working this long; everything else gets 503",
+  }),
   tlsCert: setting({ value: text('<file>'), group: 'tls', help: 'serve HTTPS with this PEM certificate chain (re-read on SIGHUP)' }),
   tlsKey: setting({ value: text('<file>'), group: 'tls', secret: true, help: 'PEM private key of --tls-cert (re-read on SIGHUP)' }),
   httpRedirectListen: setting({ value: listen, group: 'tls', help: "also listen for plain HTTP and redirect the edge's names to https (308)" }),

@@ -26,7 +26,7 @@ async function edgeParts() {
   const policies = new CompiledPolicies(store);
   const streams = new OpenStreams(policies, store, () => undefined, 3_600_000);
   const audit = new AuditLog(store.audit, quietLog);
-  const control = new ControlPlane(store, registry, router, live, audit, new EdgeMetrics(registry));
+  const control = new ControlPlane(store, registry, router, live, audit, new EdgeMetrics(registry, { up: true }));
   const reactions = reactionsFor(store, { live, router, policies, streams, control });
   const { account } = await store.accounts.ensure('owner@example.com');
   const actor = { email: 'owner@example.com', remote: null };

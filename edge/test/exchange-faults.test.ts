@@ -31,7 +31,7 @@ describe('containRequest', () => {
   test('an answer that throws too is swallowed; a request that does not throw is left alone', () => {
     assert.doesNotThrow(() => containRequest(boom, () => undefined, boom));
     let ran = false;
-    containRequest(() => (ran = true), () => assert.fail('no fault'), () => assert.fail('no answer'));
+    containRequest(() => void (ran = true), () => assert.fail('no fault'), () => assert.fail('no answer'));
     assert.equal(ran, true);
   });
 });
@@ -113,7 +113,7 @@ describe('RequestTrace.fault', () => {
   test('logs once with the socket and request id, and counts once by stage', async () => {
     const lines: Array<[Record<string, unknown>, string]> = [];
     const log = { error: (obj: Record<string, unknown>, msg: string) => lines.push([obj, msg]), info: () => undefined } as unknown as FastifyBaseLogger;
-    const metrics = new EdgeMetrics(new TunnelRegistry());
+    const metrics = new EdgeMetrics(new TunnelRegistry(), { up: true });
     const access = new AccessLog(log, metrics, false);
     const req = { method: 'GET', url: '/file?secret=1', headers: {}, socket: {} } as unknown as IncomingMessage;
     const trace = access.begin(req, 'app.example', 'sck_1', 'http');

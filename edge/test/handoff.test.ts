@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import { SessionService } from '../src/auth/sessions.js';
 import { Store } from '../src/store/index.js';
 import { randomHandle } from '../src/store/secrets.js';
+import { storeAlwaysUp } from './support/outage.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'postern-handoff-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,7 +17,7 @@ async function setup() {
   const socket = await store.sockets.create({ accountId: account.id, name: 'app', ephemeral: false });
   const other = await store.sockets.create({ accountId: account.id, name: 'other', ephemeral: false });
   const user = await store.users.upsert({ issuer: 'https://idp.test', subject: 'bob', email: 'bob@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
-  const sessions = new SessionService(store, { absoluteMs: 3600_000, idleMs: 3600_000 });
+  const sessions = new SessionService(store, { absoluteMs: 3600_000, idleMs: 3600_000 }, storeAlwaysUp());
   const { record: login } = await sessions.createLogin(user.id);
   return { store, socket, other, sessions, login };
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import Fastify from 'fastify';
 import { EdgeHealth } from '../src/observability/health.js';
 import { accessLogEnabled, edgeLoggerOptions, loggedPath, redactTokens } from '../src/observability/logging.js';
 import { EdgeMetrics } from '../src/observability/metrics.js';
+import { StoreHealth } from '../src/observability/store-health.js';
 import { assignRequestId, clientRequestId, requestIdOf } from '../src/observability/request-id.js';
 import { Store } from '../src/store/index.js';
 import { TunnelRegistry } from '../src/tunnel/registry.js';
@@ -125,7 +127,7 @@ describe('metrics', async () => {
   });
 
   test('requests count by socket and class, with latency and bytes; WebSocket sessions stay out of the histogram', async () => {
-    const metrics = new EdgeMetrics(new TunnelRegistry());
+    const metrics = new EdgeMetrics(new TunnelRegistry(), { up: true });
     metrics.requestDone('sck_a', 200, 0.02, 10, 300);
     metrics.requestDone('sck_a', 204, 0.5, 0, 0);
     metrics.requestDone('sck_a', 101, null, 5, 7);
@@ -139,7 +141,7 @@ describe('metrics', async () => {
   });
 
   test('only auth refusals count as denials, labelled by code and where', async () => {
-    const metrics = new EdgeMetrics(new TunnelRegistry());
+    const metrics = new EdgeMetrics(new TunnelRegistry(), { up: true });
     metrics.refused('POLICY_DENIED', 'http');
     metrics.refused('POLICY_DENIED', 'http');
     metrics.refused('TOKEN_EXPIRED', 'tunnel');
@@ -155,7 +157,7 @@ describe('metrics', async () => {
   });
 
   test('a deleted socket leaves no series, and a late disconnect does not bring one back', async () => {
-    const metrics = new EdgeMetrics(new TunnelRegistry());
+    const metrics = new EdgeMetrics(new TunnelRegistry(), { up: true });
     metrics.tunnelConnected('sck_gone');
     metrics.tunnelConnected('sck_gone');
     metrics.tunnelConnected('sck_kept');
@@ -171,7 +173,7 @@ describe('metrics', async () => {
   });
 
   test('sign-ins by provider and result', async () => {
-    const metrics = new EdgeMetrics(new TunnelRegistry());
+    const metrics = new EdgeMetrics(new TunnelRegistry(), { up: true });
     metrics.signIn('local', true);
     metrics.signIn('corp-sso', false);
     const out = await text(metrics);
@@ -183,7 +185,7 @@ describe('metrics', async () => {
 describe('health', async () => {
   test('ready while the database answers and the edge is not draining', async () => {
     const store = await Store.open(join(dir, 'health.db'));
-    const health = new EdgeHealth(store);
+    const health = new EdgeHealth(new StoreHealth(() => store.ping()), store.cluster.lease);
     assert.deepEqual(health.live(), { ok: true });
     assert.deepEqual(await health.ready(), { ok: true });
     health.draining = true;
@@ -192,5 +194,22 @@ describe('health', async () => {
     await store.close();
     assert.deepEqual(await health.ready(), { ok: false, reason: 'the database does not answer' });
     assert.deepEqual(health.live(), { ok: true }, 'liveness does not depend on the database');
+  });
+
+  test('a lost cluster lease is its own reason, once the lease was held; the database answering comes first', async () => {
+    const lease = Object.assign(new EventEmitter(), { held: false });
+    let answers = true;
+    const health = new EdgeHealth(new StoreHealth(async () => answers), lease);
+    assert.deepEqual(await health.ready(), { ok: true }, 'before the cluster starts there is no lease to lose');
+    lease.held = true;
+    lease.emit('registered');
+    assert.deepEqual(await health.ready(), { ok: true });
+    lease.held = false;
+    assert.deepEqual(await health.ready(), { ok: false, reason: 'cluster lease lost: the other edges count this one as gone until it registers again' });
+    answers = false;
+    assert.deepEqual(await health.ready(), { ok: false, reason: 'the database does not answer' }, 'the lease lapses because the store is down: the store is named');
+    answers = true;
+    lease.held = true;
+    assert.deepEqual(await health.ready(), { ok: true }, 'both back: ready again by itself');
   });
 });

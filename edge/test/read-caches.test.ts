@@ -6,6 +6,7 @@ import { CompiledPolicies } from '../src/policy/compiled-policies.js';
 import { Store } from '../src/store/index.js';
 import { ReadCache } from '../src/store/read-cache.js';
 import { reactionsFor } from './support/reactions.js';
+import { storeAlwaysUp } from './support/outage.js';
 
 test('read cache: a hit is synchronous, concurrent misses share one load, the oldest entry goes past the bound', async () => {
   let loads = 0;
@@ -71,7 +72,7 @@ test('token cache: a hit is synchronous and judged against the clock; a token ch
 test('sessions: a cached session resolves synchronously; its revocation, heard on the feed, evicts it at once', async () => {
   const store = await Store.open(':memory:');
   const user = await store.users.upsert({ issuer: 'https://idp.test', subject: 'ann', email: 'ann@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
-  const sessions = new SessionService(store, { absoluteMs: 3_600_000, idleMs: 3_600_000 });
+  const sessions = new SessionService(store, { absoluteMs: 3_600_000, idleMs: 3_600_000 }, storeAlwaysUp());
   const reactions = reactionsFor(store, { sessions });
   const { handle, record } = await sessions.createLogin(user.id);
   assert.equal((await sessions.resolve(handle, null))?.user.id, user.id);
@@ -91,7 +92,7 @@ test('sessions: a cached session resolves synchronously; its revocation, heard o
 test('sessions: last-seen times are collected and written for many sessions in one batch, not per request', async () => {
   const store = await Store.open(':memory:');
   const user = await store.users.upsert({ issuer: 'https://idp.test', subject: 'bo', email: 'bo@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
-  const sessions = new SessionService(store, { absoluteMs: 3_600_000, idleMs: 3_600_000 });
+  const sessions = new SessionService(store, { absoluteMs: 3_600_000, idleMs: 3_600_000 }, storeAlwaysUp());
   const logins = await Promise.all(Array.from({ length: 3 }, () => sessions.createLogin(user.id)));
   const later = Date.now() + 120_000;
   for (const { handle } of logins) await sessions.resolve(handle, null, later);
@@ -112,7 +113,7 @@ test('sessions: last-seen times are collected and written for many sessions in o
 test('sessions: a touch that could not be written is tried again at the next flush', async () => {
   const store = await Store.open(':memory:');
   const user = await store.users.upsert({ issuer: 'https://idp.test', subject: 'cy', email: 'cy@example.com', name: null, groups: [], githubOrgs: [], githubTeams: [] });
-  const sessions = new SessionService(store, { absoluteMs: 3_600_000, idleMs: 3_600_000 });
+  const sessions = new SessionService(store, { absoluteMs: 3_600_000, idleMs: 3_600_000 }, storeAlwaysUp());
   const { handle, record } = await sessions.createLogin(user.id);
   const later = Date.now() + 120_000;
   await sessions.resolve(handle, null, later);

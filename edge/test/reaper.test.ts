@@ -26,7 +26,7 @@ async function setUp(name: string, timeoutMs: number) {
   const registry = new TunnelRegistry(undefined, store.cluster.presence);
   const live = new LiveConnections(async () => true);
   const audit = new AuditLog(store.audit, { error: () => undefined } as unknown as FastifyBaseLogger);
-  const control = new ControlPlane(store, registry, new HostRouter(resolveEdgeConfig({}), store), live, audit, new EdgeMetrics(registry));
+  const control = new ControlPlane(store, registry, new HostRouter(resolveEdgeConfig({}), store), live, audit, new EdgeMetrics(registry, { up: true }));
   const reaper = new QuickShareReaper(store, registry, control, timeoutMs);
   await reaper.stop(); // these tests sweep by hand, at times of their own
   const { account } = await store.accounts.ensure('owner@example.com');

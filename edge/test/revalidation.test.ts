@@ -21,6 +21,7 @@ import type { SocketRecord } from '../src/store/sockets.js';
 import { randomHandle } from '../src/store/secrets.js';
 import { reactionsFor } from './support/reactions.js';
 import { sqliteOf } from './support/sqlite.js';
+import { storeAlwaysUp } from './support/outage.js';
 
 const PERIOD = 60_000;
 const HOUR = 3600_000;
@@ -61,7 +62,7 @@ describe('session re-validation', async () => {
     store = await Store.open(join(dir, `r${++n}.db`));
     scripted = new ScriptedProvider();
     const providers = new Map([['corp', scripted.provider]]);
-    const sessions = new SessionService(store, { absoluteMs: 24 * HOUR, idleMs: 8 * HOUR });
+    const sessions = new SessionService(store, { absoluteMs: 24 * HOUR, idleMs: 8 * HOUR }, storeAlwaysUp(HOUR));
     live = new LiveConnections(async () => true, 3600_000);
     // Revocations close streams through the edge's change listener, as on a running edge.
     reactions = reactionsFor(store, { sessions, live });
@@ -223,7 +224,7 @@ describe('session re-validation', async () => {
       await gate;
       return slow(g, p);
     };
-    const other = new SessionRevalidator({ store, idp, providers: new Map([['corp', scripted.provider]]), identities: new IdentityUpdater(store, new SessionService(store, { absoluteMs: HOUR, idleMs: HOUR }), live, streams, HOUR), audit: new AuditLog(store.audit, quiet), log: quiet, periodMs: PERIOD, idleMs: 8 * HOUR });
+    const other = new SessionRevalidator({ store, idp, providers: new Map([['corp', scripted.provider]]), identities: new IdentityUpdater(store, new SessionService(store, { absoluteMs: HOUR, idleMs: HOUR }, storeAlwaysUp(HOUR)), live, streams, HOUR), audit: new AuditLog(store.audit, quiet), log: quiet, periodMs: PERIOD, idleMs: 8 * HOUR });
     const passes = [revalidator.runDue(now + PERIOD), other.runDue(now + PERIOD)];
     release();
     await Promise.all(passes);

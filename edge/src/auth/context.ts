@@ -1,4 +1,5 @@
 import { ConfigError, type EdgeConfig } from '../config.js';
+import type { StoreHealth } from '../observability/store-health.js';
 import type { Store } from '../store/index.js';
 import { AssertionSigner } from './assertion.js';
 import { cookieNames, type CookieNames } from './cookies.js';
@@ -6,6 +7,7 @@ import { TOKEN_CREDENTIAL } from './credential-keys.js';
 import { GrantSeal } from './grant-seal.js';
 import { IdpSessions } from './idp-sessions.js';
 import { LiveConnections } from './live-connections.js';
+import { StoreOutageGrace } from './outage-grace.js';
 import { createProvider } from './providers/from-config.js';
 import type { RedirectProvider } from './providers/types.js';
 import { SessionService } from './sessions.js';
@@ -25,13 +27,15 @@ export interface AuthContext {
   readonly tokens: TokenCache;
   readonly signer: AssertionSigner;
   readonly live: LiveConnections;
+  /** What cached credentials may do while the database does not answer (--store-outage-grace). */
+  readonly outage: StoreOutageGrace;
   /** Which IdP session each login came from, and what re-validates it. */
   readonly idp: IdpSessions;
   /** `<edge URL>/auth/callback`: the redirect URI registered at every IdP. */
   readonly redirectUri: string;
 }
 
-export async function createAuthContext(config: EdgeConfig, store: Store, warn: (msg: string) => void): Promise<AuthContext> {
+export async function createAuthContext(config: EdgeConfig, store: Store, storeHealth: StoreHealth, warn: (msg: string) => void): Promise<AuthContext> {
   const edgeUrl = `${config.publicScheme}://${config.domain}`;
   const providers = new Map<string, RedirectProvider>();
   const seals = new Map<string, GrantSeal>();
@@ -44,9 +48,13 @@ export async function createAuthContext(config: EdgeConfig, store: Store, warn: 
     }
     seals.set(p.id, GrantSeal.forProvider(p.clientSecret, p.id));
   }
-  const sessions = new SessionService(store, { absoluteMs: config.auth.sessionTtlMs, idleMs: config.auth.sessionIdleMs });
+  const outage = new StoreOutageGrace(storeHealth, config.storeOutageGraceMs);
+  const sessions = new SessionService(store, { absoluteMs: config.auth.sessionTtlMs, idleMs: config.auth.sessionIdleMs }, outage);
   const live = new LiveConnections((credential) =>
-    credential.startsWith(TOKEN_CREDENTIAL) ? store.tokens.findLive(credential.slice(TOKEN_CREDENTIAL.length)) : sessions.isLive(credential),
+    (credential.startsWith(TOKEN_CREDENTIAL) ? store.tokens.findLive(credential.slice(TOKEN_CREDENTIAL.length)) : sessions.isLive(credential)).catch(
+      // An open WebSocket or TCP stream whose credential cannot be checked lasts the grace, then closes.
+      (err: unknown) => outage.holdsDuringOutage(err),
+    ),
   );
   const secure = config.publicScheme === 'https';
   return {
@@ -59,6 +67,7 @@ export async function createAuthContext(config: EdgeConfig, store: Store, warn: 
     tokens: new TokenCache(store.tokens),
     signer: await AssertionSigner.load(store.signingKeys, store.cluster.changes, edgeUrl),
     live,
+    outage,
     idp: new IdpSessions(store, providers, seals, sessions, config.auth.sessionRevalidateMs),
     redirectUri: `${edgeUrl}/auth/callback`,
   };

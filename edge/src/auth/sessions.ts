@@ -3,6 +3,7 @@ import { hashHandle, randomHandle } from '../store/secrets.js';
 import type { Store } from '../store/index.js';
 import type { SessionRecord } from '../store/sessions.js';
 import type { User } from '../store/users.js';
+import type { StoreOutageGrace } from './outage-grace.js';
 
 export interface SessionLifetimes {
   /** A session ends this long after sign-in, whatever happens. */
@@ -52,6 +53,7 @@ export class SessionService {
   constructor(
     private readonly store: Store,
     readonly lifetimes: SessionLifetimes,
+    private readonly outage: StoreOutageGrace,
   ) {}
 
   /** A new login session on the edge host. */
@@ -90,12 +92,13 @@ export class SessionService {
 
   /**
    * The live session for a cookie handle on this host (`socketId` null = the edge host), or
-   * undefined: synchronous when cached, a promise when the store must be read.
+   * undefined: synchronous when cached, a promise when the store must be read. While the database
+   * does not answer, a cached session serves within --store-outage-grace, then 503 (auth/outage-grace.ts).
    */
   resolve(handle: string | undefined, socketId: string | null, now = Date.now()): Maybe<ResolvedSession | undefined> {
     if (!handle || handle.length > 100) return undefined;
     const idHash = hashHandle(handle);
-    return andThen(this.cache.get(idHash, () => this.load(idHash)), (resolved) => this.admit(idHash, resolved, socketId, now));
+    return andThen(this.outage.read(this.cache, idHash, () => this.load(idHash), now), (resolved) => this.admit(idHash, resolved, socketId, now));
   }
 
   /** Whether a session (by hash) is still live: the safety-net sweep over long-lived streams asks this. */
@@ -161,7 +164,8 @@ export class SessionService {
     if (!resolved) return undefined;
     const { record } = resolved;
     if (record.socketId !== socketId || !this.isValid(record, now)) return undefined;
-    if (now - record.lastSeenAt <= TOUCH_EVERY_MS) return resolved;
+    // No touch while the store is down: the outage's grace, not activity, bounds what a cached session may do.
+    if (now - record.lastSeenAt <= TOUCH_EVERY_MS || this.outage.storeDown) return resolved;
     const touched = { ...resolved, record: { ...record, lastSeenAt: now } };
     this.cache.replace(idHash, touched);
     this.seen.add(idHash);

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { isStoreOutage } from '../store-outage.js';
 import type { TokenStore } from '../store/tokens.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import { tokenFailure } from './token-failure.js';
@@ -42,7 +43,13 @@ export class TunnelCredentialSweep {
   private async pass(now: number): Promise<void> {
     const tokenIds = new Set(this.registry.all().filter((conn) => !conn.session.closed).map((conn) => conn.info.tokenId));
     for (const tokenId of tokenIds) {
-      const check = await this.tokens.checkById(tokenId, now);
+      let check: Awaited<ReturnType<TokenStore['checkById']>>;
+      try {
+        check = await this.tokens.checkById(tokenId, now);
+      } catch (err) {
+        if (isStoreOutage(err)) return; // the database is down: tunnels stay up, the next sweep decides
+        throw err;
+      }
       if (check.ok) continue;
       const reason = tokenFailure(check).message;
       this.log.info({ token_id: tokenId, reason }, 'tunnels closed: their token ended');

@@ -5,6 +5,7 @@ import type { LinkRefusal } from '../relay/link-auth.js';
 import { FAULT_STAGES, type FaultStage } from '../proxy/exchange-faults.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import { RequestSeries } from './request-series.js';
+import type { StoreHealth } from './store-health.js';
 
 /** The `socket` label of requests to the edge's own host (pages, API, sign-in). */
 export const EDGE_LABEL = 'edge';
@@ -15,7 +16,8 @@ export const UNKNOWN_HOST_LABEL = 'unknown';
 const DENIAL_CODES: ReadonlySet<EdgeErrorCode> = new Set<EdgeErrorCode>(['UNAUTHORIZED', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'FORBIDDEN', 'POLICY_DENIED']);
 
 /** Where an auth denial happened: browser traffic, a WebSocket, `postern tcp`, or a connector's handshake. */
-export type DenialVia = 'http' | 'websocket' | 'tcp' | 'tunnel';
+const DENIAL_VIAS = ['http', 'websocket', 'tcp', 'tunnel'] as const;
+export type DenialVia = (typeof DENIAL_VIAS)[number];
 
 /** Why an edge-to-edge relay failed (bounded: the label of postern_edge_relay_errors_total). */
 export type RelayFailure = `link_${LinkRefusal}` | 'connect_failed' | 'no_connection';
@@ -61,6 +63,12 @@ export class EdgeMetrics {
     labelNames: ['stage'] as const,
     registers: [this.registry],
   });
+  private readonly storeRefusals = new Counter({
+    name: 'postern_edge_store_unavailable_total',
+    help: 'Requests, streams and tunnel handshakes refused with 503 because the edge\'s database did not answer',
+    labelNames: ['via'] as const,
+    registers: [this.registry],
+  });
   private readonly signIns = new Counter({
     name: 'postern_edge_sign_ins_total',
     help: 'Browser sign-ins on the edge, by provider and result',
@@ -83,9 +91,18 @@ export class EdgeMetrics {
   /** Live tunnel connections per socket, so a late disconnect of a deleted socket cannot revive its series. */
   private readonly liveTunnels = new Map<string, number>();
 
-  constructor(tunnelRegistry: TunnelRegistry) {
+  constructor(tunnelRegistry: TunnelRegistry, store: Pick<StoreHealth, 'up'>) {
     // Every stage from the start, at 0: an alert on an increase needs the series to exist.
     for (const stage of FAULT_STAGES) this.exchangeFailures.inc({ stage }, 0);
+    for (const via of DENIAL_VIAS) this.storeRefusals.inc({ via }, 0);
+    const storeUp = new Gauge({
+      name: 'postern_store_up',
+      help: "1 while the edge's database answers, 0 while it does not (requests that need it get 503)",
+      registers: [this.registry],
+      collect: () => {
+        storeUp.set(store.up ? 1 : 0);
+      },
+    });
     // Streams open and close at the mux layer far more often than anyone scrapes: read them then.
     const streams = new Gauge({
       name: 'postern_edge_tunnel_streams',
@@ -109,9 +126,10 @@ export class EdgeMetrics {
     this.requests.add(socket, status, seconds, bytesIn, bytesOut);
   }
 
-  /** The edge refused something with `code`: counted when it is an auth denial. */
+  /** The edge refused something with `code`: counted when it is an auth denial or a store outage. */
   refused(code: EdgeErrorCode, via: DenialVia): void {
     if (DENIAL_CODES.has(code)) this.denials.inc({ reason: code.toLowerCase(), via });
+    else if (code === 'STORE_UNAVAILABLE') this.storeRefusals.inc({ via });
   }
 
   limitHit(limit: LimitName): void {

@@ -1,4 +1,5 @@
 import { EdgeError } from '../errors.js';
+import { storeOutageOf } from '../store-outage.js';
 
 /**
  * Where in one exchange an unexpected exception was caught: the `stage` label of
@@ -43,13 +44,21 @@ export function attempt(stage: FaultStage, step: () => void): ExchangeFault | un
 
 /**
  * The outermost boundary around one request's own code on the edge (routing, policy, header
- * filters, starting its exchange): an exception there ends that request with the edge's page (or
- * its connection, if an answer began), logged once and counted through `fault`; the edge serves on.
+ * filters, starting its exchange), thrown or, for a step that awaits, rejected: an exception there
+ * ends that request with the edge's page (or its connection, if an answer began), logged once and
+ * counted through `fault`; the edge serves on. The database not answering is no fault of the
+ * exchange: that request gets 503 STORE_UNAVAILABLE (the outage is logged once, by its monitor).
  * Later steps are contained by the exchange itself.
  */
-export function containRequest(run: () => void, fault: (f: ExchangeFault) => void, respond: (err: EdgeError) => void): void {
-  const caught = attempt('request', run);
-  if (!caught) return;
-  fault(caught);
-  attempt('request', () => respond(new EdgeError('EXCHANGE_FAILED', 'The edge could not complete this request; it is logged with its request id.', { cause: caught })));
+export function containRequest(run: () => void | Promise<void>, fault: (f: ExchangeFault) => void, respond: (err: EdgeError) => void): void {
+  const failed = (caught: ExchangeFault): void => {
+    const outage = storeOutageOf(caught.cause);
+    if (!outage) fault(caught);
+    const answer = outage ?? new EdgeError('EXCHANGE_FAILED', 'The edge could not complete this request; it is logged with its request id.', { cause: caught });
+    attempt('request', () => respond(answer));
+  };
+  let pending: unknown;
+  const caught = attempt('request', () => void (pending = run()));
+  if (caught) return failed(caught);
+  if (pending instanceof Promise) pending.catch((err: unknown) => failed(err instanceof ExchangeFault ? err : new ExchangeFault('request', err)));
 }

@@ -223,7 +223,8 @@ export class SocketGate {
    * the account's email.
    */
   private verifyToken(token: string, now = Date.now()): Maybe<TokenHolder | undefined> {
-    return andThen(this.holders.get(token, () => this.holderOf(token, now)), (holder) =>
+    // As for sessions (auth/sessions.ts): while the store is down the cache answers alone until the grace ends, then 503.
+    return andThen(this.auth.outage.read(this.holders, token, () => this.holderOf(token, now), now), (holder) =>
       holder && (holder.expiresAt === null || now < holder.expiresAt) ? holder : undefined,
     );
   }

@@ -13,6 +13,7 @@ import { CLIENT_CLOSED_REQUEST, type AccessLog, type RequestTrace } from '../obs
 import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { forbiddenPage } from '../pages/auth-pages.js';
 import type { SocketRecord } from '../store/sockets.js';
+import { storeOutageOf } from '../store-outage.js';
 import type { EdgeRelay } from '../relay/edge-relay.js';
 import type { StreamCarrier } from '../tunnel/carrier.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
@@ -281,6 +282,8 @@ export class ProxyHandler {
   }
 
   private internal(down: Downstream, err: unknown): void {
+    const outage = storeOutageOf(err);
+    if (outage) return down.refuse(outage);
     this.deps.log.error({ err, reqId: requestIdOf(down.req), host: down.trace.host }, 'request failed inside the edge');
     down.refuse(new EdgeError('INTERNAL', 'internal error'));
   }

@@ -36,10 +36,15 @@ export class ReadCache<K, V> {
   /** The cached value if fresh, else undefined (never loads). */
   peek(key: K): V | undefined {
     const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.until > this.now()) return entry.value;
-    this.entries.delete(key);
-    return undefined;
+    return entry && entry.until > this.now() ? entry.value : undefined;
+  }
+
+  /**
+   * The value last kept for `key`, fresh or not, until it is evicted or a load replaces it: what
+   * the edge may still answer from while the store does not (auth/outage-grace.ts).
+   */
+  held(key: K): V | undefined {
+    return this.entries.get(key)?.value;
   }
 
   /** The cached value, or `load`'s (shared with every caller asking for `key` meanwhile). */
@@ -56,6 +61,7 @@ export class ReadCache<K, V> {
       (value) => {
         settled();
         if (epoch === this.epoch && (this.options.keep?.(value) ?? true)) this.set(key, value);
+        else this.entries.delete(key); // an expired entry the store no longer confirms is not held
         return value;
       },
       (err: unknown) => {

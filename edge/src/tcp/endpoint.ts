@@ -23,6 +23,7 @@ import { requestIdOf, REQUEST_ID_HEADER } from '../observability/request-id.js';
 import { clientAddress } from '../net/client-address.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { upstreamError } from '../proxy/upstream-errors.js';
+import { storeOutageOf } from '../store-outage.js';
 import type { EdgeRelay } from '../relay/edge-relay.js';
 import type { StreamCarrier } from '../tunnel/carrier.js';
 import type { TcpAccess, TcpGrant } from './access.js';
@@ -74,8 +75,9 @@ export class TcpEndpoint {
       .then(
         (grant) => this.open(req, client, head, grant, refuse),
         (err: unknown) => {
-          if (!(err instanceof EdgeError)) this.log.error({ err }, 'tcp access check failed');
-          refuse(err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'internal error'));
+          const known = err instanceof EdgeError ? err : storeOutageOf(err);
+          if (!known) this.log.error({ err }, 'tcp access check failed');
+          refuse(known ?? new EdgeError('INTERNAL', 'internal error'));
         },
       )
       .catch((err: unknown) => {

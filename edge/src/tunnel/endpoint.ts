@@ -18,6 +18,7 @@ import { clientAddress } from '../net/client-address.js';
 import { sendErrorOnSocket } from '../pages/error-page.js';
 import { randomId } from '../store/ids.js';
 import type { Store } from '../store/index.js';
+import { storeOutageOf } from '../store-outage.js';
 import { helloSocket } from '../api/socket-view.js';
 import { TunnelConnection } from './connection.js';
 import type { TunnelRegistry } from './registry.js';
@@ -52,7 +53,7 @@ export class TunnelEndpoint {
     this.authorize(req).then(
       (conn) => this.accept(req, socket, head, conn),
       (err: unknown) => {
-        const edgeErr = err instanceof EdgeError ? err : new EdgeError('INTERNAL', 'tunnel handshake failed');
+        const edgeErr = err instanceof EdgeError ? err : (storeOutageOf(err) ?? new EdgeError('INTERNAL', 'tunnel handshake failed'));
         this.log.warn({ reqId: requestIdOf(req), remote: clientAddress(req), code: edgeErr.code }, `tunnel refused: ${edgeErr.message}`);
         this.metrics.refused(edgeErr.code, 'tunnel');
         req.headers.accept = 'application/json';
