@@ -74,8 +74,14 @@ export class EdgeRelay {
     const cached = this.cache.get(socketId);
     if (cached && now - cached.at < LOCATE_TTL_MS) return cached.edges;
     if (this.cache.size > MAX_CACHED) this.cache.clear();
-    const edges = this.presence.locate(socketId);
-    const entry: Located = { edges, at: now };
+    const lastKnown = cached?.known;
+    // With the store away, where the socket's connectors last were is still the best guess (a peer
+    // forwards only to a connection it holds): relayed requests keep working through an outage.
+    const edges = this.presence.locate(socketId).catch((err: unknown) => {
+      if (lastKnown) return [...lastKnown];
+      throw err;
+    });
+    const entry: Located = { edges, at: now, ...(lastKnown ? { known: lastKnown } : {}) };
     this.cache.set(socketId, entry);
     edges.then(
       (list) => (entry.known = list),
