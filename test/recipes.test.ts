@@ -118,8 +118,9 @@ describe('recipes: real apps through the edge, set up as the README says', { ski
     const section = readmeSection('Grafana');
     const port = (ports.grafana = await freePort());
     writeFileSync(join(tmp.dir, 'grafana.ini'), codeBlocks(section, 'ini')[0]!);
+    // Started beside Jupyter, Node-RED, Prometheus and Chromium on 2 cores: its start can take a while.
     const proc = runLine('grafana stand-in', `python3 "${GRAFANA_STAND_IN}" --config grafana.ini --port ${port}`);
-    await proc.waitForLine((l) => /^listening on 127\.0\.0\.1:/.test(l), 15_000, 'the stand-in to listen');
+    await proc.waitForLine((l) => /^listening on 127\.0\.0\.1:/.test(l), 30_000, 'the stand-in to listen');
     urls.grafana = await connect(section, 3000, port);
   }
 

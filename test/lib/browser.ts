@@ -23,7 +23,19 @@ const LOOPBACK_ONLY = '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost,
  * `loopbackDomain` maps a real-looking domain and its subdomains there too, and `home` is the HOME
  * whose NSS database (~/.pki/nssdb) holds the root CAs it trusts beyond the system's.
  */
-export function launchChromium(options: { loopbackDomain?: string; home?: string } = {}): Promise<Browser> {
+export async function launchChromium(options: { loopbackDomain?: string; home?: string } = {}): Promise<Browser> {
+  // A launch that hangs is tried once more: on a 2-core machine under the suite's load, Chromium now and
+  // then never answers its first DevTools message (3 launches of ~40 in one run), and a second launch
+  // starts in about a second. Two attempts, each bounded.
+  try {
+    return await launchOnce(options);
+  } catch (err) {
+    if ((err as Error).name !== 'TimeoutError') throw err;
+    return launchOnce(options);
+  }
+}
+
+function launchOnce(options: { loopbackDomain?: string; home?: string }): Promise<Browser> {
   const resolver = options.loopbackDomain
     ? LOOPBACK_ONLY.replace('MAP * ~NOTFOUND', `MAP *.${options.loopbackDomain} 127.0.0.1, MAP ${options.loopbackDomain} 127.0.0.1, MAP * ~NOTFOUND`)
     : LOOPBACK_ONLY;
